@@ -1,0 +1,35 @@
+// Package ipsec is the root of goipsec, a Go SDK for building IKE/IPsec VPN
+// gateways and clients that the operating systems' native clients (Apple
+// iOS/macOS, Windows, Android strongSwan, Linux NetworkManager, L2TP/IPsec)
+// connect to without extra software.
+//
+// The root package holds only the vocabulary shared by the IKEv2 and IKEv1
+// engines and the embedder: identities, the address-pool and user-credential
+// interfaces, and SA information snapshots. It imports nothing but the
+// standard library.
+//
+// # Package map
+//
+// Dependencies point down this list; internal/depcheck enforces it.
+//
+//	ipsec (root)          shared vocabulary types; stdlib only
+//	proposal              IANA transform registries, strongSwan-style keywords,
+//	                      RFC 7296 proposal selection with mismatch explanations,
+//	                      native client profiles and default proposal sets
+//	internal/isakmp       generic ISAKMP header, payload-chain walker, byte
+//	                      cursor and builder shared by IKEv1 and IKEv2 codecs
+//	internal/alg          transform IDs to constructors: AEADs, ciphers with
+//	                      integrity, PRFs, key exchanges (MODP, ECP, X25519,
+//	                      X448, ML-KEM)
+//	internal/kdf          prf+, SKEYSEED and KEYMAT (IKEv2); SKEYID and KEYMAT (IKEv1)
+//	esp                   SA and policy types, the DataPlane interface, the
+//	                      userspace ESP engine (TUN + UDP), replay window
+//	eap, xauth            authentication method state machines, credential backends
+//	ike, ike/wire         IKEv2 engine and its message codec
+//	ikev1, ikev1/wire     IKEv1/ISAKMP engine and its codec
+//	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
+//	esp/esptest, ike/iketest  test doubles
+//	examples/...          runnable programs: responder, roadwarrior, proposalcheck
+//
+// Packages are added as the work lands; see README.md for what works today.
+package ipsec

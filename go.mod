@@ -1,0 +1,19 @@
+module github.com/goipsec/ipsec
+
+go 1.26.0
+
+require (
+	filippo.io/bigmod v0.1.0
+	github.com/cloudflare/circl v1.6.5
+	github.com/google/go-cmp v0.7.0
+	github.com/vishvananda/netlink v1.3.1
+	golang.org/x/crypto v0.58.0
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.49.0
+	golang.zx2c4.com/wireguard v0.0.0-20260522210424-ecfc5a8d5446
+)
+
+require (
+	github.com/vishvananda/netns v0.0.5 // indirect
+	golang.zx2c4.com/wintun v0.0.0-20230126152724-0fa3db229ce2 // indirect
+)
