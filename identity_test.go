@@ -12,9 +12,9 @@ import (
 
 func TestParseIdentity(t *testing.T) {
 	cases := []struct {
-		in       string
-		typ      IDType
-		data     []byte // nil: not checked
+		in        string
+		typ       IDType
+		data      []byte // nil: not checked
 		roundtrip string
 	}{
 		{"192.0.2.1", IDIPv4Addr, []byte{192, 0, 2, 1}, "192.0.2.1"},
