@@ -29,6 +29,9 @@
 //	ikev1, ikev1/wire     IKEv1/ISAKMP engine and its codec
 //	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
 //	esp/esptest, ike/iketest  test doubles
+//	internal/testnet      test networks of Linux namespaces (veth, NAT router)
+//	internal/testpki      throw-away CA, server and client certificates for tests
+//	internal/strongswan   real strongSwan peers in namespaces: the interop harness
 //	examples/...          runnable programs: responder, roadwarrior, proposalcheck
 //
 // Packages are added as the work lands; see README.md for what works today.
