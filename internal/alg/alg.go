@@ -1,7 +1,5 @@
 package alg
 
-import "github.com/goipsec/ipsec/proposal"
-
 // Crypter is one keyed encryption transform together with its integrity
 // protection: either an AEAD (AES-GCM, AES-CCM, ChaCha20-Poly1305, GMAC) or a
 // cipher (AES-CBC, AES-CTR, 3DES, NULL) combined with an integrity transform
@@ -26,7 +24,9 @@ type Crypter interface {
 	// (RFC 4106 section 5) than for separate integrity (RFC 4303 section 2.2.1).
 	AEAD() bool
 	// Seal encrypts plaintext under the explicit iv and appends
-	// ciphertext||ICV to dst.
+	// ciphertext||ICV to dst. The caller pads plaintext to BlockLen and
+	// chooses iv (IVLen bytes, unique per key); Seal panics if either is
+	// wrong, since that is a local programming error, not peer input.
 	//
 	// AEAD: nonce = salt||iv, additional data = aad; icvSuffix must be empty.
 	// Cipher+integrity: ct = E(iv, plaintext), ICV = truncate(MAC(aad||iv||ct||icvSuffix)).
@@ -35,16 +35,10 @@ type Crypter interface {
 	Seal(dst, iv, plaintext, aad, icvSuffix []byte) []byte
 	// Open verifies and decrypts ciphertextAndICV (the ciphertext followed
 	// by ICVLen bytes), appending the plaintext to dst. The ICV is checked in
-	// constant time before anything is decrypted.
+	// constant time before anything is decrypted; the one exception is
+	// AES-CCM, whose MAC covers the plaintext (RFC 3610), so it decrypts
+	// into dst first and wipes it again when the check fails. Errors wrap
+	// ErrAuthFailed (ICV mismatch) or ErrMalformed (impossible lengths);
+	// no plaintext is returned with an error.
 	Open(dst, iv, ciphertextAndICV, aad, icvSuffix []byte) ([]byte, error)
 }
-
-// The constructors implemented beside this file:
-//
-//	KeyLen(e proposal.EncrID, keyBits int) (int, error)       // encryption key bytes incl. AEAD salt
-//	IntegKeyLen(i proposal.IntegID) (int, error)
-//	NewCrypter(e proposal.EncrID, keyBits int, i proposal.IntegID, encKey, integKey []byte) (Crypter, error)
-//	NewPRF(id proposal.PRFID) (PRF, error)
-//	NewKeyExchange(id proposal.KEID, rand io.Reader) (KeyExchange, error)
-
-var _ = proposal.EncrAESGCM16
