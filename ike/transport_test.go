@@ -103,8 +103,12 @@ func TestTransportDemux(t *testing.T) {
 	if p := recv(t, r.v2); p.Data[0] != 5 {
 		t.Errorf("major version 3 not given to the IKEv2 engine: %+v", p)
 	}
+	// Each socket is read in order: one more packet through the NAT-T
+	// socket proves the keepalive and the truncated packet were handled.
+	send(append([]byte{0, 0, 0, 0}, ikeHeader(2, 6)...), nattPort)
+	recv(t, r.v2)
 	st := tr.Stats()
-	if st.Keepalives != 1 || st.Malformed != 3 || st.IKEv2 != 3 || st.IKEv1 != 1 || st.ESP != 1 {
+	if st.Keepalives != 1 || st.Malformed != 3 || st.IKEv2 != 4 || st.IKEv1 != 1 || st.ESP != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
