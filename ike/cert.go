@@ -1,0 +1,99 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/goipsec/ipsec"
+)
+
+// verifyPeerCert parses the peer's end-entity certificate and the
+// intermediates it sent (CERT payloads, X.509 Certificate - Signature) and
+// verifies the chain against roots at now. Extended key usages are not
+// enforced on peers, as strongSwan does not either: client certificates
+// in the field carry anything from clientAuth to none at all.
+func verifyPeerCert(leafDER []byte, intermediates [][]byte, roots *x509.CertPool, now time.Time) (*x509.Certificate, error) {
+	leaf, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		return nil, fmt.Errorf("%w: peer certificate: %v", ErrAuthFailed, err)
+	}
+	if roots == nil {
+		return nil, fmt.Errorf("%w: no trusted CA configured for certificate authentication", ErrAuthFailed)
+	}
+	pool := x509.NewCertPool()
+	for _, der := range intermediates {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue // a broken extra certificate does not spoil a good chain
+		}
+		pool.AddCert(c)
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: pool,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate %q: %v", ErrAuthFailed, leaf.Subject.String(), err)
+	}
+	return leaf, nil
+}
+
+// certMatchesID reports whether a certificate vouches for an IKE identity:
+// a distinguished name must equal the subject; FQDN, e-mail and IP
+// identities must appear among the subjectAltNames (an IP address may also
+// be a dNSName, since Windows wants it so). This is strongSwan's matching
+// without wildcards.
+func certMatchesID(c *x509.Certificate, id ipsec.Identity) bool {
+	switch id.Type {
+	case ipsec.IDDERASN1DN:
+		return bytes.Equal(c.RawSubject, id.Data) || dnEqual(c.RawSubject, id.Data)
+	case ipsec.IDFQDN:
+		name := string(id.Data)
+		for _, d := range c.DNSNames {
+			if strings.EqualFold(d, name) {
+				return true
+			}
+		}
+		// Apple sends a configured remote identity that looks like a DN
+		// as ID_FQDN; accept it when it spells the subject.
+		return strings.Contains(name, "=") && strings.EqualFold(name, c.Subject.String())
+	case ipsec.IDRFC822Addr:
+		for _, e := range c.EmailAddresses {
+			if strings.EqualFold(e, string(id.Data)) {
+				return true
+			}
+		}
+	case ipsec.IDIPv4Addr, ipsec.IDIPv6Addr:
+		a, ok := id.Addr()
+		if !ok {
+			return false
+		}
+		for _, ip := range c.IPAddresses {
+			if ip.Equal(net.IP(a.AsSlice())) {
+				return true
+			}
+		}
+		for _, d := range c.DNSNames {
+			if d == a.String() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dnEqual compares two DER names by their RFC 4514 strings, which forgives
+// differences in string types (PrintableString vs UTF8String).
+func dnEqual(a, b []byte) bool {
+	an := ipsec.Identity{Type: ipsec.IDDERASN1DN, Data: a}.String()
+	bn := ipsec.Identity{Type: ipsec.IDDERASN1DN, Data: b}.String()
+	// String falls back to "ID_DER_ASN1_DN:<hex>" for undecodable names;
+	// those compare only byte for byte.
+	return !strings.HasPrefix(an, "ID_") && an == bn
+}

@@ -1,0 +1,236 @@
+package wire
+
+import (
+	"errors"
+	"io"
+
+	"github.com/goipsec/ipsec/internal/isakmp"
+)
+
+// MaxFragments is the largest Total Fragments value AppendFragments
+// produces (the field is 16 bits, RFC 7383 section 2.5).
+const MaxFragments = 0xffff
+
+// FragmentSize returns the largest IKE message size for a path MTU:
+// the MTU minus the IP and UDP headers and, on port 4500, the non-ESP
+// marker (RFC 7383 section 2.5.1).
+func FragmentSize(mtu int, ipv6, natt bool) int {
+	n := mtu - 8 // UDP
+	if ipv6 {
+		n -= 40
+	} else {
+		n -= 20
+	}
+	if natt {
+		n -= 4
+	}
+	return n
+}
+
+// ErrFragmentSize is returned when the fragment size leaves no room for
+// plaintext.
+var ErrFragmentSize = errors.New("wire: fragment size too small")
+
+// AppendFragments encodes m, whose last payload is an *SK with
+// SK.Payloads, as a sequence of messages of at most maxLen bytes, each
+// carrying one separately encrypted SKF payload (RFC 7383 section 2.5).
+// The first fragment carries the first inner payload type and any
+// unencrypted payloads that precede the SK payload; all fragments share
+// the header of m. The fragments are appended to dst back to back; the
+// returned slices alias the final buffer.
+func (m *Message) AppendFragments(dst []byte, c Crypter, rand io.Reader, maxLen int) ([][]byte, error) {
+	sk := lastSK(m.Payloads)
+	if sk == nil {
+		return nil, ErrNoSK
+	}
+	inner, first, err := AppendPayloads(nil, sk.Payloads)
+	if err != nil {
+		return nil, err
+	}
+	// Size the outer unencrypted payloads once.
+	var ob isakmp.Builder
+	ob.Reset(nil)
+	ob.BeginChain(-1)
+	for _, p := range m.Payloads[:len(m.Payloads)-1] {
+		appendPayload(&ob, p)
+	}
+	if err := ob.Err(); err != nil {
+		return nil, err
+	}
+	outerLen := ob.Len()
+	block := max(c.BlockLen(), 1)
+	avail := maxLen - HeaderLen - outerLen - skfHeaderLen - c.IVLen() - c.ICVLen()
+	chunk := avail/block*block - 1 // room for the pad length byte
+	if chunk < 1 {
+		return nil, ErrFragmentSize
+	}
+	total := max((len(inner)+chunk-1)/chunk, 1)
+	if total > MaxFragments {
+		return nil, ErrFragmentSize
+	}
+	var b isakmp.Builder
+	b.Reset(dst)
+	starts := make([]int, 0, total+1)
+	for i := 1; i <= total; i++ {
+		starts = append(starts, b.Len())
+		beginMessage(&b, &m.Header)
+		if i == 1 {
+			for _, p := range m.Payloads[:len(m.Payloads)-1] {
+				appendPayload(&b, p)
+			}
+		}
+		mark := b.BeginPayload(uint8(PayloadSKF), false)
+		if i == 1 {
+			b.PatchUint8(mark, uint8(first))
+		}
+		b.AddUint16(uint16(i))
+		b.AddUint16(uint16(total))
+		ivAt := b.Len()
+		b.AddZeros(c.IVLen())
+		ptAt := b.Len()
+		lo := (i - 1) * chunk
+		hi := min(lo+chunk, len(inner))
+		b.AddBytes(inner[lo:hi])
+		if err := sealTail(&b, c, rand, mark, ivAt, ptAt, b.MessageStart(), mark+skfHeaderLen); err != nil {
+			return nil, err
+		}
+	}
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	starts = append(starts, len(out))
+	frags := make([][]byte, total)
+	for i := range frags {
+		frags[i] = out[starts[i]:starts[i+1]:starts[i+1]]
+	}
+	return frags, nil
+}
+
+// Reassembler limits.
+const (
+	// DefaultMaxFragments bounds Total Fragments. A certificate-laden
+	// IKE_AUTH at a 576-byte MTU needs about 20; strongSwan's default
+	// limit is 10000 bytes of message.
+	DefaultMaxFragments = 128
+	// DefaultMaxReassembledLen bounds the reassembled inner chain.
+	DefaultMaxReassembledLen = 64 << 10
+)
+
+// Reassembler errors.
+var (
+	ErrFragmentNotOpened  = errors.New("wire: fragment must be opened (authenticated) before reassembly")
+	ErrFragmentInvalid    = errors.New("wire: invalid fragment number or total")
+	ErrTooManyFragments   = errors.New("wire: too many fragments")
+	ErrReassemblyTooLarge = errors.New("wire: reassembled message too large")
+	ErrFragmentTotalStale = errors.New("wire: fragment with smaller total than the set being reassembled")
+)
+
+// Reassembler collects the authenticated SKF fragments of one message (RFC
+// 7383 section 2.6). Per IKE SA the engine keeps one per direction, feeds
+// only fragments whose message ID the exchange window accepts, and only
+// after SKF.Open succeeded. Memory is bounded by MaxFragments and
+// MaxBytes; fragments are copied, so the caller may reuse its buffers.
+//
+// Rules: duplicates are ignored; a fragment with a larger Total Fragments
+// than the set in progress discards the set and starts over (the peer
+// re-fragmented for a smaller MTU), one with a smaller total is discarded;
+// a new message ID discards the set in progress.
+type Reassembler struct {
+	// MaxFragments bounds Total Fragments (0: DefaultMaxFragments).
+	MaxFragments int
+	// MaxBytes bounds the sum of fragment plaintexts (0:
+	// DefaultMaxReassembledLen).
+	MaxBytes int
+
+	active bool
+	msgID  uint32
+	total  int
+	have   int
+	bytes  int
+	first  PayloadType
+	frags  [][]byte
+	got    []bool
+	out    []byte
+}
+
+// Reset drops the set in progress.
+func (r *Reassembler) Reset() {
+	r.active, r.total, r.have, r.bytes, r.first = false, 0, 0, 0, 0
+}
+
+// InProgress reports whether fragments of a message are held, and its ID.
+func (r *Reassembler) InProgress() (uint32, bool) { return r.msgID, r.active }
+
+// Add stores fragment f of message msgID. It returns done when the message
+// is complete; Result then returns it.
+func (r *Reassembler) Add(msgID uint32, f *SKF) (done bool, err error) {
+	if f.Plaintext == nil {
+		return false, ErrFragmentNotOpened
+	}
+	maxFrags := r.MaxFragments
+	if maxFrags <= 0 {
+		maxFrags = DefaultMaxFragments
+	}
+	maxBytes := r.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxReassembledLen
+	}
+	n, total := int(f.Number), int(f.Total)
+	if n == 0 || total == 0 || n > total {
+		return false, ErrFragmentInvalid
+	}
+	if total > maxFrags {
+		return false, ErrTooManyFragments
+	}
+	if r.active && r.msgID != msgID {
+		r.Reset()
+	}
+	if r.active {
+		switch {
+		case total > r.total:
+			r.Reset()
+		case total < r.total:
+			return false, ErrFragmentTotalStale
+		}
+	}
+	if !r.active {
+		r.active, r.msgID, r.total = true, msgID, total
+		if cap(r.frags) < total {
+			r.frags = make([][]byte, total)
+			r.got = make([]bool, total)
+		}
+		r.frags, r.got = r.frags[:total], r.got[:total]
+		clear(r.got)
+	}
+	if r.got[n-1] {
+		return false, nil // duplicate (retransmission)
+	}
+	if r.bytes+len(f.Plaintext) > maxBytes {
+		r.Reset()
+		return false, ErrReassemblyTooLarge
+	}
+	r.frags[n-1] = append(r.frags[n-1][:0], f.Plaintext...)
+	r.got[n-1] = true
+	r.have++
+	r.bytes += len(f.Plaintext)
+	if n == 1 {
+		r.first = f.FirstPayload
+	}
+	if r.have < r.total {
+		return false, nil
+	}
+	r.out = r.out[:0]
+	for _, p := range r.frags {
+		r.out = append(r.out, p...)
+	}
+	first := r.first
+	r.Reset()
+	r.first = first
+	return true, nil
+}
+
+// Result returns the first inner payload type and the reassembled inner
+// chain of the message Add just completed, for ParsePayloads. The slice is
+// reused by the next completion.
+func (r *Reassembler) Result() (PayloadType, []byte) { return r.first, r.out }
