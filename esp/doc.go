@@ -1,0 +1,40 @@
+// Package esp is the IPsec data plane: SA and policy types, the DataPlane
+// interface the IKE engines drive, and Userspace, an ESP implementation
+// (RFC 4303) that runs on any Linux host without kernel IPsec support.
+//
+// Userspace reads clear-text packets from a TUN device (golang.zx2c4.com/
+// wireguard/tun, with batch I/O and TSO/GRO offloads), looks up the
+// outbound policy and SA, seals the packets in place and sends them as ESP
+// in UDP (RFC 3948) on a socket the IKE transport shares with it, or as raw
+// ESP (IP protocol 50). Received packets are matched to SAs by SPI,
+// authenticated and decrypted in place, checked against the anti-replay
+// window (after the ICV, RFC 4303 section 3.4.3; RFC 6479 bitmap; ESN per
+// RFC 4303 Appendix A) and against the SA's inbound policy (RFC 4301
+// section 5.2), and written to the TUN device.
+//
+// # Sharing port 4500 with IKE
+//
+// There are two ways to hand ESP-in-UDP packets to the engine:
+//
+//   - WithUDPConn: the engine reads the socket with recvmmsg batches and
+//     passes IKE packets (non-ESP marker) to WithNonESPHandler. This is
+//     the fast path.
+//   - WithUDPSendConn and Userspace.HandleUDP: the IKE transport reads the
+//     socket and passes each ESP packet; simple but one packet at a time.
+//
+// # Rekeying
+//
+// Inbound SAs are found by SPI, so old and new inbound SAs work side by
+// side; an outbound policy uses the newest outbound SA of its ReqID. The
+// IKE engine adds the new inbound SA, then the new outbound SA, and
+// deletes the old pair after the peer switched: no packet is lost.
+//
+// # Performance
+//
+// Batches flow reader -> worker pool -> in-order writer, so crypto of
+// different batches runs on all cores while each SA's packets leave in the
+// order they came (wireguard-go's design). Buffers come from fixed pools,
+// seal and open work in place with Headroom and Tailroom, and the steady
+// state allocates nothing. The engine never logs per packet; see Stats
+// and SAStats.
+package esp

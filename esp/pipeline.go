@@ -1,0 +1,610 @@
+package esp
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// inReadOffset is where received ESP packets start in their buffers: room
+// in front for the virtio header the TUN device writes and for the IP
+// header a transport-mode packet gets back after decryption.
+const inReadOffset = Headroom
+
+// packet is one packet's slot in a batch.
+type packet struct {
+	buf  []byte // the whole buffer; capacity is fixed
+	off  int    // payload start in buf
+	n    int    // payload length
+	sa   *saState
+	seq  uint64
+	nh   byte
+	err  error
+	from netip.AddrPort
+	out  []byte // outbound: the sealed ESP packet
+}
+
+// batch is the unit of work of the pipeline. mu is held from submission
+// until a worker finished the crypto, so the in-order writer can wait for
+// it by locking (wireguard-go's trick; no channel per batch).
+type batch struct {
+	mu    sync.Mutex
+	out   bool
+	n     int
+	pkts  []packet
+	bufs  [][]byte       // TUN read/write views
+	sizes []int          // TUN read sizes
+	msgs  []ipv4.Message // socket reads
+	// outbound sends, grouped by socket
+	udp4, udp6, raw4, raw6 []ipv4.Message
+	// inbound TUN writes
+	tw [][]byte
+}
+
+func newBatch(size, bufSize int, out bool) *batch {
+	b := &batch{
+		out:   out,
+		pkts:  make([]packet, size),
+		bufs:  make([][]byte, size),
+		sizes: make([]int, size),
+		msgs:  make([]ipv4.Message, size),
+		tw:    make([][]byte, 0, size),
+	}
+	mk := func() []ipv4.Message {
+		m := make([]ipv4.Message, 0, size)
+		return m
+	}
+	b.udp4, b.udp6, b.raw4, b.raw6 = mk(), mk(), mk(), mk()
+	mem := make([]byte, size*bufSize)
+	for i := range b.pkts {
+		b.pkts[i].buf = mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
+		b.msgs[i].Buffers = [][]byte{b.pkts[i].buf[inReadOffset:]}
+	}
+	return b
+}
+
+func (u *Userspace) startPipeline() {
+	w := u.cfg.workers
+	nb := 2*w + 2 // batches per direction in flight: bounds memory
+	u.work = make(chan *batch, 2*nb)
+	u.outOrder = make(chan *batch, nb)
+	u.inOrder = make(chan *batch, nb)
+	u.outFree = make(chan *batch, nb)
+	u.inFree = make(chan *batch, nb)
+	outBuf := Headroom + u.mtu + Tailroom
+	if outBuf < 2048 {
+		outBuf = 2048
+	}
+	for range nb {
+		u.outFree <- newBatch(u.cfg.batch, outBuf, true)
+		u.inFree <- newBatch(u.cfg.batch, u.cfg.inBufSize, false)
+	}
+	for range w {
+		u.pipes.Add(1)
+		go u.worker()
+	}
+	u.pipes.Add(2)
+	go u.writeOut()
+	go u.writeIn()
+	u.wg.Add(1)
+	go u.readTUN()
+	for _, s := range u.udpAll {
+		if u.cfg.nonESP != nil {
+			s.reading = true
+			u.wg.Add(1)
+			go u.readSock(s.bc, true, false)
+		}
+	}
+	if u.raw4 != nil {
+		u.wg.Add(2)
+		go u.readSock(u.raw4.bc, false, true)
+		go u.readSock(u.raw6.bc, false, false)
+	}
+	u.wg.Add(1)
+	go u.housekeeping()
+}
+
+// stopPipeline runs after every reader has returned.
+func (u *Userspace) stopPipeline() {
+	close(u.work)
+	close(u.outOrder)
+	close(u.inOrder)
+	u.pipes.Wait()
+}
+
+func (u *Userspace) getBatch(free chan *batch) *batch {
+	select {
+	case b := <-free:
+		return b
+	case <-u.closing:
+		return nil
+	}
+}
+
+func (u *Userspace) submit(b *batch, order chan *batch) {
+	b.mu.Lock()
+	u.work <- b
+	order <- b
+}
+
+func (u *Userspace) worker() {
+	defer u.pipes.Done()
+	sc := newScratch()
+	for b := range u.work {
+		if b.out {
+			for i := range b.n {
+				p := &b.pkts[i]
+				if p.sa == nil {
+					continue
+				}
+				s := p.sa
+				p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, s.cfg.SPI, p.seq, s.cfg.ESN, nil)
+			}
+		} else {
+			for i := range b.n {
+				p := &b.pkts[i]
+				if p.sa == nil || p.err != nil {
+					continue
+				}
+				pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.ESN)
+				if err != nil {
+					p.err = err
+					if err == ErrAuth {
+						p.sa.authFailures.Add(1)
+					}
+					continue
+				}
+				p.off += espHeaderLen + p.sa.suite.ivLen
+				p.n, p.nh = len(pl), nh
+			}
+		}
+		b.mu.Unlock()
+	}
+}
+
+// readTUN is the outbound reader.
+func (u *Userspace) readTUN() {
+	defer u.wg.Done()
+	for {
+		b := u.getBatch(u.outFree)
+		if b == nil {
+			return
+		}
+		for i := range b.bufs {
+			b.bufs[i] = b.pkts[i].buf
+		}
+		n, err := u.dev.Read(b.bufs, b.sizes, Headroom)
+		if err != nil && n == 0 {
+			u.outFree <- b
+			if u.stopped() || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, tun.ErrTooManySegments) {
+				u.cnt.outMalformed.Add(1)
+				continue
+			}
+			u.logErr("esp: TUN read", err)
+			select {
+			case <-u.closing:
+				return
+			case <-time.After(10 * time.Millisecond): // a failing device must not spin
+			}
+			continue
+		}
+		b.n = n
+		u.classifyOut(b)
+		u.submit(b, u.outOrder)
+	}
+}
+
+// classifyOut finds policy and SA for each packet of b and assigns
+// sequence numbers, in read order so that they ascend on the wire.
+func (u *Userspace) classifyOut(b *batch) {
+	now := u.cfg.now().UnixNano()
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	for i := range b.n {
+		p := &b.pkts[i]
+		p.sa, p.err, p.out = nil, nil, nil
+		p.off, p.n = Headroom, b.sizes[i]
+		f, ok := parseFlow(p.buf[p.off : p.off+p.n])
+		if !ok {
+			u.cnt.outMalformed.Add(1)
+			continue
+		}
+		ps := u.t.spdOut.lookup(&f)
+		if ps == nil {
+			u.cnt.outNoPolicy.Add(1)
+			continue
+		}
+		switch ps.p.Action {
+		case ActionDiscard:
+			u.cnt.outDiscard.Add(1)
+			continue
+		case ActionBypass:
+			u.cnt.outBypass.Add(1)
+			continue
+		}
+		s := u.t.outSA(ps.p.ReqID)
+		if s == nil || s.dead.Load() {
+			u.cnt.outNoSA.Add(1)
+			u.acquire(ps, &f, now)
+			continue
+		}
+		if s.cfg.Mode == ModeTransport {
+			p.off += f.hdrLen
+			p.n = f.totalLen - f.hdrLen
+			p.nh = f.proto
+		} else {
+			p.n = f.totalLen
+			p.nh = protoIPv4
+			if f.src.Is6() {
+				p.nh = protoIPv6
+			}
+		}
+		if p.off+p.n+maxAlign+2+s.suite.icvLen > cap(p.buf) {
+			u.cnt.outMalformed.Add(1)
+			continue
+		}
+		seq := s.seq.Add(1)
+		// RFC 4303 section 3.3.3: the counter must not cycle; the SA has
+		// to be rekeyed before 2^32 (or 2^64 with ESN) packets.
+		if (!s.cfg.ESN && seq > math.MaxUint32) || seq == 0 {
+			s.seq.Store(math.MaxUint64 - 1<<32) // stay exhausted
+			u.cnt.outSeqOverflow.Add(1)
+			u.expireHard(s)
+			continue
+		}
+		soft, hard := s.account(p.n, now)
+		if hard {
+			u.expireHard(s)
+			continue
+		}
+		if soft {
+			u.expireSoft(s)
+		}
+		p.sa, p.seq = s, seq
+	}
+}
+
+// acquire raises EventAcquire at most once a second per policy.
+func (u *Userspace) acquire(ps *policyState, f *flow, now int64) {
+	last := ps.lastAcquire.Load()
+	if now-last < int64(time.Second) || !ps.lastAcquire.CompareAndSwap(last, now) {
+		return
+	}
+	u.emit(Event{
+		Kind:   EventAcquire,
+		ReqID:  ps.p.ReqID,
+		Policy: ps.p,
+		Packet: Selector{Start: f.dst, End: f.dst, Proto: f.proto, StartPort: f.dport, EndPort: f.dport},
+	})
+}
+
+func (u *Userspace) expireSoft(s *saState) {
+	if s.softSent.CompareAndSwap(false, true) {
+		u.emit(Event{Kind: EventSoftExpire, SA: s.id, ReqID: s.cfg.ReqID})
+	}
+}
+
+// expireHard stops the SA at once; housekeeping removes it from the tables.
+func (u *Userspace) expireHard(s *saState) {
+	s.dead.Store(true)
+	if s.hardSent.CompareAndSwap(false, true) {
+		u.emit(Event{Kind: EventHardExpire, SA: s.id, ReqID: s.cfg.ReqID})
+	}
+}
+
+// writeOut sends sealed batches in read order.
+func (u *Userspace) writeOut() {
+	defer u.pipes.Done()
+	for b := range u.outOrder {
+		b.mu.Lock()
+		b.mu.Unlock()
+		b.udp4, b.udp6, b.raw4, b.raw6 = b.udp4[:0], b.udp6[:0], b.raw4[:0], b.raw6[:0]
+		for i := range b.n {
+			p := &b.pkts[i]
+			if p.sa == nil || p.err != nil {
+				continue
+			}
+			d := p.sa.outer.Load()
+			var l *[]ipv4.Message
+			var addr net.Addr
+			if d.encap {
+				addr = d.udp
+				if d.udp.IP.To4() != nil {
+					l = &b.udp4
+				} else {
+					l = &b.udp6
+				}
+			} else {
+				addr = d.ip
+				if d.ip.IP.To4() != nil {
+					l = &b.raw4
+				} else {
+					l = &b.raw6
+				}
+			}
+			b.bufs[i] = p.out
+			*l = append(*l, ipv4.Message{Buffers: b.bufs[i : i+1], Addr: addr})
+			u.cnt.outPackets.Add(1)
+			u.cnt.outBytes.Add(uint64(p.n))
+		}
+		u.send(b.udp4, u.udp4bc())
+		u.send(b.udp6, u.udp6bc())
+		u.send(b.raw4, u.rawbc(u.raw4))
+		u.send(b.raw6, u.rawbc(u.raw6))
+		u.outFree <- b
+	}
+}
+
+func (u *Userspace) udp4bc() batchConn {
+	if u.udp4 == nil {
+		return nil
+	}
+	return u.udp4.bc
+}
+
+func (u *Userspace) udp6bc() batchConn {
+	if u.udp6 == nil {
+		return nil
+	}
+	return u.udp6.bc
+}
+
+func (u *Userspace) rawbc(s *rawSock) batchConn {
+	if s == nil {
+		return nil
+	}
+	return s.bc
+}
+
+func (u *Userspace) send(ms []ipv4.Message, bc batchConn) {
+	if len(ms) == 0 {
+		return
+	}
+	if bc == nil {
+		u.cnt.outNoSocket.Add(uint64(len(ms)))
+		return
+	}
+	for len(ms) > 0 {
+		n, err := bc.WriteBatch(ms, 0)
+		if err != nil {
+			// Skip the message the kernel refused and go on with the rest.
+			u.cnt.sendErrors.Add(1)
+			n++
+		}
+		if n <= 0 {
+			n = 1
+		}
+		ms = ms[min(n, len(ms)):]
+	}
+}
+
+// readSock is an inbound reader for a UDP (encap) or raw ESP socket.
+func (u *Userspace) readSock(bc batchConn, encap, rawV4 bool) {
+	defer u.wg.Done()
+	for {
+		b := u.getBatch(u.inFree)
+		if b == nil {
+			return
+		}
+		ms := b.msgs[:u.cfg.batch]
+		for i := range ms {
+			ms[i].Buffers[0] = b.pkts[i].buf[inReadOffset:]
+		}
+		n, err := bc.ReadBatch(ms, 0)
+		if err != nil || n == 0 {
+			u.inFree <- b
+			if u.stopped() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err != nil {
+				u.logErr("esp: socket read", err)
+				select {
+				case <-u.closing:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		b.n = n
+		for i := range n {
+			p := &b.pkts[i]
+			p.sa, p.err = nil, nil
+			p.off, p.n = inReadOffset, ms[i].N
+			p.from = addrPortOf(ms[i].Addr)
+			data := p.buf[p.off : p.off+p.n]
+			if rawV4 {
+				// IPv4 raw sockets deliver the IP header too.
+				if len(data) < 20 || int(data[0]&0x0f)*4 > len(data) {
+					u.cnt.inTruncated.Add(1)
+					p.n = 0
+					continue
+				}
+				hl := int(data[0]&0x0f) * 4
+				p.off += hl
+				p.n -= hl
+			} else if encap {
+				// RFC 3948 section 2.2: keepalive 0xFF, non-ESP marker 0x00000000.
+				if p.n == 1 && data[0] == 0xff {
+					u.cnt.keepalivesRecv.Add(1)
+					p.n = 0
+					continue
+				}
+				if p.n >= 4 && binary.BigEndian.Uint32(data) == 0 {
+					u.cnt.nonESP.Add(1)
+					u.cfg.nonESP(data, p.from)
+					p.n = 0
+					continue
+				}
+			}
+		}
+		u.classifyIn(b)
+		u.submit(b, u.inOrder)
+	}
+}
+
+// classifyIn finds the SA of every ESP packet and rejects replays before
+// any crypto is spent on them.
+func (u *Userspace) classifyIn(b *batch) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	for i := range b.n {
+		p := &b.pkts[i]
+		if p.n == 0 {
+			continue // consumed by the reader: keepalive, IKE, bad IP header
+		}
+		data := p.buf[p.off : p.off+p.n]
+		if len(data) < espHeaderLen {
+			u.cnt.inTruncated.Add(1)
+			p.err = ErrTruncated
+			continue
+		}
+		s := u.t.in[binary.BigEndian.Uint32(data)]
+		if s == nil || s.dead.Load() {
+			u.cnt.inUnknownSPI.Add(1)
+			p.err = ErrUnknownSPI
+			continue
+		}
+		if len(data) < espHeaderLen+s.suite.ivLen+2+s.suite.icvLen {
+			u.cnt.inTruncated.Add(1)
+			p.err = ErrTruncated
+			continue
+		}
+		s.mu.Lock()
+		seq := s.replay.infer(binary.BigEndian.Uint32(data[4:]), s.cfg.ESN)
+		ok := s.replay.check(seq)
+		s.mu.Unlock()
+		if !ok {
+			s.replayDrops.Add(1)
+			u.cnt.inReplay.Add(1)
+			p.err = ErrReplay
+			continue
+		}
+		p.sa, p.seq = s, seq
+	}
+}
+
+// writeIn delivers opened batches to the TUN device in read order.
+func (u *Userspace) writeIn() {
+	defer u.pipes.Done()
+	for b := range u.inOrder {
+		b.mu.Lock()
+		b.mu.Unlock()
+		u.finishIn(b)
+		u.inFree <- b
+	}
+}
+
+func (u *Userspace) finishIn(b *batch) {
+	now := u.cfg.now().UnixNano()
+	b.tw = b.tw[:0]
+	curOff := -1
+	u.mu.RLock()
+	for i := range b.n {
+		p := &b.pkts[i]
+		if p.sa == nil {
+			continue
+		}
+		if p.err != nil {
+			u.cnt.countInErr(p.err)
+			continue
+		}
+		off, n, err := u.acceptIn(p, now)
+		if err != nil {
+			u.cnt.countInErr(err)
+			continue
+		}
+		// The TUN device takes one offset per write call; SAs with
+		// different IV sizes or modes put payloads at different offsets.
+		if off != curOff && len(b.tw) > 0 {
+			u.writeTUN(b.tw, curOff)
+			b.tw = b.tw[:0]
+		}
+		curOff = off
+		b.tw = append(b.tw, p.buf[:off+n])
+	}
+	u.mu.RUnlock()
+	if len(b.tw) > 0 {
+		u.writeTUN(b.tw, curOff)
+	}
+}
+
+func (u *Userspace) writeTUN(bufs [][]byte, off int) {
+	if _, err := u.dev.Write(bufs, off); err != nil {
+		u.cnt.tunWriteErrors.Add(1)
+	}
+}
+
+// acceptIn runs the steps after decryption (RFC 4303 section 3.4.3 and
+// RFC 4301 section 5.2): replay window update, dummy packet discard,
+// inner header check and selector check, counters. It returns where the
+// packet to hand to the TUN device is.
+func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
+	s := p.sa
+	if s.dead.Load() {
+		return 0, 0, ErrExpired
+	}
+	s.mu.Lock()
+	ok := s.replay.update(p.seq)
+	s.mu.Unlock()
+	if !ok {
+		s.replayDrops.Add(1)
+		return 0, 0, ErrReplay
+	}
+	if p.nh == protoNoNext {
+		return 0, 0, ErrDummy
+	}
+	off, n := p.off, p.n
+	var f flow
+	if s.cfg.Mode == ModeTunnel {
+		if p.nh != protoIPv4 && p.nh != protoIPv6 {
+			return 0, 0, ErrUnsupportedNH
+		}
+		var ok bool
+		f, ok = parseFlow(p.buf[off : off+n])
+		if !ok || (p.nh == protoIPv4) != f.src.Is4() {
+			return 0, 0, ErrInnerPacket
+		}
+		n = f.totalLen // drop TFC padding (RFC 4303 section 2.7)
+	} else {
+		hl := 40
+		if s.cfg.Dst.Addr().Unmap().Is4() {
+			hl = 20
+		}
+		if off-hl < 10 || n+hl > 0xffff {
+			return 0, 0, ErrInnerPacket
+		}
+		off -= hl
+		n += hl
+		buildTransportHeader(p.buf[off:off+n], p.from.Addr(), s.cfg.Dst.Addr().Unmap(), p.nh)
+		var ok bool
+		if f, ok = parseFlow(p.buf[off : off+n]); !ok {
+			return 0, 0, ErrInnerPacket
+		}
+	}
+	if !u.t.inboundAllowed(s.cfg.ReqID, &f) {
+		return 0, 0, ErrSelector
+	}
+	soft, hard := s.account(n, now)
+	if hard {
+		u.expireHard(s)
+		return 0, 0, ErrExpired
+	}
+	if soft {
+		u.expireSoft(s)
+	}
+	u.cnt.inPackets.Add(1)
+	u.cnt.inBytes.Add(uint64(n))
+	return off, n, nil
+}

@@ -1,0 +1,152 @@
+package esp
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Action is what a matching policy does with a packet (RFC 4301 section 4.4.1).
+type Action uint8
+
+// Policy actions.
+const (
+	ActionProtect Action = 0 // send through / require the SA with the policy's ReqID
+	ActionBypass  Action = 1 // pass in the clear (only meaningful with transport-mode setups)
+	ActionDiscard Action = 2 // drop
+)
+
+// String returns "protect", "bypass" or "discard".
+func (a Action) String() string {
+	switch a {
+	case ActionProtect:
+		return "protect"
+	case ActionBypass:
+		return "bypass"
+	case ActionDiscard:
+		return "discard"
+	}
+	return fmt.Sprintf("Action(%d)", uint8(a))
+}
+
+// Selector is one traffic selector as IKEv2 carries it (RFC 7296 section
+// 3.13.1): an inclusive address range, an IP protocol (0 = any) and an
+// inclusive port range. The zero Selector matches nothing; use AnySelector.
+type Selector struct {
+	Start, End         netip.Addr
+	Proto              uint8
+	StartPort, EndPort uint16
+}
+
+// AnySelector returns a selector covering every address of the family of
+// addr (IPv4 if addr is IPv4, else IPv6), every protocol and port.
+func AnySelector(ipv4 bool) Selector {
+	if ipv4 {
+		return Selector{Start: netip.IPv4Unspecified(), End: netip.AddrFrom4([4]byte{255, 255, 255, 255}), EndPort: 65535}
+	}
+	var all [16]byte
+	for i := range all {
+		all[i] = 0xff
+	}
+	return Selector{Start: netip.IPv6Unspecified(), End: netip.AddrFrom16(all), EndPort: 65535}
+}
+
+// PrefixSelector returns a selector for all protocols and ports within p.
+func PrefixSelector(p netip.Prefix) Selector {
+	p = p.Masked()
+	start := p.Addr()
+	b := start.AsSlice()
+	bits := p.Bits()
+	for i := range b {
+		for j := range 8 {
+			if i*8+j >= bits {
+				b[i] |= 0x80 >> j
+			}
+		}
+	}
+	end, _ := netip.AddrFromSlice(b)
+	return Selector{Start: start, End: end, EndPort: 65535}
+}
+
+// String formats the selector like strongSwan: "192.0.2.0..192.0.2.255[6/80-80]".
+func (s Selector) String() string {
+	return fmt.Sprintf("%s..%s[%d/%d-%d]", s.Start, s.End, s.Proto, s.StartPort, s.EndPort)
+}
+
+func (s Selector) validate() error {
+	if !s.Start.IsValid() || !s.End.IsValid() || s.Start.Is4() != s.End.Is4() || s.End.Less(s.Start) {
+		return fmt.Errorf("esp: selector %s: invalid address range", s)
+	}
+	if s.EndPort < s.StartPort {
+		return fmt.Errorf("esp: selector %s: invalid port range", s)
+	}
+	return nil
+}
+
+// matches reports whether address a with protocol proto and port port
+// (0 when the protocol has none or the packet is a non-first fragment)
+// falls inside s. ICMP type/code ride in the port fields as in RFC 4301
+// section 4.4.1.3, so ICMP with a full port range matches any message.
+func (s *Selector) matches(a netip.Addr, proto uint8, port uint16) bool {
+	if a.Less(s.Start) || s.End.Less(a) {
+		return false
+	}
+	if s.Proto != 0 && s.Proto != proto {
+		return false
+	}
+	if s.StartPort == 0 && s.EndPort == 65535 {
+		return true
+	}
+	return port >= s.StartPort && port <= s.EndPort
+}
+
+// single reports whether s names exactly one address, any port (the shape
+// of a road-warrior's virtual IP), so lookups can use a hash index.
+func (s *Selector) single() bool {
+	return s.Start == s.End && s.Proto == 0 && s.StartPort == 0 && s.EndPort == 65535
+}
+
+// Policy is one entry of the security policy database: packets from Src to
+// Dst (as seen in the direction Dir) get Action, and protected traffic uses
+// the SAs with ReqID. For tunnel-mode IKEv2 CHILD SAs the IKE engine adds
+// one DirOut policy (local TS -> remote TS) and one DirIn policy (remote TS
+// -> local TS) per selector pair.
+type Policy struct {
+	Dir      Direction
+	Src, Dst Selector
+	Action   Action
+	ReqID    uint32
+	// Priority orders overlapping policies: lower values win, as in XFRM.
+	Priority uint32
+}
+
+// String describes the policy.
+func (p *Policy) String() string {
+	return fmt.Sprintf("esp policy %s %s -> %s %s reqid=%d prio=%d", p.Dir, p.Src, p.Dst, p.Action, p.ReqID, p.Priority)
+}
+
+// key identifies a policy for DeletePolicy, like XFRM's (selector, dir).
+type policyKey struct {
+	dir      Direction
+	src, dst Selector
+}
+
+func (p *Policy) key() policyKey { return policyKey{p.Dir, p.Src, p.Dst} }
+
+func (p *Policy) validate() error {
+	if p.Dir != DirIn && p.Dir != DirOut {
+		return fmt.Errorf("esp: policy %s: invalid direction", p)
+	}
+	if err := p.Src.validate(); err != nil {
+		return err
+	}
+	if err := p.Dst.validate(); err != nil {
+		return err
+	}
+	if p.Src.Start.Is4() != p.Dst.Start.Is4() {
+		return fmt.Errorf("esp: policy %s: selectors of different address families", p)
+	}
+	if p.Action > ActionDiscard {
+		return fmt.Errorf("esp: policy %s: invalid action", p)
+	}
+	return nil
+}

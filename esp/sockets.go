@@ -1,0 +1,87 @@
+package esp
+
+import (
+	"net"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// batchConn is the batch I/O both x/net packet conns offer (recvmmsg and
+// sendmmsg on Linux); ipv4.Message and ipv6.Message are the same type.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// udpSock is a UDP socket for ESP in UDP (RFC 3948), shared with IKE.
+type udpSock struct {
+	c       *net.UDPConn
+	bc      batchConn
+	v4      bool // an AF_INET socket
+	dual    bool // an AF_INET6 socket bound to :: that also carries IPv4
+	reading bool // the engine reads it (WithUDPConn)
+}
+
+func newUDPSock(c *net.UDPConn) *udpSock {
+	s := &udpSock{c: c}
+	la, _ := c.LocalAddr().(*net.UDPAddr)
+	var a netip.Addr
+	if la != nil {
+		a = la.AddrPort().Addr()
+	}
+	switch {
+	case a.Is4() || a.Is4In6():
+		s.v4 = true
+		s.bc = ipv4.NewPacketConn(c)
+	default:
+		s.dual = a.IsUnspecified() || !a.IsValid()
+		s.bc = ipv6.NewPacketConn(c)
+	}
+	return s
+}
+
+// rawSock is an IP protocol 50 socket for ESP without encapsulation.
+type rawSock struct {
+	c  *net.IPConn
+	bc batchConn
+	v4 bool
+}
+
+func listenRaw(v4 bool) (*rawSock, error) {
+	network := "ip6:50"
+	if v4 {
+		network = "ip4:50"
+	}
+	c, err := net.ListenIP(network, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &rawSock{c: c, v4: v4}
+	if v4 {
+		s.bc = ipv4.NewPacketConn(c)
+	} else {
+		s.bc = ipv6.NewPacketConn(c)
+	}
+	return s, nil
+}
+
+func (s *rawSock) close() {
+	if s != nil {
+		_ = s.c.Close()
+	}
+}
+
+// addrPortOf converts a socket address without allocating.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case *net.IPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return netip.AddrPortFrom(ip.Unmap(), 0)
+	}
+	return netip.AddrPort{}
+}
