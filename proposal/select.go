@@ -1,0 +1,501 @@
+package proposal
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// SelectOptions tune Select. The zero value is the RFC 7296 default for a
+// responder: our preference first, key exchange negotiated.
+type SelectOptions struct {
+	// PreferPeer walks the peer's proposals (and transforms) in the peer's
+	// order instead of ours (strongSwan's prefer_configured_proposals=no).
+	PreferPeer bool
+	// SkipKE ignores KE and ADDKE transforms: the CHILD SA created in
+	// IKE_AUTH takes its keys from the IKE SA (RFC 7296 1.2), so a KE in
+	// either side's ESP proposals must neither be required nor chosen.
+	SkipKE bool
+	// PreferKE is the method of the peer's KE payload in IKE_SA_INIT or
+	// CREATE_CHILD_SA. When a matching pair allows it, it is chosen ahead
+	// of preference order, saving the INVALID_KE_PAYLOAD round trip
+	// (RFC 7296 1.3, strongSwan promotes it the same way). KENone: unused.
+	PreferKE KEID
+}
+
+// Select chooses one proposal as RFC 7296 section 2.7 describes: for each
+// proposal in preference order (ours unless opts.PreferPeer), the first
+// proposal of the other side for the same protocol in which every transform
+// type present on either side has a common transform. Within a type the
+// preferred side's order decides. The result has one transform per
+// negotiated type and carries the peer's proposal Number and SPI, which the
+// responder echoes.
+//
+// Key exchange follows strongSwan: in IKE the KE type is mandatory; in ESP
+// (and for ADDKE1..7 everywhere) a side that offers NONE accepts a peer
+// that offers no KE at all, and NONE matching NONE negotiates no KE. A KE
+// method chosen for one slot is not chosen again for a later ADDKE slot.
+//
+// On failure the error is a *MismatchError (errors.Is(err, ErrNoMatch))
+// that explains every compared pair.
+func Select(local, peer List, opts SelectOptions) (Proposal, error) {
+	outer, inner := local, peer
+	if opts.PreferPeer {
+		outer, inner = peer, local
+	}
+	for i := range outer {
+		for j := range inner {
+			pref, other := outer[i], inner[j]
+			p, ok := matchPair(pref, other, opts, nil)
+			if !ok {
+				continue
+			}
+			peerP := other
+			if opts.PreferPeer {
+				peerP = pref
+			}
+			p.Number = peerP.Number
+			p.SPI = cloneSlice(peerP.SPI)
+			return p, nil
+		}
+	}
+	return Proposal{}, explainMismatch(local, peer, opts)
+}
+
+// Matches reports whether a and b have a proposal in common.
+func Matches(a, b List, opts SelectOptions) bool {
+	_, err := Select(a, b, opts)
+	return err == nil
+}
+
+// matchPair selects transforms of pref and other, pref's order winning. If
+// mm is not nil it records every type without overlap instead of stopping
+// at the first one.
+func matchPair(pref, other Proposal, opts SelectOptions, mm *PairMismatch) (Proposal, bool) {
+	sel := Proposal{Protocol: pref.Protocol}
+	fail := func(reason string) bool {
+		if mm != nil && mm.Reason == "" {
+			mm.Reason = reason
+		}
+		return false
+	}
+	if pref.Protocol != other.Protocol {
+		return sel, fail("protocol " + other.Protocol.String() + " vs " + pref.Protocol.String())
+	}
+	if len(pref.Unknown) > 0 || len(other.Unknown) > 0 {
+		u := append(slices.Clone(pref.Unknown), other.Unknown...)
+		return sel, fail("unknown transform type " + u[0].Type.String() + " makes the proposal unacceptable (RFC 7296 3.3.6)")
+	}
+	ok := true
+	var kes []KEID
+	encrOK := false
+	for _, t := range selectOrder {
+		if opts.SkipKE && (t == TypeKE || isAddKE(t)) {
+			continue
+		}
+		if t == TypeINTEG {
+			if encrOK && sel.Encr[0].ID.IsAEAD() {
+				continue // AEAD: no integrity transform (RFC 5282)
+			}
+			if !encrOK && (pref.IsAEAD() || other.IsAEAD()) {
+				continue // the ENCR mismatch already explains this pair
+			}
+		}
+		a, b := pref.transforms(t), other.transforms(t)
+		if len(a) == 0 && len(b) == 0 {
+			continue
+		}
+		optional := (t == TypeKE && pref.Protocol != ProtoIKE) || isAddKE(t)
+		if t == TypeKE && opts.PreferKE != KENone {
+			a = promote(a, opts.PreferKE)
+		}
+		chosen, found := pick(a, b, optional, t == TypeKE || isAddKE(t), kes)
+		if !found {
+			ok = false
+			if mm == nil {
+				return sel, false
+			}
+			mm.Types = append(mm.Types, TypeMismatch{Type: t, Preferred: a, Other: b})
+			continue
+		}
+		if chosen == nil {
+			continue // nothing to negotiate: NONE agreed or optional absent
+		}
+		if t == TypeKE || isAddKE(t) {
+			kes = append(kes, KEID(chosen.ID))
+		}
+		if t == TypeENCR {
+			encrOK = true
+		}
+		sel.Add(*chosen)
+	}
+	return sel, ok
+}
+
+// selectOrder: ENCR first (AEAD decides whether INTEG is needed), KE before
+// ADDKE (a method chosen for KE is not chosen again).
+var selectOrder = []TransformType{TypeENCR, TypeINTEG, TypePRF, TypeKE, TypeESN,
+	TypeADDKE1, TypeADDKE2, TypeADDKE3, TypeADDKE4, TypeADDKE5, TypeADDKE6, TypeADDKE7}
+
+// pick returns the first transform of a also in b. chosen is nil with
+// found true when nothing needs negotiating (an optional KE left out, or
+// NONE agreed).
+func pick(a, b []Transform, optional, ke bool, used []KEID) (chosen *Transform, found bool) {
+	hasNone := func(l []Transform) bool {
+		return slices.ContainsFunc(l, func(t Transform) bool { return t.ID == 0 })
+	}
+	if len(a) == 0 || len(b) == 0 {
+		if optional && (hasNone(a) || hasNone(b)) {
+			return nil, true
+		}
+		return nil, false
+	}
+	for i := range a {
+		if ke && a[i].ID != 0 && slices.Contains(used, KEID(a[i].ID)) {
+			continue
+		}
+		for j := range b {
+			if a[i].ID == b[j].ID && a[i].KeyLen == b[j].KeyLen {
+				// 0 is a real choice only for ESN (32-bit sequence
+				// numbers); for KE it is NONE, for INTEG it is NONE.
+				if a[i].ID == 0 && a[i].Type != TypeESN {
+					return nil, true
+				}
+				t := a[i]
+				return &t, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// promote moves method id to the front of a (a copy) if a contains it.
+func promote(a []Transform, id KEID) []Transform {
+	i := slices.IndexFunc(a, func(t Transform) bool { return t.ID == uint16(id) })
+	if i <= 0 {
+		return a
+	}
+	out := append([]Transform{a[i]}, a[:i]...)
+	return append(out, a[i+1:]...)
+}
+
+// TypeMismatch is one transform type without a common transform.
+type TypeMismatch struct {
+	Type TransformType
+	// Preferred and Other are what each side offered for Type; Preferred
+	// is ours unless SelectOptions.PreferPeer was set.
+	Preferred, Other []Transform
+}
+
+// PairMismatch says why one of our proposals and one of the peer's did
+// not match.
+type PairMismatch struct {
+	Local, Peer int    // 0-based indexes into the lists given to Select
+	Reason      string // set when the pair failed as a whole (protocol, unknown transform type)
+	Types       []TypeMismatch
+}
+
+// MismatchError is returned by Select when no proposal matches. It keeps
+// copies of both lists and the reason for every compared pair; Error gives
+// a one-line summary and Explain a report an operator can act on.
+type MismatchError struct {
+	Local, Peer List
+	PreferPeer  bool
+	SkipKE      bool
+	Pairs       []PairMismatch
+}
+
+// Unwrap makes errors.Is(err, ErrNoMatch) true.
+func (e *MismatchError) Unwrap() error { return ErrNoMatch }
+
+func explainMismatch(local, peer List, opts SelectOptions) *MismatchError {
+	e := &MismatchError{Local: local.Clone(), Peer: peer.Clone(), PreferPeer: opts.PreferPeer, SkipKE: opts.SkipKE}
+	for i := range local {
+		for j := range peer {
+			pm := PairMismatch{Local: i, Peer: j}
+			if opts.PreferPeer {
+				matchPair(peer[j], local[i], opts, &pm)
+			} else {
+				matchPair(local[i], peer[j], opts, &pm)
+			}
+			e.Pairs = append(e.Pairs, pm)
+		}
+	}
+	return e
+}
+
+// localPeer returns the mismatch's transforms as (ours, peer's).
+func (e *MismatchError) localPeer(tm TypeMismatch) (local, peer []Transform) {
+	if e.PreferPeer {
+		return tm.Other, tm.Preferred
+	}
+	return tm.Preferred, tm.Other
+}
+
+func (e *MismatchError) proto() string {
+	if len(e.Local) > 0 {
+		return e.Local[0].Protocol.String()
+	}
+	if len(e.Peer) > 0 {
+		return e.Peer[0].Protocol.String()
+	}
+	return "IKE/ESP"
+}
+
+// closest returns the pairs that failed on the fewest transform types.
+func (e *MismatchError) closest() []PairMismatch {
+	best := -1
+	var out []PairMismatch
+	for _, pm := range e.Pairs {
+		if pm.Reason != "" {
+			continue
+		}
+		n := len(pm.Types)
+		switch {
+		case best < 0 || n < best:
+			best, out = n, []PairMismatch{pm}
+		case n == best:
+			out = append(out, pm)
+		}
+	}
+	return out
+}
+
+// Error returns a one-line summary naming the closest pair.
+func (e *MismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "proposal: %s: ", ErrNoMatch)
+	switch {
+	case len(e.Local) == 0:
+		b.WriteString("no local proposals configured")
+		return b.String()
+	case len(e.Peer) == 0:
+		b.WriteString("the peer sent no proposals")
+		return b.String()
+	}
+	c := e.closest()
+	if len(c) == 0 {
+		fmt.Fprintf(&b, "no peer proposal is usable: %s", e.Pairs[0].Reason)
+		return b.String()
+	}
+	pm := c[0]
+	fmt.Fprintf(&b, "closest is local #%d vs peer #%d: ", pm.Local+1, peerNum(e.Peer, pm.Peer))
+	for i, tm := range pm.Types {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		l, p := e.localPeer(tm)
+		fmt.Fprintf(&b, "%s local [%s] peer [%s]", tm.Type, names(l), names(p))
+	}
+	return b.String()
+}
+
+func peerNum(peer List, j int) int {
+	if peer[j].Number != 0 {
+		return int(peer[j].Number)
+	}
+	return j + 1
+}
+
+func names(l []Transform) string {
+	if len(l) == 0 {
+		return "none offered"
+	}
+	s := make([]string, len(l))
+	for i, t := range l {
+		s[i] = t.String()
+	}
+	return strings.Join(s, " ")
+}
+
+// Explain returns a multi-line report: both proposal lists in strongSwan's
+// log form, the closest peer proposal for each of ours with the transform
+// types that had no overlap, and hints what to change.
+func (e *MismatchError) Explain() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no %s proposal chosen (%d local x %d peer proposals compared", e.proto(), len(e.Local), len(e.Peer))
+	if e.PreferPeer {
+		b.WriteString(", peer's order preferred")
+	}
+	if e.SkipKE {
+		b.WriteString(", KE ignored as in IKE_AUTH")
+	}
+	b.WriteString(")\n")
+	b.WriteString("local proposals:\n")
+	for i, p := range e.Local {
+		fmt.Fprintf(&b, "  %d: %s\n", i+1, p.Describe())
+	}
+	b.WriteString("peer proposals:\n")
+	for j, p := range e.Peer {
+		fmt.Fprintf(&b, "  %d: %s\n", peerNum(e.Peer, j), p.Describe())
+	}
+	if name := identifyProfile(e.Peer); name != "" {
+		fmt.Fprintf(&b, "the peer sends the proposals of client profile(s): %s\n", name)
+	}
+	if len(e.Local) > 0 && len(e.Peer) > 0 {
+		b.WriteString("closest peer proposal for each local proposal:\n")
+	}
+	for i := range e.Local {
+		var best *PairMismatch
+		for k := range e.Pairs {
+			pm := &e.Pairs[k]
+			if pm.Local != i {
+				continue
+			}
+			if best == nil || (best.Reason != "" && pm.Reason == "") ||
+				(pm.Reason == "" && len(pm.Types) < len(best.Types)) {
+				best = pm
+			}
+		}
+		if best == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "  local %d vs peer %d:", i+1, peerNum(e.Peer, best.Peer))
+		if best.Reason != "" {
+			fmt.Fprintf(&b, " %s\n", best.Reason)
+			continue
+		}
+		b.WriteByte('\n')
+		for _, tm := range best.Types {
+			l, p := e.localPeer(tm)
+			fmt.Fprintf(&b, "    %s: local offers %s; peer offers %s\n", tm.Type, names(l), names(p))
+		}
+	}
+	if hints := e.Hints(); len(hints) > 0 {
+		b.WriteString("hints:\n")
+		for _, h := range hints {
+			fmt.Fprintf(&b, "  - %s\n", h)
+		}
+	}
+	return b.String()
+}
+
+// Hints returns suggestions derived from the closest pairs: which keyword
+// to add to which proposal, with a warning where the only way to match is
+// a weak transform.
+func (e *MismatchError) Hints() []string {
+	var out []string
+	add := func(h string) {
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	proto := strings.ToLower(e.proto())
+	for _, pm := range e.closest() {
+		lp, pp := e.Local[pm.Local], e.Peer[pm.Peer]
+		for _, tm := range pm.Types {
+			l, p := e.localPeer(tm)
+			switch {
+			case tm.Type == TypeENCR && lp.IsAEAD() && !pp.IsAEAD():
+				add(fmt.Sprintf("the peer offers only classic ciphers (%s) and the local proposal only AEADs; add a separate classic %s proposal, e.g. %s",
+					names(p), proto, suggestClassic(pp)))
+				continue
+			case tm.Type == TypeENCR && !lp.IsAEAD() && pp.IsAEAD():
+				add(fmt.Sprintf("the peer offers only AEAD ciphers (%s); add a separate AEAD %s proposal, e.g. %s",
+					names(p), proto, suggestAEAD(pp)))
+				continue
+			case tm.Type == TypeKE && lp.Protocol == ProtoESP && len(p) == 0:
+				add("the peer proposes no key exchange (no PFS; iOS/macOS rekeys, Windows without -PfsGroup); append modpnone to the esp proposal to make PFS optional")
+				continue
+			case tm.Type == TypeKE && lp.Protocol == ProtoESP && len(l) == 0:
+				add(fmt.Sprintf("the peer requires PFS with %s; add one of them to the esp proposal", names(p)))
+				continue
+			}
+			peerAll := e.peerOffers(tm.Type)
+			var usable, weak []string
+			for _, t := range peerAll {
+				kw := Keyword(t)
+				if kw == "" || kw == "modpnone" {
+					continue
+				}
+				if isWeak(t) {
+					weak = append(weak, kw)
+				} else {
+					usable = append(usable, kw)
+				}
+			}
+			switch {
+			case len(usable) > 0:
+				add(fmt.Sprintf("for %s the peer offers %s; add one of %s to the %s proposal",
+					tm.Type, names(peerAll), strings.Join(usable, ", "), proto))
+			case len(weak) > 0:
+				add(fmt.Sprintf("the peer offers only %s for %s (weak: %s); enable %s in the %s proposal to accept this client, and prefer a client setting with a stronger choice",
+					names(peerAll), tm.Type, weakReason(peerAll[0]), weak[0], proto))
+			default:
+				add(fmt.Sprintf("the peer offers only %s for %s, which this library does not implement", names(peerAll), tm.Type))
+			}
+		}
+	}
+	return out
+}
+
+// peerOffers returns the union of the peer's transforms of type t, in the
+// peer's order.
+func (e *MismatchError) peerOffers(t TransformType) []Transform {
+	var out []Transform
+	for _, p := range e.Peer {
+		for _, tr := range p.transforms(t) {
+			if !slices.Contains(out, tr) {
+				out = append(out, tr)
+			}
+		}
+	}
+	return out
+}
+
+func isWeak(t Transform) bool { return weakReason(t) != "" }
+
+func weakReason(t Transform) string {
+	switch {
+	case t.Type == TypeENCR:
+		if a, ok := encrByID[EncrID(t.ID)]; ok && a.Weak {
+			return a.WeakReason
+		}
+	case t.Type == TypePRF:
+		if a, ok := prfByID[PRFID(t.ID)]; ok && a.Weak {
+			return a.WeakReason
+		}
+	case t.Type == TypeINTEG:
+		if a, ok := integByID[IntegID(t.ID)]; ok && a.Weak {
+			return a.WeakReason
+		}
+	case t.Type == TypeKE || isAddKE(t.Type):
+		if a, ok := keByID[KEID(t.ID)]; ok && a.Weak {
+			return a.WeakReason
+		}
+	}
+	return ""
+}
+
+// suggestClassic builds a classic proposal string from what the peer offers.
+func suggestClassic(p Proposal) string {
+	q := Proposal{Protocol: p.Protocol}
+	q.Encr = firstOf(p.Encr)
+	q.Integ = firstOf(p.Integ)
+	if p.Protocol == ProtoIKE {
+		q.PRF = firstOf(p.PRF)
+		q.KE = firstOf(p.KE)
+	}
+	q.ESN = firstOf(p.ESN)
+	return strconv.Quote(q.String())
+}
+
+// suggestAEAD builds an AEAD proposal string from what the peer offers.
+func suggestAEAD(p Proposal) string {
+	q := Proposal{Protocol: p.Protocol}
+	q.Encr = firstOf(p.Encr)
+	if p.Protocol == ProtoIKE {
+		q.PRF = firstOf(p.PRF)
+		q.KE = firstOf(p.KE)
+	}
+	q.ESN = firstOf(p.ESN)
+	return strconv.Quote(q.String())
+}
+
+func firstOf[T any](l []T) []T {
+	if len(l) == 0 {
+		return nil
+	}
+	return l[:1:1]
+}
