@@ -1,0 +1,282 @@
+package ike
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// AuthMethod is how one side of an IKE SA proves its identity.
+type AuthMethod uint8
+
+// Authentication methods.
+const (
+	// AuthPSK: a pre-shared key (RFC 7296 section 2.15).
+	AuthPSK AuthMethod = iota + 1
+	// AuthPubkey: a certificate and its private key; RSA (PKCS#1 v1.5
+	// with SHA-1 for clients without RFC 7427, which Apple and Windows
+	// need), ECDSA (RFC 4754) or RFC 7427 digital signatures.
+	AuthPubkey
+	// AuthEAP: EAP inside IKE_AUTH (RFC 7296 section 2.16). On the remote
+	// side it makes us the EAP authenticator; on the local side our
+	// initiator answers the gateway's EAP requests.
+	AuthEAP
+)
+
+// String returns "psk", "pubkey" or "eap", the strongSwan spellings.
+func (m AuthMethod) String() string {
+	switch m {
+	case AuthPSK:
+		return "psk"
+	case AuthPubkey:
+		return "pubkey"
+	case AuthEAP:
+		return "eap"
+	}
+	return fmt.Sprintf("AuthMethod(%d)", uint8(m))
+}
+
+// LocalAuth is how we authenticate to the peer.
+type LocalAuth struct {
+	Method AuthMethod
+	// PSK for AuthPSK. Never logged.
+	PSK ipsec.Secret
+	// Certificates is our chain for AuthPubkey (and for the server side
+	// of EAP, where clients still verify our certificate): DER, leaf
+	// first. Key is the leaf's private key.
+	Certificates [][]byte
+	Key          crypto.Signer
+	// EAPIdentity and EAPPassword are our credentials when a gateway asks
+	// us for EAP (initiator with Method AuthEAP).
+	EAPIdentity string
+	EAPPassword ipsec.Secret
+}
+
+// RemoteAuth is what we demand of the peer.
+type RemoteAuth struct {
+	Method AuthMethod
+	// PSK for AuthPSK.
+	PSK ipsec.Secret
+	// CAs verify the peer's certificate for AuthPubkey (and our
+	// initiator's view of a gateway using EAP).
+	CAs *x509.CertPool
+	// Users answer EAP password methods when Method is AuthEAP.
+	Users ipsec.UserStore
+}
+
+// SendCertPolicy says when we send our certificate.
+type SendCertPolicy uint8
+
+// Certificate sending policies.
+const (
+	// SendCertAlways is the default: Apple clients send no CERTREQ yet
+	// need the gateway's certificate.
+	SendCertAlways SendCertPolicy = iota
+	// SendCertIfAsked sends it only after a CERTREQ, like strongSwan's
+	// "ifasked".
+	SendCertIfAsked
+	// SendCertNever relies on the peer having our certificate.
+	SendCertNever
+)
+
+// ChildConfig describes the CHILD SAs negotiated under a peer
+// configuration.
+type ChildConfig struct {
+	Name string
+	// LocalTS and RemoteTS are the traffic selectors we accept; the
+	// peer's proposal is narrowed to them (RFC 7296 section 2.9). The zero
+	// value means everything (0.0.0.0/0 and ::/0) on the local side and,
+	// for a remote-access client, its virtual address on the remote side.
+	LocalTS, RemoteTS []esp.Selector
+	// Proposals are the ESP proposals, with optional KE for PFS; nil
+	// selects proposal.CompatibleESP.
+	Proposals proposal.List
+	// Mode is tunnel unless the peer asks for USE_TRANSPORT_MODE and this
+	// is set to transport (L2TP/IPsec and host-to-host setups).
+	Mode esp.Mode
+	// RekeyTime starts a CHILD rekey (0 = leave it to the peer, which is
+	// what Windows behind a NAT requires); LifeTime is the hard limit.
+	RekeyTime, LifeTime time.Duration
+	// RekeyBytes and RekeyPackets trigger a rekey by traffic volume.
+	RekeyBytes, RekeyPackets uint64
+}
+
+// PeerConfig is everything we need to set up IKE SAs with one class of
+// peers. It is copied when an SA is created: later changes by the caller
+// affect only new SAs.
+type PeerConfig struct {
+	Name string
+	// LocalID is our identity (IDr as responder, IDi as initiator). The
+	// zero Identity sends our IP address.
+	LocalID ipsec.Identity
+	// RemoteID, if set, must equal the peer's authenticated identity.
+	RemoteID ipsec.Identity
+	Local    LocalAuth
+	Remote   RemoteAuth
+	// Proposals are the IKE proposals; nil selects proposal.CompatibleIKE.
+	Proposals proposal.List
+	// PreferPeerProposals selects by the peer's order instead of ours.
+	PreferPeerProposals bool
+	Children            []ChildConfig
+	// Pools hand out virtual addresses (IPv4 and IPv6 pools may both be
+	// given); DNS and DNSDomains (split DNS, RFC 8598) go into the CP
+	// reply; Subnets are pushed as INTERNAL_IP4/6_SUBNET and narrow the
+	// local traffic selectors of split-tunnel clients.
+	Pools      []ipsec.AddressPool
+	DNS        []netip.Addr
+	DNSDomains []string
+	Subnets    []netip.Prefix
+	SendCert   SendCertPolicy
+	// DisableFragmentation turns off IKEv2 fragmentation (RFC 7383),
+	// which is on by default because Windows and certificate chains need
+	// it. FragmentMTU is the IP MTU fragments are sized for (default 1280).
+	DisableFragmentation bool
+	FragmentMTU          int
+	// DisableMOBIKE turns off RFC 4555 support.
+	DisableMOBIKE bool
+	// RekeyTime and ReauthTime schedule IKE SA rekeying and
+	// reauthentication (0: never; reauthentication as responder breaks
+	// macOS). DPDDelay is the liveness check interval when nothing has
+	// been received (0: off).
+	RekeyTime, ReauthTime, DPDDelay time.Duration
+}
+
+// PeerQuery is what the engine knows when it asks for a PeerConfig: the
+// addresses and, from IKE_AUTH on, the identities the peer sent.
+type PeerQuery struct {
+	Local, Remote netip.AddrPort
+	// RemoteID is the peer's IDi (responder) or IDr (initiator).
+	RemoteID ipsec.Identity
+	// LocalID is the identity the peer expects of us (its IDr), zero when
+	// the peer sent none (Windows).
+	LocalID ipsec.Identity
+}
+
+// PeerLookup selects the configuration for a peer. It is called once per
+// IKE_AUTH and must be safe for concurrent use. Returning ErrNoPeerConfig
+// (or any error) makes the engine answer AUTHENTICATION_FAILED.
+type PeerLookup func(ctx context.Context, q PeerQuery) (*PeerConfig, error)
+
+// ErrNoPeerConfig is what a PeerLookup returns when no configuration fits.
+var ErrNoPeerConfig = errors.New("ike: no matching peer configuration")
+
+// StaticPeers returns a PeerLookup that picks the first configuration
+// whose LocalID matches the identity the peer asked for (or any, when the
+// peer named none, as Windows does) and whose RemoteID, if set, equals the
+// peer's.
+func StaticPeers(cfgs ...*PeerConfig) PeerLookup {
+	own := make([]*PeerConfig, len(cfgs))
+	for i, c := range cfgs {
+		own[i] = c.clone()
+	}
+	return func(_ context.Context, q PeerQuery) (*PeerConfig, error) {
+		for _, c := range own {
+			if !q.LocalID.IsZero() && !c.LocalID.IsZero() && !c.LocalID.Equal(q.LocalID) {
+				continue
+			}
+			if !c.RemoteID.IsZero() && !c.RemoteID.Equal(q.RemoteID) {
+				continue
+			}
+			return c.clone(), nil
+		}
+		return nil, ErrNoPeerConfig
+	}
+}
+
+// clone deep-copies the parts of a PeerConfig a caller could mutate.
+func (c *PeerConfig) clone() *PeerConfig {
+	n := *c
+	n.Local.PSK = append(ipsec.Secret(nil), c.Local.PSK...)
+	n.Local.EAPPassword = append(ipsec.Secret(nil), c.Local.EAPPassword...)
+	n.Remote.PSK = append(ipsec.Secret(nil), c.Remote.PSK...)
+	n.Local.Certificates = append([][]byte(nil), c.Local.Certificates...)
+	n.Proposals = append(proposal.List(nil), c.Proposals...)
+	n.Children = make([]ChildConfig, len(c.Children))
+	for i, ch := range c.Children {
+		ch.LocalTS = append([]esp.Selector(nil), ch.LocalTS...)
+		ch.RemoteTS = append([]esp.Selector(nil), ch.RemoteTS...)
+		ch.Proposals = append(proposal.List(nil), ch.Proposals...)
+		n.Children[i] = ch
+	}
+	n.Pools = append([]ipsec.AddressPool(nil), c.Pools...)
+	n.DNS = append([]netip.Addr(nil), c.DNS...)
+	n.DNSDomains = append([]string(nil), c.DNSDomains...)
+	n.Subnets = append([]netip.Prefix(nil), c.Subnets...)
+	return &n
+}
+
+// validate reports the first inconsistency, naming the field.
+func (c *PeerConfig) validate() error {
+	fail := func(field, format string, args ...any) error {
+		return fmt.Errorf("ike: PeerConfig %q: %s: %s", c.Name, field, fmt.Sprintf(format, args...))
+	}
+	switch c.Local.Method {
+	case AuthPSK:
+		if len(c.Local.PSK) == 0 {
+			return fail("Local.PSK", "empty pre-shared key")
+		}
+	case AuthPubkey:
+		if len(c.Local.Certificates) == 0 || c.Local.Key == nil {
+			return fail("Local.Certificates", "certificate authentication needs a certificate and its key")
+		}
+		leaf, err := x509.ParseCertificate(c.Local.Certificates[0])
+		if err != nil {
+			return fail("Local.Certificates", "%v", err)
+		}
+		if keyKind(leaf.PublicKey) == "" || keyKind(c.Local.Key.Public()) != keyKind(leaf.PublicKey) {
+			return fail("Local.Key", "key type %T does not match the certificate", c.Local.Key.Public())
+		}
+	case AuthEAP:
+		if c.Local.EAPIdentity == "" {
+			return fail("Local.EAPIdentity", "EAP needs an identity")
+		}
+	default:
+		return fail("Local.Method", "unset or unknown authentication method %v", c.Local.Method)
+	}
+	switch c.Remote.Method {
+	case AuthPSK:
+		if len(c.Remote.PSK) == 0 {
+			return fail("Remote.PSK", "empty pre-shared key")
+		}
+	case AuthPubkey:
+		if c.Remote.CAs == nil {
+			return fail("Remote.CAs", "certificate authentication of the peer needs trusted CAs")
+		}
+	case AuthEAP:
+		if c.Remote.Users == nil {
+			return fail("Remote.Users", "EAP authentication of the peer needs a user store")
+		}
+		if c.Local.Method != AuthPubkey {
+			return fail("Local.Method", "as EAP server we must authenticate with a certificate (clients reject anything else)")
+		}
+	default:
+		return fail("Remote.Method", "unset or unknown authentication method %v", c.Remote.Method)
+	}
+	for _, p := range c.Proposals {
+		if p.Protocol != proposal.ProtoIKE {
+			return fail("Proposals", "%s is not an IKE proposal", p)
+		}
+	}
+	for i, ch := range c.Children {
+		for _, p := range ch.Proposals {
+			if p.Protocol != proposal.ProtoESP {
+				return fail(fmt.Sprintf("Children[%d].Proposals", i), "%s is not an ESP proposal", p)
+			}
+		}
+		if ch.LifeTime != 0 && ch.RekeyTime >= ch.LifeTime {
+			return fail(fmt.Sprintf("Children[%d].RekeyTime", i), "rekey time %v not below lifetime %v", ch.RekeyTime, ch.LifeTime)
+		}
+	}
+	if c.FragmentMTU != 0 && (c.FragmentMTU < 576 || c.FragmentMTU > 65535) {
+		return fail("FragmentMTU", "%d outside 576..65535", c.FragmentMTU)
+	}
+	return nil
+}
