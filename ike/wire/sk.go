@@ -35,7 +35,12 @@ type SK struct {
 	Body         []byte
 	Payloads     []Payload
 	aad          []byte
+	opened       bool
 }
+
+// Encrypted reports whether the payload holds ciphertext that has not been
+// opened: it came from Parse and Open has not succeeded yet.
+func (s *SK) Encrypted() bool { return s.Body != nil && !s.opened }
 
 // PayloadType returns PayloadSK.
 func (*SK) PayloadType() PayloadType { return PayloadSK }
@@ -207,7 +212,7 @@ func (s *SK) Open(c Crypter, dst []byte) ([]byte, error) {
 	if err != nil {
 		return out, err
 	}
-	s.Payloads = ps
+	s.Payloads, s.opened = ps, true
 	return out, nil
 }
 

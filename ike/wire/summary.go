@@ -57,8 +57,8 @@ var eapTypeShort = map[byte]string{
 //
 //	IKE_AUTH request 1 [ IDi CERTREQ N(INIT_CONTACT) IDr AUTH CPRQ(ADDR DNS) SA TSi TSr ]
 //
-// An opened SK payload is shown as its inner payloads (as charon does after
-// decryption); one still encrypted shows as E, a fragment as EF(n/total).
+// An SK payload is shown as its inner payloads (as charon does after
+// decryption, and when generating); one still encrypted shows as E, a fragment as EF(n/total).
 func (m *Message) Summary() string {
 	var sb strings.Builder
 	sb.WriteString(m.Header.Exchange.String())
@@ -76,7 +76,7 @@ func (m *Message) Summary() string {
 
 func summarize(sb *strings.Builder, ps []Payload) {
 	for _, p := range ps {
-		if sk, ok := p.(*SK); ok && sk.Payloads != nil {
+		if sk, ok := p.(*SK); ok && !sk.Encrypted() {
 			summarize(sb, sk.Payloads)
 			continue
 		}

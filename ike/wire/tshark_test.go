@@ -302,7 +302,7 @@ func TestTsharkEncoded(t *testing.T) {
 	}
 	file := writePcap(t, raw)
 	row := fmt.Sprintf("%016x,%016x,%x,%x,\"AES-GCM-128 with 16 octet ICV [RFC5282]\",,,\"NONE [RFC4306]\"",
-		msgs[0].Header.SPIi, msgs[0].Header.SPIr, key, key)
+		msgs[1].Header.SPIi, msgs[1].Header.SPIr, key, key)
 	ts := runTshark(t, file, tsharkKeys(row)...)
 	for i, b := range raw {
 		m, err := wire.Parse(b)
