@@ -60,7 +60,7 @@ func Select(local, peer List, opts SelectOptions) (Proposal, error) {
 			return p, nil
 		}
 	}
-	return Proposal{}, explainMismatch(local, peer, opts)
+	return Proposal{}, &MismatchError{Local: local.Clone(), Peer: peer.Clone(), Options: opts}
 }
 
 // Matches reports whether a and b have a proposal in common.
@@ -197,37 +197,53 @@ type PairMismatch struct {
 }
 
 // MismatchError is returned by Select when no proposal matches. It keeps
-// copies of both lists and the reason for every compared pair; Error gives
-// a one-line summary and Explain a report an operator can act on.
+// copies of both lists; Pairs says why each pair failed, Error gives a
+// one-line summary and Explain a report an operator can act on. The
+// analysis runs only when one of these methods is called, so a flood of
+// hostile proposals costs nothing unless it is logged, and it covers at
+// most MaxExplainedPeerProposals peer proposals.
 type MismatchError struct {
 	Local, Peer List
-	PreferPeer  bool
-	SkipKE      bool
-	Pairs       []PairMismatch
+	Options     SelectOptions
 }
+
+// MaxExplainedPeerProposals bounds the analysis of a mismatch: real
+// clients send at most a dozen or so proposals, an attacker thousands.
+const MaxExplainedPeerProposals = 64
 
 // Unwrap makes errors.Is(err, ErrNoMatch) true.
 func (e *MismatchError) Unwrap() error { return ErrNoMatch }
 
-func explainMismatch(local, peer List, opts SelectOptions) *MismatchError {
-	e := &MismatchError{Local: local.Clone(), Peer: peer.Clone(), PreferPeer: opts.PreferPeer, SkipKE: opts.SkipKE}
-	for i := range local {
+// explainedPeer returns the part of the peer list that is analysed.
+func (e *MismatchError) explainedPeer() List {
+	if len(e.Peer) > MaxExplainedPeerProposals {
+		return e.Peer[:MaxExplainedPeerProposals]
+	}
+	return e.Peer
+}
+
+// Pairs compares every local proposal with every (analysed) peer
+// proposal, local-major, and returns why each pair failed.
+func (e *MismatchError) Pairs() []PairMismatch {
+	peer := e.explainedPeer()
+	out := make([]PairMismatch, 0, len(e.Local)*len(peer))
+	for i := range e.Local {
 		for j := range peer {
 			pm := PairMismatch{Local: i, Peer: j}
-			if opts.PreferPeer {
-				matchPair(peer[j], local[i], opts, &pm)
+			if e.Options.PreferPeer {
+				matchPair(peer[j], e.Local[i], e.Options, &pm)
 			} else {
-				matchPair(local[i], peer[j], opts, &pm)
+				matchPair(e.Local[i], peer[j], e.Options, &pm)
 			}
-			e.Pairs = append(e.Pairs, pm)
+			out = append(out, pm)
 		}
 	}
-	return e
+	return out
 }
 
 // localPeer returns the mismatch's transforms as (ours, peer's).
 func (e *MismatchError) localPeer(tm TypeMismatch) (local, peer []Transform) {
-	if e.PreferPeer {
+	if e.Options.PreferPeer {
 		return tm.Other, tm.Preferred
 	}
 	return tm.Preferred, tm.Other
@@ -244,14 +260,26 @@ func (e *MismatchError) proto() string {
 }
 
 // closest returns the pairs that failed on the fewest transform types.
-func (e *MismatchError) closest() []PairMismatch {
+// On a tie a pair whose ciphers matched wins: an ENCR mismatch usually
+// means a different family of proposal (AEAD vs classic), while the other
+// pair shows the setting the operator has to change.
+func (e *MismatchError) closest(pairs []PairMismatch) []PairMismatch {
+	score := func(pm PairMismatch) int {
+		s := 2 * len(pm.Types)
+		for _, tm := range pm.Types {
+			if tm.Type == TypeENCR {
+				s++
+			}
+		}
+		return s
+	}
 	best := -1
 	var out []PairMismatch
-	for _, pm := range e.Pairs {
+	for _, pm := range pairs {
 		if pm.Reason != "" {
 			continue
 		}
-		n := len(pm.Types)
+		n := score(pm)
 		switch {
 		case best < 0 || n < best:
 			best, out = n, []PairMismatch{pm}
@@ -274,9 +302,10 @@ func (e *MismatchError) Error() string {
 		b.WriteString("the peer sent no proposals")
 		return b.String()
 	}
-	c := e.closest()
+	pairs := e.Pairs()
+	c := e.closest(pairs)
 	if len(c) == 0 {
-		fmt.Fprintf(&b, "no peer proposal is usable: %s", e.Pairs[0].Reason)
+		fmt.Fprintf(&b, "no peer proposal is usable: %s", pairs[0].Reason)
 		return b.String()
 	}
 	pm := c[0]
@@ -315,10 +344,10 @@ func names(l []Transform) string {
 func (e *MismatchError) Explain() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "no %s proposal chosen (%d local x %d peer proposals compared", e.proto(), len(e.Local), len(e.Peer))
-	if e.PreferPeer {
+	if e.Options.PreferPeer {
 		b.WriteString(", peer's order preferred")
 	}
-	if e.SkipKE {
+	if e.Options.SkipKE {
 		b.WriteString(", KE ignored as in IKE_AUTH")
 	}
 	b.WriteString(")\n")
@@ -327,8 +356,11 @@ func (e *MismatchError) Explain() string {
 		fmt.Fprintf(&b, "  %d: %s\n", i+1, p.Describe())
 	}
 	b.WriteString("peer proposals:\n")
-	for j, p := range e.Peer {
+	for j, p := range e.explainedPeer() {
 		fmt.Fprintf(&b, "  %d: %s\n", peerNum(e.Peer, j), p.Describe())
+	}
+	if len(e.Peer) > MaxExplainedPeerProposals {
+		fmt.Fprintf(&b, "  ... %d more peer proposals not analysed\n", len(e.Peer)-MaxExplainedPeerProposals)
 	}
 	if name := identifyProfile(e.Peer); name != "" {
 		fmt.Fprintf(&b, "the peer sends the proposals of client profile(s): %s\n", name)
@@ -336,13 +368,12 @@ func (e *MismatchError) Explain() string {
 	if len(e.Local) > 0 && len(e.Peer) > 0 {
 		b.WriteString("closest peer proposal for each local proposal:\n")
 	}
+	pairs := e.Pairs()
+	np := len(e.explainedPeer())
 	for i := range e.Local {
 		var best *PairMismatch
-		for k := range e.Pairs {
-			pm := &e.Pairs[k]
-			if pm.Local != i {
-				continue
-			}
+		for k := i * np; k < (i+1)*np; k++ {
+			pm := &pairs[k]
 			if best == nil || (best.Reason != "" && pm.Reason == "") ||
 				(pm.Reason == "" && len(pm.Types) < len(best.Types)) {
 				best = pm
@@ -362,7 +393,7 @@ func (e *MismatchError) Explain() string {
 			fmt.Fprintf(&b, "    %s: local offers %s; peer offers %s\n", tm.Type, names(l), names(p))
 		}
 	}
-	if hints := e.Hints(); len(hints) > 0 {
+	if hints := e.hints(pairs); len(hints) > 0 {
 		b.WriteString("hints:\n")
 		for _, h := range hints {
 			fmt.Fprintf(&b, "  - %s\n", h)
@@ -374,7 +405,9 @@ func (e *MismatchError) Explain() string {
 // Hints returns suggestions derived from the closest pairs: which keyword
 // to add to which proposal, with a warning where the only way to match is
 // a weak transform.
-func (e *MismatchError) Hints() []string {
+func (e *MismatchError) Hints() []string { return e.hints(e.Pairs()) }
+
+func (e *MismatchError) hints(pairs []PairMismatch) []string {
 	var out []string
 	add := func(h string) {
 		if !slices.Contains(out, h) {
@@ -382,7 +415,7 @@ func (e *MismatchError) Hints() []string {
 		}
 	}
 	proto := strings.ToLower(e.proto())
-	for _, pm := range e.closest() {
+	for _, pm := range e.closest(pairs) {
 		lp, pp := e.Local[pm.Local], e.Peer[pm.Peer]
 		for _, tm := range pm.Types {
 			l, p := e.localPeer(tm)
@@ -434,9 +467,11 @@ func (e *MismatchError) Hints() []string {
 // peer's order.
 func (e *MismatchError) peerOffers(t TransformType) []Transform {
 	var out []Transform
-	for _, p := range e.Peer {
+	seen := map[Transform]bool{}
+	for _, p := range e.explainedPeer() {
 		for _, tr := range p.transforms(t) {
-			if !slices.Contains(out, tr) {
+			if !seen[tr] {
+				seen[tr] = true
 				out = append(out, tr)
 			}
 		}

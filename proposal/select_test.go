@@ -154,17 +154,18 @@ func TestSelectPeerInputEdgeCases(t *testing.T) {
 	}
 	_, err = Select(local, List{bad1, bad2, bad3}, SelectOptions{})
 	var me *MismatchError
-	if !errors.As(err, &me) || len(me.Pairs) != 3 {
+	if !errors.As(err, &me) || len(me.Pairs()) != 3 {
 		t.Fatalf("err = %v, want *MismatchError with 3 pairs", err)
 	}
-	if me.Pairs[1].Reason == "" || !strings.Contains(me.Pairs[1].Reason, "3.3.6") {
-		t.Errorf("unknown transform type reason = %q", me.Pairs[1].Reason)
+	pairs := me.Pairs()
+	if pairs[1].Reason == "" || !strings.Contains(pairs[1].Reason, "3.3.6") {
+		t.Errorf("unknown transform type reason = %q", pairs[1].Reason)
 	}
-	if me.Pairs[2].Reason == "" || !strings.Contains(me.Pairs[2].Reason, "protocol") {
-		t.Errorf("protocol reason = %q", me.Pairs[2].Reason)
+	if pairs[2].Reason == "" || !strings.Contains(pairs[2].Reason, "protocol") {
+		t.Errorf("protocol reason = %q", pairs[2].Reason)
 	}
-	if len(me.Pairs[0].Types) != 1 || me.Pairs[0].Types[0].Type != TypeENCR {
-		t.Errorf("key length pair types = %+v, want one ENCR mismatch", me.Pairs[0].Types)
+	if len(pairs[0].Types) != 1 || pairs[0].Types[0].Type != TypeENCR {
+		t.Errorf("key length pair types = %+v, want one ENCR mismatch", pairs[0].Types)
 	}
 	// Empty lists never panic and explain themselves.
 	for _, c := range []struct{ l, p List }{{nil, local}, {local, nil}, {nil, nil}} {
@@ -182,13 +183,13 @@ func TestMismatchExplain(t *testing.T) {
 	if !errors.As(err, &me) {
 		t.Fatalf("strict vs windows: %v, want *MismatchError", err)
 	}
-	if got := len(me.Pairs); got != len(StrictIKE())*len(win.IKE) {
+	if got := len(me.Pairs()); got != len(StrictIKE())*len(win.IKE) {
 		t.Errorf("%d pairs explained, want every pair", got)
 	}
 	// The classic strict proposal fails only on KE against Windows'
 	// AES proposals: that is the actionable difference.
 	foundKE := false
-	for _, pm := range me.Pairs {
+	for _, pm := range me.Pairs() {
 		if pm.Local == 1 && len(pm.Types) == 1 && pm.Types[0].Type == TypeKE {
 			l, p := me.localPeer(pm.Types[0])
 			if names(p) == "MODP_1024" && len(l) > 0 {
@@ -239,6 +240,27 @@ func TestMismatchHints(t *testing.T) {
 		if h := strings.Join(me.Hints(), "\n"); !strings.Contains(h, tt.want) {
 			t.Errorf("%q vs %q: hints %q lack %q", tt.local, tt.peer, h, tt.want)
 		}
+	}
+}
+
+func TestMismatchBoundedAnalysis(t *testing.T) {
+	local := mustList(t, "aes256-sha256-ecp256", ProtoIKE)
+	one := mustList(t, "aes128-sha1-modp1024", ProtoIKE)[0]
+	peer := make(List, 1000)
+	for i := range peer {
+		peer[i] = one.Clone()
+		peer[i].Number = uint8(i)
+	}
+	_, err := Select(local, peer, SelectOptions{})
+	var me *MismatchError
+	if !errors.As(err, &me) {
+		t.Fatal(err)
+	}
+	if n := len(me.Pairs()); n != MaxExplainedPeerProposals {
+		t.Errorf("%d pairs analysed, want %d", n, MaxExplainedPeerProposals)
+	}
+	if ex := me.Explain(); !strings.Contains(ex, "936 more peer proposals not analysed") {
+		t.Errorf("Explain does not say it was cut:\n%.300s", ex)
 	}
 }
 
