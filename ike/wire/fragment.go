@@ -124,6 +124,10 @@ var (
 	ErrTooManyFragments   = errors.New("wire: too many fragments")
 	ErrReassemblyTooLarge = errors.New("wire: reassembled message too large")
 	ErrFragmentTotalStale = errors.New("wire: fragment with smaller total than the set being reassembled")
+	// ErrFragmentOfCompleted reports a fragment of the message the
+	// Reassembler completed last: a retransmission, which the responder
+	// answers by resending its cached response (RFC 7383 section 2.6).
+	ErrFragmentOfCompleted = errors.New("wire: fragment of an already reassembled message")
 )
 
 // Reassembler collects the authenticated SKF fragments of one message (RFC
@@ -132,7 +136,8 @@ var (
 // after SKF.Open succeeded. Memory is bounded by MaxFragments and
 // MaxBytes; fragments are copied, so the caller may reuse its buffers.
 //
-// Rules: duplicates are ignored; a fragment with a larger Total Fragments
+// Rules: duplicates are ignored; fragments of the message completed last
+// return ErrFragmentOfCompleted; a fragment with a larger Total Fragments
 // than the set in progress discards the set and starts over (the peer
 // re-fragmented for a smaller MTU), one with a smaller total is discarded;
 // a new message ID discards the set in progress.
@@ -152,6 +157,9 @@ type Reassembler struct {
 	frags  [][]byte
 	got    []bool
 	out    []byte
+	// doneID is the message ID completed last, when doneOK.
+	doneID uint32
+	doneOK bool
 }
 
 // Reset drops the set in progress.
@@ -182,6 +190,9 @@ func (r *Reassembler) Add(msgID uint32, f *SKF) (done bool, err error) {
 	}
 	if total > maxFrags {
 		return false, ErrTooManyFragments
+	}
+	if r.doneOK && r.doneID == msgID && !(r.active && r.msgID == msgID) {
+		return false, ErrFragmentOfCompleted
 	}
 	if r.active && r.msgID != msgID {
 		r.Reset()
@@ -226,7 +237,7 @@ func (r *Reassembler) Add(msgID uint32, f *SKF) (done bool, err error) {
 	}
 	first := r.first
 	r.Reset()
-	r.first = first
+	r.first, r.doneID, r.doneOK = first, msgID, true
 	return true, nil
 }
 
