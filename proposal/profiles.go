@@ -27,12 +27,16 @@ type Profile struct {
 	// ESPRekey is what the client offers in a CREATE_CHILD_SA rekey, where
 	// a KE transform means the client asks for PFS.
 	ESPRekey List
+	// Advice says what can be changed on the client when its proposals
+	// are the problem; empty when nothing is configurable.
+	Advice string
 }
 
 type profileDef struct {
 	name, desc, source string
 	version            int
 	ike, esp, rekey    string
+	advice             string
 }
 
 const (
@@ -55,6 +59,10 @@ const (
 	racoonPSK = "aes256-sha1-modp1024, aes128-sha1-modp1024, aes256-md5-modp1024, aes128-md5-modp1024, " +
 		"3des-sha1-modp1024, 3des-md5-modp1024, des-sha1-modp1024, des-md5-modp1024"
 	racoonESP = "aes256-sha1, aes128-sha1, 3des-sha1, aes256-md5, aes128-md5, 3des-md5"
+
+	windowsAdvice = "Windows can offer MODP_2048 with the registry value HKLM\\SYSTEM\\CurrentControlSet\\Services\\Rasman\\Parameters\\NegotiateDH2048_AES256 = 1 or 2 " +
+		"(profile windows-dh2048), or one strong suite with Set-VpnConnectionIPsecConfiguration (profile windows-gcm)"
+	racoonAdvice = "the IKEv1 client's algorithms are fixed; configure the device for IKEv2 (profiles ios, macos) to get SHA-2 and MODP_2048"
 )
 
 var profileDefs = []profileDef{
@@ -81,6 +89,7 @@ var profileDefs = []profileDef{
 		ike:    windowsIKE,
 		esp:    windowsESP,
 		rekey:  windowsESP,
+		advice: windowsAdvice,
 	},
 	{
 		name: "windows11", version: 2,
@@ -89,6 +98,7 @@ var profileDefs = []profileDef{
 		ike:    windowsIKE + ", aes128gcm16-aes256gcm16-prfsha1-prfsha256-prfsha384-modp1024",
 		esp:    windowsESP,
 		rekey:  windowsESP,
+		advice: windowsAdvice,
 	},
 	{
 		name: "windows-gcm", version: 2,
@@ -134,6 +144,7 @@ var profileDefs = []profileDef{
 		ike:    racoonPSK,
 		esp:    racoonESP,
 		rekey:  racoonESP,
+		advice: racoonAdvice,
 	},
 	{
 		name: "ios-ikev1-cert", version: 1,
@@ -142,6 +153,7 @@ var profileDefs = []profileDef{
 		ike:    "aes256-sha1-modp1536, aes256-md5-modp1536, " + racoonPSK,
 		esp:    racoonESP,
 		rekey:  racoonESP,
+		advice: racoonAdvice,
 	},
 }
 
@@ -155,6 +167,7 @@ func buildProfiles() []Profile {
 			IKE:      mustParse(d.ike, ProtoIKE),
 			ESP:      mustParse(d.esp, ProtoESP),
 			ESPRekey: mustParse(d.rekey, ProtoESP),
+			Advice:   d.advice,
 		})
 	}
 	return out
@@ -195,20 +208,24 @@ func (p Profile) clone() Profile {
 }
 
 // identifyProfile returns the names of the profiles with a list (IKE, ESP
-// or rekey) equal to l, ignoring SPIs and numbers, or "".
-func identifyProfile(l List) string {
+// or rekey) equal to l, ignoring SPIs and numbers, and the advice of the
+// first one, or "".
+func identifyProfile(l List) (names, advice string) {
 	if len(l) == 0 {
-		return ""
+		return "", ""
 	}
 	s := l.String()
-	var names []string
+	var found []string
 	for _, p := range profiles {
 		for _, pl := range []List{p.IKE, p.ESP, p.ESPRekey} {
 			if len(pl) > 0 && pl[0].Protocol == l[0].Protocol && pl.String() == s {
-				names = append(names, p.Name)
+				found = append(found, p.Name)
+				if advice == "" {
+					advice = p.Advice
+				}
 				break
 			}
 		}
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(found, ", "), advice
 }

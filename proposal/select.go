@@ -264,15 +264,6 @@ func (e *MismatchError) proto() string {
 // means a different family of proposal (AEAD vs classic), while the other
 // pair shows the setting the operator has to change.
 func (e *MismatchError) closest(pairs []PairMismatch) []PairMismatch {
-	score := func(pm PairMismatch) int {
-		s := 2 * len(pm.Types)
-		for _, tm := range pm.Types {
-			if tm.Type == TypeENCR {
-				s++
-			}
-		}
-		return s
-	}
 	best := -1
 	var out []PairMismatch
 	for _, pm := range pairs {
@@ -288,6 +279,18 @@ func (e *MismatchError) closest(pairs []PairMismatch) []PairMismatch {
 		}
 	}
 	return out
+}
+
+// score ranks a failed pair: fewer types without overlap is closer, and on
+// a tie a pair whose ciphers matched is closer.
+func score(pm PairMismatch) int {
+	s := 2 * len(pm.Types)
+	for _, tm := range pm.Types {
+		if tm.Type == TypeENCR {
+			s++
+		}
+	}
+	return s
 }
 
 // Error returns a one-line summary naming the closest pair.
@@ -362,8 +365,11 @@ func (e *MismatchError) Explain() string {
 	if len(e.Peer) > MaxExplainedPeerProposals {
 		fmt.Fprintf(&b, "  ... %d more peer proposals not analysed\n", len(e.Peer)-MaxExplainedPeerProposals)
 	}
-	if name := identifyProfile(e.Peer); name != "" {
+	if name, advice := identifyProfile(e.Peer); name != "" {
 		fmt.Fprintf(&b, "the peer sends the proposals of client profile(s): %s\n", name)
+		if advice != "" {
+			fmt.Fprintf(&b, "client side: %s\n", advice)
+		}
 	}
 	if len(e.Local) > 0 && len(e.Peer) > 0 {
 		b.WriteString("closest peer proposal for each local proposal:\n")
@@ -375,7 +381,7 @@ func (e *MismatchError) Explain() string {
 		for k := i * np; k < (i+1)*np; k++ {
 			pm := &pairs[k]
 			if best == nil || (best.Reason != "" && pm.Reason == "") ||
-				(pm.Reason == "" && len(pm.Types) < len(best.Types)) {
+				(pm.Reason == "" && score(*pm) < score(*best)) {
 				best = pm
 			}
 		}
