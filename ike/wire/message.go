@@ -68,6 +68,10 @@ func ParseHeader(b []byte) (Header, error) {
 		// INVALID_MAJOR_VERSION; the minor version is ignored.
 		return wh, &ParseError{Offset: 17, Reason: "major version " + strconv.Itoa(int(wh.MajorVersion)), Err: ErrUnsupportedVersion}
 	}
+	if h.Length > isakmp.MaxMessageLen {
+		// Neither UDP nor RFC 8229 TCP framing carries more.
+		return wh, perr(24, PayloadNone, "message length "+strconv.Itoa(int(h.Length))+" exceeds 65535")
+	}
 	if int(h.Length) != len(b) {
 		return wh, perr(int(h.Length), PayloadNone, strconv.Itoa(len(b)-int(h.Length))+" bytes after the message")
 	}
