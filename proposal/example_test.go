@@ -57,6 +57,7 @@ func ExampleMismatchError() {
 	}
 	// Output:
 	// the peer offers only MODP_1024 for KE (weak: MODP group below 2048 bits (RFC 8247 SHOULD NOT / MUST NOT)); enable modp1024 in the ike proposal to accept this client, and prefer a client setting with a stronger choice
+	// a separate ike proposal that accepts this peer as it is: "aes256-sha256-modp1024"
 }
 
 // The ESP proposals of a CHILD SA created in IKE_AUTH are matched without

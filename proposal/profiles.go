@@ -27,6 +27,10 @@ type Profile struct {
 	// ESPRekey is what the client offers in a CREATE_CHILD_SA rekey, where
 	// a KE transform means the client asks for PFS.
 	ESPRekey List
+	// RekeyUsesIKEGroup is set when the client's rekey KE is the group
+	// negotiated for the IKE SA (iOS); ESPRekey then shows MODP_2048, the
+	// group of its first IKE proposal, and RekeyESP substitutes another.
+	RekeyUsesIKEGroup bool
 	// Advice says what can be changed on the client when its proposals
 	// are the problem; empty when nothing is configurable.
 	Advice string
@@ -37,6 +41,7 @@ type profileDef struct {
 	version            int
 	ike, esp, rekey    string
 	advice             string
+	rekeyIKEGroup      bool
 }
 
 const (
@@ -73,6 +78,9 @@ var profileDefs = []profileDef{
 		ike:    "aes256-sha256-modp2048, aes256-sha256-ecp256, aes256-sha256-modp1536, aes128-sha1-modp1024, 3des-sha1-modp1024",
 		esp:    "aes256-sha256, aes256-sha256, aes256-sha256, aes128-sha1, 3des-sha1",
 		rekey:  "aes256-sha256-modp2048, aes256-sha256",
+		// "the DH group in the first proposal is presumably the one
+		// selected for IKE" (strongSwan interop/ios.adoc)
+		rekeyIKEGroup: true,
 	},
 	{
 		name: "macos", version: 2,
@@ -168,6 +176,8 @@ func buildProfiles() []Profile {
 			ESP:      mustParse(d.esp, ProtoESP),
 			ESPRekey: mustParse(d.rekey, ProtoESP),
 			Advice:   d.advice,
+
+			RekeyUsesIKEGroup: d.rekeyIKEGroup,
 		})
 	}
 	return out
@@ -200,6 +210,25 @@ func LookupProfile(name string) (Profile, bool) {
 		}
 	}
 	return Profile{}, false
+}
+
+// RekeyESP returns the client's CHILD rekey proposals for an IKE SA that
+// negotiated ikeGroup: for clients that reuse the IKE group (iOS) every KE
+// transform other than NONE becomes ikeGroup; other clients' lists are
+// returned unchanged.
+func (p Profile) RekeyESP(ikeGroup KEID) List {
+	l := p.ESPRekey.Clone()
+	if !p.RekeyUsesIKEGroup {
+		return l
+	}
+	for i := range l {
+		for j, id := range l[i].KE {
+			if id != KENone {
+				l[i].KE[j] = ikeGroup
+			}
+		}
+	}
+	return l
 }
 
 func (p Profile) clone() Profile {

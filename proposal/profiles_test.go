@@ -196,6 +196,25 @@ func TestProfilesData(t *testing.T) {
 	}
 }
 
+func TestRekeyESPUsesIKEGroup(t *testing.T) {
+	ios, _ := LookupProfile("ios")
+	l := ios.RekeyESP(KEECP256)
+	if got := l.Describe(); got != "ESP:AES_CBC_256/HMAC_SHA2_256_128/ECP_256/NO_EXT_SEQ, ESP:AES_CBC_256/HMAC_SHA2_256_128/NO_EXT_SEQ" {
+		t.Errorf("ios RekeyESP(ECP_256) = %s", got)
+	}
+	sel, err := Select(StrictESP(), l, SelectOptions{})
+	if err != nil || len(sel.KE) != 1 || sel.KE[0] != KEECP256 {
+		t.Errorf("strict vs ios rekey after ECP_256: %s, %v", sel.Describe(), err)
+	}
+	if ios.ESPRekey[0].KE[0] != KEMODP2048 {
+		t.Error("RekeyESP modified the profile")
+	}
+	mac, _ := LookupProfile("macos")
+	if got, want := mac.RekeyESP(KEECP256).String(), mac.ESPRekey.String(); got != want {
+		t.Errorf("macos RekeyESP changed the list: %s", got)
+	}
+}
+
 func TestDefaultsParseAndLint(t *testing.T) {
 	for name, l := range map[string]List{"StrictIKE": StrictIKE(), "StrictESP": StrictESP()} {
 		for _, q := range l {

@@ -21,8 +21,9 @@ func (e Encr) String() string {
 	return s
 }
 
-// Transform is one transform as carried on the wire (RFC 7296 3.3.2): the
-// codec converts between payload bytes and this form.
+// Transform is one transform as carried on the wire (RFC 7296 3.3.2); the
+// engines convert the codec's transform substructures to and from this
+// form with Proposal.Add and Proposal.Transforms.
 type Transform struct {
 	Type   TransformType
 	ID     uint16

@@ -421,18 +421,23 @@ func (e *MismatchError) hints(pairs []PairMismatch) []string {
 		}
 	}
 	proto := strings.ToLower(e.proto())
-	for _, pm := range e.closest(pairs) {
+	closest := e.closest(pairs)
+	for _, pm := range closest {
 		lp, pp := e.Local[pm.Local], e.Peer[pm.Peer]
+		integToo := false
+		for _, tm := range pm.Types {
+			integToo = integToo || tm.Type == TypeINTEG
+		}
 		for _, tm := range pm.Types {
 			l, p := e.localPeer(tm)
 			switch {
 			case tm.Type == TypeENCR && lp.IsAEAD() && !pp.IsAEAD():
 				add(fmt.Sprintf("the peer offers only classic ciphers (%s) and the local proposal only AEADs; add a separate classic %s proposal, e.g. %s",
-					names(p), proto, suggestClassic(pp)))
+					names(p), proto, suggest(pp)))
 				continue
 			case tm.Type == TypeENCR && !lp.IsAEAD() && pp.IsAEAD():
 				add(fmt.Sprintf("the peer offers only AEAD ciphers (%s); add a separate AEAD %s proposal, e.g. %s",
-					names(p), proto, suggestAEAD(pp)))
+					names(p), proto, suggest(pp)))
 				continue
 			case tm.Type == TypeKE && lp.Protocol == ProtoESP && len(p) == 0:
 				add("the peer proposes no key exchange (no PFS; iOS/macOS rekeys, Windows without -PfsGroup); append modpnone to the esp proposal to make PFS optional")
@@ -440,6 +445,8 @@ func (e *MismatchError) hints(pairs []PairMismatch) []string {
 			case tm.Type == TypeKE && lp.Protocol == ProtoESP && len(l) == 0:
 				add(fmt.Sprintf("the peer requires PFS with %s; add one of them to the esp proposal", names(p)))
 				continue
+			case tm.Type == TypePRF && integToo && slices.Equal(lp.PRF, impliedPRF(lp.Integ)):
+				continue // the INTEG hint's keyword brings its PRF along
 			}
 			peerAll := e.peerOffers(tm.Type)
 			var usable, weak []string
@@ -454,16 +461,35 @@ func (e *MismatchError) hints(pairs []PairMismatch) []string {
 					usable = append(usable, kw)
 				}
 			}
+			note := ""
+			if tm.Type == TypeINTEG && lp.Protocol == ProtoIKE && slices.Equal(lp.PRF, impliedPRF(lp.Integ)) {
+				note = " (without prf keywords it also adds the matching PRF)"
+			}
 			switch {
 			case len(usable) > 0:
-				add(fmt.Sprintf("for %s the peer offers %s; add one of %s to the %s proposal",
-					tm.Type, names(peerAll), strings.Join(usable, ", "), proto))
+				add(fmt.Sprintf("for %s the peer offers %s; add one of %s to the %s proposal%s",
+					tm.Type, names(peerAll), strings.Join(usable, ", "), proto, note))
 			case len(weak) > 0:
-				add(fmt.Sprintf("the peer offers only %s for %s (weak: %s); enable %s in the %s proposal to accept this client, and prefer a client setting with a stronger choice",
-					names(peerAll), tm.Type, weakReason(peerAll[0]), weak[0], proto))
+				add(fmt.Sprintf("the peer offers only %s for %s (weak: %s); enable %s in the %s proposal%s to accept this client, and prefer a client setting with a stronger choice",
+					names(peerAll), tm.Type, weakReason(peerAll[0]), weak[0], proto, note))
 			default:
 				add(fmt.Sprintf("the peer offers only %s for %s, which this library does not implement", names(peerAll), tm.Type))
 			}
+		}
+	}
+	if len(closest) > 0 {
+		// Of the closest peer proposals suggest the least weak one, and
+		// of those the one with the longest key.
+		best := e.Peer[closest[0].Peer]
+		for _, pm := range closest[1:] {
+			p := e.Peer[pm.Peer]
+			wp, wb := len(p.Weak()), len(best.Weak())
+			if wp < wb || (wp == wb && len(p.Encr) > 0 && len(best.Encr) > 0 && p.Encr[0].KeyLen > best.Encr[0].KeyLen) {
+				best = p
+			}
+		}
+		if s := suggest(best); s != "" {
+			add(fmt.Sprintf("a separate %s proposal that accepts this peer as it is: %s", proto, s))
 		}
 	}
 	return out
@@ -509,28 +535,23 @@ func weakReason(t Transform) string {
 	return ""
 }
 
-// suggestClassic builds a classic proposal string from what the peer offers.
-func suggestClassic(p Proposal) string {
+// suggest builds a quoted proposal string from the first transform of
+// each type the peer offers, or "" when one of them has no keyword.
+func suggest(p Proposal) string {
 	q := Proposal{Protocol: p.Protocol}
-	q.Encr = firstOf(p.Encr)
-	q.Integ = firstOf(p.Integ)
-	if p.Protocol == ProtoIKE {
-		q.PRF = firstOf(p.PRF)
-		q.KE = firstOf(p.KE)
+	for _, t := range typeOrder {
+		tr := p.transforms(t)
+		if len(tr) == 0 {
+			continue
+		}
+		if Keyword(tr[0]) == "" {
+			return ""
+		}
+		q.Add(tr[0])
 	}
-	q.ESN = firstOf(p.ESN)
-	return strconv.Quote(q.String())
-}
-
-// suggestAEAD builds an AEAD proposal string from what the peer offers.
-func suggestAEAD(p Proposal) string {
-	q := Proposal{Protocol: p.Protocol}
-	q.Encr = firstOf(p.Encr)
-	if p.Protocol == ProtoIKE {
-		q.PRF = firstOf(p.PRF)
-		q.KE = firstOf(p.KE)
+	if len(q.Unknown) > 0 || len(p.Unknown) > 0 {
+		return ""
 	}
-	q.ESN = firstOf(p.ESN)
 	return strconv.Quote(q.String())
 }
 
