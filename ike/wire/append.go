@@ -32,7 +32,11 @@ func (m *Message) Append(dst []byte) ([]byte, error) {
 	var b isakmp.Builder
 	b.Reset(dst)
 	beginMessage(&b, &m.Header)
-	for _, p := range m.Payloads {
+	for i, p := range m.Payloads {
+		if i < len(m.Payloads)-1 && isEncrypted(p) {
+			// RFC 7296 section 3.14: SK is the last payload.
+			b.SetError(errEncode(p.PayloadType(), "encrypted payload must be the last one"))
+		}
 		appendPayload(&b, p)
 	}
 	b.EndMessage()
@@ -60,6 +64,9 @@ func AppendPayloads(dst []byte, ps []Payload) ([]byte, PayloadType, error) {
 	var b isakmp.Builder
 	b.Reset(dst)
 	for _, p := range ps {
+		if isEncrypted(p) {
+			b.SetError(errEncode(p.PayloadType(), "encrypted payload inside an encrypted payload"))
+		}
 		appendPayload(&b, p)
 	}
 	out, err := b.Bytes()
@@ -70,6 +77,14 @@ func AppendPayloads(dst []byte, ps []Payload) ([]byte, PayloadType, error) {
 		return out, PayloadNone, nil
 	}
 	return out, ps[0].PayloadType(), nil
+}
+
+func isEncrypted(p Payload) bool {
+	switch p.(type) {
+	case *SK, *SKF:
+		return true
+	}
+	return false
 }
 
 // appendPayload encodes one payload with its generic header. It is a type

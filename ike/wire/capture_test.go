@@ -68,6 +68,11 @@ func TestCaptures(t *testing.T) {
 			if m.Summary() == "" {
 				t.Errorf("empty summary")
 			}
+			for i := range p.Payload {
+				if _, err := wire.Parse(p.Payload[:i]); err == nil {
+					t.Fatalf("%s frame %d: %d-byte prefix accepted", c.file, p.Frame, i)
+				}
+			}
 		}
 	}
 }

@@ -260,4 +260,14 @@ func TestEncodeErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+	sk := &wire.SK{FirstPayload: wire.PayloadNonce, Body: []byte{1}}
+	if _, err := (&wire.Message{Payloads: []wire.Payload{sk, &wire.Nonce{}}}).Append(nil); err == nil {
+		t.Error("SK before another payload accepted")
+	}
+	if _, err := (&wire.Message{Payloads: []wire.Payload{&wire.SK{Payloads: []wire.Payload{sk}}}}).AppendSealed(nil, newGCM(testKey), &zeroRand{}); err == nil {
+		t.Error("SK inside SK accepted")
+	}
+	if _, _, err := wire.AppendPayloads(nil, []wire.Payload{sk}); err == nil {
+		t.Error("AppendPayloads accepted SK")
+	}
 }

@@ -129,6 +129,9 @@ func (m *Message) AppendSealed(dst []byte, c Crypter, rand io.Reader) ([]byte, e
 	b.Reset(dst)
 	beginMessage(&b, &m.Header)
 	for _, p := range m.Payloads[:len(m.Payloads)-1] {
+		if isEncrypted(p) {
+			b.SetError(errEncode(p.PayloadType(), "encrypted payload must be the last one"))
+		}
 		appendPayload(&b, p)
 	}
 	mark := b.BeginPayload(uint8(PayloadSK), false)
@@ -137,6 +140,9 @@ func (m *Message) AppendSealed(dst []byte, c Crypter, rand io.Reader) ([]byte, e
 	b.BeginChain(mark)
 	ptAt := b.Len()
 	for _, p := range sk.Payloads {
+		if isEncrypted(p) {
+			b.SetError(errEncode(p.PayloadType(), "encrypted payload inside an encrypted payload"))
+		}
 		appendPayload(&b, p)
 	}
 	b.BeginChain(-1)
