@@ -107,7 +107,6 @@ type modpKE struct {
 	rand io.Reader
 	x    []byte // private exponent, big-endian
 	pub  []byte
-	used bool // Shared or Respond has run
 }
 
 func (k *modpKE) Method() proposal.KEID { return k.g.id }

@@ -101,3 +101,45 @@ func WiresharkIKEv2Integrity(i proposal.IntegID) (name string, ok bool) {
 	}
 	return "", false
 }
+
+// WiresharkESPEncryption returns the "Encryption" column value of
+// Wireshark's ESP SA table (esp_sa UAT) for a transform; the key column
+// takes the full KEYMAT key including the salt. ok is false for
+// transforms Wireshark cannot decrypt (CCM, GMAC).
+func WiresharkESPEncryption(e proposal.EncrID) (name string, ok bool) {
+	switch e {
+	case proposal.EncrNULL:
+		return "NULL", true
+	case proposal.Encr3DES:
+		return "TripleDES-CBC [RFC2451]", true
+	case proposal.EncrAESCBC:
+		return "AES-CBC [RFC3602]", true
+	case proposal.EncrAESCTR:
+		return "AES-CTR [RFC3686]", true
+	case proposal.EncrAESGCM8, proposal.EncrAESGCM12, proposal.EncrAESGCM16:
+		return fmt.Sprintf("AES-GCM with %d octet ICV [RFC4106]", encTable[e].icvLen), true
+	case proposal.EncrChaCha20Poly1305:
+		return "ChaCha20 with Poly1305 [RFC7634]", true
+	}
+	return "", false
+}
+
+// WiresharkESPIntegrity returns the "Authentication" column value of
+// Wireshark's ESP SA table; ok is false when Wireshark has no entry.
+func WiresharkESPIntegrity(i proposal.IntegID) (name string, ok bool) {
+	switch i {
+	case proposal.IntegNone:
+		return "NULL", true
+	case proposal.IntegHMACMD596:
+		return "HMAC-MD5-96 [RFC2403]", true
+	case proposal.IntegHMACSHA196:
+		return "HMAC-SHA-1-96 [RFC2404]", true
+	case proposal.IntegHMACSHA2256128:
+		return "HMAC-SHA-256-128 [RFC4868]", true
+	case proposal.IntegHMACSHA2384192:
+		return "HMAC-SHA-384-192 [RFC4868]", true
+	case proposal.IntegHMACSHA2512256:
+		return "HMAC-SHA-512-256 [RFC4868]", true
+	}
+	return "", false
+}

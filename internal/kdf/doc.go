@@ -4,7 +4,8 @@
 //     SK_ar, SK_ei, SK_er, SK_pi, SK_pr (2.14), CHILD SA KEYMAT with and
 //     without PFS (2.17), rekeyed SKEYSEED (2.18) and the RFC 9370 forms
 //     for additional key exchanges (IKE_INTERMEDIATE / IKE_FOLLOWUP_KE and
-//     CREATE_CHILD_SA with several KE payloads).
+//     CREATE_CHILD_SA with several KE payloads), and the IKE_INTERMEDIATE
+//     IntAuth chain of RFC 9242 section 3.3.2.
 //   - IKEv1 (RFC 2409): SKEYID for signature, pre-shared key and public
 //     key encryption authentication, SKEYID_d/_a/_e (section 5), the
 //     encryption key expansion of Appendix B, Quick Mode KEYMAT with and

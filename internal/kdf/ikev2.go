@@ -192,3 +192,18 @@ func ChildSAKeys(p alg.PRF, skd, ni, nr []byte, secrets [][]byte, encKeyLen, int
 	k.IntegR = take(integKeyLen)
 	return k, nil
 }
+
+// IntAuth computes one link of the IKE_INTERMEDIATE authentication chain
+// (RFC 9242 section 3.3.2):
+//
+//	IntAuth_[i|r]1 = prf(SK_p[i|r]1,          IntAuth_1_A [| IntAuth_1_P])
+//	IntAuth_[i|r]N = prf(SK_p[i|r]N, IntAuth_N-1 | IntAuth_N_A [| IntAuth_N_P])
+//
+// skp is the SK_pi or SK_pr in force for that message (it changes after
+// each additional key exchange), prev the previous link (nil for the
+// first), authenticated the message from the IKE header up to the end of
+// the SK payload header (lengths as sent), plaintext the decrypted inner
+// payloads. The last links for both directions enter the AUTH payload.
+func IntAuth(p alg.PRF, skp, prev, authenticated, plaintext []byte) Key {
+	return prf(p, skp, prev, authenticated, plaintext)
+}

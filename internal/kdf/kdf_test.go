@@ -197,6 +197,9 @@ func TestRFC9370(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "ChildKEYMAT", km, hmacSHA256(skd, sk0, ni, nr, sk1, sk2, []byte{1}))
+	first := IntAuth(p, skd, nil, []byte("hdr1"), []byte("payloads1"))
+	eq(t, "IntAuth 1", first, hmacSHA256(skd, []byte("hdr1"), []byte("payloads1")))
+	eq(t, "IntAuth 2", IntAuth(p, ni, first, []byte("hdr2"), nil), hmacSHA256(ni, first, []byte("hdr2")))
 	// Without PFS there is no secret at all.
 	km, err = ChildKEYMAT(p, skd, ni, nr, nil, 32)
 	if err != nil {
