@@ -63,6 +63,9 @@ func BenchmarkAppend(b *testing.B) {
 		b.ReportAllocs()
 		buf, _ := msgs[0].Append(nil)
 		b.SetBytes(int64(len(buf)))
+		if a := testing.AllocsPerRun(10, func() { buf, _ = msgs[0].Append(buf[:0]) }); a != 0 {
+			b.Fatalf("Append into a reused buffer allocates: %v allocs", a)
+		}
 		for b.Loop() {
 			buf, _ = msgs[0].Append(buf[:0])
 		}
@@ -72,6 +75,9 @@ func BenchmarkAppend(b *testing.B) {
 		r := &zeroRand{}
 		buf, _ := msgs[1].AppendSealed(nil, c, r)
 		b.SetBytes(int64(len(buf)))
+		if a := testing.AllocsPerRun(10, func() { buf, _ = msgs[1].AppendSealed(buf[:0], c, r) }); a != 0 {
+			b.Fatalf("AppendSealed into a reused buffer allocates: %v allocs", a)
+		}
 		for b.Loop() {
 			buf, _ = msgs[1].AppendSealed(buf[:0], c, r)
 		}
