@@ -103,7 +103,7 @@ func newServer(t *testing.T, cfg ServerConfig) *Server {
 func TestLadderMSCHAPv2Success(t *testing.T) {
 	for _, tc := range []struct{ identity, password, wantUser string }{
 		{"alice", "wonderland", "alice"},
-		{"bob", "builder", "bob"},          // NT hash in the store
+		{"bob", "builder", "bob"},             // NT hash in the store
 		{`CORP\alice`, "wonderland", "alice"}, // Windows: domain prefix, bare store entry
 	} {
 		t.Run(tc.identity, func(t *testing.T) {
