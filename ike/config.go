@@ -135,6 +135,10 @@ type PeerConfig struct {
 	DNSDomains []string
 	Subnets    []netip.Prefix
 	SendCert   SendCertPolicy
+	// VirtualIPs are the addresses an initiator requests in its CP
+	// payload: 0.0.0.0 or :: for "any address of this family" (what
+	// road-warrior clients send), or a specific one.
+	VirtualIPs []netip.Addr
 	// DisableFragmentation turns off IKEv2 fragmentation (RFC 7383),
 	// which is on by default because Windows and certificate chains need
 	// it. FragmentMTU is the IP MTU fragments are sized for (default 1280).
@@ -210,6 +214,7 @@ func (c *PeerConfig) clone() *PeerConfig {
 	n.DNS = append([]netip.Addr(nil), c.DNS...)
 	n.DNSDomains = append([]string(nil), c.DNSDomains...)
 	n.Subnets = append([]netip.Prefix(nil), c.Subnets...)
+	n.VirtualIPs = append([]netip.Addr(nil), c.VirtualIPs...)
 	return &n
 }
 

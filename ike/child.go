@@ -1,0 +1,375 @@
+package ike
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
+	"github.com/goipsec/ipsec/internal/kdf"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// childSA is one CHILD SA pair (RFC 7296 section 1.3) of an IKE SA.
+type childSA struct {
+	name        string
+	reqid       uint32
+	spiIn       uint32 // ours: the peer sends with it
+	spiOut      uint32 // the peer's
+	prop        proposal.Proposal
+	mode        esp.Mode
+	localTS     []esp.Selector
+	remoteTS    []esp.Selector
+	installed   []esp.SAID
+	policies    []esp.Policy
+	encap       bool
+	established time.Time
+	keys        *kdf.ChildKeys
+}
+
+// dpTimeout bounds data plane calls from an SA goroutine.
+const dpTimeout = 10 * time.Second
+
+// newChildSPI draws an inbound ESP SPI; values below 256 are reserved
+// (RFC 4303 section 2.1).
+func (sa *ikeSA) newChildSPI() (uint32, error) {
+	var b [4]byte
+	for {
+		if err := sa.e.random(b[:]); err != nil {
+			return 0, err
+		}
+		if spi := binary.BigEndian.Uint32(b[:]); spi >= 256 {
+			return spi, nil
+		}
+	}
+}
+
+// anyTS is the default local selector set: everything, IPv4 and IPv6.
+var anyTS = []esp.Selector{esp.AnySelector(true), esp.AnySelector(false)}
+
+func tsFromWire(ts *wire.TS) []esp.Selector {
+	if ts == nil {
+		return nil
+	}
+	var out []esp.Selector
+	for _, s := range ts.Selectors {
+		if s.Type != wire.TS_IPV4_ADDR_RANGE && s.Type != wire.TS_IPV6_ADDR_RANGE {
+			continue // unknown selector types cannot be honoured (RFC 7296 3.13.1)
+		}
+		out = append(out, esp.Selector{Start: s.StartAddr, End: s.EndAddr, Proto: s.IPProtocol, StartPort: s.StartPort, EndPort: s.EndPort})
+	}
+	return out
+}
+
+func tsToWire(sels []esp.Selector, responder bool) *wire.TS {
+	ts := &wire.TS{Responder: responder}
+	for _, s := range sels {
+		t := wire.TS_IPV4_ADDR_RANGE
+		if s.Start.Is6() {
+			t = wire.TS_IPV6_ADDR_RANGE
+		}
+		ts.Selectors = append(ts.Selectors, wire.TrafficSelector{Type: t, IPProtocol: s.Proto, StartPort: s.StartPort, EndPort: s.EndPort, StartAddr: s.Start, EndAddr: s.End})
+	}
+	return ts
+}
+
+// intersect narrows a to b (RFC 7296 section 2.9): the overlap of the
+// address ranges, port ranges and protocols, if any.
+func intersect(a, b esp.Selector) (esp.Selector, bool) {
+	if a.Start.Is4() != b.Start.Is4() {
+		return esp.Selector{}, false
+	}
+	r := esp.Selector{Start: maxAddr(a.Start, b.Start), End: minAddr(a.End, b.End)}
+	if r.End.Less(r.Start) {
+		return esp.Selector{}, false
+	}
+	switch {
+	case a.Proto == b.Proto || b.Proto == 0:
+		r.Proto = a.Proto
+	case a.Proto == 0:
+		r.Proto = b.Proto
+	default:
+		return esp.Selector{}, false
+	}
+	r.StartPort, r.EndPort = max(a.StartPort, b.StartPort), min(a.EndPort, b.EndPort)
+	if r.EndPort < r.StartPort {
+		// An OPAQUE port range (start 65535, end 0) means "ports not
+		// available"; treat it as matching only when both say so.
+		if a.StartPort == 65535 && a.EndPort == 0 && b.StartPort == 65535 && b.EndPort == 0 {
+			r.StartPort, r.EndPort = 65535, 0
+			return r, true
+		}
+		return esp.Selector{}, false
+	}
+	return r, true
+}
+
+func maxAddr(a, b netip.Addr) netip.Addr {
+	if a.Less(b) {
+		return b
+	}
+	return a
+}
+
+func minAddr(a, b netip.Addr) netip.Addr {
+	if a.Less(b) {
+		return a
+	}
+	return b
+}
+
+// narrow intersects every proposed selector with every allowed one.
+func narrow(proposed, allowed []esp.Selector) []esp.Selector {
+	var out []esp.Selector
+	for _, p := range proposed {
+		for _, a := range allowed {
+			if r, ok := intersect(p, a); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// hostSelector covers exactly one address.
+func hostSelector(a netip.Addr) esp.Selector {
+	return esp.Selector{Start: a, End: a, EndPort: 65535}
+}
+
+// childConfig picks the child configuration for a new CHILD SA: the first
+// one (configurations with several children select by TS later).
+func (sa *ikeSA) childConfig() ChildConfig {
+	if len(sa.cfg.Children) > 0 {
+		return sa.cfg.Children[0]
+	}
+	return ChildConfig{Name: sa.cfg.Name}
+}
+
+func (c ChildConfig) proposals() proposal.List {
+	if c.Proposals != nil {
+		return c.Proposals
+	}
+	return proposal.CompatibleESP()
+}
+
+// respondChild negotiates a CHILD SA as responder from the peer's SA, TSi
+// and TSr payloads (RFC 7296 sections 1.3, 2.7, 2.9). keSecret is the PFS
+// secret (nil in IKE_AUTH). The returned payloads are SA, TSi, TSr.
+func (sa *ikeSA) respondChild(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool) (*childSA, []wire.Payload, error) {
+	cc := sa.childConfig()
+	if sap == nil || tsi == nil || tsr == nil {
+		return nil, nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CHILD SA request lacks SA, TSi or TSr", ErrProtocol))
+	}
+	peer := listFromWire(sap)
+	chosen, err := proposal.Select(cc.proposals(), peer, proposal.SelectOptions{SkipKE: skipKE, PreferPeer: sa.cfg.PreferPeerProposals})
+	if err != nil {
+		detail := err.Error()
+		var mm *proposal.MismatchError
+		if errors.As(err, &mm) {
+			detail = mm.Explain()
+		}
+		sa.log.Warn("ESP proposal mismatch", "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
+		sa.alert(AlertProposalMismatch, err, detail)
+		return nil, nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
+	}
+	if len(chosen.SPI) != 4 {
+		return nil, nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: ESP SPI of %d bytes", ErrProtocol, len(chosen.SPI)))
+	}
+	localAllowed := cc.LocalTS
+	if len(localAllowed) == 0 {
+		localAllowed = anyTS
+	}
+	remoteAllowed := cc.RemoteTS
+	if len(sa.leases) > 0 {
+		// A remote-access client may only use the addresses it got.
+		remoteAllowed = nil
+		for _, l := range sa.leases {
+			remoteAllowed = append(remoteAllowed, hostSelector(l.addr))
+		}
+	} else if len(remoteAllowed) == 0 {
+		remoteAllowed = anyTS
+	}
+	remoteTS := narrow(tsFromWire(tsi), remoteAllowed)
+	localTS := narrow(tsFromWire(tsr), localAllowed)
+	if len(remoteTS) == 0 || len(localTS) == 0 {
+		return nil, nil, notifyErr(wire.TS_UNACCEPTABLE, fmt.Errorf("traffic selectors %v/%v outside %v/%v", tsFromWire(tsi), tsFromWire(tsr), remoteAllowed, localAllowed))
+	}
+	spi, err := sa.newChildSPI()
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &childSA{
+		name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, spiOut: binary.BigEndian.Uint32(chosen.SPI),
+		prop: chosen, localTS: localTS, remoteTS: remoteTS,
+	}
+	if transport && cc.Mode == esp.ModeTransport {
+		c.mode = esp.ModeTransport
+	}
+	wp := propToWire(chosen, chosen.Number, binary.BigEndian.AppendUint32(nil, spi))
+	payloads := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, tsToWire(remoteTS, false), tsToWire(localTS, true)}
+	if c.mode == esp.ModeTransport {
+		payloads = append([]wire.Payload{&wire.Notify{Type: wire.USE_TRANSPORT_MODE}}, payloads...)
+	}
+	return c, payloads, nil
+}
+
+// childKeys derives the CHILD SA keys (RFC 7296 section 2.17).
+func (sa *ikeSA) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
+	encr := c.prop.Encr[0]
+	integ := proposal.IntegNone
+	if len(c.prop.Integ) > 0 {
+		integ = c.prop.Integ[0]
+	}
+	encLen, err := alg.KeyLen(encr.ID, int(encr.KeyLen))
+	if err != nil {
+		return err
+	}
+	integLen := 0
+	if integ != proposal.IntegNone {
+		if integLen, err = alg.IntegKeyLen(integ); err != nil {
+			return err
+		}
+	}
+	keys, err := kdf.ChildSAKeys(sa.prf, sa.keys.SKd, ni, nr, secrets, encLen, integLen)
+	if err != nil {
+		return err
+	}
+	c.keys = keys
+	return nil
+}
+
+// install puts the CHILD SA pair and its policies into the data plane.
+func (c *childSA) install(sa *ikeSA) error {
+	c.established = sa.e.cfg.now()
+	sa.writeChildKeyLog(c)
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	encr := c.prop.Encr[0]
+	integ := proposal.IntegNone
+	if len(c.prop.Integ) > 0 {
+		integ = c.prop.Integ[0]
+	}
+	esn := len(c.prop.ESN) > 0 && c.prop.ESN[0] == proposal.ESNOn
+	// Keys "I" protect traffic from the initiator of the exchange that
+	// created the CHILD SA; for IKE_AUTH that is the IKE initiator.
+	inEnc, inInt, outEnc, outInt := c.keys.EncI, c.keys.IntegI, c.keys.EncR, c.keys.IntegR
+	if sa.weInitiated {
+		inEnc, inInt, outEnc, outInt = c.keys.EncR, c.keys.IntegR, c.keys.EncI, c.keys.IntegI
+	}
+	c.encap = sa.natLocal || sa.natRemote || sa.natt()
+	local, remote := sa.local, sa.remote
+	if !c.encap {
+		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
+	}
+	in := &esp.SA{SPI: c.spiIn, Dir: esp.DirIn, Mode: c.mode, Src: remote, Dst: local,
+		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: inEnc, IntegKey: inInt, ESN: esn, ReqID: c.reqid}
+	out := &esp.SA{SPI: c.spiOut, Dir: esp.DirOut, Mode: c.mode, Src: local, Dst: remote,
+		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: outEnc, IntegKey: outInt, ESN: esn, ReqID: c.reqid,
+		NATKeepalive: sa.natLocal}
+	for _, s := range []*esp.SA{in, out} {
+		if err := dp.AddSA(ctx, s); err != nil {
+			c.remove(sa)
+			return fmt.Errorf("ike: data plane: add SA %s: %w", s.ID(), err)
+		}
+		c.installed = append(c.installed, s.ID())
+	}
+	for _, l := range c.localTS {
+		for _, r := range c.remoteTS {
+			if l.Start.Is4() != r.Start.Is4() {
+				continue
+			}
+			for _, p := range []esp.Policy{
+				{Dir: esp.DirOut, Src: l, Dst: r, Action: esp.ActionProtect, ReqID: c.reqid},
+				{Dir: esp.DirIn, Src: r, Dst: l, Action: esp.ActionProtect, ReqID: c.reqid},
+			} {
+				if err := dp.AddPolicy(ctx, p); err != nil {
+					c.remove(sa)
+					return fmt.Errorf("ike: data plane: add policy: %w", err)
+				}
+				c.policies = append(c.policies, p)
+			}
+		}
+	}
+	return nil
+}
+
+// remove takes the CHILD SA out of the data plane.
+func (c *childSA) remove(sa *ikeSA) {
+	if c.keys != nil {
+		c.keys.Wipe()
+	}
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	for _, p := range c.policies {
+		dp.DeletePolicy(ctx, p)
+	}
+	for _, id := range c.installed {
+		dp.DeleteSA(ctx, id)
+	}
+	c.policies, c.installed = nil, nil
+}
+
+// updateAddresses follows a NAT rebinding (or, later, MOBIKE).
+func (c *childSA) updateAddresses(sa *ikeSA) {
+	dp := sa.e.cfg.dp
+	if dp == nil || !c.encap {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	for _, id := range c.installed {
+		upd := &esp.SA{SPI: id.SPI, Dir: id.Dir, Src: sa.remote, Dst: sa.local, NATKeepalive: false}
+		if id.Dir == esp.DirOut {
+			upd.Src, upd.Dst, upd.NATKeepalive = sa.local, sa.remote, sa.natLocal
+		}
+		if err := dp.UpdateSA(ctx, id, upd); err != nil {
+			sa.log.Warn("data plane: update SA addresses", "child_sa", c.name, "err", err)
+		}
+	}
+}
+
+func selectorString(s esp.Selector) string {
+	if p, ok := selectorPrefix(s); ok {
+		return p.String()
+	}
+	return s.Start.String() + ".." + s.End.String()
+}
+
+// selectorPrefix returns the prefix a selector covers, if it is one.
+func selectorPrefix(s esp.Selector) (netip.Prefix, bool) {
+	for bits := 0; bits <= s.Start.BitLen(); bits++ {
+		p := netip.PrefixFrom(s.Start, bits).Masked()
+		if p.Addr() == s.Start && esp.PrefixSelector(p).End == s.End {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+func (c *childSA) info() ipsec.ChildSAInfo {
+	in := ipsec.ChildSAInfo{
+		Name: c.name, State: "INSTALLED", Transport: c.mode == esp.ModeTransport, UDPEncap: c.encap,
+		SPIIn: c.spiIn, SPIOut: c.spiOut, Proposal: c.prop.String(), Established: c.established,
+	}
+	for _, s := range c.localTS {
+		in.LocalTS = append(in.LocalTS, selectorString(s))
+	}
+	for _, s := range c.remoteTS {
+		in.RemoteTS = append(in.RemoteTS, selectorString(s))
+	}
+	return in
+}

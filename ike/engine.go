@@ -1,0 +1,237 @@
+package ike
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// Conn is what the engines need from a transport: *Transport implements it
+// for UDP, and ike/iketest offers an in-memory pair for tests.
+type Conn interface {
+	// Send transmits one IKE message; Local selects port and source.
+	Send(Packet) error
+	// SetIKEv2Handler registers the receiver of IKEv2 messages.
+	SetIKEv2Handler(func(Packet))
+	// Ports returns the IKE and NAT-T ports.
+	Ports() (ike, natt uint16)
+}
+
+// engine is the machinery shared by Responder and Initiator: the SA table,
+// packet dispatch, half-open accounting and cookies. One engine may serve
+// both roles.
+type engine struct {
+	conn      Conn
+	cfg       config
+	responder bool
+	log       *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sas      map[uint64]*ikeSA  // by our SPI
+	initReqs map[initKey]*ikeSA // responder: IKE_SA_INIT requests being answered
+	halfOpen int
+	closed   bool
+
+	cookies *cookieJar
+	reqids  atomic.Uint32
+	wg      sync.WaitGroup
+	randMu  sync.Mutex // cfg.rand need not be safe for concurrent use
+
+	stats struct {
+		cookiesSent, dropped, rejected atomic.Uint64
+	}
+}
+
+type initKey struct {
+	spii   uint64
+	remote netip.AddrPort
+}
+
+func newEngine(conn Conn, cfg config, responder bool) *engine {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &engine{
+		conn: conn, cfg: cfg, responder: responder, log: cfg.logger,
+		ctx: ctx, cancel: cancel,
+		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{},
+	}
+	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
+	if e.cfg.proposals == nil {
+		e.cfg.proposals = proposal.CompatibleIKE()
+	}
+	return e
+}
+
+// lockedReader serializes reads from a shared random source.
+type lockedReader struct {
+	mu *sync.Mutex
+	r  io.Reader
+}
+
+func (l lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return io.ReadFull(l.r, p)
+}
+
+func (e *engine) random(b []byte) error {
+	_, err := lockedReader{&e.randMu, e.cfg.rand}.Read(b)
+	return err
+}
+
+// newSPI allocates a fresh non-zero IKE SPI of ours. The caller holds mu.
+func (e *engine) newSPI() (uint64, error) {
+	var b [8]byte
+	for range 16 {
+		if err := e.random(b[:]); err != nil {
+			return 0, err
+		}
+		spi := binary.BigEndian.Uint64(b[:])
+		if _, taken := e.sas[spi]; spi != 0 && !taken {
+			return spi, nil
+		}
+	}
+	return 0, errors.New("ike: cannot allocate an IKE SPI")
+}
+
+func (e *engine) newReqID() uint32 { return e.reqids.Add(1) }
+
+// receive is the transport's IKEv2 handler. It runs on a socket read loop,
+// so everything expensive happens on SA goroutines.
+func (e *engine) receive(p Packet) {
+	h, err := wire.ParseHeader(p.Data)
+	if err != nil {
+		e.stats.dropped.Add(1)
+		if errors.Is(err, wire.ErrUnsupportedVersion) && e.responder && !h.IsResponse() && h.Exchange == wire.IKE_SA_INIT {
+			e.sendInvalidMajorVersion(p, h)
+		}
+		return
+	}
+	if h.Exchange == wire.IKE_SA_INIT && !h.IsResponse() && h.SPIr == 0 {
+		if e.responder && h.IsInitiator() && h.MessageID == 0 {
+			e.handleInitRequest(p, h)
+		} else {
+			e.stats.dropped.Add(1)
+		}
+		return
+	}
+	ours := h.SPIi
+	if h.IsInitiator() {
+		ours = h.SPIr // the peer is the original initiator: we are responder
+	}
+	e.mu.Lock()
+	sa := e.sas[ours]
+	e.mu.Unlock()
+	if sa == nil || sa.weInitiated == h.IsInitiator() {
+		// RFC 7296 section 2.21.4 allows an INVALID_IKE_SPI notify, but
+		// unauthenticated answers to spoofed packets help attackers more
+		// than lost peers: stay silent, as strongSwan does by default.
+		e.stats.dropped.Add(1)
+		return
+	}
+	sa.deliver(p)
+}
+
+// sendInvalidMajorVersion answers an IKE_SA_INIT of a higher major version
+// (RFC 7296 section 2.5) with an unencrypted notify.
+func (e *engine) sendInvalidMajorVersion(p Packet, h wire.Header) {
+	m := &wire.Message{
+		Header:   wire.Header{SPIi: h.SPIi, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagResponse, MessageID: h.MessageID},
+		Payloads: []wire.Payload{&wire.Notify{Type: wire.INVALID_MAJOR_VERSION}},
+	}
+	if b, err := m.Append(nil); err == nil {
+		e.conn.Send(Packet{Data: b, Local: p.Local, Remote: p.Remote})
+	}
+}
+
+// register adds an SA under our SPI. It fails when the engine is closed.
+func (e *engine) register(sa *ikeSA) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.sas[sa.ourSPI()] = sa
+	return nil
+}
+
+// unregister removes an SA and its half-open and init-request entries.
+func (e *engine) unregister(sa *ikeSA) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sas[sa.ourSPI()] == sa {
+		delete(e.sas, sa.ourSPI())
+	}
+	k := initKey{sa.spii, sa.initRemote}
+	if e.initReqs[k] == sa {
+		delete(e.initReqs, k)
+	}
+	if sa.countedHalfOpen {
+		sa.countedHalfOpen = false
+		e.halfOpen--
+	}
+}
+
+// established ends an SA's half-open accounting.
+func (e *engine) established(sa *ikeSA) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sa.countedHalfOpen {
+		sa.countedHalfOpen = false
+		e.halfOpen--
+	}
+	k := initKey{sa.spii, sa.initRemote}
+	if e.initReqs[k] == sa {
+		delete(e.initReqs, k)
+	}
+}
+
+// SAs returns the live IKE SAs (snapshot of the table).
+func (e *engine) list() []*ikeSA {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*ikeSA, 0, len(e.sas))
+	for _, sa := range e.sas {
+		out = append(out, sa)
+	}
+	return out
+}
+
+// shutdown deletes every SA (sending Delete where established) and waits
+// for their goroutines.
+func (e *engine) shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	sas := make([]*ikeSA, 0, len(e.sas))
+	for _, sa := range e.sas {
+		sas = append(sas, sa)
+	}
+	e.mu.Unlock()
+	for _, sa := range sas {
+		sa.closeAsync(true)
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.cancel()
+		<-done
+		return ctx.Err()
+	}
+	e.cancel()
+	return nil
+}
+
+func (e *engine) String() string { return fmt.Sprintf("ike engine (%d SAs)", len(e.list())) }

@@ -1,0 +1,342 @@
+package ike
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
+	"github.com/goipsec/ipsec/internal/kdf"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// Nonce sizes (RFC 7296 section 3.9): at least 16 and at most 256 bytes,
+// and at least half the PRF key size; we send 32.
+const (
+	minNonce = 16
+	maxNonce = 256
+	ourNonce = 32
+)
+
+// initPayloads collects what IKE_SA_INIT messages carry.
+type initPayloads struct {
+	sa         *wire.SA
+	ke         *wire.KE
+	nonce      []byte
+	cookie     []byte
+	natSrc     [][]byte
+	natDst     []byte
+	frag       bool
+	hashes     []uint16
+	hashesSeen bool
+	errNotify  *wire.Notify
+	invalidKE  *wire.Notify
+}
+
+func collectInit(ps []wire.Payload) initPayloads {
+	var ip initPayloads
+	for _, p := range ps {
+		switch p := p.(type) {
+		case *wire.SA:
+			ip.sa = p
+		case *wire.KE:
+			ip.ke = p
+		case *wire.Nonce:
+			ip.nonce = p.Data
+		case *wire.Notify:
+			switch p.Type {
+			case wire.COOKIE:
+				ip.cookie = p.Data
+			case wire.NAT_DETECTION_SOURCE_IP:
+				ip.natSrc = append(ip.natSrc, p.Data)
+			case wire.NAT_DETECTION_DESTINATION_IP:
+				ip.natDst = p.Data
+			case wire.IKEV2_FRAGMENTATION_SUPPORTED:
+				ip.frag = true
+			case wire.SIGNATURE_HASH_ALGORITHMS:
+				ip.hashesSeen = true
+				ip.hashes = []uint16{}
+				for i := 0; i+1 < len(p.Data); i += 2 {
+					ip.hashes = append(ip.hashes, binary.BigEndian.Uint16(p.Data[i:]))
+				}
+			case wire.INVALID_KE_PAYLOAD:
+				ip.invalidKE = p
+			default:
+				if p.Type.IsError() && ip.errNotify == nil {
+					ip.errNotify = p
+				}
+			}
+		}
+	}
+	return ip
+}
+
+func propFromWire(wp *wire.Proposal) proposal.Proposal {
+	p := proposal.Proposal{Number: wp.Number, Protocol: proposal.Protocol(wp.Protocol), SPI: append([]byte(nil), wp.SPI...)}
+	for i := range wp.Transforms {
+		t := &wp.Transforms[i]
+		kl, _ := t.KeyLength()
+		p.Add(proposal.Transform{Type: proposal.TransformType(t.Type), ID: t.ID, KeyLen: kl})
+	}
+	return p
+}
+
+func listFromWire(sa *wire.SA) proposal.List {
+	l := make(proposal.List, 0, len(sa.Proposals))
+	for i := range sa.Proposals {
+		l = append(l, propFromWire(&sa.Proposals[i]))
+	}
+	return l
+}
+
+func propToWire(p proposal.Proposal, num uint8, spi []byte) wire.Proposal {
+	wp := wire.Proposal{Number: num, Protocol: wire.ProtocolID(p.Protocol), SPI: spi}
+	for _, t := range p.Transforms() {
+		wt := wire.Transform{Type: wire.TransformType(t.Type), ID: t.ID}
+		if t.KeyLen != 0 {
+			wt.Attributes = []wire.Attribute{{Type: wire.AttrKeyLength, TV: true, Value: t.KeyLen}}
+		}
+		wp.Transforms = append(wp.Transforms, wt)
+	}
+	return wp
+}
+
+func listToWire(l proposal.List, spi []byte) *wire.SA {
+	sa := &wire.SA{}
+	for i, p := range l {
+		sa.Proposals = append(sa.Proposals, propToWire(p, uint8(i+1), spi))
+	}
+	return sa
+}
+
+func spiBytes(spi uint64) []byte { return binary.BigEndian.AppendUint64(nil, spi) }
+
+func hashNotifyData(hs []uint16) []byte {
+	var b []byte
+	for _, h := range hs {
+		b = binary.BigEndian.AppendUint16(b, h)
+	}
+	return b
+}
+
+// sendInitNotify answers an IKE_SA_INIT request statelessly with one
+// notify (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN, ...).
+func (e *engine) sendInitNotify(p Packet, h wire.Header, n *wire.Notify) {
+	m := &wire.Message{
+		Header:   wire.Header{SPIi: h.SPIi, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagResponse, MessageID: 0},
+		Payloads: []wire.Payload{n},
+	}
+	if b, err := m.Append(nil); err == nil {
+		e.conn.Send(Packet{Data: b, Local: p.Local, Remote: p.Remote})
+	}
+}
+
+// handleInitRequest screens a new IKE_SA_INIT request on the transport's
+// goroutine: everything that can be refused without state is refused here
+// (RFC 7296 section 2.6: no state before the cookie round trip), and only
+// an acceptable request gets an SA and a goroutine.
+func (e *engine) handleInitRequest(p Packet, h wire.Header) {
+	k := initKey{h.SPIi, p.Remote}
+	e.mu.Lock()
+	if sa := e.initReqs[k]; sa != nil {
+		e.mu.Unlock()
+		sa.deliver(p) // retransmission: the SA resends its response
+		return
+	}
+	halfOpen, closed := e.halfOpen, e.closed
+	e.mu.Unlock()
+	if closed || halfOpen >= e.cfg.maxHalfOpen {
+		e.stats.rejected.Add(1)
+		return
+	}
+	m, err := wire.Parse(p.Data)
+	if err != nil {
+		var ce *wire.CriticalPayloadError
+		if errors.As(err, &ce) {
+			e.sendInitNotify(p, h, ce.Notify())
+		}
+		e.stats.dropped.Add(1)
+		return
+	}
+	ip := collectInit(m.Payloads)
+	if ip.sa == nil || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
+		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
+		e.stats.rejected.Add(1)
+		return
+	}
+	if halfOpen >= e.cfg.cookieThresh {
+		if ip.cookie == nil || !e.cookies.check(ip.cookie, ip.nonce, p.Remote.Addr(), h.SPIi) {
+			c, err := e.cookies.make(ip.nonce, p.Remote.Addr(), h.SPIi)
+			if err == nil {
+				e.stats.cookiesSent.Add(1)
+				e.sendInitNotify(p, h, &wire.Notify{Type: wire.COOKIE, Data: c})
+			}
+			return
+		}
+	}
+	peer := listFromWire(ip.sa)
+	chosen, err := proposal.Select(e.cfg.proposals, peer, proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ip.ke.Group)})
+	if err != nil {
+		detail := err.Error()
+		var mm *proposal.MismatchError
+		if errors.As(err, &mm) {
+			detail = mm.Explain()
+		}
+		e.log.Warn("IKE proposal mismatch", "peer", p.Remote.String(), "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
+		if f := e.cfg.hooks.Alert; f != nil {
+			f(Alert{Kind: AlertProposalMismatch, Err: err, Detail: detail})
+		}
+		e.sendInitNotify(p, h, &wire.Notify{Type: wire.NO_PROPOSAL_CHOSEN})
+		e.stats.rejected.Add(1)
+		return
+	}
+	if len(chosen.KE) != 1 || chosen.KE[0] != proposal.KEID(ip.ke.Group) {
+		// RFC 7296 section 1.2: tell the initiator which group we want.
+		var want [2]byte
+		binary.BigEndian.PutUint16(want[:], uint16(chosen.KE[0]))
+		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]})
+		return
+	}
+	e.mu.Lock()
+	if e.closed || e.initReqs[k] != nil {
+		e.mu.Unlock()
+		return
+	}
+	spir, err := e.newSPI()
+	if err != nil {
+		e.mu.Unlock()
+		return
+	}
+	sa := newSA(e, false, p.Local, p.Remote)
+	sa.spii, sa.spir, sa.prop = h.SPIi, spir, chosen
+	sa.countedHalfOpen = true
+	e.halfOpen++
+	e.sas[spir] = sa
+	e.initReqs[k] = sa
+	e.mu.Unlock()
+	sa.start(&p)
+}
+
+// handleInitRequest (SA side) computes and sends the IKE_SA_INIT response,
+// or resends it for a retransmitted request.
+func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
+	if sa.initResp != nil {
+		if equalBytes(p.Data, sa.initReq) {
+			sa.sendPackets([][]byte{sa.initResp})
+		}
+		return
+	}
+	ip := collectInit(m.Payloads)
+	fail := func(err error) {
+		sa.log.Warn("IKE_SA_INIT failed", "err", err)
+		sa.destroy(err)
+	}
+	ke, err := alg.NewKeyExchange(sa.prop.KE[0], lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+	if err != nil {
+		fail(err)
+		return
+	}
+	pub, shared, err := ke.Respond(ip.ke.Data)
+	if err != nil {
+		// An invalid public value (RFC 6989) is the peer's fault.
+		sa.e.sendInitNotify(p, m.Header, &wire.Notify{Type: wire.INVALID_SYNTAX})
+		fail(fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+		return
+	}
+	sa.ni = append([]byte(nil), ip.nonce...)
+	sa.nr = make([]byte, ourNonce)
+	if err := sa.e.random(sa.nr); err != nil {
+		fail(err)
+		return
+	}
+	sa.initReq = append([]byte(nil), p.Data...)
+	if err := sa.deriveKeys(shared); err != nil {
+		fail(err)
+		return
+	}
+	nat := detectNAT(sa.spii, 0, p.Local, p.Remote, ip.natSrc, ip.natDst)
+	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
+	sa.fragOK = ip.frag
+	if ip.hashesSeen {
+		sa.peerHashes = ip.hashes
+	}
+	src, dst := natHash(sa.spii, sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
+	payloads := []wire.Payload{
+		listToWire(proposal.List{sa.prop}, nil),
+		&wire.KE{Group: wire.KEID(sa.prop.KE[0]), Data: pub},
+		&wire.Nonce{Data: sa.nr},
+		&wire.Notify{Type: wire.NAT_DETECTION_SOURCE_IP, Data: src[:]},
+		&wire.Notify{Type: wire.NAT_DETECTION_DESTINATION_IP, Data: dst[:]},
+	}
+	payloads[0].(*wire.SA).Proposals[0].Number = sa.prop.Number
+	if ip.frag {
+		payloads = append(payloads, &wire.Notify{Type: wire.IKEV2_FRAGMENTATION_SUPPORTED})
+	}
+	if ip.hashesSeen {
+		payloads = append(payloads, &wire.Notify{Type: wire.SIGNATURE_HASH_ALGORITHMS, Data: hashNotifyData(ourHashAlgorithms)})
+	}
+	resp := &wire.Message{
+		Header:   wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagResponse},
+		Payloads: payloads,
+	}
+	b, err := resp.Append(nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	sa.initResp = b
+	sa.state = stateAuth
+	sa.peerMID = 1
+	sa.halfOpenDeadline = time.Now().Add(sa.e.cfg.halfOpenTO)
+	sa.logMessage("received", wire.IKE_SA_INIT, false, 0, m.Payloads, 0)
+	sa.logMessage("sending", wire.IKE_SA_INIT, true, 0, payloads, 0)
+	sa.sendPackets([][]byte{b})
+}
+
+// deriveKeys computes SKEYSEED and the IKE SA keys (RFC 7296 section 2.14)
+// and builds the SK crypters.
+func (sa *ikeSA) deriveKeys(shared []byte) error {
+	prf, err := alg.NewPRF(sa.prop.PRF[0])
+	if err != nil {
+		return err
+	}
+	encr := sa.prop.Encr[0]
+	integ := proposal.IntegNone
+	if len(sa.prop.Integ) > 0 {
+		integ = sa.prop.Integ[0]
+	}
+	encLen, err := alg.KeyLen(encr.ID, int(encr.KeyLen))
+	if err != nil {
+		return err
+	}
+	integLen := 0
+	if integ != proposal.IntegNone {
+		if integLen, err = alg.IntegKeyLen(integ); err != nil {
+			return err
+		}
+	}
+	skeyseed := kdf.SKEYSEED(prf, sa.ni, sa.nr, shared)
+	defer skeyseed.Wipe()
+	keys, err := kdf.IKESAKeys(prf, skeyseed, sa.ni, sa.nr, spiBytes(sa.spii), spiBytes(sa.spir), encLen, integLen)
+	if err != nil {
+		return err
+	}
+	ci, err := alg.NewCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKei, keys.SKai)
+	if err != nil {
+		return err
+	}
+	cr, err := alg.NewCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKer, keys.SKar)
+	if err != nil {
+		return err
+	}
+	sa.prf, sa.keys = prf, keys
+	if sa.weInitiated {
+		sa.out, sa.in = ci, cr
+	} else {
+		sa.out, sa.in = cr, ci
+	}
+	sa.writeIKEKeyLog()
+	return nil
+}

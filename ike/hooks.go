@@ -1,0 +1,65 @@
+package ike
+
+import (
+	"context"
+
+	"github.com/goipsec/ipsec"
+)
+
+// Hooks are optional callbacks into the embedding program. They run on the
+// IKE SA's goroutine and must not block; copy what you need and return.
+// Every argument is a snapshot the callee may keep.
+type Hooks struct {
+	// IKEUp: an IKE SA was established (after IKE_AUTH).
+	IKEUp func(ipsec.IKESAInfo)
+	// IKEDown: an IKE SA was deleted, timed out or failed; err says why
+	// (nil for an orderly delete).
+	IKEDown func(info ipsec.IKESAInfo, err error)
+	// ChildUp and ChildDown report CHILD SAs.
+	ChildUp   func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
+	ChildDown func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
+	// Alert reports a peer-caused problem worth an operator's attention
+	// (failed authentication, proposal mismatch with its explanation).
+	Alert func(a Alert)
+	// Authorize may veto an authenticated peer before its SA is
+	// established (the peer gets AUTHENTICATION_FAILED). info holds the
+	// peer's identities; returning an error rejects it.
+	Authorize func(ctx context.Context, info ipsec.IKESAInfo) error
+}
+
+// Alert is a notable, peer-caused event.
+type Alert struct {
+	Kind   AlertKind
+	Info   ipsec.IKESAInfo // what is known of the SA so far
+	Err    error
+	Detail string // operator-facing explanation, e.g. a proposal mismatch
+}
+
+// AlertKind classifies alerts.
+type AlertKind uint8
+
+// Alert kinds.
+const (
+	AlertProposalMismatch AlertKind = iota + 1
+	AlertAuthFailed
+	AlertPeerConfigMissing
+	AlertRetransmitTimeout
+	AlertMalformed
+)
+
+// String names the alert kind.
+func (k AlertKind) String() string {
+	switch k {
+	case AlertProposalMismatch:
+		return "proposal-mismatch"
+	case AlertAuthFailed:
+		return "auth-failed"
+	case AlertPeerConfigMissing:
+		return "peer-config-missing"
+	case AlertRetransmitTimeout:
+		return "retransmit-timeout"
+	case AlertMalformed:
+		return "malformed"
+	}
+	return "alert"
+}

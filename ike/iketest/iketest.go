@@ -1,0 +1,282 @@
+// Package iketest provides test doubles for the ike package: an in-memory
+// network of IKE endpoints with loss, duplication, reordering and delay
+// knobs, a deterministic random source, and a data plane that records
+// what the engine installs. Under testing/synctest the delays run on the
+// bubble's virtual clock, so exchange ladders with retransmissions run in
+// microseconds.
+package iketest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
+)
+
+// Network connects Endpoints by address. The zero knobs give a perfect
+// network; set them before traffic starts.
+type Network struct {
+	// Loss, Duplicate and Reorder are probabilities (0..1) applied to each
+	// packet: dropped, delivered twice, or delayed by an extra random
+	// amount up to 3*Delay (at least 10 ms).
+	Loss, Duplicate, Reorder float64
+	// Delay is added to every delivery (0: delivered synchronously).
+	Delay time.Duration
+	// Filter, if set, sees every packet before the knobs; returning false
+	// drops it. It may modify p.Data in place.
+	Filter func(p *ike.Packet) bool
+
+	mu        sync.Mutex
+	rnd       *rand.Rand
+	endpoints map[netip.Addr]*Endpoint
+	sent      atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// NewNetwork returns a network whose random decisions follow seed.
+func NewNetwork(seed uint64) *Network {
+	return &Network{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), endpoints: map[netip.Addr]*Endpoint{}}
+}
+
+// Endpoint is one host: an ike.Conn on ports 500 and 4500 of addr.
+type Endpoint struct {
+	n       *Network
+	addr    netip.Addr
+	handler atomic.Pointer[func(ike.Packet)]
+}
+
+// Endpoint returns the host with address addr, creating it.
+func (n *Network) Endpoint(addr netip.Addr) *Endpoint {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e := n.endpoints[addr]; e != nil {
+		return e
+	}
+	e := &Endpoint{n: n, addr: addr}
+	n.endpoints[addr] = e
+	return e
+}
+
+// Stats returns how many packets were sent and dropped.
+func (n *Network) Stats() (sent, dropped uint64) { return n.sent.Load(), n.dropped.Load() }
+
+// Addr returns the endpoint's address.
+func (e *Endpoint) Addr() netip.Addr { return e.addr }
+
+// Ports implements ike.Conn.
+func (e *Endpoint) Ports() (uint16, uint16) { return ike.PortIKE, ike.PortNATT }
+
+// LocalAddrs reports the endpoint's address on both ports.
+func (e *Endpoint) LocalAddrs() []netip.AddrPort {
+	return []netip.AddrPort{netip.AddrPortFrom(e.addr, ike.PortIKE), netip.AddrPortFrom(e.addr, ike.PortNATT)}
+}
+
+// SetIKEv2Handler implements ike.Conn.
+func (e *Endpoint) SetIKEv2Handler(f func(ike.Packet)) { e.handler.Store(&f) }
+
+// Send implements ike.Conn: the packet reaches the endpoint at p.Remote.
+func (e *Endpoint) Send(p ike.Packet) error {
+	n := e.n
+	n.sent.Add(1)
+	src := p.Local
+	if !src.Addr().IsValid() || src.Addr().IsUnspecified() {
+		src = netip.AddrPortFrom(e.addr, src.Port())
+	}
+	out := ike.Packet{Data: append([]byte(nil), p.Data...), Local: p.Remote, Remote: src}
+	if n.Filter != nil && !n.Filter(&out) {
+		n.dropped.Add(1)
+		return nil
+	}
+	n.mu.Lock()
+	dst := n.endpoints[p.Remote.Addr()]
+	lost := n.Loss > 0 && n.rnd.Float64() < n.Loss
+	dup := n.Duplicate > 0 && n.rnd.Float64() < n.Duplicate
+	delay := n.Delay
+	if n.Reorder > 0 && n.rnd.Float64() < n.Reorder {
+		delay += time.Duration(n.rnd.Int64N(int64(3 * max(n.Delay, 10*time.Millisecond))))
+	}
+	n.mu.Unlock()
+	if dst == nil || lost {
+		n.dropped.Add(1)
+		return nil
+	}
+	copies := 1
+	if dup {
+		copies = 2
+	}
+	for range copies {
+		pkt := ike.Packet{Data: append([]byte(nil), out.Data...), Local: out.Local, Remote: out.Remote}
+		if delay == 0 {
+			dst.receive(pkt)
+		} else {
+			time.AfterFunc(delay, func() { dst.receive(pkt) })
+		}
+	}
+	return nil
+}
+
+func (e *Endpoint) receive(p ike.Packet) {
+	if h := e.handler.Load(); h != nil {
+		(*h)(p)
+	}
+}
+
+// Rand is a deterministic io.Reader for ike.WithRand: the same seed gives
+// the same nonces, SPIs and keys. Safe for concurrent use.
+type Rand struct {
+	mu  sync.Mutex
+	rnd *rand.ChaCha8
+}
+
+// NewRand returns a deterministic random source.
+func NewRand(seed byte) *Rand {
+	var s [32]byte
+	s[0] = seed
+	return &Rand{rnd: rand.NewChaCha8(s)}
+}
+
+// Read fills p.
+func (r *Rand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rnd.Read(p)
+}
+
+// DataPlane is an esp.DataPlane that records SAs and policies in memory.
+type DataPlane struct {
+	mu       sync.Mutex
+	sas      map[esp.SAID]esp.SA
+	policies map[string]esp.Policy
+	events   chan esp.Event
+	adds     int
+}
+
+// NewDataPlane returns an empty recording data plane.
+func NewDataPlane() *DataPlane {
+	return &DataPlane{sas: map[esp.SAID]esp.SA{}, policies: map[string]esp.Policy{}, events: make(chan esp.Event, 16)}
+}
+
+func policyKey(p esp.Policy) string { return fmt.Sprintf("%s|%s|%s", p.Dir, p.Src, p.Dst) }
+
+// AddSA implements esp.DataPlane.
+func (d *DataPlane) AddSA(_ context.Context, sa *esp.SA) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.sas[sa.ID()]; ok {
+		return esp.ErrSAExists
+	}
+	c := *sa
+	c.EncrKey = append([]byte(nil), sa.EncrKey...)
+	c.IntegKey = append([]byte(nil), sa.IntegKey...)
+	d.sas[sa.ID()] = c
+	d.adds++
+	return nil
+}
+
+// UpdateSA implements esp.DataPlane.
+func (d *DataPlane) UpdateSA(_ context.Context, id esp.SAID, sa *esp.SA) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old, ok := d.sas[id]
+	if !ok {
+		return esp.ErrSANotFound
+	}
+	old.Src, old.Dst, old.NATKeepalive, old.Lifetime = sa.Src, sa.Dst, sa.NATKeepalive, sa.Lifetime
+	d.sas[id] = old
+	return nil
+}
+
+// DeleteSA implements esp.DataPlane.
+func (d *DataPlane) DeleteSA(_ context.Context, id esp.SAID) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.sas[id]; !ok {
+		return esp.ErrSANotFound
+	}
+	delete(d.sas, id)
+	return nil
+}
+
+// AddPolicy implements esp.DataPlane.
+func (d *DataPlane) AddPolicy(_ context.Context, p esp.Policy) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := policyKey(p)
+	if _, ok := d.policies[k]; ok {
+		return esp.ErrPolicyExists
+	}
+	d.policies[k] = p
+	return nil
+}
+
+// DeletePolicy implements esp.DataPlane.
+func (d *DataPlane) DeletePolicy(_ context.Context, p esp.Policy) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := policyKey(p)
+	if _, ok := d.policies[k]; !ok {
+		return esp.ErrPolicyNotFound
+	}
+	delete(d.policies, k)
+	return nil
+}
+
+// SAStats implements esp.DataPlane (all counters zero).
+func (d *DataPlane) SAStats(id esp.SAID) (esp.SAStats, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.sas[id]; !ok {
+		return esp.SAStats{}, esp.ErrSANotFound
+	}
+	return esp.SAStats{}, nil
+}
+
+// Events implements esp.DataPlane.
+func (d *DataPlane) Events() <-chan esp.Event { return d.events }
+
+// Close implements esp.DataPlane.
+func (d *DataPlane) Close() error { return nil }
+
+// SAs returns copies of the installed SAs.
+func (d *DataPlane) SAs() []esp.SA {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]esp.SA, 0, len(d.sas))
+	for _, s := range d.sas {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Policies returns copies of the installed policies.
+func (d *DataPlane) Policies() []esp.Policy {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]esp.Policy, 0, len(d.policies))
+	for _, p := range d.policies {
+		out = append(out, p)
+	}
+	return out
+}
+
+// SA returns the installed SA with the given SPI and direction.
+func (d *DataPlane) SA(spi uint32, dir esp.Direction) (esp.SA, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, s := range d.sas {
+		if id.SPI == spi && id.Dir == dir {
+			return s, true
+		}
+	}
+	return esp.SA{}, false
+}
+
+// SPIBytes formats an SPI for messages.
+func SPIBytes(spi uint32) []byte { return binary.BigEndian.AppendUint32(nil, spi) }

@@ -1,0 +1,94 @@
+package ike
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/goipsec/ipsec/ike/wire"
+)
+
+// processInformational answers an INFORMATIONAL request (RFC 7296
+// section 1.4): Delete payloads for the IKE SA or CHILD SAs, and empty
+// liveness checks.
+func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, error) {
+	var resp []wire.Payload
+	for _, p := range inner {
+		d, ok := p.(*wire.Delete)
+		if !ok {
+			continue
+		}
+		switch d.Protocol {
+		case wire.ProtocolID(1): // IKE: the whole SA goes (section 1.4.1)
+			sa.log.Info("peer deleted the IKE SA", "ike_sa", sa.name())
+			sa.state = stateDeleting
+			return nil, nil
+		case wire.ProtocolID(3): // ESP
+			if d.SPISize != 4 {
+				continue
+			}
+			var ours []byte
+			for i := range int(d.NumSPIs) {
+				spi := binary.BigEndian.Uint32(d.SPI(i))
+				if c := sa.removeChildByOutSPI(spi); c != nil {
+					ours = binary.BigEndian.AppendUint32(ours, c.spiIn)
+				}
+			}
+			if len(ours) > 0 {
+				resp = append(resp, &wire.Delete{Protocol: wire.ProtocolID(3), SPISize: 4, NumSPIs: uint16(len(ours) / 4), SPIs: ours})
+			}
+		}
+	}
+	return resp, nil
+}
+
+// removeChildByOutSPI deletes the CHILD SA whose outbound SPI (the peer's
+// inbound SPI, which its Delete names) is spi.
+func (sa *ikeSA) removeChildByOutSPI(spi uint32) *childSA {
+	for i, c := range sa.children {
+		if c.spiOut == spi {
+			c.remove(sa)
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			sa.log.Info("CHILD SA deleted by peer", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn))
+			if f := sa.e.cfg.hooks.ChildDown; f != nil {
+				f(sa.info(), c.info())
+			}
+			return c
+		}
+	}
+	return nil
+}
+
+// finishDelete completes a Delete of the IKE SA requested by the peer,
+// after our (empty) response went out.
+func (sa *ikeSA) finishDelete() { sa.destroy(nil) }
+
+// startDelete deletes the IKE SA: established SAs tell the peer with an
+// INFORMATIONAL Delete (one try: a dead peer must not delay us), others
+// just vanish.
+func (sa *ikeSA) startDelete(sendDelete bool, err error) {
+	if sa.state == stateDead {
+		return
+	}
+	if !sendDelete || sa.state != stateEstablished {
+		sa.destroy(err)
+		return
+	}
+	sa.state = stateDeleting
+	inner := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(1)}}
+	pkts, encErr := sa.encode(wire.INFORMATIONAL, false, sa.nextMID, inner)
+	if encErr == nil {
+		sa.logMessage("sending", wire.INFORMATIONAL, false, sa.nextMID, inner, len(pkts))
+		sa.sendPackets(pkts)
+	}
+	sa.destroy(err)
+}
+
+// processCreateChild answers CREATE_CHILD_SA. Additional CHILD SAs and
+// rekeying arrive with the SA lifecycle work; until then the peer learns
+// that we accept no more SAs (RFC 7296 section 1.3).
+func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error) {
+	if sa.state != stateEstablished {
+		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA before IKE_AUTH completed", ErrProtocol))
+	}
+	return nil, notifyErr(wire.NO_ADDITIONAL_SAS, fmt.Errorf("CREATE_CHILD_SA not supported yet"))
+}

@@ -1,0 +1,72 @@
+package ike
+
+import (
+	"context"
+	"errors"
+
+	"github.com/goipsec/ipsec"
+)
+
+// Responder accepts IKE SAs from initiators: remote-access clients or
+// other gateways (RFC 7296, the responder side).
+type Responder struct {
+	e *engine
+}
+
+// NewResponder returns a responder on conn. WithPeers is required.
+func NewResponder(conn Conn, opts ...Option) (*Responder, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if conn == nil {
+		return nil, errors.New("ike: NewResponder: nil transport")
+	}
+	if cfg.peers == nil {
+		return nil, errors.New("ike: NewResponder: WithPeers is required")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Responder{e: newEngine(conn, cfg, true)}, nil
+}
+
+// Serve registers the responder with the transport and answers peers
+// until ctx ends; then it deletes every SA (telling the peers) and
+// returns ctx's error.
+func (r *Responder) Serve(ctx context.Context) error {
+	r.e.conn.SetIKEv2Handler(r.e.receive)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	r.e.shutdown(sctx)
+	return ctx.Err()
+}
+
+// SAs returns snapshots of the current IKE SAs.
+func (r *Responder) SAs() []ipsec.IKESAInfo {
+	var out []ipsec.IKESAInfo
+	for _, sa := range r.e.list() {
+		var info ipsec.IKESAInfo
+		if sa.do(context.Background(), func() { info = sa.info() }) == nil {
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
+// Stats are responder counters.
+type Stats struct {
+	HalfOpen    int
+	CookiesSent uint64
+	Rejected    uint64 // IKE_SA_INIT requests refused (limits, bad proposals, syntax)
+	Dropped     uint64 // packets dropped (malformed, unknown SPI, queue full)
+}
+
+// Stats returns the responder's counters.
+func (r *Responder) Stats() Stats {
+	r.e.mu.Lock()
+	h := r.e.halfOpen
+	r.e.mu.Unlock()
+	return Stats{HalfOpen: h, CookiesSent: r.e.stats.cookiesSent.Load(), Rejected: r.e.stats.rejected.Load(), Dropped: r.e.stats.dropped.Load()}
+}

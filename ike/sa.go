@@ -1,0 +1,591 @@
+package ike
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
+	"github.com/goipsec/ipsec/internal/kdf"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+type saState uint8
+
+const (
+	stateInit        saState = iota // IKE_SA_INIT in progress
+	stateAuth                       // IKE_SA_INIT done, IKE_AUTH in progress
+	stateEstablished                // authenticated
+	stateDeleting                   // our Delete is outstanding
+	stateDead                       // gone; the goroutine exits
+)
+
+func (s saState) String() string {
+	return [...]string{"CONNECTING", "AUTHENTICATING", "ESTABLISHED", "DELETING", "DESTROYED"}[s]
+}
+
+// inboxSize bounds the packets queued for one SA; a flood against one SA
+// is dropped there without affecting others.
+const inboxSize = 64
+
+// request is one exchange we initiated.
+type request struct {
+	exchange wire.ExchangeType
+	build    func() ([]wire.Payload, error)
+	onReply  func(m *wire.Message, inner []wire.Payload) error
+	// set when sent
+	mid     uint32
+	packets [][]byte
+	tries   int
+	next    time.Time
+}
+
+// ikeSA is one IKE SA and its CHILD SAs, owned by one goroutine (run).
+// Nothing in it is touched from elsewhere: other goroutines talk to it
+// through inbox and cmds.
+type ikeSA struct {
+	e           *engine
+	log         *slog.Logger
+	weInitiated bool
+	state       saState
+	spii, spir  uint64
+
+	local, remote   netip.AddrPort
+	initRemote      netip.AddrPort // where the IKE_SA_INIT request came from (init table key)
+	natLocal        bool           // we are behind a NAT: send keepalives
+	natRemote       bool           // the peer is behind a NAT
+	countedHalfOpen bool
+
+	created, establishedAt time.Time
+
+	// IKE_SA_INIT results.
+	prop       proposal.Proposal
+	prf        alg.PRF
+	keys       *kdf.IKEKeys
+	in, out    alg.Crypter
+	ni, nr     []byte
+	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
+	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
+	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
+	peerHashes []uint16
+	peerMOBIKE bool
+
+	// Exchange state (RFC 7296 section 2.3, window size 1).
+	nextMID      uint32 // message ID of our next request
+	pending      *request
+	queue        []*request
+	peerMID      uint32 // message ID we expect in the peer's next request
+	lastResp     [][]byte
+	lastReqHash  [sha256.Size]byte
+	haveLastResp bool
+	reqFrags     wire.Reassembler
+	respFrags    wire.Reassembler
+
+	// Authentication and configuration.
+	cfg            *PeerConfig
+	localID        ipsec.Identity
+	remoteID       ipsec.Identity
+	eapIdentity    string
+	leases         []lease
+	vips           []netip.Addr // ours, as initiator
+	dns            []netip.Addr // DNS servers the gateway gave us
+	dnsDomains     []string
+	children       []*childSA
+	initialContact bool
+
+	// Initiator state of IKE_SA_INIT.
+	kex         alg.KeyExchange
+	initGroup   proposal.KEID
+	initRetries int
+
+	// Goroutine plumbing.
+	inbox            chan Packet
+	cmds             chan func()
+	done             chan struct{}
+	timer            *time.Timer
+	halfOpenDeadline time.Time
+	dialDone         chan error // initiator: the result of Dial
+	downErr          error
+}
+
+type lease struct {
+	pool ipsec.AddressPool
+	addr netip.Addr
+}
+
+func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
+	sa := &ikeSA{
+		e: e, weInitiated: weInitiated, local: local, remote: remote, initRemote: remote,
+		inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{}),
+		created: e.cfg.now(),
+	}
+	sa.log = e.log.With("peer", remote.String())
+	return sa
+}
+
+func (sa *ikeSA) ourSPI() uint64 {
+	if sa.weInitiated {
+		return sa.spii
+	}
+	return sa.spir
+}
+
+// deliver queues a packet for the SA without blocking the transport.
+func (sa *ikeSA) deliver(p Packet) {
+	select {
+	case sa.inbox <- p:
+	default:
+		sa.e.stats.dropped.Add(1)
+	}
+}
+
+// do runs f on the SA goroutine and waits; it returns ErrClosed if the SA
+// is gone.
+func (sa *ikeSA) do(ctx context.Context, f func()) error {
+	ran := make(chan struct{})
+	select {
+	case sa.cmds <- func() { f(); close(ran) }:
+	case <-sa.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ran:
+		return nil
+	case <-sa.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closeAsync asks the SA to delete itself (with a Delete to the peer if
+// sendDelete and established) without waiting.
+func (sa *ikeSA) closeAsync(sendDelete bool) {
+	go sa.do(context.Background(), func() { sa.startDelete(sendDelete, nil) })
+}
+
+// start launches the SA goroutine.
+func (sa *ikeSA) start(first *Packet) {
+	sa.e.wg.Add(1)
+	go sa.run(first)
+}
+
+func (sa *ikeSA) run(first *Packet) {
+	defer sa.e.wg.Done()
+	defer close(sa.done)
+	sa.timer = time.NewTimer(time.Hour)
+	defer sa.timer.Stop()
+	if first != nil {
+		sa.handlePacket(*first)
+	}
+	for sa.state != stateDead {
+		sa.armTimer()
+		select {
+		case p := <-sa.inbox:
+			sa.handlePacket(p)
+		case f := <-sa.cmds:
+			f()
+		case <-sa.timer.C:
+			sa.onTimer()
+		case <-sa.e.ctx.Done():
+			sa.destroy(ErrClosed)
+		}
+	}
+}
+
+// armTimer re-arms the single timer to the earliest deadline.
+func (sa *ikeSA) armTimer() {
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if sa.pending != nil {
+		consider(sa.pending.next)
+	}
+	consider(sa.halfOpenDeadline)
+	if !sa.timer.Stop() {
+		select {
+		case <-sa.timer.C:
+		default:
+		}
+	}
+	if next.IsZero() {
+		sa.timer.Reset(time.Hour)
+		return
+	}
+	sa.timer.Reset(max(time.Until(next), 0))
+}
+
+func (sa *ikeSA) onTimer() {
+	now := time.Now()
+	if !sa.halfOpenDeadline.IsZero() && !now.Before(sa.halfOpenDeadline) {
+		sa.log.Warn("half-open IKE SA timed out", "state", sa.state.String())
+		sa.destroy(fmt.Errorf("%w: half-open timeout", ErrTimeout))
+		return
+	}
+	if p := sa.pending; p != nil && !now.Before(p.next) {
+		if p.tries >= sa.e.cfg.rtTries {
+			sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
+			sa.destroy(ErrTimeout)
+			return
+		}
+		p.tries++
+		p.next = now.Add(sa.backoff(p.tries))
+		sa.log.Debug("retransmit", "exchange", p.exchange.String(), "mid", p.mid, "try", p.tries)
+		sa.sendPackets(p.packets)
+	}
+}
+
+// backoff is the timeout after the n-th transmission (n starting at 0).
+func (sa *ikeSA) backoff(n int) time.Duration {
+	return time.Duration(float64(sa.e.cfg.rtTimeout) * math.Pow(sa.e.cfg.rtBase, float64(n)))
+}
+
+func (sa *ikeSA) sendPackets(pkts [][]byte) {
+	for _, b := range pkts {
+		if err := sa.e.conn.Send(Packet{Data: b, Local: sa.local, Remote: sa.remote}); err != nil {
+			sa.log.Debug("send failed", "err", err)
+		}
+	}
+}
+
+// natt reports whether the SA uses the NAT-T port.
+func (sa *ikeSA) natt() bool {
+	_, port := sa.e.conn.Ports()
+	return sa.local.Port() == port
+}
+
+// encode builds and encrypts a message, fragmenting it when both sides
+// support RFC 7383 and it exceeds the fragment size.
+func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload) ([][]byte, error) {
+	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, MessageID: mid}
+	if sa.weInitiated {
+		h.Flags |= wire.FlagInitiator
+	}
+	if response {
+		h.Flags |= wire.FlagResponse
+	}
+	m := &wire.Message{Header: h, Payloads: []wire.Payload{&wire.SK{Payloads: inner}}}
+	rnd := lockedReader{&sa.e.randMu, sa.e.cfg.rand}
+	b, err := m.AppendSealed(nil, sa.out, rnd)
+	if err != nil {
+		return nil, err
+	}
+	mtu := DefaultFragmentMTU
+	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
+		mtu = sa.cfg.FragmentMTU
+	}
+	maxLen := wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt())
+	if sa.fragOK && len(b) > maxLen {
+		return m.AppendFragments(nil, sa.out, rnd, maxLen)
+	}
+	return [][]byte{b}, nil
+}
+
+// queueRequest adds an exchange we initiate; it is sent when the previous
+// one is answered (window size 1).
+func (sa *ikeSA) queueRequest(r *request) {
+	sa.queue = append(sa.queue, r)
+	sa.sendNext()
+}
+
+func (sa *ikeSA) sendNext() {
+	for sa.pending == nil && len(sa.queue) > 0 && sa.state != stateDead {
+		r := sa.queue[0]
+		sa.queue = sa.queue[1:]
+		inner, err := r.build()
+		if err != nil {
+			sa.log.Warn("cannot build request", "exchange", r.exchange.String(), "err", err)
+			continue
+		}
+		pkts, err := sa.encode(r.exchange, false, sa.nextMID, inner)
+		if err != nil {
+			sa.log.Warn("cannot encode request", "exchange", r.exchange.String(), "err", err)
+			continue
+		}
+		r.mid, r.packets, r.next = sa.nextMID, pkts, time.Now().Add(sa.backoff(0))
+		sa.nextMID++
+		sa.pending = r
+		sa.logMessage("sending", r.exchange, false, r.mid, inner, len(pkts))
+		sa.sendPackets(pkts)
+	}
+}
+
+// handlePacket processes one message addressed to this SA.
+func (sa *ikeSA) handlePacket(p Packet) {
+	m, err := wire.Parse(p.Data)
+	if err != nil {
+		sa.log.Debug("dropping malformed message", "err", err)
+		return
+	}
+	h := &m.Header
+	if h.Exchange == wire.IKE_SA_INIT {
+		if !sa.weInitiated && !h.IsResponse() {
+			sa.handleInitRequest(p, m)
+		} else if sa.weInitiated && h.IsResponse() {
+			sa.handleInitResponse(p, m)
+		}
+		return
+	}
+	if sa.out == nil {
+		return // no keys yet: nothing else can be authentic
+	}
+	if h.IsResponse() {
+		sa.handleResponse(p, m)
+	} else {
+		sa.handleRequest(p, m)
+	}
+}
+
+// decrypt opens the SK payload or adds an SKF fragment. It returns the
+// inner payloads once the message is complete; ok is false while
+// fragments are missing or when the message is not authentic.
+func (sa *ikeSA) decrypt(m *wire.Message, frags *wire.Reassembler) (inner []wire.Payload, ok bool) {
+	if len(m.Payloads) == 0 {
+		return nil, false
+	}
+	switch sk := m.Payloads[len(m.Payloads)-1].(type) {
+	case *wire.SK:
+		if _, err := sk.Open(sa.in, nil); err != nil {
+			sa.log.Debug("dropping message that fails integrity or decoding", "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID, "err", err)
+			return nil, false
+		}
+		return sk.Payloads, true
+	case *wire.SKF:
+		if !sa.fragOK {
+			return nil, false
+		}
+		if _, err := sk.Open(sa.in, nil); err != nil {
+			sa.log.Debug("dropping fragment that fails integrity", "mid", m.Header.MessageID, "err", err)
+			return nil, false
+		}
+		done, err := frags.Add(m.Header.MessageID, sk)
+		if err != nil || !done {
+			return nil, false
+		}
+		first, plain := frags.Result()
+		ps, err := wire.ParsePayloads(first, plain)
+		if err != nil {
+			sa.log.Debug("dropping reassembled message", "err", err)
+			return nil, false
+		}
+		return ps, true
+	}
+	return nil, false
+}
+
+func reqHash(p Packet) [sha256.Size]byte { return sha256.Sum256(p.Data) }
+
+func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
+	mid := m.Header.MessageID
+	if sa.haveLastResp && mid+1 == sa.peerMID {
+		// A retransmitted request gets the cached response, never a
+		// second processing (RFC 7296 section 2.1). Only an exact copy
+		// of a packet of the request triggers it, so spoofed packets
+		// cannot make us send.
+		if h := reqHash(p); h == sa.lastReqHash || sa.isFragmentOfLast(m) {
+			sa.sendPackets(sa.lastResp)
+		}
+		return
+	}
+	if mid != sa.peerMID {
+		return
+	}
+	inner, ok := sa.decrypt(m, &sa.reqFrags)
+	if !ok {
+		return
+	}
+	sa.lastReqHash = reqHash(p)
+	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
+	if p.Remote != sa.remote && !sa.peerMOBIKE {
+		// NAT mapping changed (RFC 7296 section 2.23: follow the peer's
+		// address for authenticated messages when it is behind a NAT).
+		if sa.natRemote {
+			sa.updateRemote(p.Local, p.Remote)
+		}
+	}
+	var resp []wire.Payload
+	var err error
+	switch m.Header.Exchange {
+	case wire.IKE_AUTH:
+		resp, err = sa.processAuthRequest(inner)
+	case wire.INFORMATIONAL:
+		resp, err = sa.processInformational(inner)
+	case wire.CREATE_CHILD_SA:
+		resp, err = sa.processCreateChild(inner)
+	default:
+		err = notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("exchange %s not supported", m.Header.Exchange))
+	}
+	var ne *NotifyError
+	if err != nil && errors.As(err, &ne) && resp == nil {
+		resp = []wire.Payload{&wire.Notify{Type: ne.Type, Data: ne.Data}}
+	}
+	sa.respond(m.Header.Exchange, mid, resp)
+	if err != nil && (m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished) {
+		sa.destroy(err)
+	}
+	if sa.state == stateDeleting && m.Header.Exchange == wire.INFORMATIONAL {
+		sa.finishDelete()
+	}
+}
+
+// isFragmentOfLast reports whether m is a fragment of the request answered
+// last (the peer retransmits fragments; RFC 7383 section 2.6.2).
+func (sa *ikeSA) isFragmentOfLast(m *wire.Message) bool {
+	if len(m.Payloads) == 0 {
+		return false
+	}
+	f, ok := m.Payloads[len(m.Payloads)-1].(*wire.SKF)
+	if !ok || f.Number != 1 {
+		return false
+	}
+	_, err := f.Open(sa.in, nil)
+	return err == nil
+}
+
+func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payload) {
+	pkts, err := sa.encode(exch, true, mid, inner)
+	if err != nil {
+		sa.log.Warn("cannot encode response", "exchange", exch.String(), "err", err)
+		return
+	}
+	sa.lastResp, sa.haveLastResp = pkts, true
+	sa.peerMID = mid + 1
+	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
+	sa.sendPackets(pkts)
+}
+
+func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
+	r := sa.pending
+	if r == nil || m.Header.MessageID != r.mid || m.Header.Exchange != r.exchange {
+		return
+	}
+	inner, ok := sa.decrypt(m, &sa.respFrags)
+	if !ok {
+		return
+	}
+	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
+	sa.pending = nil
+	if err := r.onReply(m, inner); err != nil {
+		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)
+	}
+	sa.sendNext()
+}
+
+// logMessage writes the strongSwan-style one-line summary at debug level.
+func (sa *ikeSA) logMessage(dir string, exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload, frags int) {
+	if !sa.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	m := &wire.Message{Header: wire.Header{Exchange: exch, MessageID: mid}, Payloads: inner}
+	if response {
+		m.Header.Flags |= wire.FlagResponse
+	}
+	s := m.Summary()
+	if frags > 1 {
+		s += fmt.Sprintf(" (%d fragments)", frags)
+	}
+	sa.log.Debug(dir+" "+s, "ike_sa", sa.name(), "exchange", exch.String(), "mid", mid)
+}
+
+func (sa *ikeSA) name() string { return fmt.Sprintf("%016x_i %016x_r", sa.spii, sa.spir) }
+
+// updateRemote moves the SA (and its CHILD SAs) to new addresses.
+func (sa *ikeSA) updateRemote(local, remote netip.AddrPort) {
+	sa.local, sa.remote = local, remote
+	sa.log = sa.e.log.With("peer", remote.String())
+	for _, c := range sa.children {
+		c.updateAddresses(sa)
+	}
+}
+
+func (sa *ikeSA) alert(kind AlertKind, err error, detail string) {
+	if f := sa.e.cfg.hooks.Alert; f != nil {
+		f(Alert{Kind: kind, Info: sa.info(), Err: err, Detail: detail})
+	}
+}
+
+// destroy tears the SA down without telling the peer: CHILD SAs leave the
+// data plane, leases go back to their pools, hooks fire.
+func (sa *ikeSA) destroy(err error) {
+	if sa.state == stateDead {
+		return
+	}
+	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	info := sa.info()
+	for _, c := range sa.children {
+		c.remove(sa)
+		if wasUp {
+			if f := sa.e.cfg.hooks.ChildDown; f != nil {
+				f(info, c.info())
+			}
+		}
+	}
+	sa.children = nil
+	for _, l := range sa.leases {
+		l.pool.Release(l.addr)
+	}
+	sa.leases = nil
+	if sa.keys != nil {
+		sa.keys.Wipe()
+	}
+	sa.state = stateDead
+	sa.e.unregister(sa)
+	sa.downErr = err
+	if sa.dialDone != nil {
+		if err == nil {
+			err = ErrClosed
+		}
+		select {
+		case sa.dialDone <- err:
+		default:
+		}
+	}
+	if wasUp {
+		sa.log.Info("IKE SA down", "ike_sa", sa.name(), "err", err)
+		if f := sa.e.cfg.hooks.IKEDown; f != nil {
+			f(info, err)
+		}
+	}
+}
+
+// info returns a snapshot for hooks and status.
+func (sa *ikeSA) info() ipsec.IKESAInfo {
+	st := sa.state
+	if st > stateDead {
+		st = stateDead
+	}
+	in := ipsec.IKESAInfo{
+		Version: 2, State: st.String(), Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
+		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
+		LocalID: sa.localID, RemoteID: sa.remoteID, EAPIdentity: sa.eapIdentity,
+		Established: sa.establishedAt,
+	}
+	if sa.prf != nil {
+		in.Proposal = sa.prop.String()
+	}
+	for _, l := range sa.leases {
+		in.VirtualIPs = append(in.VirtualIPs, l.addr)
+	}
+	in.VirtualIPs = append(in.VirtualIPs, sa.vips...)
+	for _, c := range sa.children {
+		in.Children = append(in.Children, c.info())
+	}
+	return in
+}
+
+// equalBytes is bytes.Equal, named for the places that compare
+// retransmitted IKE_SA_INIT messages.
+func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
