@@ -105,7 +105,19 @@ func ParsePayloads(first PayloadType, b []byte) ([]Payload, error) {
 }
 
 func parseChain(msg []byte, start int, first PayloadType, spec *isakmp.ChainSpec, out []Payload) ([]Payload, error) {
+	// Count first so that Payloads is allocated once.
 	c := isakmp.NewChain(msg[start:], start, uint8(first), spec)
+	n := 0
+	for c.Next() {
+		n++
+	}
+	if err := c.Err(); err != nil {
+		return nil, convertErr(err)
+	}
+	if out == nil && n > 0 {
+		out = make([]Payload, 0, n)
+	}
+	c = isakmp.NewChain(msg[start:], start, uint8(first), spec)
 	for c.Next() {
 		gp := c.Payload()
 		p, err := decodePayload(msg, gp, spec == &innerSpec)
