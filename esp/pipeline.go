@@ -47,6 +47,8 @@ type batch struct {
 	udp4, udp6, raw4, raw6 []ipv4.Message
 	// inbound TUN writes
 	tw [][]byte
+	// UDP_SEGMENT control messages for GSO sends
+	oob []byte
 }
 
 func newBatch(size, bufSize int, out bool) *batch {
@@ -57,6 +59,7 @@ func newBatch(size, bufSize int, out bool) *batch {
 		sizes: make([]int, size),
 		msgs:  make([]ipv4.Message, size),
 		tw:    make([][]byte, 0, size),
+		oob:   make([]byte, size*segmentCmsgSpace),
 	}
 	mk := func() []ipv4.Message {
 		m := make([]ipv4.Message, 0, size)
@@ -310,39 +313,87 @@ func (u *Userspace) writeOut() {
 		b.mu.Lock()
 		b.mu.Unlock()
 		b.udp4, b.udp6, b.raw4, b.raw6 = b.udp4[:0], b.udp6[:0], b.raw4[:0], b.raw6[:0]
-		for i := range b.n {
+		oob := 0
+		for i := 0; i < b.n; i++ {
 			p := &b.pkts[i]
 			if p.sa == nil || p.err != nil {
 				continue
 			}
 			d := p.sa.outer.Load()
-			var l *[]ipv4.Message
-			var addr net.Addr
-			if d.encap {
-				addr = d.udp
-				if d.udp.IP.To4() != nil {
-					l = &b.udp4
-				} else {
-					l = &b.udp6
-				}
-			} else {
-				addr = d.ip
-				if d.ip.IP.To4() != nil {
-					l = &b.raw4
-				} else {
-					l = &b.raw6
-				}
-			}
 			b.bufs[i] = p.out
-			*l = append(*l, ipv4.Message{Buffers: b.bufs[i : i+1], Addr: addr})
 			u.cnt.outPackets.Add(1)
 			u.cnt.outBytes.Add(uint64(p.n))
+			if !d.encap {
+				l := &b.raw6
+				if d.ip.IP.To4() != nil {
+					l = &b.raw4
+				}
+				*l = append(*l, ipv4.Message{Buffers: b.bufs[i : i+1], Addr: d.ip})
+				continue
+			}
+			l, sock := &b.udp6, u.udp6
+			if d.udp.IP.To4() != nil {
+				l, sock = &b.udp4, u.udp4
+			}
+			// Coalesce the following packets of the same SA and size into
+			// one UDP GSO send; the last segment may be shorter.
+			j := i
+			if sock != nil && sock.gso.Load() {
+				size, total := len(p.out), len(p.out)
+				for j+1 < b.n && j+1-i < udpGSOMaxSegments {
+					q := &b.pkts[j+1]
+					if q.sa != p.sa || q.err != nil || len(q.out) > size || total+len(q.out) > udpGSOMaxBytes {
+						break
+					}
+					j++
+					b.bufs[j] = q.out
+					total += len(q.out)
+					u.cnt.outPackets.Add(1)
+					u.cnt.outBytes.Add(uint64(q.n))
+					if len(q.out) < size {
+						break
+					}
+				}
+			}
+			m := ipv4.Message{Buffers: b.bufs[i : j+1], Addr: d.udp}
+			if j > i {
+				m.OOB = segmentCmsg(b.oob[oob:], len(p.out))
+				oob += segmentCmsgSpace
+			}
+			*l = append(*l, m)
+			i = j
 		}
-		u.send(b.udp4, u.udp4bc())
-		u.send(b.udp6, u.udp6bc())
+		u.sendUDP(b.udp4, u.udp4)
+		u.sendUDP(b.udp6, u.udp6)
 		u.send(b.raw4, u.rawbc(u.raw4))
 		u.send(b.raw6, u.rawbc(u.raw6))
 		u.outFree <- b
+	}
+}
+
+// sendUDP sends ESP-in-UDP messages; a GSO message the kernel refuses
+// turns GSO off for the socket and is sent again packet by packet.
+func (u *Userspace) sendUDP(ms []ipv4.Message, s *udpSock) {
+	if s == nil {
+		u.send(ms, nil)
+		return
+	}
+	for len(ms) > 0 {
+		n, err := s.bc.WriteBatch(ms, 0)
+		if err == nil && n > 0 {
+			ms = ms[n:]
+			continue
+		}
+		m := &ms[max(n, 0)]
+		if len(m.OOB) > 0 {
+			s.gso.Store(false)
+			for k := range m.Buffers {
+				u.send([]ipv4.Message{{Buffers: m.Buffers[k : k+1], Addr: m.Addr}}, s.bc)
+			}
+		} else {
+			u.cnt.sendErrors.Add(1)
+		}
+		ms = ms[max(n, 0)+1:]
 	}
 }
 

@@ -3,6 +3,7 @@ package esp
 import (
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -19,13 +20,15 @@ type batchConn interface {
 type udpSock struct {
 	c       *net.UDPConn
 	bc      batchConn
-	v4      bool // an AF_INET socket
-	dual    bool // an AF_INET6 socket bound to :: that also carries IPv4
-	reading bool // the engine reads it (WithUDPConn)
+	v4      bool        // an AF_INET socket
+	dual    bool        // an AF_INET6 socket bound to :: that also carries IPv4
+	reading bool        // the engine reads it (WithUDPConn)
+	gso     atomic.Bool // UDP_SEGMENT works; cleared after a failed GSO send
 }
 
 func newUDPSock(c *net.UDPConn) *udpSock {
 	s := &udpSock{c: c}
+	s.gso.Store(udpGSOSupported(c))
 	la, _ := c.LocalAddr().(*net.UDPAddr)
 	var a netip.Addr
 	if la != nil {
