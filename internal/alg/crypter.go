@@ -105,8 +105,18 @@ func newAEADCrypter(e proposal.EncrID, info encInfo, key, salt []byte) (Crypter,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKeySize, err)
 	}
-	if e == proposal.EncrAESGCM8 || e == proposal.EncrNULLAuthAESGMAC {
-		c := &gcmSoft{enc: e, block: b, icvLen: info.icvLen, gmac: e == proposal.EncrNULLAuthAESGMAC}
+	if e == proposal.EncrNULLAuthAESGMAC {
+		g, err := cipher.NewGCM(b)
+		if err != nil {
+			return nil, err
+		}
+		c := &gmacCrypter{enc: e, gcm: g}
+		copy(c.salt[:], salt)
+		c.pool.New = func() any { return new(gmacScratch) }
+		return c, nil
+	}
+	if e == proposal.EncrAESGCM8 {
+		c := &gcmSoft{enc: e, block: b, icvLen: info.icvLen}
 		var h [16]byte
 		b.Encrypt(h[:], h[:])
 		c.gk = newGHASHKey(&h)

@@ -13,9 +13,11 @@
 //
 //   - AES-CCM (RFC 3610 profile of RFC 4309/5282), on crypto/aes blocks.
 //   - AES-GCM with an 8-byte ICV (crypto/cipher refuses tags below 12
-//     bytes) and AES-GMAC (RFC 4543, whose AAD is aad||IV||payload), with
-//     a constant-time GHASH (ghash.go). They run at a fraction of the
-//     assembly GCM's speed; both are rare in practice.
+//     bytes), with a constant-time GHASH in Go (ghash.go). It runs at a
+//     fraction of the assembly GCM's speed; the transform is rare.
+//
+// AES-GMAC (RFC 4543) runs crypto/cipher's GCM over the AAD
+// aad||IV||payload, copied into pooled scratch memory.
 //
 // CBC and CTR modes pair with HMAC (RFC 2404, 4868, 4595), AES-XCBC-96
 // (RFC 3566) or AES-CMAC-96 (RFC 4494) in encrypt-then-MAC order, the ICV

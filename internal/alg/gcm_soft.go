@@ -10,19 +10,16 @@ import (
 	"github.com/goipsec/ipsec/proposal"
 )
 
-// gcmSoft is AES-GCM with an 8-byte ICV (RFC 4106) and AES-GMAC
-// (ENCR_NULL_AUTH_AES_GMAC, RFC 4543), which crypto/cipher cannot express:
-// it refuses tags below 12 bytes, and GMAC's AAD is aad||IV||payload
-// (RFC 4543 section 3.5), which it would need copied into one buffer. The
-// counter mode uses crypto/aes blocks, GHASH is the constant-time code in
-// ghash.go. Open verifies the tag before decrypting.
+// gcmSoft is AES-GCM with an 8-byte ICV (RFC 4106), which crypto/cipher
+// cannot express: it refuses tags below 12 bytes. The counter mode uses
+// crypto/aes blocks, GHASH is the constant-time code in ghash.go. Open
+// verifies the tag before decrypting.
 type gcmSoft struct {
 	enc    proposal.EncrID
 	block  cipher.Block
 	gk     ghashKey
 	salt   [4]byte
 	icvLen int
-	gmac   bool
 	pool   sync.Pool
 }
 
@@ -34,9 +31,8 @@ func (c *gcmSoft) AEAD() bool    { return true }
 // String names the transform; it never shows key material.
 func (c *gcmSoft) String() string { return encName(c.enc) }
 
-// tag computes the full 16-byte GCM tag over aad and the ciphertext ct
-// (for GMAC: over aad||iv||ct with an empty ciphertext) and leaves the
-// first counter block for encryption in s.ctr.
+// tag computes the GCM tag over aad and the ciphertext ct, truncated to
+// the ICV length.
 func (c *gcmSoft) tag(s *scratch, iv, aad, ct []byte) []byte {
 	// J0 = salt || IV || 0x00000001 (RFC 4106 section 4, SP 800-38D 7.1).
 	copy(s.ctr[:4], c.salt[:])
@@ -46,17 +42,10 @@ func (c *gcmSoft) tag(s *scratch, iv, aad, ct []byte) []byte {
 	binary.BigEndian.PutUint32(s.ctr[12:], 2)
 
 	g := ghash{k: &c.gk}
-	if c.gmac {
-		g.write(aad)
-		g.write(iv)
-		g.write(ct)
-		g.lengths(len(aad)+len(iv)+len(ct), 0, &s.sum)
-	} else {
-		g.write(aad)
-		g.pad()
-		g.write(ct)
-		g.lengths(len(aad), len(ct), &s.sum)
-	}
+	g.write(aad)
+	g.pad()
+	g.write(ct)
+	g.lengths(len(aad), len(ct), &s.sum)
 	subtle.XORBytes(s.sum[:], s.sum[:], s.ek0[:])
 	return s.sum[:c.icvLen]
 }
@@ -69,15 +58,11 @@ func (c *gcmSoft) Seal(dst, iv, plaintext, aad, icvSuffix []byte) []byte {
 	ret, out := sliceForAppend(dst, len(plaintext)+c.icvLen)
 	s := c.pool.Get().(*scratch)
 	ct := out[:len(plaintext)]
-	if c.gmac {
-		copy(ct, plaintext)
-	} else {
-		// Counter blocks start at inc32(J0) = salt||IV||2.
-		copy(s.ctr[:4], c.salt[:])
-		copy(s.ctr[4:12], iv)
-		binary.BigEndian.PutUint32(s.ctr[12:], 2)
-		ctrXOR(c.block, &s.ctr, &s.ks, ct, plaintext)
-	}
+	// Counter blocks start at inc32(J0) = salt||IV||2.
+	copy(s.ctr[:4], c.salt[:])
+	copy(s.ctr[4:12], iv)
+	binary.BigEndian.PutUint32(s.ctr[12:], 2)
+	ctrXOR(c.block, &s.ctr, &s.ks, ct, plaintext)
 	copy(out[len(plaintext):], c.tag(s, iv, aad, ct))
 	c.pool.Put(s)
 	return ret
@@ -100,10 +85,6 @@ func (c *gcmSoft) Open(dst, iv, ciphertext, aad, icvSuffix []byte) ([]byte, erro
 		return nil, ErrAuthFailed
 	}
 	ret, out := sliceForAppend(dst, len(ct))
-	if c.gmac {
-		copy(out, ct)
-	} else {
-		ctrXOR(c.block, &s.ctr, &s.ks, out, ct)
-	}
+	ctrXOR(c.block, &s.ctr, &s.ks, out, ct)
 	return ret, nil
 }

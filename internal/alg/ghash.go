@@ -5,10 +5,9 @@ import (
 	"math/bits"
 )
 
-// GHASH (NIST SP 800-38D section 6.4) for the two GCM uses the standard
+// GHASH (NIST SP 800-38D section 6.4) for the GCM use the standard
 // library cannot serve: 8-byte ICVs (crypto/cipher refuses tags shorter
-// than 12 bytes) and GMAC (RFC 4543), whose AAD is the concatenation
-// aad||IV||payload that crypto/cipher would need copied into one buffer.
+// than 12 bytes).
 // The multiplication is constant time: carry-less products are built from
 // integer multiplications with "holes" (as in BearSSL's ghash_ctmul64), so
 // no table is indexed by secret data.
