@@ -20,7 +20,7 @@ type SelectOptions struct {
 	// PreferKE is the method of the peer's KE payload in IKE_SA_INIT or
 	// CREATE_CHILD_SA. When a matching pair allows it, it is chosen ahead
 	// of preference order, saving the INVALID_KE_PAYLOAD round trip
-	// (RFC 7296 1.3, strongSwan promotes it the same way). KENone: unused.
+	// (RFC 7296 1.2, strongSwan promotes it the same way). KENone: unused.
 	PreferKE KEID
 }
 
