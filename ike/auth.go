@@ -132,17 +132,19 @@ func pssParams(hashOID asn1.ObjectIdentifier, saltLen int) asn1.RawValue {
 	return asn1.RawValue{FullBytes: der}
 }
 
-// signatureSchemes in our order of preference for signing.
+// signatureSchemes in our order of preference for signing. RSA signs with
+// PKCS#1 v1.5 before PSS, as strongSwan does unless told otherwise
+// (charon.rsa_pss): peers without the MGF1 plugin reject PSS.
 var signatureSchemes = []signatureScheme{
 	{name: "ECDSA-SHA256", hashAlg: hashSHA2_256, hash: crypto.SHA256, key: "ecdsa", algID: mustDER(algorithmIdentifier{Algorithm: oidECDSAWithSHA256})},
 	{name: "ECDSA-SHA384", hashAlg: hashSHA2_384, hash: crypto.SHA384, key: "ecdsa", algID: mustDER(algorithmIdentifier{Algorithm: oidECDSAWithSHA384})},
 	{name: "ECDSA-SHA512", hashAlg: hashSHA2_512, hash: crypto.SHA512, key: "ecdsa", algID: mustDER(algorithmIdentifier{Algorithm: oidECDSAWithSHA512})},
-	{name: "RSA-PSS-SHA256", hashAlg: hashSHA2_256, hash: crypto.SHA256, pss: true, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidRSAPSS, Parameters: pssParams(oidSHA256, 32)})},
-	{name: "RSA-PSS-SHA384", hashAlg: hashSHA2_384, hash: crypto.SHA384, pss: true, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidRSAPSS, Parameters: pssParams(oidSHA384, 48)})},
-	{name: "RSA-PSS-SHA512", hashAlg: hashSHA2_512, hash: crypto.SHA512, pss: true, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidRSAPSS, Parameters: pssParams(oidSHA512, 64)})},
 	{name: "RSA-SHA256", hashAlg: hashSHA2_256, hash: crypto.SHA256, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: asn1Null})},
 	{name: "RSA-SHA384", hashAlg: hashSHA2_384, hash: crypto.SHA384, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidSHA384WithRSA, Parameters: asn1Null})},
 	{name: "RSA-SHA512", hashAlg: hashSHA2_512, hash: crypto.SHA512, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidSHA512WithRSA, Parameters: asn1Null})},
+	{name: "RSA-PSS-SHA256", hashAlg: hashSHA2_256, hash: crypto.SHA256, pss: true, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidRSAPSS, Parameters: pssParams(oidSHA256, 32)})},
+	{name: "RSA-PSS-SHA384", hashAlg: hashSHA2_384, hash: crypto.SHA384, pss: true, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidRSAPSS, Parameters: pssParams(oidSHA384, 48)})},
+	{name: "RSA-PSS-SHA512", hashAlg: hashSHA2_512, hash: crypto.SHA512, pss: true, key: "rsa", algID: mustDER(algorithmIdentifier{Algorithm: oidRSAPSS, Parameters: pssParams(oidSHA512, 64)})},
 	{name: "Ed25519", hashAlg: hashIdentity, key: "ed25519", algID: mustDER(algorithmIdentifier{Algorithm: oidEd25519})},
 }
 

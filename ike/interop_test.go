@@ -218,3 +218,141 @@ func TestInteropStrongSwanInitiatorCert(t *testing.T) {
 		t.Error("no IKE_AUTH in the responder log")
 	}
 }
+
+// roadwarrior is our initiator in the client namespace with the
+// userspace data plane on a TUN device.
+type roadwarrior struct {
+	init *ike.Initiator
+	tr   *ike.Transport
+	dp   *esp.Userspace
+	log  *syncBuffer
+}
+
+func startRoadwarrior(t *testing.T, topo *testnet.Topology) *roadwarrior {
+	t.Helper()
+	rw := &roadwarrior{log: &syncBuffer{}}
+	err := topo.Client.Do(func() error {
+		var err error
+		rw.tr, err = ike.ListenUDP(context.Background(), ike.WithListenAddrs(topo.ClientAddr4, topo.ClientAddr6))
+		if err != nil {
+			return err
+		}
+		dev, err := tun.CreateTUN("gi-tun1", 1400)
+		if err != nil {
+			return err
+		}
+		var dpOpts []esp.Option
+		for _, c := range rw.tr.NATTConns() {
+			dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
+		}
+		rw.dp, err = esp.NewUserspace(dev, dpOpts...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.Client.Run("ip", "link", "set", "gi-tun1", "up")
+	rw.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { rw.dp.HandleUDP(pkt, remote) })
+	logger := slog.New(slog.NewTextHandler(rw.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rw.init, err = ike.NewInitiator(rw.tr, ike.WithDataPlane(rw.dp), ike.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rw.init.Close(ctx)
+		rw.dp.Close()
+		rw.tr.Close()
+		if t.Failed() {
+			t.Logf("our initiator's log:\n%s", rw.log.String())
+		}
+	})
+	return rw
+}
+
+// dialAndPing connects to the strongSwan responder, applies the virtual
+// addresses to the TUN and pings the server's inside addresses.
+func (rw *roadwarrior) dialAndPing(t *testing.T, topo *testnet.Topology, cfg *ike.PeerConfig, srv *strongswan.Charon) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sa, err := rw.init.Dial(ctx, netip.AddrPortFrom(testnet.ServerAddr4, 500), cfg)
+	if err != nil {
+		t.Fatalf("Dial: %v\nstrongSwan log:\n%s", err, srv.Log())
+	}
+	info := sa.Info()
+	if len(info.VirtualIPs) != 2 {
+		t.Fatalf("virtual IPs %v, want one of each family", info.VirtualIPs)
+	}
+	dns, _ := sa.DNS()
+	if len(dns) != 2 {
+		t.Errorf("DNS servers %v, want %v and %v", dns, testnet.DNS4, testnet.DNS6)
+	}
+	for _, vip := range info.VirtualIPs {
+		dst, bits := testnet.Inner4, "/32"
+		if vip.Is6() {
+			dst, bits = testnet.Inner6, "/128"
+		}
+		topo.Client.AddAddr("gi-tun1", vip.String()+bits)
+		topo.Client.Run("ip", "route", "add", dst.String()+bits, "dev", "gi-tun1", "src", vip.String())
+		if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip.String(), dst.String()); err != nil {
+			t.Errorf("ping %v from %v through our initiator's tunnel: %v\n%s", dst, vip, err, out)
+		}
+	}
+	st := strongswan.ParseSAs(srv.ListSAs(), cfg.Name)
+	if !st.IKEUp || !st.ChildUp {
+		t.Errorf("strongSwan responder does not show the SAs up: %s", srv.ListSAs())
+	}
+	t.Logf("our initiator -> strongSwan %s: IKE %s, ESP %s, vips %v", cfg.Name, st.IKEAlg, st.ESPAlg, info.VirtualIPs)
+	if err := sa.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestInteropInitiatorAgainstStrongSwan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	vars := map[string]string{
+		"SERVER_ID": "vpn.example.com", "PSK": "goipsec-interop-psk-0123456789", "GROUP_ID": "g",
+		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+	}
+	psk := ipsec.Secret(vars["PSK"])
+	cases := []struct {
+		server string
+		nat    testnet.NATMode
+		cfg    *ike.PeerConfig
+	}{
+		{"ikev2-psk", testnet.NATRandomPort, &ike.PeerConfig{
+			Name: "ikev2-psk", LocalID: ipsec.Email("client@example.com"), RemoteID: ipsec.FQDN("vpn.example.com"),
+			Local: ike.LocalAuth{Method: ike.AuthPSK, PSK: psk}, Remote: ike.RemoteAuth{Method: ike.AuthPSK, PSK: psk},
+		}},
+		{"ikev2-cert", testnet.NoNAT, &ike.PeerConfig{
+			Name: "ikev2-cert", LocalID: ipsec.Email("client@example.com"), RemoteID: ipsec.FQDN("vpn.example.com"),
+			Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Client.DER}, Key: pki.Client.Key},
+			Remote: ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.server, func(t *testing.T) {
+			topo := testnet.New(t, c.nat)
+			sp, err := strongswan.Render("server", c.server, vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := strongswan.Start(t, topo.Server, sp, strongswan.Users(map[string]string{"alice": "password"}),
+				strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/server.pem": pki.Server.CertPEM(), "private/server.key": pki.Server.KeyPEM()})
+			rw := startRoadwarrior(t, topo)
+			c.cfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+			rw.dialAndPing(t, topo, c.cfg, srv)
+		})
+	}
+}

@@ -35,7 +35,11 @@
 //     encoding: such a proposal cannot be interpreted unambiguously.
 //   - SKF fragments: unencrypted payloads preceding SK travel in fragment
 //     1 only; the AAD of each fragment covers the IKE header and the SKF
-//     header including Fragment Number and Total Fragments (RFC 7383 2.5).
+//     header including Fragment Number and Total Fragments (RFC 7383 2.5;
+//     strongSwan does the same). A non-zero Next Payload in fragments
+//     after the first is ignored, as strongSwan does. The Reassembler
+//     reports fragments of the message it completed last with
+//     ErrFragmentOfCompleted so the engine can resend its response.
 //   - Summary uses strongSwan's abbreviations, including "E" for a still
 //     encrypted SK payload and "EF(n/total)" for a fragment.
 //   - Key exchange method names are the identifier forms (MODP_2048,
