@@ -554,10 +554,3 @@ func suggest(p Proposal) string {
 	}
 	return strconv.Quote(q.String())
 }
-
-func firstOf[T any](l []T) []T {
-	if len(l) == 0 {
-		return nil
-	}
-	return l[:1:1]
-}
