@@ -15,10 +15,11 @@ import (
 // published vector reaches.
 
 type crossFile struct {
-	CCM  []vector `json:"ccm"`
-	GCM8 []vector `json:"gcm8"`
-	ECDH []vector `json:"ecdh"`
-	X448 []vector `json:"x448"`
+	CCM   []vector `json:"ccm"`
+	GCM8  []vector `json:"gcm8"`
+	ECDH  []vector `json:"ecdh"`
+	X448  []vector `json:"x448"`
+	MLKEM []vector `json:"mlkem"`
 }
 
 func loadCross(t *testing.T) crossFile {
@@ -88,6 +89,33 @@ func TestCrossCheckKeyExchange(t *testing.T) {
 	for i, v := range all {
 		t.Run(fmt.Sprintf("%d/group%d", i, v.num("ike_group")), func(t *testing.T) {
 			checkKEVector(t, proposal.KEID(v.num("ike_group")), v.hex(t, "priv_i"), v.hex(t, "priv_r"), v.hex(t, "pub_i"), v.hex(t, "pub_r"), v.hex(t, "shared"))
+		})
+	}
+}
+
+// TestCrossCheckMLKEM: keys from the same FIPS 203 seed match another
+// implementation's, and its ciphertexts decapsulate to its shared keys.
+func TestCrossCheckMLKEM(t *testing.T) {
+	f := loadCross(t)
+	if len(f.MLKEM) < 4 {
+		t.Fatalf("only %d ML-KEM cases", len(f.MLKEM))
+	}
+	for i, v := range f.MLKEM {
+		t.Run(fmt.Sprintf("%d/group%d", i, v.num("ike_group")), func(t *testing.T) {
+			ke, err := newKeyExchangeWithPrivate(proposal.KEID(v.num("ike_group")), v.hex(t, "seed"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, err := ke.Public()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq(t, "encapsulation key", pub, v.hex(t, "pub_i"))
+			ss, err := ke.Shared(v.hex(t, "pub_r"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq(t, "shared key", ss, v.hex(t, "shared"))
 		})
 	}
 }

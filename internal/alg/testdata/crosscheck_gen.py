@@ -4,7 +4,8 @@ implementation (pyca/cryptography on OpenSSL) for cases the published
 vectors do not reach: AES-CCM with AAD of 0xff00 bytes and more (6-byte
 length encoding, RFC 3610 2.2), AES-GCM with 8-byte ICVs over several
 block boundaries, and random ECDH/X448 key pairs for the groups
-implemented outside crypto/ecdh. Deterministic byte patterns keep the
+implemented outside crypto/ecdh, and ML-KEM-768/1024 decapsulation of
+ciphertexts made by another implementation. Deterministic byte patterns keep the
 file small: pattern(n, seed)[i] = (i*7 + seed) % 251.
 Run: python3 crosscheck_gen.py > crosscheck_pyca.json"""
 import json, os
@@ -58,4 +59,15 @@ for _ in range(3):
     raw = lambda k: k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()).hex()
     praw = lambda k: k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
     out["x448"].append(dict(ike_group=32, priv_i=raw(a), priv_r=raw(b), pub_i=praw(a), pub_r=praw(b), shared=a.exchange(b.public_key()).hex()))
+# ML-KEM (FIPS 203): the initiator key from a 64-byte seed, a ciphertext
+# encapsulated to it by pyca, and the shared key (pyca has no ML-KEM-512).
+from cryptography.hazmat.primitives.asymmetric import mlkem
+out["mlkem"] = []
+for group, cls in ((36, mlkem.MLKEM768PrivateKey), (37, mlkem.MLKEM1024PrivateKey)):
+    for i in range(2):
+        seed = pattern(64, 11 + i)
+        k = cls.from_seed_bytes(seed)
+        pub = k.public_key()
+        ss, ct = pub.encapsulate()
+        out["mlkem"].append(dict(ike_group=group, seed=seed.hex(), pub_i=pub.public_bytes_raw().hex(), pub_r=ct.hex(), shared=ss.hex()))
 print(json.dumps(out, indent=1))
