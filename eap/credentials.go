@@ -135,6 +135,23 @@ var ErrCertIdentity = errors.New("eap: certificate does not match the identity")
 // is replaced by the leaf's CN, or its first e-mail SAN. It returns the
 // identity the certificate proved.
 func (v *CertVerifier) Verify(identity string, chain []*x509.Certificate) (string, error) {
+	id, _, err := v.verify(context.Background(), identity, chain)
+	return id, err
+}
+
+func (v *CertVerifier) verify(ctx context.Context, identity string, chain []*x509.Certificate) (string, *ipsec.User, error) {
+	id, err := v.verifyChain(identity, chain)
+	if err != nil || v.Users == nil {
+		return id, nil, err
+	}
+	u, err := LookupUser(ctx, v.Users, id)
+	if err != nil {
+		return "", nil, fmt.Errorf("eap: certificate identity %q: %w", id, err)
+	}
+	return id, u, nil
+}
+
+func (v *CertVerifier) verifyChain(identity string, chain []*x509.Certificate) (string, error) {
 	if len(chain) == 0 {
 		return "", errors.New("eap: no client certificate")
 	}

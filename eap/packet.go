@@ -91,7 +91,7 @@ type Packet struct {
 // String summarises the packet the way strongSwan logs EAP payloads
 // ("EAP/REQ/MSCHAPV2 id=3 len=33"). It never prints Data, which may carry
 // a password (GTC) or a response derived from one.
-func (p *Packet) String() string {
+func (p Packet) String() string {
 	switch p.Code {
 	case CodeRequest:
 		return fmt.Sprintf("EAP/REQ/%s id=%d len=%d", p.Type, p.Identifier, len(p.Data))
@@ -104,6 +104,9 @@ func (p *Packet) String() string {
 	}
 	return fmt.Sprintf("EAP/%s id=%d", p.Code, p.Identifier)
 }
+
+// GoString is String, so %#v does not dump Data either.
+func (p Packet) GoString() string { return p.String() }
 
 // Parse decodes one EAP packet. Octets beyond the Length field are link
 // padding and ignored (RFC 3748 section 4). Data aliases b.

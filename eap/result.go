@@ -66,3 +66,6 @@ func (r Result) String() string {
 	}
 	return s
 }
+
+// GoString is String, so %#v prints no key material either.
+func (r Result) GoString() string { return r.String() }

@@ -146,26 +146,22 @@ func (b *tlsBinding) verify(cs tls.ConnectionState) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var (
-		id  string
-		err error
+		id   string
+		user *ipsec.User
+		err  error
 	)
-	if b.certs != nil {
-		id, err = b.certs.Verify(b.identity, cs.PeerCertificates)
-	} else if len(cs.PeerCertificates) == 0 {
+	switch {
+	case b.certs != nil:
+		id, user, err = b.certs.verify(context.Background(), b.identity, cs.PeerCertificates)
+	case len(cs.PeerCertificates) == 0:
 		err = errors.New("eap: no client certificate")
-	} else {
+	default:
 		id, err = bindIdentity(b.identity, cs.PeerCertificates[0])
 	}
 	if err != nil {
 		return err
 	}
-	if b.certs != nil && b.certs.Users != nil {
-		u, err := LookupUser(context.Background(), b.certs.Users, id)
-		if err != nil {
-			return fmt.Errorf("eap: TLS: certificate identity %q: %w", id, err)
-		}
-		b.user = u
-	}
+	b.user = user
 	b.proved = id
 	return nil
 }
