@@ -142,10 +142,13 @@ func FuzzServer(f *testing.F) {
 	f.Add(uint8(1), []byte{2, 0, 0, 6, 3, 26})
 	f.Add(uint8(2), []byte{2, 0, 0, 8, 26, 2, 0, 0})
 	f.Add(uint8(3), []byte{2, 0, 0, 6, 13, 0})
+	f.Add(uint8(4), []byte{2, 0, 0, 16, 13, 0xc0, 0, 0, 0, 20, 22, 3, 1, 0, 5, 1, 0xfe, 0xfe, 2, 0, 0, 6, 13, 0})
 	users := mschapUsers()
+	pki := newPKI(f)
 	f.Fuzz(func(t *testing.T, sel uint8, b []byte) {
-		methods := [][]Type{{TypeMSCHAPv2}, {TypeMD5Challenge, TypeGTC}, {TypeGTC, TypeMSCHAPv2}, {TypeMSCHAPv2, TypeMD5Challenge}}
-		s, err := NewServer(ServerConfig{Methods: methods[sel%4], Users: users, Rand: &detRand{seed: sel}, SkipIdentity: sel&4 != 0})
+		methods := [][]Type{{TypeMSCHAPv2}, {TypeMD5Challenge, TypeGTC}, {TypeGTC, TypeMSCHAPv2}, {TypeMSCHAPv2, TypeMD5Challenge}, {TypeTLS, TypeMSCHAPv2}}
+		s, err := NewServer(ServerConfig{Methods: methods[int(sel)%len(methods)], Users: users, Rand: &detRand{seed: sel}, SkipIdentity: sel&8 != 0,
+			TLS: pki.serverTLS(), Certs: pki.verifier(), TLSFragmentSize: 100, TLSMaxMessage: 4096})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -238,7 +238,7 @@ type pkiFixture struct {
 	pool *x509.CertPool
 }
 
-func newPKI(t *testing.T) *pkiFixture {
+func newPKI(t testing.TB) *pkiFixture {
 	t.Helper()
 	pki, err := testpki.New(testpki.ECDSAP256, "alice@example.com", "vpn.example.com")
 	if err != nil {

@@ -88,6 +88,9 @@ func (c *ServerConfig) validate() error {
 	if c.TLSFragmentSize < 0 || c.TLSFragmentSize > MaxPacketLen-10 {
 		return fmt.Errorf("eap: ServerConfig.TLSFragmentSize: %d out of range", c.TLSFragmentSize)
 	}
+	if len(c.Name) > MaxIdentityLen {
+		return fmt.Errorf("eap: ServerConfig.Name: %d octets exceeds %d", len(c.Name), MaxIdentityLen)
+	}
 	if c.TLSMaxMessage < 0 || c.MaxRounds < 0 {
 		return errors.New("eap: ServerConfig: negative limit")
 	}
@@ -405,7 +408,8 @@ func (s *Server) request(t Type, data []byte) []byte {
 	p := Packet{Code: CodeRequest, Identifier: s.id, Type: t, Data: data}
 	b, err := p.Append(nil)
 	if err != nil {
-		// Methods bound their data far below MaxPacketLen.
+		// Unreachable: validate bounds Name and TLSFragmentSize, so no
+		// method builds a request near MaxPacketLen.
 		panic(err)
 	}
 	s.last = b
