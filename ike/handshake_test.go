@@ -58,6 +58,7 @@ func newPair(t *testing.T, respCfg *ike.PeerConfig, respOpts ...ike.Option) *pai
 	p.cancel = cancel
 	p.serveStopped = make(chan struct{})
 	go func() { p.resp.Serve(ctx); close(p.serveStopped) }()
+	synctest.Wait() // Serve has registered with the transport
 	t.Cleanup(func() {
 		p.init.Close(context.Background())
 		cancel()

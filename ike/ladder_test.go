@@ -1,0 +1,228 @@
+package ike_test
+
+import (
+	"context"
+	"crypto/x509"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/testpki"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// exchanges records the summary of every message on the network.
+func recordExchanges(p *pair) *[]string {
+	var log []string
+	p.net.Filter = func(pkt *ike.Packet) bool {
+		if m, err := wire.Parse(pkt.Data); err == nil {
+			log = append(log, m.Summary())
+		}
+		return true
+	}
+	return &log
+}
+
+func TestCookieRoundTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		// Threshold 0: every request must bring a cookie (RFC 7296 2.6).
+		p := newPair(t, respCfg, ike.WithHalfOpenLimits(30*time.Second, 0, 100))
+		log := recordExchanges(p)
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatalf("Dial with cookies: %v", err)
+		}
+		if len(*log) < 4 {
+			t.Fatalf("exchanges: %v", *log)
+		}
+		want := []string{"IKE_SA_INIT request 0 [ SA KE No", "IKE_SA_INIT response 0 [ N(COOKIE) ]", "IKE_SA_INIT request 0 [ N(COOKIE) SA KE No"}
+		for i, w := range want {
+			if got := (*log)[i]; len(got) < len(w) || got[:len(w)] != w {
+				t.Errorf("message %d = %q, want prefix %q", i, got, w)
+			}
+		}
+		if st := p.resp.Stats(); st.CookiesSent != 1 {
+			t.Errorf("cookies sent %d", st.CookiesSent)
+		}
+	})
+}
+
+func TestInvalidKERetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		ikeProps, _ := proposal.Parse("aes256-sha256-modp2048", proposal.ProtoIKE)
+		initProps, _ := proposal.Parse("aes256-sha256-curve25519-modp2048", proposal.ProtoIKE)
+		initCfg.Proposals = initProps
+		p := newPair(t, respCfg, ike.WithProposals(ikeProps))
+		log := recordExchanges(p)
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		if len(*log) < 2 || (*log)[1] != "IKE_SA_INIT response 0 [ N(INVAL_KE) ]" {
+			t.Errorf("exchanges %q, want INVALID_KE_PAYLOAD second", *log)
+		}
+		if info := sa.Info(); info.Proposal == "" || !contains(info.Proposal, "modp2048") {
+			t.Errorf("negotiated %q", info.Proposal)
+		}
+	})
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNoProposalChosen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		strict, _ := proposal.Parse("aes256gcm16-prfsha384-ecp384", proposal.ProtoIKE)
+		weak, _ := proposal.Parse("3des-sha1-modp1024", proposal.ProtoIKE)
+		initCfg.Proposals = weak
+		var alerts []ike.Alert
+		p := newPair(t, respCfg, ike.WithProposals(strict), ike.WithHooks(&ike.Hooks{Alert: func(a ike.Alert) { alerts = append(alerts, a) }}))
+		_, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		var ne *ike.NotifyError
+		if !asNotify(err, &ne) || ne.Type != wire.NO_PROPOSAL_CHOSEN || !ne.Remote {
+			t.Fatalf("err %v, want NO_PROPOSAL_CHOSEN from the responder", err)
+		}
+		if len(alerts) != 1 || alerts[0].Kind != ike.AlertProposalMismatch || alerts[0].Detail == "" {
+			t.Fatalf("alerts %+v", alerts)
+		}
+		if st := p.resp.Stats(); st.HalfOpen != 0 {
+			t.Errorf("half-open %d after a refused request: no state may be kept", st.HalfOpen)
+		}
+	})
+}
+
+func asNotify(err error, ne **ike.NotifyError) bool {
+	for err != nil {
+		if n, ok := err.(*ike.NotifyError); ok {
+			*ne = n
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+func TestFragmentedIKEAuth(t *testing.T) {
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		respCfg.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER, pki.CA.DER}, Key: pki.Server.Key}
+		initCfg.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots}
+		initCfg.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Client.DER, pki.CA.DER}, Key: pki.Client.Key}
+		initCfg.LocalID = ipsec.Email("client@example.com")
+		respCfg.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots}
+		// A tiny MTU on both sides forces RFC 7383 fragments both ways.
+		respCfg.FragmentMTU, initCfg.FragmentMTU = 576, 576
+		respCfg.DNSDomains = []string{"a-long-search-domain-to-make-the-response-bigger.corp.example.com", "another-long-domain.corp.example.com"}
+		p := newPair(t, respCfg)
+		log := recordExchanges(p)
+		p.net.Duplicate, p.net.Reorder, p.net.Delay = 0.3, 0.3, 5*time.Millisecond
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		reqFrags, respFrags := 0, 0
+		for _, l := range *log {
+			if contains(l, "IKE_AUTH request 1 [ EF(") {
+				reqFrags++
+			}
+			if contains(l, "IKE_AUTH response 1 [ EF(") {
+				respFrags++
+			}
+		}
+		if reqFrags < 2 || respFrags < 2 {
+			t.Errorf("no fragmented IKE_AUTH seen: %v", *log)
+		}
+	})
+}
+
+func TestGarbageDoesNotHurtEstablishedSA(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := sa.Info()
+		attacker := p.net.Endpoint(netip.MustParseAddr("203.0.113.66"))
+		// Messages for the real SPIs that are not authentic, truncated,
+		// replayed message IDs, and random bytes.
+		hdr := wire.Header{SPIi: info.SPIi, SPIr: info.SPIr, Exchange: wire.INFORMATIONAL, Flags: wire.FlagInitiator, MessageID: 2}
+		fake := &wire.Message{Header: hdr, Payloads: []wire.Payload{&wire.Unknown{Type: wire.PayloadSK, Body: make([]byte, 64)}}}
+		b, err := fake.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkt := range [][]byte{b, b[:40], {1, 2, 3}, make([]byte, 28)} {
+			attacker.Send(ike.Packet{Data: pkt, Local: netip.AddrPortFrom(attacker.Addr(), 500), Remote: netip.AddrPortFrom(gwAddr, 500)})
+		}
+		synctest.Wait()
+		if got := p.resp.SAs(); len(got) != 1 || got[0].State != "ESTABLISHED" {
+			t.Fatalf("responder SA after garbage: %+v", got)
+		}
+		// The SA still works: a clean Delete exchange completes.
+		if err := sa.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := len(p.resp.SAs()); n != 0 {
+			t.Errorf("%d SAs left", n)
+		}
+	})
+}
+
+func TestResponderRetransmitsCachedResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		// Drop the first IKE_AUTH response: the initiator retransmits, the
+		// responder must answer from its cache, not process again (the
+		// pool would hand out a second address otherwise).
+		respCfg.Pools = []ipsec.AddressPool{mustPool(t, "198.51.100.64/26")}
+		initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+		p2 := newPair(t, respCfg)
+		dropped := false
+		responses := 0
+		p2.net.Filter = func(pkt *ike.Packet) bool {
+			m, err := wire.Parse(pkt.Data)
+			if err == nil && m.Header.Exchange == wire.IKE_AUTH && m.Header.IsResponse() {
+				responses++
+				if !dropped {
+					dropped = true
+					return false
+				}
+			}
+			return true
+		}
+		sa, err := p2.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if responses != 2 {
+			t.Errorf("IKE_AUTH responses sent: %d, want 2 (original + cached copy)", responses)
+		}
+		if v := sa.Info().VirtualIPs; len(v) != 1 || v[0].String() != "198.51.100.65" {
+			t.Errorf("virtual IP %v", v)
+		}
+	})
+}
