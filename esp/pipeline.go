@@ -143,33 +143,44 @@ func (u *Userspace) worker() {
 	sc := newScratch()
 	for b := range u.work {
 		if b.out {
-			for i := range b.n {
-				p := &b.pkts[i]
-				if p.sa == nil {
-					continue
-				}
-				s := p.sa
-				p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, s.cfg.SPI, p.seq, s.cfg.ESN, nil)
-			}
+			sealBatch(b, sc)
 		} else {
-			for i := range b.n {
-				p := &b.pkts[i]
-				if p.sa == nil || p.err != nil {
-					continue
-				}
-				pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.ESN)
-				if err != nil {
-					p.err = err
-					if err == ErrAuth {
-						p.sa.authFailures.Add(1)
-					}
-					continue
-				}
-				p.off += espHeaderLen + p.sa.suite.ivLen
-				p.n, p.nh = len(pl), nh
-			}
+			openBatch(b, sc)
 		}
 		b.mu.Unlock()
+	}
+}
+
+// sealBatch encrypts every packet of b that classifyOut gave an SA.
+func sealBatch(b *batch, sc *scratch) {
+	for i := range b.n {
+		p := &b.pkts[i]
+		if p.sa == nil {
+			continue
+		}
+		s := p.sa
+		p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, s.cfg.SPI, p.seq, s.cfg.ESN, nil)
+	}
+}
+
+// openBatch authenticates and decrypts every packet of b that classifyIn
+// accepted; the replay window is updated later, in order, by finishIn.
+func openBatch(b *batch, sc *scratch) {
+	for i := range b.n {
+		p := &b.pkts[i]
+		if p.sa == nil || p.err != nil {
+			continue
+		}
+		pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.ESN)
+		if err != nil {
+			p.err = err
+			if err == ErrAuth {
+				p.sa.authFailures.Add(1)
+			}
+			continue
+		}
+		p.off += espHeaderLen + p.sa.suite.ivLen
+		p.n, p.nh = len(pl), nh
 	}
 }
 
