@@ -43,16 +43,33 @@ func (k *stdECDH) Method() proposal.KEID { return k.id }
 // String never shows the private key.
 func (k *stdECDH) String() string { return keName(k.id) }
 
+// scalarLen is the private key length crypto/ecdh expects per group.
+var scalarLen = map[proposal.KEID]int{proposal.KEECP256: 32, proposal.KEECP384: 48, proposal.KEECP521: 66, proposal.KECurve25519: 32}
+
+// generate draws the private key from k.rand itself: since Go 1.26
+// ecdh.Curve.GenerateKey ignores its reader, and the IKE engines' WithRand
+// seam must make exchanges reproducible. NIST scalars are drawn by
+// rejection sampling (NewPrivateKey refuses 0 and values >= n); for P-521
+// the top byte is masked to the order's single leading bit first.
 func (k *stdECDH) generate() error {
 	if k.priv != nil {
 		return nil
 	}
-	p, err := k.curve.GenerateKey(k.rand)
-	if err != nil {
-		return fmt.Errorf("alg: %s: key generation: %w", keName(k.id), err)
+	d := make([]byte, scalarLen[k.id])
+	for range 1000 {
+		if _, err := io.ReadFull(k.rand, d); err != nil {
+			return fmt.Errorf("alg: %s: key generation: %w", keName(k.id), err)
+		}
+		if k.id == proposal.KEECP521 {
+			d[0] &= 1
+		}
+		if p, err := k.curve.NewPrivateKey(d); err == nil {
+			k.priv = p
+			return nil
+		}
 	}
-	k.priv = p
-	return nil
+	// Only a broken reader (e.g. all 0xff) gets here.
+	return fmt.Errorf("alg: %s: key generation: random source yields no valid scalar", keName(k.id))
 }
 
 // encode turns a crypto/ecdh public key into IKE KE data.

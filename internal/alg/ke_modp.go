@@ -119,22 +119,22 @@ func (k *modpKE) generate() error {
 		return nil
 	}
 	x := make([]byte, k.g.expLen)
-	for {
+	for range 1000 {
 		if _, err := io.ReadFull(k.rand, x); err != nil {
 			return fmt.Errorf("alg: %s: reading random exponent: %w", keName(k.g.id), err)
 		}
 		if k.g.qMod != nil {
 			// Exponent in [1, q-1]; rejection sampling keeps it uniform.
-			n, err := bigmod.NewNat().SetBytes(x, k.g.qMod)
-			if err != nil || n.IsZero() == 1 {
+			if n, err := bigmod.NewNat().SetBytes(x, k.g.qMod); err != nil || n.IsZero() == 1 {
 				continue
 			}
 		} else if allZero(x) {
 			continue
 		}
-		break
+		return k.setPrivate(x)
 	}
-	return k.setPrivate(x)
+	// Only a broken reader (constant output) gets here.
+	return fmt.Errorf("alg: %s: random source yields no valid exponent", keName(k.g.id))
 }
 
 func allZero(b []byte) bool {

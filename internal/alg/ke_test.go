@@ -327,3 +327,47 @@ func TestWeierstrassMatchesP256(t *testing.T) {
 		eq(t, "shared", s, want)
 	}
 }
+
+// constReader returns the same byte forever.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// TestKeyExchangeRandSeam: the private value comes from the injected
+// reader (so engines with a fixed WithRand are reproducible), and a broken
+// reader gives an error instead of a hang.
+func TestKeyExchangeRandSeam(t *testing.T) {
+	for _, id := range allKE {
+		if id == proposal.KEMODP6144 || id == proposal.KEMODP8192 {
+			continue
+		}
+		t.Run(keName(id), func(t *testing.T) {
+			seed := make([]byte, 4096)
+			for i := range seed {
+				seed[i] = byte(i*13 + 5)
+			}
+			a, _ := NewKeyExchange(id, bytes.NewReader(seed))
+			b, _ := NewKeyExchange(id, bytes.NewReader(seed))
+			pa, err := a.Public()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, _ := b.Public()
+			if !bytes.Equal(pa, pb) {
+				t.Fatal("same random stream, different public values")
+			}
+			bad, _ := NewKeyExchange(id, constReader(0xff))
+			if id == proposal.KECurve25519 || id == proposal.KECurve448 || id >= proposal.KEMLKEM512 || modpPrimeHex[id] != "" {
+				return // every byte string is a valid private value here
+			}
+			if _, err := bad.Public(); err == nil {
+				t.Fatal("all-0xff reader accepted as scalar source")
+			}
+		})
+	}
+}

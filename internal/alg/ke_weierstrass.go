@@ -219,16 +219,17 @@ func (k *weierstrassKE) generate() error {
 		return nil
 	}
 	d := make([]byte, k.c.n.Size())
-	for {
+	for range 1000 {
 		if _, err := io.ReadFull(k.rand, d); err != nil {
 			return fmt.Errorf("alg: %s: key generation: %w", keName(k.c.id), err)
 		}
 		// Rejection sampling for a uniform scalar in [1, n-1].
 		if s, err := bigmod.NewNat().SetBytes(d, k.c.n); err == nil && s.IsZero() != 1 {
-			break
+			return k.setPrivate(d)
 		}
 	}
-	return k.setPrivate(d)
+	// Only a broken reader (constant output) gets here.
+	return fmt.Errorf("alg: %s: random source yields no valid scalar", keName(k.c.id))
 }
 
 func (k *weierstrassKE) setPrivate(d []byte) error {
