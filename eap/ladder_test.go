@@ -261,3 +261,9 @@ func (f *pkiFixture) clientTLS(c *testpki.Cert, version uint16) *tls.Config {
 		RootCAs:      f.pool, ServerName: "vpn.example.com", MaxVersion: version,
 	}
 }
+
+func newPool(p *testpki.PKI) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.CA.Cert)
+	return pool
+}

@@ -214,3 +214,73 @@ func TestTLSReassemblyLimits(t *testing.T) {
 		t.Errorf("round trip: %d octets, pending %t", len(got), out.pending())
 	}
 }
+
+// TestLadderTLSWindowsCN: Windows sends the certificate's CN as its EAP
+// identity. Here the chain is checked by crypto/tls itself (ClientAuth
+// RequireAndVerifyClientCert with ClientCAs, no CertVerifier) and the
+// identity is still bound to the certificate.
+func TestLadderTLSWindowsCN(t *testing.T) {
+	pki, err := testpki.New(testpki.RSA2048, "alice", "vpn.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &pkiFixture{PKI: pki, pool: newPool(pki)}
+	for _, tc := range []struct {
+		identity string
+		ok       bool
+	}{{"alice", true}, {"administrator", false}} {
+		srvTLS := f.serverTLS()
+		srvTLS.ClientAuth, srvTLS.ClientCAs = tls.RequireAndVerifyClientCert, f.pool
+		users := ipsec.NewUsers(ipsec.User{Name: "alice"})
+		s := newServer(t, ServerConfig{Methods: []Type{TypeTLS}, TLS: srvTLS, Users: users})
+		p := NewPeer(PeerConfig{Identity: tc.identity, TLS: f.clientTLS(f.Client, tls.VersionTLS12)})
+		sres, pres, serr, _, _ := ladder(t, s, p, "")
+		p.Close()
+		if (sres.Status == StatusSuccess) != tc.ok || (pres.Status == StatusSuccess) != tc.ok {
+			t.Errorf("%s: server %v peer %v", tc.identity, sres, pres)
+		}
+		if tc.ok && (sres.User == nil || sres.User.Name != "alice") {
+			t.Errorf("%s: user %v", tc.identity, sres.User)
+		}
+		if !tc.ok && !errors.Is(serr, ErrCertIdentity) {
+			t.Errorf("%s: %v", tc.identity, serr)
+		}
+	}
+}
+
+// TestTLSHostileFragments: a peer that never stops sending fragments is
+// cut off by the reassembly limit or the round limit, whichever is first.
+func TestTLSHostileFragments(t *testing.T) {
+	pki := newPKI(t)
+	for _, tc := range []struct {
+		name      string
+		maxMsg    int
+		maxRounds int
+		want      error
+	}{
+		{"message limit", 8 << 10, 0, ErrMalformed},
+		{"round limit", 0, 10, ErrTooManyRounds},
+	} {
+		s := newServer(t, ServerConfig{Methods: []Type{TypeTLS}, TLS: pki.serverTLS(), Certs: pki.verifier(), TLSMaxMessage: tc.maxMsg, MaxRounds: tc.maxRounds, SkipIdentity: true})
+		req, _ := s.Start("alice@example.com")
+		var err error
+		var res Result
+		for i := range 100 {
+			frag := append([]byte{TLSFlagMore}, bytes.Repeat([]byte{0x16}, 1000)...)
+			resp, _ := (&Packet{Code: CodeResponse, Identifier: req[1], Type: TypeTLS, Data: frag}).Marshal()
+			req, res, err = s.Process(resp)
+			if res.Status != StatusContinue {
+				break
+			}
+			if i == 99 {
+				t.Fatalf("%s: still reassembling after 100 fragments", tc.name)
+			}
+			if q, _ := Parse(req); q == nil || !bytes.Equal(q.Data, tlsAck) {
+				t.Fatalf("%s: fragment not acknowledged: %x", tc.name, req)
+			}
+		}
+		if res.Status != StatusFailure || !errors.Is(err, tc.want) || req[0] != byte(CodeFailure) {
+			t.Errorf("%s: %v %v", tc.name, res, err)
+		}
+	}
+}
