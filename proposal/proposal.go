@@ -123,34 +123,39 @@ var typeOrder = []TransformType{TypeENCR, TypePRF, TypeINTEG, TypeKE, TypeESN,
 
 // transforms returns the transforms of one known type in preference order.
 func (p Proposal) transforms(t TransformType) []Transform {
-	var out []Transform
+	return p.appendTransforms(nil, t)
+}
+
+// appendTransforms appends the transforms of type t to dst; Select uses it
+// with stack buffers so that matching allocates nothing.
+func (p *Proposal) appendTransforms(dst []Transform, t TransformType) []Transform {
 	switch {
 	case t == TypeENCR:
 		for _, e := range p.Encr {
-			out = append(out, Transform{TypeENCR, uint16(e.ID), e.KeyLen})
+			dst = append(dst, Transform{TypeENCR, uint16(e.ID), e.KeyLen})
 		}
 	case t == TypePRF:
 		for _, id := range p.PRF {
-			out = append(out, Transform{TypePRF, uint16(id), 0})
+			dst = append(dst, Transform{TypePRF, uint16(id), 0})
 		}
 	case t == TypeINTEG:
 		for _, id := range p.Integ {
-			out = append(out, Transform{TypeINTEG, uint16(id), 0})
+			dst = append(dst, Transform{TypeINTEG, uint16(id), 0})
 		}
 	case t == TypeKE:
 		for _, id := range p.KE {
-			out = append(out, Transform{TypeKE, uint16(id), 0})
+			dst = append(dst, Transform{TypeKE, uint16(id), 0})
 		}
 	case t == TypeESN:
 		for _, id := range p.ESN {
-			out = append(out, Transform{TypeESN, uint16(id), 0})
+			dst = append(dst, Transform{TypeESN, uint16(id), 0})
 		}
 	case isAddKE(t):
 		for _, id := range p.AddKE[t-TypeADDKE1] {
-			out = append(out, Transform{t, uint16(id), 0})
+			dst = append(dst, Transform{t, uint16(id), 0})
 		}
 	}
-	return out
+	return dst
 }
 
 // Clone returns a deep copy, so callers can keep a proposal while its

@@ -46,7 +46,7 @@ func Select(local, peer List, opts SelectOptions) (Proposal, error) {
 	}
 	for i := range outer {
 		for j := range inner {
-			pref, other := outer[i], inner[j]
+			pref, other := &outer[i], &inner[j]
 			p, ok := matchPair(pref, other, opts, nil)
 			if !ok {
 				continue
@@ -72,37 +72,43 @@ func Matches(a, b List, opts SelectOptions) bool {
 // matchPair selects transforms of pref and other, pref's order winning. If
 // mm is not nil it records every type without overlap instead of stopping
 // at the first one.
-func matchPair(pref, other Proposal, opts SelectOptions, mm *PairMismatch) (Proposal, bool) {
+func matchPair(pref, other *Proposal, opts SelectOptions, mm *PairMismatch) (Proposal, bool) {
 	sel := Proposal{Protocol: pref.Protocol}
-	fail := func(reason string) bool {
-		if mm != nil && mm.Reason == "" {
-			mm.Reason = reason
-		}
-		return false
-	}
 	if pref.Protocol != other.Protocol {
-		return sel, fail("protocol " + other.Protocol.String() + " vs " + pref.Protocol.String())
+		if mm != nil {
+			mm.Reason = "protocol " + other.Protocol.String() + " vs " + pref.Protocol.String()
+		}
+		return sel, false
 	}
 	if len(pref.Unknown) > 0 || len(other.Unknown) > 0 {
-		u := append(slices.Clone(pref.Unknown), other.Unknown...)
-		return sel, fail("unknown transform type " + u[0].Type.String() + " makes the proposal unacceptable (RFC 7296 3.3.6)")
+		if mm != nil {
+			u := append(slices.Clone(pref.Unknown), other.Unknown...)
+			mm.Reason = "unknown transform type " + u[0].Type.String() + " makes the proposal unacceptable (RFC 7296 3.3.6)"
+		}
+		return sel, false
 	}
 	ok := true
-	var kes []KEID
-	encrOK := false
+	var kesBuf [1 + NumAddKE]KEID
+	kes := kesBuf[:0]
+	var abuf, bbuf [16]Transform
+	// Chosen transforms wait here until the whole pair matched, so failed
+	// pairs (most of them) allocate nothing.
+	var chosenBuf [TypeADDKE7]Transform // one per known type
+	chosen := chosenBuf[:0]
+	encrOK, aeadOK := false, false
 	for _, t := range selectOrder {
 		if opts.SkipKE && (t == TypeKE || isAddKE(t)) {
 			continue
 		}
 		if t == TypeINTEG {
-			if encrOK && sel.Encr[0].ID.IsAEAD() {
+			if aeadOK {
 				continue // AEAD: no integrity transform (RFC 5282)
 			}
 			if !encrOK && (pref.IsAEAD() || other.IsAEAD()) {
 				continue // the ENCR mismatch already explains this pair
 			}
 		}
-		a, b := pref.transforms(t), other.transforms(t)
+		a, b := pref.appendTransforms(abuf[:0], t), other.appendTransforms(bbuf[:0], t)
 		if len(a) == 0 && len(b) == 0 {
 			continue
 		}
@@ -110,25 +116,30 @@ func matchPair(pref, other Proposal, opts SelectOptions, mm *PairMismatch) (Prop
 		if t == TypeKE && opts.PreferKE != KENone {
 			a = promote(a, opts.PreferKE)
 		}
-		chosen, found := pick(a, b, optional, t == TypeKE || isAddKE(t), kes)
+		tr, none, found := pick(a, b, optional, t == TypeKE || isAddKE(t), kes)
 		if !found {
 			ok = false
 			if mm == nil {
 				return sel, false
 			}
-			mm.Types = append(mm.Types, TypeMismatch{Type: t, Preferred: a, Other: b})
+			mm.Types = append(mm.Types, TypeMismatch{Type: t, Preferred: slices.Clone(a), Other: slices.Clone(b)})
 			continue
 		}
-		if chosen == nil {
+		if none {
 			continue // nothing to negotiate: NONE agreed or optional absent
 		}
 		if t == TypeKE || isAddKE(t) {
-			kes = append(kes, KEID(chosen.ID))
+			kes = append(kes, KEID(tr.ID))
 		}
 		if t == TypeENCR {
-			encrOK = true
+			encrOK, aeadOK = true, EncrID(tr.ID).IsAEAD()
 		}
-		sel.Add(*chosen)
+		chosen = append(chosen, tr)
+	}
+	if ok {
+		for _, tr := range chosen {
+			sel.Add(tr)
+		}
 	}
 	return sel, ok
 }
@@ -138,18 +149,14 @@ func matchPair(pref, other Proposal, opts SelectOptions, mm *PairMismatch) (Prop
 var selectOrder = []TransformType{TypeENCR, TypeINTEG, TypePRF, TypeKE, TypeESN,
 	TypeADDKE1, TypeADDKE2, TypeADDKE3, TypeADDKE4, TypeADDKE5, TypeADDKE6, TypeADDKE7}
 
-// pick returns the first transform of a also in b. chosen is nil with
-// found true when nothing needs negotiating (an optional KE left out, or
-// NONE agreed).
-func pick(a, b []Transform, optional, ke bool, used []KEID) (chosen *Transform, found bool) {
-	hasNone := func(l []Transform) bool {
-		return slices.ContainsFunc(l, func(t Transform) bool { return t.ID == 0 })
-	}
+// pick returns the first transform of a also in b. none is set with found
+// when nothing needs negotiating (an optional KE left out, or NONE agreed).
+func pick(a, b []Transform, optional, ke bool, used []KEID) (chosen Transform, none, found bool) {
 	if len(a) == 0 || len(b) == 0 {
 		if optional && (hasNone(a) || hasNone(b)) {
-			return nil, true
+			return Transform{}, true, true
 		}
-		return nil, false
+		return Transform{}, false, false
 	}
 	for i := range a {
 		if ke && a[i].ID != 0 && slices.Contains(used, KEID(a[i].ID)) {
@@ -158,16 +165,24 @@ func pick(a, b []Transform, optional, ke bool, used []KEID) (chosen *Transform, 
 		for j := range b {
 			if a[i].ID == b[j].ID && a[i].KeyLen == b[j].KeyLen {
 				// 0 is a real choice only for ESN (32-bit sequence
-				// numbers); for KE it is NONE, for INTEG it is NONE.
+				// numbers); for KE and INTEG it is NONE.
 				if a[i].ID == 0 && a[i].Type != TypeESN {
-					return nil, true
+					return Transform{}, true, true
 				}
-				t := a[i]
-				return &t, true
+				return a[i], false, true
 			}
 		}
 	}
-	return nil, false
+	return Transform{}, false, false
+}
+
+func hasNone(l []Transform) bool {
+	for _, t := range l {
+		if t.ID == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // promote moves method id to the front of a (a copy) if a contains it.
@@ -231,9 +246,9 @@ func (e *MismatchError) Pairs() []PairMismatch {
 		for j := range peer {
 			pm := PairMismatch{Local: i, Peer: j}
 			if e.Options.PreferPeer {
-				matchPair(peer[j], e.Local[i], e.Options, &pm)
+				matchPair(&peer[j], &e.Local[i], e.Options, &pm)
 			} else {
-				matchPair(e.Local[i], peer[j], e.Options, &pm)
+				matchPair(&e.Local[i], &peer[j], e.Options, &pm)
 			}
 			out = append(out, pm)
 		}
