@@ -71,6 +71,12 @@ func (t Type) String() string {
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
 
+// DerivesMSK reports whether the method authenticates both sides and
+// exports an MSK. RFC 5998 section 4 allows EAP-only IKEv2
+// authentication only with such methods; for the others IKE signs AUTH
+// with SK_pi/SK_pr and still needs the server's certificate.
+func (t Type) DerivesMSK() bool { return t == TypeMSCHAPv2 || t == TypeTLS }
+
 // headerLen is Code, Identifier and Length (RFC 3748 section 4).
 const headerLen = 4
 

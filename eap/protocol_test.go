@@ -219,7 +219,7 @@ func TestMD5AndGTC(t *testing.T) {
 				if !tc.ok && !errors.Is(serr, ErrAuthFailed) {
 					t.Errorf("server error %v", serr)
 				}
-				if tc.ok && (sres.MSK != nil || pres.MSK != nil || sres.Method != m) {
+				if tc.ok && (sres.MSK != nil || pres.MSK != nil || sres.Method != m || m.DerivesMSK()) {
 					t.Errorf("%s derived an MSK or wrong method: %v", m, sres)
 				}
 			})
