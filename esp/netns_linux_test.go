@@ -296,36 +296,45 @@ func bulk(t testing.TB, a, b string, dst netip.Addr, size int) time.Duration {
 func TestNetnsTunnel(t *testing.T) {
 	requireRoot(t)
 	requireTool(t, "ping")
+	type outerPair struct{ name, a, b string }
+	v4 := outerPair{"", "198.51.100.1", "198.51.100.2"}
+	v6 := outerPair{"/outer6", "2001:db8:ff::1", "2001:db8:ff::2"}
 	for _, encap := range []bool{true, false} {
-		for _, ts := range testSuites {
-			name := ts.name + "/raw-esp"
-			if encap {
-				name = ts.name + "/udp-encap"
+		for i, ts := range testSuites {
+			outers := []outerPair{v4}
+			if i == 0 {
+				outers = append(outers, v6) // IPv6 outer for one suite keeps the run short
 			}
-			t.Run(name, func(t *testing.T) {
-				nsA, nsB := nsPair(t)
-				a := startEngine(t, nsA, netip.MustParseAddr("198.51.100.1"), addrsA)
-				b := startEngine(t, nsB, netip.MustParseAddr("198.51.100.2"), addrsB)
-				installNS(t, a, b, ts, encap)
-				ping(t, nsA, innerB4)
-				ping(t, nsB, innerA6)
-				size := 8 << 20
-				if testing.Short() {
-					size = 1 << 20
+			for _, o := range outers {
+				name := ts.name + "/raw-esp" + o.name
+				if encap {
+					name = ts.name + "/udp-encap" + o.name
 				}
-				d4 := bulk(t, nsA, nsB, innerB4, size)
-				d6 := bulk(t, nsB, nsA, innerA6, size)
-				t.Logf("bulk %d MiB: IPv4 inner %v (%.0f Mbit/s), IPv6 inner %v (%.0f Mbit/s)", size>>20,
-					d4, float64(size)*8/d4.Seconds()/1e6, d6, float64(size)*8/d6.Seconds()/1e6)
-				sa, err := a.u.SAStats(SAID{SPI: 0x1001, Dir: DirOut, Dst: b.outer})
-				if err != nil || sa.Packets == 0 {
-					t.Fatalf("outbound SA stats %+v %v", sa, err)
-				}
-				st := b.u.Stats()
-				if st.InAuth+st.InTruncated+st.InUnknownSPI+st.InSelector+st.InMalformed != 0 {
-					t.Fatalf("receiver dropped packets: %+v", st)
-				}
-			})
+				t.Run(name, func(t *testing.T) {
+					nsA, nsB := nsPair(t)
+					a := startEngine(t, nsA, netip.MustParseAddr(o.a), addrsA)
+					b := startEngine(t, nsB, netip.MustParseAddr(o.b), addrsB)
+					installNS(t, a, b, ts, encap)
+					ping(t, nsA, innerB4)
+					ping(t, nsB, innerA6)
+					size := 8 << 20
+					if testing.Short() {
+						size = 1 << 20
+					}
+					d4 := bulk(t, nsA, nsB, innerB4, size)
+					d6 := bulk(t, nsB, nsA, innerA6, size)
+					t.Logf("bulk %d MiB: IPv4 inner %v (%.0f Mbit/s), IPv6 inner %v (%.0f Mbit/s)", size>>20,
+						d4, float64(size)*8/d4.Seconds()/1e6, d6, float64(size)*8/d6.Seconds()/1e6)
+					sa, err := a.u.SAStats(SAID{SPI: 0x1001, Dir: DirOut, Dst: b.outer})
+					if err != nil || sa.Packets == 0 {
+						t.Fatalf("outbound SA stats %+v %v", sa, err)
+					}
+					st := b.u.Stats()
+					if st.InAuth+st.InTruncated+st.InUnknownSPI+st.InSelector+st.InMalformed != 0 {
+						t.Fatalf("receiver dropped packets: %+v", st)
+					}
+				})
+			}
 		}
 	}
 }

@@ -584,6 +584,7 @@ func (u *Userspace) finishIn(b *batch) {
 		}
 		off, n, err := u.acceptIn(p, now)
 		if err != nil {
+			p.err = err
 			u.cnt.countInErr(err)
 			continue
 		}
