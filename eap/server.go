@@ -220,9 +220,10 @@ func (s *Server) Close() error {
 //
 // Rules for the caller: send out whenever it is non-nil. When err
 // matches ErrDiscarded, out is nil and nothing changed (a stale or
-// duplicate response): wait, or retransmit Pending(). Any other error
-// comes with the EAP-Failure that ends the conversation and explains it;
-// res.Err holds the same reason.
+// duplicate response): wait, or retransmit Pending(). ErrFinished (a
+// call after the end or before Start) also comes without a packet. Any
+// other error comes with the EAP-Failure that ends the conversation and
+// explains it; res.Err holds the same reason.
 func (s *Server) Process(resp []byte) (out []byte, res Result, err error) {
 	return s.ProcessContext(context.Background(), resp)
 }

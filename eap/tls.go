@@ -185,7 +185,13 @@ func newTLSServer(s *Server) (*tlsServer, error) {
 
 func (m *tlsServer) start(uint8) ([]byte, error) {
 	s := m.s
-	m.bind = &tlsBinding{identity: s.ident, certs: s.cfg.Certs}
+	certs := s.cfg.Certs
+	if certs != nil && certs.Now == nil {
+		c := *certs
+		c.Now = s.cfg.Now // one clock for the handshake and the chain check
+		certs = &c
+	}
+	m.bind = &tlsBinding{identity: s.ident, certs: certs}
 	cfg := s.cfg.TLS.Clone()
 	cfg.SessionTicketsDisabled = true
 	cfg.Rand, cfg.Time = s.cfg.Rand, s.cfg.Now

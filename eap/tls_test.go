@@ -284,3 +284,17 @@ func TestTLSHostileFragments(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSServerClock: the server's Now also drives the client
+// certificate check when the CertVerifier has no clock of its own.
+func TestTLSServerClock(t *testing.T) {
+	pki := newPKI(t)
+	future := func() time.Time { return time.Now().Add(5 * 365 * 24 * time.Hour) }
+	s := newServer(t, ServerConfig{Methods: []Type{TypeTLS}, TLS: pki.serverTLS(), Certs: pki.verifier(), Now: future})
+	p := NewPeer(PeerConfig{Identity: "alice@example.com", TLS: pki.clientTLS(pki.Client, tls.VersionTLS13)})
+	defer p.Close()
+	sres, _, serr, _, _ := ladder(t, s, p, "")
+	if sres.Status != StatusFailure || serr == nil {
+		t.Errorf("expired (by the server clock) certificate accepted: %v", sres)
+	}
+}
