@@ -1,0 +1,60 @@
+// Package xfrm implements esp.DataPlane on the Linux kernel's IPsec stack
+// (XFRM) through netlink, so that the kernel encrypts and forwards the
+// traffic of the CHILD SAs the IKE engines negotiate.
+//
+// A DataPlane installs one XFRM state per esp.SA and one XFRM policy per
+// esp.Policy (plus a forward policy for inbound ones, which gateways need
+// to route decrypted client traffic on), listens on the XFRM multicast
+// groups for expire and acquire messages and turns them into esp.Events.
+//
+// # Mapping
+//
+//   - Algorithms: the proposal IDs map to the kernel's crypto names
+//     (rfc4106(gcm(aes)), rfc4309(ccm(aes)), rfc7539esp(chacha20,poly1305),
+//     rfc4543(gcm(aes)), cbc(aes), rfc3686(ctr(aes)), cbc(des3_ede),
+//     ecb(cipher_null), cbc(camellia); hmac(sha256) with the RFC 4868
+//     truncation of 128 bits, never the legacy 96 of XFRMA_ALG_AUTH).
+//     Keys carry the AEAD salt or CTR nonce at their end, as esp.SA does.
+//   - Anti-replay: windows above 32 packets and ESN use
+//     XFRMA_REPLAY_ESN_VAL (bitmap mode), up to 4096 packets.
+//   - UDP encapsulation (RFC 3948): UDP_ENCAP_ESPINUDP with the SA's ports.
+//     The IKE socket on port 4500 must be switched with EnableUDPEncap so
+//     the kernel takes the ESP packets out of it. Afterwards the socket
+//     still receives IKE packets, WITH their four-byte non-ESP marker (the
+//     kernel does not strip it), while NAT keepalives (0xFF) and ESP
+//     packets never reach userspace: this was checked in the test VM
+//     (TestKernelUDPEncapSocket).
+//   - Policy templates: an outbound policy sends through the newest
+//     outbound SA of its ReqID. XFRM needs the outer addresses and mode of
+//     that SA in the template, and esp.Policy does not carry them, so the
+//     data plane fills them in from the SAs it holds and updates the
+//     policies whenever the newest outbound SA of a ReqID changes (rekey,
+//     UpdateSA for MOBIKE). Inbound and forward templates use wildcard
+//     addresses and match any SA of the ReqID.
+//   - UpdateSA: port and lifetime changes go through XFRM_MSG_UPDSA; a
+//     change of outer address or of encapsulation, which XFRM cannot
+//     update in place, replaces the state and carries over its sequence
+//     numbers, replay bitmap and counters (XFRM_MSG_NEWAE), so the peer's
+//     replay window keeps accepting our packets after a MOBIKE move.
+//
+// # Ownership and coexistence
+//
+// The data plane only ever removes what it installed: Close deletes the
+// states and policies in its registry. Several data planes (several
+// tunnels, overlapping client address ranges) coexist when each gets its
+// own XFRM interface ID (WithIfID, the modern way: route traffic into the
+// matching xfrm interface) or mark (WithMark). WithReqIDRange reserves
+// request IDs. With WithRemoveStale, New deletes states and policies left
+// behind by a previous process that carry the same interface ID, mark and
+// request ID range, so a restarted gateway starts clean without touching
+// anything else on the machine.
+//
+// # Limits
+//
+// XFRM selectors are prefixes with one port or all ports; a selector that
+// is not expressible so is rejected (ErrSelector) rather than widened.
+// NAT keepalives (esp.SA.NATKeepalive) are not sent by the 6.1 kernel;
+// the IKE transport has to send them on its socket. Tests of this package
+// run inside a Debian kernel under qemu (GOIPSEC_VMTEST=1, see
+// scripts/vmtest).
+package xfrm

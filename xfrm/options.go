@@ -1,0 +1,107 @@
+package xfrm
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/vishvananda/netns"
+)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	ns          netns.NsHandle
+	nsSet       bool
+	ifID        uint32
+	markValue   uint32
+	markMask    uint32
+	reqMin      uint32
+	reqMax      uint32
+	removeStale bool
+	noForward   bool
+	eventBuffer int
+	logger      *slog.Logger
+}
+
+func defaultConfig() config {
+	return config{
+		ns:          netns.None(),
+		eventBuffer: 256,
+		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// WithNetNS makes the data plane work in the network namespace ns instead
+// of the caller's. The handle may be closed after New returns.
+func WithNetNS(ns netns.NsHandle) Option {
+	return func(c *config) { c.ns, c.nsSet = ns, true }
+}
+
+// WithIfID puts every state and policy on the XFRM interface with this
+// ID (Linux 4.19+). Traffic routed into an xfrm interface created with
+// the same if_id uses them; other tunnels and overlapping client address
+// ranges on other interface IDs stay separate. It also tags what this data
+// plane owns.
+func WithIfID(id uint32) Option { return func(c *config) { c.ifID = id } }
+
+// WithMark sets an XFRM mark on every state and policy: only packets whose
+// fwmark matches (value under mask) use them. The older alternative to
+// WithIfID for separating tunnels; it also tags ownership.
+func WithMark(value, mask uint32) Option {
+	return func(c *config) { c.markValue, c.markMask = value, mask }
+}
+
+// WithReqIDRange declares that the request IDs min..max belong to this data
+// plane: AddSA and AddPolicy reject others, and WithRemoveStale uses the
+// range to recognise state a previous instance left behind.
+func WithReqIDRange(min, max uint32) Option {
+	return func(c *config) { c.reqMin, c.reqMax = min, max }
+}
+
+// WithRemoveStale makes New delete states and policies that carry this
+// data plane's tags (WithIfID, WithMark, WithReqIDRange: all that are set
+// must match), left behind by an earlier process that did not Close.
+// At least one tag is required, so nothing foreign is ever removed.
+func WithRemoveStale() Option { return func(c *config) { c.removeStale = true } }
+
+// WithoutForwardPolicies stops New from adding a forward ("fwd") policy
+// beside each inbound one. Gateways need them to route decrypted traffic
+// onward; a host that only terminates its own traffic can go without.
+func WithoutForwardPolicies() Option { return func(c *config) { c.noForward = true } }
+
+// WithEventBuffer sets the capacity of the Events channel (default 256).
+func WithEventBuffer(n int) Option { return func(c *config) { c.eventBuffer = n } }
+
+// WithLogger sets the logger (default: discard). The data plane logs
+// installs at debug level and event-stream problems as warnings.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+func (c *config) validate() error {
+	switch {
+	case c.nsSet && !c.ns.IsOpen():
+		return fmt.Errorf("xfrm: WithNetNS: namespace handle is not open")
+	case c.markValue&^c.markMask != 0:
+		return fmt.Errorf("xfrm: WithMark: value 0x%x has bits outside mask 0x%x", c.markValue, c.markMask)
+	case c.reqMin > c.reqMax:
+		return fmt.Errorf("xfrm: WithReqIDRange: min %d above max %d", c.reqMin, c.reqMax)
+	case c.reqMax != 0 && c.reqMin == 0:
+		// ReqID 0 in a template means "any SA", so it cannot tag ownership.
+		return fmt.Errorf("xfrm: WithReqIDRange: request ID 0 is reserved (it matches any SA)")
+	case c.removeStale && !c.tagged():
+		return fmt.Errorf("xfrm: WithRemoveStale: needs WithIfID, WithMark or WithReqIDRange to recognise its own state")
+	case c.eventBuffer < 1:
+		return fmt.Errorf("xfrm: WithEventBuffer: %d, must be at least 1", c.eventBuffer)
+	case c.logger == nil:
+		return fmt.Errorf("xfrm: WithLogger: nil logger")
+	}
+	return nil
+}
+
+func (c *config) tagged() bool { return c.ifID != 0 || c.markMask != 0 || c.reqMax != 0 }
+
+// reqIDAllowed reports whether r is inside the configured range.
+func (c *config) reqIDAllowed(r uint32) bool {
+	return c.reqMax == 0 || (r >= c.reqMin && r <= c.reqMax)
+}

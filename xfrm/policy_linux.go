@@ -1,0 +1,305 @@
+//go:build linux
+
+package xfrm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/goipsec/ipsec/esp"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+func checkPolicy(p *esp.Policy) (kselector, error) {
+	if p.Dir != esp.DirIn && p.Dir != esp.DirOut {
+		return kselector{}, fmt.Errorf("xfrm: policy %s: invalid direction", p)
+	}
+	if p.Action > esp.ActionDiscard {
+		return kselector{}, fmt.Errorf("xfrm: policy %s: invalid action", p)
+	}
+	k, err := policySelector(p)
+	if err != nil {
+		return k, fmt.Errorf("xfrm: policy %s: %w", p, err)
+	}
+	return k, nil
+}
+
+func kernelDir(dir esp.Direction) netlink.Dir {
+	if dir == esp.DirOut {
+		return netlink.XFRM_DIR_OUT
+	}
+	return netlink.XFRM_DIR_IN
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func ipOrZero(a netip.Addr, fam uint16) net.IP {
+	if a.IsValid() {
+		return a.AsSlice()
+	}
+	if fam == afInet {
+		return net.IPv4zero.To4()
+	}
+	return net.IPv6zero
+}
+
+// templateLocked derives the template of a protect policy from the SAs
+// of its ReqID: mode and outer family from the newest SA, and for
+// outbound tunnel-mode policies the outer addresses of the newest
+// outbound SA (or, before it exists, those of an inbound one, reversed).
+func (d *DataPlane) templateLocked(p *esp.Policy, k kselector) tmplInfo {
+	var same, other *saEntry
+	for _, e := range d.byReq[p.ReqID] {
+		if e.sa.Dir == p.Dir {
+			same = e
+		} else {
+			other = e
+		}
+	}
+	t := tmplInfo{mode: esp.ModeTunnel, fam: family(k.dst.Addr())}
+	pick := same
+	if pick == nil {
+		pick = other
+	}
+	if pick == nil {
+		return t
+	}
+	t.mode, t.fam = pick.sa.Mode, family(pick.sa.Dst.Addr())
+	if p.Dir == esp.DirOut && t.mode == esp.ModeTunnel {
+		if same != nil {
+			t.src, t.dst = same.sa.Src.Addr(), same.sa.Dst.Addr()
+		} else {
+			t.src, t.dst = other.sa.Dst.Addr(), other.sa.Src.Addr()
+		}
+	}
+	return t
+}
+
+// kernelPolicy builds the XFRM policy for pe in kernel direction dir.
+func (d *DataPlane) kernelPolicy(pe *polEntry, dir netlink.Dir) *netlink.XfrmPolicy {
+	xp := &netlink.XfrmPolicy{
+		Src:      ipNet(pe.ksel.src),
+		Dst:      ipNet(pe.ksel.dst),
+		Proto:    netlink.Proto(pe.ksel.proto),
+		SrcPort:  int(pe.ksel.srcPort),
+		DstPort:  int(pe.ksel.dstPort),
+		Dir:      dir,
+		Priority: int(pe.p.Priority),
+		Ifid:     int(d.cfg.ifID),
+		Action:   netlink.XFRM_POLICY_ALLOW,
+	}
+	if d.cfg.markMask != 0 {
+		xp.Mark = &netlink.XfrmMark{Value: d.cfg.markValue, Mask: d.cfg.markMask}
+	}
+	switch pe.p.Action {
+	case esp.ActionDiscard:
+		xp.Action = netlink.XFRM_POLICY_BLOCK
+	case esp.ActionProtect:
+		mode := netlink.XFRM_MODE_TUNNEL
+		if pe.tmpl.mode == esp.ModeTransport {
+			mode = netlink.XFRM_MODE_TRANSPORT
+		}
+		xp.Tmpls = []netlink.XfrmPolicyTmpl{{
+			Src:   ipOrZero(pe.tmpl.src, pe.tmpl.fam),
+			Dst:   ipOrZero(pe.tmpl.dst, pe.tmpl.fam),
+			Proto: netlink.XFRM_PROTO_ESP,
+			Mode:  mode,
+			Reqid: int(pe.p.ReqID),
+		}}
+	}
+	return xp
+}
+
+// kernelPolicies lists the XFRM policies of pe: out, or in plus fwd.
+func (d *DataPlane) kernelPolicies(pe *polEntry) []*netlink.XfrmPolicy {
+	if pe.p.Dir == esp.DirOut {
+		return []*netlink.XfrmPolicy{d.kernelPolicy(pe, netlink.XFRM_DIR_OUT)}
+	}
+	l := []*netlink.XfrmPolicy{d.kernelPolicy(pe, netlink.XFRM_DIR_IN)}
+	if pe.fwd {
+		l = append(l, d.kernelPolicy(pe, netlink.XFRM_DIR_FWD))
+	}
+	return l
+}
+
+// AddPolicy implements esp.DataPlane. Inbound policies get a forward
+// policy beside them unless WithoutForwardPolicies was given.
+func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
+	k, err := checkPolicy(&p)
+	if err != nil {
+		return err
+	}
+	if p.Action == esp.ActionProtect && !d.cfg.reqIDAllowed(p.ReqID) {
+		return fmt.Errorf("xfrm: policy %s: ReqID outside WithReqIDRange %d-%d", &p, d.cfg.reqMin, d.cfg.reqMax)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return esp.ErrClosed
+	}
+	key := polKey{p.Dir, p.Src, p.Dst}
+	if _, ok := d.pols[key]; ok {
+		return fmt.Errorf("xfrm: add %s: %w", &p, esp.ErrPolicyExists)
+	}
+	pe := &polEntry{p: p, ksel: k, fwd: p.Dir == esp.DirIn && !d.cfg.noForward}
+	if p.Action == esp.ActionProtect {
+		pe.tmpl = d.templateLocked(&p, k)
+	}
+	xps := d.kernelPolicies(pe)
+	for i, xp := range xps {
+		if err := d.h.XfrmPolicyAdd(xp); err != nil {
+			for _, done := range xps[:i] {
+				_ = d.h.XfrmPolicyDel(done)
+			}
+			return policyError("add", &p, err)
+		}
+	}
+	d.pols[key] = pe
+	d.byKSel[kselKey{uint8(kernelDir(p.Dir)), k}] = pe
+	d.polReq[p.ReqID] = append(d.polReq[p.ReqID], pe)
+	d.cfg.logger.Debug("xfrm policy added", "policy", p.String())
+	return nil
+}
+
+func policyError(op string, p *esp.Policy, err error) error {
+	switch {
+	case errors.Is(err, unix.EEXIST):
+		return fmt.Errorf("xfrm: %s %s: %w", op, p, esp.ErrPolicyExists)
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("xfrm: %s %s: %w", op, p, esp.ErrPolicyNotFound)
+	}
+	return fmt.Errorf("xfrm: %s %s: %w", op, p, err)
+}
+
+// DeletePolicy implements esp.DataPlane.
+func (d *DataPlane) DeletePolicy(ctx context.Context, p esp.Policy) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return esp.ErrClosed
+	}
+	pe, ok := d.pols[polKey{p.Dir, p.Src, p.Dst}]
+	if !ok {
+		return fmt.Errorf("xfrm: delete %s: %w", &p, esp.ErrPolicyNotFound)
+	}
+	err := d.delPolicyLocked(pe)
+	delete(d.pols, polKey{p.Dir, p.Src, p.Dst})
+	delete(d.byKSel, kselKey{uint8(kernelDir(p.Dir)), pe.ksel})
+	l := d.polReq[pe.p.ReqID]
+	for i, x := range l {
+		if x == pe {
+			l = append(l[:i:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(d.polReq, pe.p.ReqID)
+	} else {
+		d.polReq[pe.p.ReqID] = l
+	}
+	return err
+}
+
+// delPolicyLocked removes pe's kernel policies; ones already gone are fine.
+func (d *DataPlane) delPolicyLocked(pe *polEntry) error {
+	var errs []error
+	for _, xp := range d.kernelPolicies(pe) {
+		if err := d.h.XfrmPolicyDel(xp); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, policyError("delete", &pe.p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resyncLocked points the templates of reqid's protect policies at the
+// SAs now installed for it (after an add, update, delete or expiry).
+func (d *DataPlane) resyncLocked(reqid uint32) error {
+	var errs []error
+	for _, pe := range d.polReq[reqid] {
+		if pe.p.Action != esp.ActionProtect {
+			continue
+		}
+		t := d.templateLocked(&pe.p, pe.ksel)
+		if t == pe.tmpl {
+			continue
+		}
+		pe.tmpl = t
+		for _, xp := range d.kernelPolicies(pe) {
+			if err := d.h.XfrmPolicyUpdate(xp); err != nil {
+				errs = append(errs, policyError("update template of", &pe.p, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ownsMark reports whether a state or policy's mark and interface ID are
+// exactly this data plane's (an unset tag must be absent).
+func (d *DataPlane) ownsTags(ifID int, m *netlink.XfrmMark) bool {
+	if uint32(ifID) != d.cfg.ifID {
+		return false
+	}
+	if d.cfg.markMask == 0 {
+		return m == nil || (m.Value == 0 && m.Mask == 0)
+	}
+	return m != nil && m.Value == d.cfg.markValue && m.Mask == d.cfg.markMask
+}
+
+// removeStale deletes states and policies carrying this data plane's tags.
+func (d *DataPlane) removeStale() error {
+	states, err := d.h.XfrmStateList(netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("xfrm: WithRemoveStale: listing states: %w", err)
+	}
+	nStates, nPols := 0, 0
+	for i := range states {
+		st := &states[i]
+		if st.Proto != netlink.XFRM_PROTO_ESP || !d.ownsTags(st.Ifid, st.Mark) || !d.cfg.reqIDAllowed(uint32(st.Reqid)) {
+			continue
+		}
+		dst, _ := netip.AddrFromSlice(st.Dst)
+		if err := d.delStateLocked(dst.Unmap(), uint32(st.Spi)); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("xfrm: WithRemoveStale: deleting state 0x%08x: %w", st.Spi, err)
+		}
+		nStates++
+	}
+	pols, err := d.h.XfrmPolicyList(netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("xfrm: WithRemoveStale: listing policies: %w", err)
+	}
+	for i := range pols {
+		xp := &pols[i]
+		if !d.ownsTags(xp.Ifid, xp.Mark) {
+			continue
+		}
+		if d.cfg.reqMax != 0 {
+			ours := len(xp.Tmpls) > 0
+			for _, t := range xp.Tmpls {
+				ours = ours && d.cfg.reqIDAllowed(uint32(t.Reqid))
+			}
+			if !ours {
+				continue
+			}
+		}
+		if err := d.h.XfrmPolicyDel(xp); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("xfrm: WithRemoveStale: deleting policy %d: %w", xp.Index, err)
+		}
+		nPols++
+	}
+	if nStates+nPols > 0 {
+		d.cfg.logger.Info("xfrm: removed stale state", "states", nStates, "policies", nPols)
+	}
+	return nil
+}
