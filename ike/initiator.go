@@ -88,7 +88,7 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	e.sas[spi] = sa
 	e.mu.Unlock()
 	sa.start(nil)
-	if err := sa.do(ctx, func() { sa.startInit(nil) }); err != nil {
+	if err := sa.do(ctx, func() { sa.startInit(nil) }); err != nil && !errors.Is(err, ErrClosed) {
 		return nil, err
 	}
 	select {

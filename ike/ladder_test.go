@@ -3,6 +3,8 @@ package ike_test
 import (
 	"context"
 	"crypto/x509"
+	"slices"
+	"sync"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -15,16 +17,29 @@ import (
 	"github.com/goipsec/ipsec/proposal"
 )
 
-// exchanges records the summary of every message on the network.
-func recordExchanges(p *pair) *[]string {
-	var log []string
+// exchangeLog records the summary of every message on the network.
+type exchangeLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *exchangeLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.msgs)
+}
+
+func recordExchanges(p *pair) *exchangeLog {
+	l := &exchangeLog{}
 	p.net.Filter = func(pkt *ike.Packet) bool {
 		if m, err := wire.Parse(pkt.Data); err == nil {
-			log = append(log, m.Summary())
+			l.mu.Lock()
+			l.msgs = append(l.msgs, m.Summary())
+			l.mu.Unlock()
 		}
 		return true
 	}
-	return &log
+	return l
 }
 
 func TestCookieRoundTrip(t *testing.T) {
@@ -36,12 +51,12 @@ func TestCookieRoundTrip(t *testing.T) {
 		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
 			t.Fatalf("Dial with cookies: %v", err)
 		}
-		if len(*log) < 4 {
-			t.Fatalf("exchanges: %v", *log)
+		if len(log.list()) < 4 {
+			t.Fatalf("exchanges: %v", log.list())
 		}
 		want := []string{"IKE_SA_INIT request 0 [ SA KE No", "IKE_SA_INIT response 0 [ N(COOKIE) ]", "IKE_SA_INIT request 0 [ N(COOKIE) SA KE No"}
 		for i, w := range want {
-			if got := (*log)[i]; len(got) < len(w) || got[:len(w)] != w {
+			if got := log.list()[i]; len(got) < len(w) || got[:len(w)] != w {
 				t.Errorf("message %d = %q, want prefix %q", i, got, w)
 			}
 		}
@@ -63,8 +78,8 @@ func TestInvalidKERetry(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}
-		if len(*log) < 2 || (*log)[1] != "IKE_SA_INIT response 0 [ N(INVAL_KE) ]" {
-			t.Errorf("exchanges %q, want INVALID_KE_PAYLOAD second", *log)
+		if len(log.list()) < 2 || log.list()[1] != "IKE_SA_INIT response 0 [ N(INVAL_KE) ]" {
+			t.Errorf("exchanges %q, want INVALID_KE_PAYLOAD second", log.list())
 		}
 		if info := sa.Info(); info.Proposal == "" || !contains(info.Proposal, "modp2048") {
 			t.Errorf("negotiated %q", info.Proposal)
@@ -142,7 +157,7 @@ func TestFragmentedIKEAuth(t *testing.T) {
 			t.Fatalf("Dial: %v", err)
 		}
 		reqFrags, respFrags := 0, 0
-		for _, l := range *log {
+		for _, l := range log.list() {
 			if contains(l, "IKE_AUTH request 1 [ EF(") {
 				reqFrags++
 			}
@@ -151,7 +166,7 @@ func TestFragmentedIKEAuth(t *testing.T) {
 			}
 		}
 		if reqFrags < 2 || respFrags < 2 {
-			t.Errorf("no fragmented IKE_AUTH seen: %v", *log)
+			t.Errorf("no fragmented IKE_AUTH seen: %v", log.list())
 		}
 	})
 }

@@ -162,7 +162,14 @@ func (sa *ikeSA) do(ctx context.Context, f func()) error {
 	case <-ran:
 		return nil
 	case <-sa.done:
-		return ErrClosed
+		// f may have run and ended the SA: both channels are closed
+		// then, and select picks either.
+		select {
+		case <-ran:
+			return nil
+		default:
+			return ErrClosed
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
