@@ -3,9 +3,9 @@ package ike_test
 import (
 	"context"
 	"crypto/x509"
+	"net/netip"
 	"slices"
 	"sync"
-	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
