@@ -71,11 +71,6 @@ func (s *suite) padLen(n int) int {
 	return s.align - r
 }
 
-// sealedLen is the ESP packet length (from SPI to ICV) for n payload bytes.
-func (s *suite) sealedLen(n int) int {
-	return espHeaderLen + s.ivLen + n + s.padLen(n) + 2 + s.icvLen
-}
-
 // scratch is per-goroutine state for seal and open: AAD assembly for ESN
 // and the IV generator. Passing slices of it to the Crypter interface does
 // not allocate because it lives on the heap already.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -32,11 +31,11 @@ type packet struct {
 	out  []byte // outbound: the sealed ESP packet
 }
 
-// batch is the unit of work of the pipeline. mu is held from submission
-// until a worker finished the crypto, so the in-order writer can wait for
-// it by locking (wireguard-go's trick; no channel per batch).
+// batch is the unit of work of the pipeline. A worker signals done when
+// the crypto is finished; the in-order writer waits for it, so batches
+// leave in the order they were read while workers finish in any order.
 type batch struct {
-	mu    sync.Mutex
+	done  chan struct{} // capacity 1, reused
 	out   bool
 	n     int
 	pkts  []packet
@@ -53,6 +52,7 @@ type batch struct {
 
 func newBatch(size, bufSize int, out bool) *batch {
 	b := &batch{
+		done:  make(chan struct{}, 1),
 		out:   out,
 		pkts:  make([]packet, size),
 		bufs:  make([][]byte, size),
@@ -133,7 +133,6 @@ func (u *Userspace) getBatch(free chan *batch) *batch {
 }
 
 func (u *Userspace) submit(b *batch, order chan *batch) {
-	b.mu.Lock()
 	u.work <- b
 	order <- b
 }
@@ -147,7 +146,7 @@ func (u *Userspace) worker() {
 		} else {
 			openBatch(b, sc)
 		}
-		b.mu.Unlock()
+		b.done <- struct{}{}
 	}
 }
 
@@ -321,8 +320,7 @@ func (u *Userspace) expireHard(s *saState) {
 func (u *Userspace) writeOut() {
 	defer u.pipes.Done()
 	for b := range u.outOrder {
-		b.mu.Lock()
-		b.mu.Unlock()
+		<-b.done
 		b.udp4, b.udp6, b.raw4, b.raw6 = b.udp4[:0], b.udp6[:0], b.raw4[:0], b.raw6[:0]
 		oob := 0
 		for i := 0; i < b.n; i++ {
@@ -406,20 +404,6 @@ func (u *Userspace) sendUDP(ms []ipv4.Message, s *udpSock) {
 		}
 		ms = ms[max(n, 0)+1:]
 	}
-}
-
-func (u *Userspace) udp4bc() batchConn {
-	if u.udp4 == nil {
-		return nil
-	}
-	return u.udp4.bc
-}
-
-func (u *Userspace) udp6bc() batchConn {
-	if u.udp6 == nil {
-		return nil
-	}
-	return u.udp6.bc
 }
 
 func (u *Userspace) rawbc(s *rawSock) batchConn {
@@ -561,8 +545,7 @@ func (u *Userspace) classifyIn(b *batch) {
 func (u *Userspace) writeIn() {
 	defer u.pipes.Done()
 	for b := range u.inOrder {
-		b.mu.Lock()
-		b.mu.Unlock()
+		<-b.done
 		u.finishIn(b)
 		u.inFree <- b
 	}

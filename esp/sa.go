@@ -56,8 +56,6 @@ type Limits struct {
 	Time    time.Duration // time since the SA was added
 }
 
-func (l Limits) zero() bool { return l.Bytes == 0 && l.Packets == 0 && l.Time == 0 }
-
 // Lifetime holds the soft limit (an EventSoftExpire tells the IKE engine to
 // rekey) and the hard limit (an EventHardExpire; the data plane removes the
 // SA itself, as the kernel does).
