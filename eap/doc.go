@@ -50,9 +50,13 @@
 //     asked for "DOMAIN\user" first, then "user" (LookupUser), so a
 //     store can admit one domain or any. Result.Identity keeps the name as
 //     sent; Result.User is the account found.
-//   - Unknown users and wrong passwords look the same on the wire
-//     (MSCHAPv2 E=691 R=0 with a fresh challenge, the same work done);
-//     only the error returned to the caller tells them apart.
+//   - Unknown users and wrong passwords look the same on the wire and
+//     cost the same work; only the error returned to the caller tells
+//     them apart. A failed MSCHAPv2 login gets EAP-Failure at once, as
+//     strongSwan does (Windows and strongSwan clients do not answer an
+//     R=0 Failure-Request); ServerConfig.MSCHAPv2FailureRequest sends
+//     RFC 2759's "E=691 R=0 C=... V=3" Failure-Request first. Our peer
+//     answers a Failure-Request with a Failure-Response.
 //   - MSCHAPv2 MSK (64 octets): MasterReceiveKey||MasterSendKey (server
 //     view; the client's send then receive key) || 32 zero octets, as
 //     strongSwan, hostapd and Windows use it for IKEv2 AUTH.

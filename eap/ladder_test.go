@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -145,42 +146,54 @@ func TestLadderMSCHAPv2Success(t *testing.T) {
 
 // TestLadderMSCHAPv2Failures checks that a wrong password and an unknown
 // user end the same way and, with the same randomness on both runs, look
-// byte for byte the same on the wire.
+// byte for byte the same on the wire; by default with an immediate
+// EAP-Failure (what strongSwan does, since Windows never answers a
+// Failure-Request), optionally with RFC 2759's Failure-Request first.
 func TestLadderMSCHAPv2Failures(t *testing.T) {
-	run := func(users *ipsec.Users) (Result, Result, error, error, []step) {
-		s := newServer(t, ServerConfig{Methods: []Type{TypeMSCHAPv2}, Users: users, Rand: &detRand{seed: 1}})
-		p := NewPeer(PeerConfig{Identity: "alice", Password: ipsec.Secret("guess"), Rand: &detRand{seed: 2}})
-		return ladder(t, s, p, "")
-	}
-	wsres, wpres, wserr, wperr, wrong := run(mschapUsers())
-	usres, _, userr, _, unknown := run(ipsec.NewUsers())
-	for name, r := range map[string]Result{"wrong password": wsres, "unknown user": usres} {
-		if r.Status != StatusFailure || !errors.Is(r.Err, ErrAuthFailed) || r.MSK != nil || r.User != nil {
-			t.Errorf("%s: server result %v", name, r)
-		}
-	}
-	if !errors.Is(wserr, ErrAuthFailed) || !errors.Is(userr, ErrAuthFailed) {
-		t.Errorf("server errors %v / %v", wserr, userr)
-	}
-	if wpres.Status != StatusFailure || !errors.Is(wperr, ErrAuthFailed) || wpres.MSK != nil {
-		t.Errorf("peer result %v err %v", wpres, wperr)
-	}
-	if len(wrong) != len(unknown) {
-		t.Fatalf("ladders differ in length: %q vs %q", summary(wrong), summary(unknown))
-	}
-	for i := range wrong {
-		if !bytes.Equal(wrong[i].pkt, unknown[i].pkt) {
-			t.Errorf("packet %d differs between wrong password and unknown user", i)
-		}
-	}
-	// The failure request is RFC 2759's E=691 R=0.
-	fr, _ := Parse(wrong[4].pkt)
-	mp, err := ParseMSCHAPv2(fr.Data)
-	if err != nil || mp.OpCode != mschapFailure || mp.Message[:12] != "E=691 R=0 C=" {
-		t.Errorf("failure request %+v %v", mp, err)
-	}
-	if last, _ := Parse(wrong[len(wrong)-1].pkt); last.Code != CodeFailure {
-		t.Errorf("last packet %v", last)
+	for _, failureRequest := range []bool{false, true} {
+		t.Run(fmt.Sprintf("FailureRequest=%t", failureRequest), func(t *testing.T) {
+			run := func(users *ipsec.Users) (Result, Result, error, error, []step) {
+				s := newServer(t, ServerConfig{Methods: []Type{TypeMSCHAPv2}, Users: users, Rand: &detRand{seed: 1}, MSCHAPv2FailureRequest: failureRequest})
+				p := NewPeer(PeerConfig{Identity: "alice", Password: ipsec.Secret("guess"), Rand: &detRand{seed: 2}})
+				return ladder(t, s, p, "")
+			}
+			wsres, wpres, wserr, wperr, wrong := run(mschapUsers())
+			usres, _, userr, _, unknown := run(ipsec.NewUsers())
+			for name, r := range map[string]Result{"wrong password": wsres, "unknown user": usres} {
+				if r.Status != StatusFailure || !errors.Is(r.Err, ErrAuthFailed) || r.MSK != nil || r.User != nil || r.Identity != "alice" {
+					t.Errorf("%s: server result %v", name, r)
+				}
+			}
+			if !errors.Is(wserr, ErrAuthFailed) || !errors.Is(userr, ErrAuthFailed) {
+				t.Errorf("server errors %v / %v", wserr, userr)
+			}
+			if wpres.Status != StatusFailure || !errors.Is(wperr, ErrAuthFailed) || wpres.MSK != nil {
+				t.Errorf("peer result %v err %v", wpres, wperr)
+			}
+			if len(wrong) != len(unknown) {
+				t.Fatalf("ladders differ in length: %q vs %q", summary(wrong), summary(unknown))
+			}
+			for i := range wrong {
+				if !bytes.Equal(wrong[i].pkt, unknown[i].pkt) {
+					t.Errorf("packet %d differs between wrong password and unknown user", i)
+				}
+			}
+			want := 5 // ID req, ID resp, challenge, response, EAP-Failure
+			if failureRequest {
+				want = 7 // ..., Failure-Request, Failure-Response, EAP-Failure
+				fr, _ := Parse(wrong[4].pkt)
+				mp, err := ParseMSCHAPv2(fr.Data)
+				if err != nil || mp.OpCode != mschapFailure || mp.Message[:12] != "E=691 R=0 C=" {
+					t.Errorf("failure request %+v %v", mp, err)
+				}
+			}
+			if len(wrong) != want {
+				t.Errorf("wire %q, want %d packets", summary(wrong), want)
+			}
+			if last, _ := Parse(wrong[len(wrong)-1].pkt); last.Code != CodeFailure {
+				t.Errorf("last packet %v", last)
+			}
+		})
 	}
 }
 

@@ -103,7 +103,8 @@ func appendMSCHAPv2(op, id uint8, body []byte) []byte {
 
 // mschapFailureMessage is the Failure-Request text of RFC 2759 section 6
 // with R=0: no retry, the conversation ends with EAP-Failure (a client
-// retry would need a new IKE_AUTH anyway).
+// retry would need a new IKE_AUTH anyway). Only sent with
+// ServerConfig.MSCHAPv2FailureRequest.
 func mschapFailureMessage(challenge []byte) string {
 	return fmt.Sprintf("E=%d R=0 C=%s V=3 M=Authentication failed", mschapErrAuthFailure, strings.ToUpper(hex.EncodeToString(challenge)))
 }
@@ -178,6 +179,9 @@ func (m *mschapv2Server) verify(ctx context.Context, p *MSCHAPv2Packet) (serverS
 	want := ntResponse(m.challenge, peerChallenge, p.Name, hash)
 	if err == nil && subtle.ConstantTimeCompare(want, resp) != 1 {
 		err = fmt.Errorf("eap: MSCHAPV2: wrong password for %q: %w", p.Name, ErrAuthFailed)
+	}
+	if err != nil && !m.s.cfg.MSCHAPv2FailureRequest {
+		return serverStep{done: true, identity: p.Name, reason: err}, nil
 	}
 	if err != nil {
 		m.state, m.why = 2, err

@@ -46,6 +46,13 @@ type ServerConfig struct {
 	// identity hint (the IKE IDi), saving one round trip. Windows sends
 	// its IP address as IDi, so leave it off for Windows clients.
 	SkipIdentity bool
+	// MSCHAPv2FailureRequest makes a failed MSCHAPv2 login answer with
+	// the RFC 2759 Failure-Request "E=691 R=0 C=... V=3" and send
+	// EAP-Failure after the peer's Failure-Response. By default the
+	// server sends EAP-Failure at once, as strongSwan does: Windows does
+	// not answer an R=0 Failure-Request, and strongSwan clients do not
+	// either, so the conversation would hang until IKE gives up.
+	MSCHAPv2FailureRequest bool
 	// Name is the authenticator name in MSCHAPv2 and MD5 challenges
 	// ("goipsec" when empty).
 	Name string
