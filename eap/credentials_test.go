@@ -73,7 +73,7 @@ func TestLookupUser(t *testing.T) {
 	}{
 		{"alice", "alice"},
 		{`CORP\alice`, "alice"},
-		{`A\B\alice`, "alice"},
+		{`A\B\alice`, ""}, // the domain ends at the first backslash: "B\alice" is unknown
 		{`CORP\bob`, `CORP\bob`},
 		{"bob", ""},
 		{`OTHER\bob`, ""},

@@ -36,10 +36,11 @@ func NTHash(password []byte) ipsec.Secret {
 // mschapUserName is the user name that enters the MSCHAPv2 challenge hash:
 // RFC 2759 section 8.2 hashes "the user name (as presented by the peer and
 // excluding any prepended domain name)"; Windows presents "DOMAIN\user"
-// and hashes "user" (strongSwan's eap_mschapv2 extract_username does the
-// same).
+// and hashes "user". Like strongSwan (extract_username) and
+// wpa_supplicant (mschapv2_remove_domain), the domain ends at the first
+// backslash.
 func mschapUserName(name string) string {
-	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+	if i := strings.IndexByte(name, '\\'); i >= 0 {
 		return name[i+1:]
 	}
 	return name
