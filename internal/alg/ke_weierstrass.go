@@ -77,7 +77,6 @@ func (c *weierstrass) cp(x *bigmod.Nat) *bigmod.Nat {
 }
 func (c *weierstrass) mul(x, y *bigmod.Nat) *bigmod.Nat { return c.cp(x).Mul(y, c.p) }
 func (c *weierstrass) add(x, y *bigmod.Nat) *bigmod.Nat { return c.cp(x).Add(y, c.p) }
-func (c *weierstrass) sub(x, y *bigmod.Nat) *bigmod.Nat { return c.cp(x).Sub(y, c.p) }
 
 // wpoint is a point in homogeneous projective coordinates (X:Y:Z).
 type wpoint struct{ x, y, z *bigmod.Nat }
@@ -90,51 +89,82 @@ func (c *weierstrass) affine(x, y *bigmod.Nat) wpoint {
 	return wpoint{c.cp(x), c.cp(y), bigmod.NewNat().SetUint(1).ExpandFor(c.p)}
 }
 
-// padd is the complete addition of Renes-Costello-Batina, algorithm 1.
-func (c *weierstrass) padd(p1, p2 wpoint) wpoint {
+// wtemp is the working memory of padd, reused across a scalar
+// multiplication so that each step allocates only inside bigmod.
+type wtemp struct {
+	t0, t1, t2, t3, t4, t5, t6 *bigmod.Nat
+	x3, y3, z3                 *bigmod.Nat
+}
+
+func (c *weierstrass) newTemp() *wtemp {
+	n := func() *bigmod.Nat { return bigmod.NewNat().ExpandFor(c.p) }
+	return &wtemp{n(), n(), n(), n(), n(), n(), n(), n(), n(), n()}
+}
+
+// set copies src into dst (both sized for p).
+func set(dst, src *bigmod.Nat) *bigmod.Nat {
+	copy(dst.Bits(), src.Bits())
+	return dst
+}
+
+// padd is the complete addition of Renes-Costello-Batina, algorithm 1
+// (the step numbers are the paper's). p1 and p2 may be the same point;
+// the sum is left in s.x3, s.y3, s.z3, which must not alias the inputs.
+func (c *weierstrass) padd(s *wtemp, p1, p2 wpoint) {
+	m := c.p
 	x1, y1, z1 := p1.x, p1.y, p1.z
 	x2, y2, z2 := p2.x, p2.y, p2.z
-	t0 := c.mul(x1, x2)
-	t1 := c.mul(y1, y2)
-	t2 := c.mul(z1, z2)
-	t3 := c.add(x1, y1)
-	t4 := c.add(x2, y2)
-	t3 = c.mul(t3, t4)
-	t4 = c.add(t0, t1)
-	t3 = c.sub(t3, t4)
-	t4 = c.add(x1, z1)
-	t5 := c.add(x2, z2)
-	t4 = c.mul(t4, t5)
-	t5 = c.add(t0, t2)
-	t4 = c.sub(t4, t5)
-	t5 = c.add(y1, z1)
-	x3 := c.add(y2, z2)
-	t5 = c.mul(t5, x3)
-	x3 = c.add(t1, t2)
-	t5 = c.sub(t5, x3)
-	z3 := c.mul(c.a, t4)
-	x3 = c.mul(c.b3, t2)
-	z3 = c.add(x3, z3)
-	x3 = c.sub(t1, z3)
-	z3 = c.add(t1, z3)
-	y3 := c.mul(x3, z3)
-	t1 = c.add(t0, t0)
-	t1 = c.add(t1, t0)
-	t2 = c.mul(c.a, t2)
-	t4 = c.mul(c.b3, t4)
-	t1 = c.add(t1, t2)
-	t2 = c.sub(t0, t2)
-	t2 = c.mul(c.a, t2)
-	t4 = c.add(t4, t2)
-	t0 = c.mul(t1, t4)
-	y3 = c.add(y3, t0)
-	t0 = c.mul(t5, t4)
-	x3 = c.mul(t3, x3)
-	x3 = c.sub(x3, t0)
-	t0 = c.mul(t3, t1)
-	z3 = c.mul(z3, t5)
-	z3 = c.add(z3, t0)
-	return wpoint{x3, y3, z3}
+	t0, t1, t2, t3, t4, t5 := s.t0, s.t1, s.t2, s.t3, s.t4, s.t5
+	x3, y3, z3 := s.x3, s.y3, s.z3
+	set(t0, x1).Mul(x2, m)   // 1  t0 = X1*X2
+	set(t1, y1).Mul(y2, m)   // 2  t1 = Y1*Y2
+	set(t2, z1).Mul(z2, m)   // 3  t2 = Z1*Z2
+	set(t3, x1).Add(y1, m)   // 4  t3 = X1+Y1
+	set(t4, x2).Add(y2, m)   // 5  t4 = X2+Y2
+	t3.Mul(t4, m)            // 6  t3 = t3*t4
+	set(t4, t0).Add(t1, m)   // 7  t4 = t0+t1
+	t3.Sub(t4, m)            // 8  t3 = t3-t4
+	set(t4, x1).Add(z1, m)   // 9  t4 = X1+Z1
+	set(t5, x2).Add(z2, m)   // 10 t5 = X2+Z2
+	t4.Mul(t5, m)            // 11 t4 = t4*t5
+	set(t5, t0).Add(t2, m)   // 12 t5 = t0+t2
+	t4.Sub(t5, m)            // 13 t4 = t4-t5
+	set(t5, y1).Add(z1, m)   // 14 t5 = Y1+Z1
+	set(x3, y2).Add(z2, m)   // 15 X3 = Y2+Z2
+	t5.Mul(x3, m)            // 16 t5 = t5*X3
+	set(x3, t1).Add(t2, m)   // 17 X3 = t1+t2
+	t5.Sub(x3, m)            // 18 t5 = t5-X3
+	set(z3, c.a).Mul(t4, m)  // 19 Z3 = a*t4
+	set(x3, c.b3).Mul(t2, m) // 20 X3 = b3*t2
+	z3.Add(x3, m)            // 21 Z3 = X3+Z3
+	set(x3, t1).Sub(z3, m)   // 22 X3 = t1-Z3
+	z3.Add(t1, m)            // 23 Z3 = t1+Z3
+	set(y3, x3).Mul(z3, m)   // 24 Y3 = X3*Z3
+	set(t1, t0).Add(t0, m)   // 25 t1 = t0+t0
+	t1.Add(t0, m)            // 26 t1 = t1+t0
+	t2.Mul(c.a, m)           // 27 t2 = a*t2
+	t4.Mul(c.b3, m)          // 28 t4 = b3*t4
+	t1.Add(t2, m)            // 29 t1 = t1+t2
+	set(s.t6, t0).Sub(t2, m) // 30 t2 = t0-t2
+	t2 = s.t6
+	s.t2, s.t6 = s.t6, s.t2
+	t2.Mul(c.a, m)         // 31 t2 = a*t2
+	t4.Add(t2, m)          // 32 t4 = t4+t2
+	set(t0, t1).Mul(t4, m) // 33 t0 = t1*t4
+	y3.Add(t0, m)          // 34 Y3 = Y3+t0
+	set(t0, t5).Mul(t4, m) // 35 t0 = t5*t4
+	x3.Mul(t3, m)          // 36 X3 = t3*X3
+	x3.Sub(t0, m)          // 37 X3 = X3-t0
+	set(t0, t3).Mul(t1, m) // 38 t0 = t3*t1
+	z3.Mul(t5, m)          // 39 Z3 = Z3*t5
+	z3.Add(t0, m)          // 40 Z3 = Z3+t0
+}
+
+// take moves the sum out of s into *p, handing p's old storage to s.
+func (s *wtemp) take(p *wpoint) {
+	p.x, s.x3 = s.x3, p.x
+	p.y, s.y3 = s.y3, p.y
+	p.z, s.z3 = s.z3, p.z
 }
 
 // cswap exchanges a and b when bit is 1, without branching on it.
@@ -152,14 +182,17 @@ func cswap(a, b *bigmod.Nat, bit uint) {
 // fixed-length big-endian scalar k.
 func (c *weierstrass) scalarMult(k []byte, p wpoint) wpoint {
 	r0, r1 := c.identity(), wpoint{c.cp(p.x), c.cp(p.y), c.cp(p.z)}
+	s := c.newTemp()
 	for _, by := range k {
 		for i := 7; i >= 0; i-- {
 			bit := uint(by>>uint(i)) & 1
 			cswap(r0.x, r1.x, bit)
 			cswap(r0.y, r1.y, bit)
 			cswap(r0.z, r1.z, bit)
-			r1 = c.padd(r0, r1)
-			r0 = c.padd(r0, r0)
+			c.padd(s, r0, r1)
+			s.take(&r1)
+			c.padd(s, r0, r0)
+			s.take(&r0)
 			cswap(r0.x, r1.x, bit)
 			cswap(r0.y, r1.y, bit)
 			cswap(r0.z, r1.z, bit)
