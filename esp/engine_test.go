@@ -663,3 +663,29 @@ func TestSAStringRedactsKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPickUDP: with one socket per local address (multi-homed gateway),
+// an SA sends from the socket bound to its source address.
+func TestPickUDP(t *testing.T) {
+	var socks []*udpSock
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		socks = append(socks, newUDPSock(c))
+	}
+	dst := netip.MustParseAddrPort("127.0.0.9:4500")
+	for _, s := range socks {
+		if got := pickUDP(socks, s.local, dst); got != s {
+			t.Fatalf("SA from %s picked socket %s", s.local, got.local)
+		}
+	}
+	if got := pickUDP(socks, netip.MustParseAddrPort("127.0.0.3:4500"), dst); got == nil || !got.v4 {
+		t.Fatal("no fallback socket for an unknown source")
+	}
+	if got := pickUDP(socks, netip.MustParseAddrPort("[2001:db8::1]:4500"), netip.MustParseAddrPort("[2001:db8::2]:4500")); got != nil {
+		t.Fatalf("IPv4 socket %s picked for an IPv6 peer", got.local)
+	}
+}

@@ -2,7 +2,6 @@ package esp
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"time"
 )
@@ -62,7 +61,7 @@ func (u *Userspace) tick(now time.Time) {
 	}
 	for _, s := range ka {
 		s.lastKeepalive.Store(now.UnixNano())
-		if err := u.sendKeepalive(s.outer.Load().udp); err == nil {
+		if err := u.sendKeepalive(s.outer.Load()); err == nil {
 			u.cnt.keepalivesSent.Add(1)
 		}
 	}
@@ -70,15 +69,11 @@ func (u *Userspace) tick(now time.Time) {
 
 var keepalivePayload = []byte{0xff} // RFC 3948 section 2.3
 
-func (u *Userspace) sendKeepalive(to *net.UDPAddr) error {
-	s := u.udp6
-	if to.IP.To4() != nil {
-		s = u.udp4
-	}
-	if s == nil {
+func (u *Userspace) sendKeepalive(d *outerDst) error {
+	if d.sock == nil {
 		return ErrClosed
 	}
-	_, err := s.c.WriteToUDP(keepalivePayload, to)
+	_, err := d.sock.c.WriteToUDP(keepalivePayload, d.udp)
 	return err
 }
 

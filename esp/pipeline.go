@@ -43,7 +43,9 @@ type batch struct {
 	sizes []int          // TUN read sizes
 	msgs  []ipv4.Message // socket reads
 	// outbound sends, grouped by socket
-	udp4, udp6, raw4, raw6 []ipv4.Message
+	udp        []ipv4.Message
+	udpSocks   []*udpSock // the socket of each udp message
+	raw4, raw6 []ipv4.Message
 	// inbound TUN writes
 	tw [][]byte
 	// UDP_SEGMENT control messages for GSO sends
@@ -65,7 +67,8 @@ func newBatch(size, bufSize int, out bool) *batch {
 		m := make([]ipv4.Message, 0, size)
 		return m
 	}
-	b.udp4, b.udp6, b.raw4, b.raw6 = mk(), mk(), mk(), mk()
+	b.udp, b.raw4, b.raw6 = mk(), mk(), mk()
+	b.udpSocks = make([]*udpSock, 0, size)
 	mem := make([]byte, size*bufSize)
 	for i := range b.pkts {
 		b.pkts[i].buf = mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
@@ -321,7 +324,7 @@ func (u *Userspace) writeOut() {
 	defer u.pipes.Done()
 	for b := range u.outOrder {
 		<-b.done
-		b.udp4, b.udp6, b.raw4, b.raw6 = b.udp4[:0], b.udp6[:0], b.raw4[:0], b.raw6[:0]
+		b.udp, b.udpSocks, b.raw4, b.raw6 = b.udp[:0], b.udpSocks[:0], b.raw4[:0], b.raw6[:0]
 		oob := 0
 		for i := 0; i < b.n; i++ {
 			p := &b.pkts[i]
@@ -340,10 +343,7 @@ func (u *Userspace) writeOut() {
 				*l = append(*l, ipv4.Message{Buffers: b.bufs[i : i+1], Addr: d.ip})
 				continue
 			}
-			l, sock := &b.udp6, u.udp6
-			if d.udp.IP.To4() != nil {
-				l, sock = &b.udp4, u.udp4
-			}
+			sock := d.sock
 			// Coalesce the following packets of the same SA and size into
 			// one UDP GSO send; the last segment may be shorter.
 			j := i
@@ -369,11 +369,19 @@ func (u *Userspace) writeOut() {
 				m.OOB = segmentCmsg(b.oob[oob:], len(p.out))
 				oob += segmentCmsgSpace
 			}
-			*l = append(*l, m)
+			b.udp = append(b.udp, m)
+			b.udpSocks = append(b.udpSocks, sock)
 			i = j
 		}
-		u.sendUDP(b.udp4, u.udp4)
-		u.sendUDP(b.udp6, u.udp6)
+		// One sendmmsg per run of messages for the same socket.
+		for k := 0; k < len(b.udp); {
+			e := k + 1
+			for e < len(b.udp) && b.udpSocks[e] == b.udpSocks[k] {
+				e++
+			}
+			u.sendUDP(b.udp[k:e], b.udpSocks[k])
+			k = e
+		}
 		u.send(b.raw4, u.rawbc(u.raw4))
 		u.send(b.raw6, u.rawbc(u.raw6))
 		u.outFree <- b

@@ -36,16 +36,18 @@ type saState struct {
 
 // outerDst is where an outbound SA's packets go.
 type outerDst struct {
+	sock      *udpSock     // ESP in UDP: the socket to send from
 	udp       *net.UDPAddr // ESP in UDP
 	ip        *net.IPAddr  // raw ESP
 	encap     bool
 	keepalive bool
 }
 
-func newOuterDst(sa *SA) *outerDst {
+func newOuterDst(sa *SA, socks []*udpSock) *outerDst {
 	d := &outerDst{encap: sa.UDPEncap(), keepalive: sa.NATKeepalive}
 	a := sa.Dst.Addr().Unmap()
 	if d.encap {
+		d.sock = pickUDP(socks, sa.Src, sa.Dst)
 		d.udp = net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, sa.Dst.Port()))
 	} else {
 		d.ip = &net.IPAddr{IP: a.AsSlice()}

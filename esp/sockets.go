@@ -24,6 +24,41 @@ type udpSock struct {
 	dual    bool        // an AF_INET6 socket bound to :: that also carries IPv4
 	reading bool        // the engine reads it (WithUDPConn)
 	gso     atomic.Bool // UDP_SEGMENT works; cleared after a failed GSO send
+	local   netip.AddrPort
+}
+
+// carries reports whether s can send to an address of dst's family.
+func (s *udpSock) carries(dst netip.Addr) bool {
+	if dst.Unmap().Is4() {
+		return s.v4 || s.dual
+	}
+	return !s.v4
+}
+
+// pickUDP chooses the socket an SA sends from: the one bound to the SA's
+// source address and port, else one bound to the wildcard address, else
+// any socket of the right family (a multi-homed gateway hands in one
+// socket per address and must answer from the address the peer used).
+func pickUDP(socks []*udpSock, src, dst netip.AddrPort) *udpSock {
+	var wild, any *udpSock
+	for _, s := range socks {
+		if !s.carries(dst.Addr()) {
+			continue
+		}
+		if s.local.Addr() == src.Addr().Unmap() && s.local.Port() == src.Port() {
+			return s
+		}
+		if wild == nil && s.local.Addr().IsUnspecified() && s.local.Port() == src.Port() {
+			wild = s
+		}
+		if any == nil {
+			any = s
+		}
+	}
+	if wild != nil {
+		return wild
+	}
+	return any
 }
 
 func newUDPSock(c *net.UDPConn) *udpSock {
@@ -32,7 +67,9 @@ func newUDPSock(c *net.UDPConn) *udpSock {
 	la, _ := c.LocalAddr().(*net.UDPAddr)
 	var a netip.Addr
 	if la != nil {
-		a = la.AddrPort().Addr()
+		s.local = la.AddrPort()
+		a = s.local.Addr()
+		s.local = netip.AddrPortFrom(a.Unmap(), s.local.Port())
 	}
 	switch {
 	case a.Is4() || a.Is4In6():

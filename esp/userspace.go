@@ -34,8 +34,7 @@ type Userspace struct {
 	mu sync.RWMutex
 	t  tables
 
-	udp4, udp6 *udpSock // senders (and readers with WithUDPConn)
-	udpAll     []*udpSock
+	udpAll     []*udpSock // senders (and readers with WithUDPConn)
 	raw4, raw6 *rawSock
 
 	events   chan Event
@@ -86,17 +85,7 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 	}
 	u.scratchs.New = func() any { return newScratch() }
 	for _, c := range cf.udp {
-		s := newUDPSock(c)
-		u.udpAll = append(u.udpAll, s)
-		if s.v4 && u.udp4 == nil {
-			u.udp4 = s
-		}
-		if !s.v4 && u.udp6 == nil {
-			u.udp6 = s
-		}
-	}
-	if u.udp4 == nil && u.udp6 != nil && u.udp6.dual {
-		u.udp4 = u.udp6
+		u.udpAll = append(u.udpAll, newUDPSock(c))
 	}
 	if cf.rawESP {
 		if u.raw4, err = listenRaw(true); err != nil {
@@ -132,7 +121,7 @@ func (u *Userspace) AddSA(ctx context.Context, sa *SA) error {
 		if err := u.checkSocket(sa); err != nil {
 			return err
 		}
-		s.outer.Store(newOuterDst(sa))
+		s.outer.Store(newOuterDst(sa, u.udpAll))
 	}
 	// Keys live on in the Crypter only.
 	clear(sa.EncrKey)
@@ -160,9 +149,8 @@ func (u *Userspace) AddSA(ctx context.Context, sa *SA) error {
 }
 
 func (u *Userspace) checkSocket(sa *SA) error {
-	v4 := sa.Dst.Addr().Unmap().Is4()
 	switch {
-	case sa.UDPEncap() && v4 && u.udp4 == nil, sa.UDPEncap() && !v4 && u.udp6 == nil:
+	case sa.UDPEncap() && pickUDP(u.udpAll, sa.Src, sa.Dst) == nil:
 		return fmt.Errorf("esp: SA 0x%08x: UDP encapsulation to %s needs a UDP socket of that family (WithUDPConn)", sa.SPI, sa.Dst)
 	case !sa.UDPEncap() && u.raw4 == nil:
 		return fmt.Errorf("esp: SA 0x%08x: raw ESP to %s needs WithRawESP", sa.SPI, sa.Dst.Addr())
@@ -211,7 +199,7 @@ func (u *Userspace) UpdateSA(ctx context.Context, id SAID, sa *SA) error {
 			return fmt.Errorf("%w: %s", ErrSAExists, s.id)
 		}
 		u.t.out[s.id] = s
-		s.outer.Store(newOuterDst(&c))
+		s.outer.Store(newOuterDst(&c, u.udpAll))
 	}
 	s.cfg = &c
 	return nil
