@@ -40,7 +40,9 @@ type ServerConfig struct {
 	// (DefaultTLSMaxMessage when zero).
 	TLSMaxMessage int
 	// Backend, when set, receives the whole conversation after the
-	// identity exchange (a RADIUS client); Methods and Users are unused.
+	// identity exchange (a RADIUS client); Methods and Users are unused,
+	// and SkipIdentity is ignored because the backend needs the peer's
+	// EAP-Response/Identity (RFC 3579 section 2.1).
 	Backend Backend
 	// SkipIdentity starts the first method directly when Start gets an
 	// identity hint (the IKE IDi), saving one round trip. Windows sends
