@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/eap"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/proposal"
 )
@@ -70,6 +72,20 @@ type RemoteAuth struct {
 	CAs *x509.CertPool
 	// Users answer EAP password methods when Method is AuthEAP.
 	Users ipsec.UserStore
+	// EAPMethods are the EAP methods offered, in order (default:
+	// MSCHAPv2, plus EAP-TLS when EAPTLS is set). Windows proposes a NAK
+	// when the first is not what it is set up for.
+	EAPMethods []eap.Type
+	// EAPTLS is our side of EAP-TLS (our certificate in Certificates);
+	// EAPCerts verifies the clients' certificates.
+	EAPTLS   *tls.Config
+	EAPCerts *eap.CertVerifier
+	// EAPBackend relays EAP to a remote server (RADIUS) instead.
+	EAPBackend eap.Backend
+	// EAPSkipIdentity starts the method at once with the IKE identity
+	// as EAP identity, saving a round trip; leave it off for Windows,
+	// whose IKE identity is its IP address.
+	EAPSkipIdentity bool
 }
 
 // SendCertPolicy says when we send our certificate.
@@ -256,8 +272,8 @@ func (c *PeerConfig) validate() error {
 			return fail("Remote.CAs", "certificate authentication of the peer needs trusted CAs")
 		}
 	case AuthEAP:
-		if c.Remote.Users == nil {
-			return fail("Remote.Users", "EAP authentication of the peer needs a user store")
+		if c.Remote.Users == nil && c.Remote.EAPBackend == nil && c.Remote.EAPCerts == nil {
+			return fail("Remote.Users", "EAP authentication of the peer needs a user store, a certificate verifier or a backend")
 		}
 		if c.Local.Method != AuthPubkey {
 			return fail("Local.Method", "as EAP server we must authenticate with a certificate (clients reject anything else)")

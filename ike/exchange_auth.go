@@ -175,6 +175,9 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 	if sa.state != stateAuth {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE_AUTH in state %s", ErrProtocol, sa.state))
 	}
+	if sa.eap != nil {
+		return sa.continueEAP(inner)
+	}
 	ap := collectAuth(inner)
 	if ap.idi == nil {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE_AUTH without IDi", ErrProtocol))
@@ -204,7 +207,10 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 	}
 	sa.cfg = cfg.clone()
 	if ap.auth == nil {
-		err := fmt.Errorf("%w: peer requests EAP, which this responder does not offer for %q", ErrAuthFailed, sa.cfg.Name)
+		return sa.startEAP(&ap)
+	}
+	if sa.cfg.Remote.Method == AuthEAP {
+		err := fmt.Errorf("%w: peer authenticates with %s, but %q expects EAP", ErrAuthFailed, ap.auth.Method, sa.cfg.Name)
 		sa.alert(AlertAuthFailed, err, err.Error())
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
@@ -236,6 +242,15 @@ func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 	resp := []wire.Payload{&wire.ID{Responder: true, Type: wire.IDType(sa.localID.Type), Data: sa.localID.Data}}
 	resp = append(resp, sa.certPayloads(ap.certReq)...)
 	resp = append(resp, auth)
+	rest, err := sa.finishAuth(ap)
+	return append(resp, rest...), err
+}
+
+// finishAuth completes IKE_AUTH for an authenticated peer: the
+// configuration reply and the first CHILD SA (from the payloads of the
+// first IKE_AUTH request when EAP took several round trips).
+func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
+	var resp []wire.Payload
 	if ap.cp != nil && ap.cp.Type == wire.CFG_REQUEST {
 		cp, err := sa.assignConfig(ap.cp)
 		if err != nil {
@@ -342,6 +357,19 @@ func (sa *ikeSA) assignConfig(req *wire.CP) (*wire.CP, error) {
 	ctx, cancel := context.WithTimeout(sa.e.ctx, peerLookupTimeout)
 	defer cancel()
 	got4, got6 := false, false
+	if sa.eapUser != nil {
+		for _, a := range sa.eapUser.Addresses {
+			if a.Is4() && want4 && !got4 {
+				got4 = true
+				reply.Attributes = append(reply.Attributes, wire.CPAttribute{Type: wire.INTERNAL_IP4_ADDRESS, Value: a.AsSlice()})
+				sa.fixedAddrs = append(sa.fixedAddrs, a)
+			} else if a.Is6() && want6 && !got6 {
+				got6 = true
+				reply.Attributes = append(reply.Attributes, wire.CPAttribute{Type: wire.INTERNAL_IP6_ADDRESS, Value: append(a.AsSlice(), 128)})
+				sa.fixedAddrs = append(sa.fixedAddrs, a)
+			}
+		}
+	}
 	for _, pool := range sa.cfg.Pools {
 		p, ok := pool.(interface{ Prefix() netip.Prefix })
 		is6 := ok && p.Prefix().Addr().Is6()
@@ -417,12 +445,15 @@ func (sa *ikeSA) buildAuthRequest() ([]wire.Payload, error) {
 	if !cfg.RemoteID.IsZero() {
 		ps = append(ps, &wire.ID{Responder: true, Type: wire.IDType(cfg.RemoteID.Type), Data: cfg.RemoteID.Data})
 	}
-	octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data))
-	auth, err := sa.localAuth(octets)
-	if err != nil {
-		return nil, err
+	if cfg.Local.Method != AuthEAP {
+		// Without AUTH the gateway starts EAP (RFC 7296 section 2.16).
+		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data))
+		auth, err := sa.localAuth(octets)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, auth)
 	}
-	ps = append(ps, auth)
 	if len(cfg.VirtualIPs) > 0 {
 		cp := &wire.CP{Type: wire.CFG_REQUEST}
 		for _, a := range cfg.VirtualIPs {
@@ -514,6 +545,18 @@ func (sa *ikeSA) processAuthResponse(_ *wire.Message, inner []wire.Payload) erro
 		sa.alert(AlertAuthFailed, err, err.Error())
 		return fail(err)
 	}
+	if sa.cfg.Local.Method == AuthEAP {
+		if ap.eap == nil {
+			return fail(fmt.Errorf("%w: gateway did not start EAP", ErrProtocol))
+		}
+		return sa.startPeerEAP(ap.eap.Data)
+	}
+	return sa.finishInitiatorAuth(&ap)
+}
+
+// finishInitiatorAuth applies the configuration reply and installs the
+// first CHILD SA once the gateway is authenticated.
+func (sa *ikeSA) finishInitiatorAuth(ap *authPayloads) error {
 	if ap.cp != nil && ap.cp.Type == wire.CFG_REPLY {
 		for _, a := range ap.cp.Attributes {
 			switch {
@@ -529,12 +572,13 @@ func (sa *ikeSA) processAuthResponse(_ *wire.Message, inner []wire.Payload) erro
 			}
 		}
 	}
-	sa.establish(&ap)
+	sa.establish(ap)
 	if len(sa.children) == 0 {
+		sa.dialResult(nil)
 		return nil
 	}
 	c := sa.children[0]
-	if err := sa.completeChild(c, &ap, sa.ni, sa.nr, nil); err != nil {
+	if err := sa.completeChild(c, ap, sa.ni, sa.nr, nil); err != nil {
 		sa.children = sa.children[:0]
 		sa.log.Warn("CHILD SA not created", "err", err)
 	} else {

@@ -59,8 +59,8 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Local.Method == AuthEAP {
-		return nil, fmt.Errorf("ike: PeerConfig %q: Local.Method: EAP as initiator is not available yet", cfg.Name)
+	if cfg.Local.Method == AuthEAP && cfg.Remote.Method != AuthPubkey {
+		return nil, fmt.Errorf("ike: PeerConfig %q: Remote.Method: with EAP the gateway must prove itself with a certificate", cfg.Name)
 	}
 	if remote.Port() == 0 {
 		remote = netip.AddrPortFrom(remote.Addr(), PortIKE)

@@ -356,3 +356,70 @@ func TestInteropInitiatorAgainstStrongSwan(t *testing.T) {
 		})
 	}
 }
+
+func TestInteropEAPPersonas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("password")})
+	files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM()}
+	for _, c := range []struct {
+		profile string
+		nat     testnet.NATMode
+	}{
+		{"ios-ikev2-eap", testnet.NoNAT},
+		{"windows-ikev2-eap", testnet.NATRandomPort},
+		{"android-ikev2-eap", testnet.NATRandomPort},
+	} {
+		t.Run(c.profile, func(t *testing.T) {
+			topo := testnet.New(t, c.nat)
+			cfg := &ike.PeerConfig{
+				Name: "rw-eap", LocalID: ipsec.FQDN("vpn.example.com"),
+				Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+				Remote: ike.RemoteAuth{Method: ike.AuthEAP, Users: users},
+				Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+			}
+			g := startGateway(t, topo, cfg)
+			runPersona(t, topo, g, c.profile, nil, files)
+			if sas := g.resp.SAs(); len(sas) == 1 && !strings.HasSuffix(sas[0].EAPIdentity, "alice") {
+				t.Errorf("EAP identity %q", sas[0].EAPIdentity)
+			}
+			if strings.Contains(g.log.String(), "password") && strings.Contains(g.log.String(), "=password") {
+				t.Error("the password appears in our log")
+			}
+		})
+	}
+	t.Run("wrong-password", func(t *testing.T) {
+		topo := testnet.New(t, testnet.NoNAT)
+		cfg := &ike.PeerConfig{
+			Name: "rw-eap", LocalID: ipsec.FQDN("vpn.example.com"),
+			Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+			Remote: ike.RemoteAuth{Method: ike.AuthEAP, Users: users},
+			Pools:  serverPools(t),
+		}
+		g := startGateway(t, topo, cfg)
+		p, err := strongswan.Render("client", "ios-ikev2-eap", map[string]string{
+			"SERVER": testnet.ServerAddr4.String(), "SERVER_ID": "vpn.example.com", "EAP_PASS": "not-the-password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli := strongswan.Start(t, topo.Client, p, "", files)
+		if _, err := cli.Initiate("ios-ikev2-eap", 15*time.Second); err == nil {
+			t.Fatal("strongSwan connected with a wrong password")
+		}
+		if !strings.Contains(cli.Log(), "AUTHENTICATION_FAILED") && !strings.Contains(cli.Log(), "EAP_FAILURE") {
+			t.Errorf("client saw neither AUTHENTICATION_FAILED nor EAP failure:\n%s", cli.Log())
+		}
+		if len(g.resp.SAs()) != 0 {
+			t.Errorf("responder kept SAs: %+v", g.resp.SAs())
+		}
+		if strings.Contains(g.log.String(), "not-the-password") {
+			t.Error("the password appears in our log")
+		}
+	})
+}

@@ -101,6 +101,11 @@ type ikeSA struct {
 	children       []*childSA
 	initialContact bool
 
+	// EAP (RFC 7296 section 2.16).
+	eap        *eapState
+	eapUser    *ipsec.User
+	fixedAddrs []netip.Addr // per-user addresses given instead of a lease
+
 	// Initiator state of IKE_SA_INIT.
 	kex         alg.KeyExchange
 	initGroup   proposal.KEID
@@ -545,6 +550,10 @@ func (sa *ikeSA) destroy(err error) {
 		l.pool.Release(l.addr)
 	}
 	sa.leases = nil
+	if sa.eap != nil {
+		sa.eap.close()
+		sa.eap = nil
+	}
 	if sa.keys != nil {
 		sa.keys.Wipe()
 	}
