@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"time"
+
+	"github.com/goipsec/ipsec/esp"
 
 	"github.com/vishvananda/netns"
 )
@@ -23,12 +27,15 @@ type config struct {
 	noForward   bool
 	eventBuffer int
 	logger      *slog.Logger
+	kaConn      *net.UDPConn
+	kaInterval  time.Duration
 }
 
 func defaultConfig() config {
 	return config{
 		ns:          netns.None(),
 		eventBuffer: 256,
+		kaInterval:  esp.DefaultNATKeepalive,
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
@@ -71,6 +78,21 @@ func WithRemoveStale() Option { return func(c *config) { c.removeStale = true } 
 // onward; a host that only terminates its own traffic can go without.
 func WithoutForwardPolicies() Option { return func(c *config) { c.noForward = true } }
 
+// WithNATKeepalive makes the data plane send RFC 3948 section 2.3 NAT
+// keepalives (a single 0xFF byte) on conn, the IKE socket on port 4500,
+// to the peer of every outbound ESP-in-UDP SA that has NATKeepalive set,
+// when the SA sent nothing for interval (0 selects
+// esp.DefaultNATKeepalive). The kernel does not send them itself; without
+// this option the flag is ignored and the IKE transport must send them.
+func WithNATKeepalive(conn *net.UDPConn, interval time.Duration) Option {
+	return func(c *config) {
+		c.kaConn = conn
+		if interval != 0 {
+			c.kaInterval = interval
+		}
+	}
+}
+
 // WithEventBuffer sets the capacity of the Events channel (default 256).
 func WithEventBuffer(n int) Option { return func(c *config) { c.eventBuffer = n } }
 
@@ -93,6 +115,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("xfrm: WithRemoveStale: needs WithIfID, WithMark or WithReqIDRange to recognise its own state")
 	case c.eventBuffer < 1:
 		return fmt.Errorf("xfrm: WithEventBuffer: %d, must be at least 1", c.eventBuffer)
+	case c.kaInterval < 0:
+		return fmt.Errorf("xfrm: WithNATKeepalive: negative interval %s", c.kaInterval)
 	case c.logger == nil:
 		return fmt.Errorf("xfrm: WithLogger: nil logger")
 	}

@@ -3,6 +3,7 @@ package xfrm
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -22,6 +23,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"stale without tag", []Option{WithRemoveStale()}, "WithRemoveStale"},
 		{"event buffer", []Option{WithEventBuffer(0)}, "WithEventBuffer"},
 		{"nil logger", []Option{WithLogger(nil)}, "WithLogger"},
+		{"keepalive interval", []Option{WithNATKeepalive(nil, -time.Second)}, "WithNATKeepalive"},
 		{"closed netns", []Option{WithNetNS(netns.None())}, "WithNetNS"},
 	}
 	for _, c := range cases {

@@ -52,6 +52,8 @@ type saEntry struct {
 	id  esp.SAID
 	sa  *esp.SA // our copy, keys included (needed to replace the state)
 	seq uint64  // add order
+	// lastKA is when the last NAT keepalive went out (initially: added).
+	lastKA time.Time
 }
 
 type polKey struct {
@@ -131,6 +133,10 @@ func New(opts ...Option) (*DataPlane, error) {
 	}
 	d.wg.Add(1)
 	go d.readEvents()
+	if cfg.kaConn != nil && cfg.kaInterval > 0 {
+		d.wg.Add(1)
+		go d.keepalives()
+	}
 	return d, nil
 }
 
@@ -245,11 +251,11 @@ func (d *DataPlane) AddSA(ctx context.Context, sa *esp.SA) error {
 		wipe(c)
 		return saError("add", id, err)
 	}
-	e := &saEntry{id: id, sa: c, seq: addSeq.Add(1)}
+	e := &saEntry{id: id, sa: c, seq: addSeq.Add(1), lastKA: time.Now()}
 	d.sas[regKey(id)] = e
 	d.byKern[kernKey{id.Dst, id.SPI}] = e
 	d.byReq[c.ReqID] = append(d.byReq[c.ReqID], e)
-	d.cfg.logger.Debug("xfrm state added", "child_sa", c.String())
+	d.cfg.logger.Debug("xfrm state added", "child_sa", c)
 	return d.resyncLocked(c.ReqID)
 }
 
@@ -508,6 +514,46 @@ func (d *DataPlane) Close() error {
 	d.raw[unix.NETLINK_XFRM].Close()
 	close(d.events)
 	return errors.Join(errs...)
+}
+
+// keepalives sends NAT keepalives (RFC 3948 section 2.3) for idle
+// outbound ESP-in-UDP SAs that ask for them, until Close.
+func (d *DataPlane) keepalives() {
+	defer d.wg.Done()
+	iv := d.cfg.kaInterval
+	t := time.NewTicker(max(iv/4, 10*time.Millisecond))
+	defer t.Stop()
+	ka := []byte{0xff}
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		var due []netip.AddrPort
+		d.mu.Lock()
+		for _, e := range d.sas {
+			if e.sa.Dir != esp.DirOut || !e.sa.NATKeepalive || !e.sa.UDPEncap() || now.Sub(e.lastKA) < iv {
+				continue
+			}
+			// Traffic keeps the NAT mapping alive as well as a keepalive:
+			// only idle SAs need one.
+			if st, err := d.getStateLocked(e.sa.Dst.Addr(), e.sa.SPI); err == nil && st.useTime != 0 {
+				if used := time.Unix(int64(st.useTime), 0); now.Sub(used) < iv {
+					continue
+				}
+			}
+			e.lastKA = now
+			due = append(due, e.sa.Dst)
+		}
+		d.mu.Unlock()
+		for _, to := range due {
+			if _, err := d.cfg.kaConn.WriteToUDPAddrPort(ka, to); err != nil {
+				d.cfg.logger.Warn("xfrm: NAT keepalive", "peer", to.String(), "err", err)
+			}
+		}
+	}
 }
 
 // emit queues an event without blocking.
