@@ -33,8 +33,26 @@
 //
 // Batches flow reader -> worker pool -> in-order writer, so crypto of
 // different batches runs on all cores while each SA's packets leave in the
-// order they came (wireguard-go's design). Buffers come from fixed pools,
-// seal and open work in place with Headroom and Tailroom, and the steady
-// state allocates nothing. The engine never logs per packet; see Stats
-// and SAStats.
+// order they came (wireguard-go's design). Buffers come from fixed pools
+// ((2*workers+2) batches per direction; inbound buffers are 64 KiB so the
+// TUN device can coalesce decrypted TCP segments, see
+// WithInboundBufferSize), seal and open work in place with Headroom and
+// Tailroom, and the per-packet path allocates nothing (TestZeroAllocs,
+// TestEngineZeroAllocs). Runs of equal-size packets of one SA leave in a
+// single UDP GSO send. The engine never logs per packet; see Stats and
+// SAStats.
+//
+// Known limits: socket reads go through x/net's recvmmsg wrapper, which
+// allocates one address per received packet; UDP GRO on receive is not
+// used; raw ESP has no segmentation offload and its source address is the
+// one the routing table picks; HandleUDP writes each packet to the TUN
+// device on its own (prefer WithUDPConn for throughput).
+//
+// # Differences from XFRM
+//
+// Inbound SAs are keyed by SPI alone (we allocate them), outbound SAs by
+// SPI and destination. A decrypted packet must match an inbound policy of
+// its SA's ReqID: install DirIn policies as well as DirOut ones. Bypass
+// policies only count packets, because the userspace engine has no path
+// for clear text besides the TUN device it serves.
 package esp
