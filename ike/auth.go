@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -375,13 +374,4 @@ func ecdsaDERToRaw(der []byte, n int) ([]byte, error) {
 	sig.R.FillBytes(out[:n])
 	sig.S.FillBytes(out[n:])
 	return out, nil
-}
-
-// certKey returns the public key of a certificate usable for IKE
-// signatures.
-func certKey(c *x509.Certificate) (crypto.PublicKey, error) {
-	if keyKind(c.PublicKey) == "" {
-		return nil, fmt.Errorf("%w: certificate key type %T not supported", ErrAuthFailed, c.PublicKey)
-	}
-	return c.PublicKey, nil
 }

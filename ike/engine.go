@@ -155,17 +155,6 @@ func (e *engine) sendInvalidMajorVersion(p Packet, h wire.Header) {
 	}
 }
 
-// register adds an SA under our SPI. It fails when the engine is closed.
-func (e *engine) register(sa *ikeSA) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
-	}
-	e.sas[sa.ourSPI()] = sa
-	return nil
-}
-
 // unregister removes an SA and its half-open and init-request entries.
 func (e *engine) unregister(sa *ikeSA) {
 	e.mu.Lock()

@@ -51,7 +51,6 @@ type config struct {
 	halfOpenTO   time.Duration
 	cookieThresh int
 	maxHalfOpen  int
-	reqid        func() uint32
 }
 
 func defaultConfig() config {

@@ -90,16 +90,15 @@ type ikeSA struct {
 	respFrags    wire.Reassembler
 
 	// Authentication and configuration.
-	cfg            *PeerConfig
-	localID        ipsec.Identity
-	remoteID       ipsec.Identity
-	eapIdentity    string
-	leases         []lease
-	vips           []netip.Addr // ours, as initiator
-	dns            []netip.Addr // DNS servers the gateway gave us
-	dnsDomains     []string
-	children       []*childSA
-	initialContact bool
+	cfg         *PeerConfig
+	localID     ipsec.Identity
+	remoteID    ipsec.Identity
+	eapIdentity string
+	leases      []lease
+	vips        []netip.Addr // ours, as initiator
+	dns         []netip.Addr // DNS servers the gateway gave us
+	dnsDomains  []string
+	children    []*childSA
 
 	// EAP (RFC 7296 section 2.16).
 	eap        *eapState
