@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/goipsec/ipsec/proposal"
@@ -498,4 +499,38 @@ func TestZeroAllocs(t *testing.T) {
 // roundUp rounds n up to a multiple of block, as ESP padding would.
 func roundUp(n, block int) int {
 	return (n + block - 1) / block * block
+}
+
+// TestConcurrentUse shares one Crypter between goroutines (run with -race):
+// the pooled scratch memory must never be handed to two calls at once.
+func TestConcurrentUse(t *testing.T) {
+	for _, cc := range allCrypters {
+		t.Run(cc.name, func(t *testing.T) {
+			c := newTestCrypter(t, cc)
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for g := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					iv := bytes.Repeat([]byte{byte(g)}, c.IVLen())
+					pt := bytes.Repeat([]byte{byte(g + 1)}, roundUp(100+g, c.BlockLen()))
+					aad := []byte{0, 0, 0, byte(g)}
+					for range 50 {
+						sealed := c.Seal(nil, iv, pt, aad, nil)
+						got, err := c.Open(nil, iv, sealed, aad, nil)
+						if err != nil || !bytes.Equal(got, pt) {
+							errs <- fmt.Errorf("goroutine %d: %v", g, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+		})
+	}
 }
