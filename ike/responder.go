@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/goipsec/ipsec"
 )
@@ -69,4 +70,9 @@ func (r *Responder) Stats() Stats {
 	h := r.e.halfOpen
 	r.e.mu.Unlock()
 	return Stats{HalfOpen: h, CookiesSent: r.e.stats.cookiesSent.Load(), Rejected: r.e.stats.rejected.Load(), Dropped: r.e.stats.dropped.Load()}
+}
+
+// String summarizes the counters.
+func (s Stats) String() string {
+	return fmt.Sprintf("half-open %d, cookies sent %d, rejected %d, dropped %d", s.HalfOpen, s.CookiesSent, s.Rejected, s.Dropped)
 }
