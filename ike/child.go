@@ -18,17 +18,21 @@ import (
 
 // childSA is one CHILD SA pair (RFC 7296 section 1.3) of an IKE SA.
 type childSA struct {
-	name        string
-	reqid       uint32
-	spiIn       uint32 // ours: the peer sends with it
-	spiOut      uint32 // the peer's
-	prop        proposal.Proposal
-	mode        esp.Mode
-	localTS     []esp.Selector
-	remoteTS    []esp.Selector
-	installed   []esp.SAID
-	policies    []esp.Policy
-	encap       bool
+	name      string
+	reqid     uint32
+	spiIn     uint32 // ours: the peer sends with it
+	spiOut    uint32 // the peer's
+	prop      proposal.Proposal
+	mode      esp.Mode
+	localTS   []esp.Selector
+	remoteTS  []esp.Selector
+	installed []esp.SAID
+	policies  []esp.Policy
+	encap     bool
+	// initiator: we initiated the exchange that created this CHILD SA,
+	// which decides which half of KEYMAT protects our traffic (RFC 7296
+	// section 2.17).
+	initiator   bool
 	established time.Time
 	keys        *kdf.ChildKeys
 }
@@ -162,12 +166,18 @@ func (c ChildConfig) proposals() proposal.List {
 // and TSr payloads (RFC 7296 sections 1.3, 2.7, 2.9). keSecret is the PFS
 // secret (nil in IKE_AUTH). The returned payloads are SA, TSi, TSr.
 func (sa *ikeSA) respondChild(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool) (*childSA, []wire.Payload, error) {
+	return sa.respondChildKE(sap, tsi, tsr, transport, skipKE, proposal.KENone)
+}
+
+// respondChildKE is respondChild with the method of the peer's KE payload
+// (CREATE_CHILD_SA with PFS), which selection prefers.
+func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool, peerKE proposal.KEID) (*childSA, []wire.Payload, error) {
 	cc := sa.childConfig()
 	if sap == nil || tsi == nil || tsr == nil {
 		return nil, nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CHILD SA request lacks SA, TSi or TSr", ErrProtocol))
 	}
 	peer := listFromWire(sap)
-	chosen, err := proposal.Select(cc.proposals(), peer, proposal.SelectOptions{SkipKE: skipKE, PreferPeer: sa.cfg.PreferPeerProposals})
+	chosen, err := proposal.Select(cc.proposals(), peer, proposal.SelectOptions{SkipKE: skipKE, PreferPeer: sa.cfg.PreferPeerProposals, PreferKE: peerKE})
 	if err != nil {
 		detail := err.Error()
 		var mm *proposal.MismatchError
@@ -263,7 +273,7 @@ func (c *childSA) install(sa *ikeSA) error {
 	// Keys "I" protect traffic from the initiator of the exchange that
 	// created the CHILD SA; for IKE_AUTH that is the IKE initiator.
 	inEnc, inInt, outEnc, outInt := c.keys.EncI, c.keys.IntegI, c.keys.EncR, c.keys.IntegR
-	if sa.weInitiated {
+	if c.initiator {
 		inEnc, inInt, outEnc, outInt = c.keys.EncR, c.keys.IntegR, c.keys.EncI, c.keys.IntegI
 	}
 	c.encap = sa.natLocal || sa.natRemote || sa.natt()
@@ -282,6 +292,9 @@ func (c *childSA) install(sa *ikeSA) error {
 			return fmt.Errorf("ike: data plane: add SA %s: %w", s.ID(), err)
 		}
 		c.installed = append(c.installed, s.ID())
+	}
+	if c.policies != nil {
+		return nil // a rekeyed CHILD SA took over its predecessor's policies
 	}
 	for _, l := range c.localTS {
 		for _, r := range c.remoteTS {

@@ -514,7 +514,7 @@ func (sa *ikeSA) proposeChild() (*childSA, []wire.Payload, error) {
 	if len(remote) == 0 {
 		remote = anyTS
 	}
-	c := &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote}
+	c := &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, initiator: true}
 	if cc.Mode == esp.ModeTransport {
 		c.mode = esp.ModeTransport
 	}

@@ -82,13 +82,3 @@ func (sa *ikeSA) startDelete(sendDelete bool, err error) {
 	}
 	sa.destroy(err)
 }
-
-// processCreateChild answers CREATE_CHILD_SA. Additional CHILD SAs and
-// rekeying arrive with the SA lifecycle work; until then the peer learns
-// that we accept no more SAs (RFC 7296 section 1.3).
-func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error) {
-	if sa.state != stateEstablished {
-		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA before IKE_AUTH completed", ErrProtocol))
-	}
-	return nil, notifyErr(wire.NO_ADDITIONAL_SAS, fmt.Errorf("CREATE_CHILD_SA not supported yet"))
-}

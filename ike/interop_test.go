@@ -117,7 +117,7 @@ func serverPools(t *testing.T) []ipsec.AddressPool {
 
 // runPersona starts a strongSwan client persona in the client namespace,
 // brings its tunnel up against our gateway and pings through it.
-func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string, vars map[string]string, files strongswan.Files) {
+func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string, vars map[string]string, files strongswan.Files) (*strongswan.Charon, strongswan.SAState) {
 	t.Helper()
 	base := map[string]string{
 		"SERVER": testnet.ServerAddr4.String(), "SERVER_ID": "vpn.example.com", "EAP_USER": "alice", "EAP_PASS": "password",
@@ -166,6 +166,39 @@ func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string
 	if pinged == 2 {
 		t.Logf("%s: IKE %s, ESP %s, virtual IPs %v, pings v4+v6 ok", profile, st.IKEAlg, st.ESPAlg, st.VIPs)
 	}
+	return cli, st
+}
+
+// rekeyChildAndPing has the strongSwan client rekey its CHILD SA (with the
+// PFS group of its ESP proposal, if any) and checks that traffic flows
+// through the new SA and the old one is gone from our side.
+func rekeyChildAndPing(t *testing.T, topo *testnet.Topology, g *gateway, cli *strongswan.Charon, profile string, st strongswan.SAState) {
+	t.Helper()
+	before := g.resp.SAs()
+	if len(before) != 1 || len(before[0].Children) != 1 {
+		t.Fatalf("before rekey: %+v", before)
+	}
+	oldSPI := before[0].Children[0].SPIIn
+	if out, err := cli.Swanctl(20*time.Second, "--rekey", "--child", profile); err != nil {
+		t.Fatalf("swanctl --rekey: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var after []ipsec.IKESAInfo
+	for time.Now().Before(deadline) {
+		after = g.resp.SAs()
+		if len(after) == 1 && len(after[0].Children) == 1 && after[0].Children[0].SPIIn != oldSPI {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(after) != 1 || len(after[0].Children) != 1 || after[0].Children[0].SPIIn == oldSPI {
+		t.Fatalf("after rekey our responder has %+v (old inbound SPI %08x)\nclient log:\n%s", after, oldSPI, cli.Log())
+	}
+	vip, _ := st.VIP(false)
+	if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip.String(), testnet.Inner4.String()); err != nil {
+		t.Errorf("ping after CHILD rekey: %v\n%s", err, out)
+	}
+	t.Logf("CHILD SA rekeyed: inbound SPI %08x -> %08x, ping ok", oldSPI, after[0].Children[0].SPIIn)
 }
 
 func TestInteropStrongSwanInitiatorPSK(t *testing.T) {
@@ -183,7 +216,8 @@ func TestInteropStrongSwanInitiatorPSK(t *testing.T) {
 				Pools: serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
 			}
 			g := startGateway(t, topo, cfg)
-			runPersona(t, topo, g, "linux-ikev2-psk", nil, nil)
+			cli, st := runPersona(t, topo, g, "linux-ikev2-psk", nil, nil)
+			rekeyChildAndPing(t, topo, g, cli, "linux-ikev2-psk", st)
 			if !strings.Contains(g.keyLog.String(), `"AES-GCM`) && !strings.Contains(g.keyLog.String(), `"AES-CBC`) {
 				t.Errorf("key log has no ESP lines:\n%s", g.keyLog.String())
 			}
@@ -385,7 +419,9 @@ func TestInteropEAPPersonas(t *testing.T) {
 				Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
 			}
 			g := startGateway(t, topo, cfg)
-			runPersona(t, topo, g, c.profile, nil, files)
+			cli, st := runPersona(t, topo, g, c.profile, nil, files)
+			// iOS offers its IKE group for PFS in the rekey proposal.
+			rekeyChildAndPing(t, topo, g, cli, c.profile, st)
 			if sas := g.resp.SAs(); len(sas) == 1 && !strings.HasSuffix(sas[0].EAPIdentity, "alice") {
 				t.Errorf("EAP identity %q", sas[0].EAPIdentity)
 			}

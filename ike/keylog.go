@@ -55,7 +55,7 @@ func (sa *ikeSA) writeChildKeyLog(c *childSA) {
 	// "I" keys protect initiator-to-responder traffic.
 	iSrc, iDst := sa.remote.Addr(), sa.local.Addr()
 	iSPI, rSPI := c.spiIn, c.spiOut
-	if sa.weInitiated {
+	if c.initiator {
 		iSrc, iDst = sa.local.Addr(), sa.remote.Addr()
 		iSPI, rSPI = c.spiOut, c.spiIn
 	}
