@@ -674,7 +674,7 @@ func TestPickUDP(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		socks = append(socks, newUDPSock(c))
+		socks = append(socks, newUDPSock(c, 8))
 	}
 	dst := netip.MustParseAddrPort("127.0.0.9:4500")
 	for _, s := range socks {

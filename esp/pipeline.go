@@ -39,9 +39,9 @@ type batch struct {
 	out   bool
 	n     int
 	pkts  []packet
-	bufs  [][]byte       // TUN read/write views
-	sizes []int          // TUN read sizes
-	msgs  []ipv4.Message // socket reads
+	bufs  [][]byte         // TUN read/write views
+	sizes []int            // TUN read sizes
+	from  []netip.AddrPort // socket read source addresses
 	// outbound sends, grouped by socket
 	udp        []ipv4.Message
 	udpSocks   []*udpSock // the socket of each udp message
@@ -59,7 +59,7 @@ func newBatch(size, bufSize int, out bool) *batch {
 		pkts:  make([]packet, size),
 		bufs:  make([][]byte, size),
 		sizes: make([]int, size),
-		msgs:  make([]ipv4.Message, size),
+		from:  make([]netip.AddrPort, size),
 		tw:    make([][]byte, 0, size),
 		oob:   make([]byte, size*segmentCmsgSpace),
 	}
@@ -72,7 +72,6 @@ func newBatch(size, bufSize int, out bool) *batch {
 	mem := make([]byte, size*bufSize)
 	for i := range b.pkts {
 		b.pkts[i].buf = mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
-		b.msgs[i].Buffers = [][]byte{b.pkts[i].buf[inReadOffset:]}
 	}
 	return b
 }
@@ -106,13 +105,13 @@ func (u *Userspace) startPipeline() {
 		if u.cfg.nonESP != nil {
 			s.reading = true
 			u.wg.Add(1)
-			go u.readSock(s.bc, true, false)
+			go u.readSock(s.br, true, false)
 		}
 	}
 	if u.raw4 != nil {
 		u.wg.Add(2)
-		go u.readSock(u.raw4.bc, false, true)
-		go u.readSock(u.raw6.bc, false, false)
+		go u.readSock(u.raw4.br, false, true)
+		go u.readSock(u.raw6.br, false, false)
 	}
 	u.wg.Add(1)
 	go u.housekeeping()
@@ -444,18 +443,17 @@ func (u *Userspace) send(ms []ipv4.Message, bc batchConn) {
 }
 
 // readSock is an inbound reader for a UDP (encap) or raw ESP socket.
-func (u *Userspace) readSock(bc batchConn, encap, rawV4 bool) {
+func (u *Userspace) readSock(br batchReader, encap, rawV4 bool) {
 	defer u.wg.Done()
 	for {
 		b := u.getBatch(u.inFree)
 		if b == nil {
 			return
 		}
-		ms := b.msgs[:u.cfg.batch]
-		for i := range ms {
-			ms[i].Buffers[0] = b.pkts[i].buf[inReadOffset:]
+		for i := range b.bufs {
+			b.bufs[i] = b.pkts[i].buf[inReadOffset:]
 		}
-		n, err := bc.ReadBatch(ms, 0)
+		n, err := br.readBatch(b.bufs, b.sizes, b.from)
 		if err != nil || n == 0 {
 			u.inFree <- b
 			if u.stopped() || errors.Is(err, net.ErrClosed) {
@@ -475,8 +473,8 @@ func (u *Userspace) readSock(bc batchConn, encap, rawV4 bool) {
 		for i := range n {
 			p := &b.pkts[i]
 			p.sa, p.err = nil, nil
-			p.off, p.n = inReadOffset, ms[i].N
-			p.from = addrPortOf(ms[i].Addr)
+			p.off, p.n = inReadOffset, b.sizes[i]
+			p.from = b.from[i]
 			data := p.buf[p.off : p.off+p.n]
 			if rawV4 {
 				// IPv4 raw sockets deliver the IP header too.

@@ -16,10 +16,17 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
+// batchReader reads up to len(bufs) datagrams, setting their sizes and
+// source addresses (recv_linux.go: recvmmsg without allocations).
+type batchReader interface {
+	readBatch(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error)
+}
+
 // udpSock is a UDP socket for ESP in UDP (RFC 3948), shared with IKE.
 type udpSock struct {
 	c       *net.UDPConn
 	bc      batchConn
+	br      batchReader
 	v4      bool        // an AF_INET socket
 	dual    bool        // an AF_INET6 socket bound to :: that also carries IPv4
 	reading bool        // the engine reads it (WithUDPConn)
@@ -61,8 +68,9 @@ func pickUDP(socks []*udpSock, src, dst netip.AddrPort) *udpSock {
 	return any
 }
 
-func newUDPSock(c *net.UDPConn) *udpSock {
+func newUDPSock(c *net.UDPConn, batch int) *udpSock {
 	s := &udpSock{c: c}
+	s.br, _ = newBatchReader(c, batch) // a *net.UDPConn always has a SyscallConn
 	s.gso.Store(udpGSOSupported(c))
 	la, _ := c.LocalAddr().(*net.UDPAddr)
 	var a netip.Addr
@@ -86,10 +94,11 @@ func newUDPSock(c *net.UDPConn) *udpSock {
 type rawSock struct {
 	c  *net.IPConn
 	bc batchConn
+	br batchReader
 	v4 bool
 }
 
-func listenRaw(v4 bool) (*rawSock, error) {
+func listenRaw(v4 bool, batch int) (*rawSock, error) {
 	network := "ip6:50"
 	if v4 {
 		network = "ip4:50"
@@ -99,6 +108,10 @@ func listenRaw(v4 bool) (*rawSock, error) {
 		return nil, err
 	}
 	s := &rawSock{c: c, v4: v4}
+	if s.br, err = newBatchReader(c, batch); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if v4 {
 		s.bc = ipv4.NewPacketConn(c)
 	} else {
@@ -111,17 +124,4 @@ func (s *rawSock) close() {
 	if s != nil {
 		_ = s.c.Close()
 	}
-}
-
-// addrPortOf converts a socket address without allocating.
-func addrPortOf(a net.Addr) netip.AddrPort {
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		ap := a.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	case *net.IPAddr:
-		ip, _ := netip.AddrFromSlice(a.IP)
-		return netip.AddrPortFrom(ip.Unmap(), 0)
-	}
-	return netip.AddrPort{}
 }

@@ -85,13 +85,13 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 	}
 	u.scratchs.New = func() any { return newScratch() }
 	for _, c := range cf.udp {
-		u.udpAll = append(u.udpAll, newUDPSock(c))
+		u.udpAll = append(u.udpAll, newUDPSock(c, cf.batch))
 	}
 	if cf.rawESP {
-		if u.raw4, err = listenRaw(true); err != nil {
+		if u.raw4, err = listenRaw(true, cf.batch); err != nil {
 			return nil, fmt.Errorf("esp: WithRawESP: %w", err)
 		}
-		if u.raw6, err = listenRaw(false); err != nil {
+		if u.raw6, err = listenRaw(false, cf.batch); err != nil {
 			u.raw4.close()
 			return nil, fmt.Errorf("esp: WithRawESP: %w", err)
 		}
