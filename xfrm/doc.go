@@ -24,6 +24,14 @@
 //     kernel does not strip it), while NAT keepalives (0xFF) and ESP
 //     packets never reach userspace: this was checked in the test VM
 //     (TestKernelUDPEncapSocket).
+//   - IKE sockets bypass IPsec: EnableUDPEncap (and BypassSocket, for the
+//     port 500 socket) install per-socket allow policies. Without them a
+//     transport-mode policy between the two hosts (L2TP/IPsec) catches the
+//     IKE packets and the ESP-in-UDP packets themselves, whose policy
+//     check runs on the socket before decapsulation: transport mode with
+//     NAT-T then carries no traffic at all (seen in the VM before the fix).
+//   - Tunnel-mode states carry XFRM_STATE_AF_UNSPEC, so IPv6 may run inside
+//     an IPv4 tunnel and vice versa.
 //   - Policy templates: an outbound policy sends through the newest
 //     outbound SA of its ReqID. XFRM needs the outer addresses and mode of
 //     that SA in the template, and esp.Policy does not carry them, so the
@@ -53,8 +61,9 @@
 //
 // XFRM selectors are prefixes with one port or all ports; a selector that
 // is not expressible so is rejected (ErrSelector) rather than widened.
-// NAT keepalives (esp.SA.NATKeepalive) are not sent by the 6.1 kernel;
-// the IKE transport has to send them on its socket. Tests of this package
+// The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive the data
+// plane sends them on the IKE socket for SAs with esp.SA.NATKeepalive;
+// without it the flag is ignored. Tests of this package
 // run inside a Debian kernel under qemu (GOIPSEC_VMTEST=1, see
 // scripts/vmtest).
 package xfrm

@@ -11,27 +11,68 @@ import (
 
 // EnableUDPEncap switches the IKE socket on port 4500 to
 // UDP_ENCAP_ESPINUDP (RFC 3948), so that the kernel takes ESP-in-UDP
-// packets out of it and decrypts them with the XFRM states. The socket
-// keeps receiving IKE packets, still prefixed with the four-byte non-ESP
-// marker (the kernel does not strip it); NAT keepalives (a single 0xFF)
-// and ESP packets no longer reach userspace. Sending is unchanged: IKE
-// messages must still carry the marker.
+// packets out of it and decrypts them with the XFRM states, and exempts
+// the socket from IPsec policies (BypassSocket).
+//
+// Afterwards the socket still receives IKE packets, WITH their four-byte
+// non-ESP marker (the kernel does not strip it); NAT keepalives (a single
+// 0xFF) and ESP packets no longer reach userspace. Sending is unchanged:
+// IKE messages must still carry the marker.
 func EnableUDPEncap(c *net.UDPConn) error {
 	if c == nil {
 		return fmt.Errorf("xfrm: EnableUDPEncap: nil connection")
 	}
-	rc, err := c.SyscallConn()
+	err := control(c, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_ENCAP, unix.UDP_ENCAP_ESPINUDP)
+	})
 	if err != nil {
-		return fmt.Errorf("xfrm: EnableUDPEncap: %w", err)
+		return fmt.Errorf("xfrm: EnableUDPEncap: setsockopt UDP_ENCAP: %w", err)
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_ENCAP, unix.UDP_ENCAP_ESPINUDP)
-	}); err != nil {
-		return fmt.Errorf("xfrm: EnableUDPEncap: %w", err)
+	return BypassSocket(c)
+}
+
+// BypassSocket installs per-socket XFRM policies that let the socket's
+// traffic pass in the clear in both directions, whatever the system's
+// policies say. IKE sockets (ports 500 and 4500) need them: a
+// transport-mode policy between two hosts covers their IKE packets too,
+// and the kernel would otherwise encrypt outgoing IKE messages or drop
+// incoming ones (including ESP in UDP, whose policy check happens on the
+// socket before decapsulation). strongSwan does the same.
+func BypassSocket(c *net.UDPConn) error {
+	if c == nil {
+		return fmt.Errorf("xfrm: BypassSocket: nil connection")
 	}
-	if serr != nil {
-		return fmt.Errorf("xfrm: EnableUDPEncap: setsockopt UDP_ENCAP: %w", serr)
+	err := control(c, func(fd int) error {
+		dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+		if err != nil {
+			return err
+		}
+		level, opt, fam := unix.IPPROTO_IP, unix.IP_XFRM_POLICY, uint16(afInet)
+		if dom == unix.AF_INET6 {
+			level, opt, fam = unix.IPPROTO_IPV6, unix.IPV6_XFRM_POLICY, afInet6
+		}
+		for _, dir := range []uint8{0, 1} { // XFRM_POLICY_IN, XFRM_POLICY_OUT
+			if err := unix.SetsockoptString(fd, level, opt, string(bypassPolicy(dir, fam))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("xfrm: BypassSocket: setsockopt XFRM_POLICY: %w", err)
 	}
 	return nil
+}
+
+// control runs f on the connection's file descriptor.
+func control(c *net.UDPConn, f func(fd int) error) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
 }

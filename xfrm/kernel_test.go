@@ -365,43 +365,90 @@ func TestKernelExpire(t *testing.T) {
 }
 
 // tunnel is two namespaces joined by veth, each with a data plane and an
-// inner address on a dummy interface: A 198.51.100.1 <-> B 203.0.113.1.
+// inner address on a dummy interface, e.g. A 198.51.100.1 <-> B 203.0.113.1.
 type tunnel struct {
-	nsA, nsB netns.NsHandle
-	hA, hB   *netlink.Handle
-	dA, dB   *DataPlane
-	saAB     [2]*esp.SA // A's out, B's in
-	saBA     [2]*esp.SA // B's out, A's in
+	nsA, nsB       netns.NsHandle
+	hA, hB         *netlink.Handle
+	dA, dB         *DataPlane
+	saAB           [2]*esp.SA // A's out, B's in
+	saBA           [2]*esp.SA // B's out, A's in
+	innerA, innerB netip.Addr
+}
+
+// plan is the addressing of a tunnel: outer (veth) and inner (dummy).
+type plan struct {
+	name                 string
+	outerA, outerB       string // with prefix length
+	innerNetA, innerNetB string // inner networks
+	innerA, innerB       string // inner host addresses
+	outerBits, innerBits int
+	transport            bool // transport mode between the outer addresses
 }
 
 var (
-	innerA = netip.MustParseAddr("198.51.100.1")
-	innerB = netip.MustParseAddr("203.0.113.1")
+	plan4  = plan{"ipv4", "192.0.2.1", "192.0.2.2", "198.51.100.0/24", "203.0.113.0/24", "198.51.100.1", "203.0.113.1", 24, 24, false}
+	plan6  = plan{"ipv6", "2001:db8::1", "2001:db8::2", "2001:db8:a::/64", "2001:db8:b::/64", "2001:db8:a::1", "2001:db8:b::1", 64, 64, false}
+	plan64 = plan{"ipv6-in-ipv4", "192.0.2.1", "192.0.2.2", "2001:db8:a::/64", "2001:db8:b::/64", "2001:db8:a::1", "2001:db8:b::1", 24, 64, false}
+	// Transport mode, as L2TP/IPsec clients use it (also behind NAT).
+	planT = plan{"transport", "192.0.2.1", "192.0.2.2", "192.0.2.1/32", "192.0.2.2/32", "192.0.2.1", "192.0.2.2", 24, 24, true}
 )
 
 func newTunnel(t *testing.T, s suite, encap, esn bool) *tunnel {
+	return newTunnelPlan(t, plan4, s, encap, esn)
+}
+
+func newTunnelPlan(t *testing.T, pl plan, s suite, encap, esn bool) *tunnel {
 	t.Helper()
-	tn := &tunnel{}
+	tn := &tunnel{innerA: netip.MustParseAddr(pl.innerA), innerB: netip.MustParseAddr(pl.innerB)}
 	tn.nsA, tn.hA = newNS(t)
 	tn.nsB, tn.hB = newNS(t)
-	vethPair(t, tn.hA, tn.nsB, tn.hB, "192.0.2.1/24", "192.0.2.2/24")
-	dummy(t, tn.hA, "inner", "198.51.100.1/24")
-	dummy(t, tn.hB, "inner", "203.0.113.1/24")
-	route(t, tn.hA, "203.0.113.0/24", "192.0.2.2", "198.51.100.1")
-	route(t, tn.hB, "198.51.100.0/24", "192.0.2.1", "203.0.113.1")
+	cidr := func(a string, bits int) string { return fmt.Sprintf("%s/%d", a, bits) }
+	vethPair(t, tn.hA, tn.nsB, tn.hB, cidr(pl.outerA, pl.outerBits), cidr(pl.outerB, pl.outerBits))
+	switch {
+	case pl.transport:
+		// The traffic is between the outer addresses themselves.
+	case pl.outerA[0:3] == pl.innerA[0:3]:
+		dummy(t, tn.hA, "inner", cidr(pl.innerA, pl.innerBits))
+		dummy(t, tn.hB, "inner", cidr(pl.innerB, pl.innerBits))
+		route(t, tn.hA, pl.innerNetB, pl.outerB, pl.innerA)
+		route(t, tn.hB, pl.innerNetA, pl.outerA, pl.innerB)
+	default:
+		dummy(t, tn.hA, "inner", cidr(pl.innerA, pl.innerBits))
+		dummy(t, tn.hB, "inner", cidr(pl.innerB, pl.innerBits))
+		// Inner and outer families differ: the route needs no gateway of
+		// the inner family, the policy sends the packets into the tunnel.
+		for _, x := range []struct {
+			h        *netlink.Handle
+			dst, src string
+		}{{tn.hA, pl.innerNetB, pl.innerA}, {tn.hB, pl.innerNetA, pl.innerB}} {
+			l, err := x.h.LinkByName(map[*netlink.Handle]string{tn.hA: "va", tn.hB: "vb"}[x.h])
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, n, _ := net.ParseCIDR(x.dst)
+			if err := x.h.RouteAdd(&netlink.Route{Dst: n, LinkIndex: l.Attrs().Index, Src: net.ParseIP(x.src)}); err != nil {
+				t.Fatalf("route %s: %v", x.dst, err)
+			}
+		}
+	}
 	tn.dA, tn.dB = newDP(t, tn.nsA), newDP(t, tn.nsB)
 	port := uint16(0)
 	if encap {
 		port = 4500
 	}
-	ab := s.fill(&esp.SA{SPI: 0xa0b0, Src: netip.AddrPortFrom(addrA, port), Dst: netip.AddrPortFrom(addrB, port), ReqID: 1, ESN: esn})
-	ba := s.fill(&esp.SA{SPI: 0xb0a0, Src: netip.AddrPortFrom(addrB, port), Dst: netip.AddrPortFrom(addrA, port), ReqID: 1, ESN: esn})
+	oA, oB := netip.MustParseAddr(pl.outerA), netip.MustParseAddr(pl.outerB)
+	mode := esp.ModeTunnel
+	if pl.transport {
+		mode = esp.ModeTransport
+	}
+	ab := s.fill(&esp.SA{SPI: 0xa0b0, Mode: mode, Src: netip.AddrPortFrom(oA, port), Dst: netip.AddrPortFrom(oB, port), ReqID: 1, ESN: esn})
+	ba := s.fill(&esp.SA{SPI: 0xb0a0, Mode: mode, Src: netip.AddrPortFrom(oB, port), Dst: netip.AddrPortFrom(oA, port), ReqID: 1, ESN: esn})
 	ctx := context.Background()
 	for _, x := range []struct {
 		d       *DataPlane
 		out, in *esp.SA
 		lo, rem string
-	}{{tn.dA, ab, ba, "198.51.100.0/24", "203.0.113.0/24"}, {tn.dB, ba, ab, "203.0.113.0/24", "198.51.100.0/24"}} {
+	}{{tn.dA, ab, ba, pl.innerNetA, pl.innerNetB}, {tn.dB, ba, ab, pl.innerNetB, pl.innerNetA}} {
 		in, out := *x.in, *x.out
 		in.Dir, out.Dir = esp.DirIn, esp.DirOut
 		if err := x.d.AddSA(ctx, &in); err != nil {
@@ -421,11 +468,15 @@ func newTunnel(t *testing.T, s suite, encap, esn bool) *tunnel {
 	tn.saBA = [2]*esp.SA{withDir(ba, esp.DirOut), withDir(ba, esp.DirIn)}
 	if encap {
 		// The receiving side of ESP in UDP: an IKE-style socket on 4500.
+		network := "udp4"
+		if oA.Is6() {
+			network = "udp6"
+		}
 		for _, ns := range []netns.NsHandle{tn.nsA, tn.nsB} {
 			var c *net.UDPConn
 			inNS(t, ns, func() {
 				var err error
-				if c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 4500}); err != nil {
+				if c, err = net.ListenUDP(network, &net.UDPAddr{Port: 4500}); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -451,14 +502,14 @@ func (tn *tunnel) echo(t *testing.T, n int) {
 	var srv, cli *net.UDPConn
 	inNS(t, tn.nsB, func() {
 		var err error
-		if srv, err = net.ListenUDP("udp4", &net.UDPAddr{IP: innerB.AsSlice(), Port: 7}); err != nil {
+		if srv, err = net.ListenUDP("udp", &net.UDPAddr{IP: tn.innerB.AsSlice(), Port: 7}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	defer srv.Close()
 	inNS(t, tn.nsA, func() {
 		var err error
-		if cli, err = net.DialUDP("udp4", &net.UDPAddr{IP: innerA.AsSlice()}, &net.UDPAddr{IP: innerB.AsSlice(), Port: 7}); err != nil {
+		if cli, err = net.DialUDP("udp", &net.UDPAddr{IP: tn.innerA.AsSlice()}, &net.UDPAddr{IP: tn.innerB.AsSlice(), Port: 7}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -489,6 +540,13 @@ func (tn *tunnel) echo(t *testing.T, n int) {
 			}
 		}
 		if !ok {
+			for _, x := range []struct {
+				d  *DataPlane
+				sa *esp.SA
+			}{{tn.dA, tn.saAB[0]}, {tn.dB, tn.saAB[1]}, {tn.dB, tn.saBA[0]}, {tn.dA, tn.saBA[1]}} {
+				st, err := x.d.SAStats(x.sa.ID())
+				t.Logf("%s: %+v %v", x.sa.ID(), st, err)
+			}
 			t.Fatalf("echo %d: no reply through the tunnel", i)
 		}
 	}
@@ -497,17 +555,25 @@ func (tn *tunnel) echo(t *testing.T, n int) {
 func TestKernelTunnel(t *testing.T) {
 	vmOnly(t)
 	for _, c := range []struct {
+		pl         plan
 		s          suite
 		encap, esn bool
 	}{
-		{testSuites[0], false, false},
-		{testSuites[0], true, true},
-		{testSuites[7], true, false}, // chacha20poly1305 in UDP
-		{testSuites[9], false, true}, // aes-cbc + sha256, ESN
-		{testSuites[4], true, true},  // ccm
+		{plan4, testSuites[0], false, false},
+		{plan4, testSuites[0], true, true},
+		{plan4, testSuites[7], true, false}, // chacha20poly1305 in UDP
+		{plan4, testSuites[9], false, true}, // aes-cbc + sha256, ESN
+		{plan4, testSuites[4], true, true},  // ccm
+		{plan6, testSuites[1], false, true},
+		{plan6, testSuites[0], true, false},
+		{plan64, testSuites[0], true, true},
+		{planT, testSuites[0], false, false},
+		{planT, testSuites[9], true, true},
+		{planT, testSuites[0], true, false},
+		{planT, testSuites[9], false, true},
 	} {
-		t.Run(fmt.Sprintf("%s/encap=%t/esn=%t", c.s, c.encap, c.esn), func(t *testing.T) {
-			tn := newTunnel(t, c.s, c.encap, c.esn)
+		t.Run(fmt.Sprintf("%s/%s/encap=%t/esn=%t", c.pl.name, c.s, c.encap, c.esn), func(t *testing.T) {
+			tn := newTunnelPlan(t, c.pl, c.s, c.encap, c.esn)
 			// The kernel's use_time is in whole seconds of its coarse
 			// clock, which lags behind under TCG on a loaded host.
 			before := time.Now().Add(-10 * time.Second)

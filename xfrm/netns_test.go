@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // vmOnly skips kernel tests outside the test VM: the host and CI kernels
@@ -85,6 +86,10 @@ func addAddr(tb testing.TB, h *netlink.Handle, link netlink.Link, cidr string) {
 	a, err := netlink.ParseAddr(cidr)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if a.IP.To4() == nil {
+		// No duplicate address detection: the address is usable at once.
+		a.Flags |= unix.IFA_F_NODAD
 	}
 	if err := h.AddrAdd(link, a); err != nil {
 		tb.Fatalf("addr add %s: %v", cidr, err)

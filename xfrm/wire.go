@@ -81,12 +81,16 @@ const (
 
 // Constants of the XFRM ABI.
 const (
-	afInet           = 2
-	afInet6          = 10
-	protoESP         = 50
-	stateFlagESN     = 128 // XFRM_STATE_ESN
-	udpEncapESPInUDP = 2   // UDP_ENCAP_ESPINUDP (RFC 3948)
-	xfrmInf          = math.MaxUint64
+	afInet       = 2
+	afInet6      = 10
+	protoESP     = 50
+	stateFlagESN = 128 // XFRM_STATE_ESN
+	// stateFlagAFUnspec keeps a tunnel state's selector family AF_UNSPEC;
+	// without it the kernel sets it to the outer family and the state
+	// refuses inner packets of the other family (IPv6 in IPv4).
+	stateFlagAFUnspec = 32
+	udpEncapESPInUDP  = 2 // UDP_ENCAP_ESPINUDP (RFC 3948)
+	xfrmInf           = math.MaxUint64
 	// maxReplayWindow is the largest window XFRM accepts:
 	// XFRMA_REPLAY_ESN_MAX (4096) bytes of bitmap budget divided as in
 	// verify_replay, i.e. 128 32-bit words.
@@ -266,7 +270,10 @@ func encodeState(sa *esp.SA, algs []kernelAlg, tags *stateTags) ([]byte, error) 
 		b[offInfoWindow] = uint8(window)
 	}
 	if sa.ESN {
-		b[offInfoFlags] = stateFlagESN
+		b[offInfoFlags] |= stateFlagESN
+	}
+	if sa.Mode == esp.ModeTunnel {
+		b[offInfoFlags] |= stateFlagAFUnspec
 	}
 	for _, a := range algs {
 		name := make([]byte, 64)
@@ -482,4 +489,24 @@ func parseAcquire(b []byte) (*acquireMsg, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// sizeofUserpolicyInfo is the size of struct xfrm_userpolicy_info.
+const sizeofUserpolicyInfo = 168
+
+// bypassPolicy encodes a struct xfrm_userpolicy_info for a per-socket
+// policy (IP_XFRM_POLICY) in direction dir that allows everything without
+// transformation: a selector of family fam matching all (the kernel
+// insists on a family; a zero-length prefix also matches the IPv4 traffic
+// of a dual-stack IPv6 socket), action XFRM_POLICY_ALLOW, no templates,
+// infinite lifetime.
+func bypassPolicy(dir uint8, fam uint16) []byte {
+	b := make([]byte, sizeofUserpolicyInfo)
+	he.PutUint16(b[40:], fam)
+	lft := b[sizeofSelector:]
+	for i := range 4 { // soft/hard byte and packet limits
+		he.PutUint64(lft[8*i:], xfrmInf)
+	}
+	b[sizeofSelector+64+32+8] = dir
+	return b
 }

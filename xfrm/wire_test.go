@@ -33,7 +33,7 @@ func TestEncodeState(t *testing.T) {
 		t.Fatal(err)
 	}
 	if binary.BigEndian.Uint32(b[72:]) != 0xc0ffee01 || b[76] != 50 || he.Uint32(b[208:]) != 42 || he.Uint16(b[212:]) != 2 ||
-		b[214] != 1 || b[215] != 0 || b[216] != 128 || he.Uint16(b[40:]) != 0 {
+		b[214] != 1 || b[215] != 0 || b[216] != 128|32 || he.Uint16(b[40:]) != 0 {
 		t.Errorf("usersa_info fields wrong: % x", b[56:224])
 	}
 	if !bytes.Equal(b[56:60], []byte{198, 51, 100, 2}) || !bytes.Equal(b[80:84], []byte{192, 0, 2, 1}) {
