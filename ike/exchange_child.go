@@ -6,14 +6,15 @@ import (
 
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
+	"github.com/goipsec/ipsec/internal/kdf"
 	"github.com/goipsec/ipsec/proposal"
 )
 
 // processCreateChild answers CREATE_CHILD_SA (RFC 7296 sections 1.3.1 and
-// 1.3.3) for new and rekeyed CHILD SAs, with or without PFS. The rekeyed
-// SA stays installed until the peer deletes it, so no packet in flight is
-// lost (make before break). Rekeying the IKE SA itself is not available
-// yet; the peer is told NO_ADDITIONAL_SAS and keeps the current IKE SA.
+// 1.3.3) for new and rekeyed CHILD SAs, with or without PFS, and the
+// rekeying of the IKE SA itself (section 1.3.2). A rekeyed CHILD SA stays
+// installed until the peer deletes it, so no packet in flight is lost
+// (make before break).
 func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error) {
 	if sa.state != stateEstablished {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA before IKE_AUTH completed", ErrProtocol))
@@ -58,7 +59,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		}
 	}
 	if rekeyIKE {
-		return nil, notifyErr(wire.NO_ADDITIONAL_SAS, fmt.Errorf("IKE SA rekeying not supported yet"))
+		return sa.rekeyIKEResponder(sap, nonce, ke)
 	}
 	if sap == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA without SA or valid nonce", ErrProtocol))
@@ -141,4 +142,79 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		}
 	}
 	return resp, nil
+}
+
+// rekeyIKEResponder answers a rekey of this IKE SA (RFC 7296 sections 1.3.2
+// and 2.18): a new IKE SA with fresh SPIs, nonces and key exchange takes
+// over the CHILD SAs, leases and identities; the peer then deletes the old
+// one. The peer, as initiator of the rekey, becomes the original initiator
+// of the new SA.
+func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]wire.Payload, error) {
+	if sap == nil || ke == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
+		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey without SA, KE or valid nonce", ErrProtocol))
+	}
+	e := sa.e
+	chosen, err := proposal.Select(e.cfg.proposals, listFromWire(sap), proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ke.Group)})
+	if err != nil {
+		sa.log.Warn("IKE rekey proposal mismatch", "err", err)
+		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
+	}
+	if len(chosen.SPI) != 8 || binary.BigEndian.Uint64(chosen.SPI) == 0 {
+		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey with a %d-byte SPI", ErrProtocol, len(chosen.SPI)))
+	}
+	if len(chosen.KE) != 1 || chosen.KE[0] != proposal.KEID(ke.Group) {
+		var want [2]byte
+		binary.BigEndian.PutUint16(want[:], uint16(chosen.KE[0]))
+		return nil, &NotifyError{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]}
+	}
+	kex, err := alg.NewKeyExchange(chosen.KE[0], lockedReader{&e.randMu, e.cfg.rand})
+	if err != nil {
+		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
+	}
+	pub, shared, err := kex.Respond(ke.Data)
+	if err != nil {
+		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+	}
+	ns := newSA(e, false, sa.local, sa.remote)
+	ns.prop, ns.ni, ns.nr = chosen, append([]byte(nil), nonce...), make([]byte, ourNonce)
+	if err := e.random(ns.nr); err != nil {
+		return nil, err
+	}
+	ns.spii = binary.BigEndian.Uint64(chosen.SPI)
+	prf, err := alg.NewPRF(chosen.PRF[0])
+	if err != nil {
+		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
+	}
+	skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
+	defer skeyseed.Wipe()
+	e.mu.Lock()
+	spir, err := e.newSPI()
+	if err == nil && e.closed {
+		err = ErrClosed
+	}
+	if err != nil {
+		e.mu.Unlock()
+		return nil, notifyErr(wire.TEMPORARY_FAILURE, err)
+	}
+	ns.spir = spir
+	e.sas[spir] = ns // reserve the SPI before the keys exist: nothing else can claim it
+	e.mu.Unlock()
+	if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
+		e.unregister(ns)
+		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
+	}
+	// Everything the peer authenticated moves to the new SA.
+	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
+	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
+	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
+	ns.children, sa.children = sa.children, nil
+	ns.leases, sa.leases = sa.leases, nil
+	ns.vips, ns.dns, ns.dnsDomains = sa.vips, sa.dns, sa.dnsDomains
+	ns.state, ns.establishedAt = stateEstablished, e.cfg.now()
+	ns.log = sa.log
+	sa.rekeyed = true
+	ns.start(nil)
+	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", chosen.String())
+	wp := propToWire(chosen, chosen.Number, spiBytes(spir))
+	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
 }

@@ -302,6 +302,14 @@ func (sa *ikeSA) deriveKeys(shared []byte) error {
 	if err != nil {
 		return err
 	}
+	skeyseed := kdf.SKEYSEED(prf, sa.ni, sa.nr, shared)
+	defer skeyseed.Wipe()
+	return sa.deriveKeysFromSeed(prf, skeyseed)
+}
+
+// deriveKeysFromSeed computes the seven IKE SA keys from SKEYSEED with the
+// SA's (new) PRF and builds the SK crypters (RFC 7296 sections 2.14, 2.18).
+func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
 	encr := sa.prop.Encr[0]
 	integ := proposal.IntegNone
 	if len(sa.prop.Integ) > 0 {
@@ -317,8 +325,6 @@ func (sa *ikeSA) deriveKeys(shared []byte) error {
 			return err
 		}
 	}
-	skeyseed := kdf.SKEYSEED(prf, sa.ni, sa.nr, shared)
-	defer skeyseed.Wipe()
 	keys, err := kdf.IKESAKeys(prf, skeyseed, sa.ni, sa.nr, spiBytes(sa.spii), spiBytes(sa.spir), encLen, integLen)
 	if err != nil {
 		return err

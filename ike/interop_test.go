@@ -169,6 +169,39 @@ func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string
 	return cli, st
 }
 
+// rekeyIKEAndPing has the strongSwan client rekey its IKE SA: our
+// responder must move the CHILD SA to the new IKE SA and keep forwarding.
+func rekeyIKEAndPing(t *testing.T, topo *testnet.Topology, g *gateway, cli *strongswan.Charon, profile string, st strongswan.SAState) {
+	t.Helper()
+	before := g.resp.SAs()
+	if len(before) != 1 {
+		t.Fatalf("before IKE rekey: %+v", before)
+	}
+	if out, err := cli.Swanctl(20*time.Second, "--rekey", "--ike", profile); err != nil {
+		t.Fatalf("swanctl --rekey --ike: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var after []ipsec.IKESAInfo
+	for time.Now().Before(deadline) {
+		after = g.resp.SAs()
+		if len(after) == 1 && after[0].SPIr != before[0].SPIr {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(after) != 1 || after[0].SPIr == before[0].SPIr || len(after[0].Children) != 1 || after[0].State != "ESTABLISHED" {
+		t.Fatalf("after IKE rekey our responder has %+v\nclient log:\n%s", after, cli.Log())
+	}
+	if !strongswan.ParseSAs(cli.ListSAs(), profile).IKEUp {
+		t.Errorf("client lost its IKE SA: %s", cli.ListSAs())
+	}
+	vip, _ := st.VIP(false)
+	if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip.String(), testnet.Inner4.String()); err != nil {
+		t.Errorf("ping after IKE rekey: %v\n%s", err, out)
+	}
+	t.Logf("IKE SA rekeyed: SPIr %016x -> %016x, CHILD SA kept, ping ok", before[0].SPIr, after[0].SPIr)
+}
+
 // rekeyChildAndPing has the strongSwan client rekey its CHILD SA (with the
 // PFS group of its ESP proposal, if any) and checks that traffic flows
 // through the new SA and the old one is gone from our side.
@@ -217,6 +250,9 @@ func TestInteropStrongSwanInitiatorPSK(t *testing.T) {
 			}
 			g := startGateway(t, topo, cfg)
 			cli, st := runPersona(t, topo, g, "linux-ikev2-psk", nil, nil)
+			rekeyChildAndPing(t, topo, g, cli, "linux-ikev2-psk", st)
+			rekeyIKEAndPing(t, topo, g, cli, "linux-ikev2-psk", st)
+			// The CHILD SA still rekeys under the new IKE SA.
 			rekeyChildAndPing(t, topo, g, cli, "linux-ikev2-psk", st)
 			if !strings.Contains(g.keyLog.String(), `"AES-GCM`) && !strings.Contains(g.keyLog.String(), `"AES-CBC`) {
 				t.Errorf("key log has no ESP lines:\n%s", g.keyLog.String())
@@ -422,6 +458,7 @@ func TestInteropEAPPersonas(t *testing.T) {
 			cli, st := runPersona(t, topo, g, c.profile, nil, files)
 			// iOS offers its IKE group for PFS in the rekey proposal.
 			rekeyChildAndPing(t, topo, g, cli, c.profile, st)
+			rekeyIKEAndPing(t, topo, g, cli, c.profile, st)
 			if sas := g.resp.SAs(); len(sas) == 1 && !strings.HasSuffix(sas[0].EAPIdentity, "alice") {
 				t.Errorf("EAP identity %q", sas[0].EAPIdentity)
 			}

@@ -100,6 +100,10 @@ type ikeSA struct {
 	dnsDomains  []string
 	children    []*childSA
 
+	// rekeyed: a new IKE SA took over; deleting this one must not look
+	// like the peer going away.
+	rekeyed bool
+
 	// EAP (RFC 7296 section 2.16).
 	eap        *eapState
 	eapUser    *ipsec.User
@@ -568,7 +572,9 @@ func (sa *ikeSA) destroy(err error) {
 		default:
 		}
 	}
-	if wasUp {
+	if wasUp && sa.rekeyed {
+		sa.log.Info("rekeyed IKE SA deleted", "ike_sa", sa.name())
+	} else if wasUp {
 		sa.log.Info("IKE SA down", "ike_sa", sa.name(), "err", err)
 		if f := sa.e.cfg.hooks.IKEDown; f != nil {
 			f(info, err)
