@@ -5,6 +5,7 @@ package xfrm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -823,5 +824,53 @@ func TestKernelNATKeepalive(t *testing.T) {
 	}
 	if n != 1 || buf[0] != 0xff || from.Port() != 4500 {
 		t.Errorf("got % x from %s, want ff from port 4500", buf[:n], from)
+	}
+}
+
+// TestKernelSAStatsFailures sends forged ESP-in-UDP packets to B's inbound
+// SA: an old sequence number counts as a replay (XFRM checks the window
+// before the ICV), a fresh one with a bad ICV as an integrity failure.
+func TestKernelSAStatsFailures(t *testing.T) {
+	vmOnly(t)
+	tn := newTunnel(t, testSuites[0], true, false)
+	tn.echo(t, 3)
+	var c *net.UDPConn
+	inNS(t, tn.nsA, func() {
+		var err error
+		if c, err = net.DialUDP("udp4", &net.UDPAddr{IP: addrA.AsSlice(), Port: 4600}, &net.UDPAddr{IP: addrB.AsSlice(), Port: 4500}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	if err := BypassSocket(c); err != nil {
+		t.Fatal(err)
+	}
+	forge := func(seq uint32) []byte {
+		p := make([]byte, 8+8+64+16) // SPI, seq, IV, payload, ICV
+		binary.BigEndian.PutUint32(p, tn.saAB[1].SPI)
+		binary.BigEndian.PutUint32(p[4:], seq)
+		for i := 8; i < len(p); i++ {
+			p[i] = byte(i)
+		}
+		return p
+	}
+	for _, seq := range []uint32{1, 2, 1000, 1001, 1002} {
+		if _, err := c.Write(forge(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st esp.SAStats
+	for range 50 {
+		var err error
+		if st, err = tn.dB.SAStats(tn.saAB[1].ID()); err != nil {
+			t.Fatal(err)
+		}
+		if st.ReplayDrops >= 2 && st.AuthFailures >= 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st.ReplayDrops != 2 || st.AuthFailures != 3 || st.Packets != 3 {
+		t.Errorf("stats %+v, want 2 replay drops, 3 integrity failures, 3 good packets", st)
 	}
 }

@@ -115,3 +115,15 @@ func TestParseAcquire(t *testing.T) {
 		}
 	}
 }
+
+func TestBypassPolicy(t *testing.T) {
+	b := bypassPolicy(1, afInet6)
+	if len(b) != sizeofUserpolicyInfo || he.Uint16(b[40:]) != afInet6 || b[56+64+32+8] != 1 || b[56+64+32+9] != 0 {
+		t.Errorf("bypass policy % x", b)
+	}
+	for i := range 4 {
+		if he.Uint64(b[56+8*i:]) != xfrmInf {
+			t.Errorf("lifetime limit %d not infinite", i)
+		}
+	}
+}

@@ -281,8 +281,10 @@ func (d *DataPlane) UpdateSA(ctx context.Context, id esp.SAID, sa *esp.SA) error
 	}
 	old := e.sa
 	if sa.SPI != old.SPI || sa.Dir != old.Dir || sa.Mode != old.Mode || sa.Encr != old.Encr ||
-		sa.EncrKeyBits != old.EncrKeyBits || sa.Integ != old.Integ || sa.ESN != old.ESN || sa.ReqID != old.ReqID {
-		return fmt.Errorf("xfrm: update %s: only addresses, ports, lifetimes and NAT keepalive may change (a rekey is a new SA)", id)
+		sa.EncrKeyBits != old.EncrKeyBits || sa.Integ != old.Integ || sa.ESN != old.ESN {
+		// As esp.Userspace: keys and ReqID are taken from the installed
+		// SA, the rest must match it.
+		return fmt.Errorf("xfrm: update %s: algorithms, ESN and mode cannot change (rekey instead)", id)
 	}
 	n := cloneSA(old)
 	n.Src, n.Dst = sa.Src, sa.Dst
