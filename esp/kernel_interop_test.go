@@ -122,7 +122,7 @@ func TestKernelInterop(t *testing.T) {
 				ping(t, nsB, innerA4) // kernel encrypts first
 				st := run(t, "ip", "-n", nsB, "-s", "xfrm", "state")
 				in, err := a.u.SAStats(SAID{SPI: 0x2002, Dir: DirIn})
-				if err != nil || in.Packets < 6 {
+				if err != nil || in.Packets < 4 { // 2 echo replies + 2 echo requests from the kernel side
 					t.Fatalf("engine inbound SA stats %+v %v\nkernel states:\n%s", in, err, st)
 				}
 				if s := a.u.Stats(); s.InAuth+s.InReplay+s.InTruncated+s.InSelector != 0 {

@@ -203,7 +203,7 @@ func installNS(t testing.TB, a, b *nsEngine, ts testSuite, encap bool) {
 
 func ping(t testing.TB, ns string, dst netip.Addr) {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "3", "-W", "2", dst.String()).CombinedOutput()
+	out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "2", "-W", "2", dst.String()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ping %s from %s: %v\n%s", dst, ns, err, out)
 	}
