@@ -496,3 +496,32 @@ func TestInteropEAPPersonas(t *testing.T) {
 		}
 	})
 }
+
+func TestInteropInitiatorEAPAgainstStrongSwan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	topo := testnet.New(t, testnet.NATRandomPort)
+	sp, err := strongswan.Render("server", "ikev2-eap", map[string]string{
+		"SERVER_ID": "vpn.example.com", "POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(),
+		"DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := strongswan.Start(t, topo.Server, sp, strongswan.Users(map[string]string{"alice": "password"}),
+		strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/server.pem": pki.Server.CertPEM(), "private/server.key": pki.Server.KeyPEM()})
+	rw := startRoadwarrior(t, topo)
+	rw.dialAndPing(t, topo, &ike.PeerConfig{
+		Name: "ikev2-eap", RemoteID: ipsec.FQDN("vpn.example.com"),
+		Local:      ike.LocalAuth{Method: ike.AuthEAP, EAPIdentity: "alice", EAPPassword: ipsec.Secret("password")},
+		Remote:     ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
+		VirtualIPs: []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},
+	}, srv)
+}

@@ -111,7 +111,7 @@ func Render(kind, name string, vars map[string]string) (*Profile, error) {
 
 // plugins is charon's explicit plugin list: kernel-libipsec before
 // kernel-netlink gives userspace ESP on a TUN device.
-const plugins = "random nonce aes sha1 sha2 md5 gmp hmac pem pkcs1 pkcs8 pkcs12 x509 revocation constraints pubkey openssl gcm curve25519 chapoly kdf eap-identity eap-mschapv2 eap-md5 eap-gtc eap-tls xauth-generic unity attr resolve vici kernel-libipsec kernel-netlink socket-default counters"
+const plugins = "random nonce aes sha1 sha2 md5 gmp hmac mgf1 ccm ctr xcbc cmac pem pkcs1 pkcs8 pkcs12 x509 revocation constraints pubkey openssl gcm curve25519 chapoly kdf eap-identity eap-mschapv2 eap-md5 eap-gtc eap-tls xauth-generic unity attr resolve vici kernel-libipsec kernel-netlink socket-default counters"
 
 // Charon is a running charon daemon in a namespace.
 type Charon struct {
