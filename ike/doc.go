@@ -1,16 +1,67 @@
-// Package ike is the IKEv2 engine (RFC 7296) of goipsec: the UDP transport
-// shared with IKEv1 and ESP-in-UDP, and (as it lands) the responder and
-// initiator.
+// Package ike is the IKEv2 engine (RFC 7296) of goipsec: a UDP transport
+// shared with IKEv1 and ESP-in-UDP, a Responder for gateways and an
+// Initiator for clients.
 //
-// The transport owns UDP 500 and 4500 on IPv4 and IPv6 and sorts what
-// arrives: IKEv2 to this package's engines, IKEv1 to a registered handler,
-// ESP in UDP to the data plane, NAT keepalives dropped.
+// # Transport
+//
+// ListenUDP owns UDP 500 and 4500 on IPv4 and IPv6 and sorts what arrives:
+// IKEv2 to this package's engines, IKEv1 to a registered handler, ESP in
+// UDP (RFC 3948) to the data plane, NAT keepalives dropped. The engines
+// talk to any Conn, so ike/iketest can run them over an in-memory network.
+//
+// # Engine
+//
+// Each IKE SA is owned by one goroutine that waits on its inbox, a command
+// channel and one timer (retransmission, half-open timeout). Requests are
+// answered from a cache when retransmitted (RFC 7296 section 2.1) and
+// our own requests are retransmitted with exponential backoff (4 s, x1.8,
+// 5 times by default, like strongSwan). Messages above the path MTU are
+// split into RFC 7383 fragments when both sides support it.
+//
+// A responder screens IKE_SA_INIT requests before it keeps any state:
+// proposal selection (with an operator-readable explanation on mismatch),
+// INVALID_KE_PAYLOAD, and COOKIE (RFC 7296 section 2.6) once more than a
+// threshold of SAs are half open.
 //
 //	Initiator                                 Responder
 //	HDR, SAi1, KEi, Ni, N(NAT_DETECTION_*)  -->
-//	                                        <--  HDR, SAr1, KEr, Nr, [CERTREQ], N(...)
+//	                                        <--  HDR, SAr1, KEr, Nr, N(NAT_DETECTION_*)
+//	    (NAT found: both move to port 4500; ESP is UDP-encapsulated)
 //	HDR, SK {IDi, [CERT], [IDr], AUTH,
-//	         SAi2, TSi, TSr, [CP(REQUEST)]} -->
+//	         [CP(REQUEST)], SAi2, TSi, TSr} -->
 //	                                        <--  HDR, SK {IDr, [CERT], AUTH,
-//	                                                      SAr2, TSi, TSr, [CP(REPLY)]}
+//	                                                      [CP(REPLY)], SAr2, TSi, TSr}
+//
+// With EAP (RFC 7296 section 2.16) the initiator leaves out AUTH, the
+// responder answers with its certificate, AUTH and the first EAP request,
+// and IKE_AUTH goes on until EAP succeeds; both AUTH payloads are then
+// computed over the EAP MSK.
+//
+// Authentication: pre-shared keys, certificates with RSA (PKCS#1 v1.5 with
+// SHA-1, method 1, for peers that do not announce RFC 7427 hash
+// algorithms, which is what Apple and Windows need), ECDSA (RFC 4754) and
+// RFC 7427 digital signatures (RSA, RSA-PSS, ECDSA, Ed25519); EAP through
+// package eap (MSCHAPv2, TLS, MD5, GTC, a RADIUS seam).
+//
+// CHILD SAs: traffic selectors are narrowed to what the configuration
+// allows (a remote-access client to its virtual addresses); ESP proposals
+// with and without PFS; transport mode on request; additional and rekeyed
+// CHILD SAs through CREATE_CHILD_SA (make before break: the new SA pair
+// takes over the policies, the old one lives until the peer deletes it);
+// the IKE SA rekeyed by the peer moves its CHILD SAs to the new IKE SA.
+// Everything is installed into an esp.DataPlane: the userspace engine or
+// the kernel.
+//
+// Not yet: rekeying and reauthentication initiated by us, DPD, MOBIKE and
+// REDIRECT (the SA lifecycle work), CREATE_CHILD_SA initiated by us,
+// IKE_INTERMEDIATE/ML-KEM.
+//
+// # Logging and keys
+//
+// Silent by default; WithLogger gives one debug line per message in
+// strongSwan's summary form ("IKE_AUTH request 1 [ IDi AUTH SA TSi TSr ]"),
+// SA state changes at info level and peer-caused failures as warnings,
+// with the keys ike_sa, peer, exchange, mid, child_sa, spi_in, spi_out,
+// proposal, notify and err. No key, PSK or password is ever logged;
+// WithKeyLogWriter writes Wireshark's decryption tables on purpose.
 package ike
