@@ -575,9 +575,7 @@ func TestKernelTunnel(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s/%s/encap=%t/esn=%t", c.pl.name, c.s, c.encap, c.esn), func(t *testing.T) {
 			tn := newTunnelPlan(t, c.pl, c.s, c.encap, c.esn)
-			// The kernel's use_time is in whole seconds of its coarse
-			// clock, which lags behind under TCG on a loaded host.
-			before := time.Now().Add(-10 * time.Second)
+			before := time.Now()
 			tn.echo(t, 3)
 			for _, x := range []struct {
 				d  *DataPlane
@@ -873,4 +871,38 @@ func TestKernelSAStatsFailures(t *testing.T) {
 	if st.ReplayDrops != 2 || st.AuthFailures != 3 || st.Packets != 3 {
 		t.Errorf("stats %+v, want 2 replay drops, 3 integrity failures, 3 good packets", st)
 	}
+}
+
+// TestKernelLastUse checks that SAStats.LastUse follows the latest
+// traffic, not the first packet (XFRM's use_time).
+func TestKernelLastUse(t *testing.T) {
+	vmOnly(t)
+	tn := newTunnel(t, testSuites[0], false, false)
+	id := tn.saAB[0].ID()
+	if st, err := tn.dA.SAStats(id); err != nil || !st.LastUse.IsZero() {
+		t.Fatalf("unused SA: LastUse %v, %v; want zero", st.LastUse, err)
+	}
+	tn.echo(t, 1)
+	first, err := tn.dA.SAStats(id)
+	if err != nil || first.LastUse.IsZero() {
+		t.Fatalf("after traffic: %+v, %v", first, err)
+	}
+	time.Sleep(3 * time.Second)
+	idle, _ := tn.dA.SAStats(id)
+	if !idle.LastUse.Equal(first.LastUse) {
+		t.Errorf("LastUse moved without traffic: %v -> %v", first.LastUse, idle.LastUse)
+	}
+	before := time.Now()
+	tn.echo(t, 1)
+	again, _ := tn.dA.SAStats(id)
+	if again.LastUse.Before(before) {
+		t.Errorf("LastUse %v after new traffic at %v: stuck at the first use", again.LastUse, before)
+	}
+	tn.dA.mu.Lock()
+	raw, err := tn.dA.getStateLocked(tn.saAB[0].Dst.Addr(), tn.saAB[0].SPI)
+	tn.dA.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel use_time %v, first traffic seen %v, second traffic at %v", time.Unix(int64(raw.useTime), 0), first.LastUse, before)
 }

@@ -54,6 +54,24 @@ type saEntry struct {
 	seq uint64  // add order
 	// lastKA is when the last NAT keepalive went out (initially: added).
 	lastKA time.Time
+	// Last-use tracking (see observeLocked).
+	statSeen    bool
+	statPackets uint64
+	lastUse     time.Time
+}
+
+// observeLocked returns the SA's last use as SAStats reports it. XFRM's
+// curlft.use_time is the time of the FIRST packet (it drives use-based
+// lifetimes), useless for DPD and idle timeouts; so the data plane notes
+// when it sees the packet counter move. LastUse is therefore at most one
+// SAStats polling interval late, and errs towards "recently used", never
+// towards "idle".
+func (e *saEntry) observeLocked(st *saInfo, now time.Time) time.Time {
+	if st.packets != e.statPackets || (!e.statSeen && st.packets > 0) {
+		e.lastUse = now
+	}
+	e.statSeen, e.statPackets = true, st.packets
+	return e.lastUse
 }
 
 type polKey struct {
@@ -471,9 +489,7 @@ func (d *DataPlane) SAStats(id esp.SAID) (esp.SAStats, error) {
 		// Inbound failures are meaningless on an outbound state.
 		s.ReplayDrops, s.AuthFailures = 0, 0
 	}
-	if st.useTime != 0 {
-		s.LastUse = time.Unix(int64(st.useTime), 0)
-	}
+	s.LastUse = e.observeLocked(st, time.Now())
 	return s, nil
 }
 
@@ -541,8 +557,8 @@ func (d *DataPlane) keepalives() {
 			}
 			// Traffic keeps the NAT mapping alive as well as a keepalive:
 			// only idle SAs need one.
-			if st, err := d.getStateLocked(e.sa.Dst.Addr(), e.sa.SPI); err == nil && st.useTime != 0 {
-				if used := time.Unix(int64(st.useTime), 0); now.Sub(used) < iv {
+			if st, err := d.getStateLocked(e.sa.Dst.Addr(), e.sa.SPI); err == nil {
+				if used := e.observeLocked(st, now); !used.IsZero() && now.Sub(used) < iv {
 					continue
 				}
 			}
