@@ -424,10 +424,12 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	}
 	sa.lastReqHash = reqHash(p)
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
-	if p.Remote != sa.remote && !sa.peerMOBIKE {
-		// NAT mapping changed (RFC 7296 section 2.23: follow the peer's
-		// address for authenticated messages when it is behind a NAT).
-		if sa.natRemote {
+	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
+		// RFC 7296 section 2.23: after NAT detection the initiator floats
+		// to port 4500, and a NAT may change its mapping; authenticated
+		// requests tell us where the peer is now. Without MOBIKE that is
+		// the only way to follow it (with MOBIKE, UPDATE_SA_ADDRESSES).
+		if sa.natRemote || sa.natLocal || p.Local.Port() != sa.local.Port() {
 			sa.updateRemote(p.Local, p.Remote)
 		}
 	}
