@@ -47,8 +47,6 @@ func BenchmarkHandshake(b *testing.B) {
 	psk := ipsec.Secret("benchmark pre-shared key 0123456789")
 	type auth struct {
 		name     string
-		resp     *ike.PeerConfig
-		init     *ike.PeerConfig
 		needsPKI testpki.KeyType
 		pki      bool
 	}
