@@ -88,18 +88,18 @@ type Event struct {
 	Kind  EventKind
 	SA    SAID   // expiry events: the SA
 	ReqID uint32 // the SA's or policy's ReqID
-	// Policy and Packet describe acquire events: the policy that matched
-	// and the selector of the triggering packet (single addresses and
-	// ports), from which the IKE engine builds narrow TSi/TSr
-	// (RFC 7296 section 2.9).
-	Policy Policy
-	Packet Selector
+	// Policy, Src and Dst describe acquire events: the policy that
+	// matched and the triggering packet's source and destination (single
+	// address, protocol and port each), which the IKE engine sends as the
+	// first traffic selectors of TSi/TSr (RFC 7296 section 2.9).
+	Policy   Policy
+	Src, Dst Selector
 }
 
 // String describes the event.
 func (e Event) String() string {
 	if e.Kind == EventAcquire {
-		return fmt.Sprintf("esp event acquire reqid=%d packet %s policy {%s}", e.ReqID, e.Packet, &e.Policy)
+		return fmt.Sprintf("esp event acquire reqid=%d packet %s -> %s policy {%s}", e.ReqID, e.Src, e.Dst, &e.Policy)
 	}
 	return fmt.Sprintf("esp event %s %s reqid=%d", e.Kind, e.SA, e.ReqID)
 }

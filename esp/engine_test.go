@@ -274,7 +274,8 @@ func TestAcquire(t *testing.T) {
 	}
 	select {
 	case e := <-a.u.Events():
-		if e.Kind != EventAcquire || e.ReqID != 7 || e.Packet.Start != netip.MustParseAddr("198.51.100.9") || e.Packet.Proto != protoUDP || e.Packet.StartPort != 53 {
+		if e.Kind != EventAcquire || e.ReqID != 7 || e.Dst.Start != netip.MustParseAddr("198.51.100.9") || e.Dst.Proto != protoUDP || e.Dst.StartPort != 53 ||
+			e.Src.Start != innerA4 || e.Src.StartPort != 5 {
 			t.Fatalf("event %v", e)
 		}
 	case <-time.After(5 * time.Second):

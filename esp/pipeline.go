@@ -300,7 +300,8 @@ func (u *Userspace) acquire(ps *policyState, f *flow, now int64) {
 		Kind:   EventAcquire,
 		ReqID:  ps.p.ReqID,
 		Policy: ps.p,
-		Packet: Selector{Start: f.dst, End: f.dst, Proto: f.proto, StartPort: f.dport, EndPort: f.dport},
+		Src:    Selector{Start: f.src, End: f.src, Proto: f.proto, StartPort: f.sport, EndPort: f.sport},
+		Dst:    Selector{Start: f.dst, End: f.dst, Proto: f.proto, StartPort: f.dport, EndPort: f.dport},
 	})
 }
 
