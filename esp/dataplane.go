@@ -94,6 +94,11 @@ type Event struct {
 	// first traffic selectors of TSi/TSr (RFC 7296 section 2.9).
 	Policy   Policy
 	Src, Dst Selector
+	// Packet is the destination selector of an acquire event, as Dst.
+	//
+	// Deprecated: use Dst (and Src). Kept until package xfrm fills Src
+	// and Dst; the userspace engine sets both.
+	Packet Selector
 }
 
 // String describes the event.

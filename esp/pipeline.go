@@ -302,6 +302,7 @@ func (u *Userspace) acquire(ps *policyState, f *flow, now int64) {
 		Policy: ps.p,
 		Src:    Selector{Start: f.src, End: f.src, Proto: f.proto, StartPort: f.sport, EndPort: f.sport},
 		Dst:    Selector{Start: f.dst, End: f.dst, Proto: f.proto, StartPort: f.dport, EndPort: f.dport},
+		Packet: Selector{Start: f.dst, End: f.dst, Proto: f.proto, StartPort: f.dport, EndPort: f.dport},
 	})
 }
 
