@@ -94,10 +94,8 @@ type Event struct {
 	// first traffic selectors of TSi/TSr (RFC 7296 section 2.9).
 	Policy   Policy
 	Src, Dst Selector
-	// Packet is the destination selector of an acquire event, as Dst.
-	//
-	// Deprecated: use Dst (and Src). Kept until package xfrm fills Src
-	// and Dst; the userspace engine sets both.
+	// Packet repeats Dst. It predates Src and Dst; package xfrm still
+	// fills only this field, the userspace engine sets all three.
 	Packet Selector
 }
 
