@@ -59,8 +59,10 @@
 //
 // # Limits
 //
-// XFRM selectors are prefixes with one port or all ports; a selector that
-// is not expressible so is rejected (ErrSelector) rather than widened.
+// XFRM selectors are prefixes with one port or all ports. An address range
+// that is not a prefix becomes several kernel policies (at most 64); a
+// port range other than one port or all is rejected (ErrSelector) rather
+// than widened.
 // The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive the data
 // plane sends them on the IKE socket for SAs with esp.SA.NATKeepalive;
 // without it the flag is ignored. Tests of this package

@@ -264,11 +264,22 @@ func TestKernelPolicies(t *testing.T) {
 	if dp := pols["dir in 0.0.0.0/0 192.0.2.128/25"]; dp.Action != netlink.XFRM_POLICY_BLOCK {
 		t.Errorf("discard policy %v", dp)
 	}
-	rangeSel := esp.Policy{Dir: esp.DirOut, Src: esp.Selector{Start: addrA, End: addrB, EndPort: 65535}, Dst: pfx("0.0.0.0/0")}
-	if err := d.AddPolicy(ctx, rangeSel); !errors.Is(err, ErrSelector) {
-		t.Errorf("range selector: %v, want ErrSelector", err)
+	// A range that is no prefix becomes one kernel policy per prefix.
+	rangeSel := esp.Policy{Dir: esp.DirOut, Src: esp.Selector{Start: addrA, End: addrB, EndPort: 65535}, Dst: pfx("0.0.0.0/0"), Action: esp.ActionDiscard}
+	if err := d.AddPolicy(ctx, rangeSel); err != nil {
+		t.Errorf("range selector: %v", err)
 	}
-	for _, p := range append(tr, pout, pin) {
+	pols = policiesOf(t, h)
+	for _, k := range []string{"dir out 192.0.2.1/32 0.0.0.0/0", "dir out 192.0.2.2/32 0.0.0.0/0"} {
+		if p, ok := pols[k]; !ok || p.Action != netlink.XFRM_POLICY_BLOCK {
+			t.Errorf("range policy part %q: %v %t", k, p, ok)
+		}
+	}
+	portRange := esp.Policy{Dir: esp.DirOut, Src: esp.Selector{Start: addrA, End: addrA, Proto: 6, StartPort: 1, EndPort: 1023}, Dst: pfx("0.0.0.0/0")}
+	if err := d.AddPolicy(ctx, portRange); !errors.Is(err, ErrSelector) {
+		t.Errorf("port range: %v, want ErrSelector", err)
+	}
+	for _, p := range append(tr, pout, pin, rangeSel) {
 		if err := d.DeletePolicy(ctx, p); err != nil {
 			t.Errorf("DeletePolicy %s: %v", &p, err)
 		}

@@ -14,14 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func checkPolicy(p *esp.Policy) (kselector, error) {
+func checkPolicy(p *esp.Policy) ([]kselector, error) {
 	if p.Dir != esp.DirIn && p.Dir != esp.DirOut {
-		return kselector{}, fmt.Errorf("xfrm: policy %s: invalid direction", p)
+		return nil, fmt.Errorf("xfrm: policy %s: invalid direction", p)
 	}
 	if p.Action > esp.ActionDiscard {
-		return kselector{}, fmt.Errorf("xfrm: policy %s: invalid action", p)
+		return nil, fmt.Errorf("xfrm: policy %s: invalid action", p)
 	}
-	k, err := policySelector(p)
+	k, err := policySelectors(p)
 	if err != nil {
 		return k, fmt.Errorf("xfrm: policy %s: %w", p, err)
 	}
@@ -53,7 +53,7 @@ func ipOrZero(a netip.Addr, fam uint16) net.IP {
 // of its ReqID: mode and outer family from the newest SA, and for
 // outbound tunnel-mode policies the outer addresses of the newest
 // outbound SA (or, before it exists, those of an inbound one, reversed).
-func (d *DataPlane) templateLocked(p *esp.Policy, k kselector) tmplInfo {
+func (d *DataPlane) templateLocked(p *esp.Policy, k []kselector) tmplInfo {
 	var same, other *saEntry
 	for _, e := range d.byReq[p.ReqID] {
 		if e.sa.Dir == p.Dir {
@@ -62,7 +62,7 @@ func (d *DataPlane) templateLocked(p *esp.Policy, k kselector) tmplInfo {
 			other = e
 		}
 	}
-	t := tmplInfo{mode: esp.ModeTunnel, fam: family(k.dst.Addr())}
+	t := tmplInfo{mode: esp.ModeTunnel, fam: family(k[0].dst.Addr())}
 	pick := same
 	if pick == nil {
 		pick = other
@@ -81,14 +81,15 @@ func (d *DataPlane) templateLocked(p *esp.Policy, k kselector) tmplInfo {
 	return t
 }
 
-// kernelPolicy builds the XFRM policy for pe in kernel direction dir.
-func (d *DataPlane) kernelPolicy(pe *polEntry, dir netlink.Dir) *netlink.XfrmPolicy {
+// kernelPolicy builds the XFRM policy for selector k of pe in kernel
+// direction dir.
+func (d *DataPlane) kernelPolicy(pe *polEntry, k *kselector, dir netlink.Dir) *netlink.XfrmPolicy {
 	xp := &netlink.XfrmPolicy{
-		Src:      ipNet(pe.ksel.src),
-		Dst:      ipNet(pe.ksel.dst),
-		Proto:    netlink.Proto(pe.ksel.proto),
-		SrcPort:  int(pe.ksel.srcPort),
-		DstPort:  int(pe.ksel.dstPort),
+		Src:      ipNet(k.src),
+		Dst:      ipNet(k.dst),
+		Proto:    netlink.Proto(k.proto),
+		SrcPort:  int(k.srcPort),
+		DstPort:  int(k.dstPort),
 		Dir:      dir,
 		Priority: int(pe.p.Priority),
 		Ifid:     int(d.cfg.ifID),
@@ -116,14 +117,20 @@ func (d *DataPlane) kernelPolicy(pe *polEntry, dir netlink.Dir) *netlink.XfrmPol
 	return xp
 }
 
-// kernelPolicies lists the XFRM policies of pe: out, or in plus fwd.
+// kernelPolicies lists the XFRM policies of pe: per selector out, or in
+// plus fwd.
 func (d *DataPlane) kernelPolicies(pe *polEntry) []*netlink.XfrmPolicy {
-	if pe.p.Dir == esp.DirOut {
-		return []*netlink.XfrmPolicy{d.kernelPolicy(pe, netlink.XFRM_DIR_OUT)}
-	}
-	l := []*netlink.XfrmPolicy{d.kernelPolicy(pe, netlink.XFRM_DIR_IN)}
-	if pe.fwd {
-		l = append(l, d.kernelPolicy(pe, netlink.XFRM_DIR_FWD))
+	var l []*netlink.XfrmPolicy
+	for i := range pe.ksels {
+		k := &pe.ksels[i]
+		if pe.p.Dir == esp.DirOut {
+			l = append(l, d.kernelPolicy(pe, k, netlink.XFRM_DIR_OUT))
+			continue
+		}
+		l = append(l, d.kernelPolicy(pe, k, netlink.XFRM_DIR_IN))
+		if pe.fwd {
+			l = append(l, d.kernelPolicy(pe, k, netlink.XFRM_DIR_FWD))
+		}
 	}
 	return l
 }
@@ -150,7 +157,7 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 	if _, ok := d.pols[key]; ok {
 		return fmt.Errorf("xfrm: add %s: %w", &p, esp.ErrPolicyExists)
 	}
-	pe := &polEntry{p: p, ksel: k, fwd: p.Dir == esp.DirIn && !d.cfg.noForward}
+	pe := &polEntry{p: p, ksels: k, fwd: p.Dir == esp.DirIn && !d.cfg.noForward}
 	if p.Action == esp.ActionProtect {
 		pe.tmpl = d.templateLocked(&p, k)
 	}
@@ -164,7 +171,9 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 		}
 	}
 	d.pols[key] = pe
-	d.byKSel[kselKey{uint8(kernelDir(p.Dir)), k}] = pe
+	for _, ks := range k {
+		d.byKSel[kselKey{uint8(kernelDir(p.Dir)), ks}] = pe
+	}
 	d.polReq[p.ReqID] = append(d.polReq[p.ReqID], pe)
 	d.cfg.logger.Debug("xfrm policy added", "policy", p.String())
 	return nil
@@ -196,7 +205,9 @@ func (d *DataPlane) DeletePolicy(ctx context.Context, p esp.Policy) error {
 	}
 	err := d.delPolicyLocked(pe)
 	delete(d.pols, polKey{p.Dir, p.Src, p.Dst})
-	delete(d.byKSel, kselKey{uint8(kernelDir(p.Dir)), pe.ksel})
+	for _, ks := range pe.ksels {
+		delete(d.byKSel, kselKey{uint8(kernelDir(p.Dir)), ks})
+	}
 	l := d.polReq[pe.p.ReqID]
 	for i, x := range l {
 		if x == pe {
@@ -231,7 +242,7 @@ func (d *DataPlane) resyncLocked(reqid uint32) error {
 		if pe.p.Action != esp.ActionProtect {
 			continue
 		}
-		t := d.templateLocked(&pe.p, pe.ksel)
+		t := d.templateLocked(&pe.p, pe.ksels)
 		if t == pe.tmpl {
 			continue
 		}

@@ -10,8 +10,10 @@ import (
 
 // ErrSelector reports a policy whose traffic selectors XFRM cannot express
 // exactly: XFRM matches an address prefix and either one port or all of
-// them. Widening the selector (as some daemons do) would let traffic the
-// peer never agreed to through, so the policy is rejected instead.
+// them. Address ranges are split into prefixes (one kernel policy each, at
+// most maxKernelSelectors); port ranges other than one port or all are
+// rejected, because widening them (as some daemons do) would let traffic
+// the peer never agreed to through.
 var ErrSelector = errors.New("xfrm: traffic selector not expressible as an XFRM selector")
 
 // IP protocol numbers whose "ports" are ICMP type and code (RFC 7296
@@ -35,21 +37,42 @@ func (k kselector) String() string {
 	return fmt.Sprintf("src %s dst %s proto %d sport %d dport %d", k.src, k.dst, k.proto, k.srcPort, k.dstPort)
 }
 
-// selectorPrefix returns the prefix that covers exactly s's address range.
-func selectorPrefix(s esp.Selector) (netip.Prefix, error) {
+// maxKernelSelectors bounds the kernel policies one esp.Policy may turn
+// into when its address ranges are not prefixes (a hostile or careless
+// peer's TS must not make us install thousands of policies).
+const maxKernelSelectors = 64
+
+// selectorPrefixes returns the fewest prefixes that together cover exactly
+// s's address range.
+func selectorPrefixes(s esp.Selector) ([]netip.Prefix, error) {
 	if !s.Start.IsValid() || !s.End.IsValid() || s.Start.Is4() != s.End.Is4() || s.End.Less(s.Start) {
-		return netip.Prefix{}, fmt.Errorf("%w: %s: invalid address range", ErrSelector, s)
+		return nil, fmt.Errorf("%w: %s: invalid address range", ErrSelector, s)
 	}
-	for bits := 0; bits <= s.Start.BitLen(); bits++ {
-		p := netip.PrefixFrom(s.Start, bits)
-		if p.Masked().Addr() != s.Start {
-			continue
+	var out []netip.Prefix
+	start := s.Start
+	for {
+		// The largest aligned block starting at start that ends within s.
+		var p netip.Prefix
+		var last netip.Addr
+		for bits := 0; bits <= start.BitLen(); bits++ {
+			q := netip.PrefixFrom(start, bits)
+			if q.Masked().Addr() != start {
+				continue
+			}
+			if l := esp.PrefixSelector(q).End; !s.End.Less(l) {
+				p, last = q, l
+				break
+			}
 		}
-		if esp.PrefixSelector(p).End == s.End {
-			return p, nil
+		out = append(out, p)
+		if len(out) > maxKernelSelectors {
+			return nil, fmt.Errorf("%w: %s needs more than %d prefixes", ErrSelector, s, maxKernelSelectors)
 		}
+		if last == s.End {
+			return out, nil
+		}
+		start = last.Next()
 	}
-	return netip.Prefix{}, fmt.Errorf("%w: %s is not a prefix", ErrSelector, s)
 }
 
 // selectorPort returns the XFRM port of s: 0 for all ports, else the one
@@ -66,35 +89,46 @@ func selectorPort(s esp.Selector, proto uint8) (uint16, error) {
 	return 0, fmt.Errorf("%w: %s: port range is neither one port nor all", ErrSelector, s)
 }
 
-// policySelector converts a policy's selectors.
-func policySelector(p *esp.Policy) (kselector, error) {
-	var k kselector
+// policySelectors converts a policy's selectors into the XFRM selectors
+// that together match exactly the same traffic.
+func policySelectors(p *esp.Policy) ([]kselector, error) {
 	proto := p.Src.Proto
 	if proto == 0 {
 		proto = p.Dst.Proto
 	} else if p.Dst.Proto != 0 && p.Dst.Proto != proto {
-		return k, fmt.Errorf("%w: source protocol %d differs from destination protocol %d", ErrSelector, p.Src.Proto, p.Dst.Proto)
+		return nil, fmt.Errorf("%w: source protocol %d differs from destination protocol %d", ErrSelector, p.Src.Proto, p.Dst.Proto)
 	}
-	var err error
-	if k.src, err = selectorPrefix(p.Src); err != nil {
-		return k, err
+	srcs, err := selectorPrefixes(p.Src)
+	if err != nil {
+		return nil, err
 	}
-	if k.dst, err = selectorPrefix(p.Dst); err != nil {
-		return k, err
+	dsts, err := selectorPrefixes(p.Dst)
+	if err != nil {
+		return nil, err
 	}
-	if k.src.Addr().Is4() != k.dst.Addr().Is4() {
-		return k, fmt.Errorf("%w: selectors of different address families", ErrSelector)
+	if srcs[0].Addr().Is4() != dsts[0].Addr().Is4() {
+		return nil, fmt.Errorf("%w: selectors of different address families", ErrSelector)
 	}
-	k.proto = proto
-	if k.srcPort, err = selectorPort(p.Src, proto); err != nil {
-		return k, err
+	if len(srcs)*len(dsts) > maxKernelSelectors {
+		return nil, fmt.Errorf("%w: %s -> %s needs more than %d kernel policies", ErrSelector, p.Src, p.Dst, maxKernelSelectors)
 	}
-	if k.dstPort, err = selectorPort(p.Dst, proto); err != nil {
-		return k, err
+	sp, err := selectorPort(p.Src, proto)
+	if err != nil {
+		return nil, err
 	}
-	if proto == 0 && (k.srcPort != 0 || k.dstPort != 0) {
+	dp, err := selectorPort(p.Dst, proto)
+	if err != nil {
+		return nil, err
+	}
+	if proto == 0 && (sp != 0 || dp != 0) {
 		// A port without a protocol means nothing to XFRM (and to RFC 7296).
-		return k, fmt.Errorf("%w: ports given without an IP protocol", ErrSelector)
+		return nil, fmt.Errorf("%w: ports given without an IP protocol", ErrSelector)
 	}
-	return k, nil
+	out := make([]kselector, 0, len(srcs)*len(dsts))
+	for _, s := range srcs {
+		for _, d := range dsts {
+			out = append(out, kselector{src: s, dst: d, proto: proto, srcPort: sp, dstPort: dp})
+		}
+	}
+	return out, nil
 }

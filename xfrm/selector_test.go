@@ -2,7 +2,9 @@ package xfrm
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/goipsec/ipsec/esp"
@@ -14,35 +16,59 @@ func TestPolicySelector(t *testing.T) {
 	cases := []struct {
 		name string
 		p    esp.Policy
-		want kselector
+		want []kselector
 		err  bool
 	}{
 		{"prefixes", esp.Policy{Src: pfx("198.51.100.0/24"), Dst: esp.AnySelector(true)},
-			kselector{src: netip.MustParsePrefix("198.51.100.0/24"), dst: netip.MustParsePrefix("0.0.0.0/0")}, false},
+			[]kselector{{src: netip.MustParsePrefix("198.51.100.0/24"), dst: netip.MustParsePrefix("0.0.0.0/0")}}, false},
 		{"ipv6 host", esp.Policy{Src: pfx("2001:db8::1/128"), Dst: pfx("2001:db8:1::/48")},
-			kselector{src: netip.MustParsePrefix("2001:db8::1/128"), dst: netip.MustParsePrefix("2001:db8:1::/48")}, false},
+			[]kselector{{src: netip.MustParsePrefix("2001:db8::1/128"), dst: netip.MustParsePrefix("2001:db8:1::/48")}}, false},
 		{"one port", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 6, EndPort: 65535}, Dst: tcp80},
-			kselector{src: netip.MustParsePrefix("192.0.2.1/32"), dst: netip.MustParsePrefix("192.0.2.7/32"), proto: 6, dstPort: 80}, false},
-		{"address range", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.10"), EndPort: 65535}, Dst: esp.AnySelector(true)}, kselector{}, true},
-		{"misaligned prefix", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.2"), EndPort: 65535}, Dst: esp.AnySelector(true)}, kselector{}, true},
-		{"port range", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 6, StartPort: 1000, EndPort: 2000}, Dst: tcp80}, kselector{}, true},
-		{"protocols differ", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 17, EndPort: 65535}, Dst: tcp80}, kselector{}, true},
-		{"families differ", esp.Policy{Src: pfx("2001:db8::/32"), Dst: esp.AnySelector(true)}, kselector{}, true},
-		{"icmp type", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 1, StartPort: 0x0800, EndPort: 0x0800}, Dst: esp.AnySelector(true)}, kselector{}, true},
-		{"zero selector", esp.Policy{Dst: esp.AnySelector(true)}, kselector{}, true},
+			[]kselector{{src: netip.MustParsePrefix("192.0.2.1/32"), dst: netip.MustParsePrefix("192.0.2.7/32"), proto: 6, dstPort: 80}}, false},
+		{"address range", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.10"), EndPort: 65535}, Dst: pfx("203.0.113.0/24")},
+			ranged([]string{"192.0.2.1/32", "192.0.2.2/31", "192.0.2.4/30", "192.0.2.8/31", "192.0.2.10/32"}, "203.0.113.0/24"), false},
+		{"misaligned pair", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.2"), EndPort: 65535}, Dst: pfx("203.0.113.0/24")},
+			ranged([]string{"192.0.2.1/32", "192.0.2.2/32"}, "203.0.113.0/24"), false},
+		{"whole space but one", esp.Policy{Src: esp.Selector{Start: a("0.0.0.1"), End: a("255.255.255.255"), EndPort: 65535}, Dst: pfx("203.0.113.0/24")},
+			ranged(wholeButOne(), "203.0.113.0/24"), false},
+		{"too many prefixes", esp.Policy{Src: esp.Selector{Start: a("2001:db8::1"), End: a("2001:db8::ffff:ffff:ffff:fffe"), EndPort: 65535}, Dst: pfx("2001:db8:1::/48")}, nil, true},
+		{"port range", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 6, StartPort: 1000, EndPort: 2000}, Dst: tcp80}, nil, true},
+		{"protocols differ", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 17, EndPort: 65535}, Dst: tcp80}, nil, true},
+		{"families differ", esp.Policy{Src: pfx("2001:db8::/32"), Dst: esp.AnySelector(true)}, nil, true},
+		{"icmp type", esp.Policy{Src: esp.Selector{Start: a("192.0.2.1"), End: a("192.0.2.1"), Proto: 1, StartPort: 0x0800, EndPort: 0x0800}, Dst: esp.AnySelector(true)}, nil, true},
+		{"zero selector", esp.Policy{Dst: esp.AnySelector(true)}, nil, true},
 	}
 	for _, c := range cases {
-		got, err := policySelector(&c.p)
+		got, err := policySelectors(&c.p)
 		if c.err {
 			if !errors.Is(err, ErrSelector) {
 				t.Errorf("%s: %v, want ErrSelector", c.name, err)
 			}
 			continue
 		}
-		if err != nil || got != c.want {
+		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
 		}
 	}
+}
+
+func ranged(srcs []string, dst string) []kselector {
+	var out []kselector
+	for _, s := range srcs {
+		out = append(out, kselector{src: netip.MustParsePrefix(s), dst: netip.MustParsePrefix(dst)})
+	}
+	return out
+}
+
+// wholeButOne lists the prefixes of 0.0.0.1-255.255.255.255: /32, /31,
+// /30, ... /1 starting at 1, 2, 4, ... 2^31.
+func wholeButOne() []string {
+	var out []string
+	for bits := 32; bits >= 1; bits-- {
+		start := uint32(1) << (32 - bits)
+		out = append(out, netip.AddrFrom4([4]byte{byte(start >> 24), byte(start >> 16), byte(start >> 8), byte(start)}).String()+fmt.Sprintf("/%d", bits))
+	}
+	return out
 }
 
 // TestSelectorWireRoundTrip encodes selectors as struct xfrm_selector and

@@ -85,10 +85,10 @@ type kselKey struct {
 }
 
 type polEntry struct {
-	p    esp.Policy
-	ksel kselector
-	tmpl tmplInfo
-	fwd  bool // a forward policy was installed beside the inbound one
+	p     esp.Policy
+	ksels []kselector // one kernel policy (per direction) each
+	tmpl  tmplInfo
+	fwd   bool // a forward policy was installed beside the inbound one
 }
 
 // tmplInfo is the template a protect policy currently carries.
