@@ -298,6 +298,10 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	sa.halfOpenDeadline = time.Time{}
 	sa.peerMOBIKE = ap != nil && ap.mobike && !sa.cfg.DisableMOBIKE
 	sa.e.established(sa)
+	sa.lastRecv = time.Now()
+	if sa.cfg.DPDDelay > 0 {
+		sa.dpdAt = sa.lastRecv.Add(sa.cfg.DPDDelay)
+	}
 	sa.log.Info("IKE SA established", "ike_sa", sa.name(), "proposal", sa.prop.String(), "local", sa.local.String())
 	if ap != nil && ap.initialContact && !sa.weInitiated {
 		for _, other := range sa.e.list() {

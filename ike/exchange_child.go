@@ -3,6 +3,7 @@ package ike
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
@@ -211,6 +212,10 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	ns.leases, sa.leases = sa.leases, nil
 	ns.vips, ns.dns, ns.dnsDomains = sa.vips, sa.dns, sa.dnsDomains
 	ns.state, ns.establishedAt = stateEstablished, e.cfg.now()
+	ns.lastRecv = time.Now()
+	if ns.cfg.DPDDelay > 0 {
+		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
+	}
 	ns.log = sa.log
 	sa.rekeyed = true
 	ns.start(nil)

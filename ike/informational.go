@@ -3,7 +3,9 @@ package ike
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 )
 
@@ -81,4 +83,41 @@ func (sa *ikeSA) startDelete(sendDelete bool, err error) {
 		sa.sendPackets(pkts)
 	}
 	sa.destroy(err)
+}
+
+// checkLiveness is dead peer detection (RFC 7296 section 2.4): when
+// neither IKE messages nor ESP packets arrived from the peer for DPDDelay,
+// an empty INFORMATIONAL request probes it; if the retransmissions go
+// unanswered the SA is destroyed, which removes its CHILD SAs from the
+// data plane and returns its addresses to the pools.
+func (sa *ikeSA) checkLiveness(now time.Time) {
+	delay := sa.cfg.DPDDelay
+	if sa.state != stateEstablished || delay <= 0 {
+		sa.dpdAt = time.Time{}
+		return
+	}
+	last := sa.lastRecv
+	if dp := sa.e.cfg.dp; dp != nil {
+		for _, c := range sa.children {
+			for _, id := range c.installed {
+				if id.Dir != esp.DirIn {
+					continue
+				}
+				if st, err := dp.SAStats(id); err == nil && st.LastUse.After(last) {
+					last = st.LastUse
+				}
+			}
+		}
+	}
+	if idle := now.Sub(last); idle < delay {
+		sa.dpdAt = now.Add(delay - idle)
+		return
+	}
+	sa.dpdAt = now.Add(delay)
+	if sa.pending != nil || len(sa.queue) > 0 {
+		return // an exchange in progress is a liveness check already
+	}
+	sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
+		build:   func() ([]wire.Payload, error) { return nil, nil },
+		onReply: func(*wire.Message, []wire.Payload) error { return nil }})
 }

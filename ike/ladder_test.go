@@ -3,6 +3,7 @@ package ike_test
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
@@ -238,6 +239,50 @@ func TestResponderRetransmitsCachedResponse(t *testing.T) {
 		}
 		if v := sa.Info().VirtualIPs; len(v) != 1 || v[0].String() != "198.51.100.65" {
 			t.Errorf("virtual IP %v", v)
+		}
+	})
+}
+
+func TestDeadPeerDetection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		respCfg.DPDDelay = 30 * time.Second
+		pool := mustPool(t, "198.51.100.64/26")
+		respCfg.Pools = []ipsec.AddressPool{pool}
+		initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+		var down []error
+		p := newPair(t, respCfg, ike.WithHooks(&ike.Hooks{IKEDown: func(_ ipsec.IKESAInfo, err error) { down = append(down, err) }}))
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatal(err)
+		}
+		probes := 0
+		// An answering peer survives the checks.
+		p.net.Filter = func(pkt *ike.Packet) bool {
+			if m, err := wire.Parse(pkt.Data); err == nil && m.Header.Exchange == wire.INFORMATIONAL && !m.Header.IsResponse() {
+				probes++
+			}
+			return true
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if probes < 2 || len(p.resp.SAs()) != 1 {
+			t.Fatalf("after 2 idle minutes: %d probes, %d SAs", probes, len(p.resp.SAs()))
+		}
+		// The client vanishes without a Delete: nothing of it arrives.
+		p.net.Filter = func(pkt *ike.Packet) bool { return pkt.Remote.Addr() != clientAddr }
+		time.Sleep(30*time.Second + 4*time.Minute)
+		synctest.Wait()
+		if n := len(p.resp.SAs()); n != 0 {
+			t.Fatalf("dead peer's SA still there after DPD and retransmissions: %d", n)
+		}
+		if len(down) != 1 || !errors.Is(down[0], ike.ErrTimeout) {
+			t.Errorf("IKEDown errors %v, want one ErrTimeout", down)
+		}
+		if n := len(pool.Leases()); n != 0 {
+			t.Errorf("%d leases still held", n)
+		}
+		if n := len(p.respDP.SAs()) + len(p.respDP.Policies()); n != 0 {
+			t.Errorf("%d data plane entries left", n)
 		}
 	})
 }

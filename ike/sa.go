@@ -120,6 +120,8 @@ type ikeSA struct {
 	done             chan struct{}
 	timer            *time.Timer
 	halfOpenDeadline time.Time
+	lastRecv         time.Time  // last authentic message from the peer
+	dpdAt            time.Time  // next liveness check (zero: off)
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
 }
@@ -230,6 +232,7 @@ func (sa *ikeSA) armTimer() {
 		consider(sa.pending.next)
 	}
 	consider(sa.halfOpenDeadline)
+	consider(sa.dpdAt)
 	if !sa.timer.Stop() {
 		select {
 		case <-sa.timer.C:
@@ -249,6 +252,9 @@ func (sa *ikeSA) onTimer() {
 		sa.log.Warn("half-open IKE SA timed out", "state", sa.state.String())
 		sa.destroy(fmt.Errorf("%w: half-open timeout", ErrTimeout))
 		return
+	}
+	if !sa.dpdAt.IsZero() && !now.Before(sa.dpdAt) {
+		sa.checkLiveness(now)
 	}
 	if p := sa.pending; p != nil && !now.Before(p.next) {
 		if p.tries >= sa.e.cfg.rtTries {
@@ -423,6 +429,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		return
 	}
 	sa.lastReqHash = reqHash(p)
+	sa.lastRecv = time.Now()
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
 	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
 		// RFC 7296 section 2.23: after NAT detection the initiator floats
@@ -494,6 +501,7 @@ func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
 		return
 	}
 	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
+	sa.lastRecv = time.Now()
 	sa.pending = nil
 	if err := r.onReply(m, inner); err != nil {
 		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)
