@@ -292,6 +292,7 @@ func (c *childSA) install(sa *ikeSA) error {
 			return fmt.Errorf("ike: data plane: add SA %s: %w", s.ID(), err)
 		}
 		c.installed = append(c.installed, s.ID())
+		c.sas = append(c.sas, *s)
 	}
 	if c.policies != nil {
 		return nil // a rekeyed CHILD SA took over its predecessor's policies
@@ -333,7 +334,7 @@ func (c *childSA) remove(sa *ikeSA) {
 	for _, id := range c.installed {
 		dp.DeleteSA(ctx, id)
 	}
-	c.policies, c.installed = nil, nil
+	c.policies, c.installed, c.sas = nil, nil, nil
 }
 
 // updateAddresses follows a NAT rebinding (or, later, MOBIKE).
@@ -344,14 +345,21 @@ func (c *childSA) updateAddresses(sa *ikeSA) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
-	for _, id := range c.installed {
-		upd := &esp.SA{SPI: id.SPI, Dir: id.Dir, Src: sa.remote, Dst: sa.local, NATKeepalive: false}
+	// UpdateSA takes the whole SA; only addresses, ports and the
+	// keepalive flag may differ from what was installed.
+	for i, id := range c.installed {
+		upd := c.sas[i]
 		if id.Dir == esp.DirOut {
 			upd.Src, upd.Dst, upd.NATKeepalive = sa.local, sa.remote, sa.natLocal
+		} else {
+			upd.Src, upd.Dst = sa.remote, sa.local
 		}
-		if err := dp.UpdateSA(ctx, id, upd); err != nil {
+		if err := dp.UpdateSA(ctx, id, &upd); err != nil {
 			sa.log.Warn("data plane: update SA addresses", "child_sa", c.name, "err", err)
+			continue
 		}
+		c.sas[i] = upd
+		c.installed[i] = upd.ID()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -32,14 +33,14 @@ func (l *exchangeLog) list() []string {
 
 func recordExchanges(p *pair) *exchangeLog {
 	l := &exchangeLog{}
-	p.net.Filter = func(pkt *ike.Packet) bool {
+	p.net.SetFilter(func(pkt *ike.Packet) bool {
 		if m, err := wire.Parse(pkt.Data); err == nil {
 			l.mu.Lock()
 			l.msgs = append(l.msgs, m.Summary())
 			l.mu.Unlock()
 		}
 		return true
-	}
+	})
 	return l
 }
 
@@ -219,7 +220,7 @@ func TestResponderRetransmitsCachedResponse(t *testing.T) {
 		p2 := newPair(t, respCfg)
 		dropped := false
 		responses := 0
-		p2.net.Filter = func(pkt *ike.Packet) bool {
+		p2.net.SetFilter(func(pkt *ike.Packet) bool {
 			m, err := wire.Parse(pkt.Data)
 			if err == nil && m.Header.Exchange == wire.IKE_AUTH && m.Header.IsResponse() {
 				responses++
@@ -229,7 +230,7 @@ func TestResponderRetransmitsCachedResponse(t *testing.T) {
 				}
 			}
 			return true
-		}
+		})
 		sa, err := p2.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
 		if err != nil {
 			t.Fatal(err)
@@ -255,21 +256,21 @@ func TestDeadPeerDetection(t *testing.T) {
 		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
 			t.Fatal(err)
 		}
-		probes := 0
+		var probes atomic.Int32
 		// An answering peer survives the checks.
-		p.net.Filter = func(pkt *ike.Packet) bool {
+		p.net.SetFilter(func(pkt *ike.Packet) bool {
 			if m, err := wire.Parse(pkt.Data); err == nil && m.Header.Exchange == wire.INFORMATIONAL && !m.Header.IsResponse() {
-				probes++
+				probes.Add(1)
 			}
 			return true
-		}
+		})
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if probes < 2 || len(p.resp.SAs()) != 1 {
-			t.Fatalf("after 2 idle minutes: %d probes, %d SAs", probes, len(p.resp.SAs()))
+		if probes.Load() < 2 || len(p.resp.SAs()) != 1 {
+			t.Fatalf("after 2 idle minutes: %d probes, %d SAs", probes.Load(), len(p.resp.SAs()))
 		}
 		// The client vanishes without a Delete: nothing of it arrives.
-		p.net.Filter = func(pkt *ike.Packet) bool { return pkt.Remote.Addr() != clientAddr }
+		p.net.SetFilter(func(pkt *ike.Packet) bool { return pkt.Remote.Addr() != clientAddr })
 		time.Sleep(30*time.Second + 4*time.Minute)
 		synctest.Wait()
 		if n := len(p.resp.SAs()); n != 0 {

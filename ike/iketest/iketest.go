@@ -28,10 +28,8 @@ type Network struct {
 	// amount up to 3*Delay (at least 10 ms).
 	Loss, Duplicate, Reorder float64
 	// Delay is added to every delivery (0: delivered synchronously).
-	Delay time.Duration
-	// Filter, if set, sees every packet before the knobs; returning false
-	// drops it. It may modify p.Data in place.
-	Filter func(p *ike.Packet) bool
+	Delay  time.Duration
+	filter atomic.Pointer[func(p *ike.Packet) bool]
 
 	mu        sync.Mutex
 	rnd       *rand.Rand
@@ -43,6 +41,17 @@ type Network struct {
 // NewNetwork returns a network whose random decisions follow seed.
 func NewNetwork(seed uint64) *Network {
 	return &Network{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), endpoints: map[netip.Addr]*Endpoint{}}
+}
+
+// SetFilter installs f, which sees every packet before the knobs;
+// returning false drops it. It may modify p.Data in place. It may be
+// called while traffic flows; nil removes the filter.
+func (n *Network) SetFilter(f func(p *ike.Packet) bool) {
+	if f == nil {
+		n.filter.Store(nil)
+		return
+	}
+	n.filter.Store(&f)
 }
 
 // Endpoint is one host: an ike.Conn on ports 500 and 4500 of addr.
@@ -90,7 +99,7 @@ func (e *Endpoint) Send(p ike.Packet) error {
 		src = netip.AddrPortFrom(e.addr, src.Port())
 	}
 	out := ike.Packet{Data: append([]byte(nil), p.Data...), Local: p.Remote, Remote: src}
-	if n.Filter != nil && !n.Filter(&out) {
+	if f := n.filter.Load(); f != nil && !(*f)(&out) {
 		n.dropped.Add(1)
 		return nil
 	}
