@@ -27,6 +27,7 @@ type childSA struct {
 	localTS   []esp.Selector
 	remoteTS  []esp.Selector
 	installed []esp.SAID
+	sas       []esp.SA // copies of what was installed, for UpdateSA
 	policies  []esp.Policy
 	encap     bool
 	// initiator: we initiated the exchange that created this CHILD SA,
