@@ -213,7 +213,8 @@ func Start(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Fil
 	}
 	t.Cleanup(c.Stop)
 	exited := make(chan struct{})
-	go func() { c.cmd.Wait(); close(exited) }()
+	cmd := c.cmd
+	go func() { cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "charon.vici")); err == nil {
