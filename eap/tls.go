@@ -168,15 +168,14 @@ func (b *tlsBinding) verify(cs tls.ConnectionState) error {
 
 // tlsServer is EAP-TLS on the authenticator side.
 type tlsServer struct {
-	s       *Server
-	pipe    *tlsPipe
-	bind    *tlsBinding
-	out     tlsOut
-	in      tlsIn
-	phase   uint8 // 0 handshaking, 1 final flight sent, 2 alert sent
-	ev      tlsEvent
-	reason  error
-	started bool
+	s      *Server
+	pipe   *tlsPipe
+	bind   *tlsBinding
+	out    tlsOut
+	in     tlsIn
+	phase  uint8 // 0 handshaking, 1 final flight sent, 2 alert sent
+	ev     tlsEvent
+	reason error
 }
 
 func newTLSServer(s *Server) (*tlsServer, error) {
