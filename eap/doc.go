@@ -66,8 +66,10 @@
 //     TLS 1.3 MSK = exporter("EXPORTER_EAP_TLS_Key_Material", 0x0D,
 //     128)[:64], and the server ends the handshake with the one-octet
 //     0x00 protected success indication before EAP-Success (RFC 9190
-//     section 2.5). No session resumption. TLS 1.2 needs Extended Master
-//     Secret (crypto/tls refuses its exporter otherwise).
+//     section 2.5). No session resumption. TLS 1.2 without Extended Master
+//     Secret (strongSwan 5.x clients) gets its keys from the master
+//     secret crypto/tls reports through its key log, since Go's exporter
+//     refuses such sessions.
 //     The client certificate must chain to CertVerifier.Roots (or
 //     TLS.ClientCAs) and name the EAP identity in its CN (what Windows
 //     sends), an e-mail or a DNS SAN.

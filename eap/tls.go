@@ -210,6 +210,8 @@ func (m *tlsServer) start(uint8) ([]byte, error) {
 		return bind.verify(cs)
 	}
 	maxOut := s.cfg.TLSMaxMessage
+	ml := &masterLog{next: cfg.KeyLogWriter}
+	cfg.KeyLogWriter = ml
 	pipe, ev := startTLSPipe(maxOut, func(c net.Conn) tlsEvent {
 		conn := tls.Server(c, cfg)
 		if err := conn.Handshake(); err != nil {
@@ -223,7 +225,7 @@ func (m *tlsServer) start(uint8) ([]byte, error) {
 				return tlsEvent{err: err}
 			}
 		}
-		msk, emsk, err := exportKeys(cs)
+		msk, emsk, err := exportKeys(cs, ml, helloRandom(c.(pipeConn).p.wrote))
 		return tlsEvent{err: err, msk: msk, emsk: emsk, version: cs.Version}
 	})
 	m.pipe = pipe
@@ -347,7 +349,9 @@ func (m *tlsPeer) process(data []byte) ([]byte, error) {
 		if m.pipe != nil {
 			return nil, protoErr(TypeTLS, "second Start")
 		}
-		cfg := m.cfg
+		cfg := m.cfg.Clone()
+		ml := &masterLog{next: cfg.KeyLogWriter}
+		cfg.KeyLogWriter = ml
 		pipe, ev := startTLSPipe(m.p.cfg.TLSMaxMessage, func(c net.Conn) tlsEvent {
 			conn := tls.Client(c, cfg)
 			if err := conn.Handshake(); err != nil {
@@ -366,7 +370,7 @@ func (m *tlsPeer) process(data []byte) ([]byte, error) {
 					return tlsEvent{err: errors.New("eap: TLS 1.3 server sent application data other than 0x00")}
 				}
 			}
-			msk, emsk, err := exportKeys(cs)
+			msk, emsk, err := exportKeys(cs, ml, helloRandom(c.(pipeConn).p.read))
 			return tlsEvent{err: err, msk: msk, emsk: emsk, version: cs.Version}
 		})
 		m.pipe = pipe

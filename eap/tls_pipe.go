@@ -1,9 +1,16 @@
 package eap
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
+	"hash"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,6 +30,22 @@ type tlsPipe struct {
 	buf, out []byte
 	maxOut   int
 	ended    bool // an event with done set was received (caller side)
+	// The first bytes each way, where the TLS 1.2 ServerHello (and its
+	// random) appears; see helloRandom.
+	wrote, read []byte
+}
+
+// helloPrefix is enough of a flight to hold the ServerHello's random:
+// record header (5), handshake header (4), version (2), random (32).
+const helloPrefix = 43
+
+// helloRandom returns the server random of a ServerHello at the start of
+// stream (the server's first flight), if it is there.
+func helloRandom(stream []byte) []byte {
+	if len(stream) < helloPrefix || stream[0] != 22 || stream[5] != 2 {
+		return nil
+	}
+	return stream[11:43]
 }
 
 // tlsEvent is what the handshake goroutine reports each time it stops:
@@ -106,6 +129,9 @@ func (c pipeConn) Read(b []byte) (int, error) {
 	}
 	n := copy(b, p.buf)
 	p.buf = p.buf[n:]
+	if len(p.read) < helloPrefix {
+		p.read = append(p.read, b[:min(n, helloPrefix-len(p.read))]...)
+	}
 	return n, nil
 }
 
@@ -114,6 +140,9 @@ func (c pipeConn) Write(b []byte) (int, error) {
 		return 0, errors.New("eap: TLS flight exceeds the message limit")
 	}
 	c.p.out = append(c.p.out, b...)
+	if len(c.p.wrote) < helloPrefix {
+		c.p.wrote = append(c.p.wrote, b[:min(len(b), helloPrefix-len(c.p.wrote))]...)
+	}
 	return len(b), nil
 }
 
@@ -138,18 +167,83 @@ const (
 
 // exportKeys derives MSK and EMSK. For TLS 1.2 Go's exporter computes
 // PRF(master_secret, label, client.random || server.random) when the
-// context is nil, which is RFC 5216's Key_Material; Go refuses it
-// without Extended Master Secret (RFC 7627), which every current
-// client negotiates.
-func exportKeys(cs tls.ConnectionState) (msk, emsk []byte, err error) {
+// context is nil, which is RFC 5216's Key_Material, but only after
+// Extended Master Secret (RFC 7627). EAP-TLS predates EMS and strongSwan
+// 5.x clients do not negotiate it, so without EMS the same formula is
+// computed here from the master secret crypto/tls reports through its key
+// log. Resumption and renegotiation, which the triple-handshake attack
+// behind Go's refusal needs, are off in EAP-TLS sessions.
+func exportKeys(cs tls.ConnectionState, ml *masterLog, serverRandom []byte) (msk, emsk []byte, err error) {
 	var km []byte
 	if cs.Version >= tls.VersionTLS13 {
 		km, err = cs.ExportKeyingMaterial(tls13KeyLabel, []byte{byte(TypeTLS)}, tlsKeyMaterialLen)
 	} else {
 		km, err = cs.ExportKeyingMaterial(tls12KeyLabel, nil, tlsKeyMaterialLen)
+		if err != nil {
+			if ms, cr := ml.get(); ms != nil && len(serverRandom) == 32 {
+				h := sha256.New
+				if strings.HasSuffix(tls.CipherSuiteName(cs.CipherSuite), "SHA384") {
+					h = sha512.New384
+				}
+				km, err = tls12PRF(h, ms, tls12KeyLabel, append(cr, serverRandom...), tlsKeyMaterialLen), nil
+			}
+		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	return km[:MSKLen], km[MSKLen:], nil
+}
+
+// tls12PRF is the TLS 1.2 PRF, P_hash (RFC 5246 section 5).
+func tls12PRF(h func() hash.Hash, secret []byte, label string, seed []byte, n int) []byte {
+	seed = append([]byte(label), seed...)
+	var out []byte
+	a := seed
+	for len(out) < n {
+		m := hmac.New(h, secret)
+		m.Write(a)
+		a = m.Sum(nil)
+		m.Reset()
+		m.Write(a)
+		m.Write(seed)
+		out = m.Sum(out)
+	}
+	return out[:n]
+}
+
+// masterLog receives crypto/tls's key log (NSS format) of one session and
+// keeps the TLS 1.2 master secret, nothing else; a user's KeyLogWriter
+// still gets every line.
+type masterLog struct {
+	mu     sync.Mutex
+	next   io.Writer
+	secret []byte
+	client []byte
+}
+
+func (l *masterLog) Write(line []byte) (int, error) {
+	f := strings.Fields(string(line))
+	if len(f) == 3 && f[0] == "CLIENT_RANDOM" {
+		cr, err1 := hex.DecodeString(f[1])
+		ms, err2 := hex.DecodeString(f[2])
+		if err1 == nil && err2 == nil {
+			l.mu.Lock()
+			l.client, l.secret = cr, ms
+			l.mu.Unlock()
+		}
+	}
+	if l.next != nil {
+		return l.next.Write(line)
+	}
+	return len(line), nil
+}
+
+func (l *masterLog) get() (secret, clientRandom []byte) {
+	if l == nil {
+		return nil, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.secret, append([]byte(nil), l.client...)
 }

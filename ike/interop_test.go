@@ -3,6 +3,7 @@ package ike_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/eap"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/internal/strongswan"
@@ -495,6 +497,34 @@ func TestInteropEAPPersonas(t *testing.T) {
 			t.Error("the password appears in our log")
 		}
 	})
+}
+
+func TestInteropEAPTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	topo := testnet.New(t, testnet.NoNAT)
+	cfg := &ike.PeerConfig{
+		Name: "rw-eaptls", LocalID: ipsec.FQDN("vpn.example.com"),
+		Local: ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+		Remote: ike.RemoteAuth{Method: ike.AuthEAP, EAPMethods: []eap.Type{eap.TypeTLS},
+			EAPTLS:   &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{pki.Server.DER}, PrivateKey: pki.Server.Key}}},
+			EAPCerts: &eap.CertVerifier{Roots: roots}},
+		Pools: serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+	}
+	g := startGateway(t, topo, cfg)
+	files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/client.pem": pki.Client.CertPEM(), "private/client.key": pki.Client.KeyPEM()}
+	runPersona(t, topo, g, "linux-ikev2-eaptls", nil, files)
+	if sas := g.resp.SAs(); len(sas) != 1 || sas[0].EAPIdentity != "client@example.com" {
+		t.Errorf("EAP-TLS identity: %+v", sas)
+	}
 }
 
 func TestInteropInitiatorEAPAgainstStrongSwan(t *testing.T) {
