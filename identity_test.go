@@ -108,6 +108,8 @@ func TestSecretNeverPrints(t *testing.T) {
 		fmt.Sprint(s), fmt.Sprintf("%s %v %x %q %#v %+v", s, s, s, s, s, s),
 		fmt.Sprintf("%v", User{Name: "alice", Password: s, NTHash: s}),
 		fmt.Sprintf("%+v", &User{Name: "alice", Password: s}),
+		fmt.Sprintf("%s %v %+v %#v", NewUsers(User{Name: "a", Password: s}), NewUsers(User{Name: "a", Password: s}),
+			NewUsers(User{Name: "a", Password: s}), NewUsers(User{Name: "a", Password: s})),
 		logBuf.String(),
 	}
 	for _, o := range outs {

@@ -3,6 +3,7 @@ package ipsec
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 )
@@ -89,3 +90,14 @@ func (s *Users) LookupUser(ctx context.Context, name string) (*User, error) {
 	u.Groups = append([]string(nil), u.Groups...)
 	return &u, nil
 }
+
+// String describes the store without its contents, so printing it can
+// never reveal a password.
+func (s *Users) String() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return fmt.Sprintf("ipsec.Users(%d users)", len(s.users))
+}
+
+// Format prints String for every verb, %#v and %+v included.
+func (s *Users) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
