@@ -79,9 +79,11 @@ func TestKeyLogDecryptsCapture(t *testing.T) {
 	if !strings.Contains(ids, "3") || !strings.Contains(ids, "2") {
 		t.Errorf("tshark did not decrypt IKE_AUTH (ID types %q)", ids)
 	}
-	icmp := tshark("icmp.type == 8 || icmpv6.type == 128", "frame.number")
-	if n := len(strings.Fields(icmp)); n < 3 {
-		t.Errorf("tshark found %d decrypted echo requests inside ESP, want the pings", n)
+	// Both directions' ESP keys: echo requests (client to us) and replies.
+	requests := len(strings.Fields(tshark("icmp.type == 8 || icmpv6.type == 128", "frame.number")))
+	replies := len(strings.Fields(tshark("icmp.type == 0 || icmpv6.type == 129", "frame.number")))
+	if requests == 0 || replies == 0 {
+		t.Errorf("tshark decrypted %d echo requests and %d replies inside ESP, want some of each", requests, replies)
 	}
-	t.Logf("tshark with our key log: ID types %q, %d decrypted echo requests", strings.TrimSpace(ids), len(strings.Fields(icmp)))
+	t.Logf("tshark with our key log: ID types %q, %d echo requests and %d replies decrypted", strings.TrimSpace(ids), requests, replies)
 }
