@@ -232,20 +232,9 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 
 // childKeys derives the CHILD SA keys (RFC 7296 section 2.17).
 func (sa *ikeSA) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
-	encr := c.prop.Encr[0]
-	integ := proposal.IntegNone
-	if len(c.prop.Integ) > 0 {
-		integ = c.prop.Integ[0]
-	}
-	encLen, err := alg.KeyLen(encr.ID, int(encr.KeyLen))
+	_, _, encLen, integLen, err := keyLengths(c.prop)
 	if err != nil {
 		return err
-	}
-	integLen := 0
-	if integ != proposal.IntegNone {
-		if integLen, err = alg.IntegKeyLen(integ); err != nil {
-			return err
-		}
 	}
 	keys, err := kdf.ChildSAKeys(sa.prf, sa.keys.SKd, ni, nr, secrets, encLen, integLen)
 	if err != nil {
@@ -265,11 +254,7 @@ func (c *childSA) install(sa *ikeSA) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
-	encr := c.prop.Encr[0]
-	integ := proposal.IntegNone
-	if len(c.prop.Integ) > 0 {
-		integ = c.prop.Integ[0]
-	}
+	encr, integ := c.prop.Encr[0], integOf(c.prop)
 	esn := len(c.prop.ESN) > 0 && c.prop.ESN[0] == proposal.ESNOn
 	// Keys "I" protect traffic from the initiator of the exchange that
 	// created the CHILD SA; for IKE_AUTH that is the IKE initiator.
@@ -394,4 +379,27 @@ func (c *childSA) info() ipsec.ChildSAInfo {
 		in.RemoteTS = append(in.RemoteTS, selectorString(s))
 	}
 	return in
+}
+
+// integOf returns the negotiated integrity transform (IntegNone with an
+// AEAD).
+func integOf(p proposal.Proposal) proposal.IntegID {
+	if len(p.Integ) > 0 {
+		return p.Integ[0]
+	}
+	return proposal.IntegNone
+}
+
+// keyLengths returns a selected proposal's encryption and integrity
+// transforms and the key lengths KEYMAT must supply for them (the AEAD
+// salt included).
+func keyLengths(p proposal.Proposal) (encr proposal.Encr, integ proposal.IntegID, encLen, integLen int, err error) {
+	encr, integ = p.Encr[0], integOf(p)
+	if encLen, err = alg.KeyLen(encr.ID, int(encr.KeyLen)); err != nil {
+		return
+	}
+	if integ != proposal.IntegNone {
+		integLen, err = alg.IntegKeyLen(integ)
+	}
+	return
 }

@@ -310,20 +310,9 @@ func (sa *ikeSA) deriveKeys(shared []byte) error {
 // deriveKeysFromSeed computes the seven IKE SA keys from SKEYSEED with the
 // SA's (new) PRF and builds the SK crypters (RFC 7296 sections 2.14, 2.18).
 func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
-	encr := sa.prop.Encr[0]
-	integ := proposal.IntegNone
-	if len(sa.prop.Integ) > 0 {
-		integ = sa.prop.Integ[0]
-	}
-	encLen, err := alg.KeyLen(encr.ID, int(encr.KeyLen))
+	encr, integ, encLen, integLen, err := keyLengths(sa.prop)
 	if err != nil {
 		return err
-	}
-	integLen := 0
-	if integ != proposal.IntegNone {
-		if integLen, err = alg.IntegKeyLen(integ); err != nil {
-			return err
-		}
 	}
 	keys, err := kdf.IKESAKeys(prf, skeyseed, sa.ni, sa.nr, spiBytes(sa.spii), spiBytes(sa.spir), encLen, integLen)
 	if err != nil {

@@ -105,6 +105,19 @@ func startGateway(t *testing.T, topo *testnet.Topology, cfg *ike.PeerConfig, opt
 	return g
 }
 
+// interopPKI is the certificate hierarchy of the interop suite: the
+// server certificate names vpn.example.com and the server's addresses.
+func interopPKI(t *testing.T) (*testpki.PKI, *x509.CertPool) {
+	t.Helper()
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	return pki, roots
+}
+
 func serverPools(t *testing.T) []ipsec.AddressPool {
 	p4, err := ipsec.NewPool(testnet.Pool4)
 	if err != nil {
@@ -268,12 +281,7 @@ func TestInteropStrongSwanInitiatorCert(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
-	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.CA.Cert)
+	pki, roots := interopPKI(t)
 	topo := testnet.New(t, testnet.NATRandomPort)
 	cfg := &ike.PeerConfig{
 		Name: "macos-cert", LocalID: ipsec.FQDN("vpn.example.com"),
@@ -387,12 +395,7 @@ func TestInteropInitiatorAgainstStrongSwan(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
-	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.CA.Cert)
+	pki, roots := interopPKI(t)
 	vars := map[string]string{
 		"SERVER_ID": "vpn.example.com", "PSK": "goipsec-interop-psk-0123456789", "GROUP_ID": "g",
 		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
@@ -434,10 +437,7 @@ func TestInteropEAPPersonas(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
-	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, _ := interopPKI(t)
 	users := ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("password")})
 	files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM()}
 	for _, c := range []struct {
@@ -504,12 +504,7 @@ func TestInteropEAPTLS(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
-	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.CA.Cert)
+	pki, roots := interopPKI(t)
 	topo := testnet.New(t, testnet.NoNAT)
 	cfg := &ike.PeerConfig{
 		Name: "rw-eaptls", LocalID: ipsec.FQDN("vpn.example.com"),
@@ -532,12 +527,7 @@ func TestInteropInitiatorEAPAgainstStrongSwan(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
-	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.CA.Cert)
+	pki, roots := interopPKI(t)
 	topo := testnet.New(t, testnet.NATRandomPort)
 	sp, err := strongswan.Render("server", "ikev2-eap", map[string]string{
 		"SERVER_ID": "vpn.example.com", "POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(),

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/goipsec/ipsec/internal/alg"
-	"github.com/goipsec/ipsec/proposal"
 )
 
 // writeIKEKeyLog writes one line of Wireshark's "IKEv2 Decryption Table"
@@ -18,11 +17,7 @@ func (sa *ikeSA) writeIKEKeyLog() {
 	}
 	encr := sa.prop.Encr[0]
 	encName, ok1 := alg.WiresharkIKEv2Encryption(encr.ID, int(encr.KeyLen))
-	integ := proposal.IntegNone
-	if len(sa.prop.Integ) > 0 {
-		integ = sa.prop.Integ[0]
-	}
-	integName, ok2 := alg.WiresharkIKEv2Integrity(integ)
+	integName, ok2 := alg.WiresharkIKEv2Integrity(integOf(sa.prop))
 	if !ok1 || !ok2 {
 		return
 	}
@@ -38,13 +33,8 @@ func (sa *ikeSA) writeChildKeyLog(c *childSA) {
 	if w == nil || c.keys == nil {
 		return
 	}
-	encr := c.prop.Encr[0]
-	integ := proposal.IntegNone
-	if len(c.prop.Integ) > 0 {
-		integ = c.prop.Integ[0]
-	}
-	encName, ok1 := alg.WiresharkESPEncryption(encr.ID)
-	integName, ok2 := alg.WiresharkESPIntegrity(integ)
+	encName, ok1 := alg.WiresharkESPEncryption(c.prop.Encr[0].ID)
+	integName, ok2 := alg.WiresharkESPIntegrity(integOf(c.prop))
 	if !ok1 || !ok2 {
 		return
 	}
