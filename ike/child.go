@@ -27,7 +27,8 @@ type childSA struct {
 	localTS   []esp.Selector
 	remoteTS  []esp.Selector
 	installed []esp.SAID
-	sas       []esp.SA // copies of what was installed, for UpdateSA
+	sas       []esp.SA  // copies of what was installed, for UpdateSA
+	rekeyAt   time.Time // our rekey of this CHILD SA (zero: none)
 	policies  []esp.Policy
 	encap     bool
 	// initiator: we initiated the exchange that created this CHILD SA,

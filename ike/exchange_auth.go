@@ -302,6 +302,7 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	if sa.cfg.DPDDelay > 0 {
 		sa.dpdAt = sa.lastRecv.Add(sa.cfg.DPDDelay)
 	}
+	sa.scheduleIKERekey()
 	sa.log.Info("IKE SA established", "ike_sa", sa.name(), "proposal", sa.prop.String(), "local", sa.local.String())
 	if ap != nil && ap.initialContact && !sa.weInitiated {
 		for _, other := range sa.e.list() {
@@ -327,6 +328,7 @@ func (sa *ikeSA) closeIfPeer(id ipsec.Identity, newer *ikeSA) {
 }
 
 func (sa *ikeSA) childUp(c *childSA) {
+	sa.scheduleChildRekey(c)
 	sa.log.Info("CHILD SA established", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn), "spi_out", fmt.Sprintf("%08x", c.spiOut), "proposal", c.prop.String())
 	if f := sa.e.cfg.hooks.ChildUp; f != nil {
 		f(sa.info(), c.info())
@@ -582,7 +584,7 @@ func (sa *ikeSA) finishInitiatorAuth(ap *authPayloads) error {
 		return nil
 	}
 	c := sa.children[0]
-	if err := sa.completeChild(c, ap, sa.ni, sa.nr, nil); err != nil {
+	if err := sa.completeChild(c, ap, sa.ni, sa.nr, nil, true); err != nil {
 		sa.children = sa.children[:0]
 		sa.log.Warn("CHILD SA not created", "err", err)
 	} else {
@@ -594,7 +596,7 @@ func (sa *ikeSA) finishInitiatorAuth(ap *authPayloads) error {
 
 // completeChild checks the responder's choice for a CHILD SA we proposed
 // and installs it.
-func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secrets [][]byte) error {
+func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secrets [][]byte, skipKE bool) error {
 	if ap.sa == nil || ap.tsi == nil || ap.tsr == nil {
 		if ap.errNotify != nil {
 			return &NotifyError{Type: ap.errNotify.Type, Remote: true}
@@ -605,7 +607,9 @@ func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secr
 		return fmt.Errorf("%w: responder chose %d proposals", ErrProtocol, len(ap.sa.Proposals))
 	}
 	theirs := propFromWire(&ap.sa.Proposals[0])
-	sel, err := proposal.Select(sa.childConfig().proposals(), proposal.List{theirs}, proposal.SelectOptions{SkipKE: secrets == nil})
+	// skipKE in IKE_AUTH, where KE transforms play no part (RFC 7296
+	// section 1.2); in a rekey the responder's choice may carry one.
+	sel, err := proposal.Select(sa.childConfig().proposals(), proposal.List{theirs}, proposal.SelectOptions{SkipKE: skipKE})
 	if err != nil || len(theirs.SPI) != 4 {
 		return fmt.Errorf("%w: responder chose a proposal we did not offer: %s", ErrProtocol, theirs)
 	}

@@ -3,7 +3,6 @@ package ike
 import (
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
@@ -204,22 +203,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		e.unregister(ns)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
-	// Everything the peer authenticated moves to the new SA.
-	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
-	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
-	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
-	ns.children, sa.children = sa.children, nil
-	ns.leases, sa.leases = sa.leases, nil
-	ns.vips, ns.dns, ns.dnsDomains = sa.vips, sa.dns, sa.dnsDomains
-	ns.state, ns.establishedAt = stateEstablished, e.cfg.now()
-	ns.lastRecv = time.Now()
-	if ns.cfg.DPDDelay > 0 {
-		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
-	}
-	ns.log = sa.log
-	sa.rekeyed = true
-	ns.start(nil)
-	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", chosen.String())
+	sa.handOver(ns)
 	wp := propToWire(chosen, chosen.Number, spiBytes(spir))
 	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -43,10 +44,15 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 // maxInitRetries bounds COOKIE and INVALID_KE_PAYLOAD round trips.
 const maxInitRetries = 3
 
-// SA is a handle on an IKE SA we initiated.
+// SA is a handle on an IKE SA we initiated. It follows the SA through
+// rekeys: after an IKE rekey it refers to the new IKE SA.
 type SA struct {
-	sa *ikeSA
+	cur  atomic.Pointer[ikeSA]
+	done chan struct{}
+	err  error // why it ended; written before done is closed
 }
+
+func (s *SA) sa() *ikeSA { return s.cur.Load() }
 
 // Dial establishes an IKE SA and its first CHILD SA with the gateway at
 // remote (port 500 unless given) and returns when IKE_AUTH completed, or
@@ -74,6 +80,8 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 		sa.cfg.Proposals = proposal.CompatibleIKE()
 	}
 	sa.dialDone = make(chan error, 1)
+	sa.handle = &SA{done: make(chan struct{})}
+	sa.handle.cur.Store(sa)
 	e.mu.Lock()
 	spi, err := e.newSPI()
 	if err != nil {
@@ -96,7 +104,7 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 		if err != nil {
 			return nil, err
 		}
-		return &SA{sa: sa}, nil
+		return sa.handle, nil
 	case <-ctx.Done():
 		sa.closeAsync(true)
 		return nil, ctx.Err()
@@ -276,30 +284,32 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 // Info returns a snapshot of the SA.
 func (s *SA) Info() ipsec.IKESAInfo {
 	var info ipsec.IKESAInfo
-	if err := s.sa.do(context.Background(), func() { info = s.sa.info() }); err != nil {
-		return ipsec.IKESAInfo{Version: 2, State: stateDead.String(), SPIi: s.sa.spii, SPIr: s.sa.spir}
+	sa := s.sa()
+	if err := sa.do(context.Background(), func() { info = sa.info() }); err != nil {
+		return ipsec.IKESAInfo{Version: 2, State: stateDead.String(), SPIi: sa.spii, SPIr: sa.spir}
 	}
 	return info
 }
 
 // DNS returns the DNS servers and search domains the gateway sent.
 func (s *SA) DNS() (servers []netip.Addr, domains []string) {
-	s.sa.do(context.Background(), func() {
-		servers = slices.Clone(s.sa.dns)
-		domains = slices.Clone(s.sa.dnsDomains)
+	sa := s.sa()
+	sa.do(context.Background(), func() {
+		servers = slices.Clone(sa.dns)
+		domains = slices.Clone(sa.dnsDomains)
 	})
 	return servers, domains
 }
 
-// Done is closed when the SA is gone.
-func (s *SA) Done() <-chan struct{} { return s.sa.done }
+// Done is closed when the SA is gone (not when it is rekeyed).
+func (s *SA) Done() <-chan struct{} { return s.done }
 
 // Err returns why the SA ended (nil while it is up, and for an orderly
 // Delete).
 func (s *SA) Err() error {
 	select {
-	case <-s.sa.done:
-		return s.sa.downErr
+	case <-s.done:
+		return s.err
 	default:
 		return nil
 	}
@@ -307,14 +317,19 @@ func (s *SA) Err() error {
 
 // Close deletes the SA, telling the gateway, and waits until it is gone.
 func (s *SA) Close(ctx context.Context) error {
-	if err := s.sa.do(ctx, func() { s.sa.startDelete(true, nil) }); err != nil && !errors.Is(err, ErrClosed) {
-		return err
-	}
-	select {
-	case <-s.sa.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		sa := s.sa()
+		if err := sa.do(ctx, func() { sa.startDelete(true, nil) }); err != nil && !errors.Is(err, ErrClosed) {
+			return err
+		}
+		select {
+		case <-s.done:
+			return nil
+		case <-sa.done:
+			// That IKE SA was rekeyed away meanwhile: delete the new one.
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

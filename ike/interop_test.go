@@ -22,6 +22,7 @@ import (
 	"github.com/goipsec/ipsec/internal/strongswan"
 	"github.com/goipsec/ipsec/internal/testnet"
 	"github.com/goipsec/ipsec/internal/testpki"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 // syncBuffer collects log output from several goroutines.
@@ -103,6 +104,15 @@ func startGateway(t *testing.T, topo *testnet.Topology, cfg *ike.PeerConfig, opt
 		}
 	})
 	return g
+}
+
+func mustProposals(t *testing.T, s string) proposal.List {
+	t.Helper()
+	l, err := proposal.Parse(s, proposal.ProtoESP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // interopPKI is the certificate hierarchy of the interop suite: the
@@ -385,6 +395,28 @@ func (rw *roadwarrior) dialAndPing(t *testing.T, topo *testnet.Topology, cfg *ik
 		t.Errorf("strongSwan responder does not show the SAs up: %s", srv.ListSAs())
 	}
 	t.Logf("our initiator -> strongSwan %s: IKE %s, ESP %s, vips %v", cfg.Name, st.IKEAlg, st.ESPAlg, info.VirtualIPs)
+	if len(cfg.Children) > 0 && cfg.Children[0].RekeyTime > 0 {
+		// Let our side rekey the CHILD SA (and the IKE SA, if set) a few
+		// times against strongSwan, then check traffic again.
+		first := sa.Info()
+		time.Sleep(3*cfg.Children[0].RekeyTime + time.Second)
+		now := sa.Info()
+		if len(now.Children) != 1 || now.Children[0].SPIIn == first.Children[0].SPIIn {
+			t.Errorf("CHILD SA not rekeyed: %+v", now.Children)
+		}
+		if cfg.RekeyTime > 0 && now.SPIi == first.SPIi {
+			t.Errorf("IKE SA not rekeyed (SPIi %016x)", now.SPIi)
+		}
+		vip := info.VirtualIPs[0]
+		if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip.String(), testnet.Inner4.String()); err != nil {
+			t.Errorf("ping after our rekeys: %v\n%s\nstrongSwan log:\n%s", err, out, srv.Log())
+		}
+		st := strongswan.ParseSAs(srv.ListSAs(), cfg.Name)
+		if !st.IKEUp || !st.ChildUp {
+			t.Errorf("strongSwan lost the SAs after our rekeys: %s", srv.ListSAs())
+		}
+		t.Logf("our rekeys: SPIi %016x -> %016x, CHILD %08x -> %08x, ping ok", first.SPIi, now.SPIi, first.Children[0].SPIIn, now.Children[0].SPIIn)
+	}
 	if err := sa.Close(ctx); err != nil {
 		t.Errorf("Close: %v", err)
 	}
@@ -409,6 +441,11 @@ func TestInteropInitiatorAgainstStrongSwan(t *testing.T) {
 		{"ikev2-psk", testnet.NATRandomPort, &ike.PeerConfig{
 			Name: "ikev2-psk", LocalID: ipsec.Email("client@example.com"), RemoteID: ipsec.FQDN("vpn.example.com"),
 			Local: ike.LocalAuth{Method: ike.AuthPSK, PSK: psk}, Remote: ike.RemoteAuth{Method: ike.AuthPSK, PSK: psk},
+			// Our side rekeys: CHILD SA every 2 s (PFS offered, optional:
+			// the strongSwan responder has no KE in its ESP proposals), IKE
+			// SA every 5 s.
+			RekeyTime: 5 * time.Second,
+			Children:  []ike.ChildConfig{{Name: "ikev2-psk", RekeyTime: 2 * time.Second, Proposals: mustProposals(t, "aes256gcm16-modp2048-modpnone")}},
 		}},
 		{"ikev2-cert", testnet.NoNAT, &ike.PeerConfig{
 			Name: "ikev2-cert", LocalID: ipsec.Email("client@example.com"), RemoteID: ipsec.FQDN("vpn.example.com"),

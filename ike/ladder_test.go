@@ -287,3 +287,54 @@ func TestDeadPeerDetection(t *testing.T) {
 		}
 	})
 }
+
+// TestRekeysOverTime lets the initiator rekey its CHILD SA every minute
+// and its IKE SA every three minutes for a quarter of an hour of virtual
+// time: afterwards both sides hold exactly one SA pair with matching keys,
+// the handle follows the rekeyed IKE SA, and a Delete cleans up.
+func TestRekeysOverTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		initCfg.RekeyTime = 3 * time.Minute
+		initCfg.Children = []ike.ChildConfig{{Name: "net", RekeyTime: time.Minute}}
+		var childUps, ikeDowns atomic.Int32
+		p := newPair(t, respCfg, ike.WithHooks(&ike.Hooks{
+			ChildUp: func(ipsec.IKESAInfo, ipsec.ChildSAInfo) { childUps.Add(1) },
+			IKEDown: func(ipsec.IKESAInfo, error) { ikeDowns.Add(1) },
+		}))
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := sa.Info()
+		time.Sleep(15 * time.Minute)
+		synctest.Wait()
+		now := sa.Info()
+		if now.State != "ESTABLISHED" || now.SPIi == first.SPIi {
+			t.Fatalf("after 15 min: %+v (first SPIi %016x)", now, first.SPIi)
+		}
+		if len(now.Children) != 1 || now.Children[0].SPIIn == first.Children[0].SPIIn {
+			t.Fatalf("children after rekeys: %+v", now.Children)
+		}
+		if n := childUps.Load(); n < 12 {
+			t.Errorf("responder saw %d CHILD SAs come up in 15 minutes with 1-minute rekeys", n)
+		}
+		if n := ikeDowns.Load(); n != 0 {
+			t.Errorf("%d IKEDown hooks for rekeys", n)
+		}
+		checkCrossKeys(t, p.respDP, p.initDP)
+		if got := p.resp.SAs(); len(got) != 1 || got[0].SPIi != now.SPIi {
+			t.Fatalf("responder SAs %+v", got)
+		}
+		if err := sa.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := len(p.respDP.SAs()) + len(p.initDP.SAs()) + len(p.respDP.Policies()) + len(p.initDP.Policies()); n != 0 {
+			t.Errorf("%d data plane entries after Delete", n)
+		}
+		if len(p.resp.SAs()) != 0 {
+			t.Errorf("responder SAs after Delete: %+v", p.resp.SAs())
+		}
+	})
+}

@@ -100,6 +100,8 @@ type ikeSA struct {
 	dnsDomains  []string
 	children    []*childSA
 
+	rekeyAt time.Time // our IKE SA rekey (zero: none scheduled)
+	handle  *SA       // the Dial handle, which follows rekeys
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.
 	rekeyed bool
@@ -233,6 +235,7 @@ func (sa *ikeSA) armTimer() {
 	}
 	consider(sa.halfOpenDeadline)
 	consider(sa.dpdAt)
+	consider(sa.nextRekey())
 	if !sa.timer.Stop() {
 		select {
 		case <-sa.timer.C:
@@ -255,6 +258,9 @@ func (sa *ikeSA) onTimer() {
 	}
 	if !sa.dpdAt.IsZero() && !now.Before(sa.dpdAt) {
 		sa.checkLiveness(now)
+	}
+	if r := sa.nextRekey(); !r.IsZero() && !now.Before(r) {
+		sa.rekeyDue(now)
 	}
 	if p := sa.pending; p != nil && !now.Before(p.next) {
 		if p.tries >= sa.e.cfg.rtTries {
@@ -573,6 +579,10 @@ func (sa *ikeSA) destroy(err error) {
 	sa.state = stateDead
 	sa.e.unregister(sa)
 	sa.downErr = err
+	if h := sa.handle; h != nil && !sa.rekeyed {
+		h.err = err
+		close(h.done)
+	}
 	if sa.dialDone != nil {
 		if err == nil {
 			err = ErrClosed

@@ -1,0 +1,340 @@
+package ike
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
+	"github.com/goipsec/ipsec/internal/kdf"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// rekeyJitter is the largest fraction by which a rekey is moved earlier,
+// so that SAs created together (or both peers) do not rekey in lockstep
+// (strongSwan's rand_time does the same).
+const rekeyJitter = 10 // percent
+
+// jittered returns d shortened by a random 0..10 %.
+func (sa *ikeSA) jittered(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	var b [2]byte
+	sa.e.random(b[:])
+	cut := time.Duration(binary.BigEndian.Uint16(b[:])) * (d * rekeyJitter / 100) / 65535
+	return d - cut
+}
+
+// scheduleRekeys arms the IKE SA's and a new CHILD SA's rekey timers
+// from the configuration.
+func (sa *ikeSA) scheduleIKERekey() {
+	if sa.cfg != nil && sa.cfg.RekeyTime > 0 {
+		sa.rekeyAt = time.Now().Add(sa.jittered(sa.cfg.RekeyTime))
+	}
+}
+
+func (sa *ikeSA) scheduleChildRekey(c *childSA) {
+	cc := sa.childConfig()
+	if cc.RekeyTime > 0 {
+		c.rekeyAt = time.Now().Add(sa.jittered(cc.RekeyTime))
+	}
+}
+
+// nextRekey returns the earliest rekey deadline of the SA and its
+// children (zero: none).
+func (sa *ikeSA) nextRekey() time.Time {
+	next := sa.rekeyAt
+	for _, c := range sa.children {
+		if !c.rekeyAt.IsZero() && (next.IsZero() || c.rekeyAt.Before(next)) {
+			next = c.rekeyAt
+		}
+	}
+	return next
+}
+
+// rekeyDue starts the rekeys whose time has come.
+func (sa *ikeSA) rekeyDue(now time.Time) {
+	if sa.state != stateEstablished {
+		return
+	}
+	if !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) {
+		sa.rekeyAt = time.Time{}
+		sa.queueRequest(sa.ikeRekeyRequest())
+	}
+	for _, c := range sa.children {
+		if !c.rekeyAt.IsZero() && !now.Before(c.rekeyAt) {
+			c.rekeyAt = time.Time{}
+			sa.queueRequest(sa.childRekeyRequest(c))
+		}
+	}
+}
+
+// pfsGroup is the key exchange method for PFS in a CHILD rekey: the first
+// KE of our ESP proposals, if any (RFC 7296 section 1.3.1).
+func pfsGroup(l proposal.List) proposal.KEID {
+	for _, p := range l {
+		for _, k := range p.KE {
+			if k != proposal.KENone {
+				return k
+			}
+		}
+	}
+	return proposal.KENone
+}
+
+// childRekeyRequest rekeys c (RFC 7296 section 1.3.3): a new CHILD SA
+// with the same traffic selectors, made before the old one is deleted.
+func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
+	var (
+		nc  *childSA
+		ni  []byte
+		kex alg.KeyExchange
+	)
+	return &request{
+		exchange: wire.CREATE_CHILD_SA,
+		build: func() ([]wire.Payload, error) {
+			if !sa.hasChild(old) {
+				return nil, fmt.Errorf("CHILD SA %08x is gone", old.spiIn)
+			}
+			spi, err := sa.newChildSPI()
+			if err != nil {
+				return nil, err
+			}
+			nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
+			ni = make([]byte, ourNonce)
+			if err := sa.e.random(ni); err != nil {
+				return nil, err
+			}
+			props := sa.childConfig().proposals()
+			ps := []wire.Payload{&wire.Notify{Protocol: wire.ProtocolID(proposal.ProtoESP), SPI: binary.BigEndian.AppendUint32(nil, old.spiIn), Type: wire.REKEY_SA}}
+			if old.mode == esp.ModeTransport {
+				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
+			}
+			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
+			if g := pfsGroup(props); g != proposal.KENone {
+				if kex, err = alg.NewKeyExchange(g, lockedReader{&sa.e.randMu, sa.e.cfg.rand}); err != nil {
+					return nil, err
+				}
+				pub, err := kex.Public()
+				if err != nil {
+					return nil, err
+				}
+				ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
+			}
+			return append(ps, tsToWire(old.localTS, false), tsToWire(old.remoteTS, true)), nil
+		},
+		onReply: func(_ *wire.Message, inner []wire.Payload) error {
+			ap := collectAuth(inner)
+			var nr []byte
+			var ke *wire.KE
+			for _, p := range inner {
+				switch p := p.(type) {
+				case *wire.Nonce:
+					nr = p.Data
+				case *wire.KE:
+					ke = p
+				}
+			}
+			if ap.errNotify != nil && ap.sa == nil {
+				return sa.childRekeyFailed(old, &NotifyError{Type: ap.errNotify.Type, Remote: true})
+			}
+			// The responder may pick a proposal without KE when ours made
+			// it optional ("modpnone"): then our KE payload is ignored.
+			pfs := false
+			if ap.sa != nil && len(ap.sa.Proposals) == 1 {
+				pfs = len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
+			}
+			var secrets [][]byte
+			if kex != nil && pfs {
+				if ke == nil || proposal.KEID(ke.Group) != kex.Method() {
+					return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without our KE method", ErrProtocol))
+				}
+				shared, err := kex.Shared(ke.Data)
+				if err != nil {
+					return sa.childRekeyFailed(old, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+				}
+				secrets = [][]byte{shared}
+			}
+			if len(nr) < minNonce || len(nr) > maxNonce {
+				return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
+			}
+			nc.policies, old.policies = old.policies, nil
+			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
+				old.policies, nc.policies = nc.policies, nil
+				return sa.childRekeyFailed(old, err)
+			}
+			sa.children = append(sa.children, nc)
+			sa.log.Info("CHILD SA rekeyed", "child_sa", nc.name, "spi_in", fmt.Sprintf("%08x", nc.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
+			sa.childUp(nc)
+			sa.queueRequest(sa.deleteChildRequest(old))
+			return nil
+		},
+	}
+}
+
+// childRekeyFailed retries later; the old SA keeps working meanwhile.
+func (sa *ikeSA) childRekeyFailed(old *childSA, err error) error {
+	sa.log.Warn("CHILD SA rekey failed, retrying later", "child_sa", old.name, "err", err)
+	old.rekeyAt = time.Now().Add(time.Minute)
+	return err
+}
+
+func (sa *ikeSA) hasChild(c *childSA) bool {
+	for _, x := range sa.children {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteChildRequest deletes a CHILD SA with the peer (RFC 7296 section
+// 1.4.1); the local state goes when the peer confirms (or the IKE SA dies).
+func (sa *ikeSA) deleteChildRequest(c *childSA) *request {
+	return &request{
+		exchange: wire.INFORMATIONAL,
+		build: func() ([]wire.Payload, error) {
+			return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoESP), SPISize: 4, NumSPIs: 1, SPIs: binary.BigEndian.AppendUint32(nil, c.spiIn)}}, nil
+		},
+		onReply: func(*wire.Message, []wire.Payload) error {
+			sa.dropChild(c)
+			return nil
+		},
+	}
+}
+
+// dropChild removes a CHILD SA we deleted ourselves.
+func (sa *ikeSA) dropChild(c *childSA) {
+	for i, x := range sa.children {
+		if x == c {
+			c.remove(sa)
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			if f := sa.e.cfg.hooks.ChildDown; f != nil {
+				f(sa.info(), c.info())
+			}
+			return
+		}
+	}
+}
+
+// ikeRekeyRequest rekeys the IKE SA (RFC 7296 sections 1.3.2 and 2.18): we
+// become the original initiator of the new SA, which takes over the CHILD
+// SAs; then the old one is deleted.
+func (sa *ikeSA) ikeRekeyRequest() *request {
+	var (
+		ni  []byte
+		kex alg.KeyExchange
+		ns  *ikeSA
+	)
+	props := sa.cfg.Proposals
+	if props == nil {
+		props = sa.e.cfg.proposals
+	}
+	return &request{
+		exchange: wire.CREATE_CHILD_SA,
+		build: func() ([]wire.Payload, error) {
+			e := sa.e
+			ns = newSA(e, true, sa.local, sa.remote)
+			e.mu.Lock()
+			spi, err := e.newSPI()
+			if err == nil {
+				e.sas[spi] = ns // reserved; started once the keys exist
+			}
+			e.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			ns.spii = spi
+			ni = make([]byte, ourNonce)
+			if err := e.random(ni); err != nil {
+				return nil, err
+			}
+			group := sa.prop.KE[0]
+			if kex, err = alg.NewKeyExchange(group, lockedReader{&e.randMu, e.cfg.rand}); err != nil {
+				return nil, err
+			}
+			pub, err := kex.Public()
+			if err != nil {
+				return nil, err
+			}
+			// Our current KE method first: the responder accepted it.
+			p := props.Clone()
+			for i := range p {
+				for j, k := range p[i].KE {
+					if k == group && j > 0 {
+						p[i].KE[0], p[i].KE[j] = p[i].KE[j], p[i].KE[0]
+					}
+				}
+			}
+			return []wire.Payload{listToWire(p, spiBytes(spi)), &wire.Nonce{Data: ni}, &wire.KE{Group: wire.KEID(group), Data: pub}}, nil
+		},
+		onReply: func(_ *wire.Message, inner []wire.Payload) error {
+			fail := func(err error) error {
+				sa.e.unregister(ns)
+				sa.log.Warn("IKE SA rekey failed, retrying later", "err", err)
+				sa.rekeyAt = time.Now().Add(time.Minute)
+				return err
+			}
+			ip := collectInit(inner)
+			if ip.sa == nil || ip.ke == nil || len(ip.sa.Proposals) != 1 || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
+				return fail(fmt.Errorf("%w: IKE rekey response incomplete (%v)", ErrProtocol, ip.errNotify))
+			}
+			theirs := propFromWire(&ip.sa.Proposals[0])
+			sel, err := proposal.Select(props, proposal.List{theirs}, proposal.SelectOptions{})
+			if err != nil || len(theirs.SPI) != 8 || len(sel.KE) != 1 || sel.KE[0] != kex.Method() || proposal.KEID(ip.ke.Group) != kex.Method() {
+				return fail(fmt.Errorf("%w: IKE rekey: responder chose %s", ErrProtocol, theirs))
+			}
+			shared, err := kex.Shared(ip.ke.Data)
+			if err != nil {
+				return fail(fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+			}
+			prf, err := alg.NewPRF(sel.PRF[0])
+			if err != nil {
+				return fail(err)
+			}
+			ns.prop, ns.ni, ns.nr = sel, ni, append([]byte(nil), ip.nonce...)
+			ns.spir = binary.BigEndian.Uint64(theirs.SPI)
+			skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
+			defer skeyseed.Wipe()
+			if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
+				return fail(err)
+			}
+			sa.handOver(ns)
+			sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
+				build: func() ([]wire.Payload, error) {
+					return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoIKE)}}, nil
+				},
+				onReply: func(*wire.Message, []wire.Payload) error { sa.destroy(nil); return nil }})
+			return nil
+		},
+	}
+}
+
+// handOver moves everything the peer authenticated from sa to the new IKE
+// SA ns of a rekey and starts ns.
+func (sa *ikeSA) handOver(ns *ikeSA) {
+	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
+	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
+	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
+	ns.children, sa.children = sa.children, nil
+	ns.leases, sa.leases = sa.leases, nil
+	ns.vips, ns.dns, ns.dnsDomains = sa.vips, sa.dns, sa.dnsDomains
+	ns.state, ns.establishedAt = stateEstablished, sa.e.cfg.now()
+	ns.log = sa.log
+	ns.lastRecv = time.Now()
+	if ns.cfg.DPDDelay > 0 {
+		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
+	}
+	ns.scheduleIKERekey()
+	sa.rekeyed = true
+	sa.rekeyAt = time.Time{}
+	if sa.handle != nil {
+		sa.handle.cur.Store(ns)
+		ns.handle, sa.handle = sa.handle, nil
+	}
+	ns.start(nil)
+	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", ns.prop.String())
+}
