@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -581,4 +582,50 @@ func TestInteropInitiatorEAPAgainstStrongSwan(t *testing.T) {
 		Remote:     ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
 		VirtualIPs: []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},
 	}, srv)
+}
+
+// TestInteropDeadClientRemoved kills a connected strongSwan client without
+// a Delete: dead peer detection must remove its SAs and release its
+// virtual addresses.
+func TestInteropDeadClientRemoved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	topo := testnet.New(t, testnet.NoNAT)
+	psk := ipsec.Secret("goipsec-interop-psk-0123456789")
+	pools := serverPools(t)
+	var downs []error
+	var mu sync.Mutex
+	cfg := &ike.PeerConfig{
+		Name: "linux-psk", LocalID: ipsec.FQDN("vpn.example.com"),
+		Local: ike.LocalAuth{Method: ike.AuthPSK, PSK: psk}, Remote: ike.RemoteAuth{Method: ike.AuthPSK, PSK: psk},
+		Pools: pools, DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+		DPDDelay: 2 * time.Second,
+	}
+	g := startGateway(t, topo, cfg, ike.WithRetransmission(500*time.Millisecond, 1.5, 3),
+		ike.WithHooks(&ike.Hooks{IKEDown: func(_ ipsec.IKESAInfo, err error) { mu.Lock(); downs = append(downs, err); mu.Unlock() }}))
+	cli, _ := runPersona(t, topo, g, "linux-ikev2-psk", nil, nil)
+	leased := len(pools[0].(*ipsec.Pool).Leases()) + len(pools[1].(*ipsec.Pool).Leases())
+	if leased != 2 {
+		t.Fatalf("%d leases while connected", leased)
+	}
+	killed := time.Now()
+	cli.Kill()
+	deadline := killed.Add(20 * time.Second)
+	for time.Now().Before(deadline) && len(g.resp.SAs()) > 0 {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := len(g.resp.SAs()); n != 0 {
+		t.Fatalf("dead client's SA still there after %v", time.Since(killed))
+	}
+	if n := len(pools[0].(*ipsec.Pool).Leases()) + len(pools[1].(*ipsec.Pool).Leases()); n != 0 {
+		t.Errorf("%d leases still held", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(downs) != 1 || !errors.Is(downs[0], ike.ErrTimeout) {
+		t.Errorf("IKEDown %v, want one ErrTimeout", downs)
+	}
+	t.Logf("dead client removed %v after the kill (DPD 2 s, 3 retransmissions)", time.Since(killed).Round(100*time.Millisecond))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -335,6 +336,53 @@ func TestRekeysOverTime(t *testing.T) {
 		}
 		if len(p.resp.SAs()) != 0 {
 			t.Errorf("responder SAs after Delete: %+v", p.resp.SAs())
+		}
+	})
+}
+
+// TestNoLeaksOverManyCycles connects, rekeys and disconnects 1,000 times
+// in process and then counts what is left: goroutines, SAs, data plane
+// entries and address leases must be back where they started.
+func TestNoLeaksOverManyCycles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long in -short mode")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		pool := mustPool(t, "198.51.100.0/24")
+		respCfg.Pools = []ipsec.AddressPool{pool}
+		initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+		initCfg.Children = []ike.ChildConfig{{Name: "net", RekeyTime: 30 * time.Second}}
+		p := newPair(t, respCfg)
+		synctest.Wait()
+		base := runtime.NumGoroutine()
+		for i := range 1000 {
+			sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+			if err != nil {
+				t.Fatalf("cycle %d: %v", i, err)
+			}
+			if i%10 == 0 {
+				time.Sleep(40 * time.Second) // one CHILD rekey now and then
+			}
+			if err := sa.Close(context.Background()); err != nil {
+				t.Fatalf("cycle %d close: %v", i, err)
+			}
+		}
+		synctest.Wait()
+		if n := runtime.NumGoroutine(); n > base {
+			t.Errorf("%d goroutines after 1,000 cycles, %d before", n, base)
+		}
+		if n := len(p.resp.SAs()); n != 0 {
+			t.Errorf("%d responder SAs left", n)
+		}
+		if n := len(p.respDP.SAs()) + len(p.initDP.SAs()) + len(p.respDP.Policies()) + len(p.initDP.Policies()); n != 0 {
+			t.Errorf("%d data plane entries left", n)
+		}
+		if n := len(pool.Leases()); n != 0 {
+			t.Errorf("%d leases left", n)
+		}
+		if st := p.resp.Stats(); st.HalfOpen != 0 {
+			t.Errorf("half-open count %d", st.HalfOpen)
 		}
 	})
 }

@@ -304,3 +304,20 @@ func tail(s string, lines int) string {
 	}
 	return strings.Join(ls, "\n")
 }
+
+// Kill ends charon with SIGKILL: the peer gets no Delete, as when a phone
+// loses its network or a laptop's lid closes.
+func (c *Charon) Kill() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	p := c.cmd.Process
+	c.cmd = nil
+	_ = p.Kill()
+	for range 100 {
+		if p.Signal(syscall.Signal(0)) != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
