@@ -111,6 +111,9 @@ func BenchmarkIdleSAMemory(b *testing.B) {
 			}
 			sas = append(sas, sa)
 		}
+		if got := len(p.resp.SAs()); got != n {
+			b.Fatalf("responder holds %d SAs, want %d", got, n)
+		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/SA-pair")

@@ -103,6 +103,23 @@ const (
 	SendCertNever
 )
 
+// UniquePolicy says what happens when a peer identity that already has an
+// IKE SA authenticates again (strongSwan's "unique" setting). Whatever the
+// policy, a peer sending INITIAL_CONTACT replaces its older SAs (RFC 7296
+// section 2.4: it says it has lost them).
+type UniquePolicy uint8
+
+// Uniqueness policies.
+const (
+	// UniqueNo allows several IKE SAs per identity (a user on two
+	// devices).
+	UniqueNo UniquePolicy = iota
+	// UniqueReplace deletes the older IKE SAs of the identity.
+	UniqueReplace
+	// UniqueKeep refuses the new IKE SA while an older one exists.
+	UniqueKeep
+)
+
 // ChildConfig describes the CHILD SAs negotiated under a peer
 // configuration.
 type ChildConfig struct {
@@ -160,6 +177,8 @@ type PeerConfig struct {
 	// it. FragmentMTU is the IP MTU fragments are sized for (default 1280).
 	DisableFragmentation bool
 	FragmentMTU          int
+	// Unique is the per-identity policy (default UniqueNo).
+	Unique UniquePolicy
 	// DisableMOBIKE turns off RFC 4555 support.
 	DisableMOBIKE bool
 	// RekeyTime and ReauthTime schedule IKE SA rekeying and

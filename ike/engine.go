@@ -43,6 +43,7 @@ type engine struct {
 	initReqs map[initKey]*ikeSA // responder: IKE_SA_INIT requests being answered
 	halfOpen int
 	closed   bool
+	byPeer   map[string]map[*ikeSA]bool // established responder SAs per peer identity
 
 	cookies *cookieJar
 	reqids  atomic.Uint32
@@ -64,7 +65,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	e := &engine{
 		conn: conn, cfg: cfg, responder: responder, log: cfg.logger,
 		ctx: ctx, cancel: cancel,
-		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{},
+		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
 	if e.cfg.proposals == nil {
@@ -170,6 +171,37 @@ func (e *engine) unregister(sa *ikeSA) {
 		sa.countedHalfOpen = false
 		e.halfOpen--
 	}
+	if sa.peerKey != "" {
+		delete(e.byPeer[sa.peerKey], sa)
+		if len(e.byPeer[sa.peerKey]) == 0 {
+			delete(e.byPeer, sa.peerKey)
+		}
+	}
+}
+
+// hasOtherSA reports whether another IKE SA with sa's peer address exists.
+func (e *engine) hasOtherSA(sa *ikeSA) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, o := range e.sas {
+		if o != sa && o.initRemote.Addr() == sa.initRemote.Addr() {
+			return true
+		}
+	}
+	return false
+}
+
+// samePeer returns the other established SAs of the peer identity key.
+func (e *engine) samePeer(key string, self *ikeSA) []*ikeSA {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*ikeSA
+	for o := range e.byPeer[key] {
+		if o != self {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // established ends an SA's half-open accounting.
@@ -183,6 +215,12 @@ func (e *engine) established(sa *ikeSA) {
 	k := initKey{sa.spii, sa.initRemote}
 	if e.initReqs[k] == sa {
 		delete(e.initReqs, k)
+	}
+	if sa.peerKey != "" {
+		if e.byPeer[sa.peerKey] == nil {
+			e.byPeer[sa.peerKey] = map[*ikeSA]bool{}
+		}
+		e.byPeer[sa.peerKey][sa] = true
 	}
 }
 

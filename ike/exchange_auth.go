@@ -226,6 +226,9 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 			return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: %v", ErrAuthFailed, err))
 		}
 	}
+	if err := sa.uniqueCheck(); err != nil {
+		return nil, err
+	}
 	return sa.completeAuth(&ap)
 }
 
@@ -290,9 +293,32 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 	return resp, nil
 }
 
+// identityKey names the authenticated peer for uniqueness: its IKE
+// identity and, with EAP, the EAP identity (Windows' IKE identity is just
+// its address).
+func (sa *ikeSA) identityKey() string {
+	return sa.remoteID.String() + "|" + sa.eapIdentity
+}
+
+// uniqueCheck enforces UniqueKeep before a new IKE SA is established.
+func (sa *ikeSA) uniqueCheck() error {
+	if sa.weInitiated || sa.cfg.Unique != UniqueKeep {
+		return nil
+	}
+	if others := sa.e.samePeer(sa.identityKey(), sa); len(others) > 0 {
+		err := fmt.Errorf("%w: %s already has an IKE SA and the policy keeps it", ErrAuthFailed, sa.identityKey())
+		sa.alert(AlertAuthFailed, err, err.Error())
+		return notifyErr(wire.AUTHENTICATION_FAILED, err)
+	}
+	return nil
+}
+
 // establish marks the IKE SA up: half-open accounting ends, hooks fire,
-// INITIAL_CONTACT removes older SAs of the same peer identity.
+// INITIAL_CONTACT (or UniqueReplace) removes older SAs of the same peer.
 func (sa *ikeSA) establish(ap *authPayloads) {
+	if !sa.weInitiated {
+		sa.peerKey = sa.identityKey()
+	}
 	sa.state = stateEstablished
 	sa.establishedAt = sa.e.cfg.now()
 	sa.halfOpenDeadline = time.Time{}
@@ -304,11 +330,9 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	}
 	sa.scheduleIKERekey()
 	sa.log.Info("IKE SA established", "ike_sa", sa.name(), "proposal", sa.prop.String(), "local", sa.local.String())
-	if ap != nil && ap.initialContact && !sa.weInitiated {
-		for _, other := range sa.e.list() {
-			if other != sa {
-				other.closeIfPeer(sa.remoteID, sa)
-			}
+	if !sa.weInitiated && ((ap != nil && ap.initialContact) || sa.cfg.Unique == UniqueReplace) {
+		for _, other := range sa.e.samePeer(sa.peerKey, sa) {
+			other.closeIfPeer(sa.peerKey, sa)
 		}
 	}
 	if f := sa.e.cfg.hooks.IKEUp; f != nil {
@@ -318,9 +342,9 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 
 // closeIfPeer deletes this SA (silently: INITIAL_CONTACT says the peer
 // lost its state) when it belongs to the same remote identity.
-func (sa *ikeSA) closeIfPeer(id ipsec.Identity, newer *ikeSA) {
+func (sa *ikeSA) closeIfPeer(key string, newer *ikeSA) {
 	go sa.do(context.Background(), func() {
-		if sa.state == stateEstablished && !sa.weInitiated && sa.remoteID.Equal(id) {
+		if sa.state == stateEstablished && !sa.weInitiated && sa.peerKey == key {
 			sa.log.Info("replaced by a new IKE SA after INITIAL_CONTACT", "ike_sa", sa.name(), "by", newer.name())
 			sa.destroy(nil)
 		}
@@ -447,7 +471,11 @@ func (sa *ikeSA) buildAuthRequest() ([]wire.Payload, error) {
 	sa.localID = sa.ourIdentity()
 	ps := []wire.Payload{&wire.ID{Type: wire.IDType(sa.localID.Type), Data: sa.localID.Data}}
 	ps = append(ps, sa.certPayloads(true)...)
-	ps = append(ps, &wire.Notify{Type: wire.INITIAL_CONTACT})
+	if !sa.e.hasOtherSA(sa) {
+		// RFC 7296 section 2.4: only when we hold no other IKE SA with
+		// this peer, or the peer would drop those.
+		ps = append(ps, &wire.Notify{Type: wire.INITIAL_CONTACT})
+	}
 	if !cfg.RemoteID.IsZero() {
 		ps = append(ps, &wire.ID{Responder: true, Type: wire.IDType(cfg.RemoteID.Type), Data: cfg.RemoteID.Data})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -385,4 +386,40 @@ func TestNoLeaksOverManyCycles(t *testing.T) {
 			t.Errorf("half-open count %d", st.HalfOpen)
 		}
 	})
+}
+
+func TestUniquenessPolicies(t *testing.T) {
+	for _, c := range []struct {
+		policy    ike.UniquePolicy
+		second    bool // the second SA gets up
+		firstLive bool // the first survives
+	}{
+		{ike.UniqueNo, true, true},
+		{ike.UniqueReplace, true, false},
+		{ike.UniqueKeep, false, true},
+	} {
+		t.Run(fmt.Sprint(c.policy), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				respCfg, initCfg := pskConfigs()
+				respCfg.Unique = c.policy
+				p := newPair(t, respCfg)
+				first, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+				if (err == nil) != c.second {
+					t.Fatalf("second Dial: %v", err)
+				}
+				synctest.Wait()
+				live := false
+				for _, sa := range p.resp.SAs() {
+					live = live || sa.SPIi == first.Info().SPIi
+				}
+				if live != c.firstLive {
+					t.Errorf("first SA alive on the responder: %v, want %v (%d SAs)", live, c.firstLive, len(p.resp.SAs()))
+				}
+			})
+		})
+	}
 }

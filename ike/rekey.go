@@ -329,6 +329,9 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
 	}
 	ns.scheduleIKERekey()
+	if ns.peerKey = sa.peerKey; ns.peerKey != "" {
+		sa.e.established(ns) // ns takes its place among the peer's SAs
+	}
 	sa.rekeyed = true
 	sa.rekeyAt = time.Time{}
 	if sa.handle != nil {

@@ -101,6 +101,7 @@ type ikeSA struct {
 	children    []*childSA
 
 	rekeyAt time.Time // our IKE SA rekey (zero: none scheduled)
+	peerKey string    // identity key for uniqueness (responder, once authenticated)
 	handle  *SA       // the Dial handle, which follows rekeys
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.
