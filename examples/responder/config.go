@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// defaultConfig is the commented default configuration: what the
+// responder runs on without -config, and what `init` writes.
+//
+//go:embed default.yaml
+var defaultConfig []byte
+
+// Config is the YAML configuration file. Field names are the YAML keys.
+type Config struct {
+	Server     ServerConfig   `yaml:"server"`
+	Users      []UserConfig   `yaml:"users"`
+	Pools      []string       `yaml:"pools"`
+	DNS        []string       `yaml:"dns"`
+	DNSDomains []string       `yaml:"dns_domains"`
+	Subnets    []string       `yaml:"subnets"`
+	Proposals  ProposalConfig `yaml:"proposals"`
+	TUN        TUNConfig      `yaml:"tun"`
+	Log        LogConfig      `yaml:"log"`
+}
+
+// ServerConfig is the server's identity, sockets and certificate.
+type ServerConfig struct {
+	Name        string   `yaml:"name"`
+	Listen      []string `yaml:"listen"`
+	Certificate string   `yaml:"certificate"`
+	Key         string   `yaml:"key"`
+}
+
+// UserConfig is one EAP account.
+type UserConfig struct {
+	Name     string `yaml:"name"`
+	Password string `yaml:"password"`
+}
+
+// ProposalConfig holds strongSwan proposal strings.
+type ProposalConfig struct {
+	IKE string `yaml:"ike"`
+	ESP string `yaml:"esp"`
+}
+
+// TUNConfig is the data plane's TUN device.
+type TUNConfig struct {
+	Name string `yaml:"name"`
+	MTU  int    `yaml:"mtu"`
+}
+
+// LogConfig is the log level and the optional key log.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	KeyLog string `yaml:"key_log"`
+}
+
+// settings is a validated Config in the types the library takes.
+type settings struct {
+	name       string
+	listen     []netip.Addr
+	certFile   string
+	keyFile    string
+	users      []UserConfig
+	pool4      netip.Prefix
+	pool6      netip.Prefix
+	dns        []netip.Addr
+	dnsDomains []string
+	subnets    []netip.Prefix
+	ike, esp   proposal.List
+	weakIKE    []string
+	tunName    string
+	tunMTU     int
+	level      slog.Level
+	keyLog     string
+}
+
+// parseConfig decodes YAML strictly: unknown keys are errors, and so is
+// more than one document.
+func parseConfig(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, oneLine(err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document")
+	}
+	return &c, nil
+}
+
+// oneLine folds yaml's multi-line type errors into one line.
+func oneLine(err error) error {
+	s := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:", "")), " ")
+	return errors.New(s)
+}
+
+// loadConfig reads path, or the embedded default when path is empty.
+func loadConfig(path string) (*Config, error) {
+	if path == "" {
+		return parseConfig(defaultConfig)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// fieldError names the configuration key that is wrong.
+type fieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *fieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *fieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field, format string, args ...any) error {
+	return &fieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// validate checks everything that can be checked without starting
+// anything, and converts the configuration. localAddrs are the host's
+// interface addresses, which no pool may contain.
+func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
+	s := &settings{name: strings.TrimSpace(c.Server.Name), certFile: c.Server.Certificate, keyFile: c.Server.Key,
+		tunName: c.TUN.Name, tunMTU: c.TUN.MTU, keyLog: c.Log.KeyLog, dnsDomains: c.DNSDomains}
+	if s.name != "" {
+		if _, err := netip.ParseAddr(s.name); err != nil && !validDNSName(s.name) {
+			return nil, fieldErr("server.name", "%q is neither an IP address nor a DNS name", s.name)
+		}
+	}
+	for i, a := range c.Server.Listen {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("server.listen[%d]", i), "%q is not an IP address", a)
+		}
+		s.listen = append(s.listen, ip)
+	}
+	if (s.certFile == "") != (s.keyFile == "") {
+		return nil, fieldErr("server.key", "server.certificate and server.key go together")
+	}
+	for _, f := range []struct{ field, path string }{{"server.certificate", s.certFile}, {"server.key", s.keyFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return nil, fieldErr(f.field, "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Users {
+		field := fmt.Sprintf("users[%d]", i)
+		switch {
+		case u.Name == "":
+			return nil, fieldErr(field+".name", "empty user name")
+		case seen[u.Name]:
+			return nil, fieldErr(field+".name", "user %q appears twice", u.Name)
+		case len(u.Password) < 8:
+			// MSCHAPv2 hashes are cheap to brute-force: short passwords
+			// fall in minutes.
+			return nil, fieldErr(field+".password", "password of %q is shorter than 8 characters", u.Name)
+		}
+		seen[u.Name] = true
+		s.users = append(s.users, u)
+	}
+	if len(c.Pools) == 0 {
+		return nil, fieldErr("pools", "at least one pool is needed: clients get their address from it")
+	}
+	for i, p := range c.Pools {
+		field := fmt.Sprintf("pools[%d]", i)
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fieldErr(field, "bad CIDR %q", p)
+		}
+		if pfx != pfx.Masked() {
+			return nil, fieldErr(field, "%s has host bits set (did you mean %s?)", pfx, pfx.Masked())
+		}
+		if hostBits := pfx.Addr().BitLen() - pfx.Bits(); hostBits < 2 {
+			return nil, fieldErr(field, "%s is too small: the server takes the first address", pfx)
+		}
+		dst := &s.pool4
+		if pfx.Addr().Is6() {
+			dst = &s.pool6
+		}
+		if dst.IsValid() {
+			return nil, fieldErr(field, "a second %s pool (%s after %s)", family(pfx), pfx, *dst)
+		}
+		for _, la := range localAddrs {
+			if pfx.Overlaps(la) && !la.Addr().IsLoopback() {
+				return nil, fieldErr(field, "%s overlaps the host's address %s: clients would shadow the uplink", pfx, la)
+			}
+		}
+		*dst = pfx
+	}
+	for i, d := range c.DNS {
+		ip, err := netip.ParseAddr(d)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("dns[%d]", i), "%q is not an IP address", d)
+		}
+		s.dns = append(s.dns, ip)
+	}
+	for i, d := range c.DNSDomains {
+		if !validDNSName(d) {
+			return nil, fieldErr(fmt.Sprintf("dns_domains[%d]", i), "%q is not a DNS name", d)
+		}
+	}
+	for i, p := range c.Subnets {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("subnets[%d]", i), "bad CIDR %q", p)
+		}
+		s.subnets = append(s.subnets, pfx.Masked())
+	}
+	var err error
+	if c.Proposals.IKE == "" {
+		s.ike = proposal.CompatibleIKE()
+		s.weakIKE = proposal.Lint(s.ike)
+	} else if s.ike, err = proposal.Parse(c.Proposals.IKE, proposal.ProtoIKE); err != nil {
+		return nil, fieldErr("proposals.ike", "%v", err)
+	}
+	if c.Proposals.ESP == "" {
+		s.esp = proposal.CompatibleESP()
+	} else if s.esp, err = proposal.Parse(c.Proposals.ESP, proposal.ProtoESP); err != nil {
+		return nil, fieldErr("proposals.esp", "%v", err)
+	}
+	if s.tunName == "" {
+		s.tunName = "goipsec0"
+	}
+	if len(s.tunName) > 15 || strings.ContainsAny(s.tunName, "/ \t") {
+		return nil, fieldErr("tun.name", "%q is not a valid interface name", s.tunName)
+	}
+	if s.tunMTU == 0 {
+		s.tunMTU = 1400
+	}
+	if s.tunMTU < 1280 || s.tunMTU > 9000 {
+		// 1280: the IPv6 minimum (RFC 8200 section 5).
+		return nil, fieldErr("tun.mtu", "%d is outside 1280..9000", s.tunMTU)
+	}
+	if err := s.level.UnmarshalText([]byte(orDefault(c.Log.Level, "info"))); err != nil {
+		return nil, fieldErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	return s, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func family(p netip.Prefix) string {
+	if p.Addr().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// validDNSName accepts host names as certificates carry them (RFC 1123
+// labels, no trailing dot).
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hostAddrs lists the prefixes of every interface address of the host.
+func hostAddrs() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ip, _ := netip.AddrFromSlice(n.IP)
+			ones, _ := n.Mask.Size()
+			out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
+		}
+	}
+	return out
+}

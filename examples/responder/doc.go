@@ -1,0 +1,43 @@
+// Command responder is goipsec's reference VPN server: an IKEv2 gateway
+// that the built-in clients of iOS, macOS, Windows and Android connect to
+// with a user name and password (EAP-MSCHAPv2), over the userspace ESP
+// data plane on a TUN device. It is written against the public API only,
+// so it doubles as the largest example of it.
+//
+// Start it as root; with no configuration it runs on the built-in one:
+//
+//	sudo go run ./examples/responder
+//
+// On first start it creates, in its state directory (-state, default
+// /var/lib/goipsec-responder), a demo CA and a server certificate that
+// every native client accepts (RSA-2048; the server name and addresses in
+// the SAN both as iPAddress and dNSName; EKUs serverAuth and
+// ikeIntermediate; 800 days, below Apple's 825-day limit), and a demo
+// user "demo" with a random password (file demo-user, mode 0600). It
+// then prints how to connect: the server address, the user and password
+// (on the first start; later starts point to the file) and the CA
+// certificate to install on the client (ca.pem).
+//
+// The server name is -name, or the host name when it is a fully
+// qualified DNS name, or the first non-loopback address. Clients get
+// addresses from an IPv4 and an IPv6 pool (10.10.10.0/24 and
+// fd0a:7e57:10::/112 by default; the first address of each is the
+// server's inside address on the TUN device) and the DNS servers of the
+// configuration. The IKE proposals accept every built-in client, which
+// includes MODP-1024 for Windows' defaults; a warning says so at start.
+//
+// Everything is configurable in a YAML file:
+//
+//	responder init -state DIR          # writes DIR/responder.yaml (commented) and the demo PKI
+//	responder -config DIR/responder.yaml -state DIR
+//
+// The file covers the listen addresses, server name, certificate and key
+// (PEM), users, pools, DNS servers, split-DNS domains, pushed subnets,
+// proposals (strongSwan keywords), the TUN device, the log level and a
+// key log for Wireshark. Unknown keys and invalid values stop the start
+// with one line naming the key, before any socket or device exists.
+// Flags override the file: -name, -listen, -pool, -dns, -tun, -log-level.
+//
+// SIGINT or SIGTERM stops it gracefully: every client gets a Delete, then
+// the TUN device and its routes are removed.
+package main

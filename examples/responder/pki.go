@@ -1,0 +1,326 @@
+package main
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// oidIKEIntermediate is id-kp-ipsecIKE's older sibling, the "IP security
+// IKE intermediate" EKU (1.3.6.1.5.5.8.2.2) that Windows and macOS look
+// for on a gateway certificate.
+var oidIKEIntermediate = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 8, 2, 2}
+
+const (
+	// serverValidity stays below the 825 days Apple accepts for TLS
+	// server certificates, which iOS applies to IKEv2 too.
+	serverValidity = 800 * 24 * time.Hour
+	caValidity     = 10 * 365 * 24 * time.Hour
+	rsaBits        = 2048
+)
+
+// Files of the state directory.
+const (
+	caCertFile     = "ca.pem"
+	caKeyFile      = "ca.key"
+	serverCertFile = "server.pem"
+	serverKeyFile  = "server.key"
+	demoUserFile   = "demo-user"
+)
+
+// serverCert is the certificate chain and key the responder presents.
+type serverCert struct {
+	chain [][]byte // DER, leaf first
+	leaf  *x509.Certificate
+	key   crypto.Signer
+	// caFile is the file clients must trust (demo PKI), empty for an
+	// operator's own certificate.
+	caFile string
+}
+
+// ensurePKI loads the demo PKI from dir, creating the CA on first use and
+// (re)issuing the server certificate when it does not cover name and
+// addrs, so a changed server name keeps the CA clients already trust.
+func ensurePKI(dir, name string, addrs []netip.Addr, now time.Time) (*serverCert, bool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, err
+	}
+	caCert, caKey, err := loadPair(filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile))
+	created := false
+	if errors.Is(err, os.ErrNotExist) {
+		caCert, caKey, err = newCA(name, now)
+		if err == nil {
+			err = writePair(dir, caCertFile, caKeyFile, caCert, caKey)
+		}
+		created = true
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("demo CA: %w", err)
+	}
+	leaf, key, err := loadPair(filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("demo server certificate: %w", err)
+	}
+	if err != nil || created || !covers(leaf, name, addrs, now) || leaf.CheckSignatureFrom(caCert) != nil {
+		leaf, key, err = newServerCert(caCert, caKey, name, addrs, now)
+		if err == nil {
+			err = writePair(dir, serverCertFile, serverKeyFile, leaf, key)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("demo server certificate: %w", err)
+		}
+	}
+	return &serverCert{chain: [][]byte{leaf.Raw, caCert.Raw}, leaf: leaf, key: key, caFile: filepath.Join(dir, caCertFile)}, created, nil
+}
+
+// covers reports whether leaf names name and every address, and is valid
+// for at least another week.
+func covers(leaf *x509.Certificate, name string, addrs []netip.Addr, now time.Time) bool {
+	if now.Add(7*24*time.Hour).After(leaf.NotAfter) || leaf.Subject.CommonName != name {
+		return false
+	}
+	for _, n := range append([]string{name}, addrStrings(addrs)...) {
+		if leaf.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func addrStrings(addrs []netip.Addr) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func serial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+func newCA(name string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	key, err := rsa.GenerateKey(rand.Reader, rsaBits)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          sn,
+		Subject:               pkix.Name{CommonName: "goipsec demo CA " + name, Organization: []string{"goipsec responder"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(caValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+// newServerCert issues what every native client accepts: RSA, CN = the
+// server name (Windows compares it with the address the user typed), SAN
+// with the name and each address both as iPAddress and as dNSName (some
+// clients match an address typed as server name only against dNSName),
+// EKUs serverAuth and ikeIntermediate.
+func newServerCert(ca *x509.Certificate, caKey crypto.Signer, name string, addrs []netip.Addr, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	key, err := rsa.GenerateKey(rand.Reader, rsaBits)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:       sn,
+		Subject:            pkix.Name{CommonName: name},
+		NotBefore:          now.Add(-time.Hour),
+		NotAfter:           now.Add(serverValidity),
+		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:        []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidIKEIntermediate},
+	}
+	seen := map[string]bool{}
+	addName := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	addName(name)
+	all := addrs
+	if ip, err := netip.ParseAddr(name); err == nil {
+		all = append([]netip.Addr{ip}, addrs...)
+	}
+	seenIP := map[netip.Addr]bool{}
+	for _, a := range all {
+		if seenIP[a] {
+			continue
+		}
+		seenIP[a] = true
+		tmpl.IPAddresses = append(tmpl.IPAddresses, a.AsSlice())
+		addName(a.String())
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+// writePair writes a certificate (0644) and its key (0600) atomically.
+func writePair(dir, certName, keyName string, cert *x509.Certificate, key crypto.Signer) error {
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, keyName), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+}
+
+// writeFileAtomic replaces path so a crash never leaves half a key.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// loadPair reads a PEM certificate and its PEM private key.
+func loadPair(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
+	chain, err := loadChain(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := loadKey(keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return chain[0], key, nil
+}
+
+// loadChain reads every CERTIFICATE block of a PEM file, leaf first.
+func loadChain(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return out, nil
+}
+
+// loadKey reads a PEM private key: PKCS#8, PKCS#1 (RSA) or SEC 1 (EC).
+func loadKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("%s: no PEM private key", path)
+		}
+		var k any
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(b.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		switch k := k.(type) {
+		case *rsa.PrivateKey:
+			return k, nil
+		case *ecdsa.PrivateKey:
+			return k, nil
+		case ed25519.PrivateKey:
+			return k, nil
+		}
+		return nil, fmt.Errorf("%s: unsupported key type %T", path, k)
+	}
+}
+
+// loadServerCert reads an operator's certificate chain and key and checks
+// that they belong together.
+func loadServerCert(certPath, keyPath string) (*serverCert, error) {
+	chain, err := loadChain(certPath)
+	if err != nil {
+		return nil, &fieldError{Field: "server.certificate", Err: err}
+	}
+	key, err := loadKey(keyPath)
+	if err != nil {
+		return nil, &fieldError{Field: "server.key", Err: err}
+	}
+	type pub interface{ Equal(crypto.PublicKey) bool }
+	if p, ok := key.Public().(pub); !ok || !p.Equal(chain[0].PublicKey) {
+		return nil, fieldErr("server.key", "%s does not belong to the certificate in %s", keyPath, certPath)
+	}
+	sc := &serverCert{leaf: chain[0], key: key}
+	for _, c := range chain {
+		sc.chain = append(sc.chain, c.Raw)
+	}
+	return sc, nil
+}
