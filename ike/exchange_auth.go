@@ -254,6 +254,9 @@ func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 // first IKE_AUTH request when EAP took several round trips).
 func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 	var resp []wire.Payload
+	if !sa.weInitiated && ap.mobike && !sa.cfg.DisableMOBIKE {
+		resp = append(resp, &wire.Notify{Type: wire.MOBIKE_SUPPORTED})
+	}
 	if ap.cp != nil && ap.cp.Type == wire.CFG_REQUEST {
 		cp, err := sa.assignConfig(ap.cp)
 		if err != nil {
@@ -322,7 +325,9 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	sa.state = stateEstablished
 	sa.establishedAt = sa.e.cfg.now()
 	sa.halfOpenDeadline = time.Time{}
-	sa.peerMOBIKE = ap != nil && ap.mobike && !sa.cfg.DisableMOBIKE
+	// Only the responder side of MOBIKE is implemented (the client moves,
+	// we follow its UPDATE_SA_ADDRESSES), so only a responder agrees to it.
+	sa.peerMOBIKE = !sa.weInitiated && ap != nil && ap.mobike && !sa.cfg.DisableMOBIKE
 	sa.e.established(sa)
 	sa.lastRecv = time.Now()
 	if sa.cfg.DPDDelay > 0 {

@@ -14,6 +14,9 @@ import (
 // liveness checks.
 func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, error) {
 	var resp []wire.Payload
+	if sa.peerMOBIKE {
+		resp = sa.processMOBIKE(inner)
+	}
 	for _, p := range inner {
 		d, ok := p.(*wire.Delete)
 		if !ok {
@@ -120,4 +123,58 @@ func (sa *ikeSA) checkLiveness(now time.Time) {
 	sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
 		build:   func() ([]wire.Payload, error) { return nil, nil },
 		onReply: func(*wire.Message, []wire.Payload) error { return nil }})
+}
+
+// processMOBIKE handles the MOBIKE notifies of an INFORMATIONAL request
+// (RFC 4555 section 3.5): UPDATE_SA_ADDRESSES moves the IKE SA and its
+// CHILD SAs to the addresses the request came from and to; the NAT-D
+// notifies in it update NAT detection; the response carries our NAT-D
+// notifies and echoes COOKIE2 (section 3.7). We do not run a return
+// routability check before moving: the request is authenticated and the
+// CHILD SAs keep their keys, so a spoofed address only redirects traffic
+// an attacker on the path could already drop.
+func (sa *ikeSA) processMOBIKE(inner []wire.Payload) []wire.Payload {
+	var (
+		update bool
+		cookie []byte
+		natSrc [][]byte
+		natDst []byte
+	)
+	for _, p := range inner {
+		n, ok := p.(*wire.Notify)
+		if !ok {
+			continue
+		}
+		switch n.Type {
+		case wire.UPDATE_SA_ADDRESSES:
+			update = true
+		case wire.COOKIE2:
+			cookie = n.Data
+		case wire.NAT_DETECTION_SOURCE_IP:
+			natSrc = append(natSrc, n.Data)
+		case wire.NAT_DETECTION_DESTINATION_IP:
+			natDst = n.Data
+		}
+	}
+	var resp []wire.Payload
+	from := sa.reqFrom
+	if update {
+		if natSrc != nil || natDst != nil {
+			nat := detectNAT(sa.spii, sa.spir, from.Local, from.Remote, natSrc, natDst)
+			sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
+		}
+		if from.Remote != sa.remote || from.Local != sa.local {
+			sa.log.Info("peer moved (MOBIKE)", "ike_sa", sa.name(), "from", sa.remote.String(), "to", from.Remote.String())
+			sa.updateRemote(from.Local, from.Remote)
+		}
+	}
+	if update || natSrc != nil {
+		src, dst := natHash(sa.spii, sa.spir, from.Local), natHash(sa.spii, sa.spir, from.Remote)
+		resp = append(resp, &wire.Notify{Type: wire.NAT_DETECTION_SOURCE_IP, Data: src[:]},
+			&wire.Notify{Type: wire.NAT_DETECTION_DESTINATION_IP, Data: dst[:]})
+	}
+	if cookie != nil {
+		resp = append(resp, &wire.Notify{Type: wire.COOKIE2, Data: cookie})
+	}
+	return resp
 }

@@ -629,3 +629,49 @@ func TestInteropDeadClientRemoved(t *testing.T) {
 	}
 	t.Logf("dead client removed %v after the kill (DPD 2 s, 3 retransmissions)", time.Since(killed).Round(100*time.Millisecond))
 }
+
+// TestInteropMOBIKE moves a connected strongSwan client (iOS persona, which
+// announces MOBIKE) to a new address: it tells us with UPDATE_SA_ADDRESSES
+// and traffic goes on through the same SAs.
+func TestInteropMOBIKE(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, _ := interopPKI(t)
+	topo := testnet.New(t, testnet.NoNAT)
+	cfg := &ike.PeerConfig{
+		Name: "rw-eap", LocalID: ipsec.FQDN("vpn.example.com"),
+		Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+		Remote: ike.RemoteAuth{Method: ike.AuthEAP, Users: ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("password")})},
+		Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+	}
+	g := startGateway(t, topo, cfg)
+	_, st := runPersona(t, topo, g, "ios-ikev2-eap", nil, strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM()})
+	before := g.resp.SAs()
+	if len(before) != 1 {
+		t.Fatalf("SAs %+v", before)
+	}
+	moved := netip.MustParseAddr("192.0.2.3")
+	// Keep the new address when the old (primary) one goes.
+	topo.Client.Run("sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1")
+	topo.Client.AddAddr("eth0", moved.String()+"/25")
+	topo.Client.Run("ip", "addr", "del", testnet.ClientAddr4.String()+"/25", "dev", "eth0")
+	deadline := time.Now().Add(15 * time.Second)
+	var after []ipsec.IKESAInfo
+	for time.Now().Before(deadline) {
+		after = g.resp.SAs()
+		if len(after) == 1 && after[0].Remote.Addr() == moved {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(after) != 1 || after[0].Remote.Addr() != moved || after[0].SPIr != before[0].SPIr {
+		t.Fatalf("after the move our SAs are %+v", after)
+	}
+	vip, _ := st.VIP(false)
+	if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip.String(), testnet.Inner4.String()); err != nil {
+		t.Errorf("ping after the move: %v\n%s", err, out)
+	}
+	t.Logf("client moved %v -> %v, same IKE SA, ping ok", before[0].Remote, after[0].Remote)
+}

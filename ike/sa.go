@@ -76,7 +76,8 @@ type ikeSA struct {
 	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
 	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
 	peerHashes []uint16
-	peerMOBIKE bool
+	peerMOBIKE bool   // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
+	reqFrom    Packet // the request being processed (addresses for MOBIKE)
 
 	// Exchange state (RFC 7296 section 2.3, window size 1).
 	nextMID      uint32 // message ID of our next request
@@ -281,9 +282,14 @@ func (sa *ikeSA) backoff(n int) time.Duration {
 	return time.Duration(float64(sa.e.cfg.rtTimeout) * math.Pow(sa.e.cfg.rtBase, float64(n)))
 }
 
-func (sa *ikeSA) sendPackets(pkts [][]byte) {
+func (sa *ikeSA) sendPackets(pkts [][]byte) { sa.sendPacketsTo(pkts, sa.local, sa.remote) }
+
+// sendPacketsTo sends from local to remote. Responses go back to where
+// their request came from (RFC 7296 section 2.11), which with MOBIKE path
+// checks (RFC 4555 section 3.5) is not yet the SA's address.
+func (sa *ikeSA) sendPacketsTo(pkts [][]byte, local, remote netip.AddrPort) {
 	for _, b := range pkts {
-		if err := sa.e.conn.Send(Packet{Data: b, Local: sa.local, Remote: sa.remote}); err != nil {
+		if err := sa.e.conn.Send(Packet{Data: b, Local: local, Remote: remote}); err != nil {
 			sa.log.Debug("send failed", "err", err)
 		}
 	}
@@ -424,7 +430,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		// of a packet of the request triggers it, so spoofed packets
 		// cannot make us send.
 		if h := reqHash(p); h == sa.lastReqHash || sa.isFragmentOfLast(m) {
-			sa.sendPackets(sa.lastResp)
+			sa.sendPacketsTo(sa.lastResp, p.Local, p.Remote)
 		}
 		return
 	}
@@ -447,6 +453,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 			sa.updateRemote(p.Local, p.Remote)
 		}
 	}
+	sa.reqFrom = p
 	var resp []wire.Payload
 	var err error
 	switch m.Header.Exchange {
@@ -495,7 +502,11 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 	sa.lastResp, sa.haveLastResp = pkts, true
 	sa.peerMID = mid + 1
 	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
-	sa.sendPackets(pkts)
+	if sa.reqFrom.Remote.IsValid() {
+		sa.sendPacketsTo(pkts, sa.reqFrom.Local, sa.reqFrom.Remote)
+	} else {
+		sa.sendPackets(pkts)
+	}
 }
 
 func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
