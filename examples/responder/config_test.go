@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// uplink is a host address for the overlap check.
+var uplink = netip.MustParsePrefix("203.0.113.10/24")
+
+func TestDefaultConfigValid(t *testing.T) {
+	c, err := parseConfig(defaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.validate([]netip.Prefix{uplink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.pool4.IsValid() || !s.pool6.IsValid() {
+		t.Errorf("default pools: %v %v", s.pool4, s.pool6)
+	}
+	if len(s.dns) == 0 || len(s.users) != 0 || s.tunName == "" || s.tunMTU < 1280 {
+		t.Errorf("default settings: %+v", s)
+	}
+	// The default proposals must accept every built-in client.
+	for _, p := range proposal.Profiles() {
+		if p.IKEVersion != 2 {
+			continue
+		}
+		if _, err := proposal.Select(s.ike, p.IKE, proposal.SelectOptions{}); err != nil {
+			t.Errorf("client profile %s: IKE: %v", p.Name, err)
+		}
+		if _, err := proposal.Select(s.esp, p.ESP, proposal.SelectOptions{SkipKE: true}); err != nil {
+			t.Errorf("client profile %s: ESP: %v", p.Name, err)
+		}
+	}
+}
+
+// TestDefaultConfigDocumentsEveryKey keeps the commented example complete:
+// every YAML key of Config appears in it.
+func TestDefaultConfigDocumentsEveryKey(t *testing.T) {
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if !bytes.Contains(defaultConfig, []byte(key+":")) {
+				t.Errorf("default.yaml does not document %q", key)
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(ft)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config]())
+}
+
+func TestConfigOverrides(t *testing.T) {
+	c, err := parseConfig(defaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := overrides{name: "vpn.example.com", listen: "192.0.2.1, 2001:db8::1", pools: "198.51.100.0/24", dns: "198.51.100.53", level: "debug", tun: "gi-test0"}
+	o.apply(c)
+	s, err := c.validate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")}
+	if s.name != "vpn.example.com" || !reflect.DeepEqual(s.listen, want) || s.pool4 != netip.MustParsePrefix("198.51.100.0/24") ||
+		s.pool6.IsValid() || len(s.dns) != 1 || s.level.String() != "DEBUG" || s.tunName != "gi-test0" {
+		t.Errorf("after overrides: %+v", s)
+	}
+}
+
+func TestConfigFull(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := ensurePKI(dir, "vpn.example.com", nil, timeNow()); err != nil {
+		t.Fatal(err)
+	}
+	yml := `
+server:
+  name: vpn.example.com
+  listen: [192.0.2.1, "2001:db8::1"]
+  certificate: ` + filepath.Join(dir, serverCertFile) + `
+  key: ` + filepath.Join(dir, serverKeyFile) + `
+users:
+  - {name: alice, password: "correct horse"}
+  - {name: bob, password: "battery staple"}
+pools: [198.51.100.0/25, "2001:db8:100::/120"]
+dns: [198.51.100.53]
+dns_domains: [corp.example.com]
+subnets: [198.51.100.128/25]
+proposals: {ike: "aes256-sha256-modp2048", esp: "aes256gcm16"}
+tun: {name: vpn0, mtu: 1380}
+log: {level: warn, key_log: /tmp/keys}
+`
+	c, err := parseConfig([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.validate([]netip.Prefix{uplink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.users) != 2 || s.users[1].Name != "bob" || len(s.ike) != 1 || len(s.esp) != 1 || s.tunMTU != 1380 ||
+		s.keyLog != "/tmp/keys" || s.level.String() != "WARN" || len(s.subnets) != 1 || s.dnsDomains[0] != "corp.example.com" {
+		t.Errorf("settings: %+v", s)
+	}
+	if _, err := loadServerCert(s.certFile, s.keyFile); err != nil {
+		t.Errorf("loading the configured certificate: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for _, c := range []struct {
+		name, yaml string
+		want       string // the key the error must name
+	}{
+		{"unknown-field", "pools: [198.51.100.0/24]\nserver:\n  nmae: x\n", "field nmae not found"},
+		{"unknown-top", "pool: [198.51.100.0/24]\n", "field pool not found"},
+		{"wrong-type", "pools: 5\n", "cannot unmarshal"},
+		{"two-documents", "pools: [198.51.100.0/24]\n---\npools: []\n", "more than one YAML document"},
+		{"server-name", "server: {name: 'not a name!'}\npools: [198.51.100.0/24]\n", "server.name"},
+		{"listen", "server: {listen: [192.0.2.300]}\npools: [198.51.100.0/24]\n", "server.listen[0]"},
+		{"cert-without-key", "server: {certificate: " + missing + "}\npools: [198.51.100.0/24]\n", "server.key"},
+		{"missing-certificate", "server: {certificate: " + missing + ", key: " + missing + "}\npools: [198.51.100.0/24]\n", "server.certificate"},
+		{"user-name", "users: [{password: longenough}]\npools: [198.51.100.0/24]\n", "users[0].name"},
+		{"user-twice", "users: [{name: a, password: longenough}, {name: a, password: longenough}]\npools: [198.51.100.0/24]\n", "users[1].name"},
+		{"short-password", "users: [{name: a, password: short}]\npools: [198.51.100.0/24]\n", "users[0].password"},
+		{"no-pool", "pools: []\n", "pools:"},
+		{"bad-cidr", "pools: [198.51.100.0/24, 198.51.100.0/33]\n", "pools[1]: bad CIDR"},
+		{"host-bits", "pools: [198.51.100.1/24]\n", "pools[0]"},
+		{"tiny-pool", "pools: [198.51.100.1/32]\n", "pools[0]"},
+		{"second-v4-pool", "pools: [198.51.100.0/24, 192.0.2.0/24]\n", "pools[1]"},
+		{"pool-overlaps-uplink", "pools: [203.0.113.0/25]\n", "pools[0]: 203.0.113.0/25 overlaps the host's address"},
+		{"dns", "pools: [198.51.100.0/24]\ndns: [dns.example.com]\n", "dns[0]"},
+		{"dns-domain", "pools: [198.51.100.0/24]\ndns_domains: ['bad domain']\n", "dns_domains[0]"},
+		{"subnet", "pools: [198.51.100.0/24]\nsubnets: [10.0.0.0]\n", "subnets[0]"},
+		{"ike-proposal", "pools: [198.51.100.0/24]\nproposals: {ike: aes256-sha256-modp9999}\n", "proposals.ike"},
+		{"esp-proposal", "pools: [198.51.100.0/24]\nproposals: {esp: nonsense}\n", "proposals.esp"},
+		{"tun-name", "pools: [198.51.100.0/24]\ntun: {name: a-very-long-interface-name}\n", "tun.name"},
+		{"tun-mtu", "pools: [198.51.100.0/24]\ntun: {mtu: 576}\n", "tun.mtu"},
+		{"log-level", "pools: [198.51.100.0/24]\nlog: {level: loud}\n", "log.level"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := parseConfig([]byte(c.yaml))
+			if err == nil {
+				_, err = cfg.validate([]netip.Prefix{uplink})
+			}
+			if err == nil {
+				t.Fatalf("no error, want one naming %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q: want one line containing %q", err, c.want)
+			}
+			// Past YAML decoding, every error is typed with its key.
+			decoding := strings.HasPrefix(c.want, "field ") || strings.HasPrefix(c.want, "cannot") || strings.HasPrefix(c.want, "more than")
+			var fe *fieldError
+			if !decoding && (!errors.As(err, &fe) || !strings.HasPrefix(c.want, fe.Field)) {
+				t.Errorf("%v: not a *fieldError for %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestRunBadConfig runs the program as an operator would with a broken
+// file: exit status 1, one line naming the key, nothing started (no
+// state directory, which is the first thing a start creates).
+func TestRunBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "responder.yaml")
+	if err := os.WriteFile(path, []byte("pools: [198.51.100.0/24]\ndns: [198.51.100.300]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-config", path, "-state", state}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "dns[0]") {
+		t.Errorf("stderr %q: want one line naming dns[0]", got)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout: %q", stdout.String())
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state directory created despite the bad configuration: %v", err)
+	}
+	// An unknown key in a file names the file and the line.
+	if err := os.WriteFile(path, []byte("pools: [198.51.100.0/24]\nlisten: [192.0.2.1]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"-config", path, "-state", state}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), path) || !strings.Contains(stderr.String(), "line 2: field listen not found") {
+		t.Errorf("unknown key: status %d, %q", code, stderr.String())
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"frobnicate"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "frobnicate") {
+		t.Errorf("unknown command: %d %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"-no-such-flag"}, &stdout, &stderr); code != 2 {
+		t.Errorf("unknown flag: %d %q", code, stderr.String())
+	}
+}
+
+func TestInit(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("init: %d %s", code, stderr.String())
+	}
+	written, err := os.ReadFile(filepath.Join(state, "responder.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(written, defaultConfig) {
+		t.Error("init wrote something other than the commented default")
+	}
+	for _, f := range []string{caCertFile, caKeyFile, serverCertFile, serverKeyFile, demoUserFile} {
+		fi, err := os.Stat(filepath.Join(state, f))
+		if err != nil {
+			t.Errorf("init did not create %s: %v", f, err)
+			continue
+		}
+		if strings.HasSuffix(f, ".key") || f == demoUserFile {
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", f, fi.Mode().Perm())
+			}
+		}
+	}
+	leaf, _, err := loadPair(filepath.Join(state, serverCertFile), filepath.Join(state, serverKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.Subject.CommonName != "vpn.example.com" {
+		t.Errorf("server certificate CN %q", leaf.Subject.CommonName)
+	}
+	// A second init must not overwrite the operator's file.
+	stderr.Reset()
+	if code := run(context.Background(), []string{"init", "-state", state}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not overwriting") {
+		t.Errorf("second init: %d %q", code, stderr.String())
+	}
+}
