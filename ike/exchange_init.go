@@ -33,6 +33,7 @@ type initPayloads struct {
 	hashesSeen bool
 	errNotify  *wire.Notify
 	invalidKE  *wire.Notify
+	redirect   *wire.Notify
 }
 
 func collectInit(ps []wire.Payload) initPayloads {
@@ -63,6 +64,8 @@ func collectInit(ps []wire.Payload) initPayloads {
 				}
 			case wire.INVALID_KE_PAYLOAD:
 				ip.invalidKE = p
+			case wire.REDIRECT:
+				ip.redirect = p
 			default:
 				if p.Type.IsError() && ip.errNotify == nil {
 					ip.errNotify = p
@@ -164,6 +167,9 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	if ip.sa == nil || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
 		e.stats.rejected.Add(1)
+		return
+	}
+	if e.redirectInit(p, h, m.Payloads, ip.nonce) {
 		return
 	}
 	if halfOpen >= e.cfg.cookieThresh {

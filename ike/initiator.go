@@ -186,6 +186,11 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		ps = append(ps, &wire.Notify{Type: wire.IKEV2_FRAGMENTATION_SUPPORTED})
 	}
 	ps = append(ps, &wire.Notify{Type: wire.SIGNATURE_HASH_ALGORITHMS, Data: hashNotifyData(ourHashAlgorithms)})
+	if sa.redirectedFrom.IsValid() {
+		ps = append(ps, &wire.Notify{Type: wire.REDIRECTED_FROM, Data: gwIdentity(sa.redirectedFrom)})
+	} else {
+		ps = append(ps, &wire.Notify{Type: wire.REDIRECT_SUPPORTED})
+	}
 	m := &wire.Message{Header: wire.Header{SPIi: sa.spii, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagInitiator}, Payloads: ps}
 	b, err := m.Append(nil)
 	if err != nil {
@@ -210,6 +215,11 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		sa.destroy(err)
 	}
 	switch {
+	case ip.redirect != nil && ip.sa == nil:
+		if err := sa.followRedirect(ip.redirect); err != nil {
+			fail(err)
+		}
+		return
 	case ip.cookie != nil && ip.sa == nil:
 		if sa.initRetries++; sa.initRetries > maxInitRetries {
 			fail(fmt.Errorf("%w: too many COOKIE requests", ErrProtocol))

@@ -56,11 +56,16 @@ type gateway struct {
 
 func startGateway(t *testing.T, topo *testnet.Topology, cfg *ike.PeerConfig, opts ...ike.Option) *gateway {
 	t.Helper()
+	return startGatewayOn(t, topo, []netip.Addr{testnet.ServerAddr4, testnet.ServerAddr6}, cfg, opts...)
+}
+
+func startGatewayOn(t *testing.T, topo *testnet.Topology, addrs []netip.Addr, cfg *ike.PeerConfig, opts ...ike.Option) *gateway {
+	t.Helper()
 	g := &gateway{log: &syncBuffer{}, keyLog: &syncBuffer{}}
 	var dev tun.Device
 	err := topo.Server.Do(func() error {
 		var err error
-		g.tr, err = ike.ListenUDP(context.Background(), ike.WithListenAddrs(testnet.ServerAddr4, testnet.ServerAddr6))
+		g.tr, err = ike.ListenUDP(context.Background(), ike.WithListenAddrs(addrs...))
 		if err != nil {
 			return err
 		}
@@ -674,4 +679,33 @@ func TestInteropMOBIKE(t *testing.T) {
 		t.Errorf("ping after the move: %v\n%s", err, out)
 	}
 	t.Logf("client moved %v -> %v, same IKE SA, ping ok", before[0].Remote, after[0].Remote)
+}
+
+// TestInteropRedirect has our gateway send the iOS persona (which follows
+// redirects) from one address to another during IKE_SA_INIT.
+func TestInteropRedirect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, _ := interopPKI(t)
+	topo := testnet.New(t, testnet.NoNAT)
+	second := netip.MustParseAddr("192.0.2.5")
+	topo.Server.AddAddr("eth0", second.String()+"/25")
+	cfg := &ike.PeerConfig{
+		Name: "rw-eap", LocalID: ipsec.FQDN("vpn.example.com"),
+		Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+		Remote: ike.RemoteAuth{Method: ike.AuthEAP, Users: ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("password")})},
+		Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+	}
+	g := startGatewayOn(t, topo, []netip.Addr{testnet.ServerAddr4, testnet.ServerAddr6, second}, cfg,
+		ike.WithRedirect(func(_ context.Context, q ike.RedirectQuery) (netip.Addr, bool) {
+			return second, q.Local.Addr() == testnet.ServerAddr4
+		}))
+	runPersona(t, topo, g, "ios-ikev2-eap", nil, strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM()})
+	sas := g.resp.SAs()
+	if len(sas) != 1 || sas[0].Local.Addr() != second {
+		t.Fatalf("after the redirect our SAs are %+v", sas)
+	}
+	t.Logf("client redirected from %v to %v and connected there", testnet.ServerAddr4, sas[0].Local)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/testpki"
 	"github.com/goipsec/ipsec/proposal"
@@ -422,4 +423,51 @@ func TestUniquenessPolicies(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestRedirectAtInit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		gwB := netip.MustParseAddr("192.0.2.5")
+		var asked []ike.RedirectQuery
+		p := newPair(t, respCfg, ike.WithRedirect(func(_ context.Context, q ike.RedirectQuery) (netip.Addr, bool) {
+			asked = append(asked, q)
+			return gwB, true
+		}))
+		b, err := ike.NewResponder(p.net.Endpoint(gwB), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { b.Serve(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		synctest.Wait()
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		if got := sa.Info().Remote.Addr(); got != gwB {
+			t.Errorf("connected to %v, want the redirect target %v", got, gwB)
+		}
+		if len(asked) != 1 || asked[0].RedirectedFrom.IsValid() {
+			t.Errorf("redirect queries %+v", asked)
+		}
+		if len(p.resp.SAs()) != 0 || p.resp.Stats().HalfOpen != 0 || len(b.SAs()) != 1 {
+			t.Errorf("gateway A: %d SAs, %d half-open; gateway B: %d SAs", len(p.resp.SAs()), p.resp.Stats().HalfOpen, len(b.SAs()))
+		}
+		sa.Close(context.Background())
+	})
+}
+
+func TestRedirectLoopBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		// A gateway that always redirects to itself.
+		p := newPair(t, respCfg, ike.WithRedirect(func(context.Context, ike.RedirectQuery) (netip.Addr, bool) { return gwAddr, true }))
+		_, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err == nil || !errors.Is(err, ike.ErrProtocol) {
+			t.Fatalf("endless redirects: %v", err)
+		}
+	})
 }

@@ -51,6 +51,7 @@ type config struct {
 	halfOpenTO   time.Duration
 	cookieThresh int
 	maxHalfOpen  int
+	redirect     RedirectFunc
 }
 
 func defaultConfig() config {

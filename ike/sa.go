@@ -114,9 +114,11 @@ type ikeSA struct {
 	fixedAddrs []netip.Addr // per-user addresses given instead of a lease
 
 	// Initiator state of IKE_SA_INIT.
-	kex         alg.KeyExchange
-	initGroup   proposal.KEID
-	initRetries int
+	kex            alg.KeyExchange
+	initGroup      proposal.KEID
+	initRetries    int
+	redirects      int
+	redirectedFrom netip.Addr // the gateway that redirected us (REDIRECTED_FROM)
 
 	// Goroutine plumbing.
 	inbox            chan Packet

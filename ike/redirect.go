@@ -1,0 +1,127 @@
+package ike
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/goipsec/ipsec/ike/wire"
+)
+
+// Gateway identity types of the REDIRECT notifies (RFC 5685 section 10).
+const (
+	gwIPv4 = 1
+	gwIPv6 = 2
+	gwFQDN = 3
+)
+
+// maxRedirects bounds how often an initiator follows REDIRECT for one
+// Dial, so two misconfigured gateways cannot bounce it forever (RFC 5685
+// section 6 asks for such a limit).
+const maxRedirects = 5
+
+// RedirectQuery is what a responder's redirect callback is told about an
+// IKE_SA_INIT request from a client that supports REDIRECT.
+type RedirectQuery struct {
+	Local, Remote netip.AddrPort
+	// RedirectedFrom is the gateway that sent the client here, if any
+	// (REDIRECTED_FROM): a load balancer uses it to avoid loops.
+	RedirectedFrom netip.Addr
+}
+
+// RedirectFunc decides whether to send a client elsewhere (RFC 5685): it
+// returns the gateway address and true to redirect. It runs on the
+// transport's read loop for each new IKE_SA_INIT and must be quick.
+type RedirectFunc func(ctx context.Context, q RedirectQuery) (netip.Addr, bool)
+
+// WithRedirect installs a responder's redirect decision for IKE_SA_INIT
+// (the basis for load balancing over gateways). Only clients that sent
+// REDIRECT_SUPPORTED are redirected.
+func WithRedirect(f RedirectFunc) Option { return func(c *config) { c.redirect = f } }
+
+// gwIdentity encodes a gateway identity (type, length, value).
+func gwIdentity(a netip.Addr) []byte {
+	a = a.Unmap()
+	t := byte(gwIPv6)
+	if a.Is4() {
+		t = gwIPv4
+	}
+	b := a.AsSlice()
+	return append([]byte{t, byte(len(b))}, b...)
+}
+
+// parseGWIdentity decodes a gateway identity and returns the rest (the
+// nonce data of a REDIRECT in IKE_SA_INIT). FQDN gateways are reported as
+// unsupported: resolving names is the embedder's business.
+func parseGWIdentity(b []byte) (netip.Addr, []byte, error) {
+	if len(b) < 2 || len(b) < 2+int(b[1]) {
+		return netip.Addr{}, nil, fmt.Errorf("%w: truncated gateway identity", ErrProtocol)
+	}
+	t, v, rest := b[0], b[2:2+int(b[1])], b[2+int(b[1]):]
+	switch {
+	case t == gwIPv4 && len(v) == 4, t == gwIPv6 && len(v) == 16:
+		a, _ := netip.AddrFromSlice(v)
+		return a.Unmap(), rest, nil
+	case t == gwFQDN:
+		return netip.Addr{}, rest, fmt.Errorf("%w: redirect to a gateway by name (%q) is not supported", ErrProtocol, v)
+	}
+	return netip.Addr{}, nil, fmt.Errorf("%w: gateway identity type %d", ErrProtocol, t)
+}
+
+// redirectInit answers an IKE_SA_INIT with REDIRECT when the callback says
+// so (RFC 5685 section 5): the new gateway and the initiator's nonce,
+// statelessly. It reports whether it did.
+func (e *engine) redirectInit(p Packet, h wire.Header, ps []wire.Payload, nonce []byte) bool {
+	if e.cfg.redirect == nil {
+		return false
+	}
+	supported := false
+	var from netip.Addr
+	for _, pl := range ps {
+		if n, ok := pl.(*wire.Notify); ok {
+			switch n.Type {
+			case wire.REDIRECT_SUPPORTED:
+				supported = true
+			case wire.REDIRECTED_FROM:
+				// Sent instead of REDIRECT_SUPPORTED after a redirect
+				// (RFC 5685 section 5); it implies the support.
+				supported = true
+				from, _, _ = parseGWIdentity(n.Data)
+			}
+		}
+	}
+	if !supported {
+		return false
+	}
+	gw, ok := e.cfg.redirect(e.ctx, RedirectQuery{Local: p.Local, Remote: p.Remote, RedirectedFrom: from})
+	if !ok || !gw.IsValid() {
+		return false
+	}
+	e.log.Info("redirecting client", "peer", p.Remote.String(), "to", gw.String())
+	e.sendInitNotify(p, h, &wire.Notify{Type: wire.REDIRECT, Data: append(gwIdentity(gw), nonce...)})
+	return true
+}
+
+// followRedirect restarts our IKE_SA_INIT at the gateway named by a
+// REDIRECT in the response, after checking that it echoes our nonce (RFC
+// 5685 section 5: otherwise anyone could redirect us).
+func (sa *ikeSA) followRedirect(n *wire.Notify) error {
+	gw, rest, err := parseGWIdentity(n.Data)
+	if err != nil {
+		return err
+	}
+	if !equalBytes(rest, sa.ni) {
+		return fmt.Errorf("%w: REDIRECT without our nonce", ErrProtocol)
+	}
+	if sa.redirects++; sa.redirects > maxRedirects {
+		return fmt.Errorf("%w: more than %d redirects", ErrProtocol, maxRedirects)
+	}
+	sa.log.Info("gateway redirects us", "to", gw.String())
+	sa.redirectedFrom = sa.remote.Addr()
+	sa.remote = netip.AddrPortFrom(gw, PortIKE)
+	sa.initRemote = sa.remote
+	sa.local = netip.AddrPortFrom(sa.e.localAddrFor(gw), sa.local.Port())
+	sa.ni, sa.kex, sa.initGroup, sa.initRetries, sa.pending = nil, nil, 0, 0, nil
+	sa.startInit(nil)
+	return nil
+}
