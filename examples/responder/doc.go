@@ -38,6 +38,16 @@
 // with one line naming the key, before any socket or device exists.
 // Flags override the file: -name, -listen, -pool, -dns, -tun, -log-level.
 //
+// Client profiles:
+//
+//	responder export apple --user demo [-state DIR] [-config FILE] [-include-password]
+//
+// writes STATE/profiles/demo.mobileconfig for iPhone, iPad and Mac: the CA
+// as a trusted root and an IKEv2 VPN with EAP (user name; the password
+// only with -include-password), pinned to AES-256, SHA2-256 and DH group
+// 14, which the responder accepts. Give export the same -config, -name
+// and -listen as the server, so the profile names the same server.
+//
 // SIGINT or SIGTERM stops it gracefully: every client gets a Delete, then
 // the TUN device and its routes are removed.
 package main

@@ -30,11 +30,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "init":
 			return runInit(args[1:], stdout, stderr)
+		case "export":
+			return runExport(args[1:], stdout, stderr)
 		case "help":
 			usage(stderr, nil)
 			return 0
 		default:
-			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init; without a command it serves)\n", args[0])
+			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export; without a command it serves)\n", args[0])
 			return 2
 		}
 	}
@@ -122,6 +124,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `usage:
   responder [-config FILE] [-state DIR] [flags]   serve (as root)
   responder init [-state DIR] [-name NAME] [-o FILE]   write the commented default configuration and the demo PKI
+  responder export apple [--user NAME] [-config FILE] [-state DIR] [-o FILE] [-include-password]
+                                                  write an Apple .mobileconfig (iOS, macOS)
 
 `)
 	if fs != nil {

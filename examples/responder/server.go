@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -119,7 +120,7 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 		inside = append(inside, netip.PrefixFrom(gw, p.Bits()))
 	}
 	for _, p := range s.ike {
-		if slices.Contains(p.KE, proposal.KEID(2)) {
+		if slices.Contains(p.KE, proposal.KEMODP1024) {
 			log.Warn("IKE proposals accept MODP-1024 (DH group 2), which Windows offers by default; set proposals.ike to refuse it once the Windows clients use Set-VpnConnectionIPsecConfiguration")
 			break
 		}
@@ -233,6 +234,12 @@ func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.
 	} else {
 		fmt.Fprintf(&b, "  certificate:     %s, issued by %s\n", sc.leaf.Subject.CommonName, sc.leaf.Issuer.CommonName)
 	}
+	user := demo.Name
+	if user == "" {
+		user = users[0].Name
+	}
+	fmt.Fprintf(&b, "  Apple profile:   %s export apple --user %s -state %s (writes %s/profiles/%s.mobileconfig)\n",
+		filepath.Base(os.Args[0]), user, stateDir, stateDir, fileSafe(user))
 	ins := make([]string, len(inside))
 	for i, p := range inside {
 		ins[i] = p.Addr().String()
