@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -123,6 +124,13 @@ func loadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// Certificate paths are relative to the file that names them, so a
+	// configuration directory can be moved as a whole.
+	for _, p := range []*string{&c.Server.Certificate, &c.Server.Key} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
+		}
+	}
 	return c, nil
 }
 
@@ -235,7 +243,6 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	var err error
 	if c.Proposals.IKE == "" {
 		s.ike = proposal.CompatibleIKE()
-		s.weakIKE = proposal.Lint(s.ike)
 	} else if s.ike, err = proposal.Parse(c.Proposals.IKE, proposal.ProtoIKE); err != nil {
 		return nil, fieldErr("proposals.ike", "%v", err)
 	}

@@ -263,3 +263,34 @@ func TestInit(t *testing.T) {
 		t.Errorf("second init: %d %q", code, stderr.String())
 	}
 }
+
+func TestRelativeCertificatePaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "responder.yaml")
+	if err := os.WriteFile(path, []byte("server: {certificate: certs/server.pem, key: /abs/server.key}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Certificate != filepath.Join(dir, "certs/server.pem") || c.Server.Key != "/abs/server.key" {
+		t.Errorf("certificate %q, key %q", c.Server.Certificate, c.Server.Key)
+	}
+}
+
+func TestServerIdentity(t *testing.T) {
+	listen := []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("192.0.2.1")}
+	name, addrs := serverIdentity(&settings{name: "vpn.example.com", listen: listen})
+	if name != "vpn.example.com" || len(addrs) != 2 {
+		t.Errorf("explicit name: %q %v", name, addrs)
+	}
+	name, _ = serverIdentity(&settings{listen: listen})
+	want := listen[0].String() // listen addresses keep the operator's order
+	if h, err := os.Hostname(); err == nil && strings.Contains(h, ".") && validDNSName(h) {
+		want = h
+	}
+	if name != want {
+		t.Errorf("default name %q, want %q", name, want)
+	}
+}

@@ -48,6 +48,13 @@
 // 14, which the responder accepts. Give export the same -config, -name
 // and -listen as the server, so the profile names the same server.
 //
+// Clients reach the server's inside addresses, and whatever the routing
+// of the host allows. Forwarding their traffic to the Internet is not
+// set up by the responder yet: enable net.ipv4.ip_forward (and
+// net.ipv6.conf.all.forwarding) and masquerade the pools on the uplink
+// yourself, e.g. nft add rule ip nat postrouting ip saddr 10.10.10.0/24
+// oif eth0 masquerade.
+//
 // SIGINT or SIGTERM stops it gracefully: every client gets a Delete, then
 // the TUN device and its routes are removed.
 package main
