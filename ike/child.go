@@ -29,6 +29,9 @@ type childSA struct {
 	installed []esp.SAID
 	sas       []esp.SA  // copies of what was installed, for UpdateSA
 	rekeyAt   time.Time // our rekey of this CHILD SA (zero: none)
+	// Rekey bookkeeping for collisions (RFC 7296 section 2.8.1).
+	ourRekey  *rekeyRecord // our completed rekey
+	peerRekey *rekeyRecord // the peer's rekey of the same SA
 	policies  []esp.Policy
 	encap     bool
 	// initiator: we initiated the exchange that created this CHILD SA,
@@ -281,8 +284,10 @@ func (c *childSA) install(sa *ikeSA) error {
 		c.installed = append(c.installed, s.ID())
 		c.sas = append(c.sas, *s)
 	}
-	if c.policies != nil {
-		return nil // a rekeyed CHILD SA took over its predecessor's policies
+	if sa.policyHolder(c.reqid, c) != nil {
+		// A rekey: the policies stay with the ReqID and the data plane
+		// sends through the newest outbound SA.
+		return nil
 	}
 	for _, l := range c.localTS {
 		for _, r := range c.remoteTS {
@@ -315,6 +320,10 @@ func (c *childSA) remove(sa *ikeSA) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
+	if heir := sa.sibling(c); heir != nil && c.policies != nil {
+		// The policies belong to the ReqID, which a rekeyed SA still uses.
+		heir.policies, c.policies = c.policies, nil
+	}
 	for _, p := range c.policies {
 		dp.DeletePolicy(ctx, p)
 	}
@@ -322,6 +331,28 @@ func (c *childSA) remove(sa *ikeSA) {
 		dp.DeleteSA(ctx, id)
 	}
 	c.policies, c.installed, c.sas = nil, nil, nil
+}
+
+// sibling returns another live CHILD SA with c's ReqID (the rekeyed one
+// or its successor), if any.
+func (sa *ikeSA) sibling(c *childSA) *childSA {
+	for _, x := range sa.children {
+		if x != c && x.reqid == c.reqid && x.installed != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// policyHolder returns the CHILD SA other than c that holds the policies
+// of reqid.
+func (sa *ikeSA) policyHolder(reqid uint32, c *childSA) *childSA {
+	for _, x := range sa.children {
+		if x != c && x.reqid == reqid && x.policies != nil {
+			return x
+		}
+	}
+	return nil
 }
 
 // updateAddresses follows a NAT rebinding (or, later, MOBIKE).

@@ -113,15 +113,12 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
 	if old != nil {
-		// The new SA pair inherits the policies: the data plane sends
-		// through the newest outbound SA of the ReqID.
+		// Same ReqID: the policies stay, the data plane sends through
+		// the newest outbound SA of the ReqID.
 		c.reqid, c.name = old.reqid, old.name
-		c.policies, old.policies = old.policies, nil
+		sa.noteRekeyByPeer(old, c, nonce, nr)
 	}
 	if err := c.install(sa); err != nil {
-		if old != nil {
-			old.policies, c.policies = c.policies, nil
-		}
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, err)
 	}
 	sa.children = append(sa.children, c)

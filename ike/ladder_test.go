@@ -5,9 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ike/wire"
@@ -469,5 +472,48 @@ func TestRedirectLoopBounded(t *testing.T) {
 		if err == nil || !errors.Is(err, ike.ErrProtocol) {
 			t.Fatalf("endless redirects: %v", err)
 		}
+	})
+}
+
+// TestChildRekeyCollisions has both sides rekey the same CHILD SA every
+// minute over a slow network, so their CREATE_CHILD_SA requests cross
+// (RFC 7296 section 2.8.1). The redundant SAs must be deleted: the SA
+// count stays bounded and every SA one side sends with is one the other
+// side receives with.
+func TestChildRekeyCollisions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		respCfg.Children = []ike.ChildConfig{{Name: "net", RekeyTime: time.Minute}}
+		initCfg.Children = []ike.ChildConfig{{Name: "net", RekeyTime: time.Minute}}
+		var logs syncBuffer
+		p := newPair(t, respCfg, ike.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		p.net.Delay = 8 * time.Second
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatal(err)
+		}
+		maxSAs := 0
+		for range 40 {
+			time.Sleep(15 * time.Second)
+			maxSAs = max(maxSAs, len(p.respDP.SAs()), len(p.initDP.SAs()))
+		}
+		if maxSAs > 6 {
+			t.Errorf("up to %d SAs installed on one side: redundant SAs are not deleted", maxSAs)
+		}
+		// Let in-flight exchanges finish, then compare both sides.
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		for _, s := range p.initDP.SAs() {
+			want := esp.DirIn
+			if s.Dir == esp.DirIn {
+				want = esp.DirOut
+			}
+			if _, ok := p.respDP.SA(s.SPI, want); !ok && s.Dir == esp.DirOut {
+				t.Errorf("initiator sends with SPI %08x, which the responder does not have", s.SPI)
+			}
+		}
+		if !strings.Contains(logs.String(), "collision") {
+			t.Error("no rekey collision happened: the test did not exercise RFC 7296 2.8.1")
+		}
+		t.Logf("max SAs on one side: %d; collisions logged: %d", maxSAs, strings.Count(logs.String(), "collision"))
 	})
 }

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -99,6 +100,10 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			if !sa.hasChild(old) {
 				return nil, fmt.Errorf("CHILD SA %08x is gone", old.spiIn)
 			}
+			if old.peerRekey != nil {
+				// The peer rekeyed it first; its successor has its own timer.
+				return nil, fmt.Errorf("CHILD SA %08x already rekeyed by the peer", old.spiIn)
+			}
 			spi, err := sa.newChildSPI()
 			if err != nil {
 				return nil, err
@@ -161,15 +166,18 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			if len(nr) < minNonce || len(nr) > maxNonce {
 				return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
 			}
-			nc.policies, old.policies = old.policies, nil
 			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
-				old.policies, nc.policies = nc.policies, nil
+				old.ourRekey = nil
 				return sa.childRekeyFailed(old, err)
 			}
 			sa.children = append(sa.children, nc)
 			sa.log.Info("CHILD SA rekeyed", "child_sa", nc.name, "spi_in", fmt.Sprintf("%08x", nc.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
 			sa.childUp(nc)
-			sa.queueRequest(sa.deleteChildRequest(old))
+			old.ourRekey = &rekeyRecord{child: nc, ni: ni, nr: nr}
+			sa.resolveCollision(old)
+			if sa.hasChild(old) {
+				sa.queueRequest(sa.deleteChildRequest(old))
+			}
 			return nil
 		},
 	}
@@ -340,4 +348,44 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	}
 	ns.start(nil)
 	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", ns.prop.String())
+}
+
+// rekeyRecord is one completed rekey of a CHILD SA: the new SA and the
+// nonces of the exchange that made it.
+type rekeyRecord struct {
+	child  *childSA
+	ni, nr []byte
+}
+
+// noteRekeyByPeer records that the peer rekeyed old into c. If we are
+// rekeying old ourselves, this is a collision (RFC 7296 section 2.8.1).
+func (sa *ikeSA) noteRekeyByPeer(old, c *childSA, ni, nr []byte) {
+	old.peerRekey = &rekeyRecord{child: c, ni: append([]byte(nil), ni...), nr: nr}
+	sa.resolveCollision(old)
+}
+
+// resolveCollision settles a simultaneous rekey of old once both new CHILD
+// SAs exist (RFC 7296 section 2.8.1): the one created by the exchange with
+// the lowest of the four nonces is redundant and is deleted by the side
+// that initiated that exchange. If it is ours we delete it; if it is the
+// peer's, the peer will.
+func (sa *ikeSA) resolveCollision(old *childSA) {
+	ours, theirs := old.ourRekey, old.peerRekey
+	if ours == nil || theirs == nil {
+		return
+	}
+	old.ourRekey = nil
+	if bytes.Compare(lowerNonce(ours.ni, ours.nr), lowerNonce(theirs.ni, theirs.nr)) < 0 {
+		sa.log.Info("CHILD SA rekey collision: ours is redundant", "child_sa", ours.child.name, "spi_in", fmt.Sprintf("%08x", ours.child.spiIn))
+		sa.queueRequest(sa.deleteChildRequest(ours.child))
+	} else {
+		sa.log.Info("CHILD SA rekey collision: the peer's is redundant", "child_sa", theirs.child.name, "spi_in", fmt.Sprintf("%08x", theirs.child.spiIn))
+	}
+}
+
+func lowerNonce(a, b []byte) []byte {
+	if bytes.Compare(a, b) < 0 {
+		return a
+	}
+	return b
 }
