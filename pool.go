@@ -30,6 +30,8 @@ var ErrPoolExhausted = errors.New("ipsec: address pool exhausted")
 // (and for IPv4 the broadcast address) is never handed out, matching
 // strongSwan's CIDR pools. Leases are sticky: an owner's last address is
 // remembered after release and given back to it while no one else holds it.
+// An owner that asks again while it holds its address gets the same one
+// (counted: it stays leased until every Acquire is released).
 type Pool struct {
 	prefix netip.Prefix
 	first  netip.Addr
@@ -38,6 +40,7 @@ type Pool struct {
 
 	mu       sync.Mutex
 	leases   map[netip.Addr]string // address -> current owner
+	refs     map[netip.Addr]int    // leases of one owner on one address (reauthentication overlaps)
 	previous map[string]netip.Addr // owner -> last address it held
 	sticky   map[netip.Addr]string // the inverse of previous
 	reserved map[netip.Addr]bool
@@ -71,7 +74,7 @@ func NewPool(prefix netip.Prefix) (*Pool, error) {
 	last := addrAdd(first, usable-1)
 	return &Pool{
 		prefix: prefix, first: first, last: last, size: usable,
-		leases: map[netip.Addr]string{}, previous: map[string]netip.Addr{}, sticky: map[netip.Addr]string{},
+		leases: map[netip.Addr]string{}, refs: map[netip.Addr]int{}, previous: map[string]netip.Addr{}, sticky: map[netip.Addr]string{},
 		reserved: map[netip.Addr]bool{}, next: first,
 	}, nil
 }
@@ -107,8 +110,16 @@ func (p *Pool) Acquire(ctx context.Context, owner string, requested netip.Addr) 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// An owner that already holds its address (a client reauthenticating
+	// make-before-break, or reconnecting before its old SA is gone) gets
+	// the same address again, as strongSwan's pools do.
+	if prev, ok := p.previous[owner]; ok && p.leases[prev] == owner && (!requested.IsValid() || requested == prev) {
+		p.refs[prev]++
+		return prev, nil
+	}
 	pick := func(a netip.Addr) netip.Addr {
 		p.leases[a] = owner
+		p.refs[a] = 1
 		if old, ok := p.previous[owner]; ok {
 			delete(p.sticky, old)
 		}
@@ -168,8 +179,12 @@ func addrAdd(a netip.Addr, n uint64) netip.Addr {
 // Release implements AddressPool.
 func (p *Pool) Release(addr netip.Addr) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refs[addr]--; p.refs[addr] > 0 {
+		return
+	}
+	delete(p.refs, addr)
 	delete(p.leases, addr)
-	p.mu.Unlock()
 }
 
 // Leases returns a snapshot of the current leases, address to owner.

@@ -146,3 +146,26 @@ func TestUsers(t *testing.T) {
 		t.Error("deleted user still found")
 	}
 }
+
+func TestPoolSameOwnerTwice(t *testing.T) {
+	ctx := context.Background()
+	p, _ := NewPool(netip.MustParsePrefix("192.0.2.0/29"))
+	a, _ := p.Acquire(ctx, "alice", netip.Addr{})
+	b, err := p.Acquire(ctx, "alice", netip.Addr{}) // reauthentication overlaps
+	if err != nil || b != a {
+		t.Fatalf("second lease %v, %v; want %v", b, err, a)
+	}
+	p.Release(a)
+	if _, held := p.Leases()[a]; !held {
+		t.Fatal("address freed while the second lease holds it")
+	}
+	p.Release(a)
+	if _, held := p.Leases()[a]; held {
+		t.Fatal("address still leased after both releases")
+	}
+	p.Release(a) // extra release: no effect, no negative count
+	c, _ := p.Acquire(ctx, "bob", a)
+	if c != a {
+		t.Errorf("freed address not given to bob: %v", c)
+	}
+}
