@@ -6,7 +6,7 @@
 //
 // Start it as root; with no configuration it runs on the built-in one:
 //
-//	sudo go run ./examples/responder
+//	go run ./examples/responder                # as root
 //
 // On first start it creates, in its state directory (-state, default
 // /var/lib/goipsec-responder), a demo CA and a server certificate that

@@ -251,6 +251,9 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if !waitFor(5*time.Second, func() bool { return strings.Count(resp.stderr.String(), "client connected") >= 2 }) {
 			t.Error("the responder's log does not show two connections")
 		}
+		if !strings.Contains(resp.stderr.String(), "MODP-1024") {
+			t.Error("no warning that MODP-1024 is accepted")
+		}
 		if strings.Contains(resp.stderr.String(), password) {
 			t.Error("the password appears in the log")
 		}
