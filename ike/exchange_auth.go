@@ -334,6 +334,10 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 		sa.dpdAt = sa.lastRecv.Add(sa.cfg.DPDDelay)
 	}
 	sa.scheduleIKERekey()
+	sa.scheduleReauth()
+	if sa.reauthOf != nil {
+		sa.reauthDone()
+	}
 	sa.log.Info("IKE SA established", "ike_sa", sa.name(), "proposal", sa.prop.String(), "local", sa.local.String())
 	if !sa.weInitiated && ((ap != nil && ap.initialContact) || sa.cfg.Unique == UniqueReplace) {
 		for _, other := range sa.e.samePeer(sa.peerKey, sa) {

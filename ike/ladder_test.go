@@ -517,3 +517,57 @@ func TestChildRekeyCollisions(t *testing.T) {
 		t.Logf("max SAs on one side: %d; collisions logged: %d", maxSAs, strings.Count(logs.String(), "collision"))
 	})
 }
+
+// TestReauthentication has the initiator reauthenticate every 5 minutes
+// (make before break): the handle moves to the new IKE SA, the virtual
+// address stays, and the old SAs are gone.
+func TestReauthentication(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		pool := mustPool(t, "198.51.100.64/26")
+		respCfg.Pools = []ipsec.AddressPool{pool}
+		initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+		initCfg.ReauthTime = 5 * time.Minute
+		var downs, failures atomic.Int32
+		p := newPair(t, respCfg, ike.WithHooks(&ike.Hooks{IKEDown: func(_ ipsec.IKESAInfo, err error) {
+			downs.Add(1)
+			if err != nil {
+				failures.Add(1)
+			}
+		}}))
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := sa.Info()
+		time.Sleep(12 * time.Minute)
+		synctest.Wait()
+		now := sa.Info()
+		if now.SPIi == first.SPIi || now.State != "ESTABLISHED" {
+			t.Fatalf("handle after 12 min: %+v", now)
+		}
+		if len(now.VirtualIPs) != 1 || now.VirtualIPs[0] != first.VirtualIPs[0] {
+			t.Errorf("virtual IP changed from %v to %v", first.VirtualIPs, now.VirtualIPs)
+		}
+		if got := p.resp.SAs(); len(got) != 1 || got[0].SPIi != now.SPIi {
+			t.Errorf("responder SAs %+v", got)
+		}
+		if n := len(p.respDP.SAs()) + len(p.initDP.SAs()); n != 4 {
+			t.Errorf("%d SAs installed, want one pair per side", n)
+		}
+		if n := len(pool.Leases()); n != 1 {
+			t.Errorf("%d leases", n)
+		}
+		// The responder sees the old SAs deleted in order (2 reauths).
+		if n, f := downs.Load(), failures.Load(); n != 2 || f != 0 {
+			t.Errorf("responder: %d IKEDown hooks, %d with an error; want 2 orderly deletes", n, f)
+		}
+		if err := sa.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := len(pool.Leases()) + len(p.resp.SAs()); n != 0 {
+			t.Errorf("%d leases/SAs after Close", n)
+		}
+	})
+}

@@ -101,9 +101,11 @@ type ikeSA struct {
 	dnsDomains  []string
 	children    []*childSA
 
-	rekeyAt time.Time // our IKE SA rekey (zero: none scheduled)
-	peerKey string    // identity key for uniqueness (responder, once authenticated)
-	handle  *SA       // the Dial handle, which follows rekeys
+	rekeyAt  time.Time // our IKE SA rekey (zero: none scheduled)
+	reauthAt time.Time // our reauthentication (zero: none scheduled)
+	reauthOf *ikeSA    // the SA this one reauthenticates
+	peerKey  string    // identity key for uniqueness (responder, once authenticated)
+	handle   *SA       // the Dial handle, which follows rekeys
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.
 	rekeyed bool
@@ -240,6 +242,7 @@ func (sa *ikeSA) armTimer() {
 	consider(sa.halfOpenDeadline)
 	consider(sa.dpdAt)
 	consider(sa.nextRekey())
+	consider(sa.reauthAt)
 	if !sa.timer.Stop() {
 		select {
 		case <-sa.timer.C:
@@ -265,6 +268,9 @@ func (sa *ikeSA) onTimer() {
 	}
 	if r := sa.nextRekey(); !r.IsZero() && !now.Before(r) {
 		sa.rekeyDue(now)
+	}
+	if !sa.reauthAt.IsZero() && !now.Before(sa.reauthAt) && sa.state == stateEstablished {
+		sa.startReauth()
 	}
 	if p := sa.pending; p != nil && !now.Before(p.next) {
 		if p.tries >= sa.e.cfg.rtTries {
@@ -589,6 +595,9 @@ func (sa *ikeSA) destroy(err error) {
 	}
 	if sa.keys != nil {
 		sa.keys.Wipe()
+	}
+	if sa.reauthOf != nil && !wasUp {
+		sa.reauthFailed()
 	}
 	sa.state = stateDead
 	sa.e.unregister(sa)

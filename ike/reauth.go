@@ -1,0 +1,74 @@
+package ike
+
+import (
+	"net/netip"
+	"time"
+)
+
+// scheduleReauth arms our reauthentication (initiator side only: as a
+// responder it breaks macOS, RFC 7296 section 2.8.3 makes it optional).
+func (sa *ikeSA) scheduleReauth() {
+	if sa.weInitiated && sa.cfg != nil && sa.cfg.ReauthTime > 0 {
+		sa.reauthAt = time.Now().Add(sa.jittered(sa.cfg.ReauthTime))
+	}
+}
+
+// startReauth reauthenticates make-before-break (RFC 7296 section 2.8.3):
+// a complete new IKE SA with the same configuration, asking for the
+// virtual addresses we hold, is set up beside this one; when it is up it
+// takes over the Dial handle and this SA is deleted. If it fails, this SA
+// goes on and retries later.
+func (sa *ikeSA) startReauth() {
+	sa.reauthAt = time.Time{}
+	e := sa.e
+	ikePort, _ := e.conn.Ports()
+	ns := newSA(e, true, netip.AddrPortFrom(sa.local.Addr(), ikePort), netip.AddrPortFrom(sa.remote.Addr(), PortIKE))
+	ns.cfg = sa.cfg.clone()
+	if len(sa.vips) > 0 {
+		ns.cfg.VirtualIPs = append([]netip.Addr(nil), sa.vips...)
+	}
+	ns.reauthOf = sa
+	e.mu.Lock()
+	spi, err := e.newSPI()
+	if err == nil && e.closed {
+		err = ErrClosed
+	}
+	if err == nil {
+		ns.spii = spi
+		e.sas[spi] = ns
+	}
+	e.mu.Unlock()
+	if err != nil {
+		sa.reauthAt = time.Now().Add(time.Minute)
+		return
+	}
+	sa.log.Info("reauthenticating", "ike_sa", sa.name(), "new_spi_i", spi)
+	ns.start(nil)
+	go ns.do(e.ctx, func() { ns.startInit(nil) })
+}
+
+// reauthDone runs on the new SA when it is established: it takes over the
+// Dial handle and deletes the SA it replaces (telling the peer).
+func (ns *ikeSA) reauthDone() {
+	old := ns.reauthOf
+	ns.reauthOf = nil
+	go old.do(ns.e.ctx, func() {
+		if old.handle != nil {
+			old.handle.cur.Store(ns)
+			h := old.handle
+			old.handle = nil
+			go ns.do(ns.e.ctx, func() { ns.handle = h })
+		}
+		old.rekeyed = true // not a loss of the peer: no IKEDown
+		old.startDelete(true, nil)
+	})
+}
+
+// reauthFailed keeps the old SA and retries in a minute.
+func (ns *ikeSA) reauthFailed() {
+	old := ns.reauthOf
+	go old.do(ns.e.ctx, func() {
+		old.log.Warn("reauthentication failed, keeping the current IKE SA")
+		old.reauthAt = time.Now().Add(time.Minute)
+	})
+}
