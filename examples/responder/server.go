@@ -110,7 +110,7 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 		if !p.IsValid() {
 			continue
 		}
-		pool, err := ipsec.NewPool(p)
+		pool, err := newDevicePool(p)
 		if err != nil {
 			return err
 		}
