@@ -38,15 +38,16 @@
 // with one line naming the key, before any socket or device exists.
 // Flags override the file: -name, -listen, -pool, -dns, -tun, -log-level.
 //
-// Client profiles:
+// Client profiles: every start writes STATE/profiles/USER.mobileconfig
+// for each user, for iPhone, iPad and Mac: the CA as a trusted root and
+// an IKEv2 VPN with EAP (the user name, no password), pinned to AES-256,
+// SHA2-256 and DH group 14, which the responder accepts. To make one by
+// hand, or with the password in it:
 //
-//	responder export apple --user demo [-state DIR] [-config FILE] [-include-password]
+//	responder export apple --user demo [-state DIR] [-config FILE] [-name NAME] [-o FILE] [-include-password]
 //
-// writes STATE/profiles/demo.mobileconfig for iPhone, iPad and Mac: the CA
-// as a trusted root and an IKEv2 VPN with EAP (user name; the password
-// only with -include-password), pinned to AES-256, SHA2-256 and DH group
-// 14, which the responder accepts. Give export the same -config, -name
-// and -listen as the server, so the profile names the same server.
+// Give export the same -config, -name and -listen as the server, so the
+// profile names the same server.
 //
 // Clients reach the server's inside addresses, and whatever the routing
 // of the host allows. Forwarding their traffic to the Internet is not

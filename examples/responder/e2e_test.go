@@ -231,6 +231,17 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if got := howTo(out, "server address"); got != "vpn.example.com" {
 			t.Errorf("printed server address %q", got)
 		}
+		profile := filepath.Join(state, "profiles", demoUserName+".mobileconfig")
+		if !strings.Contains(howTo(out, "Apple profiles"), filepath.Join(state, "profiles")) {
+			t.Errorf("the how-to does not say where the profiles are:\n%s", out)
+		}
+		if data, err := os.ReadFile(profile); err != nil {
+			t.Errorf("Apple profile: %v", err)
+		} else if v, err := parsePlist(data); err != nil {
+			t.Errorf("Apple profile: %v", err)
+		} else if vpn := v.(map[string]any)["PayloadContent"].([]any)[1].(map[string]any); vpn["IKEv2"].(map[string]any)["RemoteAddress"] != "vpn.example.com" {
+			t.Errorf("Apple profile names %v", vpn["IKEv2"])
+		}
 		password = howTo(out, "password")
 		if len(password) < 16 {
 			t.Fatalf("printed password %q", password)

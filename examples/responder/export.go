@@ -171,7 +171,6 @@ func exportApple(configPath, stateDir, user, out string, withPassword bool, o ov
 		return fmt.Errorf("config: %w", err)
 	}
 	name, _ := serverIdentity(s)
-	p := &appleProfile{server: name, user: user}
 	users := s.users
 	if len(users) == 0 {
 		demo, _, err := ensureDemoUser(stateDir)
@@ -180,36 +179,30 @@ func exportApple(configPath, stateDir, user, out string, withPassword bool, o ov
 		}
 		users = []UserConfig{demo}
 	}
-	if p.user == "" {
-		p.user = users[0].Name
+	if user == "" {
+		user = users[0].Name
 	}
-	i := slices.IndexFunc(users, func(u UserConfig) bool { return u.Name == p.user })
+	i := slices.IndexFunc(users, func(u UserConfig) bool { return u.Name == user })
 	if i < 0 {
-		return fmt.Errorf("no user %q in the configuration", p.user)
+		return fmt.Errorf("no user %q in the configuration", user)
 	}
-	if withPassword {
-		p.password = users[i].Password
-	}
+	var sc *serverCert
 	if s.certFile == "" {
-		chain, err := loadChain(filepath.Join(stateDir, caCertFile))
+		caCert, _, err := loadPair(filepath.Join(stateDir, caCertFile), filepath.Join(stateDir, caKeyFile))
 		if err != nil {
 			return fmt.Errorf("demo CA (start the responder or run init first): %w", err)
 		}
-		p.ca = chain[0]
-		if leaf, err := loadChain(filepath.Join(stateDir, serverCertFile)); err == nil {
-			p.serverCN = leaf[0].Subject.CommonName
-		}
-	} else {
-		chain, err := loadChain(s.certFile)
+		leaf, _, err := loadPair(filepath.Join(stateDir, serverCertFile), filepath.Join(stateDir, serverKeyFile))
 		if err != nil {
-			return &fieldError{Field: "server.certificate", Err: err}
+			return fmt.Errorf("demo server certificate (start the responder or run init first): %w", err)
 		}
-		p.serverCN = chain[0].Subject.CommonName
-		// The root, if the file carries it; a publicly trusted
-		// certificate needs no CA payload.
-		if last := chain[len(chain)-1]; len(chain) > 1 && last.CheckSignatureFrom(last) == nil {
-			p.ca = last
-		}
+		sc = &serverCert{leaf: leaf, root: caCert}
+	} else if sc, err = loadServerCert(s.certFile, s.keyFile); err != nil {
+		return err
+	}
+	p := newAppleProfile(sc, name, users[i].Name)
+	if withPassword {
+		p.password = users[i].Password
 	}
 	data := p.mobileconfig()
 	if out == "-" {
@@ -217,17 +210,28 @@ func exportApple(configPath, stateDir, user, out string, withPassword bool, o ov
 		return err
 	}
 	if out == "" {
-		dir := filepath.Join(stateDir, "profiles")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if out, err = writeProfile(stateDir, p.user, data); err != nil {
 			return err
 		}
-		out = filepath.Join(dir, fileSafe(p.user)+".mobileconfig")
-	}
-	if err := writeFileAtomic(out, data, 0o600); err != nil {
+	} else if err := writeFileAtomic(out, data, 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings\n", out)
 	return nil
+}
+
+func newAppleProfile(sc *serverCert, server, user string) *appleProfile {
+	return &appleProfile{server: server, user: user, ca: sc.root, serverCN: sc.leaf.Subject.CommonName}
+}
+
+// writeProfile stores a user's profile in STATE/profiles.
+func writeProfile(stateDir, user string, data []byte) (string, error) {
+	dir := filepath.Join(stateDir, "profiles")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, fileSafe(user)+".mobileconfig")
+	return out, writeFileAtomic(out, data, 0o600)
 }
 
 // fileSafe keeps a user name from leaving the profiles directory

@@ -49,6 +49,10 @@ type serverCert struct {
 	// caFile is the file clients must trust (demo PKI), empty for an
 	// operator's own certificate.
 	caFile string
+	// root is the self-signed CA at the end of the chain, which client
+	// profiles carry; nil when the chain does not include it (a publicly
+	// trusted certificate needs no CA payload).
+	root *x509.Certificate
 }
 
 // ensurePKI loads the demo PKI from dir, creating the CA on first use and
@@ -83,7 +87,7 @@ func ensurePKI(dir, name string, addrs []netip.Addr, now time.Time) (*serverCert
 			return nil, false, fmt.Errorf("demo server certificate: %w", err)
 		}
 	}
-	return &serverCert{chain: [][]byte{leaf.Raw, caCert.Raw}, leaf: leaf, key: key, caFile: filepath.Join(dir, caCertFile)}, created, nil
+	return &serverCert{chain: [][]byte{leaf.Raw, caCert.Raw}, leaf: leaf, key: key, caFile: filepath.Join(dir, caCertFile), root: caCert}, created, nil
 }
 
 // covers reports whether leaf names name and every address, and is valid
@@ -321,6 +325,9 @@ func loadServerCert(certPath, keyPath string) (*serverCert, error) {
 	sc := &serverCert{leaf: chain[0], key: key}
 	for _, c := range chain {
 		sc.chain = append(sc.chain, c.Raw)
+	}
+	if last := chain[len(chain)-1]; len(chain) > 1 && last.CheckSignatureFrom(last) == nil {
+		sc.root = last
 	}
 	return sc, nil
 }

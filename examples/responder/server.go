@@ -196,7 +196,18 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, stateDir, sc, inside)
+	// Client profiles (without passwords) for every user, so the how-to
+	// can point to them; export -include-password makes one with it.
+	profiles := ""
+	for _, u := range users {
+		p, err := writeProfile(stateDir, u.Name, newAppleProfile(sc, name, u.Name).mobileconfig())
+		if err != nil {
+			log.Warn("could not write the Apple profile", "user", u.Name, "err", err)
+			continue
+		}
+		profiles = filepath.Dir(p)
+	}
+	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside)
 	log.Info("responder started", "tun", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)
 	log.Info("responder stopped: SAs deleted, TUN removed")
@@ -209,7 +220,7 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 // printHowTo prints, once per start, what a user needs to connect. The
 // demo password appears only on the start that created it; later starts
 // point to the file.
-func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.AddrPort, users []UserConfig, demo UserConfig, demoCreated bool, stateDir string, sc *serverCert, inside []netip.Prefix) {
+func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.AddrPort, users []UserConfig, demo UserConfig, demoCreated bool, profiles, stateDir string, sc *serverCert, inside []netip.Prefix) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "goipsec responder is running. Connect an IKEv2 client (type IKEv2, EAP user name and password):\n")
 	fmt.Fprintf(&b, "  server address:  %s\n", name)
@@ -234,12 +245,9 @@ func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.
 	} else {
 		fmt.Fprintf(&b, "  certificate:     %s, issued by %s\n", sc.leaf.Subject.CommonName, sc.leaf.Issuer.CommonName)
 	}
-	user := demo.Name
-	if user == "" {
-		user = users[0].Name
+	if profiles != "" {
+		fmt.Fprintf(&b, "  Apple profiles:  %s/USER.mobileconfig (CA included; install on iPhone, iPad or Mac)\n", profiles)
 	}
-	fmt.Fprintf(&b, "  Apple profile:   %s export apple --user %s -state %s (writes %s/profiles/%s.mobileconfig)\n",
-		filepath.Base(os.Args[0]), user, stateDir, stateDir, fileSafe(user))
 	ins := make([]string, len(inside))
 	for i, p := range inside {
 		ins[i] = p.Addr().String()
