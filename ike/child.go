@@ -271,11 +271,19 @@ func (c *childSA) install(sa *ikeSA) error {
 	if !c.encap {
 		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
 	}
+	// Volume limits trigger a rekey through the data plane's soft expiry;
+	// LifeTime is the hard limit the data plane enforces itself.
+	cc := sa.childConfig()
+	life := esp.Lifetime{
+		Soft: esp.Limits{Bytes: cc.RekeyBytes, Packets: cc.RekeyPackets},
+		Hard: esp.Limits{Time: cc.LifeTime},
+	}
 	in := &esp.SA{SPI: c.spiIn, Dir: esp.DirIn, Mode: c.mode, Src: remote, Dst: local,
-		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: inEnc, IntegKey: inInt, ESN: esn, ReqID: c.reqid}
+		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: inEnc, IntegKey: inInt, ESN: esn, ReqID: c.reqid,
+		Lifetime: life}
 	out := &esp.SA{SPI: c.spiOut, Dir: esp.DirOut, Mode: c.mode, Src: local, Dst: remote,
 		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: outEnc, IntegKey: outInt, ESN: esn, ReqID: c.reqid,
-		NATKeepalive: sa.natLocal}
+		NATKeepalive: sa.natLocal, Lifetime: life}
 	for _, s := range []*esp.SA{in, out} {
 		if err := dp.AddSA(ctx, s); err != nil {
 			c.remove(sa)

@@ -71,6 +71,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	if e.cfg.proposals == nil {
 		e.cfg.proposals = proposal.CompatibleIKE()
 	}
+	attachEvents(e)
 	return e
 }
 
@@ -258,6 +259,7 @@ func (e *engine) shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	e.cancel()
+	detachEvents(e)
 	return nil
 }
 

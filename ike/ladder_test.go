@@ -571,3 +571,38 @@ func TestReauthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestDataPlaneExpiry drives rekeying and deletion from data plane events:
+// a soft expiry (say, the byte limit) makes the owner rekey the CHILD SA,
+// a hard expiry makes it delete the CHILD SA with the peer.
+func TestDataPlaneExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := sa.Info().Children[0]
+		p.initDP.Emit(esp.Event{Kind: esp.EventSoftExpire, SA: esp.SAID{SPI: first.SPIIn, Dir: esp.DirIn}})
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		now := sa.Info().Children
+		if len(now) != 1 || now[0].SPIIn == first.SPIIn {
+			t.Fatalf("after soft expiry: %+v", now)
+		}
+		checkCrossKeys(t, p.respDP, p.initDP)
+		srv := p.resp.SAs()[0].Children[0]
+		p.respDP.Emit(esp.Event{Kind: esp.EventHardExpire, SA: esp.SAID{SPI: srv.SPIIn, Dir: esp.DirIn}})
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := len(sa.Info().Children) + len(p.resp.SAs()[0].Children); n != 0 {
+			t.Errorf("%d CHILD SAs left after hard expiry", n)
+		}
+		if n := len(p.respDP.SAs()) + len(p.initDP.SAs()); n != 0 {
+			t.Errorf("%d data plane SAs left after hard expiry", n)
+		}
+	})
+}

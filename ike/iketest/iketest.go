@@ -289,3 +289,7 @@ func (d *DataPlane) SA(spi uint32, dir esp.Direction) (esp.SA, bool) {
 
 // SPIBytes formats an SPI for messages.
 func SPIBytes(spi uint32) []byte { return binary.BigEndian.AppendUint32(nil, spi) }
+
+// Emit delivers an event as if the data plane had raised it (an SA
+// reaching its soft or hard lifetime, for example).
+func (d *DataPlane) Emit(ev esp.Event) { d.events <- ev }
