@@ -284,7 +284,13 @@ func TestEndToEndNativePersonas(t *testing.T) {
 	}
 	t.Run("second-start-windows-android-behind-nat", func(t *testing.T) {
 		topo := testnet.New(t, testnet.NATRandomPort)
-		resp := startResponder(t, topo.Server, args(testnet.ServerAddr4, testnet.ServerAddr6)...)
+		// No -listen this time, as the README starts it: every address,
+		// and a server certificate reissued for this namespace's
+		// addresses under the CA from the first start.
+		resp := startResponder(t, topo.Server, slices.DeleteFunc(args(), func(a string) bool { return a == "-listen" || a == "" })...)
+		if !strings.Contains(howTo(resp.stdout.String(), "also reachable"), testnet.ServerAddr4.String()) {
+			t.Errorf("the how-to does not list the server's address:\n%s", resp.stdout.String())
+		}
 		out := resp.stdout.String()
 		if strings.Contains(out, password) {
 			t.Error("the password is printed again on a later start")
