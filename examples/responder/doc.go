@@ -38,13 +38,20 @@
 // with one line naming the key, before any socket or device exists.
 // Flags override the file: -name, -listen, -pool, -dns, -tun, -log-level.
 //
-// Client profiles: every start writes STATE/profiles/USER.mobileconfig
-// for each user, for iPhone, iPad and Mac: the CA as a trusted root and
-// an IKEv2 VPN with EAP (the user name, no password), pinned to AES-256,
-// SHA2-256 and DH group 14, which the responder accepts. To make one by
-// hand, or with the password in it:
+// Client profiles: every start writes, for each user, into
+// STATE/profiles (no passwords in them; the clients ask):
 //
-//	responder export apple --user demo [-state DIR] [-config FILE] [-name NAME] [-o FILE] [-include-password]
+//   - USER.mobileconfig for iPhone, iPad and Mac: the CA as a trusted
+//     root and an IKEv2 VPN with EAP, pinned to AES-256, SHA2-256 and DH
+//     group 14, which the responder accepts;
+//   - USER.ps1 for Windows: imports the CA, Add-VpnConnection (IKEv2,
+//     EAP-MSCHAPv2) and Set-VpnConnectionIPsecConfiguration with the same
+//     suite, so Windows does not fall back to MODP-1024;
+//   - USER.sswan for the strongSwan Android app, with the CA embedded.
+//
+// To make one by hand, elsewhere, or an Apple profile with the password:
+//
+//	responder export apple|windows|android --user demo [-state DIR] [-config FILE] [-name NAME] [-o FILE] [-include-password]
 //
 // Give export the same -config, -name and -listen as the server, so the
 // profile names the same server.

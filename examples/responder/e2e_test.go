@@ -232,7 +232,12 @@ func TestEndToEndNativePersonas(t *testing.T) {
 			t.Errorf("printed server address %q", got)
 		}
 		profile := filepath.Join(state, "profiles", demoUserName+".mobileconfig")
-		if !strings.Contains(howTo(out, "Apple profiles"), filepath.Join(state, "profiles")) {
+		for _, ext := range []string{".ps1", ".sswan"} {
+			if _, err := os.Stat(filepath.Join(state, "profiles", demoUserName+ext)); err != nil {
+				t.Errorf("profile: %v", err)
+			}
+		}
+		if !strings.Contains(howTo(out, "client profiles"), filepath.Join(state, "profiles")) {
 			t.Errorf("the how-to does not say where the profiles are:\n%s", out)
 		}
 		if data, err := os.ReadFile(profile); err != nil {

@@ -23,6 +23,8 @@ type appleProfile struct {
 	uuidSource io.Reader
 }
 
+func randReader() io.Reader { return rand.Reader }
+
 // uuid4 returns a random RFC 9562 version 4 UUID, as profile payloads
 // need one each.
 func uuid4(r io.Reader) string {
@@ -56,7 +58,7 @@ func saParams(minutes int) plistDict {
 func (p *appleProfile) mobileconfig() []byte {
 	r := p.uuidSource
 	if r == nil {
-		r = rand.Reader
+		r = randReader()
 	}
 	id := "org.goipsec.responder." + p.server
 	ikev2 := plistDict{
@@ -131,19 +133,24 @@ func (p *appleProfile) mobileconfig() []byte {
 	})
 }
 
-// runExport writes a client profile: `export apple --user NAME`.
+// profileKinds are the client profiles export writes, with their file
+// name extension.
+var profileKinds = map[string]string{"apple": ".mobileconfig", "windows": ".ps1", "android": ".sswan"}
+
+// runExport writes a client profile: `export apple|windows|android --user NAME`.
 func runExport(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "apple" {
-		fmt.Fprintln(stderr, "responder export: usage: responder export apple --user NAME [-config FILE] [-state DIR] [-o FILE] [-include-password]")
+	if len(args) == 0 || profileKinds[args[0]] == "" {
+		fmt.Fprintln(stderr, "responder export: usage: responder export apple|windows|android [--user NAME] [-config FILE] [-state DIR] [-name NAME] [-o FILE] [-include-password]")
 		return 2
 	}
-	fs := flag.NewFlagSet("responder export apple", flag.ContinueOnError)
+	kind := args[0]
+	fs := flag.NewFlagSet("responder export "+kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	user := fs.String("user", "", "user `name` the profile is for (default: the demo user)")
 	configPath := fs.String("config", "", "the responder's configuration `file`")
 	stateDir := fs.String("state", defaultStateDir, "the responder's state `directory`")
-	out := fs.String("o", "", "output `file`; - for standard output (default: STATE/profiles/USER.mobileconfig)")
-	withPassword := fs.Bool("include-password", false, "put the password into the profile (anyone with the file can log in)")
+	out := fs.String("o", "", "output `file`; - for standard output (default: STATE/profiles/USER"+profileKinds[kind]+")")
+	withPassword := fs.Bool("include-password", false, "apple: put the password into the profile (anyone with the file can log in)")
 	var o overrides
 	fs.StringVar(&o.name, "name", "", "server `name` (server.name), as the responder is started with")
 	fs.StringVar(&o.listen, "listen", "", "listen `addresses` (server.listen), as the responder is started with")
@@ -153,14 +160,16 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if err := exportApple(*configPath, *stateDir, *user, *out, *withPassword, o, stdout); err != nil {
+	if err := exportProfile(kind, *configPath, *stateDir, *user, *out, *withPassword, o, stdout); err != nil {
 		fmt.Fprintf(stderr, "responder export: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func exportApple(configPath, stateDir, user, out string, withPassword bool, o overrides, stdout io.Writer) error {
+// exportProfile resolves the server, the user and the certificates as
+// the responder would and writes the profile of one kind.
+func exportProfile(kind, configPath, stateDir, user, out string, withPassword bool, o overrides, stdout io.Writer) error {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return fmt.Errorf("config %w", err)
@@ -200,23 +209,41 @@ func exportApple(configPath, stateDir, user, out string, withPassword bool, o ov
 	} else if sc, err = loadServerCert(s.certFile, s.keyFile); err != nil {
 		return err
 	}
-	p := newAppleProfile(sc, name, users[i].Name)
-	if withPassword {
-		p.password = users[i].Password
+	var data []byte
+	var hint string
+	switch kind {
+	case "apple":
+		p := newAppleProfile(sc, name, users[i].Name)
+		if withPassword {
+			p.password = users[i].Password
+		}
+		data = p.mobileconfig()
+		hint = "open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings"
+	case "windows":
+		data = windowsScript(sc, name, users[i].Name)
+		hint = "run it on the Windows PC in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File %s"
+	case "android":
+		data, err = androidProfile(sc, name, users[i].Name)
+		if err != nil {
+			return err
+		}
+		hint = "open it with the strongSwan VPN Client app (Import VPN profile)"
 	}
-	data := p.mobileconfig()
 	if out == "-" {
 		_, err := stdout.Write(data)
 		return err
 	}
 	if out == "" {
-		if out, err = writeProfile(stateDir, p.user, data); err != nil {
+		if out, err = writeProfile(stateDir, users[i].Name, profileKinds[kind], data); err != nil {
 			return err
 		}
 	} else if err := writeFileAtomic(out, data, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings\n", out)
+	if strings.Contains(hint, "%s") {
+		hint = fmt.Sprintf(hint, filepath.Base(out))
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s\n", out, hint)
 	return nil
 }
 
@@ -225,12 +252,12 @@ func newAppleProfile(sc *serverCert, server, user string) *appleProfile {
 }
 
 // writeProfile stores a user's profile in STATE/profiles.
-func writeProfile(stateDir, user string, data []byte) (string, error) {
+func writeProfile(stateDir, user, ext string, data []byte) (string, error) {
 	dir := filepath.Join(stateDir, "profiles")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, fileSafe(user)+".mobileconfig")
+	out := filepath.Join(dir, fileSafe(user)+ext)
 	return out, writeFileAtomic(out, data, 0o600)
 }
 

@@ -124,8 +124,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `usage:
   responder [-config FILE] [-state DIR] [flags]   serve (as root)
   responder init [-state DIR] [-name NAME] [-o FILE]   write the commented default configuration and the demo PKI
-  responder export apple [--user NAME] [-config FILE] [-state DIR] [-o FILE] [-include-password]
-                                                  write an Apple .mobileconfig (iOS, macOS)
+  responder export apple|windows|android [--user NAME] [-config FILE] [-state DIR] [-name NAME] [-o FILE] [-include-password]
+                                                  write a client profile: Apple .mobileconfig (iOS, macOS),
+                                                  Windows PowerShell script, strongSwan Android .sswan
 
 `)
 	if fs != nil {

@@ -200,12 +200,22 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 	// can point to them; export -include-password makes one with it.
 	profiles := ""
 	for _, u := range users {
-		p, err := writeProfile(stateDir, u.Name, newAppleProfile(sc, name, u.Name).mobileconfig())
-		if err != nil {
-			log.Warn("could not write the Apple profile", "user", u.Name, "err", err)
-			continue
+		android, err := androidProfile(sc, name, u.Name)
+		for ext, data := range map[string][]byte{
+			".mobileconfig": newAppleProfile(sc, name, u.Name).mobileconfig(),
+			".ps1":          windowsScript(sc, name, u.Name),
+			".sswan":        android,
+		} {
+			var p string
+			if err == nil {
+				p, err = writeProfile(stateDir, u.Name, ext, data)
+			}
+			if err != nil {
+				log.Warn("could not write a client profile", "user", u.Name, "err", err)
+				continue
+			}
+			profiles = filepath.Dir(p)
 		}
-		profiles = filepath.Dir(p)
 	}
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside)
 	log.Info("responder started", "tun", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
@@ -246,7 +256,7 @@ func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.
 		fmt.Fprintf(&b, "  certificate:     %s, issued by %s\n", sc.leaf.Subject.CommonName, sc.leaf.Issuer.CommonName)
 	}
 	if profiles != "" {
-		fmt.Fprintf(&b, "  Apple profiles:  %s/USER.mobileconfig (CA included; install on iPhone, iPad or Mac)\n", profiles)
+		fmt.Fprintf(&b, "  client profiles: %s/USER.mobileconfig (iPhone, iPad, Mac), USER.ps1 (Windows), USER.sswan (Android strongSwan app); the CA is included\n", profiles)
 	}
 	ins := make([]string, len(inside))
 	for i, p := range inside {
