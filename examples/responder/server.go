@@ -217,10 +217,13 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 			profiles = filepath.Dir(p)
 		}
 	}
+	if len(s.subnets) == 0 && !forwarding(s.pool4.IsValid(), s.pool6.IsValid()) {
+		log.Warn("IP forwarding is off: clients reach the server's inside addresses but not the Internet; enable net.ipv4.ip_forward / net.ipv6.conf.all.forwarding and masquerade the pools on the uplink")
+	}
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside)
 	log.Info("responder started", "tun", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)
-	log.Info("responder stopped: SAs deleted, TUN removed")
+	log.Info("responder stopped: SAs deleted, removing the TUN device")
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -271,4 +274,15 @@ func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.
 		fmt.Fprintf(&b, "  listening on:    %s\n", strings.Join(l, ", "))
 	}
 	io.WriteString(w, b.String())
+}
+
+// forwarding reports whether the kernel forwards the families in use. A
+// full-tunnel client sends everything, DNS included, to us; without
+// forwarding it has no Internet while connected.
+func forwarding(v4, v6 bool) bool {
+	on := func(path string) bool {
+		b, err := os.ReadFile(path)
+		return err == nil && strings.TrimSpace(string(b)) == "1"
+	}
+	return (!v4 || on("/proc/sys/net/ipv4/ip_forward")) && (!v6 || on("/proc/sys/net/ipv6/conf/all/forwarding"))
 }
