@@ -34,6 +34,7 @@ type initPayloads struct {
 	errNotify  *wire.Notify
 	invalidKE  *wire.Notify
 	redirect   *wire.Notify
+	redirectOK bool // REDIRECT_SUPPORTED or REDIRECTED_FROM
 }
 
 func collectInit(ps []wire.Payload) initPayloads {
@@ -66,6 +67,8 @@ func collectInit(ps []wire.Payload) initPayloads {
 				ip.invalidKE = p
 			case wire.REDIRECT:
 				ip.redirect = p
+			case wire.REDIRECT_SUPPORTED, wire.REDIRECTED_FROM:
+				ip.redirectOK = true
 			default:
 				if p.Type.IsError() && ip.errNotify == nil {
 					ip.errNotify = p
@@ -265,6 +268,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 	nat := detectNAT(sa.spii, 0, p.Local, p.Remote, ip.natSrc, ip.natDst)
 	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
 	sa.fragOK = ip.frag
+	sa.peerRedirect = ip.redirectOK
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}

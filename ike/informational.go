@@ -18,6 +18,10 @@ func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, err
 		resp = sa.processMOBIKE(inner)
 	}
 	for _, p := range inner {
+		if n, ok := p.(*wire.Notify); ok && n.Type == wire.REDIRECT {
+			sa.redirectEstablished(n)
+			continue
+		}
 		d, ok := p.(*wire.Delete)
 		if !ok {
 			continue

@@ -606,3 +606,36 @@ func TestDataPlaneExpiry(t *testing.T) {
 		}
 	})
 }
+
+func TestRedirectEstablished(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		gwB := netip.MustParseAddr("192.0.2.5")
+		p := newPair(t, respCfg)
+		b, err := ike.NewResponder(p.net.Endpoint(gwB), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { b.Serve(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		synctest.Wait()
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := p.resp.Redirect(context.Background(), gwB, func(ipsec.IKESAInfo) bool { return true }); n != 1 {
+			t.Fatalf("Redirect asked %d SAs", n)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := sa.Info().Remote.Addr(); got != gwB {
+			t.Errorf("handle points at %v after the redirect, want %v", got, gwB)
+		}
+		if len(p.resp.SAs()) != 0 || len(b.SAs()) != 1 {
+			t.Errorf("gateway A has %d SAs, B has %d", len(p.resp.SAs()), len(b.SAs()))
+		}
+		sa.Close(context.Background())
+	})
+}

@@ -18,11 +18,23 @@ func (sa *ikeSA) scheduleReauth() {
 // virtual addresses we hold, is set up beside this one; when it is up it
 // takes over the Dial handle and this SA is deleted. If it fails, this SA
 // goes on and retries later.
-func (sa *ikeSA) startReauth() {
+func (sa *ikeSA) startReauth() { sa.startReauthAt(sa.remote.Addr()) }
+
+// startReauthAt sets up the replacement IKE SA at gateway gw: the same
+// gateway for a reauthentication, another one when redirected.
+func (sa *ikeSA) startReauthAt(gw netip.Addr) {
 	sa.reauthAt = time.Time{}
 	e := sa.e
 	ikePort, _ := e.conn.Ports()
-	ns := newSA(e, true, netip.AddrPortFrom(sa.local.Addr(), ikePort), netip.AddrPortFrom(sa.remote.Addr(), PortIKE))
+	local := sa.local.Addr()
+	if gw != sa.remote.Addr() {
+		local = e.localAddrFor(gw)
+	}
+	ns := newSA(e, true, netip.AddrPortFrom(local, ikePort), netip.AddrPortFrom(gw, PortIKE))
+	if gw != sa.remote.Addr() {
+		ns.redirectedFrom = sa.remote.Addr()
+		ns.redirects = sa.redirects
+	}
 	ns.cfg = sa.cfg.clone()
 	if len(sa.vips) > 0 {
 		ns.cfg.VirtualIPs = append([]netip.Addr(nil), sa.vips...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
 )
 
@@ -124,4 +125,49 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	sa.ni, sa.kex, sa.initGroup, sa.initRetries, sa.pending = nil, nil, 0, 0, nil
 	sa.startInit(nil)
 	return nil
+}
+
+// Redirect asks the peer of every established IKE SA for which match
+// returns true to move to gateway gw (RFC 5685 section 6, for load
+// balancing or maintenance): an INFORMATIONAL request with REDIRECT; the
+// client sets up a new IKE SA there and deletes this one. It returns how
+// many SAs were asked. Only peers that announced REDIRECT_SUPPORTED are
+// asked.
+func (r *Responder) Redirect(ctx context.Context, gw netip.Addr, match func(ipsec.IKESAInfo) bool) int {
+	n := 0
+	for _, sa := range r.e.list() {
+		asked := false
+		err := sa.do(ctx, func() {
+			if sa.state != stateEstablished || !sa.peerRedirect || !match(sa.info()) {
+				return
+			}
+			asked = true
+			sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
+				build: func() ([]wire.Payload, error) {
+					return []wire.Payload{&wire.Notify{Type: wire.REDIRECT, Data: gwIdentity(gw)}}, nil
+				},
+				onReply: func(*wire.Message, []wire.Payload) error { return nil }})
+		})
+		if err == nil && asked {
+			n++
+		}
+	}
+	return n
+}
+
+// redirectEstablished follows a gateway's REDIRECT of an established SA
+// (RFC 5685 section 6): like a reauthentication, but at the new gateway,
+// which we tell where we come from.
+func (sa *ikeSA) redirectEstablished(n *wire.Notify) {
+	gw, _, err := parseGWIdentity(n.Data)
+	if err != nil || !sa.weInitiated || sa.state != stateEstablished {
+		sa.log.Warn("ignoring REDIRECT", "err", err)
+		return
+	}
+	if sa.redirects++; sa.redirects > maxRedirects {
+		sa.log.Warn("ignoring REDIRECT: too many", "to", gw.String())
+		return
+	}
+	sa.log.Info("gateway moves us", "to", gw.String())
+	sa.startReauthAt(gw)
 }

@@ -327,6 +327,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
 	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
+	ns.peerRedirect = sa.peerRedirect
 	ns.children, sa.children = sa.children, nil
 	ns.leases, sa.leases = sa.leases, nil
 	ns.vips, ns.dns, ns.dnsDomains = sa.vips, sa.dns, sa.dnsDomains
