@@ -267,6 +267,21 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if !waitFor(5*time.Second, func() bool { return strings.Count(resp.stderr.String(), "client connected") >= 2 }) {
 			t.Error("the responder's log does not show two connections")
 		}
+		// `responder status` lists both, with their virtual IPs.
+		var status, serr bytes.Buffer
+		if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
+			t.Errorf("status: %d %s", code, serr.String())
+		}
+		st := status.String()
+		if strings.Count(st, "ESTABLISHED") != 2 || strings.Count(st, "EAP: ["+demoUserName+"]") != 2 || strings.Count(st, "INSTALLED") != 2 {
+			t.Errorf("status does not list two established clients:\n%s", st)
+		}
+		for _, a := range append(iosVIPs, winVIPs...) {
+			if !strings.Contains(st, a.String()) {
+				t.Errorf("status lacks virtual IP %v:\n%s", a, st)
+			}
+		}
+		t.Logf("responder status:\n%s", st)
 		if !strings.Contains(resp.stderr.String(), "MODP-1024") {
 			t.Error("no warning that MODP-1024 is accepted")
 		}

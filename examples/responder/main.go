@@ -32,11 +32,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runInit(args[1:], stdout, stderr)
 		case "export":
 			return runExport(args[1:], stdout, stderr)
+		case "status":
+			return runStatus(args[1:], stdout, stderr)
 		case "help":
 			usage(stderr, nil)
 			return 0
 		default:
-			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export; without a command it serves)\n", args[0])
+			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export, status; without a command it serves)\n", args[0])
 			return 2
 		}
 	}
@@ -127,6 +129,7 @@ func usage(w io.Writer, fs *flag.FlagSet) {
   responder export apple|windows|android [--user NAME] [-config FILE] [-state DIR] [-name NAME] [-o FILE] [-include-password]
                                                   write a client profile: Apple .mobileconfig (iOS, macOS),
                                                   Windows PowerShell script, strongSwan Android .sswan
+  responder status [-state DIR] [-json]           the connected clients (like swanctl --list-sas)
 
 `)
 	if fs != nil {

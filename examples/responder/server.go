@@ -217,6 +217,11 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 			profiles = filepath.Dir(p)
 		}
 	}
+	stopStatus, err := serveStatus(stateDir, resp.SAs, log)
+	if err != nil {
+		return fmt.Errorf("status socket: %w", err)
+	}
+	defer stopStatus()
 	if len(s.subnets) == 0 && !forwarding(s.pool4.IsValid(), s.pool6.IsValid()) {
 		log.Warn("IP forwarding is off: clients reach the server's inside addresses but not the Internet; enable net.ipv4.ip_forward / net.ipv6.conf.all.forwarding and masquerade the pools on the uplink")
 	}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goipsec/ipsec"
+)
+
+func TestStatusSocket(t *testing.T) {
+	state := t.TempDir()
+	now := time.Now()
+	info := ipsec.IKESAInfo{
+		Version: 2, State: "ESTABLISHED", SPIi: 0x0102030405060708, SPIr: 0x1112131415161718,
+		Local: netip.MustParseAddrPort("192.0.2.1:4500"), Remote: netip.MustParseAddrPort("198.51.100.7:61000"), NATRemote: true,
+		LocalID: ipsec.FQDN("vpn.example.com"), RemoteID: ipsec.AddrID(netip.MustParseAddr("10.0.0.5")), EAPIdentity: "alice",
+		Proposal: "aes256-sha256-prfsha256-modp2048", VirtualIPs: []netip.Addr{netip.MustParseAddr("198.51.100.66")},
+		Established: now.Add(-90 * time.Second),
+		Children: []ipsec.ChildSAInfo{{
+			Name: "rw", State: "INSTALLED", UDPEncap: true, SPIIn: 0xc1c2c3c4, SPIOut: 0xd1d2d3d4, Proposal: "aes256-sha256",
+			LocalTS: []string{"0.0.0.0/0"}, RemoteTS: []string{"198.51.100.66/32"}, BytesIn: 1234, PacketsIn: 5, BytesOut: 4321, PacketsOut: 6,
+			Established: now.Add(-80 * time.Second),
+		}},
+	}
+	stop, err := serveStatus(state, func() []ipsec.IKESAInfo { return []ipsec.IKESAInfo{info} }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(state, controlSocket)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket: %v %v", fi.Mode(), err)
+	}
+	// A second server on the same state directory is refused.
+	if _, err := serveStatus(state, nil, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "another responder") {
+		t.Errorf("second server: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"status", "-state", state}, &out, &errb); code != 0 {
+		t.Fatalf("status: %d %s", code, errb.String())
+	}
+	for _, want := range []string{
+		"#1: ESTABLISHED, IKEv2, 0102030405060708_i 1112131415161718_r, up 1m30s",
+		"local  192.0.2.1:4500 [vpn.example.com]",
+		"remote 198.51.100.7:61000 [10.0.0.5] (behind NAT) EAP: [alice]",
+		"virtual IPs 198.51.100.66",
+		"rw: INSTALLED, TUNNEL-in-UDP, SPIs c1c2c3c4_i d1d2d3d4_o, aes256-sha256",
+		"in  1234 bytes, 5 packets", "out 4321 bytes, 6 packets", "remote 198.51.100.66/32",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+	stop()
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket left behind: %v", err)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"status", "-state", state}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "is the responder running") {
+		t.Errorf("status without a server: %d %q", code, errb.String())
+	}
+	// A stale socket of a killed instance does not block a new start.
+	stale, err := serveStatus(state, func() []ipsec.IKESAInfo { return nil }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stale()
+	out.Reset()
+	if code := run(context.Background(), []string{"status", "-state", state}, &out, &errb); code != 0 || !strings.Contains(out.String(), "no clients connected") {
+		t.Errorf("empty status: %d %q", code, out.String())
+	}
+}
