@@ -30,8 +30,9 @@ var ErrPoolExhausted = errors.New("ipsec: address pool exhausted")
 // (and for IPv4 the broadcast address) is never handed out, matching
 // strongSwan's CIDR pools. Leases are sticky: an owner's last address is
 // remembered after release and given back to it while no one else holds it.
-// An owner that asks again while it holds its address gets the same one
-// (counted: it stays leased until every Acquire is released).
+// An owner that asks for the very address it holds gets it again
+// (counted: it stays leased until every Acquire is released), which keeps
+// a client's address across make-before-break reauthentication.
 type Pool struct {
 	prefix netip.Prefix
 	first  netip.Addr
@@ -110,12 +111,13 @@ func (p *Pool) Acquire(ctx context.Context, owner string, requested netip.Addr) 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// An owner that already holds its address (a client reauthenticating
-	// make-before-break, or reconnecting before its old SA is gone) gets
-	// the same address again, as strongSwan's pools do.
-	if prev, ok := p.previous[owner]; ok && p.leases[prev] == owner && (!requested.IsValid() || requested == prev) {
-		p.refs[prev]++
-		return prev, nil
+	// An owner that asks for the address it holds (a client
+	// reauthenticating make-before-break names its current address) gets
+	// it again. One asking for any address while holding one is a second
+	// device of the same user and gets another address.
+	if requested.IsValid() && p.leases[requested] == owner {
+		p.refs[requested]++
+		return requested, nil
 	}
 	pick := func(a netip.Addr) netip.Addr {
 		p.leases[a] = owner

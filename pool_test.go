@@ -151,7 +151,12 @@ func TestPoolSameOwnerTwice(t *testing.T) {
 	ctx := context.Background()
 	p, _ := NewPool(netip.MustParsePrefix("192.0.2.0/29"))
 	a, _ := p.Acquire(ctx, "alice", netip.Addr{})
-	b, err := p.Acquire(ctx, "alice", netip.Addr{}) // reauthentication overlaps
+	other, _ := p.Acquire(ctx, "alice", netip.Addr{}) // a second device
+	if other == a {
+		t.Fatalf("second device of alice got the same address %v", a)
+	}
+	p.Release(other)
+	b, err := p.Acquire(ctx, "alice", a) // reauthentication asks for its address
 	if err != nil || b != a {
 		t.Fatalf("second lease %v, %v; want %v", b, err, a)
 	}
