@@ -273,6 +273,9 @@ func TestEndToEndNativePersonas(t *testing.T) {
 			t.Errorf("status: %d %s", code, serr.String())
 		}
 		st := status.String()
+		if strings.Contains(st, " 0 packets") {
+			t.Errorf("status shows a CHILD SA without traffic after the pings:\n%s", st)
+		}
 		if strings.Count(st, "ESTABLISHED") != 2 || strings.Count(st, "EAP: ["+demoUserName+"]") != 2 || strings.Count(st, "INSTALLED") != 2 {
 			t.Errorf("status does not list two established clients:\n%s", st)
 		}

@@ -217,7 +217,7 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 			profiles = filepath.Dir(p)
 		}
 	}
-	stopStatus, err := serveStatus(stateDir, resp.SAs, log)
+	stopStatus, err := serveStatus(stateDir, func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp) }, log)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
 	}
@@ -290,4 +290,24 @@ func forwarding(v4, v6 bool) bool {
 		return err == nil && strings.TrimSpace(string(b)) == "1"
 	}
 	return (!v4 || on("/proc/sys/net/ipv4/ip_forward")) && (!v6 || on("/proc/sys/net/ipv6/conf/all/forwarding"))
+}
+
+// withCounters fills in the CHILD SAs' traffic counters from the data
+// plane where the engine's snapshot has none.
+func withCounters(sas []ipsec.IKESAInfo, dp esp.DataPlane) []ipsec.IKESAInfo {
+	for i := range sas {
+		for j := range sas[i].Children {
+			c := &sas[i].Children[j]
+			if c.BytesIn != 0 || c.BytesOut != 0 || c.PacketsIn != 0 || c.PacketsOut != 0 {
+				continue
+			}
+			if st, err := dp.SAStats(esp.SAID{SPI: c.SPIIn, Dir: esp.DirIn}); err == nil {
+				c.BytesIn, c.PacketsIn, c.LastIn = st.Bytes, st.Packets, st.LastUse
+			}
+			if st, err := dp.SAStats(esp.SAID{SPI: c.SPIOut, Dir: esp.DirOut, Dst: sas[i].Remote.Addr()}); err == nil {
+				c.BytesOut, c.PacketsOut, c.LastOut = st.Bytes, st.Packets, st.LastUse
+			}
+		}
+	}
+	return sas
 }
