@@ -56,6 +56,18 @@
 // Give export the same -config, -name and -listen as the server, so the
 // profile names the same server.
 //
+// The connected clients, like swanctl --list-sas (through a Unix socket
+// in the state directory, mode 0600):
+//
+//	responder status [-state DIR] [-json]
+//
+// Whether the server certificate suits every client (SAN holds the name
+// and addresses, serverAuth and ikeIntermediate, RSA-2048 or more, at
+// most 825 days, CN = server name for Windows), which is also logged at
+// start:
+//
+//	responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
+//
 // Clients reach the server's inside addresses, and whatever the routing
 // of the host allows. Forwarding their traffic to the Internet is not
 // set up by the responder yet: enable net.ipv4.ip_forward (and

@@ -34,11 +34,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runExport(args[1:], stdout, stderr)
 		case "status":
 			return runStatus(args[1:], stdout, stderr)
+		case "lint":
+			return runLint(args[1:], stdout, stderr)
 		case "help":
 			usage(stderr, nil)
 			return 0
 		default:
-			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export, status; without a command it serves)\n", args[0])
+			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export, status, lint; without a command it serves)\n", args[0])
 			return 2
 		}
 	}
@@ -130,6 +132,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
                                                   write a client profile: Apple .mobileconfig (iOS, macOS),
                                                   Windows PowerShell script, strongSwan Android .sswan
   responder status [-state DIR] [-json]           the connected clients (like swanctl --list-sas)
+  responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
+                                                  check the server certificate against the clients' requirements
 
 `)
 	if fs != nil {

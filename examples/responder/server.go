@@ -79,6 +79,9 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	for _, f := range lintCert(sc.leaf, name, addrs, timeNow()) {
+		log.Warn("server certificate", "rejected_by", f.Clients, "problem", f.Problem)
+	}
 	users := s.users
 	var demo UserConfig
 	demoCreated := false
