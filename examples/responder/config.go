@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -93,35 +94,45 @@ type settings struct {
 // more than one document.
 func parseConfig(data []byte) (*Config, error) {
 	var c Config
+	return &c, decodeInto(&c, data)
+}
+
+// decodeInto decodes data over c: keys present replace c's values, keys
+// absent keep them.
+func decodeInto(c *Config, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, oneLine(err)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return oneLine(err)
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, errors.New("more than one YAML document")
+		return errors.New("more than one YAML document")
 	}
-	return &c, nil
+	return nil
 }
 
-// oneLine folds yaml's multi-line type errors into one line.
+// oneLine folds yaml's multi-line type errors into one line and drops
+// the Go type names, which mean nothing to an operator.
 func oneLine(err error) error {
 	s := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:", "")), " ")
-	return errors.New(s)
+	return errors.New(goTypeName.ReplaceAllString(s, ""))
 }
 
-// loadConfig reads path, or the embedded default when path is empty.
+var goTypeName = regexp.MustCompile(` in type main\.\w+`)
+
+// loadConfig reads path over the embedded default, so a key left out of
+// the file keeps its default value; with an empty path it is the default.
 func loadConfig(path string) (*Config, error) {
-	if path == "" {
-		return parseConfig(defaultConfig)
+	c, err := parseConfig(defaultConfig)
+	if err != nil || path == "" {
+		return c, err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseConfig(data)
-	if err != nil {
+	if err := decodeInto(c, data); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	// Certificate paths are relative to the file that names them, so a

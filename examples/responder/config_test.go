@@ -209,7 +209,7 @@ func TestRunBadConfig(t *testing.T) {
 	}
 	stderr.Reset()
 	if code := run(context.Background(), []string{"-config", path, "-state", state}, &stdout, &stderr); code != 1 ||
-		!strings.Contains(stderr.String(), path) || !strings.Contains(stderr.String(), "line 2: field listen not found") {
+		!strings.Contains(stderr.String(), path) || !strings.HasSuffix(stderr.String(), "line 2: field listen not found\n") {
 		t.Errorf("unknown key: status %d, %q", code, stderr.String())
 	}
 }
@@ -292,5 +292,37 @@ func TestServerIdentity(t *testing.T) {
 	}
 	if name != want {
 		t.Errorf("default name %q, want %q", name, want)
+	}
+}
+
+// A key left out of the file keeps its default; an empty file is the
+// default configuration, as default.yaml promises.
+func TestConfigFileOverDefaults(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.yaml")
+	partial := filepath.Join(dir, "partial.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(partial, []byte("dns: [198.51.100.53]\ntun: {mtu: 1380}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	def, err := parseConfig(defaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, def) {
+		t.Errorf("empty file: %+v, want the default %+v", c, def)
+	}
+	c, err = loadConfig(partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Pools, def.Pools) || c.TUN.Name != def.TUN.Name || c.TUN.MTU != 1380 || !reflect.DeepEqual(c.DNS, []string{"198.51.100.53"}) {
+		t.Errorf("partial file: %+v", c)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // A configuration mistake stops the start with one line naming the key,
@@ -14,9 +15,11 @@ func Example() {
 	defer os.RemoveAll(dir)
 	cfg := filepath.Join(dir, "responder.yaml")
 	os.WriteFile(cfg, []byte("pools:\n  - 198.51.100.0/24\n  - 2001:db8:100::/129\n"), 0o600)
-	code := run(context.Background(), []string{"-config", cfg, "-state", filepath.Join(dir, "state")}, os.Stdout, os.Stdout)
+	var out strings.Builder
+	code := run(context.Background(), []string{"-config", cfg, "-state", filepath.Join(dir, "state")}, &out, &out)
+	fmt.Print(strings.ReplaceAll(out.String(), cfg, "CONFIG"))
 	fmt.Println("exit status", code)
 	// Output:
-	// responder: config: pools[1]: bad CIDR "2001:db8:100::/129"
+	// responder: config CONFIG: pools[1]: bad CIDR "2001:db8:100::/129"
 	// exit status 1
 }

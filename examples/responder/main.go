@@ -69,7 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.apply(cfg)
 	s, err := cfg.validate(hostAddrs())
 	if err != nil {
-		fmt.Fprintf(stderr, "responder: config: %v\n", err)
+		where := "built-in configuration"
+		if *configPath != "" {
+			where = *configPath
+		}
+		fmt.Fprintf(stderr, "responder: config %s: %v\n", where, err)
 		return 1
 	}
 	if err := serve(ctx, s, *stateDir, stdout, stderr); err != nil {
