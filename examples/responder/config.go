@@ -34,6 +34,7 @@ type Config struct {
 	DNSDomains []string       `yaml:"dns_domains"`
 	Subnets    []string       `yaml:"subnets"`
 	Proposals  ProposalConfig `yaml:"proposals"`
+	Forward    ForwardConfig  `yaml:"forward"`
 	TUN        TUNConfig      `yaml:"tun"`
 	Log        LogConfig      `yaml:"log"`
 }
@@ -56,6 +57,11 @@ type UserConfig struct {
 type ProposalConfig struct {
 	IKE string `yaml:"ike"`
 	ESP string `yaml:"esp"`
+}
+
+// ForwardConfig is what happens to clients' traffic beyond the server.
+type ForwardConfig struct {
+	Masquerade string `yaml:"masquerade"`
 }
 
 // TUNConfig is the data plane's TUN device.
@@ -83,11 +89,11 @@ type settings struct {
 	dnsDomains []string
 	subnets    []netip.Prefix
 	ike, esp   proposal.List
-	weakIKE    []string
 	tunName    string
 	tunMTU     int
 	level      slog.Level
 	keyLog     string
+	masquerade string
 }
 
 // parseConfig decodes YAML strictly: unknown keys are errors, and so is
@@ -163,7 +169,7 @@ func fieldErr(field, format string, args ...any) error {
 // interface addresses, which no pool may contain.
 func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	s := &settings{name: strings.TrimSpace(c.Server.Name), certFile: c.Server.Certificate, keyFile: c.Server.Key,
-		tunName: c.TUN.Name, tunMTU: c.TUN.MTU, keyLog: c.Log.KeyLog, dnsDomains: c.DNSDomains}
+		tunName: c.TUN.Name, tunMTU: c.TUN.MTU, keyLog: c.Log.KeyLog, dnsDomains: c.DNSDomains, masquerade: c.Forward.Masquerade}
 	if s.name != "" {
 		if _, err := netip.ParseAddr(s.name); err != nil && !validDNSName(s.name) {
 			return nil, fieldErr("server.name", "%q is neither an IP address nor a DNS name", s.name)
@@ -262,10 +268,13 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	} else if s.esp, err = proposal.Parse(c.Proposals.ESP, proposal.ProtoESP); err != nil {
 		return nil, fieldErr("proposals.esp", "%v", err)
 	}
+	if s.masquerade != "" && (len(s.masquerade) > 15 || strings.ContainsAny(s.masquerade, "/ \t\"")) {
+		return nil, fieldErr("forward.masquerade", "%q is not a valid interface name", s.masquerade)
+	}
 	if s.tunName == "" {
 		s.tunName = "goipsec0"
 	}
-	if len(s.tunName) > 15 || strings.ContainsAny(s.tunName, "/ \t") {
+	if len(s.tunName) > 15 || strings.ContainsAny(s.tunName, "/ \t\"") {
 		return nil, fieldErr("tun.name", "%q is not a valid interface name", s.tunName)
 	}
 	if s.tunMTU == 0 {

@@ -157,6 +157,7 @@ func TestConfigErrors(t *testing.T) {
 		{"tun-name", "pools: [198.51.100.0/24]\ntun: {name: a-very-long-interface-name}\n", "tun.name"},
 		{"tun-mtu", "pools: [198.51.100.0/24]\ntun: {mtu: 576}\n", "tun.mtu"},
 		{"log-level", "pools: [198.51.100.0/24]\nlog: {level: loud}\n", "log.level"},
+		{"masquerade", "pools: [198.51.100.0/24]\nforward: {masquerade: 'eth0\"; flush ruleset'}\n", "forward.masquerade"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := parseConfig([]byte(c.yaml))

@@ -36,7 +36,8 @@
 // proposals (strongSwan keywords), the TUN device, the log level and a
 // key log for Wireshark. Unknown keys and invalid values stop the start
 // with one line naming the key, before any socket or device exists.
-// Flags override the file: -name, -listen, -pool, -dns, -tun, -log-level.
+// Flags override the file: -name, -listen, -pool, -dns, -masquerade, -tun,
+// -log-level.
 //
 // Client profiles: every start writes, for each user, into
 // STATE/profiles (no passwords in them; the clients ask):
@@ -68,13 +69,18 @@
 //
 //	responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
 //
-// Clients reach the server's inside addresses, and whatever the routing
-// of the host allows. Forwarding their traffic to the Internet is not
-// set up by the responder yet: enable net.ipv4.ip_forward (and
-// net.ipv6.conf.all.forwarding) and masquerade the pools on the uplink
-// yourself, e.g. nft add rule ip nat postrouting ip saddr 10.10.10.0/24
-// oif eth0 masquerade.
+// Clients reach the server's inside addresses. To let them reach the
+// Internet through the server, name the uplink:
+//
+//	go run ./examples/responder -masquerade eth0
+//
+// (forward.masquerade in the file): the responder turns on IP
+// forwarding and masquerades the pools on eth0 in an nftables table of
+// its own ("goipsec_responder", with TCP MSS clamping), and restores
+// both when it stops. Without it, a warning at start says when the
+// kernel does not forward.
 //
 // SIGINT or SIGTERM stops it gracefully: every client gets a Delete, then
-// the TUN device and its routes are removed.
+// the TUN device and its routes, the nftables table and the forwarding
+// settings are removed.
 package main

@@ -307,10 +307,29 @@ func TestEndToEndNativePersonas(t *testing.T) {
 	}
 	t.Run("second-start-windows-android-behind-nat", func(t *testing.T) {
 		topo := testnet.New(t, testnet.NATRandomPort)
+		// An "Internet" host behind the server's third interface, which
+		// knows no route to the pools: only masquerading gets replies
+		// back to the clients.
+		inet := testnet.NewNS(t, "inet")
+		testnet.Link(t, inet, "eth0", topo.Server, "eth2")
+		topo.Server.AddAddr("eth2", "198.51.100.193/27")
+		inet.AddAddr("eth0", "198.51.100.194/27")
+		fwdBefore := topo.Server.Run("cat", sysctlForward4)
 		// No -listen this time, as the README starts it: every address,
 		// and a server certificate reissued for this namespace's
 		// addresses under the CA from the first start.
-		resp := startResponder(t, topo.Server, slices.DeleteFunc(args(), func(a string) bool { return a == "-listen" || a == "" })...)
+		t.Cleanup(func() {
+			// Registered before the responder starts, so it runs after
+			// the responder's stop (cleanups run last first): the table
+			// is gone and forwarding is as it was.
+			if out, err := topo.Server.Try("nft", "list", "table", "inet", nftTable); err == nil {
+				t.Errorf("nftables table left behind:\n%s", out)
+			}
+			if got := topo.Server.Run("cat", sysctlForward4); got != fwdBefore {
+				t.Errorf("ip_forward %q after stop, %q before", got, fwdBefore)
+			}
+		})
+		resp := startResponder(t, topo.Server, append(slices.DeleteFunc(args(), func(a string) bool { return a == "-listen" || a == "" }), "-masquerade", "eth2")...)
 		if !strings.Contains(howTo(resp.stdout.String(), "also reachable"), testnet.ServerAddr4.String()) {
 			t.Errorf("the how-to does not list the server's address:\n%s", resp.stdout.String())
 		}
@@ -329,7 +348,12 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if err := yaml.Unmarshal(data, &u); err != nil || u.Password != password || u.Name != demoUserName {
 			t.Fatalf("demo user changed between starts (%v)", err)
 		}
-		win, _ := connectPersona(t, persona{"windows-ikev2-eap", topo.Client, testnet.ServerAddr4.String()}, resp, u.Name, u.Password)
+		win, winVIPs := connectPersona(t, persona{"windows-ikev2-eap", topo.Client, testnet.ServerAddr4.String()}, resp, u.Name, u.Password)
+		if len(winVIPs) > 0 {
+			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", winVIPs[0].String(), "198.51.100.194"); err != nil {
+				t.Errorf("ping to the Internet host through the tunnel and the masquerade: %v\n%s\n%s", err, out, topo.Server.Run("nft", "list", "ruleset"))
+			}
+		}
 		// The Android strongSwan app next, from the same namespace (one
 		// charon per namespace owns UDP 500).
 		win.Stop()

@@ -76,6 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "responder: config %s: %v\n", where, err)
 		return 1
 	}
+	if err := checkMasquerade(s.masquerade); err != nil {
+		fmt.Fprintf(stderr, "responder: config: %v\n", err)
+		return 1
+	}
 	if err := serve(ctx, s, *stateDir, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "responder: %v\n", err)
 		return 1
@@ -86,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // overrides are the flags that replace configuration values, so the
 // default configuration fits a test network or a quick trial.
 type overrides struct {
-	name, listen, pools, dns, level, tun string
+	name, listen, pools, dns, level, tun, masquerade string
 }
 
 func (o *overrides) register(fs *flag.FlagSet) {
@@ -96,6 +100,7 @@ func (o *overrides) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.dns, "dns", "", "comma separated DNS server `addresses` pushed to clients (dns)")
 	fs.StringVar(&o.level, "log-level", "", "debug, info, warn or error (log.level)")
 	fs.StringVar(&o.tun, "tun", "", "TUN device `name` (tun.name)")
+	fs.StringVar(&o.masquerade, "masquerade", "", "uplink `interface` to masquerade clients' traffic on (forward.masquerade)")
 }
 
 func (o *overrides) apply(c *Config) {
@@ -125,6 +130,9 @@ func (o *overrides) apply(c *Config) {
 	}
 	if o.tun != "" {
 		c.TUN.Name = o.tun
+	}
+	if o.masquerade != "" {
+		c.Forward.Masquerade = o.masquerade
 	}
 }
 

@@ -220,12 +220,30 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 			profiles = filepath.Dir(p)
 		}
 	}
+	if s.masquerade != "" {
+		var pfx []netip.Prefix
+		for _, p := range []netip.Prefix{s.pool4, s.pool6} {
+			if p.IsValid() {
+				pfx = append(pfx, p)
+			}
+		}
+		undo, err := setUpForwarding(s.masquerade, tunName, pfx)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := undo(); err != nil {
+				log.Warn("removing the forwarding set-up", "err", err)
+			}
+		}()
+		log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable)
+	}
 	stopStatus, err := serveStatus(stateDir, func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp) }, log)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
 	}
 	defer stopStatus()
-	if len(s.subnets) == 0 && !forwarding(s.pool4.IsValid(), s.pool6.IsValid()) {
+	if s.masquerade == "" && len(s.subnets) == 0 && !forwarding(s.pool4.IsValid(), s.pool6.IsValid()) {
 		log.Warn("IP forwarding is off: clients reach the server's inside addresses but not the Internet; enable net.ipv4.ip_forward / net.ipv6.conf.all.forwarding and masquerade the pools on the uplink")
 	}
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside)

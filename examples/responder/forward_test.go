@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/goipsec/ipsec/internal/testnet"
+)
+
+func TestCheckMasquerade(t *testing.T) {
+	if err := checkMasquerade(""); err != nil {
+		t.Errorf("no masquerade: %v", err)
+	}
+	err := checkMasquerade("gi-no-such0")
+	if fe, ok := err.(*fieldError); !ok || fe.Field != "forward.masquerade" || !strings.Contains(err.Error(), "gi-no-such0") {
+		t.Errorf("missing uplink: %v", err)
+	}
+}
+
+// TestNftRuleset has nftables itself check the ruleset (nft -c applies
+// nothing), inside a namespace of the test's own.
+func TestNftRuleset(t *testing.T) {
+	testnet.Require(t, "nft")
+	ns := testnet.NewNS(t, "nft")
+	rules := nftRuleset("eth0", "goipsec0", []netip.Prefix{netip.MustParsePrefix("198.51.100.64/26"), netip.MustParsePrefix("2001:db8:100:1::/120")})
+	for _, want := range []string{`oifname "eth0" ip saddr 198.51.100.64/26 masquerade`, `oifname "eth0" ip6 saddr 2001:db8:100:1::/120 masquerade`, "maxseg size set rt mtu"} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, rules)
+		}
+	}
+	// Apply it twice (a restart after a crash replaces the table), then
+	// delete it.
+	for range 2 {
+		cmd := ns.Command(context.Background(), "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(rules)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft rejects the ruleset: %v\n%s\n%s", err, out, rules)
+		}
+	}
+	if out := ns.Run("nft", "list", "tables"); strings.Count(out, nftTable) != 1 {
+		t.Errorf("tables after two applies:\n%s", out)
+	}
+	ns.Run("nft", "delete", "table", "inet", nftTable)
+}
