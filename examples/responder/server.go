@@ -113,7 +113,7 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 		if !p.IsValid() {
 			continue
 		}
-		pool, err := newDevicePool(p)
+		pool, err := ipsec.NewPool(p)
 		if err != nil {
 			return err
 		}
