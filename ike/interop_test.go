@@ -193,6 +193,8 @@ func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string
 	sas := g.resp.SAs()
 	if len(sas) != 1 || sas[0].State != "ESTABLISHED" || len(sas[0].Children) != 1 {
 		t.Errorf("responder SAs: %+v", sas)
+	} else if c := sas[0].Children[0]; pinged > 0 && (c.PacketsIn == 0 || c.PacketsOut == 0 || c.BytesIn == 0 || c.LastIn.IsZero()) {
+		t.Errorf("CHILD SA counters not filled after pings: %+v", c)
 	}
 	if pinged == 2 {
 		t.Logf("%s: IKE %s, ESP %s, virtual IPs %v, pings v4+v6 ok", profile, st.IKEAlg, st.ESPAlg, st.VIPs)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/internal/kdf"
@@ -646,9 +647,31 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 	}
 	in.VirtualIPs = append(in.VirtualIPs, sa.vips...)
 	for _, c := range sa.children {
-		in.Children = append(in.Children, c.info())
+		ci := c.info()
+		sa.fillCounters(c, &ci)
+		in.Children = append(in.Children, ci)
 	}
 	return in
+}
+
+// fillCounters adds the data plane's traffic counters to a CHILD SA
+// snapshot.
+func (sa *ikeSA) fillCounters(c *childSA, ci *ipsec.ChildSAInfo) {
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return
+	}
+	for _, id := range c.installed {
+		st, err := dp.SAStats(id)
+		if err != nil {
+			continue
+		}
+		if id.Dir == esp.DirIn {
+			ci.BytesIn, ci.PacketsIn, ci.LastIn = st.Bytes, st.Packets, st.LastUse
+		} else {
+			ci.BytesOut, ci.PacketsOut, ci.LastOut = st.Bytes, st.Packets, st.LastUse
+		}
+	}
 }
 
 // equalBytes is bytes.Equal, named for the places that compare
