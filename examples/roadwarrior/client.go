@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
+)
+
+const (
+	// tunMTU leaves room for ESP in UDP over a 1500-byte path: 20 (IPv4)
+	// or 40 (IPv6) + 8 (UDP) + 8 (ESP header) + 16 (IV) + up to 17
+	// (padding, trailer) + 16 (ICV) bytes.
+	tunMTU = 1400
+	// firstBackoff is the wait before the first reconnection attempt; it
+	// doubles up to -max-backoff.
+	firstBackoff = time.Second
+	// closeTimeout bounds the Delete exchange at shutdown, when the
+	// gateway may be gone.
+	closeTimeout = 10 * time.Second
+)
+
+// client is the running road warrior: one transport, TUN device, data
+// plane and initiator for the program's life, and one IKE SA at a time.
+type client struct {
+	s   *settings
+	out io.Writer
+	log *slog.Logger
+
+	tr   *ike.Transport
+	dp   *esp.Userspace
+	in   *ike.Initiator
+	net  *tunnelNet
+	dns  *resolvFile
+	tunn string
+}
+
+// run sets up the device and connects, reconnecting with backoff, until
+// ctx is cancelled (SIGINT/SIGTERM); then it deletes the SA and removes
+// what it set up. It returns an error only when the set-up fails.
+func (c *client) run(ctx context.Context) (err error) {
+	if err := c.start(ctx); err != nil {
+		c.stop()
+		return err
+	}
+	defer c.stop()
+	wait := firstBackoff
+	for ctx.Err() == nil {
+		sa, err := c.connect(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.log.Warn("connection failed", "server", c.s.server, "err", err, "retry_in", wait)
+			sleep(ctx, wait)
+			wait = min(2*wait, c.s.backoff)
+			continue
+		}
+		if err := c.up(sa); err != nil {
+			c.closeSA(sa)
+			return err
+		}
+		select {
+		case <-sa.Done():
+			c.net.remove()
+			c.dns.restore()
+			cause := "deleted by the gateway"
+			if e := sa.Err(); e != nil {
+				cause = e.Error()
+			}
+			fmt.Fprintf(c.out, "tunnel down: %s\n", cause)
+			c.log.Warn("tunnel down", "cause", cause, "retry_in", wait)
+			// A short wait even after a long-lived SA, so a gateway that
+			// deletes every new SA is not hammered.
+			sleep(ctx, wait)
+			wait = min(2*wait, c.s.backoff)
+			if time.Since(sa.Info().Established) > c.s.backoff {
+				wait = firstBackoff
+			}
+		case <-ctx.Done():
+			c.closeSA(sa)
+		}
+	}
+	c.log.Info("roadwarrior stopped")
+	return nil
+}
+
+// start opens the IKE sockets, the TUN device and the data plane.
+func (c *client) start(ctx context.Context) error {
+	var err error
+	c.tr, err = ike.ListenUDP(ctx, ike.WithTransportLogger(c.log))
+	if err != nil {
+		return fmt.Errorf("IKE sockets: %w", err)
+	}
+	dev, err := tun.CreateTUN(c.s.tun, tunMTU)
+	if err != nil {
+		return fmt.Errorf("TUN %s: %w", c.s.tun, err)
+	}
+	c.tunn = c.s.tun
+	if name, err := dev.Name(); err == nil {
+		c.tunn = name
+	}
+	var opts []esp.Option
+	for _, conn := range c.tr.NATTConns() {
+		opts = append(opts, esp.WithUDPSendConn(conn))
+	}
+	opts = append(opts, esp.WithLogger(c.log))
+	c.dp, err = esp.NewUserspace(dev, opts...)
+	if err != nil {
+		dev.Close()
+		return fmt.Errorf("data plane: %w", err)
+	}
+	c.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { c.dp.HandleUDP(pkt, remote) })
+	c.in, err = ike.NewInitiator(c.tr, ike.WithDataPlane(c.dp), ike.WithLogger(c.log))
+	if err != nil {
+		return fmt.Errorf("initiator: %w", err)
+	}
+	c.net, err = newTunnelNet(c.tunn, c.s.split, c.log)
+	if err != nil {
+		return err
+	}
+	c.dns = &resolvFile{path: c.s.resolv}
+	c.log.Info("roadwarrior started", "server", c.s.server, "tun", c.tunn, "split", c.s.split)
+	return nil
+}
+
+// connect resolves the gateway (again on each attempt: its address may
+// change) and dials it.
+func (c *client) connect(ctx context.Context) (*ike.SA, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.s.dialTO)
+	defer cancel()
+	addr, err := c.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("connecting", "gateway", addr)
+	return c.in.Dial(ctx, addr, c.s.peer)
+}
+
+func (c *client) resolve(ctx context.Context) (netip.AddrPort, error) {
+	if a, err := netip.ParseAddr(c.s.host); err == nil {
+		return netip.AddrPortFrom(a.Unmap(), c.s.port), nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", c.s.host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%s: no address", c.s.host)
+	}
+	return netip.AddrPortFrom(addrs[0].Unmap(), c.s.port), nil
+}
+
+// up applies the SA's virtual addresses, routes and DNS and reports the
+// tunnel.
+func (c *client) up(sa *ike.SA) error {
+	info := sa.Info()
+	if len(info.VirtualIPs) == 0 {
+		return errors.New("the gateway assigned no virtual IP address")
+	}
+	if err := c.net.apply(info.VirtualIPs, info.Remote.Addr()); err != nil {
+		return err
+	}
+	servers, domains := sa.DNS()
+	if err := c.dns.write(servers, domains); err != nil {
+		return err
+	}
+	var esps []string
+	for _, ch := range info.Children {
+		esps = append(esps, ch.Proposal)
+	}
+	routes := "everything"
+	if c.s.split != nil {
+		routes = fmt.Sprint(c.s.split)
+	}
+	fmt.Fprintf(c.out, "tunnel up: gateway %v, IKE %s, ESP %s, virtual IPs %v, routes %s via %s, DNS %v %s\n",
+		info.Remote, info.Proposal, strings.Join(esps, ","), info.VirtualIPs, routes, c.tunn, servers, strings.Join(domains, " "))
+	c.log.Info("tunnel up", "gateway", info.Remote, "ike", info.Proposal, "esp", esps, "vips", info.VirtualIPs, "dns", servers, "domains", domains)
+	return nil
+}
+
+// closeSA sends the Delete and removes the routes and DNS of the SA.
+func (c *client) closeSA(sa *ike.SA) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := sa.Close(ctx); err != nil {
+		c.log.Warn("delete not confirmed by the gateway", "err", err)
+	}
+	c.net.remove()
+	c.dns.restore()
+}
+
+// stop releases everything start created, in reverse order.
+func (c *client) stop() {
+	if c.in != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		c.in.Close(ctx)
+		cancel()
+	}
+	if c.net != nil {
+		c.net.remove()
+	}
+	if c.dns != nil {
+		c.dns.restore()
+	}
+	if c.dp != nil {
+		c.dp.Close() // closes the TUN device, which takes its addresses and routes along
+	}
+	if c.tr != nil {
+		c.tr.Close()
+	}
+	if c.tunn != "" {
+		removeLink(c.tunn)
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,51 @@
+// Command roadwarrior is goipsec's VPN client: an IKEv2 initiator that
+// connects to a gateway (the responder example, strongSwan, or any IKEv2
+// VPN server), puts the virtual IPv4 and IPv6 addresses it is given on a
+// TUN device, routes through it and applies the gateway's DNS servers,
+// over the userspace ESP data plane. It is written against the public API
+// only.
+//
+// Run it as root:
+//
+//	roadwarrior -server vpn.example.com -auth eap -user alice -password-file pw -ca ca.pem
+//	roadwarrior -server 192.0.2.1 -auth psk -psk-file psk -id client@example.com -remote-id vpn.example.com
+//	roadwarrior -server vpn.example.com:500 -auth cert -cert me.pem -key me.key -ca ca.pem -split 10.0.0.0/8,fd00::/8
+//
+// Authentication (-auth):
+//   - psk: a pre-shared key from -psk-file (or -psk, which other users
+//     can see in ps), used in both directions;
+//   - cert: our certificate chain (-cert, PEM) and key (-key, PEM PKCS#8,
+//     PKCS#1 or SEC 1); the gateway proves itself with a certificate
+//     chaining to -ca (default: the system roots);
+//   - eap: EAP-MSCHAPv2 with -user and the password in -password-file;
+//     the gateway authenticates with a certificate, as for cert.
+//
+// -id sets our identity in strongSwan's syntax (an address, user@host,
+// a name, "CN=..." or "@#hex"; default: our address, or the user name
+// for eap). -remote-id is the identity the gateway must prove (default:
+// the -server host name when it is a name; none for an address).
+//
+// Once the tunnel is up it prints one line:
+//
+//	tunnel up: gateway 192.0.2.1:4500, IKE aes256-sha256-prfsha256-modp2048, ESP aes256gcm16, virtual IPs [198.51.100.64 2001:db8:100:1::], routes everything via goipsec-rw0, DNS [198.51.100.53 2001:db8:100::53]
+//
+// Routing: by default everything goes through the tunnel (0.0.0.0/1,
+// 128.0.0.0/1, ::/1 and 8000::/1 on the TUN device, for each family with
+// a virtual address, so the default routes stay untouched), plus a host
+// route to the gateway over its current path so IKE and ESP do not loop
+// into the tunnel. With -split only the listed prefixes are routed. The
+// DNS servers (and search domains) are printed, and written to -resolv
+// FILE when given; the previous content comes back when the tunnel goes.
+//
+// When the SA ends (deleted by the gateway, dead peer detection every
+// -dpd, default 30 s) or a connection attempt fails, roadwarrior removes
+// the addresses, routes and DNS, prints "tunnel down: CAUSE" and tries
+// again after 1 s, doubling the wait up to -max-backoff (60 s). SIGINT or
+// SIGTERM deletes the SA (an IKE Delete to the gateway), removes the
+// routes, the resolv.conf changes and the TUN device (-tun, default
+// goipsec-rw0) and exits 0. Bad flags exit 2 with one line naming the
+// flag; a failed set-up (no root, no TUN) exits 1.
+//
+// Logs (log/slog text, level -log-level) go to standard error; they never
+// contain keys or passwords.
+package main

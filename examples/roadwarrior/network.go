@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// fullTunnel4 and fullTunnel6 cover everything with two halves each: more
+// specific than the default routes, so they win without replacing them,
+// and the default routes come back by themselves when ours go.
+var (
+	fullTunnel4 = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
+	fullTunnel6 = []netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
+)
+
+// tunnelNet puts the virtual addresses on the TUN device and routes
+// through it; remove undoes exactly what apply did.
+type tunnelNet struct {
+	link  netlink.Link
+	split []netip.Prefix
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	addrs  []*netlink.Addr
+	routes []*netlink.Route
+}
+
+func newTunnelNet(name string, split []netip.Prefix, log *slog.Logger) (*tunnelNet, error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("TUN %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("TUN %s: up: %w", name, err)
+	}
+	return &tunnelNet{link: link, split: split, log: log}, nil
+}
+
+// apply adds the virtual addresses and the routes: the -split prefixes,
+// or for a full tunnel the two halves of each family that has a virtual
+// address, plus a host route to the gateway over its current path so IKE
+// and ESP do not loop into the tunnel.
+func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	src := map[bool]netip.Addr{}
+	for _, v := range vips {
+		bits := 32
+		a := &netlink.Addr{IPNet: netlink.NewIPNet(v.AsSlice())}
+		if v.Is6() {
+			bits = 128
+			// Nobody else is on a TUN: no duplicate address detection,
+			// which would hold the address back for a second or two.
+			a.Flags = unix.IFA_F_NODAD
+		}
+		a.IPNet.Mask = net.CIDRMask(bits, bits)
+		if err := netlink.AddrReplace(n.link, a); err != nil {
+			return fmt.Errorf("TUN %s: address %v: %w", n.link.Attrs().Name, v, err)
+		}
+		n.addrs = append(n.addrs, a)
+		if _, ok := src[v.Is6()]; !ok {
+			src[v.Is6()] = v
+		}
+	}
+	var dsts []netip.Prefix
+	if n.split != nil {
+		dsts = n.split
+	} else {
+		if _, ok := src[gateway.Is6()]; ok {
+			if err := n.excludeGateway(gateway); err != nil {
+				return err
+			}
+		}
+		dsts = append(append(dsts, fullTunnel4...), fullTunnel6...)
+	}
+	for _, d := range dsts {
+		s, ok := src[d.Addr().Is6()]
+		if !ok {
+			n.log.Warn("no virtual address of this family: not routed", "prefix", d)
+			continue
+		}
+		r := &netlink.Route{LinkIndex: n.link.Attrs().Index, Dst: prefixNet(d), Src: s.AsSlice(), Scope: netlink.SCOPE_LINK}
+		if err := netlink.RouteReplace(r); err != nil {
+			return fmt.Errorf("route %v via %s: %w", d, n.link.Attrs().Name, err)
+		}
+		n.routes = append(n.routes, r)
+	}
+	return nil
+}
+
+// excludeGateway pins the gateway's address to the path it has now.
+func (n *tunnelNet) excludeGateway(gw netip.Addr) error {
+	rs, err := netlink.RouteGet(gw.AsSlice())
+	if err != nil || len(rs) == 0 {
+		return fmt.Errorf("no route to the gateway %v: %v", gw, err)
+	}
+	if rs[0].LinkIndex == n.link.Attrs().Index {
+		return fmt.Errorf("the gateway %v is routed through %s itself", gw, n.link.Attrs().Name)
+	}
+	r := &netlink.Route{LinkIndex: rs[0].LinkIndex, Dst: prefixNet(netip.PrefixFrom(gw, gw.BitLen())), Gw: rs[0].Gw}
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("route to the gateway %v: %w", gw, err)
+	}
+	n.routes = append(n.routes, r)
+	return nil
+}
+
+// remove deletes the routes and addresses apply added; those already
+// gone (with the device) are no error.
+func (n *tunnelNet) remove() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := len(n.routes) - 1; i >= 0; i-- {
+		if err := netlink.RouteDel(n.routes[i]); err != nil && !gone(err) {
+			n.log.Warn("route not removed", "dst", n.routes[i].Dst, "err", err)
+		}
+	}
+	for _, a := range n.addrs {
+		if err := netlink.AddrDel(n.link, a); err != nil && !gone(err) {
+			n.log.Warn("address not removed", "addr", a.IPNet, "err", err)
+		}
+	}
+	n.routes, n.addrs = nil, nil
+}
+
+func gone(err error) bool {
+	return errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT)
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// removeLink deletes the TUN device if closing it left it behind.
+func removeLink(name string) {
+	if l, err := netlink.LinkByName(name); err == nil {
+		_ = netlink.LinkDel(l)
+	}
+}
+
+// resolvFile writes the gateway's DNS servers into a resolv.conf and puts
+// the previous content back when the tunnel goes.
+type resolvFile struct {
+	path  string
+	saved []byte
+	had   bool // saved holds the previous content (the file existed)
+	wrote bool
+}
+
+func (r *resolvFile) write(servers []netip.Addr, domains []string) error {
+	if r.path == "" || len(servers) == 0 {
+		return nil
+	}
+	if !r.wrote {
+		b, err := os.ReadFile(r.path)
+		r.saved, r.had = b, err == nil
+	}
+	var sb strings.Builder
+	sb.WriteString("# written by roadwarrior: DNS servers of the VPN gateway\n")
+	if len(domains) > 0 {
+		fmt.Fprintf(&sb, "search %s\n", strings.Join(domains, " "))
+	}
+	for _, s := range servers {
+		fmt.Fprintf(&sb, "nameserver %s\n", s)
+	}
+	if err := os.WriteFile(r.path, []byte(sb.String()), 0o644); err != nil {
+		return fmt.Errorf("-resolv: %w", err)
+	}
+	r.wrote = true
+	return nil
+}
+
+func (r *resolvFile) restore() {
+	if !r.wrote {
+		return
+	}
+	r.wrote = false
+	if r.had {
+		_ = os.WriteFile(r.path, r.saved, 0o644)
+	} else {
+		_ = os.Remove(r.path)
+	}
+}
