@@ -183,8 +183,12 @@ func (c *client) up(sa *ike.SA) error {
 	if c.s.split != nil {
 		routes = fmt.Sprint(c.s.split)
 	}
-	fmt.Fprintf(c.out, "tunnel up: gateway %v, IKE %s, ESP %s, virtual IPs %v, routes %s via %s, DNS %v %s\n",
-		info.Remote, info.Proposal, strings.Join(esps, ","), info.VirtualIPs, routes, c.tunn, servers, strings.Join(domains, " "))
+	search := ""
+	if len(domains) > 0 {
+		search = ", search " + strings.Join(domains, " ")
+	}
+	fmt.Fprintf(c.out, "tunnel up: gateway %v, IKE %s, ESP %s, virtual IPs %v, routes %s via %s, DNS %v%s\n",
+		info.Remote, info.Proposal, strings.Join(esps, ","), info.VirtualIPs, routes, c.tunn, servers, search)
 	c.log.Info("tunnel up", "gateway", info.Remote, "ike", info.Proposal, "esp", esps, "vips", info.VirtualIPs, "dns", servers, "domains", domains)
 	return nil
 }

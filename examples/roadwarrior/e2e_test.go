@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goipsec/ipsec/internal/strongswan"
+	"github.com/goipsec/ipsec/internal/testnet"
+)
+
+// reexecEnv makes the test binary run roadwarrior's main instead of the
+// tests, so the end-to-end test starts the program as its own process in
+// the client namespace, as a user would.
+const reexecEnv = "GOIPSEC_ROADWARRIOR_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(reexecEnv) == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitLines waits until stdout holds n lines starting with prefix.
+func waitLines(t *testing.T, out *lockedBuffer, done <-chan error, prefix string, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		count := 0
+		for l := range strings.SplitSeq(out.String(), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				count++
+			}
+		}
+		if count >= n {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("roadwarrior exited (%v) before %d %q lines; stdout:\n%s", err, n, prefix, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d %q lines within %v; stdout:\n%s", n, prefix, d, out.String())
+		}
+	}
+}
+
+// TestEndToEndAgainstStrongSwan runs roadwarrior against a strongSwan PSK
+// responder: tunnel up, ping through the split route, resolv.conf
+// written; then the responder restarts, roadwarrior reconnects and the
+// ping works again; SIGTERM ends it with status 0, the TUN device gone
+// and resolv.conf restored.
+func TestEndToEndAgainstStrongSwan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	topo := testnet.New(t, testnet.NATRandomPort)
+	const psk = "goipsec-roadwarrior-psk-0123456789"
+	vars := map[string]string{
+		"SERVER_ID": "vpn.example.com", "PSK": psk, "GROUP_ID": "g",
+		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+	}
+	sp, err := strongswan.Render("server", "ikev2-psk", vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := strongswan.Start(t, topo.Server, sp, "", nil)
+
+	dir := t.TempDir()
+	pskFile, resolv := filepath.Join(dir, "psk"), filepath.Join(dir, "resolv.conf")
+	const oldResolv = "nameserver 192.0.2.53\n"
+	for name, content := range map[string]string{pskFile: psk + "\n", resolv: oldResolv} {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tunName = "gi-rw0"
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	cmd := topo.Client.Command(context.Background(), os.Args[0],
+		"-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
+		"-id", "client@example.com", "-remote-id", "vpn.example.com", "-tun", tunName,
+		"-split", "198.51.100.0/24,2001:db8:100::/64", "-resolv", resolv, "-dpd", "2s", "-log-level", "debug")
+	cmd.Env = append(os.Environ(), reexecEnv+"=1")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		t.Logf("roadwarrior stdout:\n%s", stdout.String())
+		if t.Failed() {
+			t.Logf("roadwarrior stderr:\n%s", stderr.String())
+		}
+	})
+
+	ping := func(when string) {
+		t.Helper()
+		for _, dst := range []string{testnet.Inner4.String(), testnet.Inner6.String()} {
+			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", dst); err != nil {
+				t.Errorf("%s: ping %s through the tunnel: %v\n%s", when, dst, err, out)
+			}
+		}
+	}
+	waitLines(t, stdout, done, "tunnel up:", 1, 45*time.Second)
+	up := stdout.String()
+	for _, want := range []string{"gateway 192.0.2.1:4500", "IKE aes256-sha256", "ESP aes256gcm16", "198.51.100.", "2001:db8:100:1::", "DNS [198.51.100.53 2001:db8:100::53]"} {
+		if !strings.Contains(up, want) {
+			t.Errorf("tunnel-up line lacks %q:\n%s", want, up)
+		}
+	}
+	ping("first SA")
+	if b, _ := os.ReadFile(resolv); !strings.Contains(string(b), "nameserver "+testnet.DNS4.String()) || !strings.Contains(string(b), "nameserver "+testnet.DNS6.String()) {
+		t.Errorf("resolv.conf while up:\n%s", b)
+	}
+	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev2-psk"); !st.IKEUp || !st.ChildUp {
+		t.Errorf("strongSwan does not show the SAs up:\n%s", srv.ListSAs())
+	}
+
+	// The gateway restarts: its SAs are gone; roadwarrior notices (Delete
+	// or dead peer detection) and reconnects to the new daemon.
+	srv.Stop()
+	srv = strongswan.Start(t, topo.Server, sp, "", nil)
+	waitLines(t, stdout, done, "tunnel down:", 1, 60*time.Second)
+	waitLines(t, stdout, done, "tunnel up:", 2, 90*time.Second)
+	ping("after the gateway restarted")
+	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev2-psk"); !st.IKEUp || !st.ChildUp {
+		t.Errorf("restarted strongSwan does not show the SAs up:\n%s", srv.ListSAs())
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		exited = true
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("roadwarrior did not stop within 30 s of SIGTERM")
+	}
+	if out, err := topo.Client.Try("ip", "link", "show", tunName); err == nil {
+		t.Errorf("TUN device still present after shutdown:\n%s", out)
+	}
+	if b, _ := os.ReadFile(resolv); string(b) != oldResolv {
+		t.Errorf("resolv.conf not restored: %q", b)
+	}
+	if !strings.Contains(stderr.String(), "roadwarrior stopped") {
+		t.Error("no orderly stop in the log")
+	}
+	if strings.Contains(stderr.String(), psk) || strings.Contains(stdout.String(), psk) {
+		t.Error("the PSK appears in roadwarrior's output")
+	}
+	// The Delete reached the gateway: it holds no SA of ours any more.
+	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev2-psk"); st.IKEUp {
+		t.Errorf("strongSwan still has the IKE SA after our shutdown:\n%s", srv.ListSAs())
+	}
+}
