@@ -121,7 +121,8 @@ func (c *client) start(ctx context.Context) error {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	c.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { c.dp.HandleUDP(pkt, remote) })
-	c.in, err = ike.NewInitiator(c.tr, ike.WithDataPlane(c.dp), ike.WithLogger(c.log))
+	c.in, err = ike.NewInitiator(c.tr, ike.WithDataPlane(c.dp), ike.WithLogger(c.log),
+		ike.WithRetransmission(c.s.rtTO, ike.DefaultRetransmitBase, c.s.rtTries))
 	if err != nil {
 		return fmt.Errorf("initiator: %w", err)
 	}

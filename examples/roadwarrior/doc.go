@@ -37,8 +37,9 @@
 // DNS servers (and search domains) are printed, and written to -resolv
 // FILE when given; the previous content comes back when the tunnel goes.
 //
-// When the SA ends (deleted by the gateway, dead peer detection every
-// -dpd, default 30 s) or a connection attempt fails, roadwarrior removes
+// When the SA ends (deleted by the gateway, or dead peer detection every
+// -dpd, default 30 s, got no answer: -retransmit-timeout 4 s growing by
+// 1.8 for -retransmit-tries 5, about 165 s as in strongSwan) or a connection attempt fails, roadwarrior removes
 // the addresses, routes and DNS, prints "tunnel down: CAUSE" and tries
 // again after 1 s, doubling the wait up to -max-backoff (60 s). SIGINT or
 // SIGTERM deletes the SA (an IKE Delete to the gateway), removes the

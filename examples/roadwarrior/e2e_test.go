@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,6 +44,60 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// rwProcess is roadwarrior running in a namespace.
+type rwProcess struct {
+	ns             *testnet.NS
+	cmd            *exec.Cmd
+	stdout, stderr *lockedBuffer
+	done           chan error
+	exited         bool
+}
+
+// startRoadwarrior runs `roadwarrior args...` in ns; it is killed at the
+// end of the test if the test did not stop it.
+func startRoadwarrior(t *testing.T, ns *testnet.NS, args ...string) *rwProcess {
+	t.Helper()
+	p := &rwProcess{ns: ns, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p.cmd = ns.Command(context.Background(), os.Args[0], args...)
+	p.cmd.Env = append(os.Environ(), reexecEnv+"=1")
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if !p.exited {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		t.Logf("roadwarrior stdout:\n%s", p.stdout.String())
+		if t.Failed() {
+			t.Logf("roadwarrior stderr:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and checks for exit status 0 and a removed TUN.
+func (p *rwProcess) stop(t *testing.T, tunName string) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.exited = true
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("roadwarrior did not stop within 30 s of SIGTERM")
+	}
+	if out, err := p.ns.Try("ip", "link", "show", tunName); err == nil {
+		t.Errorf("TUN device still present after shutdown:\n%s", out)
+	}
 }
 
 // waitLines waits until stdout holds n lines starting with prefix.
@@ -102,29 +157,11 @@ func TestEndToEndAgainstStrongSwan(t *testing.T) {
 		}
 	}
 	const tunName = "gi-rw0"
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	cmd := topo.Client.Command(context.Background(), os.Args[0],
+	p := startRoadwarrior(t, topo.Client,
 		"-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
 		"-id", "client@example.com", "-remote-id", "vpn.example.com", "-tun", tunName,
 		"-split", "198.51.100.0/24,2001:db8:100::/64", "-resolv", resolv, "-dpd", "2s", "-log-level", "debug")
-	cmd.Env = append(os.Environ(), reexecEnv+"=1")
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		t.Logf("roadwarrior stdout:\n%s", stdout.String())
-		if t.Failed() {
-			t.Logf("roadwarrior stderr:\n%s", stderr.String())
-		}
-	})
+	stdout, stderr, done := p.stdout, p.stderr, p.done
 
 	ping := func(when string) {
 		t.Helper()
@@ -160,21 +197,7 @@ func TestEndToEndAgainstStrongSwan(t *testing.T) {
 		t.Errorf("restarted strongSwan does not show the SAs up:\n%s", srv.ListSAs())
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		exited = true
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v, want status 0", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("roadwarrior did not stop within 30 s of SIGTERM")
-	}
-	if out, err := topo.Client.Try("ip", "link", "show", tunName); err == nil {
-		t.Errorf("TUN device still present after shutdown:\n%s", out)
-	}
+	p.stop(t, tunName)
 	if b, _ := os.ReadFile(resolv); string(b) != oldResolv {
 		t.Errorf("resolv.conf not restored: %q", b)
 	}
@@ -187,5 +210,85 @@ func TestEndToEndAgainstStrongSwan(t *testing.T) {
 	// The Delete reached the gateway: it holds no SA of ours any more.
 	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev2-psk"); st.IKEUp {
 		t.Errorf("strongSwan still has the IKE SA after our shutdown:\n%s", srv.ListSAs())
+	}
+}
+
+// TestEndToEndFullTunnelGatewayKilled routes everything through the
+// tunnel (no -split) behind a NAT, checks that the gateway itself stays
+// routed outside the tunnel, then kills the strongSwan responder without
+// a Delete: dead peer detection must notice, the reconnection attempts
+// back off while the gateway is away, and the tunnel comes back when it
+// returns. At shutdown the exclude route is gone too.
+func TestEndToEndFullTunnelGatewayKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	topo := testnet.New(t, testnet.NATRandomPort)
+	const psk = "goipsec-roadwarrior-psk-0123456789"
+	sp, err := strongswan.Render("server", "ikev2-psk", map[string]string{
+		"SERVER_ID": "vpn.example.com", "PSK": psk, "GROUP_ID": "g",
+		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := strongswan.Start(t, topo.Server, sp, "", nil)
+	pskFile := filepath.Join(t.TempDir(), "psk")
+	if err := os.WriteFile(pskFile, []byte(psk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const tunName = "gi-rw1"
+	p := startRoadwarrior(t, topo.Client,
+		"-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
+		"-remote-id", "vpn.example.com", "-tun", tunName, "-dpd", "1s",
+		"-retransmit-timeout", "500ms", "-retransmit-tries", "2", "-dial-timeout", "5s", "-max-backoff", "4s")
+	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+	if !strings.Contains(p.stdout.String(), "routes everything via "+tunName) {
+		t.Errorf("not a full tunnel:\n%s", p.stdout.String())
+	}
+	gwRoute := func() string {
+		out, _ := topo.Client.Try("ip", "-4", "route", "get", testnet.ServerAddr4.String())
+		return out
+	}
+	if r := gwRoute(); strings.Contains(r, tunName) {
+		t.Errorf("the gateway is routed into the tunnel: %s", r)
+	}
+	if out, _ := topo.Client.Try("ip", "-4", "route", "get", "203.0.113.9"); !strings.Contains(out, tunName) {
+		t.Errorf("203.0.113.9 is not routed through the tunnel: %s", out)
+	}
+	ping := func(when string) {
+		t.Helper()
+		for _, dst := range []string{testnet.Inner4.String(), testnet.Inner6.String()} {
+			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", dst); err != nil {
+				t.Errorf("%s: ping %s through the full tunnel: %v\n%s", when, dst, err, out)
+			}
+		}
+	}
+	ping("first SA")
+
+	srv.Kill()
+	waitLines(t, p.stdout, p.done, "tunnel down:", 1, 30*time.Second)
+	if r := gwRoute(); strings.Contains(r, tunName) {
+		t.Errorf("route to the gateway still into the tunnel after it went down: %s", r)
+	}
+	// Let at least one attempt fail while the gateway is away.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.stderr.String(), "connection failed") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(p.stderr.String(), "connection failed") {
+		t.Error("no failed reconnection attempt logged while the gateway was away")
+	}
+	srv = strongswan.Start(t, topo.Server, sp, "", nil)
+	waitLines(t, p.stdout, p.done, "tunnel up:", 2, 60*time.Second)
+	ping("after the gateway came back")
+	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev2-psk"); !st.IKEUp || !st.ChildUp {
+		t.Errorf("strongSwan does not show the new SAs up:\n%s", srv.ListSAs())
+	}
+	p.stop(t, tunName)
+	if out, _ := topo.Client.Try("ip", "-4", "route", "show", testnet.ServerAddr4.String()+"/32"); strings.TrimSpace(out) != "" {
+		t.Errorf("exclude route to the gateway left behind: %s", out)
 	}
 }

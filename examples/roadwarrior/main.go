@@ -43,6 +43,8 @@ type options struct {
 	tun, split, resolv           string
 	logLevel                     string
 	dpd, dialTimeout, maxBackoff time.Duration
+	rtTimeout                    time.Duration
+	rtTries                      int
 }
 
 // settings are the validated options with their files read.
@@ -57,6 +59,8 @@ type settings struct {
 	level   slog.Level
 	dialTO  time.Duration
 	backoff time.Duration
+	rtTO    time.Duration
+	rtTries int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -77,13 +81,16 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.DurationVar(&o.dpd, "dpd", 30*time.Second, "dead peer detection `interval` (0: off)")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 30*time.Second, "`limit` for one connection attempt")
+	fs.DurationVar(&o.rtTimeout, "retransmit-timeout", ike.DefaultRetransmitTimeout, "first IKE retransmission `timeout` (growing by 1.8 per try)")
+	fs.IntVar(&o.rtTries, "retransmit-tries", ike.DefaultRetransmitTries, "IKE retransmissions before the gateway counts as gone (0-20)")
 	fs.DurationVar(&o.maxBackoff, "max-backoff", 60*time.Second, "longest `wait` between reconnection attempts (starting at 1 s, doubling)")
 }
 
 // validate checks the options and reads the files they name. Errors name
 // the flag and never contain secrets.
 func (o *options) validate() (*settings, error) {
-	s := &settings{tun: o.tun, resolv: o.resolv, dialTO: o.dialTimeout, backoff: o.maxBackoff, server: o.server}
+	s := &settings{tun: o.tun, resolv: o.resolv, dialTO: o.dialTimeout, backoff: o.maxBackoff, server: o.server,
+		rtTO: o.rtTimeout, rtTries: o.rtTries}
 	if o.server == "" {
 		return nil, errors.New("-server is required")
 	}
@@ -112,6 +119,12 @@ func (o *options) validate() (*settings, error) {
 	}
 	if o.dialTimeout <= 0 {
 		return nil, fmt.Errorf("-dial-timeout %v: must be positive", o.dialTimeout)
+	}
+	if o.rtTimeout <= 0 {
+		return nil, fmt.Errorf("-retransmit-timeout %v: must be positive", o.rtTimeout)
+	}
+	if o.rtTries < 0 || o.rtTries > 20 {
+		return nil, fmt.Errorf("-retransmit-tries %d: want 0 to 20", o.rtTries)
 	}
 	if o.maxBackoff < time.Second {
 		return nil, fmt.Errorf("-max-backoff %v: must be at least 1s", o.maxBackoff)

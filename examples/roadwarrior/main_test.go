@@ -49,6 +49,7 @@ func TestFlagErrors(t *testing.T) {
 		{"eap with psk", []string{"-server", "192.0.2.1", "-auth", "eap", "-user", "alice", "-password-file", pskFile, "-psk", "x"}, "-psk does not apply"},
 		{"missing ca", []string{"-server", "192.0.2.1", "-auth", "eap", "-user", "alice", "-password-file", pskFile, "-ca", missing}, "-ca:"},
 		{"negative backoff", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-max-backoff", "10ms"}, "-max-backoff"},
+		{"bad tries", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-retransmit-tries", "21"}, "-retransmit-tries 21"},
 		{"extra argument", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "now"}, `unexpected argument "now"`},
 	}
 	for _, c := range cases {
@@ -82,7 +83,7 @@ func TestValidateSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := options{server: "vpn.example.com:4501", auth: "eap", user: "alice", passwordFile: pw, tun: "rw0",
-		split: "198.51.100.7/24, 2001:db8::/32", logLevel: "debug", dialTimeout: 1, maxBackoff: 60e9}
+		split: "198.51.100.7/24, 2001:db8::/32", logLevel: "debug", dialTimeout: 1, maxBackoff: 60e9, rtTimeout: 1e9, rtTries: 3}
 	s, err := o.validate()
 	if err != nil {
 		t.Fatal(err)
