@@ -21,8 +21,9 @@
 //     the gateway authenticates with a certificate, as for cert.
 //
 // -id sets our identity in strongSwan's syntax (an address, user@host,
-// a name, "CN=..." or "@#hex"; default: our address, or the user name
-// for eap). -remote-id is the identity the gateway must prove (default:
+// a name, "CN=..." or "@#hex"; default: the certificate's first e-mail
+// or DNS subjectAltName, else its subject DN, for cert; the user name for
+// eap; our address for psk). -remote-id is the identity the gateway must prove (default:
 // the -server host name when it is a name; none for an address).
 //
 // Once the tunnel is up it prints one line:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/goipsec/ipsec/internal/strongswan"
 	"github.com/goipsec/ipsec/internal/testnet"
+	"github.com/goipsec/ipsec/internal/testpki"
 )
 
 // reexecEnv makes the test binary run roadwarrior's main instead of the
@@ -290,5 +291,62 @@ func TestEndToEndFullTunnelGatewayKilled(t *testing.T) {
 	p.stop(t, tunName)
 	if out, _ := topo.Client.Try("ip", "-4", "route", "show", testnet.ServerAddr4.String()+"/32"); strings.TrimSpace(out) != "" {
 		t.Errorf("exclude route to the gateway left behind: %s", out)
+	}
+}
+
+// TestEndToEndCertAndEAP connects with a certificate and with
+// EAP-MSCHAPv2 to strongSwan responders that prove themselves with a
+// certificate from -ca, and pings through the split route.
+func TestEndToEndCertAndEAP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com", testnet.ServerAddr4.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := pki.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte("s3cret-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		profile string
+		args    []string
+	}{
+		{"ikev2-cert", []string{"-auth", "cert", "-cert", filepath.Join(dir, "client.pem"), "-key", filepath.Join(dir, "client.key")}},
+		{"ikev2-eap", []string{"-auth", "eap", "-user", "alice", "-password-file", pwFile}},
+	} {
+		t.Run(c.profile, func(t *testing.T) {
+			topo := testnet.New(t, testnet.NATRandomPort)
+			sp, err := strongswan.Render("server", c.profile, map[string]string{
+				"SERVER_ID": "vpn.example.com", "POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(),
+				"DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := strongswan.Start(t, topo.Server, sp, strongswan.Users(map[string]string{"alice": "s3cret-password"}),
+				strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/server.pem": pki.Server.CertPEM(), "private/server.key": pki.Server.KeyPEM()})
+			const tunName = "gi-rw2"
+			args := append([]string{"-server", testnet.ServerAddr4.String(), "-remote-id", "vpn.example.com",
+				"-ca", filepath.Join(dir, "ca.pem"), "-tun", tunName, "-split", "198.51.100.0/24"}, c.args...)
+			p := startRoadwarrior(t, topo.Client, args...)
+			waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", testnet.Inner4.String()); err != nil {
+				t.Errorf("ping %s through the tunnel: %v\n%s", testnet.Inner4, err, out)
+			}
+			if st := strongswan.ParseSAs(srv.ListSAs(), c.profile); !st.IKEUp || !st.ChildUp {
+				t.Errorf("strongSwan does not show the SAs up:\n%s", srv.ListSAs())
+			}
+			p.stop(t, tunName)
+			if strings.Contains(p.stderr.String(), "s3cret") {
+				t.Error("the password appears in roadwarrior's log")
+			}
+		})
 	}
 }

@@ -193,6 +193,11 @@ func (o *options) validate() (*settings, error) {
 			return nil, fmt.Errorf("-key: %v", err)
 		}
 		peer.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: certs, Key: key}
+		if peer.LocalID.IsZero() {
+			if peer.LocalID, err = certIdentity(certs[0]); err != nil {
+				return nil, fmt.Errorf("-cert: %v", err)
+			}
+		}
 	case "eap":
 		if err := unused("-psk", "-psk-file", "-cert", "-key"); err != nil {
 			return nil, err
@@ -325,6 +330,23 @@ func readKey(name string) (crypto.Signer, error) {
 		}
 		return s, nil
 	}
+}
+
+// certIdentity is the identity a gateway accepts for our certificate
+// without -id, as strongSwan's default: the first e-mail or DNS
+// subjectAltName, else the subject DN.
+func certIdentity(der []byte) (ipsec.Identity, error) {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return ipsec.Identity{}, err
+	}
+	switch {
+	case len(c.EmailAddresses) > 0:
+		return ipsec.Email(c.EmailAddresses[0]), nil
+	case len(c.DNSNames) > 0:
+		return ipsec.FQDN(c.DNSNames[0]), nil
+	}
+	return ipsec.DN(c.Subject)
 }
 
 func caPool(name string) (*x509.CertPool, error) {

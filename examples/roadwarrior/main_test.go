@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/internal/testpki"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -163,4 +164,35 @@ func mustAddrs(t *testing.T, s ...string) []netip.Addr {
 		out = append(out, netip.MustParseAddr(a))
 	}
 	return out
+}
+
+func TestValidateCertIdentity(t *testing.T) {
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := pki.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	o := options{server: "192.0.2.1", auth: "cert", certFile: filepath.Join(dir, "client.pem"), keyFile: filepath.Join(dir, "client.key"),
+		caFile: filepath.Join(dir, "ca.pem"), tun: "rw0", logLevel: "info", dialTimeout: 1, maxBackoff: 60e9, rtTimeout: 1e9}
+	s, err := o.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.peer.LocalID.Equal(ipsec.Email("client@example.com")) {
+		t.Errorf("IDi %v, want the certificate's e-mail SAN", s.peer.LocalID)
+	}
+	if !s.peer.RemoteID.IsZero() {
+		t.Errorf("remote ID %v for a server given as an address, want none", s.peer.RemoteID)
+	}
+	if len(s.peer.Local.Certificates) != 1 || s.peer.Local.Key == nil {
+		t.Errorf("certificates %d, key %v", len(s.peer.Local.Certificates), s.peer.Local.Key != nil)
+	}
+	// A key file holding a certificate only is refused, naming the flag.
+	o.keyFile = o.certFile
+	if _, err := o.validate(); err == nil || !strings.Contains(err.Error(), "-key:") {
+		t.Errorf("certificate as key: %v", err)
+	}
 }
