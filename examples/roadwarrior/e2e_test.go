@@ -350,3 +350,103 @@ func TestEndToEndCertAndEAP(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndAgainstResponder builds the responder example, starts it
+// on its built-in configuration in the server namespace, and connects
+// with the demo user it prints and the CA it writes: tunnel up, ping of
+// the responder's inside address, reconnect after the responder
+// restarts.
+func TestEndToEndAgainstResponder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t) // root and ip, as for the strongSwan tests
+	testnet.Require(t, "ping", "go")
+	dir, state := t.TempDir(), t.TempDir()
+	bin := filepath.Join(dir, "responder")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/goipsec/ipsec/examples/responder").CombinedOutput(); err != nil {
+		t.Fatalf("go build responder: %v\n%s", err, out)
+	}
+	topo := testnet.New(t, testnet.NATRandomPort)
+	respArgs := []string{"-state", state, "-name", "vpn.example.com",
+		"-listen", testnet.ServerAddr4.String() + "," + testnet.ServerAddr6.String(),
+		"-pool", testnet.Pool4.String() + "," + testnet.Pool6.String(),
+		"-dns", testnet.DNS4.String() + "," + testnet.DNS6.String()}
+	startResp := func() (*exec.Cmd, *lockedBuffer, chan error) {
+		out := &lockedBuffer{}
+		cmd := topo.Server.Command(context.Background(), bin, respArgs...)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+			}
+			if t.Failed() {
+				t.Logf("responder output:\n%s", out.String())
+			}
+		})
+		deadline := time.Now().Add(90 * time.Second) // the first start generates RSA keys
+		for !strings.Contains(out.String(), "listening on:") {
+			select {
+			case err := <-done:
+				t.Fatalf("responder exited: %v\n%s", err, out.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("responder did not start:\n%s", out.String())
+			}
+		}
+		return cmd, out, done
+	}
+	cmd, out, done := startResp()
+	var password string
+	for l := range strings.SplitSeq(out.String(), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && k == "password" {
+			password = strings.TrimSpace(v)
+		}
+	}
+	if password == "" {
+		t.Fatalf("the responder printed no demo password:\n%s", out.String())
+	}
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inside4 := testnet.Pool4.Addr().Next()
+	const tunName = "gi-rw3"
+	p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-remote-id", "vpn.example.com",
+		"-auth", "eap", "-user", "demo", "-password-file", pwFile, "-ca", filepath.Join(state, "ca.pem"),
+		"-tun", tunName, "-split", testnet.Pool4.String()+","+testnet.Pool6.String(), "-dpd", "2s",
+		"-retransmit-timeout", "500ms", "-retransmit-tries", "2", "-max-backoff", "4s")
+	ping := func(when string) {
+		t.Helper()
+		if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", inside4.String()); err != nil {
+			t.Errorf("%s: ping the responder's inside address %v: %v\n%s", when, inside4, err, out)
+		}
+	}
+	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+	ping("first SA")
+
+	// Restart the responder (SIGTERM sends Delete to its peers).
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("responder exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("responder did not stop")
+	}
+	waitLines(t, p.stdout, p.done, "tunnel down:", 1, 30*time.Second)
+	startResp()
+	waitLines(t, p.stdout, p.done, "tunnel up:", 2, 60*time.Second)
+	ping("after the responder restarted")
+	p.stop(t, tunName)
+}
