@@ -54,22 +54,23 @@ func (c *client) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer c.stop()
-	wait := firstBackoff
+	wait := &backoff{max: c.s.backoff}
 	for ctx.Err() == nil {
 		sa, err := c.connect(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			c.log.Warn("connection failed", "server", c.s.server, "err", err, "retry_in", wait)
-			sleep(ctx, wait)
-			wait = min(2*wait, c.s.backoff)
+			d := wait.next()
+			c.log.Warn("connection failed", "server", c.s.server, "err", err, "retry_in", d)
+			sleep(ctx, d)
 			continue
 		}
 		if err := c.up(sa); err != nil {
 			c.closeSA(sa)
 			return err
 		}
+		upSince := time.Now()
 		select {
 		case <-sa.Done():
 			c.net.remove()
@@ -79,14 +80,15 @@ func (c *client) run(ctx context.Context) (err error) {
 				cause = e.Error()
 			}
 			fmt.Fprintf(c.out, "tunnel down: %s\n", cause)
-			c.log.Warn("tunnel down", "cause", cause, "retry_in", wait)
-			// A short wait even after a long-lived SA, so a gateway that
-			// deletes every new SA is not hammered.
-			sleep(ctx, wait)
-			wait = min(2*wait, c.s.backoff)
-			if time.Since(sa.Info().Established) > c.s.backoff {
-				wait = firstBackoff
+			// An SA that lived longer than the longest wait starts the
+			// backoff afresh; one the gateway deletes at once keeps
+			// doubling it, so such a gateway is not hammered.
+			if time.Since(upSince) > c.s.backoff {
+				wait.reset()
 			}
+			d := wait.next()
+			c.log.Warn("tunnel down", "cause", cause, "retry_in", d)
+			sleep(ctx, d)
 		case <-ctx.Done():
 			c.closeSA(sa)
 		}
@@ -228,6 +230,25 @@ func (c *client) stop() {
 		removeLink(c.tunn)
 	}
 }
+
+// backoff is the wait before the next connection attempt: firstBackoff,
+// doubling up to max.
+type backoff struct {
+	cur, max time.Duration
+}
+
+// next returns the wait before this attempt and doubles the next one.
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = firstBackoff
+	}
+	d := b.cur
+	b.cur = min(2*b.cur, b.max)
+	return d
+}
+
+// reset starts again at firstBackoff.
+func (b *backoff) reset() { b.cur = 0 }
 
 // sleep waits d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) {

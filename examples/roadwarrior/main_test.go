@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/internal/testpki"
@@ -194,5 +196,24 @@ func TestValidateCertIdentity(t *testing.T) {
 	o.keyFile = o.certFile
 	if _, err := o.validate(); err == nil || !strings.Contains(err.Error(), "-key:") {
 		t.Errorf("certificate as key: %v", err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := &backoff{max: 60 * time.Second}
+	var got []time.Duration
+	for range 9 {
+		got = append(got, b.next())
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
+	for i := range want {
+		want[i] *= time.Second
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	b.reset()
+	if d := b.next(); d != time.Second {
+		t.Errorf("after reset %v, want 1s", d)
 	}
 }
