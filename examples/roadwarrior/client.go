@@ -128,7 +128,7 @@ func (c *client) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("initiator: %w", err)
 	}
-	c.net, err = newTunnelNet(c.tunn, c.s.split, c.log)
+	c.net, err = newTunnelNet(c.tunn, c.log)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,19 @@ func (c *client) up(sa *ike.SA) error {
 	if len(info.VirtualIPs) == 0 {
 		return errors.New("the gateway assigned no virtual IP address")
 	}
-	if err := c.net.apply(info.VirtualIPs, info.Remote.Addr()); err != nil {
+	// -split, or what the gateway's traffic selectors cover: everything
+	// (0.0.0.0/0, ::/0) for a full tunnel, or the subnets a split-tunnel
+	// gateway narrowed them to.
+	dsts := c.s.split
+	if dsts == nil {
+		for _, ch := range info.Children {
+			dsts = append(dsts, tsPrefixes(ch.RemoteTS, c.log)...)
+		}
+		if len(dsts) == 0 {
+			dsts = []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0), netip.PrefixFrom(netip.IPv6Unspecified(), 0)}
+		}
+	}
+	if err := c.net.apply(info.VirtualIPs, info.Remote.Addr(), dsts); err != nil {
 		return err
 	}
 	servers, domains := sa.DNS()
@@ -182,9 +194,9 @@ func (c *client) up(sa *ike.SA) error {
 	for _, ch := range info.Children {
 		esps = append(esps, ch.Proposal)
 	}
-	routes := "everything"
-	if c.s.split != nil {
-		routes = fmt.Sprint(c.s.split)
+	routes := fmt.Sprint(dsts)
+	if len(dsts) == 2 && dsts[0].Bits() == 0 && dsts[1].Bits() == 0 {
+		routes = "everything"
 	}
 	search := ""
 	if len(domains) > 0 {

@@ -30,13 +30,15 @@
 //
 //	tunnel up: gateway 192.0.2.1:4500, IKE aes256-sha256-prfsha256-modp2048, ESP aes256gcm16, virtual IPs [198.51.100.64 2001:db8:100:1::], routes everything via goipsec-rw0, DNS [198.51.100.53 2001:db8:100::53]
 //
-// Routing: by default everything goes through the tunnel (0.0.0.0/1,
-// 128.0.0.0/1, ::/1 and 8000::/1 on the TUN device, for each family with
-// a virtual address, so the default routes stay untouched), plus a host
-// route to the gateway over its current path so IKE and ESP do not loop
-// into the tunnel. With -split only the listed prefixes are routed. The
-// DNS servers (and search domains) are printed, and written to -resolv
-// FILE when given; the previous content comes back when the tunnel goes.
+// Routing: with -split only the listed prefixes go through the tunnel.
+// Without it, what the gateway's traffic selectors cover: for the usual
+// 0.0.0.0/0 and ::/0 everything (0.0.0.0/1, 128.0.0.0/1, ::/1 and
+// 8000::/1 on the TUN device, for each family with a virtual address, so
+// the default routes stay untouched, plus a host route to the gateway
+// over its current path so IKE and ESP do not loop into the tunnel), or
+// the subnets a split-tunnel gateway narrowed them to. The DNS servers
+// (and search domains) are printed, and written to -resolv FILE when
+// given; the previous content comes back when the tunnel goes.
 //
 // When the SA ends (deleted by the gateway, or dead peer detection every
 // -dpd, default 30 s, got no answer: -retransmit-timeout 4 s growing by
@@ -47,6 +49,9 @@
 // routes, the resolv.conf changes and the TUN device (-tun, default
 // goipsec-rw0) and exits 0. Bad flags exit 2 with one line naming the
 // flag; a failed set-up (no root, no TUN) exits 1.
+//
+// While the tunnel is down, traffic takes the normal routes again (no
+// kill switch), so name lookups and the reconnection itself work.
 //
 // Logs (log/slog text, level -log-level) go to standard error; they never
 // contain keys or passwords.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -215,5 +216,18 @@ func TestBackoff(t *testing.T) {
 	b.reset()
 	if d := b.next(); d != time.Second {
 		t.Errorf("after reset %v, want 1s", d)
+	}
+}
+
+func TestTSPrefixes(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	got := tsPrefixes([]string{"0.0.0.0/0", "::/0", "10.1.2.3/16", "10.1.0.0/16", "198.51.100.53/32[udp/53]", "10.0.0.1..10.0.0.9", "2001:db8:100::/48"}, log)
+	want := []string{"0.0.0.0/0", "::/0", "10.1.0.0/16", "198.51.100.53/32", "2001:db8:100::/48"}
+	var gs []string
+	for _, p := range got {
+		gs = append(gs, p.String())
+	}
+	if !slices.Equal(gs, want) {
+		t.Errorf("tsPrefixes = %v, want %v", gs, want)
 	}
 }

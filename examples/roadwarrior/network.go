@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,16 +26,15 @@ var (
 // tunnelNet puts the virtual addresses on the TUN device and routes
 // through it; remove undoes exactly what apply did.
 type tunnelNet struct {
-	link  netlink.Link
-	split []netip.Prefix
-	log   *slog.Logger
+	link netlink.Link
+	log  *slog.Logger
 
 	mu     sync.Mutex
 	addrs  []*netlink.Addr
 	routes []*netlink.Route
 }
 
-func newTunnelNet(name string, split []netip.Prefix, log *slog.Logger) (*tunnelNet, error) {
+func newTunnelNet(name string, log *slog.Logger) (*tunnelNet, error) {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("TUN %s: %w", name, err)
@@ -42,14 +42,14 @@ func newTunnelNet(name string, split []netip.Prefix, log *slog.Logger) (*tunnelN
 	if err := netlink.LinkSetUp(link); err != nil {
 		return nil, fmt.Errorf("TUN %s: up: %w", name, err)
 	}
-	return &tunnelNet{link: link, split: split, log: log}, nil
+	return &tunnelNet{link: link, log: log}, nil
 }
 
-// apply adds the virtual addresses and the routes: the -split prefixes,
-// or for a full tunnel the two halves of each family that has a virtual
-// address, plus a host route to the gateway over its current path so IKE
-// and ESP do not loop into the tunnel.
-func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr) error {
+// apply adds the virtual addresses and routes dsts through the device. A
+// /0 becomes its two halves (more specific than the default route, which
+// stays untouched), and then the gateway gets a host route over its
+// current path so IKE and ESP do not loop into the tunnel.
+func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr, dsts []netip.Prefix) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	src := map[bool]netip.Addr{}
@@ -71,18 +71,24 @@ func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr) error {
 			src[v.Is6()] = v
 		}
 	}
-	var dsts []netip.Prefix
-	if n.split != nil {
-		dsts = n.split
-	} else {
-		if _, ok := src[gateway.Is6()]; ok {
+	var routes []netip.Prefix
+	for _, d := range dsts {
+		if d.Bits() != 0 {
+			routes = append(routes, d)
+			continue
+		}
+		if d.Addr().Is4() {
+			routes = append(routes, fullTunnel4...)
+		} else {
+			routes = append(routes, fullTunnel6...)
+		}
+		if _, ok := src[gateway.Is6()]; ok && d.Addr().Is6() == gateway.Is6() {
 			if err := n.excludeGateway(gateway); err != nil {
 				return err
 			}
 		}
-		dsts = append(append(dsts, fullTunnel4...), fullTunnel6...)
 	}
-	for _, d := range dsts {
+	for _, d := range routes {
 		s, ok := src[d.Addr().Is6()]
 		if !ok {
 			n.log.Warn("no virtual address of this family: not routed", "prefix", d)
@@ -95,6 +101,28 @@ func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr) error {
 		n.routes = append(n.routes, r)
 	}
 	return nil
+}
+
+// tsPrefixes turns the gateway's traffic selectors (strongSwan notation:
+// "10.0.0.0/8", "10.0.0.1/32[udp/53]", "10.0.0.1..10.0.0.9") into
+// prefixes to route; a protocol or port restriction still routes the
+// whole prefix, and ranges that are not a prefix are skipped.
+func tsPrefixes(ts []string, log *slog.Logger) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ts {
+		if i := strings.IndexByte(s, '['); i >= 0 {
+			s = s[:i]
+		}
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			log.Warn("traffic selector is not a prefix: not routed (use -split)", "ts", s)
+			continue
+		}
+		if !slices.Contains(out, p.Masked()) {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // excludeGateway pins the gateway's address to the path it has now.
