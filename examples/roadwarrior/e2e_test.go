@@ -450,3 +450,47 @@ func TestEndToEndAgainstResponder(t *testing.T) {
 	ping("after the responder restarted")
 	p.stop(t, tunName)
 }
+
+// TestEndToEndGatewaySplitTunnel has the strongSwan responder narrow its
+// traffic selectors to 198.51.100.0/24: without -split, roadwarrior
+// routes only that subnet through the tunnel.
+func TestEndToEndGatewaySplitTunnel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	topo := testnet.New(t, testnet.NoNAT)
+	const psk = "goipsec-roadwarrior-psk-0123456789"
+	sp, err := strongswan.Render("server", "ikev2-psk", map[string]string{
+		"SERVER_ID": "vpn.example.com", "PSK": psk, "GROUP_ID": "g",
+		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const full = "local_ts = 0.0.0.0/0, ::/0"
+	if !strings.Contains(sp.Conf, full) {
+		t.Fatalf("profile ikev2-psk no longer has %q", full)
+	}
+	sp.Conf = strings.Replace(sp.Conf, full, "local_ts = 198.51.100.0/24", 1)
+	strongswan.Start(t, topo.Server, sp, "", nil)
+	pskFile := filepath.Join(t.TempDir(), "psk")
+	if err := os.WriteFile(pskFile, []byte(psk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const tunName = "gi-rw4"
+	p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
+		"-remote-id", "vpn.example.com", "-tun", tunName)
+	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+	if !strings.Contains(p.stdout.String(), "routes [198.51.100.0/24] via "+tunName) {
+		t.Errorf("routes not taken from the gateway's traffic selectors:\n%s", p.stdout.String())
+	}
+	if out, _ := topo.Client.Try("ip", "-4", "route", "get", "203.0.113.9"); strings.Contains(out, tunName) {
+		t.Errorf("203.0.113.9 is routed into the split tunnel: %s", out)
+	}
+	if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", testnet.Inner4.String()); err != nil {
+		t.Errorf("ping %s through the tunnel: %v\n%s", testnet.Inner4, err, out)
+	}
+	p.stop(t, tunName)
+}
