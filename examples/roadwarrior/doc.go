@@ -48,7 +48,8 @@
 // SIGTERM deletes the SA (an IKE Delete to the gateway), removes the
 // routes, the resolv.conf changes and the TUN device (-tun, default
 // goipsec-rw0) and exits 0. Bad flags exit 2 with one line naming the
-// flag; a failed set-up (no root, no TUN) exits 1.
+// flag; a failed set-up (no root, no TUN) or addresses and routes that
+// cannot be applied exit 1.
 //
 // While the tunnel is down, traffic takes the normal routes again (no
 // kill switch), so name lookups and the reconnection itself work.
