@@ -28,7 +28,8 @@
 //
 // Once the tunnel is up it prints one line:
 //
-//	tunnel up: gateway 192.0.2.1:4500, IKE aes256-sha256-prfsha256-modp2048, ESP aes256gcm16, virtual IPs [198.51.100.64 2001:db8:100:1::], routes everything via goipsec-rw0, DNS [198.51.100.53 2001:db8:100::53]
+//	tunnel up: gateway 192.0.2.1:4500, IKE aes256-sha256-modp2048, ESP aes256gcm16, virtual IPs [198.51.100.65 2001:db8:100:1::1], routes everything via goipsec-rw0, DNS [198.51.100.53 2001:db8:100::53]
+//	tunnel down: ike: peer did not respond
 //
 // Routing: with -split only the listed prefixes go through the tunnel.
 // Without it, what the gateway's traffic selectors cover: for the usual
