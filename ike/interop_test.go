@@ -1,7 +1,6 @@
 package ike_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -26,22 +25,38 @@ import (
 	"github.com/goipsec/ipsec/proposal"
 )
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// listenWithTUN opens the IKE sockets on addrs and a TUN device named dev
+// inside ns, with the userspace data plane on it sending ESP from the
+// NAT-T sockets and receiving the ESP the transport hands over.
+func listenWithTUN(t *testing.T, ns *testnet.NS, addrs []netip.Addr, dev string) (*ike.Transport, *esp.Userspace) {
+	t.Helper()
+	var tr *ike.Transport
+	var dp *esp.Userspace
+	err := ns.Do(func() error {
+		var err error
+		tr, err = ike.ListenUDP(context.Background(), ike.WithListenAddrs(addrs...))
+		if err != nil {
+			return err
+		}
+		d, err := tun.CreateTUN(dev, 1400)
+		if err != nil {
+			return err
+		}
+		// The TUN's MTU is read through a socket of the current
+		// namespace, so the engine is created in there too.
+		var dpOpts []esp.Option
+		for _, c := range tr.NATTConns() {
+			dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
+		}
+		dp, err = esp.NewUserspace(d, dpOpts...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Run("ip", "link", "set", dev, "up")
+	tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { dp.HandleUDP(pkt, remote) })
+	return tr, dp
 }
 
 // gateway is our responder running in the server namespace of a test
@@ -50,8 +65,8 @@ type gateway struct {
 	resp   *ike.Responder
 	tr     *ike.Transport
 	dp     *esp.Userspace
-	log    *syncBuffer
-	keyLog *syncBuffer
+	log    *testnet.Buffer
+	keyLog *testnet.Buffer
 }
 
 func startGateway(t *testing.T, topo *testnet.Topology, cfg *ike.PeerConfig, opts ...ike.Option) *gateway {
@@ -61,35 +76,12 @@ func startGateway(t *testing.T, topo *testnet.Topology, cfg *ike.PeerConfig, opt
 
 func startGatewayOn(t *testing.T, topo *testnet.Topology, addrs []netip.Addr, cfg *ike.PeerConfig, opts ...ike.Option) *gateway {
 	t.Helper()
-	g := &gateway{log: &syncBuffer{}, keyLog: &syncBuffer{}}
-	var dev tun.Device
-	err := topo.Server.Do(func() error {
-		var err error
-		g.tr, err = ike.ListenUDP(context.Background(), ike.WithListenAddrs(addrs...))
-		if err != nil {
-			return err
-		}
-		dev, err = tun.CreateTUN("gi-tun0", 1400)
-		if err != nil {
-			return err
-		}
-		// The TUN's MTU is read through a socket of the current
-		// namespace, so the engine is created in there too.
-		var dpOpts []esp.Option
-		for _, c := range g.tr.NATTConns() {
-			dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
-		}
-		g.dp, err = esp.NewUserspace(dev, dpOpts...)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := &gateway{log: &testnet.Buffer{}, keyLog: &testnet.Buffer{}}
+	g.tr, g.dp = listenWithTUN(t, topo.Server, addrs, "gi-tun0")
 	s := topo.Server
-	s.Run("ip", "link", "set", "gi-tun0", "up")
 	s.Run("ip", "route", "add", testnet.Pool4.String(), "dev", "gi-tun0")
 	s.Run("ip", "-6", "route", "add", testnet.Pool6.String(), "dev", "gi-tun0")
-	g.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { g.dp.HandleUDP(pkt, remote) })
+	var err error
 	logger := slog.New(slog.NewTextHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g.resp, err = ike.NewResponder(g.tr, append([]ike.Option{
 		ike.WithPeers(ike.StaticPeers(cfg)), ike.WithDataPlane(g.dp), ike.WithLogger(logger), ike.WithKeyLogWriter(g.keyLog),
@@ -323,34 +315,14 @@ type roadwarrior struct {
 	init *ike.Initiator
 	tr   *ike.Transport
 	dp   *esp.Userspace
-	log  *syncBuffer
+	log  *testnet.Buffer
 }
 
 func startRoadwarrior(t *testing.T, topo *testnet.Topology) *roadwarrior {
 	t.Helper()
-	rw := &roadwarrior{log: &syncBuffer{}}
-	err := topo.Client.Do(func() error {
-		var err error
-		rw.tr, err = ike.ListenUDP(context.Background(), ike.WithListenAddrs(topo.ClientAddr4, topo.ClientAddr6))
-		if err != nil {
-			return err
-		}
-		dev, err := tun.CreateTUN("gi-tun1", 1400)
-		if err != nil {
-			return err
-		}
-		var dpOpts []esp.Option
-		for _, c := range rw.tr.NATTConns() {
-			dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
-		}
-		rw.dp, err = esp.NewUserspace(dev, dpOpts...)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo.Client.Run("ip", "link", "set", "gi-tun1", "up")
-	rw.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { rw.dp.HandleUDP(pkt, remote) })
+	rw := &roadwarrior{log: &testnet.Buffer{}}
+	rw.tr, rw.dp = listenWithTUN(t, topo.Client, []netip.Addr{topo.ClientAddr4, topo.ClientAddr6}, "gi-tun1")
+	var err error
 	logger := slog.New(slog.NewTextHandler(rw.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rw.init, err = ike.NewInitiator(rw.tr, ike.WithDataPlane(rw.dp), ike.WithLogger(logger))
 	if err != nil {

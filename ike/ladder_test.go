@@ -21,6 +21,7 @@ import (
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/testnet"
 	"github.com/goipsec/ipsec/internal/testpki"
 	"github.com/goipsec/ipsec/proposal"
 )
@@ -428,6 +429,22 @@ func TestUniquenessPolicies(t *testing.T) {
 	}
 }
 
+// secondResponder starts another gateway at addr on the pair's network;
+// it stops when the test ends.
+func (p *pair) secondResponder(t *testing.T, addr netip.Addr, cfg *ike.PeerConfig) *ike.Responder {
+	t.Helper()
+	b, err := ike.NewResponder(p.net.Endpoint(addr), ike.WithPeers(ike.StaticPeers(cfg)), ike.WithDataPlane(iketest.NewDataPlane()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	synctest.Wait()
+	return b
+}
+
 func TestRedirectAtInit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		respCfg, initCfg := pskConfigs()
@@ -437,15 +454,7 @@ func TestRedirectAtInit(t *testing.T) {
 			asked = append(asked, q)
 			return gwB, true
 		}))
-		b, err := ike.NewResponder(p.net.Endpoint(gwB), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { b.Serve(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
-		synctest.Wait()
+		b := p.secondResponder(t, gwB, respCfg)
 		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
@@ -485,7 +494,7 @@ func TestChildRekeyCollisions(t *testing.T) {
 		respCfg, initCfg := pskConfigs()
 		respCfg.Children = []ike.ChildConfig{{Name: "net", RekeyTime: time.Minute}}
 		initCfg.Children = []ike.ChildConfig{{Name: "net", RekeyTime: time.Minute}}
-		var logs syncBuffer
+		var logs testnet.Buffer
 		p := newPair(t, respCfg, ike.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		p.net.Delay = 8 * time.Second
 		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
@@ -612,15 +621,7 @@ func TestRedirectEstablished(t *testing.T) {
 		respCfg, initCfg := pskConfigs()
 		gwB := netip.MustParseAddr("192.0.2.5")
 		p := newPair(t, respCfg)
-		b, err := ike.NewResponder(p.net.Endpoint(gwB), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { b.Serve(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
-		synctest.Wait()
+		b := p.secondResponder(t, gwB, respCfg)
 		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,29 +32,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // responderProcess is the responder running in a namespace.
 type responderProcess struct {
 	ns             *testnet.NS
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testnet.Buffer
 	done           chan error
 	stopped        bool
 }
@@ -65,7 +46,7 @@ type responderProcess struct {
 // did not stop it.
 func startResponder(t *testing.T, ns *testnet.NS, args ...string) *responderProcess {
 	t.Helper()
-	p := &responderProcess{ns: ns, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &responderProcess{ns: ns, stdout: &testnet.Buffer{}, stderr: &testnet.Buffer{}, done: make(chan error, 1)}
 	p.cmd = ns.Command(context.Background(), os.Args[0], args...)
 	p.cmd.Env = append(os.Environ(), reexecEnv+"=1")
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,29 +27,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // rwProcess is roadwarrior running in a namespace.
 type rwProcess struct {
 	ns             *testnet.NS
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testnet.Buffer
 	done           chan error
 	exited         bool
 }
@@ -60,7 +40,7 @@ type rwProcess struct {
 // end of the test if the test did not stop it.
 func startRoadwarrior(t *testing.T, ns *testnet.NS, args ...string) *rwProcess {
 	t.Helper()
-	p := &rwProcess{ns: ns, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &rwProcess{ns: ns, stdout: &testnet.Buffer{}, stderr: &testnet.Buffer{}, done: make(chan error, 1)}
 	p.cmd = ns.Command(context.Background(), os.Args[0], args...)
 	p.cmd.Env = append(os.Environ(), reexecEnv+"=1")
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -102,7 +82,7 @@ func (p *rwProcess) stop(t *testing.T, tunName string) {
 }
 
 // waitLines waits until stdout holds n lines starting with prefix.
-func waitLines(t *testing.T, out *lockedBuffer, done <-chan error, prefix string, n int, d time.Duration) {
+func waitLines(t *testing.T, out *testnet.Buffer, done <-chan error, prefix string, n int, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -372,8 +352,8 @@ func TestEndToEndAgainstResponder(t *testing.T) {
 		"-listen", testnet.ServerAddr4.String() + "," + testnet.ServerAddr6.String(),
 		"-pool", testnet.Pool4.String() + "," + testnet.Pool6.String(),
 		"-dns", testnet.DNS4.String() + "," + testnet.DNS6.String()}
-	startResp := func() (*exec.Cmd, *lockedBuffer, chan error) {
-		out := &lockedBuffer{}
+	startResp := func() (*exec.Cmd, *testnet.Buffer, chan error) {
+		out := &testnet.Buffer{}
 		cmd := topo.Server.Command(context.Background(), bin, respArgs...)
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
