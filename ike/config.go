@@ -197,6 +197,18 @@ type PeerQuery struct {
 	// LocalID is the identity the peer expects of us (its IDr), zero when
 	// the peer sent none (Windows).
 	LocalID ipsec.Identity
+	// RemoteMethod is how the peer is about to authenticate, as far as
+	// its first IKE_AUTH request tells: AuthEAP when it sent no AUTH
+	// payload (RFC 7296 section 2.16), AuthPSK or AuthPubkey from the
+	// AUTH method otherwise. Zero for an initiator's lookup, made before
+	// the responder's AUTH is known. It lets one gateway serve EAP and
+	// certificate clients with the same identities (strongSwan selects
+	// its connections the same way).
+	RemoteMethod AuthMethod
+	// RemoteCertificate is the peer's end-entity certificate if it sent
+	// one (not yet verified: the engine verifies it against the selected
+	// configuration's CAs afterwards).
+	RemoteCertificate *x509.Certificate
 }
 
 // PeerLookup selects the configuration for a peer. It is called once per
@@ -209,8 +221,10 @@ var ErrNoPeerConfig = errors.New("ike: no matching peer configuration")
 
 // StaticPeers returns a PeerLookup that picks the first configuration
 // whose LocalID matches the identity the peer asked for (or any, when the
-// peer named none, as Windows does) and whose RemoteID, if set, equals the
-// peer's.
+// peer named none, as Windows does), whose RemoteID, if set, equals the
+// peer's, and whose Remote.Method fits the way the peer authenticates
+// (PeerQuery.RemoteMethod): an EAP client gets an AuthEAP configuration,
+// a certificate client an AuthPubkey one, a PSK peer an AuthPSK one.
 func StaticPeers(cfgs ...*PeerConfig) PeerLookup {
 	own := make([]*PeerConfig, len(cfgs))
 	for i, c := range cfgs {
@@ -222,6 +236,9 @@ func StaticPeers(cfgs ...*PeerConfig) PeerLookup {
 				continue
 			}
 			if !c.RemoteID.IsZero() && !c.RemoteID.Equal(q.RemoteID) {
+				continue
+			}
+			if q.RemoteMethod != 0 && c.Remote.Method != 0 && c.Remote.Method != q.RemoteMethod {
 				continue
 			}
 			return c.clone(), nil

@@ -95,3 +95,29 @@ func TestStaticPeers(t *testing.T) {
 		t.Error("lookup results alias each other")
 	}
 }
+
+// One gateway identity, EAP and certificate clients: the way the peer
+// authenticates picks the configuration.
+func TestStaticPeersByMethod(t *testing.T) {
+	gw := ipsec.FQDN("vpn.example.com")
+	eapCfg := &PeerConfig{Name: "eap", LocalID: gw, Remote: RemoteAuth{Method: AuthEAP}}
+	certCfg := &PeerConfig{Name: "cert", LocalID: gw, Remote: RemoteAuth{Method: AuthPubkey}}
+	lookup := StaticPeers(eapCfg, certCfg)
+	ctx := context.Background()
+	for _, c := range []struct {
+		method AuthMethod
+		want   string
+	}{
+		{AuthEAP, "eap"},
+		{AuthPubkey, "cert"},
+		{0, "eap"}, // unknown method (initiator lookup): first match
+	} {
+		got, err := lookup(ctx, PeerQuery{LocalID: gw, RemoteID: ipsec.FQDN("client.example.com"), RemoteMethod: c.method})
+		if err != nil || got.Name != c.want {
+			t.Errorf("method %v: got %v, %v; want %s", c.method, got, err, c.want)
+		}
+	}
+	if _, err := lookup(ctx, PeerQuery{LocalID: gw, RemoteMethod: AuthPSK}); !errors.Is(err, ErrNoPeerConfig) {
+		t.Errorf("PSK peer without a PSK configuration: %v", err)
+	}
+}

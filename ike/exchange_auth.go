@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -170,6 +171,19 @@ func (sa *ikeSA) certPayloads(peerAsked bool) []wire.Payload {
 	return out
 }
 
+// peerMethod says how a peer authenticates from its AUTH payload (nil:
+// it wants EAP).
+func peerMethod(a *wire.Auth) AuthMethod {
+	switch {
+	case a == nil:
+		return AuthEAP
+	case a.Method == wire.AuthSharedKey:
+		return AuthPSK
+	default:
+		return AuthPubkey
+	}
+}
+
 // processAuthRequest is the responder's IKE_AUTH (RFC 7296 section 1.2).
 func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error) {
 	if sa.state != stateAuth {
@@ -187,6 +201,11 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 	q := PeerQuery{Local: sa.local, Remote: sa.remote, RemoteID: sa.remoteID}
 	if ap.idr != nil {
 		q.LocalID = idFromWire(ap.idr)
+	}
+	q.RemoteMethod = peerMethod(ap.auth)
+	if len(ap.certs) > 0 {
+		// Unverified here; only used to choose a configuration.
+		q.RemoteCertificate, _ = x509.ParseCertificate(ap.certs[0])
 	}
 	if sa.e.cfg.peers == nil {
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, ErrNoPeerConfig)
