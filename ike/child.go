@@ -40,7 +40,19 @@ type childSA struct {
 	initiator   bool
 	established time.Time
 	keys        *kdf.ChildKeys
+	// deferOut, outDeferred and outDeadline: as responder of a CHILD
+	// rekey we install the new inbound SA at once but the outbound SA only
+	// when the initiator deletes the old one (or outDeadline passes), so
+	// we never send with keys the initiator may not have installed yet and
+	// no packet is lost (strongSwan does the same).
+	deferOut    bool
+	outDeferred *esp.SA
+	outDeadline time.Time
 }
+
+// deferredOutMax bounds how long a rekey responder keeps sending through
+// the old CHILD SA when the initiator does not delete it.
+const deferredOutMax = 10 * time.Second
 
 // dpTimeout bounds data plane calls from an SA goroutine.
 const dpTimeout = 10 * time.Second
@@ -285,6 +297,10 @@ func (c *childSA) install(sa *ikeSA) error {
 		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: outEnc, IntegKey: outInt, ESN: esn, ReqID: c.reqid,
 		NATKeepalive: sa.natLocal, Lifetime: life}
 	for _, s := range []*esp.SA{in, out} {
+		if s.Dir == esp.DirOut && c.deferOut {
+			c.outDeferred, c.outDeadline = s, time.Now().Add(deferredOutMax)
+			continue
+		}
 		if err := dp.AddSA(ctx, s); err != nil {
 			c.remove(sa)
 			return fmt.Errorf("ike: data plane: add SA %s: %w", s.ID(), err)
@@ -317,11 +333,78 @@ func (c *childSA) install(sa *ikeSA) error {
 	return nil
 }
 
+// activateOut installs a deferred outbound SA (see deferOut), with the
+// IKE SA's current addresses (MOBIKE may have moved them meanwhile).
+func (c *childSA) activateOut(sa *ikeSA) {
+	s := c.outDeferred
+	if s == nil {
+		return
+	}
+	c.outDeferred, c.outDeadline = nil, time.Time{}
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return
+	}
+	if c.encap {
+		s.Src, s.Dst, s.NATKeepalive = sa.local, sa.remote, sa.natLocal
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	if err := dp.AddSA(ctx, s); err != nil {
+		sa.log.Warn("data plane: add outbound SA of rekeyed CHILD SA", "child_sa", c.name, "err", err)
+		return
+	}
+	c.installed = append(c.installed, s.ID())
+	c.sas = append(c.sas, *s)
+}
+
+// activateSuccessors installs the deferred outbound SAs of old's
+// successors before old goes: traffic moves to the new keys.
+func (sa *ikeSA) activateSuccessors(old *childSA) {
+	for _, x := range sa.children {
+		if x != old && x.reqid == old.reqid && x.outDeferred != nil {
+			x.activateOut(sa)
+		}
+	}
+}
+
+// activateDueOutbound installs deferred outbound SAs whose wait is over.
+func (sa *ikeSA) activateDueOutbound(now time.Time) {
+	for _, c := range sa.children {
+		if c.outDeferred != nil && !now.Before(c.outDeadline) {
+			c.activateOut(sa)
+		}
+	}
+}
+
+// removeOut takes the CHILD SA's outbound SA out of the data plane; the
+// inbound one stays until the peer confirms the Delete.
+func (c *childSA) removeOut(sa *ikeSA) {
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	for i := 0; i < len(c.installed); i++ {
+		if c.installed[i].Dir != esp.DirOut {
+			continue
+		}
+		if err := dp.DeleteSA(ctx, c.installed[i]); err != nil {
+			sa.log.Debug("data plane: delete outbound SA", "child_sa", c.name, "err", err)
+		}
+		c.installed = append(c.installed[:i], c.installed[i+1:]...)
+		c.sas = append(c.sas[:i], c.sas[i+1:]...)
+		i--
+	}
+}
+
 // remove takes the CHILD SA out of the data plane.
 func (c *childSA) remove(sa *ikeSA) {
 	if c.keys != nil {
 		c.keys.Wipe()
 	}
+	c.outDeferred = nil
 	dp := sa.e.cfg.dp
 	if dp == nil {
 		return

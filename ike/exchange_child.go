@@ -3,6 +3,7 @@ package ike
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
@@ -58,8 +59,17 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 			}
 		}
 	}
+	if sa.rekeyed {
+		// RFC 7296 section 2.8.2: an IKE SA we are closing after a rekey.
+		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("CREATE_CHILD_SA on a superseded IKE SA"))
+	}
 	if rekeyIKE {
 		return sa.rekeyIKEResponder(sap, nonce, ke)
+	}
+	if sa.pending != nil && sa.pending.kind == reqIKERekey {
+		// Section 2.25: CHILD SAs created now would stay behind on the
+		// old IKE SA; the peer retries after our rekey.
+		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("CREATE_CHILD_SA while we rekey the IKE SA"))
 	}
 	if sap == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA without SA or valid nonce", ErrProtocol))
@@ -116,6 +126,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		// Same ReqID: the policies stay, the data plane sends through
 		// the newest outbound SA of the ReqID.
 		c.reqid, c.name = old.reqid, old.name
+		c.deferOut = true
 		sa.noteRekeyByPeer(old, c, nonce, nr)
 	}
 	if err := c.install(sa); err != nil {
@@ -149,6 +160,11 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]wire.Payload, error) {
 	if sap == nil || ke == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey without SA, KE or valid nonce", ErrProtocol))
+	}
+	if p := sa.pending; p != nil && (p.kind == reqChildRekey || p.kind == reqChildDelete || p.exchange == wire.CREATE_CHILD_SA && p.kind != reqIKERekey) || sa.ikeRekeyPeer != nil {
+		// A CHILD SA exchange of ours is in flight: its result would be
+		// left on the old IKE SA (strongSwan refuses the same way).
+		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("IKE rekey while a CHILD SA exchange is in progress"))
 	}
 	e := sa.e
 	chosen, err := proposal.Select(e.cfg.proposals, listFromWire(sap), proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ke.Group)})
@@ -200,7 +216,15 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		e.unregister(ns)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
-	sa.handOver(ns)
+	if p := sa.pending; p != nil && p.kind == reqIKERekey {
+		// Simultaneous rekey (RFC 7296 section 2.8.2): settled when our
+		// own exchange completes.
+		sa.log.Info("IKE SA rekey collision detected", "ike_sa", sa.name(), "peer_ike_sa", ns.name())
+		sa.ikeRekeyPeer = &ikeRekeyRecord{ns: ns, ni: ns.ni, nr: ns.nr, done: true}
+	} else {
+		sa.handOver(ns)
+		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
+	}
 	wp := propToWire(chosen, chosen.Number, spiBytes(spir))
 	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
 }

@@ -28,6 +28,12 @@ func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, err
 		}
 		switch d.Protocol {
 		case wire.ProtocolID(1): // IKE: the whole SA goes (section 1.4.1)
+			if sa.ikeRekeyPeer != nil {
+				// We saw a rekey collision the peer did not: it completed
+				// its rekey and deletes this SA (RFC 7296 section 2.8.2).
+				sa.log.Info("peer finished its IKE rekey without seeing ours", "ike_sa", sa.name())
+				sa.adoptPeerRekey()
+			}
 			sa.log.Info("peer deleted the IKE SA", "ike_sa", sa.name())
 			sa.state = stateDeleting
 			return nil, nil
@@ -55,6 +61,7 @@ func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, err
 func (sa *ikeSA) removeChildByOutSPI(spi uint32) *childSA {
 	for i, c := range sa.children {
 		if c.spiOut == spi {
+			sa.activateSuccessors(c)
 			c.remove(sa)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.log.Info("CHILD SA deleted by peer", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn))

@@ -82,8 +82,15 @@ func WithDataPlane(dp esp.DataPlane) Option { return func(c *config) { c.dp = dp
 // peer-caused failures. No key material is ever logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithHooks installs callbacks; see Hooks.
-func WithHooks(h *Hooks) Option { return func(c *config) { c.hooks = *h } }
+// WithHooks installs callbacks; see Hooks. nil removes them.
+func WithHooks(h *Hooks) Option {
+	return func(c *config) {
+		c.hooks = Hooks{}
+		if h != nil {
+			c.hooks = *h
+		}
+	}
+}
 
 // WithRand sets the source of nonces, SPIs, IVs and private keys (default
 // crypto/rand). Tests use a fixed stream for repeatable exchanges.

@@ -2,10 +2,12 @@ package ike
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
@@ -49,8 +51,10 @@ func (sa *ikeSA) scheduleChildRekey(c *childSA) {
 func (sa *ikeSA) nextRekey() time.Time {
 	next := sa.rekeyAt
 	for _, c := range sa.children {
-		if !c.rekeyAt.IsZero() && (next.IsZero() || c.rekeyAt.Before(next)) {
-			next = c.rekeyAt
+		for _, t := range []time.Time{c.rekeyAt, c.outDeadline} {
+			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
 		}
 	}
 	return next
@@ -58,6 +62,7 @@ func (sa *ikeSA) nextRekey() time.Time {
 
 // rekeyDue starts the rekeys whose time has come.
 func (sa *ikeSA) rekeyDue(now time.Time) {
+	sa.activateDueOutbound(now)
 	if sa.state != stateEstablished {
 		return
 	}
@@ -96,6 +101,8 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 	)
 	return &request{
 		exchange: wire.CREATE_CHILD_SA,
+		kind:     reqChildRekey,
+		child:    old,
 		build: func() ([]wire.Payload, error) {
 			if !sa.hasChild(old) {
 				return nil, fmt.Errorf("CHILD SA %08x is gone", old.spiIn)
@@ -185,8 +192,12 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 
 // childRekeyFailed retries later; the old SA keeps working meanwhile.
 func (sa *ikeSA) childRekeyFailed(old *childSA, err error) error {
-	sa.log.Warn("CHILD SA rekey failed, retrying later", "child_sa", old.name, "err", err)
-	old.rekeyAt = time.Now().Add(time.Minute)
+	retry := time.Minute
+	if ne, ok := err.(*NotifyError); ok && ne.Type == wire.TEMPORARY_FAILURE {
+		retry = sa.retryDelay()
+	}
+	sa.log.Warn("CHILD SA rekey failed, retrying later", "child_sa", old.name, "err", err, "retry_in", retry.String())
+	old.rekeyAt = time.Now().Add(retry)
 	return err
 }
 
@@ -204,7 +215,13 @@ func (sa *ikeSA) hasChild(c *childSA) bool {
 func (sa *ikeSA) deleteChildRequest(c *childSA) *request {
 	return &request{
 		exchange: wire.INFORMATIONAL,
+		kind:     reqChildDelete,
+		child:    c,
 		build: func() ([]wire.Payload, error) {
+			// Stop sending with it now: the peer removes its inbound SA
+			// when our Delete arrives, before we see the response.
+			sa.activateSuccessors(c)
+			c.removeOut(sa)
 			return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoESP), SPISize: 4, NumSPIs: 1, SPIs: binary.BigEndian.AppendUint32(nil, c.spiIn)}}, nil
 		},
 		onReply: func(*wire.Message, []wire.Payload) error {
@@ -218,6 +235,7 @@ func (sa *ikeSA) deleteChildRequest(c *childSA) *request {
 func (sa *ikeSA) dropChild(c *childSA) {
 	for i, x := range sa.children {
 		if x == c {
+			sa.activateSuccessors(c)
 			c.remove(sa)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
@@ -228,14 +246,27 @@ func (sa *ikeSA) dropChild(c *childSA) {
 	}
 }
 
+// ikeRekeyRecord is one of the CREATE_CHILD_SA exchanges that rekey an
+// IKE SA: the new SA and the nonces, kept on the old SA until it is clear
+// which new SA survives (RFC 7296 section 2.8.2).
+type ikeRekeyRecord struct {
+	ns      *ikeSA
+	ni, nr  []byte
+	done    bool // the exchange completed: ns has its keys
+	started bool // ns runs on its own goroutine (or was handed over)
+}
+
+// rekeyedLinger is how long a superseded IKE SA waits for the peer's
+// Delete before it is removed quietly.
+const rekeyedLinger = 2 * time.Minute
+
 // ikeRekeyRequest rekeys the IKE SA (RFC 7296 sections 1.3.2 and 2.18): we
 // become the original initiator of the new SA, which takes over the CHILD
 // SAs; then the old one is deleted.
 func (sa *ikeSA) ikeRekeyRequest() *request {
 	var (
-		ni  []byte
 		kex alg.KeyExchange
-		ns  *ikeSA
+		rec *ikeRekeyRecord
 	)
 	props := sa.cfg.Proposals
 	if props == nil {
@@ -243,9 +274,13 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 	}
 	return &request{
 		exchange: wire.CREATE_CHILD_SA,
+		kind:     reqIKERekey,
 		build: func() ([]wire.Payload, error) {
+			if sa.rekeyed || sa.state != stateEstablished {
+				return nil, fmt.Errorf("IKE SA %s already superseded", sa.name())
+			}
 			e := sa.e
-			ns = newSA(e, true, sa.local, sa.remote)
+			ns := newSA(e, true, sa.local, sa.remote)
 			e.mu.Lock()
 			spi, err := e.newSPI()
 			if err == nil {
@@ -256,8 +291,9 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 				return nil, err
 			}
 			ns.spii = spi
-			ni = make([]byte, ourNonce)
-			if err := e.random(ni); err != nil {
+			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, ourNonce)}
+			sa.ikeRekeyOurs = rec
+			if err := e.random(rec.ni); err != nil {
 				return nil, err
 			}
 			group := sa.prop.KE[0]
@@ -277,16 +313,29 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 					}
 				}
 			}
-			return []wire.Payload{listToWire(p, spiBytes(spi)), &wire.Nonce{Data: ni}, &wire.KE{Group: wire.KEID(group), Data: pub}}, nil
+			return []wire.Payload{listToWire(p, spiBytes(spi)), &wire.Nonce{Data: rec.ni}, &wire.KE{Group: wire.KEID(group), Data: pub}}, nil
 		},
 		onReply: func(_ *wire.Message, inner []wire.Payload) error {
+			ns := rec.ns
+			ip := collectInit(inner)
 			fail := func(err error) error {
+				if sa.ikeRekeyOurs == rec {
+					sa.ikeRekeyOurs = nil
+				}
 				sa.e.unregister(ns)
-				sa.log.Warn("IKE SA rekey failed, retrying later", "err", err)
-				sa.rekeyAt = time.Now().Add(time.Minute)
+				if sa.ikeRekeyPeer != nil {
+					// The peer's rekey of a collision survives alone.
+					sa.adoptPeerRekey()
+					return err
+				}
+				retry := time.Minute
+				if ip.errNotify != nil && ip.errNotify.Type == wire.TEMPORARY_FAILURE {
+					retry = sa.retryDelay()
+				}
+				sa.log.Warn("IKE SA rekey failed, retrying later", "err", err, "retry_in", retry.String())
+				sa.rekeyAt = time.Now().Add(retry)
 				return err
 			}
-			ip := collectInit(inner)
 			if ip.sa == nil || ip.ke == nil || len(ip.sa.Proposals) != 1 || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
 				return fail(fmt.Errorf("%w: IKE rekey response incomplete (%v)", ErrProtocol, ip.errNotify))
 			}
@@ -303,26 +352,104 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 			if err != nil {
 				return fail(err)
 			}
-			ns.prop, ns.ni, ns.nr = sel, ni, append([]byte(nil), ip.nonce...)
+			rec.nr = append([]byte(nil), ip.nonce...)
+			ns.prop, ns.ni, ns.nr = sel, rec.ni, rec.nr
 			ns.spir = binary.BigEndian.Uint64(theirs.SPI)
 			skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
 			defer skeyseed.Wipe()
 			if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
 				return fail(err)
 			}
-			sa.handOver(ns)
-			sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
-				build: func() ([]wire.Payload, error) {
-					return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoIKE)}}, nil
-				},
-				onReply: func(*wire.Message, []wire.Payload) error { sa.destroy(nil); return nil }})
+			rec.done = true
+			sa.resolveIKERekey()
 			return nil
 		},
 	}
 }
 
+// retryDelay is a short random wait before retrying an exchange the peer
+// refused with TEMPORARY_FAILURE (RFC 7296 section 2.25): 2 to 6 seconds,
+// random so that two peers do not collide again.
+func (sa *ikeSA) retryDelay() time.Duration {
+	var b [1]byte
+	sa.e.random(b[:])
+	return 2*time.Second + time.Duration(b[0])*4*time.Second/255
+}
+
+// resolveIKERekey finishes our IKE rekey once its exchange completed. If
+// the peer rekeyed the same IKE SA at the same time (RFC 7296 section
+// 2.8.2), three IKE SAs exist: the new one created by the exchange with
+// the lowest of the four nonces is redundant and is deleted by the side
+// that initiated that exchange; the other inherits the CHILD SAs, and its
+// initiator deletes the old IKE SA.
+func (sa *ikeSA) resolveIKERekey() {
+	ours, theirs := sa.ikeRekeyOurs, sa.ikeRekeyPeer
+	if ours == nil || !ours.done {
+		return
+	}
+	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
+	ours.started = true
+	if theirs == nil {
+		sa.handOver(ours.ns)
+		sa.queueRequest(sa.deleteRekeyedRequest())
+		return
+	}
+	theirs.started = true
+	if bytes.Compare(lowerNonce(ours.ni, ours.nr), lowerNonce(theirs.ni, theirs.nr)) < 0 {
+		sa.log.Info("IKE SA rekey collision: ours is redundant", "ike_sa", sa.name(), "redundant_ike_sa", ours.ns.name())
+		sa.handOver(theirs.ns)
+		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
+		sa.startRedundant(ours.ns, true)
+		return
+	}
+	sa.log.Info("IKE SA rekey collision: the peer's is redundant", "ike_sa", sa.name(), "redundant_ike_sa", theirs.ns.name())
+	sa.handOver(ours.ns)
+	sa.startRedundant(theirs.ns, false)
+	sa.queueRequest(sa.deleteRekeyedRequest())
+}
+
+// adoptPeerRekey hands over to the IKE SA the peer created, when our own
+// rekey of a collision failed or the peer deleted the old SA without
+// noticing the collision (RFC 7296 section 2.8.2, last paragraph).
+func (sa *ikeSA) adoptPeerRekey() {
+	theirs := sa.ikeRekeyPeer
+	sa.ikeRekeyPeer = nil
+	if theirs == nil || sa.rekeyed {
+		return
+	}
+	theirs.started = true
+	sa.handOver(theirs.ns)
+	sa.lingerUntil = time.Now().Add(rekeyedLinger)
+}
+
+// startRedundant runs the new IKE SA that lost a rekey collision until it
+// is deleted: by us (sendDelete) or by the peer. It carries no CHILD SAs
+// and its end is not reported as the peer going away.
+func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
+	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
+	ns.natLocal, ns.natRemote, ns.fragOK = sa.natLocal, sa.natRemote, sa.fragOK
+	ns.state, ns.establishedAt, ns.log = stateEstablished, sa.e.cfg.now(), sa.log
+	ns.rekeyed = true
+	ns.lingerUntil = time.Now().Add(rekeyedLinger)
+	if sendDelete {
+		ns.queueRequest(ns.deleteRekeyedRequest())
+	}
+	ns.start(nil)
+}
+
+// deleteRekeyedRequest deletes an IKE SA whose successor took over.
+func (sa *ikeSA) deleteRekeyedRequest() *request {
+	return &request{exchange: wire.INFORMATIONAL,
+		build: func() ([]wire.Payload, error) {
+			return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoIKE)}}, nil
+		},
+		onReply: func(*wire.Message, []wire.Payload) error { sa.destroy(nil); return nil }}
+}
+
 // handOver moves everything the peer authenticated from sa to the new IKE
-// SA ns of a rekey and starts ns.
+// SA ns of a rekey and starts ns. Requests queued on sa that concern CHILD
+// SAs follow them: a due CHILD rekey happens on ns at once, a pending
+// CHILD delete is sent there; the IKE SA's own queued requests are moot.
 func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
@@ -338,6 +465,8 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
 	}
 	ns.scheduleIKERekey()
+	ns.reauthAt = sa.reauthAt
+	sa.reauthAt = time.Time{}
 	if ns.peerKey = sa.peerKey; ns.peerKey != "" {
 		sa.e.established(ns) // ns takes its place among the peer's SAs
 	}
@@ -346,6 +475,20 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	if sa.handle != nil {
 		sa.handle.cur.Store(ns)
 		ns.handle, sa.handle = sa.handle, nil
+	}
+	queued := sa.queue
+	sa.queue = nil
+	for _, r := range queued {
+		switch r.kind {
+		case reqChildRekey:
+			if ns.hasChild(r.child) {
+				r.child.rekeyAt = time.Now()
+			}
+		case reqChildDelete:
+			if ns.hasChild(r.child) {
+				ns.queue = append(ns.queue, ns.deleteChildRequest(r.child))
+			}
+		}
 	}
 	ns.start(nil)
 	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", ns.prop.String())
@@ -389,4 +532,96 @@ func lowerNonce(a, b []byte) []byte {
 		return a
 	}
 	return b
+}
+
+// RekeyScope says what Rekey renews.
+type RekeyScope uint8
+
+// Rekey scopes; they combine with |.
+const (
+	// RekeyIKE rekeys the IKE SA (RFC 7296 section 1.3.2).
+	RekeyIKE RekeyScope = 1 << iota
+	// RekeyChildren rekeys every CHILD SA (section 1.3.3).
+	RekeyChildren
+)
+
+// rekeyNow queues the rekeys of scope on the SA goroutine; it reports
+// whether anything was started.
+func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
+	if sa.state != stateEstablished || sa.rekeyed {
+		return false
+	}
+	started := false
+	if scope&RekeyChildren != 0 {
+		for _, c := range sa.children {
+			if c.peerRekey == nil && c.ourRekey == nil && !sa.childRekeyQueued(c) {
+				c.rekeyAt = time.Time{}
+				sa.queueRequest(sa.childRekeyRequest(c))
+				started = true
+			}
+		}
+	}
+	if scope&RekeyIKE != 0 && !sa.ikeRekeyQueued() {
+		sa.rekeyAt = time.Time{}
+		sa.queueRequest(sa.ikeRekeyRequest())
+		started = true
+	}
+	return started
+}
+
+// childRekeyQueued reports whether a rekey of c is queued or in flight.
+func (sa *ikeSA) childRekeyQueued(c *childSA) bool {
+	for _, r := range append([]*request{sa.pending}, sa.queue...) {
+		if r != nil && r.kind == reqChildRekey && r.child == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ikeRekeyQueued reports whether a rekey of the IKE SA is queued or in
+// flight.
+func (sa *ikeSA) ikeRekeyQueued() bool {
+	for _, r := range append([]*request{sa.pending}, sa.queue...) {
+		if r != nil && r.kind == reqIKERekey {
+			return true
+		}
+	}
+	return false
+}
+
+// Rekey starts rekeying the IKE SA and/or its CHILD SAs now, like
+// `swanctl --rekey`, without waiting for the exchanges; the handle
+// follows the new IKE SA. Traffic continues through the old SAs until the
+// new ones are installed (make before break).
+func (s *SA) Rekey(ctx context.Context, scope RekeyScope) error {
+	sa := s.sa()
+	ok := false
+	if err := sa.do(ctx, func() { ok = sa.rekeyNow(scope) }); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: IKE SA %s is not established", ErrClosed, sa.name())
+	}
+	return nil
+}
+
+// Rekey starts rekeying (scope) every established IKE SA for which match
+// returns true, and returns how many were started. Rekeying a Windows
+// client's CHILD SAs from the gateway fails behind a NAT (see
+// ChildConfig.RekeyTime); IKE SA rekeys work with every native client.
+func (r *Responder) Rekey(ctx context.Context, scope RekeyScope, match func(ipsec.IKESAInfo) bool) int {
+	n := 0
+	for _, sa := range r.e.list() {
+		ok := false
+		err := sa.do(ctx, func() {
+			if sa.state == stateEstablished && match(sa.info()) {
+				ok = sa.rekeyNow(scope)
+			}
+		})
+		if err == nil && ok {
+			n++
+		}
+	}
+	return n
 }

@@ -37,9 +37,22 @@ func (s saState) String() string {
 // is dropped there without affecting others.
 const inboxSize = 64
 
+// reqKind classifies the requests that must be handled specially when
+// the IKE SA is rekeyed (RFC 7296 sections 2.8 and 2.25).
+type reqKind uint8
+
+const (
+	reqOther       reqKind = iota
+	reqIKERekey            // CREATE_CHILD_SA rekeying this IKE SA
+	reqChildRekey          // CREATE_CHILD_SA rekeying child
+	reqChildDelete         // INFORMATIONAL deleting child
+)
+
 // request is one exchange we initiated.
 type request struct {
 	exchange wire.ExchangeType
+	kind     reqKind
+	child    *childSA
 	build    func() ([]wire.Payload, error)
 	onReply  func(m *wire.Message, inner []wire.Payload) error
 	// set when sent
@@ -111,6 +124,12 @@ type ikeSA struct {
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.
 	rekeyed bool
+	// ikeRekeyOurs and ikeRekeyPeer are the two halves of a simultaneous
+	// IKE rekey (RFC 7296 section 2.8.2), kept until both are known.
+	ikeRekeyOurs, ikeRekeyPeer *ikeRekeyRecord
+	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
+	// redundant after a collision) if the peer never deletes it.
+	lingerUntil time.Time
 
 	// EAP (RFC 7296 section 2.16).
 	eap        *eapState
@@ -215,6 +234,7 @@ func (sa *ikeSA) run(first *Packet) {
 	if first != nil {
 		sa.handlePacket(*first)
 	}
+	sa.sendNext() // requests queued before the goroutine started
 	for sa.state != stateDead {
 		sa.armTimer()
 		select {
@@ -245,6 +265,7 @@ func (sa *ikeSA) armTimer() {
 	consider(sa.dpdAt)
 	consider(sa.nextRekey())
 	consider(sa.reauthAt)
+	consider(sa.lingerUntil)
 	if !sa.timer.Stop() {
 		select {
 		case <-sa.timer.C:
@@ -263,6 +284,11 @@ func (sa *ikeSA) onTimer() {
 	if !sa.halfOpenDeadline.IsZero() && !now.Before(sa.halfOpenDeadline) {
 		sa.log.Warn("half-open IKE SA timed out", "state", sa.state.String())
 		sa.destroy(fmt.Errorf("%w: half-open timeout", ErrTimeout))
+		return
+	}
+	if !sa.lingerUntil.IsZero() && !now.Before(sa.lingerUntil) {
+		sa.log.Debug("superseded IKE SA was not deleted by the peer; removing it", "ike_sa", sa.name())
+		sa.destroy(nil)
 		return
 	}
 	if !sa.dpdAt.IsZero() && !now.Before(sa.dpdAt) {
@@ -598,6 +624,13 @@ func (sa *ikeSA) destroy(err error) {
 	if sa.keys != nil {
 		sa.keys.Wipe()
 	}
+	// A new IKE SA reserved for a rekey that never completed.
+	for _, r := range []*ikeRekeyRecord{sa.ikeRekeyOurs, sa.ikeRekeyPeer} {
+		if r != nil && r.ns != nil && !r.started {
+			sa.e.unregister(r.ns)
+		}
+	}
+	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()
 	}

@@ -7,8 +7,10 @@
 package iketest
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -162,14 +164,77 @@ func (r *Rand) Read(p []byte) (int, error) {
 type DataPlane struct {
 	mu       sync.Mutex
 	sas      map[esp.SAID]esp.SA
+	stats    map[esp.SAID]*saStats
 	policies map[string]esp.Policy
 	events   chan esp.Event
 	adds     int
 }
 
+// saStats are an SA's simulated traffic counters and install order.
+type saStats struct {
+	esp.SAStats
+	seq int
+}
+
 // NewDataPlane returns an empty recording data plane.
 func NewDataPlane() *DataPlane {
-	return &DataPlane{sas: map[esp.SAID]esp.SA{}, policies: map[string]esp.Policy{}, events: make(chan esp.Event, 16)}
+	return &DataPlane{sas: map[esp.SAID]esp.SA{}, stats: map[esp.SAID]*saStats{}, policies: map[string]esp.Policy{}, events: make(chan esp.Event, 16)}
+}
+
+// ErrLost is what Transmit returns for a packet the receiver cannot
+// decrypt.
+var ErrLost = errors.New("iketest: packet lost: the receiver has no matching inbound SA")
+
+// Transmit simulates one packet of size bytes leaving d through the
+// outbound SA a real data plane would use (the newest one with ReqID
+// reqid, or of any ReqID if reqid is 0) and arriving at peer. It returns
+// ErrLost if peer has no inbound SA with that SPI, algorithms and keys,
+// and an error if d has no outbound SA. The counters and last-use times
+// of both SAs advance, as SAStats then reports.
+func (d *DataPlane) Transmit(peer *DataPlane, reqid uint32, size int) error {
+	d.mu.Lock()
+	var (
+		out   esp.SA
+		outSt *saStats
+	)
+	for id, s := range d.sas {
+		if id.Dir != esp.DirOut || (reqid != 0 && s.ReqID != reqid) {
+			continue
+		}
+		if st := d.stats[id]; outSt == nil || st.seq > outSt.seq {
+			out, outSt = s, st
+		}
+	}
+	if outSt == nil {
+		d.mu.Unlock()
+		return fmt.Errorf("iketest: no outbound SA with ReqID %d", reqid)
+	}
+	now := time.Now()
+	outSt.Bytes += uint64(size)
+	outSt.Packets++
+	outSt.LastUse = now
+	d.mu.Unlock()
+
+	peer.mu.Lock()
+	defer peer.mu.Unlock()
+	var (
+		id esp.SAID
+		in esp.SA
+		ok bool
+	)
+	for pid, s := range peer.sas {
+		if pid.Dir == esp.DirIn && pid.SPI == out.SPI {
+			id, in, ok = pid, s, true
+		}
+	}
+	if !ok || in.Encr != out.Encr || in.Integ != out.Integ || !bytes.Equal(in.EncrKey, out.EncrKey) || !bytes.Equal(in.IntegKey, out.IntegKey) {
+		return ErrLost
+	}
+	st := peer.stats[id]
+	st.Bytes += uint64(size)
+	st.Packets++
+	st.LastUse = now
+	return nil
 }
 
 func policyKey(p esp.Policy) string { return fmt.Sprintf("%s|%s|%s", p.Dir, p.Src, p.Dst) }
@@ -186,6 +251,7 @@ func (d *DataPlane) AddSA(_ context.Context, sa *esp.SA) error {
 	c.IntegKey = append([]byte(nil), sa.IntegKey...)
 	d.sas[sa.ID()] = c
 	d.adds++
+	d.stats[sa.ID()] = &saStats{seq: d.adds}
 	return nil
 }
 
@@ -210,6 +276,7 @@ func (d *DataPlane) DeleteSA(_ context.Context, id esp.SAID) error {
 		return esp.ErrSANotFound
 	}
 	delete(d.sas, id)
+	delete(d.stats, id)
 	return nil
 }
 
@@ -237,14 +304,16 @@ func (d *DataPlane) DeletePolicy(_ context.Context, p esp.Policy) error {
 	return nil
 }
 
-// SAStats implements esp.DataPlane (all counters zero).
+// SAStats implements esp.DataPlane: the counters of simulated traffic
+// (Transmit), zero without any.
 func (d *DataPlane) SAStats(id esp.SAID) (esp.SAStats, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.sas[id]; !ok {
+	st, ok := d.stats[id]
+	if !ok {
 		return esp.SAStats{}, esp.ErrSANotFound
 	}
-	return esp.SAStats{}, nil
+	return st.SAStats, nil
 }
 
 // Events implements esp.DataPlane.
