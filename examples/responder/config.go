@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -29,13 +32,17 @@ var defaultConfig []byte
 type Config struct {
 	Server     ServerConfig   `yaml:"server"`
 	Users      []UserConfig   `yaml:"users"`
+	ClientCAs  []string       `yaml:"client_cas"`
+	PSKPeers   []PSKPeer      `yaml:"psk_peers"`
 	Pools      []string       `yaml:"pools"`
 	DNS        []string       `yaml:"dns"`
 	DNSDomains []string       `yaml:"dns_domains"`
 	Subnets    []string       `yaml:"subnets"`
 	Proposals  ProposalConfig `yaml:"proposals"`
 	Forward    ForwardConfig  `yaml:"forward"`
+	DataPlane  string         `yaml:"dataplane"`
 	TUN        TUNConfig      `yaml:"tun"`
+	Metrics    string         `yaml:"metrics"`
 	Log        LogConfig      `yaml:"log"`
 }
 
@@ -45,6 +52,19 @@ type ServerConfig struct {
 	Listen      []string `yaml:"listen"`
 	Certificate string   `yaml:"certificate"`
 	Key         string   `yaml:"key"`
+	// PKCS12 is the certificate chain and key in one PKCS#12 file,
+	// instead of Certificate and Key.
+	PKCS12         string `yaml:"pkcs12"`
+	PKCS12Password string `yaml:"pkcs12_password"`
+}
+
+// PSKPeer is a peer that authenticates with a pre-shared key: a
+// site-to-site gateway or a Linux client. The key is in PSK or in the
+// file PSKFile (one line), never both.
+type PSKPeer struct {
+	ID      string `yaml:"id"`
+	PSK     string `yaml:"psk"`
+	PSKFile string `yaml:"psk_file"`
 }
 
 // UserConfig is one EAP account.
@@ -82,6 +102,10 @@ type settings struct {
 	listen     []netip.Addr
 	certFile   string
 	keyFile    string
+	pkcs12File string
+	pkcs12Pass string
+	clientCAs  []*x509.Certificate
+	pskPeers   []pskPeer
 	users      []UserConfig
 	pool4      netip.Prefix
 	pool6      netip.Prefix
@@ -94,7 +118,19 @@ type settings struct {
 	level      slog.Level
 	keyLog     string
 	masquerade string
+	kernel     bool   // dataplane: kernel
+	metrics    string // host:port of the Prometheus endpoint, or ""
 }
+
+// pskPeer is a validated PSKPeer.
+type pskPeer struct {
+	id  ipsec.Identity
+	psk ipsec.Secret
+}
+
+// minPSKLength keeps pre-shared keys out of reach of an offline
+// dictionary attack on a captured IKE_AUTH exchange.
+const minPSKLength = 16
 
 // parseConfig decodes YAML strictly: unknown keys are errors, and so is
 // more than one document.
@@ -143,7 +179,14 @@ func loadConfig(path string) (*Config, error) {
 	}
 	// Certificate paths are relative to the file that names them, so a
 	// configuration directory can be moved as a whole.
-	for _, p := range []*string{&c.Server.Certificate, &c.Server.Key} {
+	paths := []*string{&c.Server.Certificate, &c.Server.Key, &c.Server.PKCS12}
+	for i := range c.ClientCAs {
+		paths = append(paths, &c.ClientCAs[i])
+	}
+	for i := range c.PSKPeers {
+		paths = append(paths, &c.PSKPeers[i].PSKFile)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
 		}
@@ -185,7 +228,14 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	if (s.certFile == "") != (s.keyFile == "") {
 		return nil, fieldErr("server.key", "server.certificate and server.key go together")
 	}
-	for _, f := range []struct{ field, path string }{{"server.certificate", s.certFile}, {"server.key", s.keyFile}} {
+	s.pkcs12File, s.pkcs12Pass = c.Server.PKCS12, c.Server.PKCS12Password
+	if s.pkcs12File != "" && s.certFile != "" {
+		return nil, fieldErr("server.pkcs12", "either server.pkcs12 or server.certificate and server.key, not both")
+	}
+	if s.pkcs12File == "" && s.pkcs12Pass != "" {
+		return nil, fieldErr("server.pkcs12_password", "set without server.pkcs12")
+	}
+	for _, f := range []struct{ field, path string }{{"server.certificate", s.certFile}, {"server.key", s.keyFile}, {"server.pkcs12", s.pkcs12File}} {
 		if f.path == "" {
 			continue
 		}
@@ -208,6 +258,50 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		}
 		seen[u.Name] = true
 		s.users = append(s.users, u)
+	}
+	for i, f := range c.ClientCAs {
+		field := fmt.Sprintf("client_cas[%d]", i)
+		chain, err := loadChain(f)
+		if err != nil {
+			return nil, &fieldError{Field: field, Err: err}
+		}
+		for _, ca := range chain {
+			if !ca.IsCA {
+				return nil, fieldErr(field, "%s: %q is not a CA certificate", f, ca.Subject.CommonName)
+			}
+		}
+		s.clientCAs = append(s.clientCAs, chain...)
+	}
+	seenPeer := map[string]bool{}
+	for i, p := range c.PSKPeers {
+		field := fmt.Sprintf("psk_peers[%d]", i)
+		if strings.TrimSpace(p.ID) == "" {
+			return nil, fieldErr(field+".id", "empty identity: the peer's IKE identity (IDi), e.g. an address, a DNS name or user@domain")
+		}
+		id, err := ipsec.ParseIdentity(strings.TrimSpace(p.ID))
+		if err != nil {
+			return nil, fieldErr(field+".id", "%q: %v", p.ID, err)
+		}
+		if seenPeer[id.String()] {
+			return nil, fieldErr(field+".id", "%q appears twice", p.ID)
+		}
+		seenPeer[id.String()] = true
+		psk := p.PSK
+		switch {
+		case p.PSK != "" && p.PSKFile != "":
+			return nil, fieldErr(field+".psk_file", "either psk or psk_file, not both")
+		case p.PSKFile != "":
+			b, err := os.ReadFile(p.PSKFile)
+			if err != nil {
+				return nil, &fieldError{Field: field + ".psk_file", Err: err}
+			}
+			psk = strings.TrimRight(string(b), "\r\n")
+		}
+		// The key itself never appears in an error.
+		if len(psk) < minPSKLength {
+			return nil, fieldErr(field+".psk", "the key of %q is empty or shorter than %d characters", p.ID, minPSKLength)
+		}
+		s.pskPeers = append(s.pskPeers, pskPeer{id: id, psk: ipsec.Secret(psk)})
 	}
 	if len(c.Pools) == 0 {
 		return nil, fieldErr("pools", "at least one pool is needed: clients get their address from it")
@@ -283,6 +377,26 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	if s.tunMTU < 1280 || s.tunMTU > 9000 {
 		// 1280: the IPv6 minimum (RFC 8200 section 5).
 		return nil, fieldErr("tun.mtu", "%d is outside 1280..9000", s.tunMTU)
+	}
+	switch orDefault(c.DataPlane, "userspace") {
+	case "userspace":
+	case "kernel":
+		s.kernel = true
+	default:
+		return nil, fieldErr("dataplane", "%q is not userspace or kernel", c.DataPlane)
+	}
+	if c.Metrics != "" {
+		host, port, err := net.SplitHostPort(c.Metrics)
+		if err != nil {
+			return nil, fieldErr("metrics", "%q is not HOST:PORT (e.g. 127.0.0.1:9100): %v", c.Metrics, err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fieldErr("metrics", "%q: port %q is not 1..65535", c.Metrics, port)
+		}
+		if _, err := netip.ParseAddr(host); host != "" && err != nil && !validDNSName(host) {
+			return nil, fieldErr("metrics", "%q: %q is not an address", c.Metrics, host)
+		}
+		s.metrics = c.Metrics
 	}
 	if err := s.level.UnmarshalText([]byte(orDefault(c.Log.Level, "info"))); err != nil {
 		return nil, fieldErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)

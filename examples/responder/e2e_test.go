@@ -4,15 +4,26 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/pkcs12"
 
 	"go.yaml.in/yaml/v3"
 
@@ -119,31 +130,51 @@ type persona struct {
 	profile string
 	ns      *testnet.NS
 	server  string // the address it connects to
+	// vars are the profile's placeholders besides SERVER and SERVER_ID
+	// (EAP_USER, EAP_PASS, CLIENT_ID, PSK).
+	vars map[string]string
+	// files go into the swanctl directory besides the CA (client
+	// certificates and keys).
+	files strongswan.Files
 }
 
-// connectPersona starts the persona's charon with the CA from the
-// how-to, logs in as user, checks its virtual IPs and DNS and pings the
-// server's inside addresses through the tunnel.
-func connectPersona(t *testing.T, c persona, resp *responderProcess, user, password string) (*strongswan.Charon, []netip.Addr) {
+// eapPersona is a persona logging in with EAP as user.
+func eapPersona(profile string, ns *testnet.NS, server, user, password string) persona {
+	return persona{profile: profile, ns: ns, server: server, vars: map[string]string{"EAP_USER": user, "EAP_PASS": password}}
+}
+
+// startPersona starts the persona's charon with the CA from the
+// how-to; it does not connect yet.
+func startPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.Charon {
 	t.Helper()
 	caFile := strings.Fields(howTo(resp.stdout.String(), "CA certificate"))[0]
 	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatalf("CA file from the how-to: %v", err)
 	}
-	p, err := strongswan.Render("client", c.profile, map[string]string{
-		"SERVER": c.server, "SERVER_ID": "vpn.example.com", "EAP_USER": user, "EAP_PASS": password,
-	})
+	vars := map[string]string{"SERVER": c.server, "SERVER_ID": "vpn.example.com"}
+	for k, v := range c.vars {
+		vars[k] = v
+	}
+	p, err := strongswan.Render("client", c.profile, vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := strongswan.Start(t, c.ns, p, "", strongswan.Files{"x509ca/ca.pem": ca})
-	if out, err := cli.Initiate(c.profile, 30*time.Second); err != nil {
-		t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", c.profile, err, out, cli.Log(), resp.stderr.String())
+	files := strongswan.Files{"x509ca/ca.pem": ca}
+	for k, v := range c.files {
+		files[k] = v
 	}
+	return strongswan.Start(t, c.ns, p, "", files)
+}
+
+// checkPersona checks a connected persona's SAs, virtual IPs and DNS and
+// pings the server's inside addresses through the tunnel.
+func checkPersona(t *testing.T, c persona, cli *strongswan.Charon) []netip.Addr {
+	t.Helper()
 	st := strongswan.ParseSAs(cli.ListSAs(), c.profile)
 	if !st.IKEUp || !st.ChildUp {
-		t.Fatalf("%s: SAs not up: %+v\n%s", c.profile, st, cli.ListSAs())
+		t.Errorf("%s: SAs not up: %+v\n%s", c.profile, st, cli.ListSAs())
+		return nil
 	}
 	gw4, gw6 := testnet.Pool4.Addr().Next(), testnet.Pool6.Addr().Next()
 	var vips []netip.Addr
@@ -169,48 +200,240 @@ func connectPersona(t *testing.T, c persona, resp *responderProcess, user, passw
 		t.Errorf("%s: DNS server not delivered: %q", c.profile, r)
 	}
 	t.Logf("%s: IKE %s, ESP %s, virtual IPs %v, pings to %v and %v ok", c.profile, st.IKEAlg, st.ESPAlg, st.VIPs, gw4, gw6)
-	return cli, vips
+	return vips
+}
+
+// connectPersona starts the persona, connects it and checks it.
+func connectPersona(t *testing.T, c persona, resp *responderProcess) (*strongswan.Charon, []netip.Addr) {
+	t.Helper()
+	cli := startPersona(t, c, resp)
+	if out, err := cli.Initiate(c.profile, 30*time.Second); err != nil {
+		t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", c.profile, err, out, cli.Log(), resp.stderr.String())
+	}
+	return cli, checkPersona(t, c, cli)
+}
+
+// connectAll initiates every persona at the same moment, one goroutine
+// each, and checks them once all are connected.
+func connectAll(t *testing.T, resp *responderProcess, ps ...persona) ([]*strongswan.Charon, [][]netip.Addr) {
+	t.Helper()
+	clis := make([]*strongswan.Charon, len(ps))
+	for i, p := range ps {
+		clis[i] = startPersona(t, p, resp)
+	}
+	type result struct {
+		out string
+		err error
+	}
+	res := make([]result, len(ps))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, p := range ps {
+		wg.Go(func() {
+			<-start
+			out, err := clis[i].Initiate(p.profile, 30*time.Second)
+			res[i] = result{out, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range res {
+		if r.err != nil {
+			t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", ps[i].profile, r.err, r.out, clis[i].Log(), resp.stderr.String())
+		}
+	}
+	vips := make([][]netip.Addr, len(ps))
+	for i, p := range ps {
+		vips[i] = checkPersona(t, p, clis[i])
+	}
+	return clis, vips
+}
+
+// scrapeMetrics fetches /metrics from addr inside ns (the socket is
+// opened in the namespace) and parses the text exposition format:
+// sample lines "name{labels} value", each after its family's TYPE line.
+func scrapeMetrics(t *testing.T, ns *testnet.NS, addr string) map[string]float64 {
+	t.Helper()
+	var body []byte
+	err := ns.Do(func() error {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		if err := req.Write(c); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+			return fmt.Errorf("status %s, content type %q", resp.Status, resp.Header.Get("Content-Type"))
+		}
+		body, err = io.ReadAll(resp.Body)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("scrape %s: %v", addr, err)
+	}
+	return parseMetrics(t, string(body))
+}
+
+var metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$`)
+
+// parseMetrics checks the text format and returns the samples keyed by
+// name and labels as written.
+func parseMetrics(t *testing.T, text string) map[string]float64 {
+	t.Helper()
+	typed := map[string]bool{}
+	out := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name, typ, _ := strings.Cut(f, " ")
+			if typ != "gauge" && typ != "counter" {
+				t.Errorf("metric %s: type %q", name, typ)
+			}
+			typed[name] = true
+			continue
+		}
+		if strings.HasPrefix(line, "# HELP ") {
+			continue
+		}
+		m := metricLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("not a sample line: %q", line)
+			continue
+		}
+		if !typed[m[1]] {
+			t.Errorf("sample %q before its TYPE line", line)
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			t.Errorf("sample %q: %v", line, err)
+		}
+		key := m[1] + m[2]
+		if _, dup := out[key]; dup {
+			t.Errorf("sample %q twice", key)
+		}
+		out[key] = v
+	}
+	return out
+}
+
+// macPersona is the macOS persona with the client certificate from an
+// exported Apple profile: it exports `apple --auth cert` for user,
+// takes the PKCS#12 payload out of the .mobileconfig and decodes it
+// with the printed password, as the Mac would on install.
+func macPersona(t *testing.T, ns *testnet.NS, server, state, user string) persona {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "mac.mobileconfig")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"export", "apple", "--auth", "cert", "--user", user, "-state", state, "-name", "vpn.example.com", "-o", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("export apple --auth cert: %d %s", code, stderr.String())
+	}
+	pw := howTo(stdout.String(), "PKCS#12 password")
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := parsePlist(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pfx []byte
+	var localID any
+	for _, p := range v.(map[string]any)["PayloadContent"].([]any) {
+		m := p.(map[string]any)
+		switch m["PayloadType"] {
+		case "com.apple.security.pkcs12":
+			pfx, _ = m["PayloadContent"].([]byte)
+		case "com.apple.vpn.managed":
+			localID = m["IKEv2"].(map[string]any)["LocalIdentifier"]
+		}
+	}
+	key, cert, err := pkcs12.Decode(pfx, pw)
+	if err != nil {
+		t.Fatalf("the profile's PKCS#12 with the printed password %q: %v", pw, err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return persona{
+		profile: "macos-ikev2-cert", ns: ns, server: server,
+		vars: map[string]string{"CLIENT_ID": fmt.Sprint(localID)},
+		files: strongswan.Files{
+			"x509/client.pem":    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+			"private/client.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}),
+		},
+	}
 }
 
 // TestEndToEndNativePersonas starts the responder as the README does, on
 // its built-in configuration with the test network's addresses given by
-// flag, and has strongSwan impersonate the iOS and Windows built-in
-// clients. They log in at the same time as the demo user with the
-// printed password, get distinct virtual IPs and the DNS server, and
-// ping the server's inside addresses. SIGTERM deletes their SAs. A
-// second start reuses the state: the same user, the password no longer
-// printed, and Windows and then Android behind a NAT get in.
+// flag, and has strongSwan impersonate the iOS, macOS (certificate from
+// the exported Apple profile), Windows and Android built-in clients,
+// each from its own namespace. They connect at the same moment (iOS,
+// Windows and Android as the demo user with the printed password), get
+// distinct virtual IPs and the DNS server, and ping the server's inside
+// addresses; `status` lists all four and the metrics endpoint counts
+// them. SIGTERM deletes their SAs. A second start reuses the state: the
+// same user, the password no longer printed, a wrong password counted
+// as an authentication failure, and Windows, Android and a Linux client
+// configured by `export linux` get in from behind a NAT.
 func TestEndToEndNativePersonas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	strongswan.Require(t)
 	state := t.TempDir()
-	// A second uplink, so two personas (two charons, each owning UDP 500
-	// in its namespace) can be connected at once.
-	second4 := netip.MustParseAddr("203.0.113.1")
 	args := func(listen ...netip.Addr) []string {
 		return []string{
 			"-state", state, "-name", "vpn.example.com",
 			"-listen", strings.Join(addrStrings(listen), ","),
 			"-pool", testnet.Pool4.String() + "," + testnet.Pool6.String(),
 			"-dns", testnet.DNS4.String() + "," + testnet.DNS6.String(),
+			"-metrics", "127.0.0.1:9100",
 		}
 	}
 	var password string
-	t.Run("first-start-ios-and-windows", func(t *testing.T) {
+	t.Run("first-start-ios-macos-windows-android-at-once", func(t *testing.T) {
 		topo := testnet.New(t, testnet.NoNAT)
-		win := testnet.NewNS(t, "win")
-		testnet.Link(t, win, "eth0", topo.Server, "eth1")
-		topo.Server.AddAddr("eth1", second4.String()+"/24")
-		win.AddAddr("eth0", "203.0.113.2/24")
-		resp := startResponder(t, topo.Server, args(testnet.ServerAddr4, testnet.ServerAddr6, second4)...)
+		// One uplink per further persona: each charon owns UDP 500 in
+		// its namespace.
+		type uplink struct {
+			ns             *testnet.NS
+			server, client string
+		}
+		var ups []uplink
+		for i, tag := range []string{"win", "mac", "and"} {
+			ns := testnet.NewNS(t, tag)
+			dev := fmt.Sprintf("eth%d", i+1)
+			testnet.Link(t, ns, "eth0", topo.Server, dev)
+			base := 64 * i
+			srv, cli := fmt.Sprintf("203.0.113.%d", base+1), fmt.Sprintf("203.0.113.%d", base+2)
+			topo.Server.AddAddr(dev, srv+"/26")
+			ns.AddAddr("eth0", cli+"/26")
+			ups = append(ups, uplink{ns, srv, cli})
+		}
+		listen := []netip.Addr{testnet.ServerAddr4, testnet.ServerAddr6}
+		for _, u := range ups {
+			listen = append(listen, netip.MustParseAddr(u.server))
+		}
+		resp := startResponder(t, topo.Server, args(listen...)...)
 		out := resp.stdout.String()
 		if got := howTo(out, "user"); got != demoUserName {
 			t.Fatalf("printed user %q, want %q:\n%s", got, demoUserName, out)
 		}
 		if got := howTo(out, "server address"); got != "vpn.example.com" {
 			t.Errorf("printed server address %q", got)
+		}
+		if !strings.Contains(howTo(out, "certificates"), "--auth cert") {
+			t.Errorf("the how-to does not say how to get a client certificate:\n%s", out)
 		}
 		profile := filepath.Join(state, "profiles", demoUserName+".mobileconfig")
 		for _, ext := range []string{".ps1", ".sswan"} {
@@ -232,23 +455,38 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if len(password) < 16 {
 			t.Fatalf("printed password %q", password)
 		}
-		ios, iosVIPs := connectPersona(t, persona{"ios-ikev2-eap", topo.Client, testnet.ServerAddr4.String()}, resp, demoUserName, password)
-		windows, winVIPs := connectPersona(t, persona{"windows-ikev2-eap", win, second4.String()}, resp, demoUserName, password)
-		for _, a := range iosVIPs {
-			if slices.Contains(winVIPs, a) {
-				t.Errorf("both clients got %v", a)
+		const macUser = "alice@example.com"
+		personas := []persona{
+			eapPersona("ios-ikev2-eap", topo.Client, testnet.ServerAddr4.String(), demoUserName, password),
+			macPersona(t, ups[1].ns, ups[1].server, state, macUser),
+			eapPersona("windows-ikev2-eap", ups[0].ns, ups[0].server, demoUserName, password),
+			eapPersona("android-ikev2-eap", ups[2].ns, ups[2].server, demoUserName, password),
+		}
+		began := time.Now()
+		clis, vips := connectAll(t, resp, personas...)
+		t.Logf("four clients connected and checked in %v", time.Since(began).Round(time.Millisecond))
+		seen := map[netip.Addr]string{}
+		for i, vs := range vips {
+			for _, a := range vs {
+				if other, dup := seen[a]; dup {
+					t.Errorf("%s and %s both got %v", other, personas[i].profile, a)
+				}
+				seen[a] = personas[i].profile
 			}
 		}
-		// Both still up: iOS pings again while Windows is connected.
-		if len(iosVIPs) > 0 {
-			if out, err := topo.Client.Try("ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", iosVIPs[0].String(), testnet.Inner4.String()); err != nil {
-				t.Errorf("iOS ping with Windows connected: %v\n%s", err, out)
+		// All still up: each pings again now that all four are in.
+		for i, p := range personas {
+			if len(vips[i]) == 0 {
+				continue
+			}
+			if out, err := p.ns.Try("ping", "-c", "1", "-W", "2", "-I", vips[i][0].String(), testnet.Pool4.Addr().Next().String()); err != nil {
+				t.Errorf("%s ping with all four connected: %v\n%s", p.profile, err, out)
 			}
 		}
-		if !waitFor(5*time.Second, func() bool { return strings.Count(resp.stderr.String(), "client connected") >= 2 }) {
-			t.Error("the responder's log does not show two connections")
+		if !waitFor(5*time.Second, func() bool { return strings.Count(resp.stderr.String(), "client connected") >= 4 }) {
+			t.Error("the responder's log does not show four connections")
 		}
-		// `responder status` lists both, with their virtual IPs.
+		// `responder status` lists all four, with their virtual IPs.
 		var status, serr bytes.Buffer
 		if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
 			t.Errorf("status: %d %s", code, serr.String())
@@ -257,15 +495,36 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if strings.Contains(st, " 0 packets") {
 			t.Errorf("status shows a CHILD SA without traffic after the pings:\n%s", st)
 		}
-		if strings.Count(st, "ESTABLISHED") != 2 || strings.Count(st, "EAP: ["+demoUserName+"]") != 2 || strings.Count(st, "INSTALLED") != 2 {
-			t.Errorf("status does not list two established clients:\n%s", st)
+		if strings.Count(st, "ESTABLISHED") != 4 || strings.Count(st, "EAP: ["+demoUserName+"]") != 3 || strings.Count(st, "INSTALLED") != 4 ||
+			!strings.Contains(st, "["+macUser+"]") {
+			t.Errorf("status does not list four established clients (three EAP, one certificate):\n%s", st)
 		}
-		for _, a := range append(iosVIPs, winVIPs...) {
+		for a := range seen {
 			if !strings.Contains(st, a.String()) {
 				t.Errorf("status lacks virtual IP %v:\n%s", a, st)
 			}
 		}
 		t.Logf("responder status:\n%s", st)
+		// The metrics agree.
+		m := scrapeMetrics(t, topo.Server, "127.0.0.1:9100")
+		for k, want := range map[string]float64{
+			`goipsec_ike_sas{state="ESTABLISHED"}`:                                 4,
+			`goipsec_child_sas{state="INSTALLED"}`:                                 4,
+			`goipsec_ike_sas_half_open`:                                            0,
+			`goipsec_auth_failures_total`:                                          0,
+			`goipsec_pool_addresses_leased{pool="` + testnet.Pool4.String() + `"}`: 4,
+			`goipsec_pool_addresses_leased{pool="` + testnet.Pool6.String() + `"}`: 4,
+			`goipsec_pool_addresses{pool="` + testnet.Pool4.String() + `"}`:        61, // /26 without network, broadcast, server
+		} {
+			if got, ok := m[k]; !ok || got != want {
+				t.Errorf("metric %s = %v (present %v), want %v", k, got, ok, want)
+			}
+		}
+		for _, k := range []string{`goipsec_esp_packets{direction="in"}`, `goipsec_esp_packets{direction="out"}`, `goipsec_esp_bytes{direction="in"}`, `goipsec_esp_bytes{direction="out"}`} {
+			if m[k] < 4*6 { // each client pinged twice three times and once more
+				t.Errorf("metric %s = %v after the pings", k, m[k])
+			}
+		}
 		if !strings.Contains(resp.stderr.String(), "MODP-1024") {
 			t.Error("no warning that MODP-1024 is accepted")
 		}
@@ -273,13 +532,10 @@ func TestEndToEndNativePersonas(t *testing.T) {
 			t.Error("the password appears in the log")
 		}
 		resp.stop(t)
-		// Graceful shutdown told both clients.
-		for _, c := range []struct {
-			name string
-			cli  *strongswan.Charon
-		}{{"ios-ikev2-eap", ios}, {"windows-ikev2-eap", windows}} {
-			if !waitFor(10*time.Second, func() bool { return !strongswan.ParseSAs(c.cli.ListSAs(), c.name).IKEUp }) {
-				t.Errorf("%s still has its IKE SA after the responder stopped:\n%s", c.name, c.cli.ListSAs())
+		// Graceful shutdown told every client.
+		for i, p := range personas {
+			if !waitFor(10*time.Second, func() bool { return !strongswan.ParseSAs(clis[i].ListSAs(), p.profile).IKEUp }) {
+				t.Errorf("%s still has its IKE SA after the responder stopped:\n%s", p.profile, clis[i].ListSAs())
 			}
 		}
 	})
@@ -329,7 +585,7 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		if err := yaml.Unmarshal(data, &u); err != nil || u.Password != password || u.Name != demoUserName {
 			t.Fatalf("demo user changed between starts (%v)", err)
 		}
-		win, winVIPs := connectPersona(t, persona{"windows-ikev2-eap", topo.Client, testnet.ServerAddr4.String()}, resp, u.Name, u.Password)
+		win, winVIPs := connectPersona(t, eapPersona("windows-ikev2-eap", topo.Client, testnet.ServerAddr4.String(), u.Name, u.Password), resp)
 		if len(winVIPs) > 0 {
 			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", winVIPs[0].String(), "198.51.100.194"); err != nil {
 				t.Errorf("ping to the Internet host through the tunnel and the masquerade: %v\n%s\n%s", err, out, topo.Server.Run("nft", "list", "ruleset"))
@@ -338,7 +594,7 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		// The Android strongSwan app next, from the same namespace (one
 		// charon per namespace owns UDP 500).
 		win.Stop()
-		connectPersona(t, persona{"android-ikev2-eap", topo.Client, testnet.ServerAddr4.String()}, resp, u.Name, u.Password)
+		connectPersona(t, eapPersona("android-ikev2-eap", topo.Client, testnet.ServerAddr4.String(), u.Name, u.Password), resp)
 	})
 }
 func waitFor(d time.Duration, f func() bool) bool {

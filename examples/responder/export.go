@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // appleProfile is what the Apple export needs to know.
@@ -21,6 +24,12 @@ type appleProfile struct {
 	ca         *x509.Certificate
 	serverCN   string
 	uuidSource io.Reader
+	// cert, when set, makes the profile authenticate with this client
+	// certificate (a com.apple.security.pkcs12 payload) instead of EAP;
+	// includeP12Password puts the PKCS#12 password into the payload, so
+	// the install does not ask for it.
+	cert               *clientCredential
+	includeP12Password bool
 }
 
 func randReader() io.Reader { return rand.Reader }
@@ -61,23 +70,38 @@ func (p *appleProfile) mobileconfig() []byte {
 		r = randReader()
 	}
 	id := "org.goipsec.responder." + p.server
-	ikev2 := plistDict{
-		{"AuthName", p.user},
-	}
-	if p.password != "" {
-		ikev2 = append(ikev2, plistEntry{"AuthPassword", p.password})
+	var ikev2 plistDict
+	certUUID := ""
+	if p.cert != nil {
+		// Certificate authentication (no EAP): the identity is the
+		// certificate's SAN, which the responder matches against IDi.
+		certUUID = uuid4(r)
+		ikev2 = plistDict{
+			{"AuthenticationMethod", "Certificate"},
+			{"CertificateType", certificateType(p.cert.cert)},
+			{"ExtendedAuthEnabled", 0},
+			{"LocalIdentifier", p.cert.identity},
+			{"PayloadCertificateUUID", certUUID},
+		}
+	} else {
+		ikev2 = plistDict{{"AuthName", p.user}}
+		if p.password != "" {
+			ikev2 = append(ikev2, plistEntry{"AuthPassword", p.password})
+		}
+		ikev2 = append(ikev2,
+			plistEntry{"AuthenticationMethod", "Certificate"},
+			plistEntry{"ExtendedAuthEnabled", 1},
+			plistEntry{"LocalIdentifier", p.user},
+		)
 	}
 	ikev2 = append(ikev2,
-		plistEntry{"AuthenticationMethod", "Certificate"},
 		plistEntry{"ChildSecurityAssociationParameters", saParams(480)},
 		plistEntry{"DeadPeerDetectionRate", "Medium"},
 		plistEntry{"DisableMOBIKE", 0},
 		plistEntry{"DisableRedirect", 0},
 		plistEntry{"EnableCertificateRevocationCheck", 0},
 		plistEntry{"EnablePFS", 1},
-		plistEntry{"ExtendedAuthEnabled", 1},
 		plistEntry{"IKESecurityAssociationParameters", saParams(1440)},
-		plistEntry{"LocalIdentifier", p.user},
 		plistEntry{"RemoteAddress", p.server},
 		plistEntry{"RemoteIdentifier", p.server},
 	)
@@ -110,6 +134,23 @@ func (p *appleProfile) mobileconfig() []byte {
 			{"PayloadVersion", 1},
 		})
 	}
+	if p.cert != nil {
+		pk := plistDict{}
+		if p.includeP12Password {
+			pk = append(pk, plistEntry{"Password", p.cert.password})
+		}
+		pk = append(pk,
+			plistEntry{"PayloadCertificateFileName", fileSafe(p.cert.identity) + ".p12"},
+			plistEntry{"PayloadContent", p.cert.pfx},
+			plistEntry{"PayloadDescription", "The client certificate of " + p.cert.identity + " for the VPN server " + p.server},
+			plistEntry{"PayloadDisplayName", p.cert.identity},
+			plistEntry{"PayloadIdentifier", id + ".client"},
+			plistEntry{"PayloadType", "com.apple.security.pkcs12"},
+			plistEntry{"PayloadUUID", certUUID},
+			plistEntry{"PayloadVersion", 1},
+		)
+		content = append(content, pk)
+	}
 	content = append(content, plistDict{
 		{"IKEv2", ikev2},
 		{"IPv4", plistDict{{"OverridePrimary", 1}}},
@@ -133,108 +174,210 @@ func (p *appleProfile) mobileconfig() []byte {
 	})
 }
 
-// profileKinds are the client profiles export writes, with their file
-// name extension.
-var profileKinds = map[string]string{"apple": ".mobileconfig", "windows": ".ps1", "android": ".sswan"}
+// certificateType is the Apple profile's CertificateType for the
+// client's key: RSA, or ECDSA256/384/521 by curve.
+func certificateType(c *x509.Certificate) string {
+	if k, ok := c.PublicKey.(*ecdsa.PublicKey); ok {
+		return fmt.Sprintf("ECDSA%d", k.Curve.Params().BitSize)
+	}
+	return "RSA"
+}
 
-// runExport writes a client profile: `export apple|windows|android --user NAME`.
+// profileKinds are the client profiles export writes, with their file
+// name extension. linux writes a directory laid out like /etc/swanctl.
+var profileKinds = map[string]string{"apple": ".mobileconfig", "windows": ".ps1", "android": ".sswan", "linux": "-swanctl"}
+
+const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
+
+// exportRequest is what runExport collected from the command line.
+type exportRequest struct {
+	kind, configPath, stateDir, user, out string
+	// auth is "eap" (user name and password) or "cert" (a client
+	// certificate issued by the demo CA, delivered as PKCS#12).
+	auth         string
+	withPassword bool
+	o            overrides
+}
+
+// runExport writes a client profile: `export apple|windows|android|linux --user NAME`.
 func runExport(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || profileKinds[args[0]] == "" {
-		fmt.Fprintln(stderr, "responder export: usage: responder export apple|windows|android [--user NAME] [-config FILE] [-state DIR] [-name NAME] [-o FILE] [-include-password]")
+		fmt.Fprintln(stderr, "responder export: usage: "+exportUsage)
 		return 2
 	}
-	kind := args[0]
-	fs := flag.NewFlagSet("responder export "+kind, flag.ContinueOnError)
+	r := exportRequest{kind: args[0]}
+	fs := flag.NewFlagSet("responder export "+r.kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	user := fs.String("user", "", "user `name` the profile is for (default: the demo user)")
-	configPath := fs.String("config", "", "the responder's configuration `file`")
-	stateDir := fs.String("state", defaultStateDir, "the responder's state `directory`")
-	out := fs.String("o", "", "output `file`; - for standard output (default: STATE/profiles/USER"+profileKinds[kind]+")")
-	withPassword := fs.Bool("include-password", false, "apple: put the password into the profile (anyone with the file can log in)")
-	var o overrides
-	fs.StringVar(&o.name, "name", "", "server `name` (server.name), as the responder is started with")
-	fs.StringVar(&o.listen, "listen", "", "listen `addresses` (server.listen), as the responder is started with")
+	fs.StringVar(&r.user, "user", "", "user `name` the profile is for (default: the demo user; with --auth cert any name, which becomes the certificate's identity)")
+	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password) or cert (a client certificate from the demo CA; apple and linux)")
+	fs.StringVar(&r.configPath, "config", "", "the responder's configuration `file`")
+	fs.StringVar(&r.stateDir, "state", defaultStateDir, "the responder's state `directory`")
+	def := "STATE/profiles/USER" + profileKinds[r.kind]
+	if r.kind == "linux" {
+		def += "/ (a directory)"
+	}
+	fs.StringVar(&r.out, "o", "", "output `file`; - for standard output (default: "+def+")")
+	fs.BoolVar(&r.withPassword, "include-password", false, "apple, linux: put the password (EAP) or the PKCS#12 password (cert) into the profile (anyone with the file can log in)")
+	fs.StringVar(&r.o.name, "name", "", "server `name` (server.name), as the responder is started with")
+	fs.StringVar(&r.o.listen, "listen", "", "listen `addresses` (server.listen), as the responder is started with")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := exportProfile(kind, *configPath, *stateDir, *user, *out, *withPassword, o, stdout); err != nil {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "responder export: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	switch {
+	case r.auth != "eap" && r.auth != "cert":
+		fmt.Fprintf(stderr, "responder export: --auth %q: want eap or cert\n", r.auth)
+		return 2
+	case r.auth == "cert" && r.kind != "apple" && r.kind != "linux":
+		fmt.Fprintf(stderr, "responder export: --auth cert is for apple and linux (Windows and Android: import the PKCS#12 from export linux --auth cert by hand)\n")
+		return 2
+	case r.kind == "linux" && r.out == "-":
+		fmt.Fprintf(stderr, "responder export linux writes a directory; -o - is not possible\n")
+		return 2
+	}
+	if err := exportProfile(r, stdout); err != nil {
 		fmt.Fprintf(stderr, "responder export: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
+// clientCredential is a certificate client's PKCS#12 and its password.
+type clientCredential struct {
+	identity string // the IKE identity: the certificate's SAN
+	cert     *x509.Certificate
+	key      crypto.Signer
+	pfx      []byte
+	password string
+}
+
+// issueClientCredential loads or issues user's client certificate under
+// the demo CA and packs it as PKCS#12 with a fresh random password.
+func issueClientCredential(stateDir, user string, now time.Time) (*clientCredential, error) {
+	caCert, caKey, err := loadPair(filepath.Join(stateDir, caCertFile), filepath.Join(stateDir, caKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("demo CA, which issues client certificates (start the responder or run init first): %w", err)
+	}
+	cert, key, err := ensureClientCert(stateDir, user, caCert, caKey, timeNow())
+	if err != nil {
+		return nil, err
+	}
+	pw := randomPassword(20)
+	pfx, err := encodePKCS12(cert, key, user, pw)
+	if err != nil {
+		return nil, err
+	}
+	return &clientCredential{identity: user, cert: cert, key: key, pfx: pfx, password: pw}, nil
+}
+
 // exportProfile resolves the server, the user and the certificates as
 // the responder would and writes the profile of one kind.
-func exportProfile(kind, configPath, stateDir, user, out string, withPassword bool, o overrides, stdout io.Writer) error {
-	cfg, err := loadConfig(configPath)
+func exportProfile(r exportRequest, stdout io.Writer) error {
+	cfg, err := loadConfig(r.configPath)
 	if err != nil {
 		return fmt.Errorf("config %w", err)
 	}
-	o.apply(cfg)
+	r.o.apply(cfg)
 	s, err := cfg.validate(nil)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	name, _ := serverIdentity(s)
-	users := s.users
-	if len(users) == 0 {
-		demo, _, err := ensureDemoUser(stateDir)
-		if err != nil {
-			return err
+	user := UserConfig{Name: r.user}
+	if r.auth == "eap" {
+		users := s.users
+		if len(users) == 0 {
+			demo, _, err := ensureDemoUser(r.stateDir)
+			if err != nil {
+				return err
+			}
+			users = []UserConfig{demo}
 		}
-		users = []UserConfig{demo}
-	}
-	if user == "" {
-		user = users[0].Name
-	}
-	i := slices.IndexFunc(users, func(u UserConfig) bool { return u.Name == user })
-	if i < 0 {
-		return fmt.Errorf("no user %q in the configuration", user)
+		if user.Name == "" {
+			user.Name = users[0].Name
+		}
+		i := slices.IndexFunc(users, func(u UserConfig) bool { return u.Name == user.Name })
+		if i < 0 {
+			return fmt.Errorf("no user %q in the configuration", user.Name)
+		}
+		user = users[i]
+	} else if user.Name == "" {
+		return errors.New("--auth cert needs --user NAME: the name the client certificate is issued to")
 	}
 	var sc *serverCert
-	if s.certFile == "" {
-		caCert, _, err := loadPair(filepath.Join(stateDir, caCertFile), filepath.Join(stateDir, caKeyFile))
+	if s.certFile == "" && s.pkcs12File == "" {
+		caCert, _, err := loadPair(filepath.Join(r.stateDir, caCertFile), filepath.Join(r.stateDir, caKeyFile))
 		if err != nil {
 			return fmt.Errorf("demo CA (start the responder or run init first): %w", err)
 		}
-		leaf, _, err := loadPair(filepath.Join(stateDir, serverCertFile), filepath.Join(stateDir, serverKeyFile))
+		leaf, _, err := loadPair(filepath.Join(r.stateDir, serverCertFile), filepath.Join(r.stateDir, serverKeyFile))
 		if err != nil {
 			return fmt.Errorf("demo server certificate (start the responder or run init first): %w", err)
 		}
 		sc = &serverCert{leaf: leaf, root: caCert}
-	} else if sc, err = loadServerCert(s.certFile, s.keyFile); err != nil {
+	} else if sc, err = s.loadServerCert(); err != nil {
 		return err
+	}
+	var cred *clientCredential
+	if r.auth == "cert" {
+		if s.certFile != "" || s.pkcs12File != "" || len(s.clientCAs) > 0 {
+			return errors.New("--auth cert issues certificates from the demo CA, which this configuration does not use (own server certificate or client_cas): issue client certificates with your CA")
+		}
+		if cred, err = issueClientCredential(r.stateDir, user.Name, timeNow()); err != nil {
+			return err
+		}
 	}
 	var data []byte
 	var hint string
-	switch kind {
+	switch r.kind {
 	case "apple":
-		p := newAppleProfile(sc, name, users[i].Name)
-		if withPassword {
-			p.password = users[i].Password
+		p := newAppleProfile(sc, name, user.Name)
+		if cred != nil {
+			p.cert = cred
+			p.includeP12Password = r.withPassword
+		} else if r.withPassword {
+			p.password = user.Password
 		}
 		data = p.mobileconfig()
 		hint = "open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings"
 	case "windows":
-		data = windowsScript(sc, name, users[i].Name)
+		data = windowsScript(sc, name, user.Name)
 		hint = "run it on the Windows PC in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File %s"
 	case "android":
-		data, err = androidProfile(sc, name, users[i].Name)
+		data, err = androidProfile(sc, name, user.Name)
 		if err != nil {
 			return err
 		}
 		hint = "open it with the strongSwan VPN Client app (Import VPN profile)"
+	case "linux":
+		dir := r.out
+		if dir == "" {
+			dir = filepath.Join(r.stateDir, "profiles", fileSafe(user.Name)+profileKinds["linux"])
+		}
+		files, err := linuxProfile(sc, name, user, cred, r.withPassword)
+		if err != nil {
+			return err
+		}
+		if err := writeTree(dir, files); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: copy it over /etc/swanctl on the Linux client (sudo cp -r %s/. /etc/swanctl/), then: sudo swanctl --load-all && sudo swanctl --initiate --child %s\n", dir, dir, linuxConnName)
+		printCredentialHint(stdout, user, cred, r.withPassword)
+		return nil
 	}
-	if out == "-" {
+	if r.out == "-" {
 		_, err := stdout.Write(data)
 		return err
 	}
+	out := r.out
 	if out == "" {
-		if out, err = writeProfile(stateDir, users[i].Name, profileKinds[kind], data); err != nil {
+		if out, err = writeProfile(r.stateDir, user.Name, profileKinds[r.kind], data); err != nil {
 			return err
 		}
 	} else if err := writeFileAtomic(out, data, 0o600); err != nil {
@@ -244,6 +387,37 @@ func exportProfile(kind, configPath, stateDir, user, out string, withPassword bo
 		hint = fmt.Sprintf(hint, filepath.Base(out))
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s\n", out, hint)
+	printCredentialHint(stdout, user, cred, r.withPassword)
+	return nil
+}
+
+// printCredentialHint tells the operator the PKCS#12 password (which is
+// not stored anywhere else) or where the EAP password is.
+func printCredentialHint(w io.Writer, user UserConfig, cred *clientCredential, included bool) {
+	switch {
+	case cred != nil && included:
+		fmt.Fprintf(w, "client certificate for %s (identity %s), valid until %s; its PKCS#12 password is in the profile: keep the file secret\n", user.Name, cred.identity, cred.cert.NotAfter.Format(time.DateOnly))
+	case cred != nil:
+		fmt.Fprintf(w, "client certificate for %s (identity %s), valid until %s\nPKCS#12 password: %s\n(the client asks for it when installing; it is not stored anywhere else)\n", user.Name, cred.identity, cred.cert.NotAfter.Format(time.DateOnly), cred.password)
+	}
+}
+
+// writeTree writes files (relative path -> content) under dir: keys and
+// secrets 0600, the rest 0644, directories 0700.
+func writeTree(dir string, files map[string][]byte) error {
+	for rel, data := range files {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		mode := os.FileMode(0o600)
+		if strings.HasPrefix(rel, "x509") {
+			mode = 0o644
+		}
+		if err := writeFileAtomic(p, data, mode); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

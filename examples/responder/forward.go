@@ -54,8 +54,21 @@ func nftRuleset(uplink, tunName string, pools []netip.Prefix) string {
 	}
 	b.WriteString("\t}\n")
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
-	fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", tunName)
-	fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", tunName)
+	if tunName != "" {
+		fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", tunName)
+		fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", tunName)
+	} else {
+		// The kernel data plane: no device carries the clients' traffic,
+		// the pools' addresses identify it.
+		for _, p := range pools {
+			fam := "ip"
+			if p.Addr().Is6() {
+				fam = "ip6"
+			}
+			fmt.Fprintf(&b, "\t\t%s saddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam, p)
+			fmt.Fprintf(&b, "\t\t%s daddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam, p)
+		}
+	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
 }
@@ -64,6 +77,31 @@ func nftRuleset(uplink, tunName string, pools []netip.Prefix) string {
 // installs the masquerade table. undo restores the sysctls it changed
 // and deletes the table.
 func setUpForwarding(uplink, tunName string, pools []netip.Prefix) (undo func() error, err error) {
+	undoFwd, err := enableForwarding(pools)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(nftRuleset(uplink, tunName, pools))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		undoFwd()
+		return nil, fmt.Errorf("nft: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return func() error {
+		var first error
+		if out, err := exec.Command("nft", "delete", "table", "inet", nftTable).CombinedOutput(); err != nil {
+			first = fmt.Errorf("nft delete table: %v: %s", err, bytes.TrimSpace(out))
+		}
+		if err := undoFwd(); err != nil && first == nil {
+			first = err
+		}
+		return first
+	}, nil
+}
+
+// enableForwarding turns on IP forwarding for the pools' families; undo
+// restores the sysctls it changed.
+func enableForwarding(pools []netip.Prefix) (undo func() error, err error) {
 	var restore []func() error
 	undo = func() error {
 		var first error
@@ -93,17 +131,5 @@ func setUpForwarding(uplink, tunName string, pools []netip.Prefix) (undo func() 
 		}
 		restore = append(restore, func() error { return os.WriteFile(path, old, 0o644) })
 	}
-	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(nftRuleset(uplink, tunName, pools))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		undo()
-		return nil, fmt.Errorf("nft: %v: %s", err, bytes.TrimSpace(out))
-	}
-	restore = append(restore, func() error {
-		if out, err := exec.Command("nft", "delete", "table", "inet", nftTable).CombinedOutput(); err != nil {
-			return fmt.Errorf("nft delete table: %v: %s", err, bytes.TrimSpace(out))
-		}
-		return nil
-	})
 	return undo, nil
 }

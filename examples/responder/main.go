@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/goipsec/ipsec/xfrm"
 )
 
 // defaultStateDir keeps the demo PKI and the demo user between starts.
@@ -80,7 +82,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "responder: config: %v\n", err)
 		return 1
 	}
-	if err := serve(ctx, s, *stateDir, stdout, stderr); err != nil {
+	// The kernel data plane is checked before anything is created (the
+	// state directory included), so a kernel without ESP fails the start
+	// with one line and nothing to undo.
+	var kdp *xfrm.DataPlane
+	if s.kernel {
+		if kdp, err = openKernelDataPlane(newLogger(s, stderr)); err != nil {
+			fmt.Fprintf(stderr, "responder: config: %v\n", err)
+			return 1
+		}
+	}
+	if err := serve(ctx, s, kdp, *stateDir, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "responder: %v\n", err)
 		return 1
 	}
@@ -90,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // overrides are the flags that replace configuration values, so the
 // default configuration fits a test network or a quick trial.
 type overrides struct {
-	name, listen, pools, dns, level, tun, masquerade string
+	name, listen, pools, dns, level, tun, masquerade, metrics, dataplane string
 }
 
 func (o *overrides) register(fs *flag.FlagSet) {
@@ -101,6 +113,8 @@ func (o *overrides) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.level, "log-level", "", "debug, info, warn or error (log.level)")
 	fs.StringVar(&o.tun, "tun", "", "TUN device `name` (tun.name)")
 	fs.StringVar(&o.masquerade, "masquerade", "", "uplink `interface` to masquerade clients' traffic on (forward.masquerade)")
+	fs.StringVar(&o.metrics, "metrics", "", "`address:port` to serve Prometheus metrics on, e.g. 127.0.0.1:9100 (metrics)")
+	fs.StringVar(&o.dataplane, "dataplane", "", "userspace or kernel (dataplane)")
 }
 
 func (o *overrides) apply(c *Config) {
@@ -134,15 +148,23 @@ func (o *overrides) apply(c *Config) {
 	if o.masquerade != "" {
 		c.Forward.Masquerade = o.masquerade
 	}
+	if o.metrics != "" {
+		c.Metrics = o.metrics
+	}
+	if o.dataplane != "" {
+		c.DataPlane = o.dataplane
+	}
 }
 
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `usage:
   responder [-config FILE] [-state DIR] [flags]   serve (as root)
   responder init [-state DIR] [-name NAME] [-o FILE]   write the commented default configuration and the demo PKI
-  responder export apple|windows|android [--user NAME] [-config FILE] [-state DIR] [-name NAME] [-o FILE] [-include-password]
+  `+exportUsage+`
                                                   write a client profile: Apple .mobileconfig (iOS, macOS),
-                                                  Windows PowerShell script, strongSwan Android .sswan
+                                                  Windows PowerShell script, strongSwan Android .sswan,
+                                                  Linux strongSwan swanctl directory; --auth cert issues
+                                                  a client certificate (PKCS#12) from the demo CA
   responder status [-state DIR] [-json]           the connected clients (like swanctl --list-sas)
   responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
                                                   check the server certificate against the clients' requirements

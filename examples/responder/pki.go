@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -197,7 +198,7 @@ func newServerCert(ca *x509.Certificate, caKey crypto.Signer, name string, addrs
 
 // writePair writes a certificate (0644) and its key (0600) atomically.
 func writePair(dir, certName, keyName string, cert *x509.Certificate, key crypto.Signer) error {
-	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	kd, err := marshalPKCS8(key)
 	if err != nil {
 		return err
 	}
@@ -206,6 +207,9 @@ func writePair(dir, certName, keyName string, cert *x509.Certificate, key crypto
 	}
 	return writeFileAtomic(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 }
+
+// marshalPKCS8 is the unencrypted PKCS#8 form of a key.
+func marshalPKCS8(key crypto.Signer) ([]byte, error) { return x509.MarshalPKCS8PrivateKey(key) }
 
 // writeFileAtomic replaces path so a crash never leaves half a key.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
@@ -307,6 +311,30 @@ func loadKey(path string) (crypto.Signer, error) {
 	}
 }
 
+// loadServerCert reads the operator's certificate and key from the
+// configured PEM files or PKCS#12 file.
+func (s *settings) loadServerCert() (*serverCert, error) {
+	if s.pkcs12File == "" {
+		return loadServerCert(s.certFile, s.keyFile)
+	}
+	data, err := os.ReadFile(s.pkcs12File)
+	if err != nil {
+		return nil, &fieldError{Field: "server.pkcs12", Err: err}
+	}
+	chain, key, err := decodePKCS12(data, s.pkcs12Pass)
+	if err != nil {
+		return nil, fieldErr("server.pkcs12", "%s: %v", s.pkcs12File, err)
+	}
+	sc := &serverCert{leaf: chain[0], key: key}
+	for _, c := range chain {
+		sc.chain = append(sc.chain, c.Raw)
+	}
+	if last := chain[len(chain)-1]; len(chain) > 1 && last.CheckSignatureFrom(last) == nil {
+		sc.root = last
+	}
+	return sc, nil
+}
+
 // loadServerCert reads an operator's certificate chain and key and checks
 // that they belong together.
 func loadServerCert(certPath, keyPath string) (*serverCert, error) {
@@ -330,4 +358,86 @@ func loadServerCert(certPath, keyPath string) (*serverCert, error) {
 		sc.root = last
 	}
 	return sc, nil
+}
+
+// clientValidity is how long a client certificate lasts; Apple's
+// 825-day limit applies to TLS server certificates only, but the same
+// bound keeps a lost device's certificate from living for a decade.
+const clientValidity = 800 * 24 * time.Hour
+
+// clientDir holds the issued client certificates in the state directory.
+const clientDir = "clients"
+
+// clientIdentity is the IKE identity a certificate client of user uses
+// and its certificate names in the SAN: an e-mail address (ID_RFC822_ADDR)
+// for names with an @, a DNS name (ID_FQDN) otherwise. strongSwan and the
+// Apple and Windows clients send one of these, matched against the SAN.
+func clientIdentity(user string) (email, dns string, err error) {
+	if strings.Contains(user, "@") {
+		local, domain, _ := strings.Cut(user, "@")
+		if local == "" || strings.ContainsAny(local, " \t\"<>()[],;:\\") || !validDNSName(domain) {
+			return "", "", fmt.Errorf("user %q: not usable as an e-mail identity in a certificate", user)
+		}
+		return user, "", nil
+	}
+	if !validDNSName(user) {
+		return "", "", fmt.Errorf("user %q: a certificate identity must be an e-mail address or a DNS-style name (letters, digits, -, .)", user)
+	}
+	return "", user, nil
+}
+
+// ensureClientCert loads user's client certificate from the state
+// directory or issues one under the demo CA: CN and SAN = the identity,
+// EKU clientAuth, RSA-2048 (what Windows' and Apple's IKEv2 clients sign
+// with). A certificate that no longer chains to the CA or expires within
+// a week is reissued.
+func ensureClientCert(dir, user string, ca *x509.Certificate, caKey crypto.Signer, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	email, dns, err := clientIdentity(user)
+	if err != nil {
+		return nil, nil, err
+	}
+	cdir := filepath.Join(dir, clientDir)
+	if err := os.MkdirAll(cdir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	base := fileSafe(user)
+	cert, key, err := loadPair(filepath.Join(cdir, base+".pem"), filepath.Join(cdir, base+".key"))
+	if err == nil && cert.CheckSignatureFrom(ca) == nil && now.Add(7*24*time.Hour).Before(cert.NotAfter) && cert.Subject.CommonName == user {
+		return cert, key, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("client certificate of %q: %w", user, err)
+	}
+	k, err := rsa.GenerateKey(rand.Reader, rsaBits)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: user, Organization: []string{"goipsec responder"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(clientValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if email != "" {
+		tmpl.EmailAddresses = []string{email}
+	} else {
+		tmpl.DNSNames = []string{dns}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, k.Public(), caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cert, err = x509.ParseCertificate(der); err != nil {
+		return nil, nil, err
+	}
+	if err := writePair(cdir, base+".pem", base+".key", cert, k); err != nil {
+		return nil, nil, err
+	}
+	return cert, k, nil
 }

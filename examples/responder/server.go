@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,12 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"golang.zx2c4.com/wireguard/tun"
-
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/proposal"
+	"github.com/goipsec/ipsec/xfrm"
 )
 
 // timeNow is the clock for certificates; tests keep the real one.
@@ -63,16 +63,30 @@ func serverIdentity(s *settings) (string, []netip.Addr) {
 }
 
 // serve runs the responder until ctx ends.
-func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: s.level}))
+// newLogger is the responder's log on stderr at the configured level.
+func newLogger(s *settings, stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: s.level}))
+}
+
+// serve runs the responder until ctx ends. kdp is the kernel data plane
+// opened (and probed) by the caller, nil for the userspace one; serve
+// owns it.
+func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir string, stdout, stderr io.Writer) (err error) {
+	log := newLogger(s, stderr)
+	defer func() {
+		// Until the data plane wrapper takes it over, a failed start
+		// must release the kernel data plane.
+		if err != nil && kdp != nil {
+			kdp.Close()
+		}
+	}()
 	name, addrs := serverIdentity(s)
 
 	// Credentials first: everything that can fail on files fails before
 	// a socket or device exists.
 	var sc *serverCert
-	var err error
-	if s.certFile != "" {
-		sc, err = loadServerCert(s.certFile, s.keyFile)
+	if s.certFile != "" || s.pkcs12File != "" {
+		sc, err = s.loadServerCert()
 	} else {
 		sc, _, err = ensurePKI(stateDir, name, addrs, timeNow())
 	}
@@ -133,17 +147,19 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 	if ip, err := netip.ParseAddr(name); err == nil {
 		localID = ipsec.AddrID(ip)
 	}
-	cfg := &ike.PeerConfig{
-		Name:      "eap",
+	base := ike.PeerConfig{
 		LocalID:   localID,
 		Local:     ike.LocalAuth{Method: ike.AuthPubkey, Certificates: sc.chain, Key: sc.key},
-		Remote:    ike.RemoteAuth{Method: ike.AuthEAP, Users: store},
 		Proposals: s.ike,
 		Children:  []ike.ChildConfig{{Name: "rw", Proposals: s.esp}},
 		Pools:     pools, DNS: s.dns, DNSDomains: s.dnsDomains, Subnets: s.subnets,
 		// Apple and Windows clients keep their SA up for hours; a dead
 		// phone must not hold its address until the next reboot.
 		DPDDelay: 30 * time.Second,
+	}
+	peers, certClients := peerConfigs(base, s, sc, store)
+	if certClients {
+		log.Info("certificate clients accepted", "cas", len(s.clientCAs)+btoi(len(s.clientCAs) == 0))
 	}
 
 	var topts []ike.TransportOption
@@ -155,40 +171,38 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer tr.Close()
-	dev, err := tun.CreateTUN(s.tunName, s.tunMTU)
-	if err != nil {
-		return fmt.Errorf("TUN %s: %w", s.tunName, err)
+	var dp *dataPlane
+	if kdp != nil {
+		dp, err = startKernelDataPlane(kdp, tr, s.tunName, inside)
+		kdp = nil // closed by startKernelDataPlane on error, owned by dp otherwise
+	} else {
+		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside)
 	}
-	tunName, err := dev.Name()
-	if err == nil {
-		err = configureTUN(tunName, inside)
-	}
 	if err != nil {
-		dev.Close()
 		return err
 	}
-	var dpOpts []esp.Option
-	for _, c := range tr.NATTConns() {
-		dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
-	}
-	dp, err := esp.NewUserspace(dev, dpOpts...)
-	if err != nil {
-		dev.Close()
-		return fmt.Errorf("data plane: %w", err)
-	}
-	// Closing the data plane closes the TUN device, which takes its
-	// addresses and routes with it.
-	defer dp.Close()
-	tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { dp.HandleUDP(pkt, remote) })
+	defer func() {
+		if err := dp.close(); err != nil {
+			log.Warn("closing the data plane", "err", err)
+		}
+	}()
+	tunName := dp.device
+	m := newMetrics()
 
 	opts := []ike.Option{
-		ike.WithPeers(ike.StaticPeers(cfg)), ike.WithDataPlane(dp), ike.WithLogger(log),
+		ike.WithPeers(ike.StaticPeers(peers...)), ike.WithDataPlane(dp.DataPlane), ike.WithLogger(log),
 		ike.WithHooks(&ike.Hooks{
 			IKEUp: func(i ipsec.IKESAInfo) {
 				log.Info("client connected", "id", i.RemoteID.String(), "eap", i.EAPIdentity, "addr", i.Remote.String(), "vips", fmt.Sprint(i.VirtualIPs))
 			},
 			IKEDown: func(i ipsec.IKESAInfo, err error) {
 				log.Info("client disconnected", "id", i.RemoteID.String(), "eap", i.EAPIdentity, "err", err)
+			},
+			Alert: func(a ike.Alert) {
+				m.alert(a)
+				if a.Kind == ike.AlertAuthFailed {
+					log.Warn("authentication failed", "id", a.Info.RemoteID.String(), "eap", a.Info.EAPIdentity, "addr", a.Info.Remote.String(), "err", a.Err)
+				}
 			},
 		}),
 	}
@@ -220,14 +234,33 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 			profiles = filepath.Dir(p)
 		}
 	}
-	if s.masquerade != "" {
-		var pfx []netip.Prefix
-		for _, p := range []netip.Prefix{s.pool4, s.pool6} {
-			if p.IsValid() {
-				pfx = append(pfx, p)
-			}
+	var poolPfx []netip.Prefix
+	for _, p := range []netip.Prefix{s.pool4, s.pool6} {
+		if p.IsValid() {
+			poolPfx = append(poolPfx, p)
 		}
-		undo, err := setUpForwarding(s.masquerade, tunName, pfx)
+	}
+	if dp.kernel && s.masquerade == "" {
+		// The kernel forwards decrypted client traffic only with
+		// forwarding on, even to the server's own inside addresses'
+		// neighbours; the userspace plane's TUN needs it for the same
+		// reason but the operator decides there (masquerade).
+		undo, err := enableForwarding(poolPfx)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := undo(); err != nil {
+				log.Warn("restoring the forwarding settings", "err", err)
+			}
+		}()
+	}
+	if s.masquerade != "" {
+		dev := tunName
+		if dp.kernel {
+			dev = "" // no device carries the clients' traffic: match the pools
+		}
+		undo, err := setUpForwarding(s.masquerade, dev, poolPfx)
 		if err != nil {
 			return err
 		}
@@ -238,16 +271,34 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 		}()
 		log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable)
 	}
-	stopStatus, err := serveStatus(stateDir, func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp) }, log)
+	snapshot := func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp.DataPlane) }
+	stopStatus, err := serveStatus(stateDir, snapshot, log)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
 	}
 	defer stopStatus()
-	if s.masquerade == "" && len(s.subnets) == 0 && !forwarding(s.pool4.IsValid(), s.pool6.IsValid()) {
+	if s.metrics != "" {
+		stopMetrics, addr, err := serveMetrics(s.metrics, func(w io.Writer) {
+			m.write(w, snapshot(), resp.Stats(), pools)
+		}, log)
+		if err != nil {
+			return &fieldError{Field: "metrics", Err: err}
+		}
+		defer stopMetrics()
+		log.Info("Prometheus metrics", "url", "http://"+addr+"/metrics")
+	}
+	if !dp.kernel && s.masquerade == "" && len(s.subnets) == 0 && !forwarding(s.pool4.IsValid(), s.pool6.IsValid()) {
 		log.Warn("IP forwarding is off: clients reach the server's inside addresses but not the Internet; enable net.ipv4.ip_forward / net.ipv6.conf.all.forwarding and masquerade the pools on the uplink")
 	}
-	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside)
-	log.Info("responder started", "tun", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
+	certHint := ""
+	switch {
+	case certClients && len(s.clientCAs) == 0:
+		certHint = fmt.Sprintf("responder export apple|linux --auth cert --user NAME -state %s (issues NAME a certificate from the demo CA, as PKCS#12)", stateDir)
+	case certClients:
+		certHint = fmt.Sprintf("accepted when issued by the %d CA certificate(s) of client_cas", len(s.clientCAs))
+	}
+	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
+	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)
 	log.Info("responder stopped: SAs deleted, removing the TUN device")
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -256,10 +307,55 @@ func serve(ctx context.Context, s *settings, stateDir string, stdout, stderr io.
 	return err
 }
 
+// peerConfigs returns the configurations the responder serves, all
+// with the same local identity and certificate: one per PSK peer
+// (selected by the peer's identity), EAP for user name and password
+// clients, and, when a CA for client certificates is known, certificate
+// clients. ike.StaticPeers tells EAP, PSK and certificate clients apart
+// by how their IKE_AUTH authenticates (PeerQuery.RemoteMethod).
+func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.UserStore) (peers []*ike.PeerConfig, certClients bool) {
+	for _, p := range s.pskPeers {
+		c := base
+		c.Name = "psk " + p.id.String()
+		c.RemoteID = p.id
+		c.Local = ike.LocalAuth{Method: ike.AuthPSK, PSK: p.psk}
+		c.Remote = ike.RemoteAuth{Method: ike.AuthPSK, PSK: p.psk}
+		peers = append(peers, &c)
+	}
+	eapCfg := base
+	eapCfg.Name = "eap"
+	eapCfg.Remote = ike.RemoteAuth{Method: ike.AuthEAP, Users: users}
+	peers = append(peers, &eapCfg)
+	cas := s.clientCAs
+	if len(cas) == 0 && sc.caFile != "" && sc.root != nil {
+		// The demo PKI: its CA issues the client certificates that
+		// `export --auth cert` hands out.
+		cas = []*x509.Certificate{sc.root}
+	}
+	if len(cas) > 0 {
+		pool := x509.NewCertPool()
+		for _, c := range cas {
+			pool.AddCert(c)
+		}
+		certCfg := base
+		certCfg.Name = "cert"
+		certCfg.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: pool}
+		peers = append(peers, &certCfg)
+	}
+	return peers, len(cas) > 0
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // printHowTo prints, once per start, what a user needs to connect. The
 // demo password appears only on the start that created it; later starts
 // point to the file.
-func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.AddrPort, users []UserConfig, demo UserConfig, demoCreated bool, profiles, stateDir string, sc *serverCert, inside []netip.Prefix) {
+func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.AddrPort, users []UserConfig, demo UserConfig, demoCreated bool, profiles, stateDir string, sc *serverCert, inside []netip.Prefix, certHint string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "goipsec responder is running. Connect an IKEv2 client (type IKEv2, EAP user name and password):\n")
 	fmt.Fprintf(&b, "  server address:  %s\n", name)
@@ -286,6 +382,9 @@ func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.
 	}
 	if profiles != "" {
 		fmt.Fprintf(&b, "  client profiles: %s/USER.mobileconfig (iPhone, iPad, Mac), USER.ps1 (Windows), USER.sswan (Android strongSwan app); the CA is included\n", profiles)
+	}
+	if certHint != "" {
+		fmt.Fprintf(&b, "  certificates:    %s\n", certHint)
 	}
 	ins := make([]string, len(inside))
 	for i, p := range inside {

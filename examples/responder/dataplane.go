@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/proposal"
+	"github.com/goipsec/ipsec/xfrm"
+)
+
+// dataPlane is the ESP data plane the responder runs on, with the
+// device that holds the server's inside addresses.
+type dataPlane struct {
+	esp.DataPlane
+	// device is the TUN device (userspace) or the dummy device with the
+	// inside addresses (kernel); it goes away in close.
+	device string
+	kernel bool
+	close  func() error
+}
+
+// newUserspaceDataPlane creates the TUN device with the inside
+// addresses and the userspace ESP engine on it, fed by the transport's
+// ESP-in-UDP packets and sending through its NAT-T sockets.
+func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []netip.Prefix) (*dataPlane, error) {
+	dev, err := tun.CreateTUN(name, mtu)
+	if err != nil {
+		return nil, fmt.Errorf("TUN %s: %w", name, err)
+	}
+	tunName, err := dev.Name()
+	if err == nil {
+		err = configureTUN(tunName, inside)
+	}
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	var dpOpts []esp.Option
+	for _, c := range tr.NATTConns() {
+		dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
+	}
+	dp, err := esp.NewUserspace(dev, dpOpts...)
+	if err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("data plane: %w", err)
+	}
+	tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { dp.HandleUDP(pkt, remote) })
+	// Closing the data plane closes the TUN device, which takes its
+	// addresses and routes with it.
+	return &dataPlane{DataPlane: dp, device: tunName, close: dp.Close}, nil
+}
+
+// probeReqID is the request ID of the probe state: far above the IDs
+// the IKE engine hands out (counting from 1).
+const probeReqID = 0xFFFF_FF00
+
+// openKernelDataPlane opens the XFRM data plane and proves that the
+// kernel can hold an ESP state: XFRM's netlink family exists even in
+// kernels built without ESP (this project's CI kernel), where only the
+// first state install fails. It runs before any socket is opened, so a
+// failure leaves nothing behind.
+func openKernelDataPlane(log *slog.Logger) (*xfrm.DataPlane, error) {
+	dp, err := xfrm.New(xfrm.WithLogger(log))
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil, fieldErr("dataplane", "kernel: the kernel data plane (XFRM) exists only on Linux; use dataplane: userspace")
+	}
+	if err != nil {
+		return nil, fieldErr("dataplane", "kernel: %v (not root, or no XFRM in this kernel); use dataplane: userspace", err)
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	spi := binary.BigEndian.Uint32(b[:])&0x0FFF_FFFF | 0x1000_0000
+	lo := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0)
+	probe := &esp.SA{
+		SPI: spi, Dir: esp.DirIn, Mode: esp.ModeTunnel, Src: lo, Dst: lo,
+		Encr: proposal.EncrAESGCM16, EncrKeyBits: 128, Integ: proposal.IntegNone,
+		EncrKey: make([]byte, 16+4), ReqID: probeReqID,
+	}
+	if err := dp.AddSA(context.Background(), probe); err != nil {
+		dp.Close()
+		return nil, fieldErr("dataplane", "kernel: this kernel cannot install ESP states (%v): load the esp4/esp6 modules or use dataplane: userspace", err)
+	}
+	if err := dp.DeleteSA(context.Background(), probe.ID()); err != nil {
+		dp.Close()
+		return nil, fieldErr("dataplane", "kernel: removing the probe state: %v", err)
+	}
+	return dp, nil
+}
+
+// startKernelDataPlane hands the transport's NAT-T sockets to the
+// kernel (ESP in UDP is decapsulated by XFRM from then on) and puts the
+// inside addresses on a dummy device. No routes are needed: the IPsec
+// policies catch the clients' traffic whatever the routing says.
+//
+// The port 500 sockets need no bypass policy here: a remote-access
+// client's policies cover its virtual address, never the outer address
+// IKE runs on (a transport-mode peer, which would need one, is not
+// offered by this server), and ike.Transport does not expose them.
+func startKernelDataPlane(dp *xfrm.DataPlane, tr *ike.Transport, name string, inside []netip.Prefix) (*dataPlane, error) {
+	for _, c := range tr.NATTConns() {
+		if err := xfrm.EnableUDPEncap(c); err != nil {
+			dp.Close()
+			return nil, fieldErr("dataplane", "kernel: switching the NAT-T socket %v to ESP in UDP: %v", c.LocalAddr(), err)
+		}
+	}
+	link := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	if err := netlink.LinkAdd(link); err != nil {
+		dp.Close()
+		return nil, fmt.Errorf("dummy device %s for the inside addresses: %w", name, err)
+	}
+	remove := func() error { return netlink.LinkDel(link) }
+	for _, p := range inside {
+		// A host address: the pool itself lives behind the policies.
+		a := &netlink.Addr{IPNet: netlink.NewIPNet(p.Addr().AsSlice())}
+		if p.Addr().Is6() {
+			a.Flags = unix.IFA_F_NODAD
+		}
+		if err := netlink.AddrAdd(link, a); err != nil {
+			remove()
+			dp.Close()
+			return nil, fmt.Errorf("dummy device %s: address %s: %w", name, p.Addr(), err)
+		}
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		remove()
+		dp.Close()
+		return nil, fmt.Errorf("dummy device %s: up: %w", name, err)
+	}
+	return &dataPlane{DataPlane: dp, device: name, kernel: true, close: func() error {
+		// States and policies first, so no client traffic leaks in the
+		// clear while the device goes.
+		err := dp.Close()
+		if err2 := remove(); err == nil {
+			err = err2
+		}
+		return err
+	}}, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/pkcs12"
+
+	"github.com/goipsec/ipsec/internal/testnet"
+)
+
+// issueTestClient makes a demo CA and a client certificate for user.
+func issueTestClient(t *testing.T, dir, user string) (*x509.Certificate, *x509.Certificate, crypto.Signer) {
+	t.Helper()
+	now := time.Now()
+	ca, caKey, err := newCA("vpn.example.com", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ensureClientCert(dir, user, ca, caKey, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, cert, key
+}
+
+// TestPKCS12DecodesWithXCrypto checks the encoder against an independent
+// decoder (golang.org/x/crypto/pkcs12) for an RSA and an ECDSA key and a
+// non-ASCII password, and that a wrong password is refused by the MAC.
+func TestPKCS12DecodesWithXCrypto(t *testing.T) {
+	_, cert, rsaKey := issueTestClient(t, t.TempDir(), "alice@example.com")
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecTmpl := &x509.Certificate{SerialNumber: cert.SerialNumber, Subject: cert.Subject, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}
+	ecDER, err := x509.CreateCertificate(rand.Reader, ecTmpl, ecTmpl, ecKey.Public(), ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecCert, _ := x509.ParseCertificate(ecDER)
+	for _, tc := range []struct {
+		name string
+		cert *x509.Certificate
+		key  crypto.Signer
+		pw   string
+	}{
+		{"rsa", cert, rsaKey, "Kx9mPq2Wz7"},
+		{"ecdsa-unicode-password", ecCert, ecKey, "pässwörd-€"},
+		{"empty-password", cert, rsaKey, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pfx, err := encodePKCS12(tc.cert, tc.key, "alice", tc.pw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, got, err := pkcs12.Decode(pfx, tc.pw)
+			if err != nil {
+				t.Fatalf("x/crypto/pkcs12 cannot decode our PFX: %v", err)
+			}
+			if !got.Equal(tc.cert) {
+				t.Error("decoded certificate differs")
+			}
+			type pub interface{ Equal(crypto.PublicKey) bool }
+			if k, ok := key.(crypto.Signer); !ok || !k.Public().(pub).Equal(tc.key.Public()) {
+				t.Errorf("decoded key %T does not match", key)
+			}
+			if _, _, err := pkcs12.Decode(pfx, tc.pw+"x"); err == nil {
+				t.Error("wrong password accepted")
+			}
+			// Our own reader (used for the server's PKCS#12) agrees.
+			chain, k2, err := decodePKCS12(pfx, tc.pw)
+			if err != nil || len(chain) != 1 || !chain[0].Equal(tc.cert) || !k2.Public().(pub).Equal(tc.key.Public()) {
+				t.Errorf("decodePKCS12: %v, %d certificates", err, len(chain))
+			}
+			if _, _, err := decodePKCS12(pfx, tc.pw+"x"); err == nil || !strings.Contains(err.Error(), "wrong password") {
+				t.Errorf("decodePKCS12 with a wrong password: %v", err)
+			}
+		})
+	}
+}
+
+// TestPKCS12OpenSSL has OpenSSL, the parser behind many importers,
+// verify the MAC and decrypt both bags, and report the algorithms.
+func TestPKCS12OpenSSL(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		if testnet.InCI() {
+			t.Fatal("openssl missing (apt-get install openssl)")
+		}
+		t.Skip("openssl missing: apt-get install openssl to run this test")
+	}
+	dir := t.TempDir()
+	_, cert, key := issueTestClient(t, dir, "bob")
+	const pw = "S3cret-pfx"
+	pfx, err := encodePKCS12(cert, key, "bob", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "bob.p12")
+	if err := os.WriteFile(path, pfx, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("openssl", "pkcs12", "-info", "-noout", "-in", path, "-passin", "pass:"+pw).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl pkcs12 -info: %v\n%s", err, out)
+	}
+	for _, want := range []string{"MAC: sha1", "pbeWithSHA1And3-KeyTripleDES-CBC", "Shrouded Keybag", "Certificate bag"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("openssl output lacks %q:\n%s", want, out)
+		}
+	}
+	// The key and certificate come out as a pair that belongs together.
+	pemOut, err := exec.Command("openssl", "pkcs12", "-in", path, "-passin", "pass:"+pw, "-nodes").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl pkcs12 -nodes: %v\n%s", err, pemOut)
+	}
+	if !strings.Contains(string(pemOut), "friendlyName: bob") || !strings.Contains(string(pemOut), "localKeyID:") {
+		t.Errorf("bag attributes missing:\n%s", pemOut)
+	}
+	if out, err := exec.Command("openssl", "pkcs12", "-info", "-noout", "-in", path, "-passin", "pass:wrong").CombinedOutput(); err == nil {
+		t.Errorf("openssl accepted a wrong password:\n%s", out)
+	}
+}
+
+func TestClientCert(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	ca, caKey, err := newCA("vpn.example.com", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user, email, dns string
+	}{
+		{"alice@example.com", "alice@example.com", ""},
+		{"mac-book", "", "mac-book"},
+	} {
+		cert, _, err := ensureClientCert(dir, tc.user, ca, caKey, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+			t.Errorf("%s: no clientAuth EKU", tc.user)
+		}
+		if (tc.email != "") != slices.Contains(cert.EmailAddresses, tc.email) || (tc.dns != "") != slices.Contains(cert.DNSNames, tc.dns) {
+			t.Errorf("%s: SAN e-mail %v DNS %v", tc.user, cert.EmailAddresses, cert.DNSNames)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(ca)
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			t.Errorf("%s: does not verify under the CA: %v", tc.user, err)
+		}
+		k, ok := cert.PublicKey.(*rsa.PublicKey)
+		if !ok || k.N.BitLen() < 2048 {
+			t.Errorf("%s: key %T", tc.user, cert.PublicKey)
+		}
+		// A second call returns the same certificate.
+		again, _, err := ensureClientCert(dir, tc.user, ca, caKey, now)
+		if err != nil || !again.Equal(cert) {
+			t.Errorf("%s: reissued on the second call (%v)", tc.user, err)
+		}
+	}
+	// Under another CA the stored certificate is reissued.
+	ca2, caKey2, _ := newCA("other", now)
+	c2, _, err := ensureClientCert(dir, "mac-book", ca2, caKey2, now)
+	if err != nil || c2.CheckSignatureFrom(ca2) != nil {
+		t.Errorf("not reissued under a new CA: %v", err)
+	}
+	for _, bad := range []string{"bad name", "@example.com", "a@", "x/../y"} {
+		if _, _, err := ensureClientCert(dir, bad, ca, caKey, now); err == nil {
+			t.Errorf("user %q accepted as a certificate identity", bad)
+		}
+	}
+}
