@@ -18,8 +18,9 @@
 //   - Anti-replay: windows above 32 packets and ESN use
 //     XFRMA_REPLAY_ESN_VAL (bitmap mode), up to 4096 packets.
 //   - UDP encapsulation (RFC 3948): UDP_ENCAP_ESPINUDP with the SA's ports.
-//     The IKE socket on port 4500 must be switched with EnableUDPEncap so
-//     the kernel takes the ESP packets out of it. Afterwards the socket
+//     The IKE socket on port 4500 must be switched with EnableUDPEncap
+//     (PrepareTransport does it for an ike.Transport) so the kernel takes
+//     the ESP packets out of it. Afterwards the socket
 //     still receives IKE packets, WITH their four-byte non-ESP marker (the
 //     kernel does not strip it), while NAT keepalives (0xFF) and ESP
 //     packets never reach userspace: this was checked in the test VM
@@ -45,6 +46,32 @@
 //     numbers, replay bitmap and counters (XFRM_MSG_NEWAE), so the peer's
 //     replay window keeps accepting our packets after a MOBIKE move.
 //
+// # With the IKE engine
+//
+// An embedder (a gateway) runs package ike on this data plane in four
+// steps, in this order:
+//
+//  1. tr, err := ike.ListenUDP(ctx, ...) opens UDP 500 and 4500.
+//  2. opt, err := xfrm.PrepareTransport(tr, 0) switches the NAT-T sockets
+//     to ESP-in-UDP decapsulation (EnableUDPEncap), exempts the IKE
+//     sockets from IPsec policies, and returns the option that sends NAT
+//     keepalives on them. It must come before the first client: ESP that
+//     reaches a socket not yet switched goes to userspace and is lost.
+//  3. dp, err := xfrm.New(opt, xfrm.WithReqIDRange(...),
+//     xfrm.WithRemoveStale(), ...) and ike.NewResponder(tr,
+//     ike.WithDataPlane(dp), ...), then Serve. No ESP handler is set on
+//     the transport: the kernel takes ESP in UDP out of the socket and raw
+//     ESP never reaches it.
+//  4. The client pools need a route (any device, e.g. the uplink or an
+//     xfrm interface with WithIfID): the XFRM output policy applies to
+//     packets the kernel has routed. dp.Close after Serve returned
+//     removes whatever the engine left.
+//
+// TestKernelIKEv2 runs exactly this in the test VM against our initiator
+// on the userspace data plane: pings both ways with raw ESP and with ESP
+// in UDP, CHILD SA rekeys (by time, and by the kernel's soft packet limit
+// through its expire event), and no state or policy after Delete.
+//
 // # Ownership and coexistence
 //
 // The data plane only ever removes what it installed: Close deletes the
@@ -63,9 +90,10 @@
 // that is not a prefix becomes several kernel policies (at most 64); a
 // port range other than one port or all is rejected (ErrSelector) rather
 // than widened.
-// The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive the data
-// plane sends them on the IKE socket for SAs with esp.SA.NATKeepalive;
-// without it the flag is ignored. Tests of this package
+// The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive (which
+// PrepareTransport returns) the data plane sends them on the IKE socket of
+// the peer's address family for SAs with esp.SA.NATKeepalive; without it
+// the flag is ignored. Tests of this package
 // run inside a Debian kernel under qemu (GOIPSEC_VMTEST=1, see
 // scripts/vmtest).
 package xfrm

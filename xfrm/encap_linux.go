@@ -5,6 +5,7 @@ package xfrm
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,4 +76,49 @@ func control(c *net.UDPConn, f func(fd int) error) error {
 		return err
 	}
 	return ferr
+}
+
+// PrepareTransport readies the sockets of an IKE transport (an
+// *ike.Transport) for the kernel data plane, before the engines start:
+//
+//   - every NAT-T socket (NATTConns) gets EnableUDPEncap, so the kernel
+//     decapsulates the ESP in UDP that arrives on it and the socket's IKE
+//     packets bypass IPsec policies;
+//   - if the transport also lists its port 500 sockets (a method
+//     IKEConns() []*net.UDPConn), they get BypassSocket, which
+//     transport-mode policies between the two hosts (L2TP/IPsec) need;
+//   - the returned Option, given to New, sends NAT keepalives on the NAT-T
+//     sockets every keepalive (0: esp.DefaultNATKeepalive), since the
+//     kernel sends none.
+//
+// The transport keeps reading its sockets; after this it sees IKE packets
+// only (with their non-ESP marker, which it strips). Nothing is undone:
+// the settings die with the sockets.
+func PrepareTransport(t Transport, keepalive time.Duration) (Option, error) {
+	if t == nil {
+		return nil, fmt.Errorf("xfrm: PrepareTransport: nil transport")
+	}
+	natt := t.NATTConns()
+	if len(natt) == 0 {
+		return nil, fmt.Errorf("xfrm: PrepareTransport: the transport has no NAT-T socket")
+	}
+	var opts []Option
+	for _, c := range natt {
+		if err := EnableUDPEncap(c); err != nil {
+			return nil, fmt.Errorf("xfrm: PrepareTransport: %s: %w", c.LocalAddr(), err)
+		}
+		opts = append(opts, WithNATKeepalive(c, keepalive))
+	}
+	if ic, ok := t.(interface{ IKEConns() []*net.UDPConn }); ok {
+		for _, c := range ic.IKEConns() {
+			if err := BypassSocket(c); err != nil {
+				return nil, fmt.Errorf("xfrm: PrepareTransport: %s: %w", c.LocalAddr(), err)
+			}
+		}
+	}
+	return func(c *config) {
+		for _, o := range opts {
+			o(c)
+		}
+	}, nil
 }

@@ -3,10 +3,11 @@ package xfrm_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/xfrm"
 )
 
@@ -18,29 +19,56 @@ func Example() {
 	// Output: xfrm: WithRemoveStale: needs WithIfID, WithMark or WithReqIDRange to recognise its own state
 }
 
-// A gateway hands the kernel data plane to the IKE engine and switches
-// its NAT-T socket to ESP-in-UDP decapsulation. (Not run: it needs root
+// A gateway runs the IKEv2 engine on the kernel data plane: the IKE
+// transport's sockets are prepared first (ESP-in-UDP decapsulation on port
+// 4500, IPsec bypass, NAT keepalives), then the data plane is created and
+// handed to the responder. Routes to the client pools must exist (any
+// device): XFRM policies act on routed packets. (Not run: it needs root
 // and a kernel with ESP.)
 func Example_gateway() {
-	dp, err := xfrm.New(xfrm.WithIfID(42), xfrm.WithReqIDRange(1, 1<<20), xfrm.WithRemoveStale())
+	ctx := context.Background()
+	tr, err := ike.ListenUDP(ctx) // UDP 500 and 4500, IPv4 and IPv6
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tr.Close()
+	keepalives, err := xfrm.PrepareTransport(tr, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dp, err := xfrm.New(keepalives, xfrm.WithReqIDRange(1, 1<<20), xfrm.WithRemoveStale())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dp.Close() // after Serve returned: removes whatever is left
+
+	pool, _ := ipsec.NewPool(netip.MustParsePrefix("198.51.100.64/26"))
+	psk := ipsec.Secret("a long random pre-shared key")
+	cfg := &ike.PeerConfig{
+		Name: "clients", LocalID: ipsec.FQDN("vpn.example.com"),
+		Local: ike.LocalAuth{Method: ike.AuthPSK, PSK: psk}, Remote: ike.RemoteAuth{Method: ike.AuthPSK, PSK: psk},
+		Pools: []ipsec.AddressPool{pool},
+	}
+	srv, err := ike.NewResponder(tr, ike.WithPeers(ike.StaticPeers(cfg)), ike.WithDataPlane(dp))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv.Serve(ctx) // until ctx ends; every peer gets a Delete
+}
+
+// The data plane on its own: what the IKE engine does once a CHILD SA is
+// negotiated, and the events it reads back. (Not run.)
+func ExampleDataPlane_AddPolicy() {
+	dp, err := xfrm.New(xfrm.WithIfID(42))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer dp.Close()
-
-	natt, err := net.ListenUDP("udp", &net.UDPAddr{Port: 4500})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer natt.Close()
-	if err := xfrm.EnableUDPEncap(natt); err != nil {
-		fmt.Println(err)
-		return
-	}
-
-	// What the IKE engine does once a CHILD SA is negotiated:
 	client := esp.PrefixSelector(netip.MustParsePrefix("198.51.100.7/32"))
 	err = dp.AddPolicy(context.Background(), esp.Policy{Dir: esp.DirOut, Src: esp.AnySelector(true), Dst: client, ReqID: 1})
 	fmt.Println(err)

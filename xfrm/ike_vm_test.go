@@ -236,14 +236,14 @@ func startKernelGateway(t *testing.T, ns *testnet.NS, child ike.ChildConfig) *ke
 	}
 	t.Cleanup(func() { tr.Close() })
 	logger := slog.New(slog.NewTextHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts := []xfrm.Option{xfrm.WithNetNS(nsh), xfrm.WithLogger(logger)}
-	for _, c := range tr.NATTConns() {
-		if err := xfrm.EnableUDPEncap(c); err != nil {
-			t.Fatal(err)
-		}
-		opts = append(opts, xfrm.WithNATKeepalive(c, time.Second))
+	// What an embedder does: the transport's sockets first (ESP-in-UDP
+	// decapsulation on 4500, bypass policies, keepalives), then the data
+	// plane, then the engine on both.
+	keepalives, err := xfrm.PrepareTransport(tr, time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if g.dp, err = xfrm.New(opts...); err != nil {
+	if g.dp, err = xfrm.New(xfrm.WithNetNS(nsh), keepalives, xfrm.WithLogger(logger)); err != nil {
 		t.Fatal(err)
 	}
 	pool, err := ipsec.NewPool(pool4)

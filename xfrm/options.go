@@ -12,6 +12,12 @@ import (
 	"github.com/vishvananda/netns"
 )
 
+// Transport is what PrepareTransport needs of an IKE transport: its NAT-T
+// sockets. *ike.Transport satisfies it (this package does not import ike).
+type Transport interface {
+	NATTConns() []*net.UDPConn
+}
+
 // Option configures New.
 type Option func(*config)
 
@@ -27,7 +33,7 @@ type config struct {
 	noForward   bool
 	eventBuffer int
 	logger      *slog.Logger
-	kaConn      *net.UDPConn
+	kaConns     []*net.UDPConn
 	kaInterval  time.Duration
 }
 
@@ -84,9 +90,15 @@ func WithoutForwardPolicies() Option { return func(c *config) { c.noForward = tr
 // when the SA sent nothing for interval (0 selects
 // esp.DefaultNATKeepalive). The kernel does not send them itself; without
 // this option the flag is ignored and the IKE transport must send them.
+//
+// Give it once per NAT-T socket when there is one per address family (as
+// ike.ListenUDP opens them): each keepalive leaves through a socket of the
+// peer's family. The last interval given applies to all.
 func WithNATKeepalive(conn *net.UDPConn, interval time.Duration) Option {
 	return func(c *config) {
-		c.kaConn = conn
+		if conn != nil {
+			c.kaConns = append(c.kaConns, conn)
+		}
 		if interval != 0 {
 			c.kaInterval = interval
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -151,7 +152,7 @@ func New(opts ...Option) (*DataPlane, error) {
 	}
 	d.wg.Add(1)
 	go d.readEvents()
-	if cfg.kaConn != nil && cfg.kaInterval > 0 {
+	if len(cfg.kaConns) > 0 && cfg.kaInterval > 0 {
 		d.wg.Add(1)
 		go d.keepalives()
 	}
@@ -567,11 +568,25 @@ func (d *DataPlane) keepalives() {
 		}
 		d.mu.Unlock()
 		for _, to := range due {
-			if _, err := d.cfg.kaConn.WriteToUDPAddrPort(ka, to); err != nil {
+			if _, err := keepaliveConn(d.cfg.kaConns, to.Addr()).WriteToUDPAddrPort(ka, to); err != nil {
 				d.cfg.logger.Warn("xfrm: NAT keepalive", "peer", to.String(), "err", err)
 			}
 		}
 	}
+}
+
+// keepaliveConn picks the socket a keepalive to dst leaves through: the
+// first bound to an address of dst's family (an IPv6 wildcard socket
+// serves IPv4 too unless it is IPv6-only, which the kernel then reports as
+// a send error), else the first.
+func keepaliveConn(conns []*net.UDPConn, dst netip.Addr) *net.UDPConn {
+	for _, c := range conns {
+		la, ok := c.LocalAddr().(*net.UDPAddr)
+		if ok && (la.IP.To4() != nil) == dst.Unmap().Is4() {
+			return c
+		}
+	}
+	return conns[0]
 }
 
 // emit queues an event without blocking.
