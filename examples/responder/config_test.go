@@ -215,6 +215,57 @@ func TestRunBadConfig(t *testing.T) {
 	}
 }
 
+// TestRunBadConfigNothingStarted runs the program on the four broken
+// configurations the issue names (and a few of the new keys): each exits
+// with status 1 and one line naming the problem, before the state
+// directory, the first thing a start creates, exists.
+func TestRunBadConfigNothingStarted(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.pem")
+	// A pool over one of this host's own addresses.
+	var hostPool string
+	for _, p := range hostAddrs() {
+		if a := p.Addr(); a.Is4() && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
+			hostPool = netip.PrefixFrom(a, 28).Masked().String()
+			break
+		}
+	}
+	for _, c := range []struct{ name, yaml, want string }{
+		{"unknown-field", "pools: [198.51.100.0/24]\nserver: {nmae: x}\n", "field nmae not found"},
+		{"bad-cidr", "pools: [198.51.100.0/33]\n", `pools[0]: bad CIDR "198.51.100.0/33"`},
+		{"missing-certificate", "server: {certificate: " + missing + ", key: " + missing + "}\npools: [198.51.100.0/24]\n", "server.certificate: stat " + missing + ": no such file or directory"},
+		{"pool-overlaps-uplink", "pools: [" + hostPool + "]\n", "overlaps the host's address"},
+		{"missing-pkcs12", "server: {pkcs12: " + missing + "}\npools: [198.51.100.0/24]\n", "server.pkcs12: stat"},
+		{"missing-client-ca", "client_cas: [" + missing + "]\npools: [198.51.100.0/24]\n", "client_cas[0]: open"},
+		{"short-psk", "psk_peers: [{id: a@example.com, psk: short}]\npools: [198.51.100.0/24]\n", "psk_peers[0].psk: the key of"},
+		{"bad-metrics", "metrics: 9100\npools: [198.51.100.0/24]\n", "metrics:"},
+		{"bad-dataplane", "dataplane: dpdk\npools: [198.51.100.0/24]\n", "dataplane:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "pool-overlaps-uplink" && hostPool == "" {
+				t.Skip("this host has no IPv4 address besides loopback")
+			}
+			path := filepath.Join(dir, c.name+".yaml")
+			if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			state := filepath.Join(dir, c.name+"-state")
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"-config", path, "-state", state}, &stdout, &stderr)
+			got := stderr.String()
+			if code != 1 || strings.Count(got, "\n") != 1 || !strings.Contains(got, c.want) || !strings.Contains(got, path) {
+				t.Errorf("status %d, stderr %q: want 1 and one line naming %s and %q", code, got, path, c.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+			if _, err := os.Stat(state); !os.IsNotExist(err) {
+				t.Errorf("state directory created despite the bad configuration: %v", err)
+			}
+		})
+	}
+}
+
 func TestRunUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"frobnicate"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "frobnicate") {

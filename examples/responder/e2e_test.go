@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -147,10 +148,13 @@ func eapPersona(profile string, ns *testnet.NS, server, user, password string) p
 // how-to; it does not connect yet.
 func startPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.Charon {
 	t.Helper()
-	caFile := strings.Fields(howTo(resp.stdout.String(), "CA certificate"))[0]
-	ca, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatalf("CA file from the how-to: %v", err)
+	files := strongswan.Files{}
+	if f := strings.Fields(howTo(resp.stdout.String(), "CA certificate")); len(f) > 0 {
+		ca, err := os.ReadFile(f[0])
+		if err != nil {
+			t.Fatalf("CA file from the how-to: %v", err)
+		}
+		files["x509ca/ca.pem"] = ca
 	}
 	vars := map[string]string{"SERVER": c.server, "SERVER_ID": "vpn.example.com"}
 	for k, v := range c.vars {
@@ -160,7 +164,6 @@ func startPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := strongswan.Files{"x509ca/ca.pem": ca}
 	for k, v := range c.files {
 		files[k] = v
 	}
@@ -594,8 +597,148 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		// The Android strongSwan app next, from the same namespace (one
 		// charon per namespace owns UDP 500).
 		win.Stop()
-		connectPersona(t, eapPersona("android-ikev2-eap", topo.Client, testnet.ServerAddr4.String(), u.Name, u.Password), resp)
+		// A wrong password first: refused, and counted.
+		bad := eapPersona("android-ikev2-eap", topo.Client, testnet.ServerAddr4.String(), u.Name, u.Password+"x")
+		badCli := startPersona(t, bad, resp)
+		if out, err := badCli.Initiate(bad.profile, 20*time.Second); err == nil {
+			t.Errorf("a wrong password connected:\n%s", out)
+		}
+		badCli.Stop()
+		if m := scrapeMetrics(t, topo.Server, "127.0.0.1:9100"); m["goipsec_auth_failures_total"] != 1 || m[`goipsec_alerts_total{kind="auth-failed"}`] != 1 {
+			t.Errorf("after one wrong password: auth failures %v, alerts %v", m["goipsec_auth_failures_total"], m[`goipsec_alerts_total{kind="auth-failed"}`])
+		}
+		android, _ := connectPersona(t, eapPersona("android-ikev2-eap", topo.Client, testnet.ServerAddr4.String(), u.Name, u.Password), resp)
+		android.Stop()
+
+		// A Linux strongSwan client set up only from `export linux`, with
+		// EAP and then with a client certificate.
+		for _, auth := range []struct{ name, user string }{{"eap", u.Name}, {"cert", "linux-laptop.example.com"}} {
+			dir := filepath.Join(t.TempDir(), "swanctl")
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), []string{"export", "linux", "--auth", auth.name, "--user", auth.user, "-state", state, "-name", "vpn.example.com", "-include-password", "-o", dir}, &stdout, &stderr); code != 0 {
+				t.Fatalf("export linux --auth %s: %d %s", auth.name, code, stderr.String())
+			}
+			cli := startExportedLinux(t, topo.Client, dir, testnet.ServerAddr4.String())
+			if out, err := cli.Initiate(linuxConnName, 30*time.Second); err != nil {
+				t.Fatalf("Linux client (%s) from the exported configuration: %v\n%s\n%s", auth.name, err, out, cli.Log())
+			}
+			checkPersona(t, persona{profile: linuxConnName, ns: topo.Client}, cli)
+			cli.Stop()
+		}
 	})
+}
+
+// TestEndToEndConfigFile starts the responder from a configuration file
+// with the server certificate as PKCS#12, the demo CA as client_cas and
+// a PSK peer: a Linux PSK client and the macOS certificate persona
+// connect at the same time; the PSK appears nowhere in the output.
+func TestEndToEndConfigFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	state, dir := t.TempDir(), t.TempDir()
+	// The demo PKI, made by init, provides the server certificate (as
+	// PKCS#12) and the CA for client certificates.
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(dir, "unused.yaml")}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("init: %s", stderr.String())
+	}
+	leaf, key, err := loadPair(filepath.Join(state, serverCertFile), filepath.Join(state, serverKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p12Pass = "p12-Pa55word"
+	pfx, err := encodePKCS12(leaf, key, "server", p12Pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const psk = "0123456789abcdef-psk-for-the-linux-peer"
+	for name, data := range map[string][]byte{"server.p12": pfx, "peer.psk": []byte(psk + "\n")} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := fmt.Sprintf(`server:
+  name: vpn.example.com
+  pkcs12: server.p12
+  pkcs12_password: %q
+client_cas: [%s]
+psk_peers:
+  - id: linux@example.com
+    psk_file: peer.psk
+pools: [%s, %s]
+dns: [%s]
+metrics: 127.0.0.1:9100
+`, p12Pass, filepath.Join(state, caCertFile), testnet.Pool4, testnet.Pool6, testnet.DNS4)
+	confPath := filepath.Join(dir, "responder.yaml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	topo := testnet.New(t, testnet.NoNAT)
+	mac := testnet.NewNS(t, "mac")
+	testnet.Link(t, mac, "eth0", topo.Server, "eth1")
+	topo.Server.AddAddr("eth1", "203.0.113.1/24")
+	mac.AddAddr("eth0", "203.0.113.2/24")
+	resp := startResponder(t, topo.Server, "-config", confPath, "-state", state)
+	if !strings.Contains(howTo(resp.stdout.String(), "certificates"), "client_cas") {
+		t.Errorf("the how-to does not mention the client CAs:\n%s", resp.stdout.String())
+	}
+	ca, err := os.ReadFile(filepath.Join(state, caCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	macP := macPersona(t, mac, "203.0.113.1", state, "bob@example.com")
+	macP.files["x509ca/ca.pem"] = ca
+	linux := persona{profile: "linux-ikev2-psk", ns: topo.Client, server: testnet.ServerAddr4.String(),
+		vars: map[string]string{"CLIENT_ID": "linux@example.com", "PSK": psk}}
+	connectAll(t, resp, linux, macP)
+	var status, serr bytes.Buffer
+	if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
+		t.Errorf("status: %d %s", code, serr.String())
+	}
+	if st := status.String(); strings.Count(st, "ESTABLISHED") != 2 || !strings.Contains(st, "[linux@example.com]") || !strings.Contains(st, "[bob@example.com]") {
+		t.Errorf("status does not list the PSK and the certificate client:\n%s", st)
+	}
+	if m := scrapeMetrics(t, topo.Server, "127.0.0.1:9100"); m[`goipsec_ike_sas{state="ESTABLISHED"}`] != 2 {
+		t.Errorf("metrics: %v established IKE SAs, want 2", m[`goipsec_ike_sas{state="ESTABLISHED"}`])
+	}
+	resp.stop(t)
+	if strings.Contains(resp.stderr.String()+resp.stdout.String(), psk) || strings.Contains(resp.stderr.String(), p12Pass) {
+		t.Error("a secret appears in the responder's output")
+	}
+}
+
+// startExportedLinux starts charon with an exported swanctl directory:
+// conf.d/goipsec.conf is the configuration, the rest goes into the
+// swanctl directory as exported. The server address is replaced, since
+// the export names the server by its DNS name, which the test network
+// cannot resolve.
+func startExportedLinux(t *testing.T, ns *testnet.NS, dir, server string) *strongswan.Charon {
+	t.Helper()
+	files := strongswan.Files{}
+	var conf string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if rel == filepath.Join("conf.d", linuxConnName+".conf") {
+			conf = string(data)
+		} else {
+			files[rel] = data
+		}
+		return nil
+	})
+	if err != nil || conf == "" {
+		t.Fatalf("exported directory %s: %v (configuration found: %v)", dir, err, conf != "")
+	}
+	conf = strings.Replace(conf, `remote_addrs = "vpn.example.com"`, `remote_addrs = "`+server+`"`, 1)
+	return strongswan.Start(t, ns, &strongswan.Profile{Name: linuxConnName, Conf: conf}, "", files)
 }
 func waitFor(d time.Duration, f func() bool) bool {
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -604,4 +747,76 @@ func waitFor(d time.Duration, f func() bool) bool {
 		}
 	}
 	return f()
+}
+
+// TestKernelDataPlaneStart starts the program with -dataplane kernel in
+// a namespace. On a kernel without ESP (this project's CI machine: XFRM
+// answers, but installing a state fails) the start must fail with one
+// line naming the field and the reason, and leave nothing behind: no
+// state directory, no device. On a kernel with ESP it must start, put
+// the inside addresses on its dummy device and remove it at stop.
+func TestKernelDataPlaneStart(t *testing.T) {
+	testnet.Require(t, "ip")
+	topo := testnet.New(t, testnet.NoNAT)
+	state := filepath.Join(t.TempDir(), "state")
+	args := []string{"-dataplane", "kernel", "-state", state, "-name", "vpn.example.com",
+		"-listen", testnet.ServerAddr4.String(), "-pool", testnet.Pool4.String() + "," + testnet.Pool6.String()}
+	cmd := topo.Server.Command(context.Background(), os.Args[0], args...)
+	cmd.Env = append(os.Environ(), reexecEnv+"=1")
+	var stdout, stderr testnet.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		got := stderr.String()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit %v, want status 1; stderr %q", err, got)
+		}
+		if strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "responder: config: dataplane: kernel: ") {
+			t.Errorf("stderr %q: want one line naming dataplane: kernel and the reason", got)
+		}
+		t.Logf("kernel without ESP support: %s", strings.TrimSpace(got))
+		if _, err := os.Stat(state); !os.IsNotExist(err) {
+			t.Errorf("state directory created by a failed start: %v", err)
+		}
+		if out, err := topo.Server.Try("ip", "link", "show", "goipsec0"); err == nil {
+			t.Errorf("device left behind by a failed start:\n%s", out)
+		}
+		if out := topo.Server.Run("ip", "xfrm", "state"); strings.TrimSpace(out) != "" {
+			t.Errorf("XFRM states left behind:\n%s", out)
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("neither failed nor started within 60 s:\n%s", stderr.String())
+	case <-waitChan(func() bool { return strings.Contains(stdout.String(), "listening on:") }, 60*time.Second):
+		t.Logf("this kernel has ESP: the kernel data plane started")
+		if out, err := topo.Server.Try("ip", "addr", "show", "goipsec0"); err != nil || !strings.Contains(out, testnet.Pool4.Addr().Next().String()) {
+			t.Errorf("dummy device without the inside address: %v\n%s", err, out)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-done; err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+		if out, err := topo.Server.Try("ip", "link", "show", "goipsec0"); err == nil {
+			t.Errorf("dummy device left after stop:\n%s", out)
+		}
+	}
+}
+
+// waitChan closes the returned channel once f reports true (polled),
+// and never if d passes first.
+func waitChan(f func() bool, d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		if waitFor(d, f) {
+			close(c)
+		}
+	}()
+	return c
 }

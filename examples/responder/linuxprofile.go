@@ -52,7 +52,10 @@ connections {
 `, server, linuxConnName, linuxConnName, q(server), linuxIKEProposals)
 	if cred != nil {
 		certName := fileSafe(cred.identity) + ".pem"
-		fmt.Fprintf(&b, `    local {
+		// Our server sends no CERTREQ, and strongSwan sends its
+		// certificate only when asked unless told otherwise.
+		fmt.Fprintf(&b, `    send_cert = always
+    local {
       auth = pubkey
       certs = %s
       id = %s
