@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -376,5 +377,60 @@ func TestConfigFileOverDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.Pools, def.Pools) || c.TUN.Name != def.TUN.Name || c.TUN.MTU != 1380 || !reflect.DeepEqual(c.DNS, []string{"198.51.100.53"}) {
 		t.Errorf("partial file: %+v", c)
+	}
+}
+
+// TestConfigPSKPeers: keys from the file (relative to the configuration,
+// trailing newline dropped) or inline, identities parsed as strongSwan
+// does, and errors that name the key but never contain the PSK.
+func TestConfigPSKPeers(t *testing.T) {
+	dir := t.TempDir()
+	const fileKey = "file-key-0123456789abcdef"
+	if err := os.WriteFile(filepath.Join(dir, "b.psk"), []byte(fileKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := "pools: [198.51.100.0/24]\npsk_peers:\n  - {id: branch.example.com, psk_file: b.psk}\n  - {id: 192.0.2.7, psk: inline-key-0123456789}\n  - {id: laptop@example.com, psk: mail-key-0123456789}\n"
+	path := filepath.Join(dir, "r.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.validate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ id, psk string }{{"branch.example.com", fileKey}, {"192.0.2.7", "inline-key-0123456789"}, {"laptop@example.com", "mail-key-0123456789"}}
+	if len(s.pskPeers) != len(want) {
+		t.Fatalf("%d PSK peers", len(s.pskPeers))
+	}
+	for i, w := range want {
+		if s.pskPeers[i].id.String() != w.id || string(s.pskPeers[i].psk) != w.psk {
+			t.Errorf("peer %d: %v", i, s.pskPeers[i].id)
+		}
+	}
+	if s.pskPeers[1].id.Type != ipsec.IDIPv4Addr || s.pskPeers[2].id.Type != ipsec.IDRFC822Addr || s.pskPeers[0].id.Type != ipsec.IDFQDN {
+		t.Errorf("identity types %v %v %v", s.pskPeers[0].id.Type, s.pskPeers[1].id.Type, s.pskPeers[2].id.Type)
+	}
+	const secret = "0123456789abcdef-secret"
+	for _, c := range []struct{ yaml, want string }{
+		{"psk_peers: [{id: a.example.com, psk: " + secret + ", psk_file: b.psk}]", "psk_peers[0].psk_file: either"},
+		{"psk_peers: [{psk: " + secret + "}]", "psk_peers[0].id: empty"},
+		{"psk_peers: [{id: a.example.com, psk: " + secret + "}, {id: a.example.com, psk: " + secret + "}]", "psk_peers[1].id"},
+		{"psk_peers: [{id: a.example.com, psk: 0123456789}]", "psk_peers[0].psk: the key of"},
+		{"psk_peers: [{id: a.example.com, psk_file: /nonexistent/" + secret + "}]", "psk_peers[0].psk_file"},
+	} {
+		cfg, err := parseConfig([]byte("pools: [198.51.100.0/24]\n" + c.yaml + "\n"))
+		if err == nil {
+			_, err = cfg.validate(nil)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want an error starting %q", c.yaml, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "0123456789") && !strings.Contains(c.yaml, "/nonexistent/") {
+			t.Errorf("the PSK appears in the error: %v", err)
+		}
 	}
 }

@@ -183,3 +183,94 @@ func TestClientCert(t *testing.T) {
 		}
 	}
 }
+
+// TestServerPKCS12 loads the server certificate from a PKCS#12 file
+// named in the configuration: from our encoder (leaf only) and, when
+// openssl is installed, a legacy file with the chain that OpenSSL
+// wrote. A wrong password is a one-line error naming the key, without
+// the password.
+func TestServerPKCS12(t *testing.T) {
+	dir := t.TempDir()
+	sc, _, err := ensurePKI(dir, "vpn.example.com", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "server-p12-pass"
+	pfx, err := encodePKCS12(sc.leaf, sc.key, "server", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "server.p12"), pfx, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]int{"server.p12": 1} // file -> chain length
+	if _, err := exec.LookPath("openssl"); err == nil {
+		out, err := exec.Command("openssl", "pkcs12", "-export", "-legacy", "-in", filepath.Join(dir, serverCertFile), "-inkey", filepath.Join(dir, serverKeyFile),
+			"-certfile", filepath.Join(dir, caCertFile), "-passout", "pass:"+pw, "-out", filepath.Join(dir, "chain.p12")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("openssl pkcs12 -export: %v\n%s", err, out)
+		}
+		files["chain.p12"] = 2
+	} else if testnet.InCI() {
+		t.Fatal("openssl missing (apt-get install openssl)")
+	}
+	for file, n := range files {
+		yml := "server:\n  pkcs12: " + file + "\n  pkcs12_password: " + pw + "\npools: [198.51.100.0/24]\n"
+		if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(filepath.Join(dir, "r.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.validate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.loadServerCert()
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(got.chain) != n || !got.leaf.Equal(sc.leaf) || (n == 2) != (got.root != nil) {
+			t.Errorf("%s: chain of %d (want %d), leaf %s, root %v", file, len(got.chain), n, got.leaf.Subject.CommonName, got.root != nil)
+		}
+		s.pkcs12Pass = "wrong"
+		_, err = s.loadServerCert()
+		if err == nil || !strings.HasPrefix(err.Error(), "server.pkcs12: ") || !strings.Contains(err.Error(), "wrong password") || strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s with a wrong password: %v", file, err)
+		}
+	}
+}
+
+// FuzzDecodePKCS12 feeds arbitrary bytes to the PKCS#12 reader used for
+// the server's certificate: errors, never a panic, and a success must
+// return a key that matches the first certificate.
+func FuzzDecodePKCS12(f *testing.F) {
+	dir := f.TempDir()
+	now := time.Now()
+	ca, caKey, err := newCA("fuzz", now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert, key, err := ensureClientCert(dir, "fuzz", ca, caKey, now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pfx, err := encodePKCS12(cert, key, "fuzz", "pw")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pfx, "pw")
+	f.Add(pfx[:len(pfx)/2], "pw")
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x03}, "")
+	f.Fuzz(func(t *testing.T, data []byte, password string) {
+		chain, k, err := decodePKCS12(data, password)
+		if err != nil {
+			return
+		}
+		type pub interface{ Equal(crypto.PublicKey) bool }
+		if len(chain) == 0 || !k.Public().(pub).Equal(chain[0].PublicKey) {
+			t.Errorf("decoded a key that does not match the first certificate")
+		}
+	})
+}

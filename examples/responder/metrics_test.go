@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"math"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike"
+)
+
+// TestMetricsExposition renders known SAs, counters and pools and parses
+// the output with the e2e test's text-format parser.
+func TestMetricsExposition(t *testing.T) {
+	m := newMetrics()
+	m.alert(ike.Alert{Kind: ike.AlertAuthFailed, Err: errors.New("bad password")})
+	m.alert(ike.Alert{Kind: ike.AlertAuthFailed})
+	m.alert(ike.Alert{Kind: ike.AlertProposalMismatch})
+	pool, err := ipsec.NewPool(netip.MustParsePrefix("198.51.100.64/26"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.Reserve(netip.MustParseAddr("198.51.100.65"))
+	for _, owner := range []string{"a", "b", "c"} {
+		if _, err := pool.Acquire(t.Context(), owner, netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool6, _ := ipsec.NewPool(netip.MustParsePrefix("2001:db8:100:1::/120"))
+	sas := []ipsec.IKESAInfo{
+		{State: "ESTABLISHED", Children: []ipsec.ChildSAInfo{
+			{State: "INSTALLED", BytesIn: 100, BytesOut: 200, PacketsIn: 1, PacketsOut: 2},
+			{State: "REKEYED", BytesIn: 10, BytesOut: 20, PacketsIn: 3, PacketsOut: 4},
+		}},
+		{State: "ESTABLISHED", Children: []ipsec.ChildSAInfo{{State: "INSTALLED", BytesIn: 1000, PacketsIn: 5}}},
+		{State: "DELETING"},
+	}
+	var b strings.Builder
+	m.write(&b, sas, ike.Stats{HalfOpen: 7, CookiesSent: 8, Rejected: 9, Dropped: 10}, []ipsec.AddressPool{pool, pool6})
+	got := parseMetrics(t, b.String())
+	for k, want := range map[string]float64{
+		`goipsec_ike_sas{state="ESTABLISHED"}`:                       2,
+		`goipsec_ike_sas{state="DELETING"}`:                          1,
+		`goipsec_ike_sas_half_open`:                                  7,
+		`goipsec_child_sas{state="INSTALLED"}`:                       2,
+		`goipsec_child_sas{state="REKEYED"}`:                         1,
+		`goipsec_esp_bytes{direction="in"}`:                          1110,
+		`goipsec_esp_bytes{direction="out"}`:                         220,
+		`goipsec_esp_packets{direction="in"}`:                        9,
+		`goipsec_esp_packets{direction="out"}`:                       6,
+		`goipsec_auth_failures_total`:                                2,
+		`goipsec_alerts_total{kind="auth-failed"}`:                   2,
+		`goipsec_alerts_total{kind="proposal-mismatch"}`:             1,
+		`goipsec_alerts_total{kind="malformed"}`:                     0,
+		`goipsec_ike_cookies_sent_total`:                             8,
+		`goipsec_ike_sa_init_rejected_total`:                         9,
+		`goipsec_ike_packets_dropped_total`:                          10,
+		`goipsec_pool_addresses_leased{pool="198.51.100.64/26"}`:     3,
+		`goipsec_pool_addresses{pool="198.51.100.64/26"}`:            61,
+		`goipsec_pool_addresses_leased{pool="2001:db8:100:1::/120"}`: 0,
+		`goipsec_pool_addresses{pool="2001:db8:100:1::/120"}`:        254,
+	} {
+		if v, ok := got[k]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+		}
+	}
+	if strings.Contains(b.String(), "bad password") {
+		t.Error("an alert's error text leaked into the metrics")
+	}
+}
+
+func TestPromFormatting(t *testing.T) {
+	for in, want := range map[string]string{`a"b`: `a\"b`, `c:\d`: `c:\\d`, "e\nf": `e\nf`} {
+		if got := promEscape(in); got != want {
+			t.Errorf("promEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for v, want := range map[float64]string{0: "0", 42: "42", 1.5: "1.5", math.Inf(1): "+Inf", 1e20: "1e+20"} {
+		if got := promFloat(v); got != want {
+			t.Errorf("promFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if got := promFloat(math.NaN()); got != "NaN" {
+		t.Errorf("promFloat(NaN) = %q", got)
+	}
+}
