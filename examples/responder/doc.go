@@ -1,8 +1,10 @@
 // Command responder is goipsec's reference VPN server: an IKEv2 gateway
-// that the built-in clients of iOS, macOS, Windows and Android connect to
-// with a user name and password (EAP-MSCHAPv2), over the userspace ESP
-// data plane on a TUN device. It is written against the public API only,
-// so it doubles as the largest example of it.
+// that the built-in clients of iOS, macOS, Windows and Android and
+// strongSwan on Linux connect to with a user name and password
+// (EAP-MSCHAPv2), a client certificate or a pre-shared key, over the
+// userspace ESP data plane on a TUN device or the kernel's (XFRM). It is
+// written against the public API only, so it doubles as the largest
+// example of it.
 //
 // Start it as root; with no configuration it runs on the built-in one:
 //
@@ -32,12 +34,27 @@
 //	responder -config DIR/responder.yaml -state DIR
 //
 // The file covers the listen addresses, server name, certificate and key
-// (PEM), users, pools, DNS servers, split-DNS domains, pushed subnets,
-// proposals (strongSwan keywords), the TUN device, the log level and a
-// key log for Wireshark. Unknown keys and invalid values stop the start
-// with one line naming the key, before any socket or device exists.
-// Flags override the file: -name, -listen, -pool, -dns, -masquerade, -tun,
-// -log-level.
+// (PEM files, or one PKCS#12 file with server.pkcs12 and
+// server.pkcs12_password), users, CAs for client certificates
+// (client_cas), PSK peers (psk_peers: identity and key, inline or from a
+// file; keys are never logged), pools, DNS servers, split-DNS domains,
+// pushed subnets, proposals (strongSwan keywords), the data plane
+// (dataplane: userspace or kernel), the TUN device, the Prometheus
+// metrics address (metrics), the log level and a key log for Wireshark.
+// Unknown keys and invalid values stop the start with one line naming
+// the key, before any socket, device or state file exists. Flags
+// override the file: -name, -listen, -pool, -dns, -masquerade, -tun,
+// -dataplane, -metrics, -log-level.
+//
+// One server identity serves every kind of client: the responder has
+// one configuration for EAP clients, one for certificate clients and
+// one per PSK peer, all with the same local identity and certificate,
+// and the library picks by how the client's IKE_AUTH authenticates (no
+// AUTH payload: EAP; AUTH with a signature: certificate; AUTH with a
+// shared key: PSK, selected by the peer's identity). Certificate
+// clients are accepted when their certificate chains to client_cas, or,
+// with the demo PKI, to the demo CA; their identity (IDi) must be in the
+// certificate's SAN.
 //
 // Client profiles: every start writes, for each user, into
 // STATE/profiles (no passwords in them; the clients ask):
@@ -52,10 +69,27 @@
 //
 // To make one by hand, elsewhere, or an Apple profile with the password:
 //
-//	responder export apple|windows|android --user demo [-state DIR] [-config FILE] [-name NAME] [-o FILE] [-include-password]
+//	responder export apple|windows|android|linux --user demo [-state DIR] [-config FILE] [-name NAME] [-o FILE] [-include-password]
 //
 // Give export the same -config, -name and -listen as the server, so the
-// profile names the same server.
+// profile names the same server. export linux writes a directory laid
+// out like /etc/swanctl (conf.d/goipsec.conf, the CA in x509ca/) for
+// strongSwan's swanctl: copy it over /etc/swanctl, then
+// `swanctl --load-all && swanctl --initiate --child goipsec`.
+//
+// Certificate clients: with --auth cert, export issues the user a
+// client certificate from the demo CA (RSA-2048, EKU clientAuth, CN and
+// SAN = the user name: an e-mail address for names with @, a DNS name
+// otherwise; kept in STATE/clients and reused) and delivers it as
+// PKCS#12 with a random password that export prints (or, with
+// -include-password, puts into the profile):
+//
+//	responder export apple --auth cert --user alice@example.com   # .mobileconfig with a com.apple.security.pkcs12 payload, no EAP
+//	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
+//
+// The PKCS#12 uses 3DES and an HMAC-SHA-1 MAC, the format iOS, macOS,
+// Windows and Android all import (see pkcs12.go); the USER.p12 of the
+// Linux export can be imported on Windows or in the Android app too.
 //
 // The connected clients, like swanctl --list-sas (through a Unix socket
 // in the state directory, mode 0600):
@@ -80,7 +114,26 @@
 // both when it stops. Without it, a warning at start says when the
 // kernel does not forward.
 //
+// Kernel data plane: with dataplane: kernel (or -dataplane kernel) the
+// Linux kernel processes ESP through XFRM states and policies, and the
+// NAT-T sockets hand ESP in UDP to it. There is no TUN device: the
+// server's inside addresses sit on a dummy device (tun.name) and IP
+// forwarding is turned on for the pools' families (restored at stop).
+// The start probes the kernel with one ESP state first; a kernel
+// without ESP support (modules esp4/esp6), or a system other than
+// Linux, fails the start with one line naming dataplane and the reason.
+//
+// Metrics: with metrics: 127.0.0.1:9100 (or -metrics), GET /metrics
+// answers in the Prometheus text format: goipsec_ike_sas{state},
+// goipsec_ike_sas_half_open, goipsec_child_sas{state},
+// goipsec_esp_bytes{direction} and goipsec_esp_packets{direction} (of
+// the CHILD SAs that exist now), goipsec_auth_failures_total,
+// goipsec_alerts_total{kind}, goipsec_ike_sa_init_rejected_total,
+// goipsec_ike_cookies_sent_total, goipsec_ike_packets_dropped_total,
+// goipsec_pool_addresses_leased{pool} and goipsec_pool_addresses{pool}.
+//
 // SIGINT or SIGTERM stops it gracefully: every client gets a Delete, then
-// the TUN device and its routes, the nftables table and the forwarding
-// settings are removed.
+// the TUN device and its routes (or the kernel's states, policies and
+// the dummy device), the nftables table and the forwarding settings are
+// removed.
 package main

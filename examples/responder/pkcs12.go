@@ -306,6 +306,9 @@ func pkcs12KDF(pw, salt []byte, id byte, iterations, n int) []byte {
 // golang.org/x/crypto/pkcs12 decodes; OpenSSL 3 writes PBES2/AES files
 // by default, which need -legacy.
 func decodePKCS12(data []byte, password string) ([]*x509.Certificate, crypto.Signer, error) {
+	if err := checkPKCS12Iterations(data); err != nil {
+		return nil, nil, err
+	}
 	blocks, err := pkcs12.ToPEM(data, password)
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
@@ -367,6 +370,113 @@ func decodePKCS12(data []byte, password string) ([]*x509.Certificate, crypto.Sig
 	}
 	certs[0], certs[leaf] = certs[leaf], certs[0]
 	return certs, key, nil
+}
+
+// maxPKCS12Iterations bounds the key derivations' iteration counts a
+// PKCS#12 file may ask for: x/crypto/pkcs12 runs whatever the file says,
+// and 2^31 SHA-1 rounds per derivation would hang the start. Real files
+// use 2,048 (OpenSSL), 10,000 or 600,000 (newer tools).
+const maxPKCS12Iterations = 1_000_000
+
+// checkPKCS12Iterations walks the parts of a PFX that are readable
+// without the password (the MAC, the encryption parameters of each
+// encrypted ContentInfo, the key bags of plain ContentInfos) and
+// rejects an iteration count above maxPKCS12Iterations. A structure it
+// cannot follow is left to the decoder, which reports it.
+func checkPKCS12Iterations(data []byte) error {
+	return checkPKCS12IterationsLimit(data, maxPKCS12Iterations)
+}
+
+// checkPKCS12IterationsLimit is checkPKCS12Iterations with the limit as
+// a parameter, for tests.
+func checkPKCS12IterationsLimit(data []byte, limit int64) error {
+	tooMany := func(n int64) error {
+		if n < 0 || n > limit {
+			return fmt.Errorf("PKCS#12: iteration count %d outside 0..%d", n, limit)
+		}
+		return nil
+	}
+	// pbeParams reads AlgorithmIdentifier { OID, SEQUENCE { salt, iterations } }.
+	pbeParams := func(alg cryptobyte.String) error {
+		var oid asn1.ObjectIdentifier
+		var params cryptobyte.String
+		var salt []byte
+		var n int64
+		if alg.ReadASN1ObjectIdentifier(&oid) && alg.ReadASN1(&params, cbasn1.SEQUENCE) &&
+			params.ReadASN1Bytes(&salt, cbasn1.OCTET_STRING) && params.ReadASN1Int64WithTag(&n, cbasn1.INTEGER) {
+			return tooMany(n)
+		}
+		return nil
+	}
+	in := cryptobyte.String(data)
+	var pfx, authSafe, content, macData cryptobyte.String
+	var version int64
+	var oid asn1.ObjectIdentifier
+	var safeDER []byte
+	if !in.ReadASN1(&pfx, cbasn1.SEQUENCE) || !pfx.ReadASN1Int64WithTag(&version, cbasn1.INTEGER) ||
+		!pfx.ReadASN1(&authSafe, cbasn1.SEQUENCE) || !authSafe.ReadASN1ObjectIdentifier(&oid) ||
+		!authSafe.ReadASN1(&content, cbasn1.Tag(0).Constructed().ContextSpecific()) || !content.ReadASN1Bytes(&safeDER, cbasn1.OCTET_STRING) {
+		return nil
+	}
+	if pfx.ReadASN1(&macData, cbasn1.SEQUENCE) {
+		var digest cryptobyte.String
+		var salt []byte
+		var n int64 = 1
+		if macData.ReadASN1(&digest, cbasn1.SEQUENCE) && macData.ReadASN1Bytes(&salt, cbasn1.OCTET_STRING) {
+			if !macData.Empty() && !macData.ReadASN1Int64WithTag(&n, cbasn1.INTEGER) {
+				return errors.New("PKCS#12: bad MAC iteration count")
+			}
+			if err := tooMany(n); err != nil {
+				return err
+			}
+		}
+	}
+	var infos cryptobyte.String
+	safe := cryptobyte.String(safeDER)
+	if !safe.ReadASN1(&infos, cbasn1.SEQUENCE) {
+		return nil
+	}
+	for !infos.Empty() {
+		var ci, body cryptobyte.String
+		var typ asn1.ObjectIdentifier
+		if !infos.ReadASN1(&ci, cbasn1.SEQUENCE) || !ci.ReadASN1ObjectIdentifier(&typ) || !ci.ReadASN1(&body, cbasn1.Tag(0).Constructed().ContextSpecific()) {
+			return nil
+		}
+		switch {
+		case typ.Equal(oidEncryptedDataContentType):
+			var ed, eci, alg cryptobyte.String
+			var v int64
+			if body.ReadASN1(&ed, cbasn1.SEQUENCE) && ed.ReadASN1Int64WithTag(&v, cbasn1.INTEGER) &&
+				ed.ReadASN1(&eci, cbasn1.SEQUENCE) && eci.ReadASN1ObjectIdentifier(&oid) && eci.ReadASN1(&alg, cbasn1.SEQUENCE) {
+				if err := pbeParams(alg); err != nil {
+					return err
+				}
+			}
+		case typ.Equal(oidDataContentType):
+			var bagsDER []byte
+			var bags cryptobyte.String
+			if !body.ReadASN1Bytes(&bagsDER, cbasn1.OCTET_STRING) {
+				continue
+			}
+			if b := cryptobyte.String(bagsDER); !b.ReadASN1(&bags, cbasn1.SEQUENCE) {
+				continue
+			}
+			for !bags.Empty() {
+				var bag, val, epki, alg cryptobyte.String
+				var id asn1.ObjectIdentifier
+				if !bags.ReadASN1(&bag, cbasn1.SEQUENCE) || !bag.ReadASN1ObjectIdentifier(&id) {
+					break
+				}
+				if id.Equal(oidPKCS8ShroudedKeyBag) && bag.ReadASN1(&val, cbasn1.Tag(0).Constructed().ContextSpecific()) &&
+					val.ReadASN1(&epki, cbasn1.SEQUENCE) && epki.ReadASN1(&alg, cbasn1.SEQUENCE) {
+					if err := pbeParams(alg); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // pemCert is a certificate in PEM.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -273,4 +274,40 @@ func FuzzDecodePKCS12(f *testing.F) {
 			t.Errorf("decoded a key that does not match the first certificate")
 		}
 	})
+}
+
+// TestPKCS12IterationLimit: a file asking for more key-derivation
+// rounds than maxPKCS12Iterations is refused before any derivation
+// runs, in the MAC and in the encryption parameters; our own output
+// passes the check.
+func TestPKCS12IterationLimit(t *testing.T) {
+	_, cert, key := issueTestClient(t, t.TempDir(), "iter")
+	pfx, err := encodePKCS12(cert, key, "iter", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPKCS12Iterations(pfx); err != nil {
+		t.Fatalf("our own PFX: %v", err)
+	}
+	// Every INTEGER 2048 (02 02 08 00) in the file is an iteration
+	// count: the MAC's and the two PBE parameters'. Each in turn becomes
+	// 32767 (02 02 7f ff, same length, so the DER stays valid) and is
+	// checked against a limit below and above it.
+	count := bytes.Count(pfx, []byte{0x02, 0x02, 0x08, 0x00})
+	if count != 3 {
+		t.Fatalf("%d iteration counts found, want 3 (MAC, certificate bag, key bag)", count)
+	}
+	idx := 0
+	for i := 0; i < count; i++ {
+		j := bytes.Index(pfx[idx:], []byte{0x02, 0x02, 0x08, 0x00}) + idx
+		bad := bytes.Clone(pfx)
+		bad[j+2], bad[j+3] = 0x7f, 0xff // 32767
+		idx = j + 4
+		if err := checkPKCS12IterationsLimit(bad, 30000); err == nil || !strings.Contains(err.Error(), "iteration count 32767") {
+			t.Errorf("count #%d raised to 32767 with a limit of 30000: %v", i+1, err)
+		}
+		if err := checkPKCS12IterationsLimit(bad, maxPKCS12Iterations); err != nil {
+			t.Errorf("count #%d at 32767 refused under the real limit: %v", i+1, err)
+		}
+	}
 }
