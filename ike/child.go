@@ -446,11 +446,18 @@ func (sa *ikeSA) policyHolder(reqid uint32, c *childSA) *childSA {
 	return nil
 }
 
-// updateAddresses follows a NAT rebinding (or, later, MOBIKE).
+// updateAddresses moves the CHILD SA's outer addresses in the data plane
+// to the IKE SA's current path: a NAT rebinding or a MOBIKE move, which
+// may also switch UDP encapsulation on or off (RFC 4555 section 3.5).
 func (c *childSA) updateAddresses(sa *ikeSA) {
 	dp := sa.e.cfg.dp
-	if dp == nil || !c.encap {
+	c.encap = sa.natLocal || sa.natRemote || sa.natt()
+	if dp == nil {
 		return
+	}
+	local, remote := sa.local, sa.remote
+	if !c.encap {
+		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
@@ -459,9 +466,12 @@ func (c *childSA) updateAddresses(sa *ikeSA) {
 	for i, id := range c.installed {
 		upd := c.sas[i]
 		if id.Dir == esp.DirOut {
-			upd.Src, upd.Dst, upd.NATKeepalive = sa.local, sa.remote, sa.natLocal
+			upd.Src, upd.Dst, upd.NATKeepalive = local, remote, sa.natLocal
 		} else {
-			upd.Src, upd.Dst = sa.remote, sa.local
+			upd.Src, upd.Dst = remote, local
+		}
+		if upd.Src == c.sas[i].Src && upd.Dst == c.sas[i].Dst && upd.NATKeepalive == c.sas[i].NATKeepalive {
+			continue
 		}
 		if err := dp.UpdateSA(ctx, id, &upd); err != nil {
 			sa.log.Warn("data plane: update SA addresses", "child_sa", c.name, "err", err)

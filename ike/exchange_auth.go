@@ -344,9 +344,9 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	sa.state = stateEstablished
 	sa.establishedAt = sa.e.cfg.now()
 	sa.halfOpenDeadline = time.Time{}
-	// Only the responder side of MOBIKE is implemented (the client moves,
-	// we follow its UPDATE_SA_ADDRESSES), so only a responder agrees to it.
-	sa.peerMOBIKE = !sa.weInitiated && ap != nil && ap.mobike && !sa.cfg.DisableMOBIKE
+	// MOBIKE (RFC 4555) is on when both sides announced it; as initiator
+	// the announcement may have come in any IKE_AUTH response (EAP).
+	sa.peerMOBIKE = (sa.mobikeSeen || ap != nil && ap.mobike) && !sa.cfg.DisableMOBIKE
 	sa.e.established(sa)
 	sa.lastRecv = time.Now()
 	if sa.cfg.DPDDelay > 0 {
@@ -504,6 +504,9 @@ func (sa *ikeSA) buildAuthRequest() ([]wire.Payload, error) {
 		// this peer, or the peer would drop those.
 		ps = append(ps, &wire.Notify{Type: wire.INITIAL_CONTACT})
 	}
+	if !cfg.DisableMOBIKE {
+		ps = append(ps, &wire.Notify{Type: wire.MOBIKE_SUPPORTED})
+	}
 	if !cfg.RemoteID.IsZero() {
 		ps = append(ps, &wire.ID{Responder: true, Type: wire.IDType(cfg.RemoteID.Type), Data: cfg.RemoteID.Data})
 	}
@@ -590,6 +593,7 @@ func (sa *ikeSA) proposeChild() (*childSA, []wire.Payload, error) {
 // processAuthResponse completes the initiator's IKE_AUTH.
 func (sa *ikeSA) processAuthResponse(_ *wire.Message, inner []wire.Payload) error {
 	ap := collectAuth(inner)
+	sa.mobikeSeen = sa.mobikeSeen || ap.mobike
 	fail := func(err error) error {
 		sa.log.Warn("IKE_AUTH failed", "err", err)
 		sa.destroy(err)

@@ -211,6 +211,7 @@ func (sa *ikeSA) peerEAPStep(req []byte) error {
 // processEAPReply handles the gateway's answers during and after EAP.
 func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 	ap := collectAuth(inner)
+	sa.mobikeSeen = sa.mobikeSeen || ap.mobike
 	st := sa.eap
 	if st == nil {
 		return nil

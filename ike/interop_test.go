@@ -655,6 +655,84 @@ func TestInteropMOBIKE(t *testing.T) {
 	t.Logf("client moved %v -> %v, same IKE SA, ping ok", before[0].Remote, after[0].Remote)
 }
 
+// TestInteropMOBIKEInitiator moves our initiator to a new address while
+// connected to a strongSwan gateway (MOBIKE on by default there): the
+// UPDATE_SA_ADDRESSES exchange moves strongSwan's SAs, and the tunnel
+// keeps working from the new address with the same IKE SA.
+func TestInteropMOBIKEInitiator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	topo := testnet.New(t, testnet.NoNAT)
+	vars := map[string]string{
+		"SERVER_ID": "vpn.example.com", "PSK": "goipsec-interop-psk-0123456789", "GROUP_ID": "g",
+		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+	}
+	sp, err := strongswan.Render("server", "ikev2-psk", vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := strongswan.Start(t, topo.Server, sp, "", nil)
+	// A wildcard socket, so that we can send from whatever address the
+	// client namespace has after the move.
+	rw := &roadwarrior{log: &testnet.Buffer{}}
+	rw.tr, rw.dp = listenWithTUN(t, topo.Client, []netip.Addr{netip.IPv4Unspecified()}, "gi-tun1")
+	rw.init, err = ike.NewInitiator(rw.tr, ike.WithDataPlane(rw.dp), ike.WithLogger(slog.New(slog.NewTextHandler(rw.log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		rw.init.Close(context.Background())
+		rw.dp.Close()
+		rw.tr.Close()
+		if t.Failed() {
+			t.Logf("our initiator's log:\n%s", rw.log.String())
+		}
+	})
+	psk := ipsec.Secret(vars["PSK"])
+	cfg := &ike.PeerConfig{
+		Name: "ikev2-psk", LocalID: ipsec.Email("client@example.com"), RemoteID: ipsec.FQDN("vpn.example.com"),
+		Local: ike.LocalAuth{Method: ike.AuthPSK, PSK: psk}, Remote: ike.RemoteAuth{Method: ike.AuthPSK, PSK: psk},
+		VirtualIPs: []netip.Addr{netip.IPv4Unspecified()},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sa, err := rw.init.Dial(ctx, netip.AddrPortFrom(testnet.ServerAddr4, 500), cfg)
+	if err != nil {
+		t.Fatalf("Dial: %v\nstrongSwan log:\n%s", err, srv.Log())
+	}
+	vip := sa.Info().VirtualIPs[0]
+	topo.Client.AddAddr("gi-tun1", vip.String()+"/32")
+	topo.Client.Run("ip", "route", "add", testnet.Inner4.String()+"/32", "dev", "gi-tun1", "src", vip.String())
+	ping := func(when string) {
+		if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip.String(), testnet.Inner4.String()); err != nil {
+			t.Fatalf("ping %s: %v\n%s\nstrongSwan log:\n%s", when, err, out, srv.Log())
+		}
+	}
+	ping("before the move")
+	before := sa.Info()
+	moved := netip.MustParseAddr("192.0.2.3")
+	topo.Client.Run("sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1")
+	topo.Client.AddAddr("eth0", moved.String()+"/25")
+	topo.Client.Run("ip", "addr", "del", testnet.ClientAddr4.String()+"/25", "dev", "eth0")
+	if err := sa.Migrate(ctx, moved); err != nil {
+		t.Fatalf("Migrate: %v\nstrongSwan log:\n%s", err, srv.Log())
+	}
+	after := sa.Info()
+	if after.Local.Addr() != moved || after.SPIi != before.SPIi {
+		t.Fatalf("after the move: %+v", after)
+	}
+	if l := srv.ListSAs(); !strings.Contains(l, moved.String()) {
+		t.Fatalf("strongSwan does not show the new address:\n%s", l)
+	}
+	ping("after the move")
+	t.Logf("our initiator moved %v -> %v with MOBIKE, same IKE SA, ping ok", before.Local, after.Local)
+	if err := sa.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
 // TestInteropRedirect has our gateway send the iOS persona (which follows
 // redirects) from one address to another during IKE_SA_INIT.
 func TestInteropRedirect(t *testing.T) {

@@ -23,13 +23,19 @@ func (sa *ikeSA) startReauth() { sa.startReauthAt(sa.remote.Addr()) }
 // startReauthAt sets up the replacement IKE SA at gateway gw: the same
 // gateway for a reauthentication, another one when redirected.
 func (sa *ikeSA) startReauthAt(gw netip.Addr) {
+	local := sa.local.Addr()
+	if gw != sa.remote.Addr() {
+		local = sa.e.localAddrFor(gw)
+	}
+	sa.startReauthFrom(local, gw)
+}
+
+// startReauthFrom sets up the replacement IKE SA from our address local
+// to gateway gw.
+func (sa *ikeSA) startReauthFrom(local, gw netip.Addr) {
 	sa.reauthAt = time.Time{}
 	e := sa.e
 	ikePort, _ := e.conn.Ports()
-	local := sa.local.Addr()
-	if gw != sa.remote.Addr() {
-		local = e.localAddrFor(gw)
-	}
 	ns := newSA(e, true, netip.AddrPortFrom(local, ikePort), netip.AddrPortFrom(gw, PortIKE))
 	if gw != sa.remote.Addr() {
 		ns.redirectedFrom = sa.remote.Addr()

@@ -91,6 +91,7 @@ type ikeSA struct {
 	fragOK       bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
 	peerHashes   []uint16
 	peerMOBIKE   bool   // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
+	mobikeSeen   bool   // an IKE_AUTH response announced MOBIKE_SUPPORTED
 	peerRedirect bool   // the peer announced REDIRECT_SUPPORTED (RFC 5685)
 	reqFrom      Packet // the request being processed (addresses for MOBIKE)
 

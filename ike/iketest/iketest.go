@@ -36,8 +36,59 @@ type Network struct {
 	mu        sync.Mutex
 	rnd       *rand.Rand
 	endpoints map[netip.Addr]*Endpoint
+	nats      map[netip.Addr]netip.Addr         // private -> public address
+	natOut    map[netip.AddrPort]netip.AddrPort // private -> public mapping
+	natIn     map[netip.AddrPort]netip.AddrPort // public -> private mapping
+	natPort   uint16
 	sent      atomic.Uint64
 	dropped   atomic.Uint64
+}
+
+// AddAddr gives endpoint e the further address addr (a second interface,
+// or a new network it moved to): packets to addr reach e.
+func (n *Network) AddAddr(e *Endpoint, addr netip.Addr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.endpoints[addr] = e
+}
+
+// RemoveAddr takes addr off the network: packets to it are dropped.
+func (n *Network) RemoveAddr(addr netip.Addr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.endpoints, addr)
+}
+
+// NAT puts the host address private behind a NAT with the outside address
+// public: packets from private leave with source public and a mapped port
+// (one mapping per private address and port, as a NAT with endpoint-
+// independent mapping keeps), and packets to a mapped public port are
+// delivered to the private address and port behind it.
+func (n *Network) NAT(private, public netip.Addr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.nats == nil {
+		n.nats, n.natOut, n.natIn, n.natPort = map[netip.Addr]netip.Addr{}, map[netip.AddrPort]netip.AddrPort{}, map[netip.AddrPort]netip.AddrPort{}, 40000
+	}
+	n.nats[private] = public
+}
+
+// translate applies the NAT to a packet's source and destination; n.mu
+// is held.
+func (n *Network) translate(src, dst netip.AddrPort) (netip.AddrPort, netip.AddrPort) {
+	if pub, ok := n.nats[src.Addr()]; ok {
+		m, ok := n.natOut[src]
+		if !ok {
+			n.natPort++
+			m = netip.AddrPortFrom(pub, n.natPort)
+			n.natOut[src], n.natIn[m] = m, src
+		}
+		src = m
+	}
+	if priv, ok := n.natIn[dst]; ok {
+		dst = priv
+	}
+	return src, dst
 }
 
 // NewNetwork returns a network whose random decisions follow seed.
@@ -100,13 +151,16 @@ func (e *Endpoint) Send(p ike.Packet) error {
 	if !src.Addr().IsValid() || src.Addr().IsUnspecified() {
 		src = netip.AddrPortFrom(e.addr, src.Port())
 	}
-	out := ike.Packet{Data: append([]byte(nil), p.Data...), Local: p.Remote, Remote: src}
+	n.mu.Lock()
+	src, to := n.translate(src, p.Remote)
+	n.mu.Unlock()
+	out := ike.Packet{Data: append([]byte(nil), p.Data...), Local: to, Remote: src}
 	if f := n.filter.Load(); f != nil && !(*f)(&out) {
 		n.dropped.Add(1)
 		return nil
 	}
 	n.mu.Lock()
-	dst := n.endpoints[p.Remote.Addr()]
+	dst := n.endpoints[to.Addr()]
 	lost := n.Loss > 0 && n.rnd.Float64() < n.Loss
 	dup := n.Duplicate > 0 && n.rnd.Float64() < n.Duplicate
 	delay := n.Delay
@@ -264,7 +318,11 @@ func (d *DataPlane) UpdateSA(_ context.Context, id esp.SAID, sa *esp.SA) error {
 		return esp.ErrSANotFound
 	}
 	old.Src, old.Dst, old.NATKeepalive, old.Lifetime = sa.Src, sa.Dst, sa.NATKeepalive, sa.Lifetime
-	d.sas[id] = old
+	// An outbound SA's ID holds its destination, which may have moved.
+	st := d.stats[id]
+	delete(d.sas, id)
+	delete(d.stats, id)
+	d.sas[old.ID()], d.stats[old.ID()] = old, st
 	return nil
 }
 
