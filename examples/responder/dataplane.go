@@ -100,8 +100,13 @@ func openKernelDataPlane(log *slog.Logger) (*xfrm.DataPlane, error) {
 
 // startKernelDataPlane hands the transport's NAT-T sockets to the
 // kernel (ESP in UDP is decapsulated by XFRM from then on) and puts the
-// inside addresses on a dummy device. No routes are needed: the IPsec
-// policies catch the clients' traffic whatever the routing says.
+// inside addresses on a dummy device, with the pools' prefix lengths.
+// The policies decide what is encrypted, but the kernel looks up a route
+// before it consults them: the pool routes on the dummy device give
+// every packet to a client one (a gateway without a default route could
+// not even answer a ping otherwise), and a packet for a client without
+// an SA ends on the dummy device instead of leaking out of the uplink
+// in the clear.
 //
 // The port 500 sockets need no bypass policy here: a remote-access
 // client's policies cover its virtual address, never the outer address
@@ -121,8 +126,8 @@ func startKernelDataPlane(dp *xfrm.DataPlane, tr *ike.Transport, name string, in
 	}
 	remove := func() error { return netlink.LinkDel(link) }
 	for _, p := range inside {
-		// A host address: the pool itself lives behind the policies.
 		a := &netlink.Addr{IPNet: netlink.NewIPNet(p.Addr().AsSlice())}
+		a.IPNet.Mask = netmask(p)
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}
