@@ -25,16 +25,28 @@ type sswanRemote struct {
 }
 
 type sswanLocal struct {
-	EAPID string `json:"eap_id"`
+	EAPID string `json:"eap_id,omitempty"`
+	// P12 is the client certificate and key (PKCS#12, base64) of an
+	// ikev2-cert profile; the app asks for its password on import. ID
+	// is the identity the client sends, which the certificate's SAN
+	// holds.
+	P12 string `json:"p12,omitempty"`
+	ID  string `json:"id,omitempty"`
 }
 
 // androidProfile is the .sswan profile for user: IKEv2 with EAP
-// (username and password; the app asks for the password).
-func androidProfile(sc *serverCert, server, user string) ([]byte, error) {
+// (username and password; the app asks for the password), or with the
+// client certificate cred when it is not nil (type ikev2-cert, the
+// PKCS#12 embedded; the app asks for its password on import).
+func androidProfile(sc *serverCert, server, user string, cred *clientCredential) ([]byte, error) {
 	p := sswanProfile{
 		UUID: uuid4(randReader()), Name: "VPN " + server, Type: "ikev2-eap",
 		Remote: sswanRemote{Addr: server, ID: server},
 		Local:  sswanLocal{EAPID: user},
+	}
+	if cred != nil {
+		p.Type = "ikev2-cert"
+		p.Local = sswanLocal{P12: base64.StdEncoding.EncodeToString(cred.pfx), ID: cred.identity}
 	}
 	if sc.root != nil {
 		p.Remote.Cert = base64.StdEncoding.EncodeToString(sc.root.Raw)

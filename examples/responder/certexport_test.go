@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,5 +230,45 @@ func TestExportLinux(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"export", "linux", "-state", state, "-o", "-"}, io.Discard, &stderr); code != 2 || !regexp.MustCompile(`directory`).MatchString(stderr.String()) {
 		t.Errorf("linux to stdout: %d %q", code, stderr.String())
+	}
+}
+
+// TestExportAndroidCert: an ikev2-cert .sswan with the PKCS#12 embedded
+// (decodable with the printed password) and the identity in its SAN.
+func TestExportAndroidCert(t *testing.T) {
+	state := initState(t)
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(t.TempDir(), "phone.sswan")
+	if code := run(context.Background(), []string{"export", "android", "--auth", "cert", "--user", "phone.example.com", "-state", state, "-name", "vpn.example.com", "-include-password", "-o", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("export: %d %s", code, stderr.String())
+	}
+	pw := howTo(stdout.String(), "PKCS#12 password")
+	if pw == "" {
+		t.Fatalf("no PKCS#12 password printed (the .sswan cannot carry it):\n%s", stdout.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Type  string
+		Local struct {
+			P12, ID, EAPID string `json:",omitempty"`
+		}
+		Remote struct{ Addr, ID, Cert string }
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Type != "ikev2-cert" || p.Local.ID != "phone.example.com" || p.Remote.ID != "vpn.example.com" || p.Remote.Cert == "" {
+		t.Errorf("profile: %s", data)
+	}
+	pfx, err := base64.StdEncoding.DecodeString(p.Local.P12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cert, err := pkcs12.Decode(pfx, pw)
+	if err != nil || !slices.Contains(cert.DNSNames, "phone.example.com") {
+		t.Errorf("local.p12 with the printed password: %v", err)
 	}
 }

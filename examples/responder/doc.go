@@ -85,11 +85,14 @@
 // -include-password, puts into the profile):
 //
 //	responder export apple --auth cert --user alice@example.com   # .mobileconfig with a com.apple.security.pkcs12 payload, no EAP
+//	responder export android --auth cert --user phone.example.com  # .sswan of type ikev2-cert with the PKCS#12 embedded
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
 //
 // The PKCS#12 uses 3DES and an HMAC-SHA-1 MAC, the format iOS, macOS,
-// Windows and Android all import (see pkcs12.go); the USER.p12 of the
-// Linux export can be imported on Windows or in the Android app too.
+// Windows and Android all import (see pkcs12.go). Windows profiles stay
+// with EAP: Windows' machine-certificate authentication chooses its
+// certificate by the server's certificate request, which this server
+// does not send.
 //
 // The connected clients, like swanctl --list-sas (through a Unix socket
 // in the state directory, mode 0600):

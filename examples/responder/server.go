@@ -217,7 +217,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	// can point to them; export -include-password makes one with it.
 	profiles := ""
 	for _, u := range users {
-		android, err := androidProfile(sc, name, u.Name)
+		android, err := androidProfile(sc, name, u.Name, nil)
 		for ext, data := range map[string][]byte{
 			".mobileconfig": newAppleProfile(sc, name, u.Name).mobileconfig(),
 			".ps1":          windowsScript(sc, name, u.Name),
@@ -293,7 +293,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	certHint := ""
 	switch {
 	case certClients && len(s.clientCAs) == 0:
-		certHint = fmt.Sprintf("responder export apple|linux --auth cert --user NAME -state %s (issues NAME a certificate from the demo CA, as PKCS#12)", stateDir)
+		certHint = fmt.Sprintf("responder export apple|android|linux --auth cert --user NAME -state %s (issues NAME a certificate from the demo CA, as PKCS#12)", stateDir)
 	case certClients:
 		certHint = fmt.Sprintf("accepted when issued by the %d CA certificate(s) of client_cas", len(s.clientCAs))
 	}
