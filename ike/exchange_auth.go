@@ -32,6 +32,7 @@ type authPayloads struct {
 	initialContact bool
 	transport      bool
 	mobike         bool
+	redirect       *wire.Notify
 	errNotify      *wire.Notify
 }
 
@@ -73,6 +74,8 @@ func collectAuth(ps []wire.Payload) authPayloads {
 				ap.transport = true
 			case wire.MOBIKE_SUPPORTED:
 				ap.mobike = true
+			case wire.REDIRECT:
+				ap.redirect = p
 			default:
 				if p.Type.IsError() && ap.errNotify == nil {
 					ap.errNotify = p
@@ -272,6 +275,9 @@ func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 // configuration reply and the first CHILD SA (from the payloads of the
 // first IKE_AUTH request when EAP took several round trips).
 func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
+	if n := sa.redirectOnAuth(); n != nil {
+		return []wire.Payload{n}, nil
+	}
 	var resp []wire.Payload
 	if !sa.weInitiated && ap.mobike && !sa.cfg.DisableMOBIKE {
 		resp = append(resp, &wire.Notify{Type: wire.MOBIKE_SUPPORTED})
@@ -623,6 +629,9 @@ func (sa *ikeSA) processAuthResponse(_ *wire.Message, inner []wire.Payload) erro
 // finishInitiatorAuth applies the configuration reply and installs the
 // first CHILD SA once the gateway is authenticated.
 func (sa *ikeSA) finishInitiatorAuth(ap *authPayloads) error {
+	if ap.redirect != nil {
+		return sa.followAuthRedirect(ap.redirect)
+	}
 	if ap.cp != nil && ap.cp.Type == wire.CFG_REPLY {
 		for _, a := range ap.cp.Attributes {
 			switch {

@@ -79,9 +79,11 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	if sa.cfg.Proposals == nil {
 		sa.cfg.Proposals = proposal.CompatibleIKE()
 	}
-	sa.dialDone = make(chan error, 1)
-	sa.handle = &SA{done: make(chan struct{})}
-	sa.handle.cur.Store(sa)
+	done := make(chan error, 1)
+	sa.dialDone = done
+	h := &SA{done: make(chan struct{})}
+	sa.handle = h
+	h.cur.Store(sa)
 	e.mu.Lock()
 	spi, err := e.newSPI()
 	if err != nil {
@@ -99,14 +101,16 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	if err := sa.do(ctx, func() { sa.startInit(nil) }); err != nil && !errors.Is(err, ErrClosed) {
 		return nil, err
 	}
+	// A redirect after authentication hands the Dial to another IKE SA:
+	// wait on the channel and return the handle, which move with it.
 	select {
-	case err := <-sa.dialDone:
+	case err := <-done:
 		if err != nil {
 			return nil, err
 		}
-		return sa.handle, nil
+		return h, nil
 	case <-ctx.Done():
-		sa.closeAsync(true)
+		h.sa().closeAsync(true)
 		return nil, ctx.Err()
 	}
 }

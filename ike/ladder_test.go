@@ -647,3 +647,63 @@ func TestRedirectEstablished(t *testing.T) {
 		sa.Close(context.Background())
 	})
 }
+
+// TestRedirectOnAuth has gateway A send authenticated users elsewhere by
+// identity (RFC 5685 section 6): with PSK and with EAP (the REDIRECT then
+// comes in the last IKE_AUTH response). The client must verify A's AUTH,
+// follow to B with REDIRECTED_FROM, get its CHILD SA there, and delete
+// the IKE SA with A; A must keep nothing (no SA, lease, data plane entry).
+func TestRedirectOnAuth(t *testing.T) {
+	for _, method := range []string{"psk", "eap"} {
+		t.Run(method, func(t *testing.T) {
+			respCfg, initCfg := pskConfigs()
+			if method == "eap" {
+				// The test PKI is made outside the bubble: real time.
+				respCfg, initCfg = eapConfigs(t)
+			}
+			synctest.Test(t, func(t *testing.T) {
+				pool := mustPool(t, "198.51.100.0/26")
+				respCfg.Pools = []ipsec.AddressPool{pool}
+				initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+				gwB := netip.MustParseAddr("192.0.2.5")
+				var asked []ipsec.IKESAInfo
+				var ups atomic.Int32
+				p := newPair(t, respCfg, ike.WithRedirectOnAuth(func(_ context.Context, info ipsec.IKESAInfo) (netip.Addr, bool) {
+					asked = append(asked, info)
+					return gwB, true
+				}), ike.WithHooks(&ike.Hooks{IKEUp: func(ipsec.IKESAInfo) { ups.Add(1) }}))
+				bCfg := *respCfg
+				bCfg.Pools = []ipsec.AddressPool{mustPool(t, "198.51.100.64/26")}
+				b := p.secondResponder(t, gwB, &bCfg)
+				sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				synctest.Wait()
+				info := sa.Info()
+				if info.Remote.Addr() != gwB || len(info.Children) != 1 || len(info.VirtualIPs) != 1 {
+					t.Errorf("connected to %v with %d CHILD SAs and addresses %v, want gateway %v", info.Remote, len(info.Children), info.VirtualIPs, gwB)
+				}
+				if len(asked) != 1 || asked[0].RemoteID.IsZero() {
+					t.Errorf("redirect decisions asked: %+v", asked)
+				}
+				if len(p.resp.SAs()) != 0 || p.resp.Stats().HalfOpen != 0 || len(p.respDP.SAs()) != 0 || len(pool.Leases()) != 0 {
+					t.Errorf("gateway A keeps %d SAs, %d half-open, %d ESP SAs, leases %v", len(p.resp.SAs()), p.resp.Stats().HalfOpen, len(p.respDP.SAs()), pool.Leases())
+				}
+				if n := ups.Load(); n != 0 {
+					t.Errorf("gateway A reported %d IKE SAs up for a redirected client", n)
+				}
+				if got := b.SAs(); len(got) != 1 || len(got[0].Children) != 1 {
+					t.Errorf("gateway B SAs: %+v", got)
+				}
+				if err := sa.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				if len(b.SAs()) != 0 {
+					t.Errorf("gateway B keeps SAs after Delete")
+				}
+			})
+		})
+	}
+}

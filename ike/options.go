@@ -52,6 +52,7 @@ type config struct {
 	cookieThresh int
 	maxHalfOpen  int
 	redirect     RedirectFunc
+	redirectAuth AuthRedirectFunc
 }
 
 func defaultConfig() config {

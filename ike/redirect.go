@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
@@ -39,6 +40,94 @@ type RedirectFunc func(ctx context.Context, q RedirectQuery) (netip.Addr, bool)
 // (the basis for load balancing over gateways). Only clients that sent
 // REDIRECT_SUPPORTED are redirected.
 func WithRedirect(f RedirectFunc) Option { return func(c *config) { c.redirect = f } }
+
+// AuthRedirectFunc decides, once a peer has authenticated in IKE_AUTH,
+// whether to send it to another gateway (RFC 5685 section 6): by its
+// identity, for per-user or per-tenant gateways. It returns the gateway
+// and true to redirect. It runs on the IKE SA's goroutine.
+type AuthRedirectFunc func(ctx context.Context, info ipsec.IKESAInfo) (netip.Addr, bool)
+
+// WithRedirectOnAuth installs a responder's redirect decision for
+// authenticated peers. A redirected peer gets our AUTH and a REDIRECT in
+// the last IKE_AUTH response, but no CHILD SA or configuration; it
+// deletes the IKE SA and connects to the other gateway. Only peers that
+// announced REDIRECT_SUPPORTED are redirected.
+func WithRedirectOnAuth(f AuthRedirectFunc) Option { return func(c *config) { c.redirectAuth = f } }
+
+// authRedirectLinger is how long a redirected IKE SA waits for the
+// client's Delete.
+const authRedirectLinger = 30 * time.Second
+
+// redirectOnAuth asks the embedder whether to redirect the authenticated
+// peer and, if so, returns the REDIRECT notify that replaces the CHILD SA
+// and configuration in our IKE_AUTH response. The IKE SA stays (quietly)
+// until the peer deletes it.
+func (sa *ikeSA) redirectOnAuth() *wire.Notify {
+	f := sa.e.cfg.redirectAuth
+	if f == nil || sa.weInitiated || !sa.peerRedirect {
+		return nil
+	}
+	gw, ok := f(sa.e.ctx, sa.info())
+	if !ok || !gw.IsValid() {
+		return nil
+	}
+	sa.log.Info("redirecting authenticated client", "ike_sa", sa.name(), "to", gw.String())
+	sa.e.established(sa) // no longer half-open
+	sa.halfOpenDeadline = time.Time{}
+	sa.state = stateEstablished
+	sa.redirected = true
+	sa.rekeyed = true // its end is not a client going away
+	sa.lingerUntil = time.Now().Add(authRedirectLinger)
+	return &wire.Notify{Type: wire.REDIRECT, Data: gwIdentity(gw)}
+}
+
+// followAuthRedirect follows a REDIRECT in the gateway's last IKE_AUTH
+// response (RFC 5685 section 6), which we have authenticated: a new IKE
+// SA at the other gateway takes over the pending Dial and its handle, and
+// this one is deleted.
+func (sa *ikeSA) followAuthRedirect(n *wire.Notify) error {
+	gw, _, err := parseGWIdentity(n.Data)
+	if err == nil && sa.redirects+1 > maxRedirects {
+		err = fmt.Errorf("%w: more than %d redirects", ErrProtocol, maxRedirects)
+	}
+	if err != nil {
+		sa.log.Warn("IKE_AUTH failed", "err", err)
+		sa.destroy(err)
+		return err
+	}
+	e := sa.e
+	ikePort, _ := e.conn.Ports()
+	ns := newSA(e, true, netip.AddrPortFrom(e.localAddrFor(gw), ikePort), netip.AddrPortFrom(gw, PortIKE))
+	ns.redirectedFrom, ns.redirects = sa.remote.Addr(), sa.redirects+1
+	ns.cfg = sa.cfg.clone()
+	e.mu.Lock()
+	spi, err := e.newSPI()
+	if err == nil && e.closed {
+		err = ErrClosed
+	}
+	if err == nil {
+		ns.spii = spi
+		e.sas[spi] = ns
+	}
+	e.mu.Unlock()
+	if err != nil {
+		sa.destroy(err)
+		return err
+	}
+	sa.log.Info("gateway redirects us after authentication", "ike_sa", sa.name(), "to", gw.String())
+	ns.dialDone, sa.dialDone = sa.dialDone, nil
+	if h := sa.handle; h != nil {
+		h.cur.Store(ns)
+		ns.handle, sa.handle = h, nil
+	}
+	ns.start(nil)
+	go ns.do(e.ctx, func() { ns.startInit(nil) })
+	// The gateway gave us no CHILD SA; delete the IKE SA it authenticated.
+	sa.state = stateEstablished
+	sa.rekeyed = true
+	sa.startDelete(true, nil)
+	return nil
+}
 
 // gwIdentity encodes a gateway identity (type, length, value).
 func gwIdentity(a netip.Addr) []byte {

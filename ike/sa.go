@@ -92,6 +92,7 @@ type ikeSA struct {
 	peerHashes   []uint16
 	peerMOBIKE   bool   // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
 	mobikeSeen   bool   // an IKE_AUTH response announced MOBIKE_SUPPORTED
+	redirected   bool   // we sent the peer elsewhere in IKE_AUTH
 	peerRedirect bool   // the peer announced REDIRECT_SUPPORTED (RFC 5685)
 	reqFrom      Packet // the request being processed (addresses for MOBIKE)
 
@@ -667,8 +668,12 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 	if st > stateDead {
 		st = stateDead
 	}
+	state := st.String()
+	if sa.redirected {
+		state = "REDIRECTED"
+	}
 	in := ipsec.IKESAInfo{
-		Version: 2, State: st.String(), Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
+		Version: 2, State: state, Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
 		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, EAPIdentity: sa.eapIdentity,
 		Established: sa.establishedAt,
