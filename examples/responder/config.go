@@ -170,7 +170,7 @@ func loadConfig(path string) (*Config, error) {
 	if err != nil || path == "" {
 		return c, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, maxConfigFile)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +192,32 @@ func loadConfig(path string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// Size limits of the files the configuration names: a path to a
+// device (/dev/zero) or a huge file by mistake must fail, not hang the
+// start or exhaust memory.
+const (
+	maxConfigFile     = 1 << 20
+	maxCredentialFile = 1 << 20 // certificates, keys, PKCS#12
+	maxSecretFile     = 4 << 10 // a PSK
+)
+
+// readFileLimited reads path if it holds at most limit bytes.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return data, nil
 }
 
 // fieldError names the configuration key that is wrong.
@@ -291,7 +317,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		case p.PSK != "" && p.PSKFile != "":
 			return nil, fieldErr(field+".psk_file", "either psk or psk_file, not both")
 		case p.PSKFile != "":
-			b, err := os.ReadFile(p.PSKFile)
+			b, err := readFileLimited(p.PSKFile, maxSecretFile)
 			if err != nil {
 				return nil, &fieldError{Field: field + ".psk_file", Err: err}
 			}

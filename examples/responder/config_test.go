@@ -434,3 +434,20 @@ func TestConfigPSKPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigFileLimits: a PSK file or CA file that is a device or too
+// large fails with an error naming the key, instead of hanging.
+func TestConfigFileLimits(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"psk_peers: [{id: a.example.com, psk_file: /dev/zero}]", "psk_peers[0].psk_file: /dev/zero: larger than"},
+		{"client_cas: [/dev/zero]", "client_cas[0]: /dev/zero: larger than"},
+	} {
+		cfg, err := parseConfig([]byte("pools: [198.51.100.0/24]\n" + c.yaml + "\n"))
+		if err == nil {
+			_, err = cfg.validate(nil)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}

@@ -247,7 +247,7 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error
 
 // loadChain reads every CERTIFICATE block of a PEM file, leaf first.
 func loadChain(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, maxCredentialFile)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ func loadChain(path string) ([]*x509.Certificate, error) {
 
 // loadKey reads a PEM private key: PKCS#8, PKCS#1 (RSA) or SEC 1 (EC).
 func loadKey(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, maxCredentialFile)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +317,7 @@ func (s *settings) loadServerCert() (*serverCert, error) {
 	if s.pkcs12File == "" {
 		return loadServerCert(s.certFile, s.keyFile)
 	}
-	data, err := os.ReadFile(s.pkcs12File)
+	data, err := readFileLimited(s.pkcs12File, maxCredentialFile)
 	if err != nil {
 		return nil, &fieldError{Field: "server.pkcs12", Err: err}
 	}
