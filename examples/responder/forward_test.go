@@ -44,3 +44,26 @@ func TestNftRuleset(t *testing.T) {
 	}
 	ns.Run("nft", "delete", "table", "inet", nftTable)
 }
+
+// TestNftRulesetKernel: with the kernel data plane there is no device
+// carrying the clients' traffic, so the MSS clamping matches the pools;
+// nftables accepts the ruleset.
+func TestNftRulesetKernel(t *testing.T) {
+	testnet.Require(t, "nft")
+	ns := testnet.NewNS(t, "nftk")
+	rules := nftRuleset("eth0", "", []netip.Prefix{netip.MustParsePrefix("198.51.100.64/26"), netip.MustParsePrefix("2001:db8:100:1::/120")})
+	for _, want := range []string{"ip saddr 198.51.100.64/26 tcp flags syn", "ip6 daddr 2001:db8:100:1::/120 tcp flags syn", `oifname "eth0" ip saddr 198.51.100.64/26 masquerade`} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("ruleset lacks %q:\n%s", want, rules)
+		}
+	}
+	if strings.Contains(rules, `iifname ""`) {
+		t.Errorf("ruleset matches an empty device name:\n%s", rules)
+	}
+	cmd := ns.Command(context.Background(), "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft rejects the ruleset: %v\n%s\n%s", err, out, rules)
+	}
+	ns.Run("nft", "delete", "table", "inet", nftTable)
+}

@@ -115,15 +115,28 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		path = s.certFile
 	}
-	if path == "" {
-		path = filepath.Join(*stateDir, serverCertFile)
+	var leaf *x509.Certificate
+	if path == "" && s.pkcs12File != "" {
+		// The server's PKCS#12 (server.pkcs12), with its password.
+		path = s.pkcs12File
+		sc, err := s.loadServerCert()
+		if err != nil {
+			fmt.Fprintf(stderr, "responder lint: %v\n", err)
+			return 1
+		}
+		leaf = sc.leaf
+	} else {
+		if path == "" {
+			path = filepath.Join(*stateDir, serverCertFile)
+		}
+		chain, err := loadChain(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "responder lint: %v\n", err)
+			return 1
+		}
+		leaf = chain[0]
 	}
-	chain, err := loadChain(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "responder lint: %v\n", err)
-		return 1
-	}
-	findings := lintCert(chain[0], name, addrs, timeNow())
+	findings := lintCert(leaf, name, addrs, timeNow())
 	if len(findings) == 0 {
 		fmt.Fprintf(stdout, "%s: fine for %s (%s): every built-in client accepts it\n", path, name, joinAddrs(addrs))
 		return 0

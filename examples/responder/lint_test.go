@@ -130,3 +130,35 @@ func TestRunLint(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLintPKCS12 lints the server certificate of a configuration that
+// holds it as PKCS#12: the demo certificate packed by our encoder is fine
+// for its name; a wrong password is an error, not a finding.
+func TestRunLintPKCS12(t *testing.T) {
+	state := t.TempDir()
+	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com"}, io.Discard, io.Discard); code != 0 {
+		t.Fatal("init failed")
+	}
+	leaf, key, err := loadPair(filepath.Join(state, serverCertFile), filepath.Join(state, serverKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfx, err := encodePKCS12(leaf, key, "server", "lint-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "server.p12"), pfx, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for pw, wantCode := range map[string]int{"lint-pass": 0, "wrong": 1} {
+		conf := filepath.Join(state, "r-"+pw+".yaml")
+		if err := os.WriteFile(conf, []byte("server: {name: vpn.example.com, pkcs12: server.p12, pkcs12_password: "+pw+"}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"lint", "-config", conf, "-state", state, "-listen", "::"}, &out, &errb)
+		if code != wantCode || (wantCode == 0) != strings.Contains(out.String(), "server.p12: fine") || (wantCode == 1) != strings.Contains(errb.String(), "wrong password") {
+			t.Errorf("password %q: status %d\n%s%s", pw, code, out.String(), errb.String())
+		}
+	}
+}
