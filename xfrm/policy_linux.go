@@ -175,7 +175,9 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 		d.byKSel[kselKey{uint8(kernelDir(p.Dir)), ks}] = pe
 	}
 	d.polReq[p.ReqID] = append(d.polReq[p.ReqID], pe)
-	d.cfg.logger.Debug("xfrm policy added", "policy", p.String())
+	// &p, not p.String(): formatting only when debug logging is on (it
+	// was 7% of AddPolicy's time in the install benchmark).
+	d.cfg.logger.Debug("xfrm policy added", "policy", &pe.p)
 	return nil
 }
 

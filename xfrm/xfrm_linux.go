@@ -270,7 +270,10 @@ func (d *DataPlane) AddSA(ctx context.Context, sa *esp.SA) error {
 		wipe(c)
 		return saError("add", id, err)
 	}
-	e := &saEntry{id: id, sa: c, seq: addSeq.Add(1), lastKA: time.Now()}
+	e := &saEntry{id: id, sa: c, seq: addSeq.Add(1)}
+	if len(d.cfg.kaConns) > 0 && c.Dir == esp.DirOut && c.NATKeepalive {
+		e.lastKA = time.Now() // the first keepalive is due an interval after the add
+	}
 	d.sas[regKey(id)] = e
 	d.byKern[kernKey{id.Dst, id.SPI}] = e
 	d.byReq[c.ReqID] = append(d.byReq[c.ReqID], e)
