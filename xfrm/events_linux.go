@@ -4,6 +4,7 @@ package xfrm
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"time"
 
@@ -86,10 +87,16 @@ func (d *DataPlane) handleEvent(typ uint16, data []byte) {
 		pe := d.byKSel[kselKey{m.policyDir, m.policy}]
 		var ev esp.Event
 		if pe != nil && !d.closed {
-			a := m.packet.dst.Addr()
+			// The triggering packet's addresses, protocol and ports: the
+			// engine's first traffic selectors (RFC 7296 section 2.9).
+			pk := &m.packet
+			one := func(a netip.Addr, port uint16) esp.Selector {
+				return esp.Selector{Start: a, End: a, Proto: pk.proto, StartPort: port, EndPort: port}
+			}
+			dst := one(pk.dst.Addr(), pk.dstPort)
 			ev = esp.Event{
 				Kind: esp.EventAcquire, ReqID: pe.p.ReqID, Policy: pe.p,
-				Packet: esp.Selector{Start: a, End: a, Proto: m.packet.proto, StartPort: m.packet.dstPort, EndPort: m.packet.dstPort},
+				Src: one(pk.src.Addr(), pk.srcPort), Dst: dst, Packet: dst,
 			}
 		}
 		d.mu.Unlock()

@@ -662,17 +662,21 @@ func TestKernelAcquire(t *testing.T) {
 		t.Fatal(err)
 	}
 	route(t, h, "203.0.113.0/24", "192.0.2.2", "198.51.100.1")
+	var from netip.AddrPort
 	inNS(t, ns, func() {
 		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP("203.0.113.9"), Port: 5353})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		from = c.LocalAddr().(*net.UDPAddr).AddrPort()
 		c.Write([]byte("trigger")) // dropped or queued: no SA yet
 	})
 	e := nextEvent(t, d, esp.EventAcquire, 10*time.Second)
-	want := esp.Event{Kind: esp.EventAcquire, ReqID: 11, Policy: p,
-		Packet: esp.Selector{Start: netip.MustParseAddr("203.0.113.9"), End: netip.MustParseAddr("203.0.113.9"), Proto: 17, StartPort: 5353, EndPort: 5353}}
+	dst := esp.Selector{Start: netip.MustParseAddr("203.0.113.9"), End: netip.MustParseAddr("203.0.113.9"), Proto: 17, StartPort: 5353, EndPort: 5353}
+	src := netip.MustParseAddr("198.51.100.1") // the route's source address
+	want := esp.Event{Kind: esp.EventAcquire, ReqID: 11, Policy: p, Dst: dst, Packet: dst,
+		Src: esp.Selector{Start: src, End: src, Proto: 17, StartPort: from.Port(), EndPort: from.Port()}}
 	if diff := cmp.Diff(want, e, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("acquire event (-want +got):\n%s", diff)
 	}
