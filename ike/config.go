@@ -181,10 +181,16 @@ type PeerConfig struct {
 	Unique UniquePolicy
 	// DisableMOBIKE turns off RFC 4555 support.
 	DisableMOBIKE bool
-	// RekeyTime and ReauthTime schedule IKE SA rekeying and
-	// reauthentication (0: never; reauthentication as responder breaks
-	// macOS). DPDDelay is the liveness check interval when nothing has
-	// been received (0: off).
+	// RekeyTime schedules IKE SA rekeying (0: never, or when the peer
+	// does). ReauthTime is the authentication lifetime (0: unlimited): an
+	// initiator reauthenticates make-before-break when it passes; a
+	// responder never starts a reauthentication itself (that breaks macOS
+	// and clients behind NAT) but announces it with AUTH_LIFETIME (RFC
+	// 4478, which strongSwan clients follow) and deletes the IKE SA of a
+	// client that has not reauthenticated a tenth of it (at least a
+	// minute) later. Our initiator also follows a gateway's AUTH_LIFETIME.
+	// DPDDelay is the liveness check interval when nothing has been
+	// received (0: off).
 	RekeyTime, ReauthTime, DPDDelay time.Duration
 }
 

@@ -52,9 +52,34 @@
 // Everything is installed into an esp.DataPlane: the userspace engine or
 // the kernel.
 //
-// Not yet: rekeying and reauthentication initiated by us, DPD, MOBIKE and
-// REDIRECT (the SA lifecycle work), CREATE_CHILD_SA initiated by us,
-// IKE_INTERMEDIATE/ML-KEM.
+// # Lifecycle
+//
+// Rekeying (RFC 7296 sections 1.3.2, 1.3.3) in both roles, timed with
+// 0-10 % jitter or driven by the data plane's soft expiry (bytes, packets)
+// and forced with SA.Rekey / Responder.Rekey: CHILD SAs make before
+// break (a rekey responder installs its new outbound SA only when the old
+// one is deleted, and an SA being deleted stops sending at once, so no
+// packet is lost), with or without PFS; the IKE SA moves its CHILD SAs,
+// leases and the Dial handle to the new one. Simultaneous rekeys of a
+// CHILD SA or the IKE SA (sections 2.8.1, 2.8.2) are settled by the nonce
+// rule, including the case only one side notices; exchanges that would
+// cross an IKE rekey get TEMPORARY_FAILURE and are retried after 2-6 s.
+//
+// Reauthentication (section 2.8.3): the client reauthenticates make before
+// break (keeping its virtual address); a gateway never starts one (that
+// breaks macOS) but announces PeerConfig.ReauthTime with AUTH_LIFETIME
+// (RFC 4478) and deletes clients that let it pass. DPD probes only when
+// neither IKE nor ESP arrived for DPDDelay. MOBIKE (RFC 4555) in both
+// roles: SA.Migrate moves a client to a new address, a gateway follows
+// UPDATE_SA_ADDRESSES after a COOKIE2 return routability check. REDIRECT
+// (RFC 5685) at IKE_SA_INIT (WithRedirect), after authentication in
+// IKE_AUTH (WithRedirectOnAuth) and for established SAs
+// (Responder.Redirect); our initiator follows all three. INITIAL_CONTACT
+// and PeerConfig.Unique decide what happens to older SAs of an identity.
+//
+// Not yet: IKE_INTERMEDIATE and multiple key exchanges (RFC 9370) with
+// ML-KEM, CREATE_CHILD_SA for additional CHILD SAs on the application's
+// request, IKEv1.
 //
 // # Logging and keys
 //

@@ -33,6 +33,7 @@ type authPayloads struct {
 	transport      bool
 	mobike         bool
 	redirect       *wire.Notify
+	authLifetime   time.Duration // AUTH_LIFETIME (RFC 4478), from a responder
 	errNotify      *wire.Notify
 }
 
@@ -76,6 +77,10 @@ func collectAuth(ps []wire.Payload) authPayloads {
 				ap.mobike = true
 			case wire.REDIRECT:
 				ap.redirect = p
+			case wire.AUTH_LIFETIME:
+				if len(p.Data) == 4 {
+					ap.authLifetime = time.Duration(binary.BigEndian.Uint32(p.Data)) * time.Second
+				}
 			default:
 				if p.Type.IsError() && ap.errNotify == nil {
 					ap.errNotify = p
@@ -282,6 +287,10 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 	if !sa.weInitiated && ap.mobike && !sa.cfg.DisableMOBIKE {
 		resp = append(resp, &wire.Notify{Type: wire.MOBIKE_SUPPORTED})
 	}
+	if !sa.weInitiated && sa.cfg.ReauthTime > 0 {
+		// RFC 4478: ask the client to reauthenticate in time.
+		resp = append(resp, &wire.Notify{Type: wire.AUTH_LIFETIME, Data: binary.BigEndian.AppendUint32(nil, uint32(sa.cfg.ReauthTime/time.Second))})
+	}
 	if ap.cp != nil && ap.cp.Type == wire.CFG_REQUEST {
 		cp, err := sa.assignConfig(ap.cp)
 		if err != nil {
@@ -360,6 +369,15 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	}
 	sa.scheduleIKERekey()
 	sa.scheduleReauth()
+	if sa.weInitiated && ap != nil && ap.authLifetime > 0 {
+		// The gateway wants us to reauthenticate within its lifetime
+		// (RFC 4478): start at 80-90 % of it.
+		at := time.Now().Add(sa.jittered(ap.authLifetime * 9 / 10))
+		if sa.reauthAt.IsZero() || at.Before(sa.reauthAt) {
+			sa.reauthAt = at
+		}
+		sa.log.Info("gateway limits the authentication lifetime", "lifetime", ap.authLifetime.String())
+	}
 	if sa.reauthOf != nil {
 		sa.reauthDone()
 	}

@@ -707,3 +707,71 @@ func TestRedirectOnAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthLifetime gives the gateway a 10-minute authentication lifetime:
+// it tells the client with AUTH_LIFETIME (RFC 4478) and never starts a
+// reauthentication itself. Our client reauthenticates in time (make before
+// break, same virtual address); a client whose reauthentication cannot get
+// through is deleted by the gateway after the lifetime plus a grace
+// period, not before.
+func TestAuthLifetime(t *testing.T) {
+	for _, blocked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blocked=%v", blocked), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				respCfg, initCfg := pskConfigs()
+				respCfg.ReauthTime = 10 * time.Minute
+				respCfg.Pools = []ipsec.AddressPool{mustPool(t, "198.51.100.0/26")}
+				initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+				var logs testnet.Buffer
+				p := newPair(t, respCfg, ike.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+				sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := sa.Info()
+				if blocked {
+					p.net.SetFilter(func(pkt *ike.Packet) bool {
+						m, err := wire.Parse(pkt.Data)
+						return err != nil || m.Header.Exchange != wire.IKE_SA_INIT
+					})
+				}
+				time.Sleep(10 * time.Minute)
+				synctest.Wait()
+				if blocked {
+					if got := p.resp.SAs(); len(got) != 1 || got[0].SPIi != first.SPIi {
+						t.Fatalf("gateway deleted the SA before the lifetime plus grace: %+v", got)
+					}
+					time.Sleep(time.Minute + time.Second)
+					synctest.Wait()
+					if n := len(p.resp.SAs()); n != 0 {
+						t.Errorf("gateway keeps %d SAs of a client that did not reauthenticate", n)
+					}
+					if !strings.Contains(logs.String(), "did not reauthenticate") {
+						t.Error("no log line about the overdue reauthentication")
+					}
+					select {
+					case <-sa.Done():
+					case <-time.After(time.Minute):
+						t.Error("the client's handle is still up")
+					}
+					return
+				}
+				now := sa.Info()
+				if now.SPIi == first.SPIi || now.State != "ESTABLISHED" {
+					t.Fatalf("client did not reauthenticate within the lifetime: %+v", now)
+				}
+				if len(now.VirtualIPs) != 1 || now.VirtualIPs[0] != first.VirtualIPs[0] {
+					t.Errorf("virtual IP changed with the reauthentication: %v -> %v", first.VirtualIPs, now.VirtualIPs)
+				}
+				time.Sleep(25 * time.Minute)
+				synctest.Wait()
+				if got := p.resp.SAs(); len(got) != 1 || got[0].State != "ESTABLISHED" {
+					t.Errorf("after 35 minutes the gateway has %+v", got)
+				}
+				if strings.Contains(logs.String(), "did not reauthenticate") {
+					t.Error("the gateway deleted a client that reauthenticated")
+				}
+			})
+		})
+	}
+}

@@ -1,16 +1,39 @@
 package ike
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
 
-// scheduleReauth arms our reauthentication (initiator side only: as a
-// responder it breaks macOS, RFC 7296 section 2.8.3 makes it optional).
+// scheduleReauth arms reauthentication. As initiator we reauthenticate
+// ourselves (make before break). As responder we never start one
+// (RFC 7296 section 2.8.3 leaves it to either side, and a gateway-started
+// IKE SA breaks macOS and any client behind a NAT): the client is told
+// the lifetime with AUTH_LIFETIME (RFC 4478) and the IKE SA is deleted if
+// it has not reauthenticated by then plus reauthGrace.
 func (sa *ikeSA) scheduleReauth() {
-	if sa.weInitiated && sa.cfg != nil && sa.cfg.ReauthTime > 0 {
-		sa.reauthAt = time.Now().Add(sa.jittered(sa.cfg.ReauthTime))
+	if sa.cfg == nil || sa.cfg.ReauthTime <= 0 {
+		return
 	}
+	if sa.weInitiated {
+		sa.reauthAt = time.Now().Add(sa.jittered(sa.cfg.ReauthTime))
+		return
+	}
+	sa.reauthAt = time.Now().Add(sa.cfg.ReauthTime + reauthGrace(sa.cfg.ReauthTime))
+}
+
+// reauthGrace is how long a responder waits past the authentication
+// lifetime before it deletes an IKE SA the client did not reauthenticate:
+// a tenth of the lifetime, at least a minute (strongSwan's over_time).
+func reauthGrace(life time.Duration) time.Duration { return max(life/10, time.Minute) }
+
+// reauthOverdue ends the IKE SA of a client that did not reauthenticate
+// within AUTH_LIFETIME.
+func (sa *ikeSA) reauthOverdue() {
+	sa.reauthAt = time.Time{}
+	sa.log.Info("client did not reauthenticate within its authentication lifetime; deleting the IKE SA", "ike_sa", sa.name(), "lifetime", sa.cfg.ReauthTime.String())
+	sa.startDelete(true, fmt.Errorf("%w: authentication lifetime expired", ErrTimeout))
 }
 
 // startReauth reauthenticates make-before-break (RFC 7296 section 2.8.3):

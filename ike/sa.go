@@ -299,8 +299,15 @@ func (sa *ikeSA) onTimer() {
 	if r := sa.nextRekey(); !r.IsZero() && !now.Before(r) {
 		sa.rekeyDue(now)
 	}
-	if !sa.reauthAt.IsZero() && !now.Before(sa.reauthAt) && sa.state == stateEstablished {
-		sa.startReauth()
+	if !sa.reauthAt.IsZero() && !now.Before(sa.reauthAt) && sa.state == stateEstablished && !sa.rekeyed {
+		// The client (the side holding the Dial handle) reauthenticates;
+		// after IKE rekeys either side may be the "initiator".
+		if sa.handle != nil {
+			sa.startReauth()
+		} else {
+			sa.reauthOverdue()
+			return
+		}
 	}
 	if p := sa.pending; p != nil && !now.Before(p.next) {
 		if p.tries >= sa.e.cfg.rtTries {
