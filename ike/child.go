@@ -47,6 +47,9 @@ type childSA struct {
 	// no packet is lost (strongSwan does the same).
 	deferOut    bool
 	outDeferred *esp.SA
+	// offered are the proposals we offered for an additional CHILD SA
+	// with its own ChildConfig (nil: the IKE SA's first ChildConfig).
+	offered proposal.List
 	outDeadline time.Time
 }
 

@@ -696,7 +696,11 @@ func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secr
 	theirs := propFromWire(&ap.sa.Proposals[0])
 	// skipKE in IKE_AUTH, where KE transforms play no part (RFC 7296
 	// section 1.2); in a rekey the responder's choice may carry one.
-	sel, err := proposal.Select(sa.childConfig().proposals(), proposal.List{theirs}, proposal.SelectOptions{SkipKE: skipKE})
+	ours := c.offered
+	if ours == nil {
+		ours = sa.childConfig().proposals()
+	}
+	sel, err := proposal.Select(ours, proposal.List{theirs}, proposal.SelectOptions{SkipKE: skipKE})
 	if err != nil || len(theirs.SPI) != 4 {
 		return fmt.Errorf("%w: responder chose a proposal we did not offer: %s", ErrProtocol, theirs)
 	}

@@ -11,6 +11,11 @@ import (
 	"github.com/goipsec/ipsec/proposal"
 )
 
+// maxChildSAs bounds the CHILD SAs one IKE SA may hold (rekeys in flight
+// may briefly double it): far above what clients use (one, or one per
+// address family), low enough that one peer cannot fill the data plane.
+const maxChildSAs = 32
+
 // processCreateChild answers CREATE_CHILD_SA (RFC 7296 sections 1.3.1 and
 // 1.3.3) for new and rekeyed CHILD SAs, with or without PFS, and the
 // rekeying of the IKE SA itself (section 1.3.2). A rekeyed CHILD SA stays
@@ -86,6 +91,12 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 			// RFC 7296 section 2.25: the SA may have been deleted meanwhile.
 			return nil, notifyErr(wire.CHILD_SA_NOT_FOUND, fmt.Errorf("rekey of unknown CHILD SA %08x", spi))
 		}
+	}
+	if n := len(sa.children); (old == nil && n >= maxChildSAs) || n >= 2*maxChildSAs {
+		// An authenticated peer must not fill the data plane (RFC 7296
+		// section 1.3: NO_ADDITIONAL_SAS).
+		sa.log.Warn("refusing another CHILD SA", "child_sas", n)
+		return nil, notifyErr(wire.NO_ADDITIONAL_SAS, fmt.Errorf("%d CHILD SAs on one IKE SA", n))
 	}
 	peerKE := proposal.KENone
 	if ke != nil {

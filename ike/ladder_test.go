@@ -775,3 +775,57 @@ func TestAuthLifetime(t *testing.T) {
 		})
 	}
 }
+
+// TestAddChildAndLimit negotiates additional CHILD SAs with their own
+// traffic selectors and PFS, then keeps asking until the gateway refuses
+// with NO_ADDITIONAL_SAS: an authenticated peer cannot fill the data
+// plane. Closing removes everything.
+func TestAddChildAndLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := esp.PrefixSelector(netip.MustParsePrefix("203.0.113.0/24"))
+		info, err := sa.AddChild(context.Background(), ike.ChildConfig{Name: "second", RemoteTS: []esp.Selector{sub},
+			Proposals: mustProposals(t, "aes128gcm16-curve25519")})
+		if err != nil {
+			t.Fatalf("AddChild: %v", err)
+		}
+		if info.Name != "second" || len(info.RemoteTS) != 1 || info.RemoteTS[0] != "203.0.113.0/24" || !strings.Contains(info.Proposal, "curve25519") {
+			t.Errorf("additional CHILD SA: %+v", info)
+		}
+		if got := sa.Info(); len(got.Children) != 2 {
+			t.Fatalf("initiator has %d CHILD SAs", len(got.Children))
+		}
+		if n := len(p.respDP.SAs()); n != 4 {
+			t.Errorf("gateway data plane has %d SAs, want 4", n)
+		}
+		var refused error
+		for i := range 40 {
+			host := esp.PrefixSelector(netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 32))
+			if _, err := sa.AddChild(context.Background(), ike.ChildConfig{Name: fmt.Sprint("more", i), RemoteTS: []esp.Selector{host}}); err != nil {
+				refused = err
+				break
+			}
+		}
+		var ne *ike.NotifyError
+		if !errors.As(refused, &ne) || ne.Type != wire.NO_ADDITIONAL_SAS {
+			t.Fatalf("after many CHILD SAs: %v, want NO_ADDITIONAL_SAS", refused)
+		}
+		n := len(sa.Info().Children)
+		if n > 40 || len(p.respDP.SAs()) != 2*n {
+			t.Errorf("%d CHILD SAs at the client, %d ESP SAs at the gateway", n, len(p.respDP.SAs()))
+		}
+		t.Logf("gateway refused CHILD SA %d with %v", n+1, ne.Type)
+		if err := sa.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if k := len(p.respDP.SAs()) + len(p.respDP.Policies()) + len(p.initDP.SAs()) + len(p.initDP.Policies()); k != 0 {
+			t.Errorf("%d data plane entries after Close", k)
+		}
+	})
+}

@@ -488,6 +488,10 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 			if ns.hasChild(r.child) {
 				ns.queue = append(ns.queue, ns.deleteChildRequest(r.child))
 			}
+		default:
+			if r.abort != nil {
+				r.abort(fmt.Errorf("%w: the IKE SA was rekeyed; try again", ErrClosed))
+			}
 		}
 	}
 	ns.start(nil)

@@ -53,6 +53,9 @@ type request struct {
 	exchange wire.ExchangeType
 	kind     reqKind
 	child    *childSA
+	// abort, if set, is told when the request is dropped unsent or
+	// unanswered (the IKE SA was rekeyed away or ended).
+	abort func(error)
 	build    func() ([]wire.Payload, error)
 	onReply  func(m *wire.Message, inner []wire.Payload) error
 	// set when sent
@@ -640,6 +643,12 @@ func (sa *ikeSA) destroy(err error) {
 		}
 	}
 	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
+	for _, r := range append([]*request{sa.pending}, sa.queue...) {
+		if r != nil && r.abort != nil {
+			r.abort(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
+		}
+	}
+	sa.pending, sa.queue = nil, nil
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()
 	}
