@@ -49,7 +49,7 @@ type childSA struct {
 	outDeferred *esp.SA
 	// offered are the proposals we offered for an additional CHILD SA
 	// with its own ChildConfig (nil: the IKE SA's first ChildConfig).
-	offered proposal.List
+	offered     proposal.List
 	outDeadline time.Time
 }
 

@@ -55,9 +55,9 @@ type request struct {
 	child    *childSA
 	// abort, if set, is told when the request is dropped unsent or
 	// unanswered (the IKE SA was rekeyed away or ended).
-	abort func(error)
-	build    func() ([]wire.Payload, error)
-	onReply  func(m *wire.Message, inner []wire.Payload) error
+	abort   func(error)
+	build   func() ([]wire.Payload, error)
+	onReply func(m *wire.Message, inner []wire.Payload) error
 	// set when sent
 	mid     uint32
 	packets [][]byte
