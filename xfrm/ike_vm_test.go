@@ -193,6 +193,16 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 		spis := gw.kernelSPIs(t)
 		return struct{}{}, !slices.Contains(spis, first.SPIIn) && !slices.Contains(spis, first.SPIOut)
 	})
+	if nat {
+		// Our responder believes itself behind a NAT (the relay rewrote
+		// the address the client sent to), so its outbound SA asks for
+		// NAT keepalives; the kernel sends none, the data plane does
+		// (PrepareTransport's option) once the SA is idle for 1 s.
+		waitFor(t, 5*time.Second, "a NAT keepalive from the responder", func() (ike.TransportStats, bool) {
+			st := rw.tr.Stats()
+			return st, st.Keepalives > 0
+		})
+	}
 	pingBothWays(t, cli, srv, vips)
 	t.Logf("CHILD %08x/%08x -> %08x/%08x (%s), pings both ways before and after the rekey",
 		first.SPIIn, first.SPIOut, rekeyed.SPIIn, rekeyed.SPIOut, rekeyed.Proposal)
@@ -393,6 +403,7 @@ func (g *kernelGateway) wantKernel(t *testing.T, c ipsec.ChildSAInfo, nat bool) 
 // userspaceClient is our initiator on the userspace data plane on a TUN.
 type userspaceClient struct {
 	init *ike.Initiator
+	tr   *ike.Transport
 	dev  string
 	log  *testnet.Buffer
 }
@@ -427,6 +438,7 @@ func startUserspaceClient(t *testing.T, ns *testnet.NS, addr netip.Addr) *usersp
 		t.Fatal(err)
 	}
 	ns.Run("ip", "link", "set", rw.dev, "up")
+	rw.tr = tr
 	tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { dp.HandleUDP(pkt, remote) })
 	logger := slog.New(slog.NewTextHandler(rw.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if rw.init, err = ike.NewInitiator(tr, ike.WithDataPlane(dp), ike.WithLogger(logger)); err != nil {
