@@ -90,10 +90,16 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 				return
 			}
 			if ev.Kind == esp.EventSoftExpire {
-				if c.rekeyAt.IsZero() || c.peerRekey == nil {
+				// Both SAs of a pair reach a packet or byte limit at about
+				// the same time (a ping and its reply), and the data plane
+				// reports each of them: rekey the CHILD SA once, not when a
+				// rekey of it is queued, in flight or done, ours or the
+				// peer's. (Two rekeys of one CHILD SA leave two successors
+				// with the same ReqID, one of which is never deleted.)
+				if c.peerRekey == nil && c.ourRekey == nil && !sa.childRekeyQueued(c) {
 					sa.log.Info("CHILD SA reached its soft lifetime", "child_sa", c.name, "spi_in", c.spiIn)
-					c.rekeyAt = time.Now()
-					sa.rekeyDue(time.Now())
+					c.rekeyAt = time.Time{}
+					sa.queueRequest(sa.childRekeyRequest(c))
 				}
 				return
 			}

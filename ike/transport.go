@@ -223,6 +223,20 @@ func (t *Transport) NATTConns() []*net.UDPConn {
 	return out
 }
 
+// IKEConns returns the sockets on the IKE port (500). The transport keeps
+// reading them; a kernel data plane exempts them from IPsec policies
+// (xfrm.PrepareTransport calls xfrm.BypassSocket on them), which
+// transport-mode SAs between the two hosts need.
+func (t *Transport) IKEConns() []*net.UDPConn {
+	var out []*net.UDPConn
+	for _, s := range t.socks {
+		if !s.natt {
+			out = append(out, s.conn)
+		}
+	}
+	return out
+}
+
 // SetIKEv2Handler registers the receiver of IKEv2 messages (the ike
 // engines do this themselves). The function runs on a socket's read loop:
 // it must hand the packet off, not process it.
