@@ -273,12 +273,12 @@ func pkcs12KDF(pw, salt []byte, id byte, iterations, n int) []byte {
 		h := sha1.New()
 		h.Write(d)
 		h.Write(I)
-		a := h.Sum(nil)
+		var a [sha1.Size]byte
+		h.Sum(a[:0])
 		for range iterations - 1 {
-			s := sha1.Sum(a)
-			a = s[:]
+			a = sha1.Sum(a[:])
 		}
-		out = append(out, a...)
+		out = append(out, a[:]...)
 		if len(out) >= n {
 			break
 		}
