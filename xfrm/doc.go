@@ -19,7 +19,7 @@
 //     XFRMA_REPLAY_ESN_VAL (bitmap mode), up to 4096 packets.
 //   - UDP encapsulation (RFC 3948): UDP_ENCAP_ESPINUDP with the SA's ports.
 //     The IKE socket on port 4500 must be switched with EnableUDPEncap
-//     (PrepareTransport does it for an ike.Transport) so the kernel takes
+//     (DataPlane.UseTransport does it for an ike.Transport) so the kernel takes
 //     the ESP packets out of it. Afterwards the socket
 //     still receives IKE packets, WITH their four-byte non-ESP marker (the
 //     kernel does not strip it), while NAT keepalives (0xFF) and ESP
@@ -49,23 +49,22 @@
 // # With the IKE engine
 //
 // An embedder (a gateway) runs package ike on this data plane in four
-// steps, in this order:
+// steps:
 //
-//  1. tr, err := ike.ListenUDP(ctx, ...) opens UDP 500 and 4500.
-//  2. opt, err := xfrm.PrepareTransport(tr, 0) switches the NAT-T sockets
-//     to ESP-in-UDP decapsulation (EnableUDPEncap), exempts the IKE
-//     sockets from IPsec policies, and returns the option that sends NAT
-//     keepalives on them. It must come before the first client: ESP that
-//     reaches a socket not yet switched goes to userspace and is lost.
-//  3. dp, err := xfrm.New(opt, xfrm.WithReqIDRange(...),
-//     xfrm.WithRemoveStale(), ...) and ike.NewResponder(tr,
-//     ike.WithDataPlane(dp), ...), then Serve. No ESP handler is set on
-//     the transport: the kernel takes ESP in UDP out of the socket and raw
-//     ESP never reaches it.
-//  4. The client pools need a route (any device, e.g. the uplink or an
-//     xfrm interface with WithIfID): the XFRM output policy applies to
-//     packets the kernel has routed. dp.Close after Serve returned
-//     removes whatever the engine left.
+//  1. dp, err := xfrm.New(xfrm.WithReqIDRange(...), xfrm.WithRemoveStale(),
+//     ...) and tr, err := ike.ListenUDP(ctx, ...), in either order.
+//  2. dp.UseTransport(tr) switches the NAT-T sockets to ESP-in-UDP
+//     decapsulation (EnableUDPEncap), exempts the IKE sockets from IPsec
+//     policies and sends NAT keepalives on them. It must come before the
+//     first client: ESP that reaches a socket not yet switched goes to
+//     userspace and is lost.
+//  3. ike.NewResponder(tr, ike.WithDataPlane(dp), ...), then Serve. No
+//     ESP handler is set on the transport: the kernel takes ESP in UDP
+//     out of the socket, and raw ESP never reaches it.
+//  4. The client pools need a route (any device: a dummy device, the
+//     uplink, or an xfrm interface with WithIfID): the XFRM output policy
+//     applies to packets the kernel has routed. dp.Close after Serve
+//     returned removes whatever the engine left.
 //
 // TestKernelIKEv2 runs exactly this in the test VM against our initiator
 // on the userspace data plane: pings both ways with raw ESP and with ESP
@@ -90,9 +89,9 @@
 // that is not a prefix becomes several kernel policies (at most 64); a
 // port range other than one port or all is rejected (ErrSelector) rather
 // than widened.
-// The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive (which
-// PrepareTransport returns) the data plane sends them on the IKE socket of
-// the peer's address family for SAs with esp.SA.NATKeepalive; without it
+// The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive or
+// UseTransport the data plane sends them on the IKE socket of the peer's
+// address family for SAs with esp.SA.NATKeepalive; without it
 // the flag is ignored. Tests of this package
 // run inside a Debian kernel under qemu (GOIPSEC_VMTEST=1, see
 // scripts/vmtest).

@@ -5,7 +5,8 @@ package xfrm
 import (
 	"fmt"
 	"net"
-	"time"
+
+	"github.com/goipsec/ipsec/esp"
 
 	"golang.org/x/sys/unix"
 )
@@ -78,8 +79,9 @@ func control(c *net.UDPConn, f func(fd int) error) error {
 	return ferr
 }
 
-// PrepareTransport readies the sockets of an IKE transport (an
-// *ike.Transport) for the kernel data plane, before the engines start:
+// UseTransport readies the sockets of an IKE transport (an
+// *ike.Transport) for this data plane; call it before the engines serve,
+// in either order with New's caller opening the transport:
 //
 //   - every NAT-T socket (NATTConns) gets EnableUDPEncap, so the kernel
 //     decapsulates the ESP in UDP that arrives on it and the socket's IKE
@@ -87,38 +89,40 @@ func control(c *net.UDPConn, f func(fd int) error) error {
 //   - if the transport also lists its port 500 sockets (a method
 //     IKEConns() []*net.UDPConn), they get BypassSocket, which
 //     transport-mode policies between the two hosts (L2TP/IPsec) need;
-//   - the returned Option, given to New, sends NAT keepalives on the NAT-T
-//     sockets every keepalive (0: esp.DefaultNATKeepalive), since the
-//     kernel sends none.
+//   - the data plane sends NAT keepalives on the NAT-T sockets (the
+//     kernel sends none) for outbound SAs with esp.SA.NATKeepalive, at
+//     the interval of WithNATKeepalive (esp.DefaultNATKeepalive without
+//     it; WithNATKeepalive(nil, d) sets only the interval).
 //
-// The transport keeps reading its sockets; after this it sees IKE packets
-// only (with their non-ESP marker, which it strips). Nothing is undone:
-// the settings die with the sockets.
-func PrepareTransport(t Transport, keepalive time.Duration) (Option, error) {
+// The transport keeps reading its sockets; afterwards it sees IKE packets
+// only (with their non-ESP marker, which it strips). The socket settings
+// are not undone: they end with the sockets.
+func (d *DataPlane) UseTransport(t Transport) error {
 	if t == nil {
-		return nil, fmt.Errorf("xfrm: PrepareTransport: nil transport")
+		return fmt.Errorf("xfrm: UseTransport: nil transport")
 	}
 	natt := t.NATTConns()
 	if len(natt) == 0 {
-		return nil, fmt.Errorf("xfrm: PrepareTransport: the transport has no NAT-T socket")
+		return fmt.Errorf("xfrm: UseTransport: the transport has no NAT-T socket")
 	}
-	var opts []Option
 	for _, c := range natt {
 		if err := EnableUDPEncap(c); err != nil {
-			return nil, fmt.Errorf("xfrm: PrepareTransport: %s: %w", c.LocalAddr(), err)
+			return fmt.Errorf("xfrm: UseTransport: %s: %w", c.LocalAddr(), err)
 		}
-		opts = append(opts, WithNATKeepalive(c, keepalive))
 	}
 	if ic, ok := t.(interface{ IKEConns() []*net.UDPConn }); ok {
 		for _, c := range ic.IKEConns() {
 			if err := BypassSocket(c); err != nil {
-				return nil, fmt.Errorf("xfrm: PrepareTransport: %s: %w", c.LocalAddr(), err)
+				return fmt.Errorf("xfrm: UseTransport: %s: %w", c.LocalAddr(), err)
 			}
 		}
 	}
-	return func(c *config) {
-		for _, o := range opts {
-			o(c)
-		}
-	}, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return esp.ErrClosed
+	}
+	d.kaConns = append(d.kaConns, natt...)
+	d.startKeepalivesLocked()
+	return nil
 }

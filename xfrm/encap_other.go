@@ -5,7 +5,6 @@ package xfrm
 import (
 	"errors"
 	"net"
-	"time"
 )
 
 // EnableUDPEncap returns errors.ErrUnsupported: only Linux has XFRM.
@@ -13,6 +12,3 @@ func EnableUDPEncap(*net.UDPConn) error { return errors.ErrUnsupported }
 
 // BypassSocket returns errors.ErrUnsupported: only Linux has XFRM.
 func BypassSocket(*net.UDPConn) error { return errors.ErrUnsupported }
-
-// PrepareTransport returns errors.ErrUnsupported: only Linux has XFRM.
-func PrepareTransport(Transport, time.Duration) (Option, error) { return nil, errors.ErrUnsupported }

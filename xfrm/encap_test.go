@@ -3,10 +3,12 @@
 package xfrm
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
 
+	"github.com/goipsec/ipsec/esp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -22,11 +24,13 @@ type natOnly struct{ natt []*net.UDPConn }
 
 func (f natOnly) NATTConns() []*net.UDPConn { return f.natt }
 
-func TestPrepareTransportRejects(t *testing.T) {
-	if _, err := PrepareTransport(nil, 0); err == nil {
+func TestUseTransportRejects(t *testing.T) {
+	// Checked before the data plane is touched, so a zero one will do.
+	d := &DataPlane{}
+	if err := d.UseTransport(nil); err == nil {
 		t.Error("nil transport accepted")
 	}
-	if _, err := PrepareTransport(natOnly{}, 0); err == nil {
+	if err := d.UseTransport(natOnly{}); err == nil {
 		t.Error("transport without NAT-T sockets accepted")
 	}
 }
@@ -58,10 +62,10 @@ func TestKeepaliveConn(t *testing.T) {
 	}
 }
 
-// TestKernelPrepareTransport checks what PrepareTransport does to the
-// sockets: UDP_ENCAP_ESPINUDP on the NAT-T socket, bypass policies on
-// both, and keepalive sockets for New.
-func TestKernelPrepareTransport(t *testing.T) {
+// TestKernelUseTransport checks what UseTransport does to the sockets:
+// UDP_ENCAP_ESPINUDP on the NAT-T socket, bypass policies on both, NAT
+// keepalives on the NAT-T socket.
+func TestKernelUseTransport(t *testing.T) {
 	vmOnly(t)
 	ns, h := newNS(t)
 	var natt, ike *net.UDPConn
@@ -76,8 +80,8 @@ func TestKernelPrepareTransport(t *testing.T) {
 	})
 	defer natt.Close()
 	defer ike.Close()
-	opt, err := PrepareTransport(fakeTransport{natt: []*net.UDPConn{natt}, ike: []*net.UDPConn{ike}}, 0)
-	if err != nil {
+	d := newDP(t, ns)
+	if err := d.UseTransport(fakeTransport{natt: []*net.UDPConn{natt}, ike: []*net.UDPConn{ike}}); err != nil {
 		t.Fatal(err)
 	}
 	var encap int
@@ -104,9 +108,14 @@ func TestKernelPrepareTransport(t *testing.T) {
 	if sock != 4 {
 		t.Errorf("%d socket policies, want 4 (in and out on two sockets): %+v", sock, pols)
 	}
-	var cfg config
-	opt(&cfg)
-	if len(cfg.kaConns) != 1 || cfg.kaConns[0] != natt {
-		t.Errorf("keepalive sockets %v, want the NAT-T socket", cfg.kaConns)
+	d.mu.Lock()
+	conns, running := d.kaConns, d.kaRunning
+	d.mu.Unlock()
+	if len(conns) != 1 || conns[0] != natt || !running {
+		t.Errorf("keepalive sockets %v (sender running %t), want the NAT-T socket", conns, running)
+	}
+	d.Close()
+	if err := d.UseTransport(fakeTransport{natt: []*net.UDPConn{natt}}); !errors.Is(err, esp.ErrClosed) {
+		t.Errorf("UseTransport after Close: %v, want esp.ErrClosed", err)
 	}
 }

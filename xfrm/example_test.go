@@ -19,10 +19,10 @@ func Example() {
 	// Output: xfrm: WithRemoveStale: needs WithIfID, WithMark or WithReqIDRange to recognise its own state
 }
 
-// A gateway runs the IKEv2 engine on the kernel data plane: the IKE
-// transport's sockets are prepared first (ESP-in-UDP decapsulation on port
-// 4500, IPsec bypass, NAT keepalives), then the data plane is created and
-// handed to the responder. Routes to the client pools must exist (any
+// A gateway runs the IKEv2 engine on the kernel data plane: the data
+// plane takes over the IKE transport's sockets (ESP-in-UDP decapsulation
+// on port 4500, IPsec bypass, NAT keepalives) and is handed to the
+// responder. Routes to the client pools must exist (any
 // device): XFRM policies act on routed packets. (Not run: it needs root
 // and a kernel with ESP.)
 func Example_gateway() {
@@ -33,17 +33,16 @@ func Example_gateway() {
 		return
 	}
 	defer tr.Close()
-	keepalives, err := xfrm.PrepareTransport(tr, 0)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	dp, err := xfrm.New(keepalives, xfrm.WithReqIDRange(1, 1<<20), xfrm.WithRemoveStale())
+	dp, err := xfrm.New(xfrm.WithReqIDRange(1, 1<<20), xfrm.WithRemoveStale())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer dp.Close() // after Serve returned: removes whatever is left
+	if err := dp.UseTransport(tr); err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	pool, _ := ipsec.NewPool(netip.MustParsePrefix("198.51.100.64/26"))
 	psk := ipsec.Secret("a long random pre-shared key")

@@ -197,7 +197,7 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 		// Our responder believes itself behind a NAT (the relay rewrote
 		// the address the client sent to), so its outbound SA asks for
 		// NAT keepalives; the kernel sends none, the data plane does
-		// (PrepareTransport's option) once the SA is idle for 1 s.
+		// (UseTransport) once the SA is idle for 1 s.
 		waitFor(t, 5*time.Second, "a NAT keepalive from the responder", func() (ike.TransportStats, bool) {
 			st := rw.tr.Stats()
 			return st, st.Keepalives > 0
@@ -260,14 +260,13 @@ func startKernelGateway(t *testing.T, ns *testnet.NS, child ike.ChildConfig) *ke
 	}
 	t.Cleanup(func() { tr.Close() })
 	logger := slog.New(slog.NewTextHandler(g.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	// What an embedder does: the transport's sockets first (ESP-in-UDP
-	// decapsulation on 4500, bypass policies, keepalives), then the data
-	// plane, then the engine on both.
-	keepalives, err := xfrm.PrepareTransport(tr, time.Second)
-	if err != nil {
+	// What an embedder does: the data plane, the transport's sockets
+	// handed to it (ESP-in-UDP decapsulation on 4500, bypass policies,
+	// keepalives), then the engine on both.
+	if g.dp, err = xfrm.New(xfrm.WithNetNS(nsh), xfrm.WithNATKeepalive(nil, time.Second), xfrm.WithLogger(logger)); err != nil {
 		t.Fatal(err)
 	}
-	if g.dp, err = xfrm.New(xfrm.WithNetNS(nsh), keepalives, xfrm.WithLogger(logger)); err != nil {
+	if err := g.dp.UseTransport(tr); err != nil {
 		t.Fatal(err)
 	}
 	var pools []ipsec.AddressPool

@@ -12,8 +12,9 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// Transport is what PrepareTransport needs of an IKE transport: its NAT-T
-// sockets. *ike.Transport satisfies it (this package does not import ike).
+// Transport is what DataPlane.UseTransport needs of an IKE transport: its
+// NAT-T sockets. *ike.Transport satisfies it (this package does not
+// import ike).
 type Transport interface {
 	NATTConns() []*net.UDPConn
 }
@@ -89,11 +90,13 @@ func WithoutForwardPolicies() Option { return func(c *config) { c.noForward = tr
 // to the peer of every outbound ESP-in-UDP SA that has NATKeepalive set,
 // when the SA sent nothing for interval (0 selects
 // esp.DefaultNATKeepalive). The kernel does not send them itself; without
-// this option the flag is ignored and the IKE transport must send them.
+// this option (or DataPlane.UseTransport, which adds the transport's
+// sockets) the flag is ignored and the IKE transport must send them.
 //
 // Give it once per NAT-T socket when there is one per address family (as
 // ike.ListenUDP opens them): each keepalive leaves through a socket of the
-// peer's family. The last interval given applies to all.
+// peer's family. A nil conn sets only the interval. The last interval
+// given applies to all.
 func WithNATKeepalive(conn *net.UDPConn, interval time.Duration) Option {
 	return func(c *config) {
 		if conn != nil {

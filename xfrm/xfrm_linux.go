@@ -35,12 +35,16 @@ type DataPlane struct {
 
 	mu     sync.Mutex // guards everything below and orders netlink requests
 	closed bool
-	sas    map[esp.SAID]*saEntry
-	byKern map[kernKey]*saEntry
-	byReq  map[uint32][]*saEntry // in add order, newest last
-	pols   map[polKey]*polEntry
-	byKSel map[kselKey]*polEntry
-	polReq map[uint32][]*polEntry
+	// kaConns are the sockets NAT keepalives leave through (WithNATKeepalive,
+	// UseTransport); kaRunning says the keepalive goroutine was started.
+	kaConns   []*net.UDPConn
+	kaRunning bool
+	sas       map[esp.SAID]*saEntry
+	byKern    map[kernKey]*saEntry
+	byReq     map[uint32][]*saEntry // in add order, newest last
+	pols      map[polKey]*polEntry
+	byKSel    map[kselKey]*polEntry
+	polReq    map[uint32][]*polEntry
 }
 
 // kernKey identifies a state in the kernel: destination, SPI (ESP).
@@ -152,10 +156,10 @@ func New(opts ...Option) (*DataPlane, error) {
 	}
 	d.wg.Add(1)
 	go d.readEvents()
-	if len(cfg.kaConns) > 0 && cfg.kaInterval > 0 {
-		d.wg.Add(1)
-		go d.keepalives()
-	}
+	d.mu.Lock()
+	d.kaConns = append(d.kaConns, cfg.kaConns...)
+	d.startKeepalivesLocked()
+	d.mu.Unlock()
 	return d, nil
 }
 
@@ -271,7 +275,7 @@ func (d *DataPlane) AddSA(ctx context.Context, sa *esp.SA) error {
 		return saError("add", id, err)
 	}
 	e := &saEntry{id: id, sa: c, seq: addSeq.Add(1)}
-	if len(d.cfg.kaConns) > 0 && c.Dir == esp.DirOut && c.NATKeepalive {
+	if len(d.kaConns) > 0 && c.Dir == esp.DirOut && c.NATKeepalive {
 		e.lastKA = time.Now() // the first keepalive is due an interval after the add
 	}
 	d.sas[regKey(id)] = e
@@ -538,6 +542,17 @@ func (d *DataPlane) Close() error {
 	return errors.Join(errs...)
 }
 
+// startKeepalivesLocked starts the keepalive goroutine once there is a
+// socket to send on.
+func (d *DataPlane) startKeepalivesLocked() {
+	if d.kaRunning || len(d.kaConns) == 0 || d.cfg.kaInterval <= 0 {
+		return
+	}
+	d.kaRunning = true
+	d.wg.Add(1)
+	go d.keepalives()
+}
+
 // keepalives sends NAT keepalives (RFC 3948 section 2.3) for idle
 // outbound ESP-in-UDP SAs that ask for them, until Close.
 func (d *DataPlane) keepalives() {
@@ -555,6 +570,7 @@ func (d *DataPlane) keepalives() {
 		now := time.Now()
 		var due []netip.AddrPort
 		d.mu.Lock()
+		conns := d.kaConns
 		for _, e := range d.sas {
 			if e.sa.Dir != esp.DirOut || !e.sa.NATKeepalive || !e.sa.UDPEncap() || now.Sub(e.lastKA) < iv {
 				continue
@@ -571,7 +587,7 @@ func (d *DataPlane) keepalives() {
 		}
 		d.mu.Unlock()
 		for _, to := range due {
-			if _, err := keepaliveConn(d.cfg.kaConns, to.Addr()).WriteToUDPAddrPort(ka, to); err != nil {
+			if _, err := keepaliveConn(conns, to.Addr()).WriteToUDPAddrPort(ka, to); err != nil {
 				d.cfg.logger.Warn("xfrm: NAT keepalive", "peer", to.String(), "err", err)
 			}
 		}

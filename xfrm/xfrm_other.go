@@ -51,3 +51,6 @@ func (*DataPlane) EventsDropped() uint64 { return 0 }
 
 // Close returns nil.
 func (*DataPlane) Close() error { return nil }
+
+// UseTransport returns errors.ErrUnsupported.
+func (*DataPlane) UseTransport(Transport) error { return errors.ErrUnsupported }
