@@ -54,7 +54,9 @@
 // shared key: PSK, selected by the peer's identity). Certificate
 // clients are accepted when their certificate chains to client_cas, or,
 // with the demo PKI, to the demo CA; their identity (IDi) must be in the
-// certificate's SAN.
+// certificate's SAN. There is no revocation list: a certificate is
+// valid until it expires (800 days for those export issues), unless its
+// CA is replaced.
 //
 // Client profiles: every start writes, for each user, into
 // STATE/profiles (no passwords in them; the clients ask):

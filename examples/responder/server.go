@@ -300,7 +300,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
 	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)
-	log.Info("responder stopped: SAs deleted, removing the TUN device")
+	log.Info("responder stopped: SAs deleted, removing the data plane and its device", "device", tunName)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
