@@ -90,8 +90,9 @@ func TestKernelIKEv2(t *testing.T) {
 
 // rekeyPackets is the responder's soft packet limit with kernelRekey:
 // above one round of pings (3 requests and 3 replies per direction and
-// family: 12 packets per SA), so the one-way datagrams after it cross it
-// on the inbound SA only, and the round after the rekey stays below it.
+// family: 12 packets per SA), so a second round over IPv4 only (6 per
+// SA) crosses it on both SAs of the pair, and the round after the rekey
+// stays below it.
 const rekeyPackets = 16
 
 func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
@@ -175,13 +176,13 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 	}
 
 	if kernelRekey {
-		// One-way traffic crosses the soft packet limit of the
-		// responder's inbound SA only. (Pings would cross it on both
-		// SAs of the pair at once; package ike, as of this test,
-		// rekeys the CHILD SA once per expire event, which leaves two
-		// successors with one ReqID. A fix has been proposed there;
-		// with it, pings here pass too.)
-		sendOneWay(t, cli, srv, vips[0], 6)
+		// Both SAs of the pair cross the soft packet limit at about the
+		// same time, and the kernel reports each: the engine must rekey
+		// the CHILD SA once (two rekeys would leave two successors).
+		pingBothWays(t, cli, srv, vips[:1])
+		// One-way traffic is delivered too (nothing in the tunnel
+		// depends on replies).
+		sendOneWay(t, cli, srv, vips[0], 2)
 	}
 	// CHILD SA rekey on the kernel plane: new SPIs in the kernel, the old
 	// pair gone (the rekey's initiator deletes it), traffic still flowing.
@@ -456,14 +457,24 @@ func startUserspaceClient(t *testing.T, ns *testnet.NS, addr netip.Addr) *usersp
 	return rw
 }
 
-// pingBothWays pings the responder's inner addresses from the client's
-// virtual addresses (IPv4 and IPv6, both inside the IPv4 tunnel) and back.
+// pingBothWays pings the responder's inner address of each virtual
+// address's family (IPv4 and IPv6, both inside the IPv4 tunnel) from the
+// client's virtual addresses, and back.
 func pingBothWays(t *testing.T, cli, srv *testnet.NS, vips []netip.Addr) {
 	t.Helper()
-	for _, p := range []struct {
+	type ping struct {
 		ns       *testnet.NS
 		from, to netip.Addr
-	}{{cli, vips[0], inner4}, {srv, inner4, vips[0]}, {cli, vips[1], inner6}, {srv, inner6, vips[1]}} {
+	}
+	var pings []ping
+	for _, vip := range vips {
+		inner := inner4
+		if vip.Is6() {
+			inner = inner6
+		}
+		pings = append(pings, ping{cli, vip, inner}, ping{srv, inner, vip})
+	}
+	for _, p := range pings {
 		if out, err := p.ns.Try("ping", "-c", "3", "-i", "0.2", "-W", "3", "-I", p.from.String(), p.to.String()); err != nil {
 			t.Errorf("ping %v -> %v through the tunnel: %v\n%s", p.from, p.to, err, out)
 		}
