@@ -272,3 +272,52 @@ func TestExportAndroidCert(t *testing.T) {
 		t.Errorf("local.p12 with the printed password: %v", err)
 	}
 }
+
+// TestExportLinuxPSK: the PSK peer's configuration, the key only with
+// -include-password; refusals for other kinds and unknown peers.
+func TestExportLinuxPSK(t *testing.T) {
+	state := initState(t)
+	const psk = "export-psk-0123456789"
+	conf := filepath.Join(state, "psk.yaml")
+	if err := os.WriteFile(conf, []byte("server: {name: vpn.example.com}\npsk_peers: [{id: box.example.com, psk: "+psk+"}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, withPW := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "out")
+		args := []string{"export", "linux", "--auth", "psk", "--user", "box.example.com", "-config", conf, "-state", state, "-o", dir}
+		if withPW {
+			args = append(args, "-include-password")
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: %s", args, stderr.String())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "conf.d", "goipsec.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := string(b)
+		if !strings.Contains(conf, "auth = psk\n      id = \"box.example.com\"") || !strings.Contains(conf, "auth = psk\n      id = \"vpn.example.com\"") {
+			t.Errorf("PSK configuration:\n%s", conf)
+		}
+		if strings.Contains(conf, psk) != withPW {
+			t.Errorf("-include-password %v, key in the file %v", withPW, strings.Contains(conf, psk))
+		}
+		if strings.Contains(stdout.String()+stderr.String(), psk) {
+			t.Error("the key was printed")
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"export", "android", "--auth", "psk", "--user", "box.example.com", "-config", conf, "-state", state}, 2},
+		{[]string{"export", "linux", "--auth", "psk", "--user", "other.example.com", "-config", conf, "-state", state, "-o", t.TempDir()}, 1},
+		{[]string{"export", "linux", "--auth", "psk", "-config", conf, "-state", state, "-o", t.TempDir()}, 1},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), c.args, io.Discard, &stderr); code != c.code || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%v: status %d (want %d), %q", c.args, code, c.code, stderr.String())
+		}
+	}
+}

@@ -89,6 +89,7 @@
 //	responder export apple --auth cert --user alice@example.com   # .mobileconfig with a com.apple.security.pkcs12 payload, no EAP
 //	responder export android --auth cert --user phone.example.com  # .sswan of type ikev2-cert with the PKCS#12 embedded
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
+//	responder export linux --auth psk --user box.example.com -config FILE  # swanctl directory for the psk_peers entry with that id
 //
 // The PKCS#12 uses 3DES and an HMAC-SHA-1 MAC, the format iOS, macOS,
 // Windows and Android all import (see pkcs12.go). Windows profiles stay

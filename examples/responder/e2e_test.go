@@ -692,7 +692,7 @@ metrics: 127.0.0.1:9100
 	macP.files["x509ca/ca.pem"] = ca
 	linux := persona{profile: "linux-ikev2-psk", ns: topo.Client, server: testnet.ServerAddr4.String(),
 		vars: map[string]string{"CLIENT_ID": "linux@example.com", "PSK": psk}}
-	connectAll(t, resp, linux, macP)
+	clis, _ := connectAll(t, resp, linux, macP)
 	var status, serr bytes.Buffer
 	if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
 		t.Errorf("status: %d %s", code, serr.String())
@@ -703,6 +703,22 @@ metrics: 127.0.0.1:9100
 	if m := scrapeMetrics(t, topo.Server, "127.0.0.1:9100"); m[`goipsec_ike_sas{state="ESTABLISHED"}`] != 2 {
 		t.Errorf("metrics: %v established IKE SAs, want 2", m[`goipsec_ike_sas{state="ESTABLISHED"}`])
 	}
+	// The same PSK peer again, now configured only by `export linux
+	// --auth psk` from the same configuration file.
+	clis[0].Stop()
+	exported := filepath.Join(t.TempDir(), "swanctl")
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"export", "linux", "--auth", "psk", "--user", "linux@example.com", "-config", confPath, "-state", state, "-include-password", "-o", exported}, &stdout, &serr); code != 0 {
+		t.Fatalf("export linux --auth psk: %d %s", code, serr.String())
+	}
+	if strings.Contains(stdout.String(), psk) {
+		t.Error("export printed the PSK")
+	}
+	cli := startExportedLinux(t, topo.Client, exported, testnet.ServerAddr4.String())
+	if out, err := cli.Initiate(linuxConnName, 30*time.Second); err != nil {
+		t.Fatalf("Linux PSK client from the exported configuration: %v\n%s\n%s", err, out, cli.Log())
+	}
+	checkPersona(t, persona{profile: linuxConnName, ns: topo.Client}, cli)
 	resp.stop(t)
 	if strings.Contains(resp.stderr.String()+resp.stdout.String(), psk) || strings.Contains(resp.stderr.String(), p12Pass) {
 		t.Error("a secret appears in the responder's output")

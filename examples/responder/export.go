@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/goipsec/ipsec"
 )
 
 // appleProfile is what the Apple export needs to know.
@@ -187,7 +189,7 @@ func certificateType(c *x509.Certificate) string {
 // name extension. linux writes a directory laid out like /etc/swanctl.
 var profileKinds = map[string]string{"apple": ".mobileconfig", "windows": ".ps1", "android": ".sswan", "linux": "-swanctl"}
 
-const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
+const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert|psk] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
 
 // exportRequest is what runExport collected from the command line.
 type exportRequest struct {
@@ -209,7 +211,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("responder export "+r.kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&r.user, "user", "", "user `name` the profile is for (default: the demo user; with --auth cert any name, which becomes the certificate's identity)")
-	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password) or cert (a client certificate from the demo CA; apple, android and linux)")
+	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password), cert (a client certificate from the demo CA; apple, android and linux) or psk (the pre-shared key of the psk_peers entry whose id is --user; linux)")
 	fs.StringVar(&r.configPath, "config", "", "the responder's configuration `file`")
 	fs.StringVar(&r.stateDir, "state", defaultStateDir, "the responder's state `directory`")
 	def := "STATE/profiles/USER" + profileKinds[r.kind]
@@ -231,8 +233,11 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch {
-	case r.auth != "eap" && r.auth != "cert":
-		fmt.Fprintf(stderr, "responder export: --auth %q: want eap or cert\n", r.auth)
+	case r.auth != "eap" && r.auth != "cert" && r.auth != "psk":
+		fmt.Fprintf(stderr, "responder export: --auth %q: want eap, cert or psk\n", r.auth)
+		return 2
+	case r.auth == "psk" && r.kind != "linux":
+		fmt.Fprintf(stderr, "responder export: --auth psk is for linux (the built-in clients of the other systems use EAP or certificates)\n")
 		return 2
 	case r.auth == "cert" && r.kind == "windows":
 		// Windows' machine-certificate authentication picks its
@@ -310,6 +315,16 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 			return fmt.Errorf("no user %q in the configuration", user.Name)
 		}
 		user = users[i]
+	} else if r.auth == "psk" {
+		id, err := ipsec.ParseIdentity(user.Name)
+		if user.Name == "" || err != nil {
+			return errors.New("--auth psk needs --user ID: the id of a psk_peers entry")
+		}
+		i := slices.IndexFunc(s.pskPeers, func(p pskPeer) bool { return p.id.String() == id.String() })
+		if i < 0 {
+			return fmt.Errorf("no psk_peers entry with id %q in the configuration", user.Name)
+		}
+		user.Password = string(s.pskPeers[i].psk)
 	} else if user.Name == "" {
 		return errors.New("--auth cert needs --user NAME: the name the client certificate is issued to")
 	}
@@ -366,7 +381,7 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 		if dir == "" {
 			dir = filepath.Join(r.stateDir, "profiles", fileSafe(user.Name)+profileKinds["linux"])
 		}
-		files, err := linuxProfile(sc, name, user, cred, r.withPassword)
+		files, err := linuxProfile(sc, name, user, cred, r.auth == "psk", r.withPassword)
 		if err != nil {
 			return err
 		}

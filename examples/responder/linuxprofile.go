@@ -24,9 +24,11 @@ const (
 // CA in x509ca/ and, for certificate authentication, the client's
 // certificate in x509/ and its key in private/ (PEM, as swanctl loads
 // them without a passphrase prompt) plus the PKCS#12 for other
-// clients. With EAP the password is put in only when includePassword
-// is set; otherwise the secrets section says where it goes.
-func linuxProfile(sc *serverCert, server string, user UserConfig, cred *clientCredential, includePassword bool) (map[string][]byte, error) {
+// clients. With psk, both sides authenticate with the pre-shared key in
+// user.Password and user.Name is the peer's identity. The EAP password
+// or the PSK is put in only when includePassword is set; otherwise the
+// secrets section says where it goes.
+func linuxProfile(sc *serverCert, server string, user UserConfig, cred *clientCredential, psk, includePassword bool) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	q := func(s string) string {
 		return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
@@ -68,6 +70,12 @@ connections {
 		}
 		files["private/"+fileSafe(cred.identity)+".key"] = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
 		files[fileSafe(cred.identity)+".p12"] = cred.pfx
+	} else if psk {
+		fmt.Fprintf(&b, `    local {
+      auth = psk
+      id = %s
+    }
+`, q(user.Name))
 	} else {
 		fmt.Fprintf(&b, `    local {
       auth = eap-mschapv2
@@ -75,11 +83,16 @@ connections {
     }
 `, q(user.Name))
 	}
+	remoteAuth := "pubkey"
+	if psk {
+		// The server proves itself with the same key to a PSK peer.
+		remoteAuth = "psk"
+	}
 	fmt.Fprintf(&b, `    remote {
-      auth = pubkey
+      auth = %s
       id = %s
-`, q(server))
-	if sc.root != nil {
+`, remoteAuth, q(server))
+	if sc.root != nil && !psk {
 		fmt.Fprintf(&b, "      cacerts = goipsec-ca.pem\n")
 		files["x509ca/goipsec-ca.pem"] = pemCert(sc.root)
 	}
@@ -94,7 +107,12 @@ connections {
   }
 }
 `, linuxConnName, linuxESPProposals)
-	if cred == nil {
+	switch {
+	case psk && includePassword:
+		fmt.Fprintf(&b, "secrets {\n  ike-%s {\n    id-me = %s\n    id-gw = %s\n    secret = %s\n  }\n}\n", linuxConnName, q(user.Name), q(server), q(user.Password))
+	case psk:
+		fmt.Fprintf(&b, "# The pre-shared key of %s goes here (keep the file mode 0600):\n# secrets {\n#   ike-%s {\n#     id-me = %s\n#     id-gw = %s\n#     secret = \"PRE-SHARED KEY\"\n#   }\n# }\n", user.Name, linuxConnName, q(user.Name), q(server))
+	case cred == nil:
 		if includePassword {
 			fmt.Fprintf(&b, "secrets {\n  eap-%s {\n    id = %s\n    secret = %s\n  }\n}\n", linuxConnName, q(user.Name), q(user.Password))
 		} else {
