@@ -89,6 +89,11 @@
 // that is not a prefix becomes several kernel policies (at most 64); a
 // port range other than one port or all is rejected (ErrSelector) rather
 // than widened.
+// The XFRM interface ID and mark belong to the data plane, not to each SA:
+// a gateway that wants one xfrm interface per client (strongSwan's
+// if_id_in/if_id_out = %unique) would need the ID in esp.SA and
+// esp.Policy, which do not carry one yet; several data planes with their
+// own IDs (one per engine) are what works today.
 // The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive or
 // UseTransport the data plane sends them on the IKE socket of the peer's
 // address family for SAs with esp.SA.NATKeepalive; without it
