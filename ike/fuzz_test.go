@@ -2,12 +2,15 @@ package ike_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
+	"github.com/goipsec/ipsec/ike/wire"
 )
 
 // FuzzResponderPacket throws arbitrary datagrams at a responder that has
@@ -53,6 +56,62 @@ func FuzzResponderPacket(f *testing.F) {
 		}
 		if sa.Err() != nil {
 			t.Fatalf("established SA died: %v", sa.Err())
+		}
+	})
+}
+
+// FuzzAuthenticatedRequest sends arbitrary INFORMATIONAL and
+// CREATE_CHILD_SA requests from an authenticated peer (the payloads are
+// encrypted and integrity-protected with the SA's keys): Delete, MOBIKE,
+// REDIRECT, rekey and CHILD SA payloads with any content must get an
+// answer or a clean end of the SA, never a panic, and must leave the
+// gateway serving new clients.
+func FuzzAuthenticatedRequest(f *testing.F) {
+	f.Add(byte(0), byte(wire.PayloadNotify), []byte{0, 0, 0, 8, 0, 0, 0x40, 0x10}) // UPDATE_SA_ADDRESSES
+	f.Add(byte(0), byte(wire.PayloadDelete), []byte{0, 0, 0, 12, 3, 4, 0, 1, 1, 2, 3, 4})
+	f.Add(byte(1), byte(wire.PayloadNotify), []byte{0, 0, 0, 12, 3, 4, 0x40, 0x09, 1, 2, 3, 4}) // REKEY_SA
+	f.Add(byte(1), byte(wire.PayloadSA), []byte{0, 0, 0, 4})
+	respCfg, initCfg := pskConfigs()
+	respCfg.Pools = []ipsec.AddressPool{mustPool(f, "198.51.100.0/24")}
+	initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+	n := iketest.NewNetwork(1)
+	resp, err := ike.NewResponder(n.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go resp.Serve(ctx)
+	time.Sleep(20 * time.Millisecond)
+	init, err := ike.NewInitiator(n.Endpoint(clientAddr), ike.WithDataPlane(iketest.NewDataPlane()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var sa *ike.SA
+	f.Fuzz(func(t *testing.T, exch byte, first byte, raw []byte) {
+		if sa == nil || sa.Err() != nil || sa.Info().State != "ESTABLISHED" {
+			dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+			sa, err = init.Dial(dctx, netip.AddrPortFrom(gwAddr, 500), initCfg)
+			dcancel()
+			if err != nil {
+				t.Fatalf("the gateway no longer accepts clients: %v", err)
+			}
+		}
+		x := wire.INFORMATIONAL
+		if exch%2 == 1 {
+			x = wire.CREATE_CHILD_SA
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		defer rcancel()
+		if err := sa.SendRawRequest(rctx, x, wire.PayloadType(first), raw); errors.Is(err, context.DeadlineExceeded) {
+			// The hostile request ended or superseded the IKE SA at the
+			// gateway (a Delete, an IKE rekey our side does not know
+			// about): our view is stale. Drop it; the next input dials
+			// again, which is the check that the gateway still serves.
+			cctx, ccancel := context.WithTimeout(ctx, time.Second)
+			sa.Close(cctx)
+			ccancel()
+			sa = nil
 		}
 	})
 }

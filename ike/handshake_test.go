@@ -156,7 +156,7 @@ func TestHandshakePSK(t *testing.T) {
 	})
 }
 
-func mustPool(t *testing.T, s string) *ipsec.Pool {
+func mustPool(t testing.TB, s string) *ipsec.Pool {
 	p, err := ipsec.NewPool(netip.MustParsePrefix(s))
 	if err != nil {
 		t.Fatal(err)
