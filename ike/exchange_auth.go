@@ -523,6 +523,9 @@ func (sa *ikeSA) buildAuthRequest() ([]wire.Payload, error) {
 	sa.localID = sa.ourIdentity()
 	ps := []wire.Payload{&wire.ID{Type: wire.IDType(sa.localID.Type), Data: sa.localID.Data}}
 	ps = append(ps, sa.certPayloads(true)...)
+	if cr := sa.e.certReq(); cr != nil && cfg.Remote.Method == AuthPubkey {
+		ps = append(ps, cr)
+	}
 	if !sa.e.hasOtherSA(sa) {
 		// RFC 7296 section 2.4: only when we hold no other IKE SA with
 		// this peer, or the peer would drop those.

@@ -287,6 +287,9 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 	if ip.hashesSeen {
 		payloads = append(payloads, &wire.Notify{Type: wire.SIGNATURE_HASH_ALGORITHMS, Data: hashNotifyData(ourHashAlgorithms)})
 	}
+	if cr := sa.e.certReq(); cr != nil {
+		payloads = append(payloads, cr)
+	}
 	resp := &wire.Message{
 		Header:   wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagResponse},
 		Payloads: payloads,

@@ -142,6 +142,13 @@ func serverPools(t *testing.T) []ipsec.AddressPool {
 // brings its tunnel up against our gateway and pings through it.
 func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string, vars map[string]string, files strongswan.Files) (*strongswan.Charon, strongswan.SAState) {
 	t.Helper()
+	return runPersonaEdited(t, topo, g, profile, vars, files, nil)
+}
+
+// runPersonaEdited is runPersona with the rendered swanctl.conf passed
+// through edit first (to change one setting of a persona).
+func runPersonaEdited(t *testing.T, topo *testnet.Topology, g *gateway, profile string, vars map[string]string, files strongswan.Files, edit func(string) string) (*strongswan.Charon, strongswan.SAState) {
+	t.Helper()
 	base := map[string]string{
 		"SERVER": testnet.ServerAddr4.String(), "SERVER_ID": "vpn.example.com", "EAP_USER": "alice", "EAP_PASS": "password",
 		"PSK": "goipsec-interop-psk-0123456789", "CLIENT_ID": "client@example.com", "GROUP_ID": "ExampleGroup",
@@ -152,6 +159,9 @@ func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string
 	p, err := strongswan.Render("client", profile, base)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		p.Conf = edit(p.Conf)
 	}
 	cli := strongswan.Start(t, topo.Client, p, "", files)
 	if out, err := cli.Initiate(profile, 20*time.Second); err != nil {
@@ -306,6 +316,36 @@ func TestInteropStrongSwanInitiatorCert(t *testing.T) {
 	// RFC 7296 RSA signatures (method 1), which is all it accepts.
 	if !strings.Contains(g.log.String(), "AUTH") {
 		t.Error("no IKE_AUTH in the responder log")
+	}
+}
+
+// TestInteropCertificateRequest has a strongSwan client on its default
+// send_cert = ifasked: it sends its certificate only after our CERTREQ
+// (WithCertificateRequests), as Windows picks its machine certificate by
+// the CA hashes in it.
+func TestInteropCertificateRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	strongswan.Require(t)
+	pki, roots := interopPKI(t)
+	topo := testnet.New(t, testnet.NoNAT)
+	cfg := &ike.PeerConfig{
+		Name: "linux-cert", LocalID: ipsec.FQDN("vpn.example.com"),
+		Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+		Remote: ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
+		Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+	}
+	g := startGateway(t, topo, cfg, ike.WithCertificateRequests(pki.CA.Cert))
+	files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/client.pem": pki.Client.CertPEM(), "private/client.key": pki.Client.KeyPEM()}
+	cli, _ := runPersonaEdited(t, topo, g, "macos-ikev2-cert", nil, files, func(conf string) string {
+		return strings.Replace(strings.Replace(conf, "send_cert = always", "send_cert = ifasked", 1), "send_certreq = no", "send_certreq = yes", 1)
+	})
+	if !strings.Contains(g.log.String(), "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP)") || !strings.Contains(g.log.String(), "CERTREQ") {
+		t.Errorf("no CERTREQ in our IKE_SA_INIT response:\n%s", g.log.String())
+	}
+	if !strings.Contains(cli.Log(), "received cert request for \"C=XX, O=goipsec test, CN=goipsec test CA\"") {
+		t.Errorf("strongSwan did not match our CERTREQ to its CA:\n%s", cli.Log())
 	}
 }
 

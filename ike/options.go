@@ -53,6 +53,7 @@ type config struct {
 	maxHalfOpen  int
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
+	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
 }
 
 func defaultConfig() config {
