@@ -212,15 +212,25 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 		return nil, nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: ESP SPI of %d bytes", ErrProtocol, len(chosen.SPI)))
 	}
 	localAllowed := cc.LocalTS
+	if len(localAllowed) == 0 && len(sa.cfg.Subnets) > 0 && !sa.weInitiated {
+		// A split tunnel: the networks we push are all the client may
+		// reach (iOS and macOS route by the narrowed selectors).
+		for _, p := range sa.cfg.Subnets {
+			localAllowed = append(localAllowed, esp.PrefixSelector(p))
+		}
+	}
 	if len(localAllowed) == 0 {
 		localAllowed = anyTS
 	}
 	remoteAllowed := cc.RemoteTS
-	if len(sa.leases) > 0 {
+	if len(sa.leases) > 0 || len(sa.fixedAddrs) > 0 {
 		// A remote-access client may only use the addresses it got.
 		remoteAllowed = nil
 		for _, l := range sa.leases {
 			remoteAllowed = append(remoteAllowed, hostSelector(l.addr))
+		}
+		for _, a := range sa.fixedAddrs {
+			remoteAllowed = append(remoteAllowed, hostSelector(a))
 		}
 	} else if len(remoteAllowed) == 0 {
 		remoteAllowed = anyTS

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
@@ -665,6 +666,14 @@ func (sa *ikeSA) finishInitiatorAuth(ap *authPayloads) error {
 				sa.dns = append(sa.dns, d)
 			case a.Type == wire.INTERNAL_DNS_DOMAIN:
 				sa.dnsDomains = append(sa.dnsDomains, string(a.Value))
+			case a.Type == wire.INTERNAL_IP4_SUBNET && len(a.Value) == 8:
+				// Address and netmask (RFC 7296 section 3.15.1).
+				ones, bits := net.IPMask(a.Value[4:]).Size()
+				if bits == 32 {
+					sa.subnets = append(sa.subnets, netip.PrefixFrom(netip.AddrFrom4([4]byte(a.Value[:4])), ones).Masked())
+				}
+			case a.Type == wire.INTERNAL_IP6_SUBNET && len(a.Value) == 17 && a.Value[16] <= 128:
+				sa.subnets = append(sa.subnets, netip.PrefixFrom(netip.AddrFrom16([16]byte(a.Value[:16])), int(a.Value[16])).Masked())
 			}
 		}
 	}

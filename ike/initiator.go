@@ -315,6 +315,16 @@ func (s *SA) DNS() (servers []netip.Addr, domains []string) {
 	return servers, domains
 }
 
+// Subnets returns the networks the gateway announced as reachable through
+// it (INTERNAL_IP4_SUBNET and INTERNAL_IP6_SUBNET, RFC 7296 section
+// 3.15.1): a client routes them into the tunnel for a split tunnel.
+func (s *SA) Subnets() []netip.Prefix {
+	sa := s.sa()
+	var out []netip.Prefix
+	sa.do(context.Background(), func() { out = slices.Clone(sa.subnets) })
+	return out
+}
+
 // Done is closed when the SA is gone (not when it is rekeyed).
 func (s *SA) Done() <-chan struct{} { return s.done }
 

@@ -829,3 +829,32 @@ func TestAddChildAndLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestSplitTunnelSubnets pushes subnets to the client (INTERNAL_IP4_SUBNET
+// and INTERNAL_IP6_SUBNET): the client reads them back through
+// SA.Subnets, and the CHILD SA's local selectors at the gateway are
+// narrowed to them.
+func TestSplitTunnelSubnets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		want := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:5::/48")}
+		respCfg.Subnets = want
+		respCfg.Pools = []ipsec.AddressPool{mustPool(t, "198.51.100.0/26"), mustPool(t, "2001:db8:100:1::/120")}
+		initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+		p := newPair(t, respCfg)
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sa.Subnets(); !slices.Equal(got, want) {
+			t.Errorf("client got subnets %v, want %v", got, want)
+		}
+		gw := p.resp.SAs()
+		if len(gw) != 1 || len(gw[0].Children) != 1 {
+			t.Fatalf("gateway SAs %+v", gw)
+		}
+		if ts := gw[0].Children[0].LocalTS; !slices.Equal(ts, []string{"203.0.113.0/24", "2001:db8:5::/48"}) {
+			t.Errorf("gateway's local selectors %v", ts)
+		}
+	})
+}

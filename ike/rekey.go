@@ -457,7 +457,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.peerRedirect = sa.peerRedirect
 	ns.children, sa.children = sa.children, nil
 	ns.leases, sa.leases = sa.leases, nil
-	ns.vips, ns.dns, ns.dnsDomains = sa.vips, sa.dns, sa.dnsDomains
+	ns.vips, ns.dns, ns.dnsDomains, ns.subnets = sa.vips, sa.dns, sa.dnsDomains, sa.subnets
 	ns.state, ns.establishedAt = stateEstablished, sa.e.cfg.now()
 	ns.log = sa.log
 	ns.lastRecv = time.Now()

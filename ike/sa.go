@@ -119,6 +119,7 @@ type ikeSA struct {
 	vips        []netip.Addr // ours, as initiator
 	dns         []netip.Addr // DNS servers the gateway gave us
 	dnsDomains  []string
+	subnets     []netip.Prefix // INTERNAL_IP4/6_SUBNET the gateway sent us
 	children    []*childSA
 
 	rekeyAt  time.Time // our IKE SA rekey (zero: none scheduled)
