@@ -4,7 +4,6 @@ package xfrm_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -68,7 +67,8 @@ var (
 // kernel. With NAT, a userspace UDP relay between the namespaces rewrites
 // addresses and ports (the VM has no netfilter NAT), so both sides use
 // ESP in UDP on the responder's port 4500 socket, which the kernel
-// decapsulates.
+// decapsulates; there the NAT keepalives of the data plane arrive, and a
+// NAT rebinding moves the kernel states to the client's new port.
 func TestKernelIKEv2(t *testing.T) {
 	vmOnly(t)
 	testnet.Require(t, "ip", "ping")
@@ -102,6 +102,7 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 	srv.AddAddr("lo", inner6.String()+"/128")
 	dial := netip.AddrPortFrom(ikeServer, ike.PortIKE)
 	clientAddr := ikeClient
+	var relayNAT *udpRelay
 	if nat {
 		relay := testnet.NewNS(t, "n")
 		testnet.Link(t, cli, "eth0", relay, "eth0")
@@ -109,7 +110,7 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 		cli.AddAddr("eth0", clientBehind.String()+"/24")
 		relay.AddAddr("eth0", natInside.String()+"/24")
 		relay.AddAddr("eth1", natOutside.String()+"/24")
-		startUDPRelay(t, relay, natInside, natOutside, ikeServer, ike.PortIKE, ike.PortNATT)
+		relayNAT = startUDPRelay(t, relay, natInside, natOutside, ikeServer, ike.PortIKE, ike.PortNATT)
 		dial = netip.AddrPortFrom(natInside, ike.PortIKE)
 		clientAddr = clientBehind
 	} else {
@@ -124,6 +125,11 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 
 	var gwChild ike.ChildConfig
 	child := ike.ChildConfig{Name: "kernel", RekeyTime: 5 * time.Second}
+	var dpd time.Duration
+	if nat {
+		// Liveness checks carry the NAT rebinding to the responder.
+		dpd = time.Second
+	}
 	if kernelRekey {
 		gwChild = ike.ChildConfig{Name: "kernel", RekeyPackets: rekeyPackets}
 		child.RekeyTime = 0
@@ -141,6 +147,10 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 		// One side rekeys the CHILD SA; the kernel side installs the
 		// new pair and removes the old one when it is deleted.
 		Children: []ike.ChildConfig{child},
+		// Without MOBIKE the responder follows a NAT rebinding by the
+		// address of authenticated requests (with it, it waits for
+		// UPDATE_SA_ADDRESSES).
+		DisableMOBIKE: true, DPDDelay: dpd,
 	})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -207,6 +217,40 @@ func runKernelIKEv2(t *testing.T, nat, kernelRekey bool) {
 	pingBothWays(t, cli, srv, vips)
 	t.Logf("CHILD %08x/%08x -> %08x/%08x (%s), pings both ways before and after the rekey",
 		first.SPIIn, first.SPIOut, rekeyed.SPIIn, rekeyed.SPIOut, rekeyed.Proposal)
+
+	if nat {
+		// NAT rebinding: the relay forgets its mappings, so the client's
+		// packets arrive from new ports and replies to the old ones are
+		// lost. The initiator's DPD (nothing received for DPDDelay) is an
+		// authenticated request from the new port; the responder follows
+		// it (RFC 7296 section 2.23) and moves the kernel states with
+		// UpdateSA (a port change, done in place).
+		before := gw.resp.SAs()[0].Remote
+		relayNAT.rebind()
+		moved := waitFor(t, 15*time.Second, "the responder following the NAT rebinding", func() (netip.AddrPort, bool) {
+			sas := gw.resp.SAs()
+			if len(sas) != 1 {
+				return netip.AddrPort{}, false
+			}
+			return sas[0].Remote, sas[0].Remote != before
+		})
+		c := gw.child(t)
+		st, _ := gw.kernel(t)
+		for _, x := range st {
+			port := -1
+			if x.Encap != nil {
+				port = x.Encap.DstPort
+				if uint32(x.Spi) == c.SPIIn {
+					port = x.Encap.SrcPort
+				}
+			}
+			if port != int(moved.Port()) {
+				t.Errorf("state %08x after the rebinding: encapsulation %+v, want the peer's new port %d", x.Spi, x.Encap, moved.Port())
+			}
+		}
+		pingBothWays(t, cli, srv, vips[:1])
+		t.Logf("NAT rebinding %v -> %v followed in the kernel, pings both ways", before, moved)
+	}
 
 	// Delete: the initiator closes, the responder removes everything it
 	// installed in the kernel.
@@ -534,88 +578,132 @@ func waitFor[T any](t *testing.T, d time.Duration, what string, cond func() (T, 
 	}
 }
 
-// startUDPRelay is a userspace NAT for the test VM, which has no
-// netfilter NAT: it listens on inside:port for each port and forwards
-// every client flow to server:port from its own socket on outside with a
-// random port (a port-restricted NAT that also rewrites the destination,
-// so both sides detect a NAT), relaying the replies back.
-func startUDPRelay(t *testing.T, ns *testnet.NS, inside, outside, server netip.Addr, ports ...uint16) {
+// udpRelay is a userspace NAT for the test VM, which has no netfilter
+// NAT: it listens on inside:port for each port and forwards every client
+// flow to server:port from its own socket on outside with a random port
+// (a port-restricted NAT that also rewrites the destination, so both
+// sides detect a NAT), relaying the replies back.
+type udpRelay struct {
+	ns      *testnet.NS
+	outside netip.Addr
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	fronts []*net.UDPConn
+	flows  map[flowKey]*net.UDPConn
+}
+
+type flowKey struct {
+	port uint16
+	from netip.AddrPort
+}
+
+func startUDPRelay(t *testing.T, ns *testnet.NS, inside, outside, server netip.Addr, ports ...uint16) *udpRelay {
 	t.Helper()
-	var (
-		mu     sync.Mutex
-		conns  []*net.UDPConn
-		closed bool
-		wg     sync.WaitGroup
-	)
-	listen := func(a netip.AddrPort) (*net.UDPConn, error) {
-		var c *net.UDPConn
-		err := ns.Do(func() error {
-			var err error
-			c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(a))
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			c.Close()
-			return nil, net.ErrClosed
-		}
-		conns = append(conns, c)
-		return c, nil
-	}
+	r := &udpRelay{ns: ns, outside: outside, flows: map[flowKey]*net.UDPConn{}}
+	t.Cleanup(r.close)
 	for _, port := range ports {
-		front, err := listen(netip.AddrPortFrom(inside, port))
+		front, err := r.listen(netip.AddrPortFrom(inside, port))
 		if err != nil {
 			t.Fatal(err)
 		}
-		to := netip.AddrPortFrom(server, port)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			flows := map[netip.AddrPort]*net.UDPConn{}
-			buf := make([]byte, 65535)
-			for {
-				n, from, err := front.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					return
-				}
-				back, ok := flows[from]
-				if !ok {
-					if back, err = listen(netip.AddrPortFrom(outside, 0)); err != nil {
-						return // closed
-					}
-					flows[from] = back
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						b := make([]byte, 65535)
-						for {
-							n, src, err := back.ReadFromUDPAddrPort(b)
-							if err != nil {
-								return
-							}
-							if src == to {
-								front.WriteToUDPAddrPort(b[:n], from)
-							}
-						}
-					}()
-				}
-				if _, err := back.WriteToUDPAddrPort(buf[:n], to); err != nil && !errors.Is(err, net.ErrClosed) {
-					t.Logf("relay to %v: %v", to, err)
-				}
-			}
-		}()
+		r.mu.Lock()
+		r.fronts = append(r.fronts, front)
+		r.mu.Unlock()
+		r.wg.Add(1)
+		go r.forward(front, netip.AddrPortFrom(server, port))
 	}
-	t.Cleanup(func() {
-		mu.Lock()
-		closed = true
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	return r
+}
+
+func (r *udpRelay) listen(a netip.AddrPort) (*net.UDPConn, error) {
+	var c *net.UDPConn
+	err := r.ns.Do(func() error {
+		var err error
+		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(a))
+		return err
 	})
+	return c, err
+}
+
+// forward relays what clients send to front towards to, each client
+// flow from its own outside socket.
+func (r *udpRelay) forward(front *net.UDPConn, to netip.AddrPort) {
+	defer r.wg.Done()
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := front.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		back, err := r.flow(front, from, to)
+		if err != nil {
+			return // closed
+		}
+		back.WriteToUDPAddrPort(buf[:n], to)
+	}
+}
+
+// flow returns the outside socket of a client flow, opening it (and the
+// goroutine relaying its replies) on the flow's first packet.
+func (r *udpRelay) flow(front *net.UDPConn, from, to netip.AddrPort) (*net.UDPConn, error) {
+	k := flowKey{to.Port(), from}
+	r.mu.Lock()
+	back := r.flows[k]
+	r.mu.Unlock()
+	if back != nil {
+		return back, nil
+	}
+	back, err := r.listen(netip.AddrPortFrom(r.outside, 0))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		back.Close()
+		return nil, net.ErrClosed
+	}
+	r.flows[k] = back
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		b := make([]byte, 65535)
+		for {
+			n, src, err := back.ReadFromUDPAddrPort(b)
+			if err != nil {
+				return
+			}
+			if src == to {
+				front.WriteToUDPAddrPort(b[:n], from)
+			}
+		}
+	}()
+	return back, nil
+}
+
+// rebind forgets every mapping, as a NAT whose state timed out: the next
+// packet of each client flow leaves from a new outside port, and replies
+// to the old ports are lost.
+func (r *udpRelay) rebind() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, c := range r.flows {
+		c.Close()
+		delete(r.flows, k)
+	}
+}
+
+func (r *udpRelay) close() {
+	r.mu.Lock()
+	r.closed = true
+	for _, c := range r.fronts {
+		c.Close()
+	}
+	for _, c := range r.flows {
+		c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
 }
