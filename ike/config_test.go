@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/testpki"
 	"github.com/goipsec/ipsec/proposal"
 )
@@ -119,5 +120,20 @@ func TestStaticPeersByMethod(t *testing.T) {
 	}
 	if _, err := lookup(ctx, PeerQuery{LocalID: gw, RemoteMethod: AuthPSK}); !errors.Is(err, ErrNoPeerConfig) {
 		t.Errorf("PSK peer without a PSK configuration: %v", err)
+	}
+}
+
+// Windows announces "no other IKE SA" with a Vendor ID instead of the
+// INITIAL_CONTACT notify; the responder must see it in IKE_SA_INIT.
+func TestWindowsInitialContactVendorID(t *testing.T) {
+	ip := collectInit([]wire.Payload{
+		&wire.VendorID{Data: []byte{0x1e, 0x2b, 0x51, 0x69, 0x05, 0x99, 0x1c, 0x7d, 0x7c, 0x96, 0xfc, 0xbf, 0xb5, 0x87, 0xe4, 0x61, 0, 0, 0, 9}},
+		&wire.VendorID{Data: append([]byte(nil), msInitialContactVID...)},
+	})
+	if !ip.msInitialContact {
+		t.Error("Vid-Initial-Contact not recognized")
+	}
+	if ip := collectInit([]wire.Payload{&wire.VendorID{Data: msInitialContactVID[:15]}}); ip.msInitialContact {
+		t.Error("a truncated Vendor ID taken for Vid-Initial-Contact")
 	}
 }

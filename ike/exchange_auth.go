@@ -383,7 +383,7 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 		sa.reauthDone()
 	}
 	sa.log.Info("IKE SA established", "ike_sa", sa.name(), "proposal", sa.prop.String(), "local", sa.local.String())
-	if !sa.weInitiated && ((ap != nil && ap.initialContact) || sa.cfg.Unique == UniqueReplace) {
+	if !sa.weInitiated && ((ap != nil && ap.initialContact) || sa.peerInitialContact || sa.cfg.Unique == UniqueReplace) {
 		for _, other := range sa.e.samePeer(sa.peerKey, sa) {
 			other.closeIfPeer(sa.peerKey, sa)
 		}

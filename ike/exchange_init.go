@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,7 +36,14 @@ type initPayloads struct {
 	invalidKE  *wire.Notify
 	redirect   *wire.Notify
 	redirectOK bool // REDIRECT_SUPPORTED or REDIRECTED_FROM
+	// msInitialContact: Windows' "Vid-Initial-Contact" Vendor ID, which
+	// it sends instead of the INITIAL_CONTACT notify.
+	msInitialContact bool
 }
+
+// msInitialContactVID is the Vendor ID with which Windows says it has no
+// other IKE SA with us (it sends no INITIAL_CONTACT notify).
+var msInitialContactVID = []byte{0x26, 0x24, 0x4d, 0x38, 0xed, 0xdb, 0x61, 0xb3, 0x17, 0x2a, 0x36, 0xe3, 0xd0, 0xcf, 0xb8, 0x19}
 
 func collectInit(ps []wire.Payload) initPayloads {
 	var ip initPayloads
@@ -47,6 +55,10 @@ func collectInit(ps []wire.Payload) initPayloads {
 			ip.ke = p
 		case *wire.Nonce:
 			ip.nonce = p.Data
+		case *wire.VendorID:
+			if bytes.Equal(p.Data, msInitialContactVID) {
+				ip.msInitialContact = true
+			}
 		case *wire.Notify:
 			switch p.Type {
 			case wire.COOKIE:
@@ -269,6 +281,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
 	sa.fragOK = ip.frag
 	sa.peerRedirect = ip.redirectOK
+	sa.peerInitialContact = ip.msInitialContact
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}

@@ -84,20 +84,23 @@ type ikeSA struct {
 	created, establishedAt time.Time
 
 	// IKE_SA_INIT results.
-	prop         proposal.Proposal
-	prf          alg.PRF
-	keys         *kdf.IKEKeys
-	in, out      alg.Crypter
-	ni, nr       []byte
-	initReq      []byte // raw IKE_SA_INIT request (the initiator signs it)
-	initResp     []byte // raw IKE_SA_INIT response (the responder signs it)
-	fragOK       bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
-	peerHashes   []uint16
-	peerMOBIKE   bool   // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
-	mobikeSeen   bool   // an IKE_AUTH response announced MOBIKE_SUPPORTED
-	redirected   bool   // we sent the peer elsewhere in IKE_AUTH
-	peerRedirect bool   // the peer announced REDIRECT_SUPPORTED (RFC 5685)
-	reqFrom      Packet // the request being processed (addresses for MOBIKE)
+	prop       proposal.Proposal
+	prf        alg.PRF
+	keys       *kdf.IKEKeys
+	in, out    alg.Crypter
+	ni, nr     []byte
+	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
+	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
+	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
+	peerHashes []uint16
+	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
+	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED
+	redirected bool // we sent the peer elsewhere in IKE_AUTH
+	// peerInitialContact: the peer said in IKE_SA_INIT that it holds no
+	// other IKE SA with us (Windows' Vendor ID).
+	peerInitialContact bool
+	peerRedirect       bool   // the peer announced REDIRECT_SUPPORTED (RFC 5685)
+	reqFrom            Packet // the request being processed (addresses for MOBIKE)
 
 	// Exchange state (RFC 7296 section 2.3, window size 1).
 	nextMID      uint32 // message ID of our next request
