@@ -94,8 +94,8 @@ type Event struct {
 	// first traffic selectors of TSi/TSr (RFC 7296 section 2.9).
 	Policy   Policy
 	Src, Dst Selector
-	// Packet repeats Dst. It predates Src and Dst; package xfrm still
-	// fills only this field, the userspace engine sets all three.
+	// Packet repeats Dst. It predates Src and Dst and is kept for
+	// compatibility; both data planes set all three.
 	Packet Selector
 }
 

@@ -225,7 +225,7 @@ func (t *Transport) NATTConns() []*net.UDPConn {
 
 // IKEConns returns the sockets on the IKE port (500). The transport keeps
 // reading them; a kernel data plane exempts them from IPsec policies
-// (xfrm.PrepareTransport calls xfrm.BypassSocket on them), which
+// ((*xfrm.DataPlane).UseTransport calls xfrm.BypassSocket on them), which
 // transport-mode SAs between the two hosts need.
 func (t *Transport) IKEConns() []*net.UDPConn {
 	var out []*net.UDPConn
