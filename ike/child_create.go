@@ -84,16 +84,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 		},
 		onReply: func(_ *wire.Message, inner []wire.Payload) error {
 			ap := collectAuth(inner)
-			var nr []byte
-			var ke *wire.KE
-			for _, p := range inner {
-				switch p := p.(type) {
-				case *wire.Nonce:
-					nr = p.Data
-				case *wire.KE:
-					ke = p
-				}
-			}
+			nr, ke := nonceAndKE(inner)
 			if ap.errNotify != nil && ap.sa == nil {
 				return finish(ipsec.ChildSAInfo{}, &NotifyError{Type: ap.errNotify.Type, Remote: true, Data: ap.errNotify.Data})
 			}

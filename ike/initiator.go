@@ -84,19 +84,9 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	h := &SA{done: make(chan struct{})}
 	sa.handle = h
 	h.cur.Store(sa)
-	e.mu.Lock()
-	spi, err := e.newSPI()
-	if err != nil {
-		e.mu.Unlock()
+	if err := e.registerInitiator(sa); err != nil {
 		return nil, err
 	}
-	sa.spii = spi
-	if e.closed {
-		e.mu.Unlock()
-		return nil, ErrClosed
-	}
-	e.sas[spi] = sa
-	e.mu.Unlock()
 	sa.start(nil)
 	if err := sa.do(ctx, func() { sa.startInit(nil) }); err != nil && !errors.Is(err, ErrClosed) {
 		return nil, err

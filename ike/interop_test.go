@@ -296,56 +296,51 @@ func TestInteropStrongSwanInitiatorPSK(t *testing.T) {
 	}
 }
 
+// TestInteropStrongSwanInitiatorCert connects the macOS certificate
+// persona: behind a NAT, sending its certificate always (as macOS does),
+// and on strongSwan's default send_cert = ifasked, where it sends its
+// certificate only after our CERTREQ (WithCertificateRequests; Windows
+// picks its machine certificate by the CA hashes in it the same way).
 func TestInteropStrongSwanInitiatorCert(t *testing.T) {
 	if testing.Short() {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
 	pki, roots := interopPKI(t)
-	topo := testnet.New(t, testnet.NATRandomPort)
-	cfg := &ike.PeerConfig{
-		Name: "macos-cert", LocalID: ipsec.FQDN("vpn.example.com"),
-		Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
-		Remote: ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
-		Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
-	}
-	g := startGateway(t, topo, cfg)
-	files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/client.pem": pki.Client.CertPEM(), "private/client.key": pki.Client.KeyPEM()}
-	runPersona(t, topo, g, "macos-ikev2-cert", nil, files)
-	// macOS sends no SIGNATURE_HASH_ALGORITHMS: we must have answered with
-	// RFC 7296 RSA signatures (method 1), which is all it accepts.
-	if !strings.Contains(g.log.String(), "AUTH") {
-		t.Error("no IKE_AUTH in the responder log")
-	}
-}
-
-// TestInteropCertificateRequest has a strongSwan client on its default
-// send_cert = ifasked: it sends its certificate only after our CERTREQ
-// (WithCertificateRequests), as Windows picks its machine certificate by
-// the CA hashes in it.
-func TestInteropCertificateRequest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("interop suite skipped in -short mode")
-	}
-	strongswan.Require(t)
-	pki, roots := interopPKI(t)
-	topo := testnet.New(t, testnet.NoNAT)
-	cfg := &ike.PeerConfig{
-		Name: "linux-cert", LocalID: ipsec.FQDN("vpn.example.com"),
-		Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
-		Remote: ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
-		Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
-	}
-	g := startGateway(t, topo, cfg, ike.WithCertificateRequests(pki.CA.Cert))
-	files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/client.pem": pki.Client.CertPEM(), "private/client.key": pki.Client.KeyPEM()}
-	cli, _ := runPersonaEdited(t, topo, g, "macos-ikev2-cert", nil, files, func(conf string) string {
-		return strings.Replace(strings.Replace(conf, "send_cert = always", "send_cert = ifasked", 1), "send_certreq = no", "send_certreq = yes", 1)
-	})
-	if !strings.Contains(g.log.String(), "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP)") || !strings.Contains(g.log.String(), "CERTREQ") {
-		t.Errorf("no CERTREQ in our IKE_SA_INIT response:\n%s", g.log.String())
-	}
-	if !strings.Contains(cli.Log(), "received cert request for \"C=XX, O=goipsec test, CN=goipsec test CA\"") {
-		t.Errorf("strongSwan did not match our CERTREQ to its CA:\n%s", cli.Log())
+	for _, c := range []struct {
+		name    string
+		nat     testnet.NATMode
+		certreq bool
+	}{{"always", testnet.NATRandomPort, false}, {"ifasked", testnet.NoNAT, true}} {
+		t.Run("send_cert="+c.name, func(t *testing.T) {
+			topo := testnet.New(t, c.nat)
+			cfg := &ike.PeerConfig{
+				Name: "macos-cert", LocalID: ipsec.FQDN("vpn.example.com"),
+				Local:  ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key},
+				Remote: ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots},
+				Pools:  serverPools(t), DNS: []netip.Addr{testnet.DNS4, testnet.DNS6},
+			}
+			var opts []ike.Option
+			var edit func(string) string
+			if c.certreq {
+				opts = append(opts, ike.WithCertificateRequests(pki.CA.Cert))
+				edit = func(conf string) string {
+					return strings.Replace(strings.Replace(conf, "send_cert = always", "send_cert = ifasked", 1), "send_certreq = no", "send_certreq = yes", 1)
+				}
+			}
+			g := startGateway(t, topo, cfg, opts...)
+			files := strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/client.pem": pki.Client.CertPEM(), "private/client.key": pki.Client.KeyPEM()}
+			cli, _ := runPersonaEdited(t, topo, g, "macos-ikev2-cert", nil, files, edit)
+			// macOS sends no SIGNATURE_HASH_ALGORITHMS: we must have
+			// answered with RFC 7296 RSA signatures (method 1), which is
+			// all it accepts.
+			if !strings.Contains(g.log.String(), "AUTH") {
+				t.Error("no IKE_AUTH in the responder log")
+			}
+			if c.certreq && !strings.Contains(cli.Log(), "received cert request for \"C=XX, O=goipsec test, CN=goipsec test CA\"") {
+				t.Errorf("strongSwan did not match our CERTREQ to its CA:\n%s", cli.Log())
+			}
+		})
 	}
 }
 

@@ -69,21 +69,11 @@ func (sa *ikeSA) startReauthFrom(local, gw netip.Addr) {
 		ns.cfg.VirtualIPs = append([]netip.Addr(nil), sa.vips...)
 	}
 	ns.reauthOf = sa
-	e.mu.Lock()
-	spi, err := e.newSPI()
-	if err == nil && e.closed {
-		err = ErrClosed
-	}
-	if err == nil {
-		ns.spii = spi
-		e.sas[spi] = ns
-	}
-	e.mu.Unlock()
-	if err != nil {
+	if err := e.registerInitiator(ns); err != nil {
 		sa.reauthAt = time.Now().Add(time.Minute)
 		return
 	}
-	sa.log.Info("reauthenticating", "ike_sa", sa.name(), "new_spi_i", spi)
+	sa.log.Info("reauthenticating", "ike_sa", sa.name(), "new_spi_i", ns.spii)
 	ns.start(nil)
 	go ns.do(e.ctx, func() { ns.startInit(nil) })
 }
@@ -112,4 +102,21 @@ func (ns *ikeSA) reauthFailed() {
 		old.log.Warn("reauthentication failed, keeping the current IKE SA")
 		old.reauthAt = time.Now().Add(time.Minute)
 	})
+}
+
+// registerInitiator gives a new IKE SA we initiate its SPI and enters it in
+// the engine's table.
+func (e *engine) registerInitiator(ns *ikeSA) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	spi, err := e.newSPI()
+	if err != nil {
+		return err
+	}
+	ns.spii = spi
+	e.sas[spi] = ns
+	return nil
 }

@@ -100,17 +100,7 @@ func (sa *ikeSA) followAuthRedirect(n *wire.Notify) error {
 	ns := newSA(e, true, netip.AddrPortFrom(e.localAddrFor(gw), ikePort), netip.AddrPortFrom(gw, PortIKE))
 	ns.redirectedFrom, ns.redirects = sa.remote.Addr(), sa.redirects+1
 	ns.cfg = sa.cfg.clone()
-	e.mu.Lock()
-	spi, err := e.newSPI()
-	if err == nil && e.closed {
-		err = ErrClosed
-	}
-	if err == nil {
-		ns.spii = spi
-		e.sas[spi] = ns
-	}
-	e.mu.Unlock()
-	if err != nil {
+	if err := e.registerInitiator(ns); err != nil {
 		sa.destroy(err)
 		return err
 	}

@@ -140,16 +140,7 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 		},
 		onReply: func(_ *wire.Message, inner []wire.Payload) error {
 			ap := collectAuth(inner)
-			var nr []byte
-			var ke *wire.KE
-			for _, p := range inner {
-				switch p := p.(type) {
-				case *wire.Nonce:
-					nr = p.Data
-				case *wire.KE:
-					ke = p
-				}
-			}
+			nr, ke := nonceAndKE(inner)
 			if ap.errNotify != nil && ap.sa == nil {
 				return sa.childRekeyFailed(old, &NotifyError{Type: ap.errNotify.Type, Remote: true})
 			}
@@ -188,6 +179,20 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			return nil
 		},
 	}
+}
+
+// nonceAndKE returns the Nonce and KE payloads of a CREATE_CHILD_SA
+// message.
+func nonceAndKE(inner []wire.Payload) (nonce []byte, ke *wire.KE) {
+	for _, p := range inner {
+		switch p := p.(type) {
+		case *wire.Nonce:
+			nonce = p.Data
+		case *wire.KE:
+			ke = p
+		}
+	}
+	return nonce, ke
 }
 
 // childRekeyFailed retries later; the old SA keeps working meanwhile.
