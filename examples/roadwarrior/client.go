@@ -171,17 +171,13 @@ func (c *client) up(sa *ike.SA) error {
 	if len(info.VirtualIPs) == 0 {
 		return errors.New("the gateway assigned no virtual IP address")
 	}
-	// -split, or what the gateway's traffic selectors cover: everything
-	// (0.0.0.0/0, ::/0) for a full tunnel, or the subnets a split-tunnel
-	// gateway narrowed them to.
 	dsts := c.s.split
 	if dsts == nil {
+		var ts []netip.Prefix
 		for _, ch := range info.Children {
-			dsts = append(dsts, tsPrefixes(ch.RemoteTS, c.log)...)
+			ts = append(ts, tsPrefixes(ch.RemoteTS, c.log)...)
 		}
-		if len(dsts) == 0 {
-			dsts = []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0), netip.PrefixFrom(netip.IPv6Unspecified(), 0)}
-		}
+		dsts = gatewayRoutes(sa.Subnets(), ts)
 	}
 	if err := c.net.apply(info.VirtualIPs, info.Remote.Addr(), dsts); err != nil {
 		return err

@@ -32,7 +32,10 @@
 //	tunnel down: ike: peer did not respond
 //
 // Routing: with -split only the listed prefixes go through the tunnel.
-// Without it, what the gateway's traffic selectors cover: for the usual
+// Without it, a gateway that pushes subnets (INTERNAL_IP4/6_SUBNET, as
+// the responder example's subnets setting does) gets exactly those, plus
+// what narrower traffic selectors add: a split tunnel. Otherwise what the
+// gateway's traffic selectors cover: for the usual
 // 0.0.0.0/0 and ::/0 everything (0.0.0.0/1, 128.0.0.0/1, ::/1 and
 // 8000::/1 on the TUN device, for each family with a virtual address, so
 // the default routes stay untouched, plus a host route to the gateway

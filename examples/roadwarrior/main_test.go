@@ -231,3 +231,31 @@ func TestTSPrefixes(t *testing.T) {
 		t.Errorf("tsPrefixes = %v, want %v", gs, want)
 	}
 }
+
+func TestGatewayRoutes(t *testing.T) {
+	pfx := func(s ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, p := range s {
+			out = append(out, netip.MustParsePrefix(p))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name        string
+		subnets, ts []netip.Prefix
+		want        []netip.Prefix
+	}{
+		{"full tunnel", nil, pfx("0.0.0.0/0", "::/0"), pfx("0.0.0.0/0", "::/0")},
+		{"no selectors", nil, nil, pfx("0.0.0.0/0", "::/0")},
+		{"narrowed selectors", nil, pfx("198.51.100.0/24"), pfx("198.51.100.0/24")},
+		{"pushed subnets beat wide selectors", pfx("198.51.100.0/25", "2001:db8:100::/64"), pfx("0.0.0.0/0", "::/0"),
+			pfx("198.51.100.0/25", "2001:db8:100::/64")},
+		{"narrowed selectors add to subnets", pfx("198.51.100.0/25"), pfx("198.51.100.0/26", "203.0.113.0/28"),
+			pfx("198.51.100.0/25", "203.0.113.0/28")},
+		{"subnets masked and deduplicated", pfx("198.51.100.7/25", "198.51.100.0/25"), nil, pfx("198.51.100.0/25")},
+	} {
+		if got := gatewayRoutes(c.subnets, c.ts); !slices.Equal(got, c.want) {
+			t.Errorf("%s: gatewayRoutes = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

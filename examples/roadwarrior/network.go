@@ -125,6 +125,51 @@ func tsPrefixes(ts []string, log *slog.Logger) []netip.Prefix {
 	return out
 }
 
+// gatewayRoutes is what goes through the tunnel without -split. A gateway
+// that pushes subnets (INTERNAL_IP4/6_SUBNET) offers a split tunnel: those
+// subnets, plus what narrower traffic selectors add, and no /0 even if its
+// selectors still cover everything (the subnets say what it wants routed).
+// Without pushed subnets, what the selectors cover: everything
+// (0.0.0.0/0, ::/0) for a full tunnel, or the subnets a split-tunnel
+// gateway narrowed them to; no usable selector at all means everything.
+func gatewayRoutes(subnets, ts []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	add := func(p netip.Prefix) {
+		p = p.Masked()
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if len(subnets) > 0 {
+		for _, p := range subnets {
+			add(p)
+		}
+		for _, p := range ts {
+			if p.Bits() > 0 && !covered(out, p) {
+				add(p)
+			}
+		}
+		return out
+	}
+	for _, p := range ts {
+		add(p)
+	}
+	if len(out) == 0 {
+		out = []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0), netip.PrefixFrom(netip.IPv6Unspecified(), 0)}
+	}
+	return out
+}
+
+// covered reports whether one of ps contains all of p.
+func covered(ps []netip.Prefix, p netip.Prefix) bool {
+	for _, q := range ps {
+		if q.Addr().Is4() == p.Addr().Is4() && q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
 // excludeGateway pins the gateway's address to the path it has now.
 func (n *tunnelNet) excludeGateway(gw netip.Addr) error {
 	rs, err := netlink.RouteGet(gw.AsSlice())
