@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -625,7 +627,98 @@ func TestEndToEndNativePersonas(t *testing.T) {
 			checkPersona(t, persona{profile: linuxConnName, ns: topo.Client}, cli)
 			cli.Stop()
 		}
+
+		// Windows with the machine certificate of `export windows --auth
+		// cert`: subject DN as IDi, its certificate only when asked.
+		const winHost = "win-laptop.example.com"
+		win = startWindowsCertPersona(t, topo.Client, resp, state, winHost)
+		if out, err := win.Initiate(windowsCertProfile, 30*time.Second); err != nil {
+			t.Fatalf("Windows machine-certificate persona: %v\n%s\nclient log:\n%s\nresponder log:\n%s", err, out, win.Log(), resp.stderr.String())
+		}
+		checkPersona(t, persona{profile: windowsCertProfile, ns: topo.Client}, win)
+		var status, serr bytes.Buffer
+		if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
+			t.Errorf("status: %d %s", code, serr.String())
+		}
+		if !strings.Contains(status.String(), "CN="+winHost) {
+			t.Errorf("status does not show the Windows client by its subject DN:\n%s", status.String())
+		}
+		win.Stop()
 	})
+}
+
+// windowsCertProfile is the connection name of the Windows
+// machine-certificate persona.
+const windowsCertProfile = "windows-ikev2-cert"
+
+// startWindowsCertPersona exports `windows --auth cert` for host, takes
+// the PKCS#12 the script embeds and decodes it with the printed
+// password, as the script's Import-PfxCertificate does, and starts a
+// strongSwan persona configured like Windows after that script: the
+// windows-ikev2-eap persona (no IDr, send_certreq, Windows' ESP options)
+// with the script's Set-VpnConnectionIPsecConfiguration suite, and
+// machine-certificate authentication: IDi = the certificate's subject
+// DN exactly as encoded in the certificate (ID_DER_ASN1_DN), and
+// send_cert = ifasked, so the certificate goes out only because the
+// responder's CERTREQ names its CA. It does not connect yet.
+func startWindowsCertPersona(t *testing.T, ns *testnet.NS, resp *responderProcess, state, host string) *strongswan.Charon {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "win.ps1")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"export", "windows", "--auth", "cert", "--user", host, "-state", state, "-name", "vpn.example.com", "-o", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("export windows --auth cert: %d %s", code, stderr.String())
+	}
+	script, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)\[Convert\]::FromBase64String\(@'\n(.*?)\n'@\)`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("no PKCS#12 in the exported script")
+	}
+	pfx, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(m[1]), "\n", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, cert, err := pkcs12.Decode(pfx, howTo(stdout.String(), "PKCS#12 password"))
+	if err != nil {
+		t.Fatalf("the script's PKCS#12 with the printed password: %v", err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eap, err := strongswan.Render("client", "windows-ikev2-eap", map[string]string{"SERVER": testnet.ServerAddr4.String(), "EAP_PASS": "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := eap.Conf
+	for _, r := range []struct{ re, with string }{
+		{`windows-ikev2-eap`, windowsCertProfile},
+		{`(?m)^(\s*)proposals = .*$`, "${1}proposals = " + winIKEProposalKeywords},
+		{`(?m)^(\s*)esp_proposals = .*$`, "${1}esp_proposals = " + winESPProposalKeywords},
+		{`send_cert = never`, "send_cert = ifasked"},
+		{`(?s)local \{.*?\n    \}`, "local {\n      auth = pubkey\n      certs = client.pem\n      id = \"asn1dn:#" + hex.EncodeToString(cert.RawSubject) + "\"\n    }"},
+		{`(?s)\nsecrets \{.*$`, "\n"},
+	} {
+		re := regexp.MustCompile(r.re)
+		if !re.MatchString(conf) {
+			t.Fatalf("the windows-ikev2-eap persona has no %q any more:\n%s", r.re, conf)
+		}
+		conf = re.ReplaceAllString(conf, r.with)
+	}
+	files := strongswan.Files{
+		"x509/client.pem":    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+		"private/client.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}),
+	}
+	f := strings.Fields(howTo(resp.stdout.String(), "CA certificate"))
+	if len(f) == 0 {
+		t.Fatalf("no CA certificate in the how-to:\n%s", resp.stdout.String())
+	}
+	if files["x509ca/ca.pem"], err = os.ReadFile(f[0]); err != nil {
+		t.Fatal(err)
+	}
+	return strongswan.Start(t, ns, &strongswan.Profile{Name: windowsCertProfile, Charon: eap.Charon, Conf: conf}, "", files)
 }
 
 // TestEndToEndConfigFile starts the responder from a configuration file

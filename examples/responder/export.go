@@ -211,7 +211,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("responder export "+r.kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&r.user, "user", "", "user `name` the profile is for (default: the demo user; with --auth cert any name, which becomes the certificate's identity)")
-	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password), cert (a client certificate from the demo CA; apple, android and linux) or psk (the pre-shared key of the psk_peers entry whose id is --user; linux)")
+	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password), cert (a client certificate from the demo CA; for windows a machine certificate) or psk (the pre-shared key of the psk_peers entry whose id is --user; linux)")
 	fs.StringVar(&r.configPath, "config", "", "the responder's configuration `file`")
 	fs.StringVar(&r.stateDir, "state", defaultStateDir, "the responder's state `directory`")
 	def := "STATE/profiles/USER" + profileKinds[r.kind]
@@ -219,7 +219,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		def += "/ (a directory)"
 	}
 	fs.StringVar(&r.out, "o", "", "output `file`; - for standard output (default: "+def+")")
-	fs.BoolVar(&r.withPassword, "include-password", false, "apple, linux: put the password (EAP) or the PKCS#12 password (cert) into the profile (anyone with the file can log in)")
+	fs.BoolVar(&r.withPassword, "include-password", false, "apple, linux, windows (cert): put the password (EAP) or the PKCS#12 password (cert) into the profile (anyone with the file can log in)")
 	fs.StringVar(&r.o.name, "name", "", "server `name` (server.name), as the responder is started with")
 	fs.StringVar(&r.o.listen, "listen", "", "listen `addresses` (server.listen), as the responder is started with")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -239,11 +239,10 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	case r.auth == "psk" && r.kind != "linux":
 		fmt.Fprintf(stderr, "responder export: --auth psk is for linux (the built-in clients of the other systems use EAP or certificates)\n")
 		return 2
-	case r.auth == "cert" && r.kind == "windows":
-		// Windows' machine-certificate authentication picks its
-		// certificate by the CAs of the server's CERTREQ, which this
-		// server does not send: not offered rather than half working.
-		fmt.Fprintf(stderr, "responder export: --auth cert is for apple, android and linux; Windows clients use EAP\n")
+	case r.auth == "cert" && r.out == "-" && !r.withPassword:
+		// The password is printed after the file; on standard output it
+		// would run into the profile.
+		fmt.Fprintf(stderr, "responder export: --auth cert with -o - needs -include-password (the PKCS#12 password is printed otherwise)\n")
 		return 2
 	case r.kind == "linux" && r.out == "-":
 		fmt.Fprintf(stderr, "responder export linux writes a directory; -o - is not possible\n")
@@ -365,8 +364,20 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 		data = p.mobileconfig()
 		hint = "open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings"
 	case "windows":
-		data = windowsScript(sc, name, user.Name)
+		if cred != nil {
+			// Windows' IKEv2 machine-certificate authentication sends
+			// the certificate's subject as IDi (ID_DER_ASN1_DN), which
+			// the responder matches against the subject.
+			cred.identity = cred.cert.Subject.String()
+		}
+		data = windowsScript(sc, name, user.Name, cred, r.withPassword)
 		hint = "run it on the Windows PC in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File %s"
+		switch {
+		case cred != nil && r.withPassword:
+			hint += " (it imports the machine certificate)"
+		case cred != nil:
+			hint += " (it imports the machine certificate and asks for the PKCS#12 password)"
+		}
 	case "android":
 		data, err = androidProfile(sc, name, user.Name, cred)
 		if err != nil {
@@ -409,7 +420,7 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s\n", out, hint)
 	// The .sswan format has no place for the PKCS#12 password.
-	printCredentialHint(stdout, user, cred, r.withPassword && r.kind == "apple")
+	printCredentialHint(stdout, user, cred, r.withPassword && (r.kind == "apple" || r.kind == "windows"))
 	return nil
 }
 

@@ -157,9 +157,10 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		// phone must not hold its address until the next reboot.
 		DPDDelay: 30 * time.Second,
 	}
-	peers, certClients := peerConfigs(base, s, sc, store)
+	peers, clientCAs := peerConfigs(base, s, sc, store)
+	certClients := len(clientCAs) > 0
 	if certClients {
-		log.Info("certificate clients accepted", "cas", len(s.clientCAs)+btoi(len(s.clientCAs) == 0))
+		log.Info("certificate clients accepted", "cas", len(clientCAs))
 	}
 
 	var topts []ike.TransportOption
@@ -209,6 +210,15 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	if keyLog != nil {
 		opts = append(opts, ike.WithKeyLogWriter(keyLog))
 	}
+	if certClients {
+		// A CERTREQ naming the client CAs in the IKE_SA_INIT response:
+		// Windows picks its machine certificate by these hashes (error
+		// 13806 without a match), and strongSwan clients on their default
+		// send_cert = ifasked send their certificate only when asked. It
+		// names exactly the CAs the certificate configuration trusts, so
+		// no client is invited to send a certificate that is refused.
+		opts = append(opts, ike.WithCertificateRequests(clientCAs...))
+	}
 	resp, err := ike.NewResponder(tr, opts...)
 	if err != nil {
 		return err
@@ -220,7 +230,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		android, err := androidProfile(sc, name, u.Name, nil)
 		for ext, data := range map[string][]byte{
 			".mobileconfig": newAppleProfile(sc, name, u.Name).mobileconfig(),
-			".ps1":          windowsScript(sc, name, u.Name),
+			".ps1":          windowsScript(sc, name, u.Name, nil, false),
 			".sswan":        android,
 		} {
 			var p string
@@ -293,7 +303,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	certHint := ""
 	switch {
 	case certClients && len(s.clientCAs) == 0:
-		certHint = fmt.Sprintf("responder export apple|android|linux --auth cert --user NAME -state %s (issues NAME a certificate from the demo CA, as PKCS#12)", stateDir)
+		certHint = fmt.Sprintf("responder export apple|windows|android|linux --auth cert --user NAME -state %s (issues NAME a certificate from the demo CA, as PKCS#12)", stateDir)
 	case certClients:
 		certHint = fmt.Sprintf("accepted when issued by the %d CA certificate(s) of client_cas", len(s.clientCAs))
 	}
@@ -312,8 +322,10 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 // (selected by the peer's identity), EAP for user name and password
 // clients, and, when a CA for client certificates is known, certificate
 // clients. ike.StaticPeers tells EAP, PSK and certificate clients apart
-// by how their IKE_AUTH authenticates (PeerQuery.RemoteMethod).
-func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.UserStore) (peers []*ike.PeerConfig, certClients bool) {
+// by how their IKE_AUTH authenticates (PeerQuery.RemoteMethod). cas are
+// the CAs certificate clients are accepted from, none when there are no
+// certificate clients.
+func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.UserStore) (peers []*ike.PeerConfig, cas []*x509.Certificate) {
 	for _, p := range s.pskPeers {
 		c := base
 		c.Name = "psk " + p.id.String()
@@ -326,7 +338,7 @@ func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.U
 	eapCfg.Name = "eap"
 	eapCfg.Remote = ike.RemoteAuth{Method: ike.AuthEAP, Users: users}
 	peers = append(peers, &eapCfg)
-	cas := s.clientCAs
+	cas = s.clientCAs
 	if len(cas) == 0 && sc.caFile != "" && sc.root != nil {
 		// The demo PKI: its CA issues the client certificates that
 		// `export --auth cert` hands out.
@@ -342,14 +354,7 @@ func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.U
 		certCfg.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: pool}
 		peers = append(peers, &certCfg)
 	}
-	return peers, len(cas) > 0
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return peers, cas
 }
 
 // printHowTo prints, once per start, what a user needs to connect. The

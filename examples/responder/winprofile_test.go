@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -11,8 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/pkcs12"
 
 	"github.com/goipsec/ipsec/proposal"
 )
@@ -71,10 +75,15 @@ func TestExportWindows(t *testing.T) {
 	if c, err := x509.ParseCertificate(block.Bytes); err != nil || !c.Equal(ca) {
 		t.Errorf("CA in the script: %v", err)
 	}
-	// Read the cipher suite back from the script, translate Windows'
-	// names with this test's own table (from Microsoft's
-	// Set-VpnConnectionIPsecConfiguration reference) and select against
-	// the responder's default proposals through the proposal package.
+	checkWindowsSuite(t, s)
+}
+
+// checkWindowsSuite reads the cipher suite back from a script,
+// translates Windows' names with this test's own table (from Microsoft's
+// Set-VpnConnectionIPsecConfiguration reference) and selects against
+// the responder's default proposals through the proposal package.
+func checkWindowsSuite(t *testing.T, s string) {
+	t.Helper()
 	param := func(name string) string {
 		m := regexp.MustCompile(`-` + name + ` (\S+)`).FindStringSubmatch(s)
 		if m == nil {
@@ -168,5 +177,169 @@ func TestExportUsage(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"export", "blackberry"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "apple|windows|android") {
 		t.Errorf("unknown kind: %d %q", code, stderr.String())
+	}
+}
+
+// checkPowerShellShape is a lexical check of a generated script, as far
+// as it goes without PowerShell: param(...), if present, is the first
+// statement (PowerShell requires it there), every here-string is closed
+// by its terminator at the start of a line, and braces and parentheses
+// balance outside strings and comments.
+func checkPowerShellShape(t *testing.T, s string) {
+	t.Helper()
+	inHere, first := false, true
+	depth := map[rune]int{}
+	for i, line := range strings.Split(s, "\n") {
+		if inHere {
+			if strings.HasPrefix(line, "'@") {
+				inHere = false
+				line = line[2:]
+			} else {
+				continue
+			}
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		if strings.Contains(line, "param(") && !first {
+			t.Errorf("line %d: param block after the first statement", i+1)
+		}
+		first = false
+		inQuote := false
+	chars:
+		for _, r := range line {
+			switch {
+			case r == '\'':
+				inQuote = !inQuote
+			case inQuote:
+			case r == '#':
+				break chars // a comment to the end of the line
+			case r == '{' || r == '(':
+				depth[r]++
+			case r == '}':
+				depth['{']--
+			case r == ')':
+				depth['(']--
+			}
+		}
+		if strings.HasSuffix(line, "@'") {
+			inHere, inQuote = true, false
+		}
+		if inQuote {
+			t.Errorf("line %d: unterminated string: %s", i+1, line)
+		}
+	}
+	if inHere || depth['{'] != 0 || depth['('] != 0 {
+		t.Errorf("script shape: here-string open %v, braces %d, parentheses %d", inHere, depth['{'], depth['('])
+	}
+}
+
+// TestExportWindowsCert checks the machine-certificate script: a param
+// block for the PKCS#12 password (asked for, never embedded unless
+// -include-password), the CA into LocalMachine\Root, the embedded
+// PKCS#12 into LocalMachine\My, decodable with the printed password and
+// holding a clientAuth certificate from the demo CA whose subject is the
+// identity export names, and the EAP script's cipher suite.
+func TestExportWindowsCert(t *testing.T) {
+	state := initState(t)
+	ca, err := loadChain(filepath.Join(state, caCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "laptop.ps1")
+	export := func(extra ...string) (string, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"export", "windows", "--auth", "cert", "--user", "laptop.example.com", "-state", state, "-name", "vpn.example.com", "-o", out}, extra...)
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, stderr.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+			t.Errorf("script mode %v: it holds a private key", fi.Mode().Perm())
+		}
+		return string(data), stdout.String()
+	}
+	// pfxOf returns the PKCS#12 the script imports.
+	pfxOf := func(s string) []byte {
+		t.Helper()
+		m := regexp.MustCompile(`(?s)\[Convert\]::FromBase64String\(@'\n(.*?)\n'@\)`).FindStringSubmatch(s)
+		if m == nil {
+			t.Fatal("no embedded PKCS#12 in the script")
+		}
+		der, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(m[1], "\n", ""))
+		if err != nil {
+			t.Fatalf("embedded PKCS#12: %v", err)
+		}
+		return der
+	}
+	s, stdout := export()
+	checkPowerShellShape(t, s)
+	pw := howTo(stdout, "PKCS#12 password")
+	if len(pw) != 20 {
+		t.Fatalf("printed PKCS#12 password %q:\n%s", pw, stdout)
+	}
+	if strings.Contains(s, pw) {
+		t.Error("the PKCS#12 password is in the script without -include-password")
+	}
+	firstStmt := ""
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			firstStmt = l
+			break
+		}
+	}
+	if firstStmt != "param(" {
+		t.Errorf("first statement %q, want the param block", firstStmt)
+	}
+	for _, want := range []string{
+		"[SecureString]$Password",
+		"Read-Host -AsSecureString",
+		"Import-Certificate -FilePath $caFile -CertStoreLocation Cert:\\LocalMachine\\Root",
+		"Import-PfxCertificate -FilePath $pfxFile -CertStoreLocation Cert:\\LocalMachine\\My -Password $Password",
+		"Add-VpnConnection -Name $name -ServerAddress $server -TunnelType Ikev2 -AuthenticationMethod MachineCertificate -EncryptionLevel Required -AllUserConnection\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "-AuthenticationMethod Eap") {
+		t.Error("certificate script configures EAP")
+	}
+	key, cert, err := pkcs12.Decode(pfxOf(s), pw)
+	if err != nil {
+		t.Fatalf("embedded PKCS#12 with the printed password: %v", err)
+	}
+	if !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) || cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		t.Errorf("machine certificate EKU %v, key usage %v: Windows needs clientAuth and digitalSignature", cert.ExtKeyUsage, cert.KeyUsage)
+	}
+	if cert.CheckSignatureFrom(ca[0]) != nil {
+		t.Error("machine certificate not issued by the demo CA")
+	}
+	if pub, ok := key.(interface{ Public() crypto.PublicKey }); !ok || !cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub.Public()) {
+		t.Error("the PKCS#12's key does not belong to its certificate")
+	}
+	// Windows sends the subject as IDi; export names it so.
+	if id := cert.Subject.String(); !strings.Contains(stdout, "(identity "+id+")") || !strings.Contains(id, "CN=laptop.example.com") {
+		t.Errorf("identity %q not printed as the certificate's subject:\n%s", id, stdout)
+	}
+	checkWindowsSuite(t, s)
+
+	// -include-password: the password is in the script (as the
+	// parameter's fallback), not printed; the certificate is reused.
+	s2, stdout2 := export("-include-password")
+	checkPowerShellShape(t, s2)
+	m := regexp.MustCompile(`ConvertTo-SecureString -String '([^']+)' -AsPlainText -Force`).FindStringSubmatch(s2)
+	if m == nil || strings.Contains(s2, "Read-Host") {
+		t.Fatalf("-include-password: no embedded password, or still a prompt:\n%s", s2[:min(len(s2), 2000)])
+	}
+	if strings.Contains(stdout2, m[1]) {
+		t.Error("the embedded password is printed too")
+	}
+	if _, cert2, err := pkcs12.Decode(pfxOf(s2), m[1]); err != nil || !cert2.Equal(cert) {
+		t.Errorf("-include-password: PKCS#12 with the embedded password: %v (same certificate %v)", err, err == nil && cert2.Equal(cert))
 	}
 }
