@@ -54,7 +54,12 @@
 // shared key: PSK, selected by the peer's identity). Certificate
 // clients are accepted when their certificate chains to client_cas, or,
 // with the demo PKI, to the demo CA; their identity (IDi) must be in the
-// certificate's SAN. There is no revocation list: a certificate is
+// certificate's SAN or be its subject DN (ID_DER_ASN1_DN, as Windows
+// sends it with a machine certificate). The IKE_SA_INIT response then
+// carries a certificate request (CERTREQ) naming exactly these CAs:
+// Windows picks its machine certificate by it, and strongSwan clients
+// on their default send_cert = ifasked send their certificate only when
+// asked. There is no revocation list: a certificate is
 // valid until it expires (800 days for those export issues), unless its
 // CA is replaced.
 //
@@ -65,8 +70,9 @@
 //     root and an IKEv2 VPN with EAP, pinned to AES-256, SHA2-256 and DH
 //     group 14, which the responder accepts;
 //   - USER.ps1 for Windows: imports the CA, Add-VpnConnection (IKEv2,
-//     EAP-MSCHAPv2) and Set-VpnConnectionIPsecConfiguration with the same
-//     suite, so Windows does not fall back to MODP-1024;
+//     EAP-MSCHAPv2) and Set-VpnConnectionIPsecConfiguration with
+//     AES-256, SHA2-256 and group 14 (PFS2048 on rekeys), so Windows does
+//     not fall back to MODP-1024;
 //   - USER.sswan for the strongSwan Android app, with the CA embedded.
 //
 // To make one by hand, elsewhere, or an Apple profile with the password:
@@ -87,15 +93,23 @@
 // -include-password, puts into the profile):
 //
 //	responder export apple --auth cert --user alice@example.com   # .mobileconfig with a com.apple.security.pkcs12 payload, no EAP
+//	responder export windows --auth cert --user pc.example.com    # .ps1 importing the PKCS#12 as machine certificate
 //	responder export android --auth cert --user phone.example.com  # .sswan of type ikev2-cert with the PKCS#12 embedded
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
 //	responder export linux --auth psk --user box.example.com -config FILE  # swanctl directory for the psk_peers entry with that id
 //
 // The PKCS#12 uses 3DES and an HMAC-SHA-1 MAC, the format iOS, macOS,
-// Windows and Android all import (see pkcs12.go). Windows profiles stay
-// with EAP: Windows' machine-certificate authentication chooses its
-// certificate by the server's certificate request, which this server
-// does not send.
+// Windows and Android all import (see pkcs12.go). The Windows script
+// (run it elevated) imports the CA into LocalMachine\Root and the
+// PKCS#12 into LocalMachine\My, asking for its password (or taking it
+// as -Password, a SecureString; embedded only with -include-password),
+// then creates the connection with Add-VpnConnection
+// -AuthenticationMethod MachineCertificate and the EAP script's cipher
+// suite. Windows authenticates as the certificate's subject DN
+// (CN=NAME,O=goipsec responder), which export prints as the identity;
+// the certificate carries the clientAuth EKU Windows requires. The Linux
+// configuration has no send_cert: strongSwan's default answers the
+// server's certificate request.
 //
 // The connected clients, like swanctl --list-sas (through a Unix socket
 // in the state directory, mode 0600):

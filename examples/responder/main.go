@@ -164,8 +164,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
                                                   write a client profile: Apple .mobileconfig (iOS, macOS),
                                                   Windows PowerShell script, strongSwan Android .sswan,
                                                   Linux strongSwan swanctl directory; --auth cert issues
-                                                  a client certificate (PKCS#12) from the demo CA, --auth psk
-                                                  (linux) configures a psk_peers entry
+                                                  a client certificate (PKCS#12) from the demo CA (Windows:
+                                                  a machine certificate), --auth psk (linux) configures a
+                                                  psk_peers entry
   responder status [-state DIR] [-json]           the connected clients (like swanctl --list-sas)
   responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
                                                   check the server certificate against the clients' requirements
