@@ -71,6 +71,18 @@ func (c *client) run(ctx context.Context) (err error) {
 			return err
 		}
 		upSince := time.Now()
+		// While the SA is up, follow the host's network changes (roam.go).
+		roamCtx, stopRoam := context.WithCancel(ctx)
+		roamDone := make(chan struct{})
+		go func() { defer close(roamDone); c.roam(roamCtx, sa) }()
+		select {
+		case <-sa.Done():
+		case <-ctx.Done():
+		}
+		// Roaming touches the gateway's host route: it must be over
+		// before the routes go.
+		stopRoam()
+		<-roamDone
 		select {
 		case <-sa.Done():
 			c.net.remove()
@@ -89,7 +101,7 @@ func (c *client) run(ctx context.Context) (err error) {
 			d := wait.next()
 			c.log.Warn("tunnel down", "cause", cause, "retry_in", d)
 			sleep(ctx, d)
-		case <-ctx.Done():
+		default: // ctx done: SIGINT or SIGTERM
 			c.closeSA(sa)
 		}
 	}

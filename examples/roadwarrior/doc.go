@@ -44,6 +44,18 @@
 // (and search domains) are printed, and written to -resolv FILE when
 // given; the previous content comes back when the tunnel goes.
 //
+// Roaming: while the tunnel is up, roadwarrior watches the host's
+// addresses and routes (netlink). When the address the SA uses goes away
+// or the route to the gateway now starts from another local address (a
+// new uplink: Wi-Fi to cable or cellular), it first moves the gateway's
+// host route (full tunnel) to the best remaining uplink, then moves the
+// SA to the new source address: with MOBIKE (RFC 4555; strongSwan and the
+// responder example offer it) the IKE and CHILD SAs keep their keys and
+// the gateway learns the new address; without it the SA is
+// reauthenticated from there. It prints
+//
+//	tunnel moved: local 203.0.113.2 (was 192.0.2.130)
+//
 // When the SA ends (deleted by the gateway, or dead peer detection every
 // -dpd, default 30 s, got no answer: -retransmit-timeout 4 s growing by
 // 1.8 for -retransmit-tries 5, about 165 s as in strongSwan) or a connection attempt fails, roadwarrior removes

@@ -32,6 +32,7 @@ type tunnelNet struct {
 	mu     sync.Mutex
 	addrs  []*netlink.Addr
 	routes []*netlink.Route
+	gwPin  *netlink.Route // the gateway's host route outside the tunnel (full tunnel only), also in routes
 }
 
 func newTunnelNet(name string, log *slog.Logger) (*tunnelNet, error) {
@@ -184,7 +185,108 @@ func (n *tunnelNet) excludeGateway(gw netip.Addr) error {
 		return fmt.Errorf("route to the gateway %v: %w", gw, err)
 	}
 	n.routes = append(n.routes, r)
+	n.gwPin = r
 	return nil
+}
+
+// repinGateway points the gateway's host route (full tunnel) at the best
+// route the uplinks now have towards it, after a network change: the old
+// uplink may be gone, and without the host route IKE and ESP would loop
+// into the tunnel. It does nothing in split mode, and nothing when the
+// host route is still in place and still the best.
+func (n *tunnelNet) repinGateway(gw netip.Addr) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gwPin == nil {
+		return nil
+	}
+	best, err := bestUplinkRoute(gw, n.link.Attrs().Index)
+	if err != nil {
+		return err
+	}
+	if best.LinkIndex == n.gwPin.LinkIndex && best.Gw.Equal(n.gwPin.Gw) && routePresent(n.gwPin) {
+		return nil
+	}
+	r := &netlink.Route{LinkIndex: best.LinkIndex, Dst: n.gwPin.Dst, Gw: best.Gw}
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("route to the gateway %v: %w", gw, err)
+	}
+	n.log.Info("gateway host route follows the uplink", "gateway", gw, "link_index", best.LinkIndex, "via", best.Gw)
+	for i, old := range n.routes {
+		if old == n.gwPin {
+			n.routes[i] = r
+		}
+	}
+	n.gwPin = r
+	return nil
+}
+
+// routePresent reports whether the kernel still has r (a link going down
+// takes its routes along).
+func routePresent(r *netlink.Route) bool {
+	family := netlink.FAMILY_V4
+	if r.Dst.IP.To4() == nil {
+		family = netlink.FAMILY_V6
+	}
+	rs, err := netlink.RouteListFiltered(family, &netlink.Route{Dst: r.Dst, Table: unix.RT_TABLE_MAIN},
+		netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return false
+	}
+	for _, k := range rs {
+		if k.LinkIndex == r.LinkIndex && k.Gw.Equal(r.Gw) {
+			return true
+		}
+	}
+	return false
+}
+
+// bestUplinkRoute is the main table's route towards gw that the kernel
+// would take if neither the TUN device's routes nor our host route to gw
+// existed: the longest matching prefix, then the lowest metric, among
+// unicast routes on working links.
+func bestUplinkRoute(gw netip.Addr, tunIdx int) (*netlink.Route, error) {
+	family := netlink.FAMILY_V4
+	if gw.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	rs, err := netlink.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, err
+	}
+	var best *netlink.Route
+	bestBits := -1
+	for i := range rs {
+		r := &rs[i]
+		link, via := r.LinkIndex, r.Gw
+		if len(r.MultiPath) > 0 {
+			link, via = r.MultiPath[0].LinkIndex, r.MultiPath[0].Gw
+		}
+		if link == 0 || link == tunIdx || (r.Type != 0 && r.Type != unix.RTN_UNICAST) ||
+			r.Flags&(unix.RTNH_F_LINKDOWN|unix.RTNH_F_DEAD) != 0 {
+			continue
+		}
+		dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if gw.Is6() {
+			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+		if r.Dst != nil {
+			a, _ := netip.AddrFromSlice(r.Dst.IP)
+			ones, _ := r.Dst.Mask.Size()
+			dst = netip.PrefixFrom(a.Unmap(), ones)
+		}
+		if !dst.Contains(gw) || dst.Bits() == gw.BitLen() {
+			continue // not towards gw, or our own host route
+		}
+		if dst.Bits() > bestBits || (dst.Bits() == bestBits && r.Priority < best.Priority) {
+			best = &netlink.Route{LinkIndex: link, Gw: via, Priority: r.Priority}
+			bestBits = dst.Bits()
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("no route to %v outside the tunnel", gw)
+	}
+	return best, nil
 }
 
 // remove deletes the routes and addresses apply added; those already
@@ -202,7 +304,7 @@ func (n *tunnelNet) remove() {
 			n.log.Warn("address not removed", "addr", a.IPNet, "err", err)
 		}
 	}
-	n.routes, n.addrs = nil, nil
+	n.routes, n.addrs, n.gwPin = nil, nil, nil
 }
 
 func gone(err error) bool {
