@@ -630,20 +630,24 @@ func TestEndToEndNativePersonas(t *testing.T) {
 
 		// Windows with the machine certificate of `export windows --auth
 		// cert`: subject DN as IDi, its certificate only when asked.
+		// With the script's cipher suite, and with Windows' default
+		// proposals (a connection made by hand in the Settings app).
 		const winHost = "win-laptop.example.com"
-		win = startWindowsCertPersona(t, topo.Client, resp, state, winHost)
-		if out, err := win.Initiate(windowsCertProfile, 30*time.Second); err != nil {
-			t.Fatalf("Windows machine-certificate persona: %v\n%s\nclient log:\n%s\nresponder log:\n%s", err, out, win.Log(), resp.stderr.String())
+		for _, scriptSuite := range []bool{true, false} {
+			win = startWindowsCertPersona(t, topo.Client, resp, state, winHost, scriptSuite)
+			if out, err := win.Initiate(windowsCertProfile, 30*time.Second); err != nil {
+				t.Fatalf("Windows machine-certificate persona (script's suite %v): %v\n%s\nclient log:\n%s\nresponder log:\n%s", scriptSuite, err, out, win.Log(), resp.stderr.String())
+			}
+			checkPersona(t, persona{profile: windowsCertProfile, ns: topo.Client}, win)
+			var status, serr bytes.Buffer
+			if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
+				t.Errorf("status: %d %s", code, serr.String())
+			}
+			if !strings.Contains(status.String(), "[CN="+winHost+",O=goipsec responder]") {
+				t.Errorf("status does not show the Windows client by its subject DN:\n%s", status.String())
+			}
+			win.Stop()
 		}
-		checkPersona(t, persona{profile: windowsCertProfile, ns: topo.Client}, win)
-		var status, serr bytes.Buffer
-		if code := run(context.Background(), []string{"status", "-state", state}, &status, &serr); code != 0 {
-			t.Errorf("status: %d %s", code, serr.String())
-		}
-		if !strings.Contains(status.String(), "CN="+winHost) {
-			t.Errorf("status does not show the Windows client by its subject DN:\n%s", status.String())
-		}
-		win.Stop()
 	})
 }
 
@@ -655,13 +659,13 @@ const windowsCertProfile = "windows-ikev2-cert"
 // the PKCS#12 the script embeds and decodes it with the printed
 // password, as the script's Import-PfxCertificate does, and starts a
 // strongSwan persona configured like Windows after that script: the
-// windows-ikev2-eap persona (no IDr, send_certreq, Windows' ESP options)
-// with the script's Set-VpnConnectionIPsecConfiguration suite, and
-// machine-certificate authentication: IDi = the certificate's subject
+// windows-ikev2-eap persona (no IDr, send_certreq, Windows' proposals,
+// or with scriptSuite the script's Set-VpnConnectionIPsecConfiguration
+// suite), with machine-certificate authentication: IDi = the certificate's subject
 // DN exactly as encoded in the certificate (ID_DER_ASN1_DN), and
 // send_cert = ifasked, so the certificate goes out only because the
 // responder's CERTREQ names its CA. It does not connect yet.
-func startWindowsCertPersona(t *testing.T, ns *testnet.NS, resp *responderProcess, state, host string) *strongswan.Charon {
+func startWindowsCertPersona(t *testing.T, ns *testnet.NS, resp *responderProcess, state, host string, scriptSuite bool) *strongswan.Charon {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "win.ps1")
 	var stdout, stderr bytes.Buffer
@@ -693,14 +697,19 @@ func startWindowsCertPersona(t *testing.T, ns *testnet.NS, resp *responderProces
 		t.Fatal(err)
 	}
 	conf := eap.Conf
-	for _, r := range []struct{ re, with string }{
+	type edit struct{ re, with string }
+	edits := []edit{
 		{`windows-ikev2-eap`, windowsCertProfile},
-		{`(?m)^(\s*)proposals = .*$`, "${1}proposals = " + winIKEProposalKeywords},
-		{`(?m)^(\s*)esp_proposals = .*$`, "${1}esp_proposals = " + winESPProposalKeywords},
 		{`send_cert = never`, "send_cert = ifasked"},
 		{`(?s)local \{.*?\n    \}`, "local {\n      auth = pubkey\n      certs = client.pem\n      id = \"asn1dn:#" + hex.EncodeToString(cert.RawSubject) + "\"\n    }"},
 		{`(?s)\nsecrets \{.*$`, "\n"},
-	} {
+	}
+	if scriptSuite {
+		edits = append(edits,
+			edit{`(?m)^(\s*)proposals = .*$`, "${1}proposals = " + winIKEProposalKeywords},
+			edit{`(?m)^(\s*)esp_proposals = .*$`, "${1}esp_proposals = " + winESPProposalKeywords})
+	}
+	for _, r := range edits {
 		re := regexp.MustCompile(r.re)
 		if !re.MatchString(conf) {
 			t.Fatalf("the windows-ikev2-eap persona has no %q any more:\n%s", r.re, conf)
