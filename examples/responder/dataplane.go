@@ -98,26 +98,21 @@ func openKernelDataPlane(log *slog.Logger) (*xfrm.DataPlane, error) {
 	return dp, nil
 }
 
-// startKernelDataPlane hands the transport's NAT-T sockets to the
-// kernel (ESP in UDP is decapsulated by XFRM from then on) and puts the
-// inside addresses on a dummy device, with the pools' prefix lengths.
+// startKernelDataPlane hands the transport's sockets to the kernel data
+// plane (UseTransport: ESP in UDP on the NAT-T sockets is decapsulated by
+// XFRM from then on, IKE bypasses the IPsec policies on both ports, and
+// the data plane sends the NAT keepalives the kernel does not) and puts
+// the inside addresses on a dummy device, with the pools' prefix lengths.
 // The policies decide what is encrypted, but the kernel looks up a route
 // before it consults them: the pool routes on the dummy device give
 // every packet to a client one (a gateway without a default route could
 // not even answer a ping otherwise), and a packet for a client without
 // an SA ends on the dummy device instead of leaking out of the uplink
 // in the clear.
-//
-// The port 500 sockets need no bypass policy here: a remote-access
-// client's policies cover its virtual address, never the outer address
-// IKE runs on (a transport-mode peer, which would need one, is not
-// offered by this server), and ike.Transport does not expose them.
 func startKernelDataPlane(dp *xfrm.DataPlane, tr *ike.Transport, name string, inside []netip.Prefix) (*dataPlane, error) {
-	for _, c := range tr.NATTConns() {
-		if err := xfrm.EnableUDPEncap(c); err != nil {
-			dp.Close()
-			return nil, fieldErr("dataplane", "kernel: switching the NAT-T socket %v to ESP in UDP: %v", c.LocalAddr(), err)
-		}
+	if err := dp.UseTransport(tr); err != nil {
+		dp.Close()
+		return nil, fieldErr("dataplane", "kernel: handing the IKE sockets to the kernel data plane: %v", err)
 	}
 	link := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}}
 	if err := netlink.LinkAdd(link); err != nil {

@@ -42,7 +42,7 @@ func TestKernelDataPlaneEndToEnd(t *testing.T) {
 	}
 	// Behind a NAT: the roadwarrior's userspace ESP sends ESP in UDP
 	// only, and that is the path through the NAT-T socket the kernel
-	// takes over (xfrm.EnableUDPEncap).
+	// takes over (xfrm's UseTransport).
 	testnet.Require(t, "ip", "nft")
 	topo := testnet.New(t, testnet.NATRandomPort)
 	state := t.TempDir()
