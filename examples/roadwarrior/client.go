@@ -42,7 +42,11 @@ type client struct {
 	in   *ike.Initiator
 	net  *tunnelNet
 	dns  *resolvFile
+	kill *killSwitch // nil without -kill-switch
 	tunn string
+	// lastGW is the gateway's address of the last attempt, used when a
+	// name lookup fails (the kill switch may block the resolver).
+	lastGW netip.AddrPort
 }
 
 // run sets up the device and connects, reconnecting with backoff, until
@@ -112,6 +116,23 @@ func (c *client) run(ctx context.Context) (err error) {
 // start opens the IKE sockets, the TUN device and the data plane.
 func (c *client) start(ctx context.Context) error {
 	var err error
+	if c.s.kill {
+		// First of all, so nothing leaves outside the tunnel from now
+		// on; a server name is resolved before, while the resolver is
+		// still reachable.
+		var gws []netip.Addr
+		rctx, cancel := context.WithTimeout(ctx, c.s.dialTO)
+		if addr, err := c.resolve(rctx); err == nil {
+			gws = append(gws, addr.Addr())
+			c.lastGW = addr
+		} else {
+			c.log.Warn("cannot resolve the gateway before the kill switch goes on", "server", c.s.host, "err", err)
+		}
+		cancel()
+		if c.kill, err = newKillSwitch(ctx, c.s.tun, c.s.port, c.s.lan, gws, c.log); err != nil {
+			return err
+		}
+	}
 	c.tr, err = ike.ListenUDP(ctx, ike.WithTransportLogger(c.log))
 	if err != nil {
 		return fmt.Errorf("IKE sockets: %w", err)
@@ -155,8 +176,19 @@ func (c *client) connect(ctx context.Context) (*ike.SA, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.s.dialTO)
 	defer cancel()
 	addr, err := c.resolve(ctx)
-	if err != nil {
+	switch {
+	case err == nil:
+		c.lastGW = addr
+	case c.lastGW.IsValid():
+		c.log.Warn("gateway name lookup failed: trying its last address", "server", c.s.host, "addr", c.lastGW, "err", err)
+		addr = c.lastGW
+	default:
 		return nil, err
+	}
+	if c.kill != nil {
+		if err := c.kill.allowGateway(ctx, addr.Addr()); err != nil {
+			return nil, err
+		}
 	}
 	c.log.Info("connecting", "gateway", addr)
 	return c.in.Dial(ctx, addr, c.s.peer)
@@ -248,6 +280,10 @@ func (c *client) stop() {
 	}
 	if c.tunn != "" {
 		removeLink(c.tunn)
+	}
+	// Last: until everything is down nothing may leak.
+	if c.kill != nil {
+		c.kill.remove()
 	}
 }
 

@@ -10,6 +10,7 @@
 //	roadwarrior -server vpn.example.com -auth eap -user alice -password-file pw -ca ca.pem
 //	roadwarrior -server 192.0.2.1 -auth psk -psk-file psk -id client@example.com -remote-id vpn.example.com
 //	roadwarrior -server vpn.example.com:500 -auth cert -cert me.pem -key me.key -ca ca.pem -split 10.0.0.0/8,fd00::/8
+//	roadwarrior -server vpn.example.com -auth eap -user alice -password-file pw -kill-switch -allow-lan
 //
 // Authentication (-auth):
 //   - psk: a pre-shared key from -psk-file (or -psk, which other users
@@ -67,8 +68,22 @@
 // flag; a failed set-up (no root, no TUN) or addresses and routes that
 // cannot be applied exit 1.
 //
-// While the tunnel is down, traffic takes the normal routes again (no
-// kill switch), so name lookups and the reconnection itself work.
+// While the tunnel is down, traffic takes the normal routes again, so
+// name lookups and the reconnection itself work; unless -kill-switch is
+// given: then an nftables table of our own (inet goipsec_rw_ and the TUN
+// name, goipsec_rw_goipsec_rw0 by default; output and forward hooks;
+// needs the nft command) drops everything that would
+// leave outside the tunnel for as long as roadwarrior runs, also between
+// reconnection attempts. Let out are loopback, the TUN device, IKE
+// (UDP to the -server port, 500 and 4500) and ESP to the gateway's
+// addresses, DHCP and IPv6 neighbour discovery, and with -allow-lan the
+// private, link-local and multicast ranges (10/8, 172.16/12, 192.168/16,
+// 169.254/16, 224/4, fc00::/7, fe80::/10, ff00::/8). A -server name is
+// resolved before the table goes on; later lookups that the table blocks
+// fall back to the last address. The table is removed on every exit,
+// also after a failed start; one left by a killed run (SIGKILL) is
+// replaced at the next start, or removed with
+// `nft delete table inet goipsec_rw_goipsec_rw0`.
 //
 // Logs (log/slog text, level -log-level) go to standard error; they never
 // contain keys or passwords.

@@ -42,6 +42,7 @@ type options struct {
 	id, remoteID                 string
 	tun, split, resolv           string
 	logLevel                     string
+	killSwitch, allowLAN         bool
 	dpd, dialTimeout, maxBackoff time.Duration
 	rtTimeout                    time.Duration
 	rtTries                      int
@@ -56,6 +57,8 @@ type settings struct {
 	tun     string
 	split   []netip.Prefix // nil: full tunnel
 	resolv  string
+	kill    bool // -kill-switch
+	lan     bool // -allow-lan
 	level   slog.Level
 	dialTO  time.Duration
 	backoff time.Duration
@@ -78,6 +81,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.tun, "tun", "goipsec-rw0", "TUN device `name`")
 	fs.StringVar(&o.split, "split", "", "split tunnel: comma-separated `CIDRs` routed through the tunnel (default: what the gateway's traffic selectors cover, usually everything)")
 	fs.StringVar(&o.resolv, "resolv", "", "write the gateway's DNS servers to this resolv.conf `file` (restored on exit)")
+	fs.BoolVar(&o.killSwitch, "kill-switch", false, "drop traffic that would leave outside the tunnel while roadwarrior runs, also between reconnections (nftables)")
+	fs.BoolVar(&o.allowLAN, "allow-lan", false, "with -kill-switch: let traffic to private, link-local and multicast addresses out beside the tunnel")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.DurationVar(&o.dpd, "dpd", 30*time.Second, "dead peer detection `interval` (0: off)")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 30*time.Second, "`limit` for one connection attempt")
@@ -90,7 +95,7 @@ func (o *options) register(fs *flag.FlagSet) {
 // the flag and never contain secrets.
 func (o *options) validate() (*settings, error) {
 	s := &settings{tun: o.tun, resolv: o.resolv, dialTO: o.dialTimeout, backoff: o.maxBackoff, server: o.server,
-		rtTO: o.rtTimeout, rtTries: o.rtTries}
+		rtTO: o.rtTimeout, rtTries: o.rtTries, kill: o.killSwitch, lan: o.allowLAN}
 	if o.server == "" {
 		return nil, errors.New("-server is required")
 	}
@@ -99,8 +104,11 @@ func (o *options) validate() (*settings, error) {
 		return nil, fmt.Errorf("-server %q: %v", o.server, err)
 	}
 	s.host, s.port = host, port
-	if o.tun == "" || len(o.tun) > maxIfNameLen || strings.ContainsAny(o.tun, "/ \t\n:") {
-		return nil, fmt.Errorf("-tun %q: not a valid interface name (1-%d characters, no '/', ':' or spaces)", o.tun, maxIfNameLen)
+	if o.tun == "" || len(o.tun) > maxIfNameLen || strings.ContainsAny(o.tun, "/ \t\n:\"'\\") {
+		return nil, fmt.Errorf("-tun %q: not a valid interface name (1-%d characters, no '/', ':', quotes or spaces)", o.tun, maxIfNameLen)
+	}
+	if o.allowLAN && !o.killSwitch {
+		return nil, errors.New("-allow-lan only applies with -kill-switch")
 	}
 	if o.split != "" {
 		for f := range strings.SplitSeq(o.split, ",") {

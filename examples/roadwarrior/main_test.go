@@ -54,6 +54,8 @@ func TestFlagErrors(t *testing.T) {
 		{"missing ca", []string{"-server", "192.0.2.1", "-auth", "eap", "-user", "alice", "-password-file", pskFile, "-ca", missing}, "-ca:"},
 		{"negative backoff", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-max-backoff", "10ms"}, "-max-backoff"},
 		{"bad tries", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-retransmit-tries", "21"}, "-retransmit-tries 21"},
+		{"allow-lan alone", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-allow-lan"}, "-allow-lan only applies with -kill-switch"},
+		{"quote in tun", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-tun", `rw"0`}, "-tun"},
 		{"extra argument", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "now"}, `unexpected argument "now"`},
 	}
 	for _, c := range cases {
