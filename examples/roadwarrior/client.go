@@ -13,6 +13,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/tun"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 )
@@ -47,6 +48,16 @@ type client struct {
 	// lastGW is the gateway's address of the last attempt, used when a
 	// name lookup fails (the kill switch may block the resolver).
 	lastGW netip.AddrPort
+	// ikeUp signals each IKE SA established, also by a reauthentication,
+	// after which the addresses, routes and DNS may differ.
+	ikeUp chan struct{}
+	// applied is what up applied for the current SA.
+	applied tunnelState
+}
+
+// tunnelState is what an SA makes roadwarrior configure.
+type tunnelState struct {
+	vips, routes, dns string
 }
 
 // run sets up the device and connects, reconnecting with backoff, until
@@ -75,7 +86,13 @@ func (c *client) run(ctx context.Context) (err error) {
 			return err
 		}
 		upSince := time.Now()
-		// While the SA is up, follow the host's network changes (roam.go).
+		// While the SA is up, follow the host's network changes (roam.go)
+		// and reauthentications. The signal of this SA's own IKE_AUTH is
+		// no news.
+		select {
+		case <-c.ikeUp:
+		default:
+		}
 		roamCtx, stopRoam := context.WithCancel(ctx)
 		roamDone := make(chan struct{})
 		go func() { defer close(roamDone); c.roam(roamCtx, sa) }()
@@ -156,7 +173,14 @@ func (c *client) start(ctx context.Context) error {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	c.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { c.dp.HandleUDP(pkt, remote) })
-	c.in, err = ike.NewInitiator(c.tr, ike.WithDataPlane(c.dp), ike.WithLogger(c.log),
+	c.ikeUp = make(chan struct{}, 1)
+	hooks := &ike.Hooks{IKEUp: func(ipsec.IKESAInfo) {
+		select {
+		case c.ikeUp <- struct{}{}:
+		default:
+		}
+	}}
+	c.in, err = ike.NewInitiator(c.tr, ike.WithDataPlane(c.dp), ike.WithLogger(c.log), ike.WithHooks(hooks),
 		ike.WithRetransmission(c.s.rtTO, ike.DefaultRetransmitBase, c.s.rtTries))
 	if err != nil {
 		return fmt.Errorf("initiator: %w", err)
@@ -190,8 +214,19 @@ func (c *client) connect(ctx context.Context) (*ike.SA, error) {
 			return nil, err
 		}
 	}
+	peer := c.s.peer
+	if peer.Local.Method == ike.AuthPSK && peer.LocalID.IsZero() {
+		// Our address as the identity, fixed for the SA's life: after a
+		// move the gateway still sees the same peer (and, strongSwan,
+		// hands it the same virtual addresses again).
+		if src, err := sourceFor(addr.Addr()); err == nil {
+			p := *peer
+			p.LocalID = ipsec.AddrID(src)
+			peer = &p
+		}
+	}
 	c.log.Info("connecting", "gateway", addr)
-	return c.in.Dial(ctx, addr, c.s.peer)
+	return c.in.Dial(ctx, addr, peer)
 }
 
 func (c *client) resolve(ctx context.Context) (netip.AddrPort, error) {
@@ -215,14 +250,8 @@ func (c *client) up(sa *ike.SA) error {
 	if len(info.VirtualIPs) == 0 {
 		return errors.New("the gateway assigned no virtual IP address")
 	}
-	dsts := c.s.split
-	if dsts == nil {
-		var ts []netip.Prefix
-		for _, ch := range info.Children {
-			ts = append(ts, tsPrefixes(ch.RemoteTS, c.log)...)
-		}
-		dsts = gatewayRoutes(sa.Subnets(), ts)
-	}
+	dsts := c.routesFor(sa, info)
+	c.applied = stateOf(info, dsts, sa)
 	if err := c.net.apply(info.VirtualIPs, info.Remote.Addr(), dsts); err != nil {
 		return err
 	}
@@ -246,6 +275,48 @@ func (c *client) up(sa *ike.SA) error {
 		info.Remote, info.Proposal, strings.Join(esps, ","), info.VirtualIPs, routes, c.tunn, servers, search)
 	c.log.Info("tunnel up", "gateway", info.Remote, "ike", info.Proposal, "esp", esps, "vips", info.VirtualIPs, "dns", servers, "domains", domains)
 	return nil
+}
+
+// routesFor is what goes through the tunnel: -split, or what the gateway
+// pushed and its selectors cover.
+func (c *client) routesFor(sa *ike.SA, info ipsec.IKESAInfo) []netip.Prefix {
+	if c.s.split != nil {
+		return c.s.split
+	}
+	var ts []netip.Prefix
+	for _, ch := range info.Children {
+		ts = append(ts, tsPrefixes(ch.RemoteTS, c.log)...)
+	}
+	return gatewayRoutes(sa.Subnets(), ts)
+}
+
+func stateOf(info ipsec.IKESAInfo, routes []netip.Prefix, sa *ike.SA) tunnelState {
+	servers, domains := sa.DNS()
+	return tunnelState{vips: fmt.Sprint(info.VirtualIPs), routes: fmt.Sprint(routes), dns: fmt.Sprint(servers, domains)}
+}
+
+// refresh runs after a reauthentication (the gateway's, or ours after a
+// move without MOBIKE): the new IKE SA may come with other virtual
+// addresses, routes or DNS servers, which then replace the old ones. If
+// they cannot be applied the SA is closed, and the main loop reconnects.
+func (c *client) refresh(sa *ike.SA) {
+	info := sa.Info()
+	if len(info.VirtualIPs) == 0 {
+		return // not established (any more); Done tells the main loop
+	}
+	if stateOf(info, c.routesFor(sa, info), sa) == c.applied {
+		c.log.Debug("IKE SA reauthenticated: addresses, routes and DNS unchanged")
+		return
+	}
+	c.log.Info("IKE SA reauthenticated with other addresses, routes or DNS: applying them")
+	c.net.remove()
+	if err := c.up(sa); err != nil {
+		c.log.Error("cannot apply the reauthenticated SA's configuration: reconnecting", "err", err)
+		c.net.remove()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		_ = sa.Close(ctx)
+	}
 }
 
 // closeSA sends the Delete and removes the routes and DNS of the SA.

@@ -24,7 +24,8 @@
 // -id sets our identity in strongSwan's syntax (an address, user@host,
 // a name, "CN=..." or "@#hex"; default: the certificate's first e-mail
 // or DNS subjectAltName, else its subject DN, for cert; the user name for
-// eap; our address for psk). -remote-id is the identity the gateway must prove (default:
+// eap; for psk the address we connect from, kept for the SA's life even
+// when it moves). -remote-id is the identity the gateway must prove (default:
 // the -server host name when it is a name; none for an address).
 //
 // Once the tunnel is up it prints one line:
@@ -53,7 +54,9 @@
 // SA to the new source address: with MOBIKE (RFC 4555; strongSwan and the
 // responder example offer it) the IKE and CHILD SAs keep their keys and
 // the gateway learns the new address; without it the SA is
-// reauthenticated from there. It prints
+// reauthenticated from there. After any reauthentication (this one, or
+// one the gateway starts) virtual addresses, routes and DNS servers that
+// changed are applied anew, with a new "tunnel up" line. It prints
 //
 //	tunnel moved: local 203.0.113.2 (was 192.0.2.130)
 //

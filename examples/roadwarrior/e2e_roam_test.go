@@ -43,7 +43,10 @@ func roamTopology(t *testing.T) *testnet.Topology {
 // first, then UPDATE_SA_ADDRESSES), that the ping through the tunnel
 // works again, and that the gateway still holds the same IKE SA, now
 // with the client's new address: against strongSwan (MOBIKE on by
-// default) and against examples/responder.
+// default; full tunnel, then back to the first uplink when it returns)
+// and against examples/responder (split tunnel). A gateway without MOBIKE
+// gets a reauthentication from the new address instead, and roadwarrior
+// applies the new SA's virtual addresses.
 func TestEndToEndRoaming(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -108,10 +111,72 @@ func TestEndToEndRoaming(t *testing.T) {
 		if !strings.Contains(list, natOutside2+"[") {
 			t.Errorf("strongSwan does not show the new address %s:\n%s", natOutside2, list)
 		}
+
+		// The first uplink comes back and is preferred again: back to it.
+		topo.Client.Run("ip", "link", "set", "eth0", "up")
+		topo.Client.Run("ip", "route", "add", "default", "via", testnet.NATInside4.String(), "dev", "eth0")
+		waitLines(t, p.stdout, p.done, "tunnel moved:", 2, 30*time.Second)
+		if !strings.Contains(p.stdout.String(), "tunnel moved: local "+testnet.LANAddr4.String()+" (was "+uplink2Client+")") {
+			t.Errorf("unexpected move back:\n%s", p.stdout.String())
+		}
+		ping(t, topo, "after moving back")
+		if after := spis.FindStringSubmatch(srv.ListSAs()); after == nil || after[1] != before[1] {
+			t.Errorf("IKE SA %v before the moves, %v after moving back: want the same SA", before[1:], after)
+		}
 		p.stop(t, tunName)
 		if out, _ := topo.Client.Try("ip", "-4", "route", "show", testnet.ServerAddr4.String()+"/32"); strings.TrimSpace(out) != "" {
 			t.Errorf("host route to the gateway left behind: %s", out)
 		}
+	})
+
+	t.Run("strongswan-without-mobike", func(t *testing.T) {
+		topo := roamTopology(t)
+		const psk = "goipsec-roadwarrior-psk-0123456789"
+		sp, err := strongswan.Render("server", "ikev2-psk", map[string]string{
+			"SERVER_ID": "vpn.example.com", "PSK": psk, "GROUP_ID": "g",
+			"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const v2 = "version = 2\n"
+		if !strings.Contains(sp.Conf, v2) {
+			t.Fatalf("profile ikev2-psk no longer has %q", v2)
+		}
+		sp.Conf = strings.Replace(sp.Conf, v2, v2+"    mobike = no\n", 1)
+		srv := strongswan.Start(t, topo.Server, sp, "", nil)
+		pskFile := filepath.Join(t.TempDir(), "psk")
+		if err := os.WriteFile(pskFile, []byte(psk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		const tunName = "gi-rw9"
+		p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
+			"-remote-id", "vpn.example.com", "-tun", tunName, "-dpd", "2s")
+		waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+		ping(t, topo, "before the move")
+		topo.Client.Run("ip", "link", "set", "eth0", "down")
+		waitLines(t, p.stdout, p.done, "tunnel moved:", 1, 30*time.Second)
+		// Reauthentication: a new IKE SA from the new address replaces
+		// the old one at the gateway.
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(srv.ListSAs(), natOutside2+"[") && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		list := srv.ListSAs()
+		if st := strongswan.ParseSAs(list, "ikev2-psk"); !st.IKEUp || !st.ChildUp || !strings.Contains(list, natOutside2+"[") {
+			t.Errorf("strongSwan has no SA from the new address %s after reauthentication:\n%s", natOutside2, list)
+		}
+		// The new SA may come with other virtual addresses (strongSwan
+		// holds the old lease until the old SA is gone): the TUN device
+		// carries exactly the current ones.
+		time.Sleep(500 * time.Millisecond) // the refresh follows the IKE_AUTH at once
+		out, _ := topo.Client.Try("ip", "-4", "-o", "addr", "show", "dev", tunName)
+		m := regexp.MustCompile(` inet (\S+)/32 `).FindAllStringSubmatch(out, -1)
+		if list := srv.ListSAs(); len(m) != 1 || !strings.Contains(list, "["+m[0][1]+" ") {
+			t.Errorf("TUN addresses after reauthentication:\n%s\nwant only the one strongSwan assigned now:\n%s", out, list)
+		}
+		ping(t, topo, "after the move (reauthenticated)")
+		p.stop(t, tunName)
 	})
 
 	t.Run("responder", func(t *testing.T) {
@@ -120,7 +185,7 @@ func TestEndToEndRoaming(t *testing.T) {
 		const tunName = "gi-rw7"
 		p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-remote-id", "vpn.example.com",
 			"-auth", "eap", "-user", "demo", "-password-file", r.demoPasswordFile(t), "-ca", filepath.Join(r.state, "ca.pem"),
-			"-tun", tunName, "-dpd", "2s")
+			"-tun", tunName, "-dpd", "2s", "-split", testnet.Pool4.String())
 		waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
 		inside4 := testnet.Pool4.Addr().Next()
 		pingInside := func(when string) {

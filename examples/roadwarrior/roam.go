@@ -24,8 +24,9 @@ const roamSettle = 300 * time.Millisecond
 // address: the address in use went away, or the route to the gateway
 // changed to another uplink. With MOBIKE (RFC 4555), which strongSwan and
 // the responder example offer, the IKE and CHILD SAs move without new
-// keys; without it the SA is reauthenticated from the new address. It
-// returns when ctx is done or the SA ends.
+// keys; without it the SA is reauthenticated from the new address. After
+// any reauthentication it applies what the new IKE SA brings (refresh).
+// It returns when ctx is done or the SA ends.
 func (c *client) roam(ctx context.Context, sa *ike.SA) {
 	done := make(chan struct{})
 	addrs := make(chan netlink.AddrUpdate, 64)
@@ -44,13 +45,16 @@ func (c *client) roam(ctx context.Context, sa *ike.SA) {
 		}()
 	}()
 	onErr := func(err error) { c.log.Debug("netlink subscription", "err", err) }
+	// Without a subscription (nil channel) the loop still handles
+	// reauthentications.
+	addrC, routeC := (<-chan netlink.AddrUpdate)(addrs), (<-chan netlink.RouteUpdate)(routes)
 	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
 		c.log.Warn("cannot watch the host's addresses: no roaming", "err", err)
-		return
+		addrC = nil
 	}
 	if err := netlink.RouteSubscribeWithOptions(routes, done, netlink.RouteSubscribeOptions{ErrorCallback: onErr}); err != nil {
 		c.log.Warn("cannot watch the host's routes: no roaming", "err", err)
-		return
+		routeC = nil
 	}
 	tunIdx := c.net.link.Attrs().Index
 	settle := time.NewTimer(time.Hour)
@@ -62,18 +66,20 @@ func (c *client) roam(ctx context.Context, sa *ike.SA) {
 			return
 		case <-sa.Done():
 			return
-		case u, ok := <-addrs:
+		case u, ok := <-addrC:
 			if !ok {
 				c.log.Warn("address subscription ended: no roaming")
-				return
+				addrC = nil
+				continue
 			}
 			if u.LinkIndex != tunIdx {
 				settle.Reset(roamSettle)
 			}
-		case u, ok := <-routes:
+		case u, ok := <-routeC:
 			if !ok {
 				c.log.Warn("route subscription ended: no roaming")
-				return
+				routeC = nil
+				continue
 			}
 			// Our own routes into the TUN device change nothing about
 			// the path to the gateway.
@@ -82,6 +88,8 @@ func (c *client) roam(ctx context.Context, sa *ike.SA) {
 			}
 		case <-settle.C:
 			c.checkPath(ctx, sa)
+		case <-c.ikeUp:
+			c.refresh(sa)
 		}
 	}
 }
