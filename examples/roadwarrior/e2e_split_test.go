@@ -15,7 +15,8 @@ import (
 // (INTERNAL_IP4/6_SUBNET; it narrows the selectors to them): without
 // -split, roadwarrior routes exactly those through the tunnel, pings a
 // host inside them, and leaves other destinations (even next to the
-// pushed subnet) on the normal routes.
+// pushed subnet) on the normal routes. One pushed subnet holds the
+// gateway's own address, which must stay outside the tunnel.
 func TestEndToEndPushedSubnets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -26,7 +27,7 @@ func TestEndToEndPushedSubnets(t *testing.T) {
 	// ends speak.
 	topo := testnet.New(t, testnet.NATRandomPort)
 	conf := filepath.Join(t.TempDir(), "responder.yaml")
-	if err := os.WriteFile(conf, []byte("subnets:\n  - 198.51.100.0/25\n  - 2001:db8:100::/64\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("subnets:\n  - 198.51.100.0/25\n  - 2001:db8:100::/64\n  - 192.0.2.0/31\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := startResponder(t, topo.Server, append([]string{"-config", conf}, respArgs()...)...)
@@ -35,7 +36,7 @@ func TestEndToEndPushedSubnets(t *testing.T) {
 		"-auth", "eap", "-user", "demo", "-password-file", r.demoPasswordFile(t), "-ca", filepath.Join(r.state, "ca.pem"),
 		"-tun", tunName)
 	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
-	if !strings.Contains(p.stdout.String(), "routes [198.51.100.0/25 2001:db8:100::/64] via "+tunName) {
+	if !strings.Contains(p.stdout.String(), "routes [198.51.100.0/25 2001:db8:100::/64 192.0.2.0/31] via "+tunName) {
 		t.Errorf("routes are not the pushed subnets:\n%s", p.stdout.String())
 	}
 	for _, c := range []struct {
@@ -47,7 +48,8 @@ func TestEndToEndPushedSubnets(t *testing.T) {
 		{"-6", testnet.Inner6.String(), true},
 		{"-4", "198.51.100.200", false}, // next to the pushed /25
 		{"-4", "203.0.113.9", false},
-		{"-4", testnet.ServerAddr4.String(), false},
+		{"-4", "192.0.2.0", true},                   // in the pushed /31 with the gateway
+		{"-4", testnet.ServerAddr4.String(), false}, // the gateway itself: pinned outside
 		{"-6", "2001:db8:101::1", false},
 	} {
 		out, _ := topo.Client.Try("ip", c.family, "route", "get", c.dst)
@@ -61,4 +63,7 @@ func TestEndToEndPushedSubnets(t *testing.T) {
 		}
 	}
 	p.stop(t, tunName)
+	if out, _ := topo.Client.Try("ip", "-4", "route", "show", testnet.ServerAddr4.String()+"/32"); strings.TrimSpace(out) != "" {
+		t.Errorf("host route to the gateway left behind: %s", out)
+	}
 }

@@ -48,7 +48,8 @@ func newTunnelNet(name string, log *slog.Logger) (*tunnelNet, error) {
 
 // apply adds the virtual addresses and routes dsts through the device. A
 // /0 becomes its two halves (more specific than the default route, which
-// stays untouched), and then the gateway gets a host route over its
+// stays untouched). When a tunnel route covers the gateway (a /0, or a
+// split subnet holding it), the gateway first gets a host route over its
 // current path so IKE and ESP do not loop into the tunnel.
 func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr, dsts []netip.Prefix) error {
 	n.mu.Lock()
@@ -73,7 +74,13 @@ func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr, dsts []netip.Pr
 		}
 	}
 	var routes []netip.Prefix
+	pin := false
 	for _, d := range dsts {
+		// A tunnel route covering the gateway (everything, or a split
+		// subnet that happens to hold it) needs the gateway's host route.
+		if _, ok := src[gateway.Is6()]; ok && d.Contains(gateway) {
+			pin = true
+		}
 		if d.Bits() != 0 {
 			routes = append(routes, d)
 			continue
@@ -83,10 +90,10 @@ func (n *tunnelNet) apply(vips []netip.Addr, gateway netip.Addr, dsts []netip.Pr
 		} else {
 			routes = append(routes, fullTunnel6...)
 		}
-		if _, ok := src[gateway.Is6()]; ok && d.Addr().Is6() == gateway.Is6() {
-			if err := n.excludeGateway(gateway); err != nil {
-				return err
-			}
+	}
+	if pin {
+		if err := n.excludeGateway(gateway); err != nil {
+			return err
 		}
 	}
 	for _, d := range routes {
