@@ -49,7 +49,11 @@ func TestKernelDataPlaneEndToEnd(t *testing.T) {
 	resp := startResponder(t, topo.Server, "-dataplane", "kernel", "-state", state, "-name", "vpn.example.com",
 		"-listen", testnet.ServerAddr4.String(), "-pool", testnet.Pool4.String()+","+testnet.Pool6.String(),
 		"-dns", testnet.DNS4.String())
-	if !strings.Contains(resp.stderr.String(), "dataplane=kernel") {
+	// The start line is logged just after the listening sockets are
+	// announced on stdout: give it a moment.
+	select {
+	case <-waitChan(func() bool { return strings.Contains(resp.stderr.String(), "dataplane=kernel") }, 5*time.Second):
+	case <-time.After(6 * time.Second):
 		t.Errorf("the log does not say which data plane runs:\n%s", resp.stderr.String())
 	}
 	if out, err := topo.Server.Try("ip", "addr", "show", "goipsec0"); err != nil || !strings.Contains(out, testnet.Pool4.Addr().Next().String()) {
