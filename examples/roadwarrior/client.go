@@ -48,9 +48,10 @@ type client struct {
 	// lastGW is the gateway's address of the last attempt, used when a
 	// name lookup fails (the kill switch may block the resolver).
 	lastGW netip.AddrPort
-	// ikeUp signals each IKE SA established, also by a reauthentication,
-	// after which the addresses, routes and DNS may differ.
-	ikeUp chan struct{}
+	// ikeUp carries the latest IKE SA established, also by a
+	// reauthentication, after which the addresses, routes and DNS may
+	// differ.
+	ikeUp chan ipsec.IKESAInfo
 	// applied is what up applied for the current SA.
 	applied tunnelState
 }
@@ -173,10 +174,15 @@ func (c *client) start(ctx context.Context) error {
 		return fmt.Errorf("data plane: %w", err)
 	}
 	c.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { c.dp.HandleUDP(pkt, remote) })
-	c.ikeUp = make(chan struct{}, 1)
-	hooks := &ike.Hooks{IKEUp: func(ipsec.IKESAInfo) {
+	c.ikeUp = make(chan ipsec.IKESAInfo, 1)
+	hooks := &ike.Hooks{IKEUp: func(info ipsec.IKESAInfo) {
+		// Keep only the newest: drop an unread older one.
 		select {
-		case c.ikeUp <- struct{}{}:
+		case <-c.ikeUp:
+		default:
+		}
+		select {
+		case c.ikeUp <- info:
 		default:
 		}
 	}}
@@ -299,8 +305,25 @@ func stateOf(info ipsec.IKESAInfo, routes []netip.Prefix, sa *ike.SA) tunnelStat
 // move without MOBIKE): the new IKE SA may come with other virtual
 // addresses, routes or DNS servers, which then replace the old ones. If
 // they cannot be applied the SA is closed, and the main loop reconnects.
-func (c *client) refresh(sa *ike.SA) {
+func (c *client) refresh(ctx context.Context, sa *ike.SA, up ipsec.IKESAInfo) {
+	// The hook runs before the SA handle moves to the new IKE SA: wait
+	// for that, so Info, DNS and Subnets describe the new one.
+	deadline := time.Now().Add(closeTimeout)
 	info := sa.Info()
+	for info.SPIi != up.SPIi || info.SPIr != up.SPIr {
+		if time.Now().After(deadline) {
+			c.log.Debug("established IKE SA is not ours", "spi_i", up.SPIi)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-sa.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		info = sa.Info()
+	}
 	if len(info.VirtualIPs) == 0 {
 		return // not established (any more); Done tells the main loop
 	}

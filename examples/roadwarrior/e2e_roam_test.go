@@ -56,6 +56,15 @@ func TestEndToEndRoaming(t *testing.T) {
 	ping := func(t *testing.T, topo *testnet.Topology, when string) {
 		t.Helper()
 		for _, dst := range []string{testnet.Inner4.String(), testnet.Inner6.String()} {
+			// strongSwan's userspace data plane (libipsec, as in these
+			// tests) cannot update an SA's addresses: after a move it
+			// rekeys the CHILD SA, which can take a retransmission (2 s)
+			// first. Wait for the first answer, then expect every one.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+				if _, err := topo.Client.Try("ping", "-c", "1", "-W", "1", dst); err == nil {
+					break
+				}
+			}
 			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", dst); err != nil {
 				t.Errorf("%s: ping %s through the tunnel: %v\n%s", when, dst, err, out)
 			}
@@ -169,10 +178,17 @@ func TestEndToEndRoaming(t *testing.T) {
 		// The new SA may come with other virtual addresses (strongSwan
 		// holds the old lease until the old SA is gone): the TUN device
 		// carries exactly the current ones.
-		time.Sleep(500 * time.Millisecond) // the refresh follows the IKE_AUTH at once
-		out, _ := topo.Client.Try("ip", "-4", "-o", "addr", "show", "dev", tunName)
-		m := regexp.MustCompile(` inet (\S+)/32 `).FindAllStringSubmatch(out, -1)
-		if list := srv.ListSAs(); len(m) != 1 || !strings.Contains(list, "["+m[0][1]+" ") {
+		tunMatches := func() (string, string, bool) {
+			out, _ := topo.Client.Try("ip", "-4", "-o", "addr", "show", "dev", tunName)
+			m := regexp.MustCompile(` inet (\S+)/32 `).FindAllStringSubmatch(out, -1)
+			list := srv.ListSAs()
+			return out, list, len(m) == 1 && strings.Contains(list, "["+m[0][1]+" ")
+		}
+		out, list, ok := tunMatches()
+		for deadline := time.Now().Add(10 * time.Second); !ok && time.Now().Before(deadline); out, list, ok = tunMatches() {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !ok {
 			t.Errorf("TUN addresses after reauthentication:\n%s\nwant only the one strongSwan assigned now:\n%s", out, list)
 		}
 		ping(t, topo, "after the move (reauthenticated)")

@@ -88,8 +88,8 @@ func (c *client) roam(ctx context.Context, sa *ike.SA) {
 			}
 		case <-settle.C:
 			c.checkPath(ctx, sa)
-		case <-c.ikeUp:
-			c.refresh(sa)
+		case up := <-c.ikeUp:
+			c.refresh(ctx, sa, up)
 		}
 	}
 }
