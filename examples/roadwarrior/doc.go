@@ -62,8 +62,9 @@
 //
 // When the SA ends (deleted by the gateway, or dead peer detection every
 // -dpd, default 30 s, got no answer: -retransmit-timeout 4 s growing by
-// 1.8 for -retransmit-tries 5, about 165 s as in strongSwan) or a connection attempt fails, roadwarrior removes
-// the addresses, routes and DNS, prints "tunnel down: CAUSE" and tries
+// 1.8 for -retransmit-tries 5, about 165 s as in strongSwan) or a
+// connection attempt fails, roadwarrior removes the addresses, routes
+// and DNS, prints "tunnel down: CAUSE" and tries
 // again after 1 s, doubling the wait up to -max-backoff (60 s). SIGINT or
 // SIGTERM deletes the SA (an IKE Delete to the gateway), removes the
 // routes, the resolv.conf changes and the TUN device (-tun, default
@@ -71,22 +72,23 @@
 // flag; a failed set-up (no root, no TUN) or addresses and routes that
 // cannot be applied exit 1.
 //
-// While the tunnel is down, traffic takes the normal routes again, so
-// name lookups and the reconnection itself work; unless -kill-switch is
-// given: then an nftables table of our own (inet goipsec_rw_ and the TUN
-// name, goipsec_rw_goipsec_rw0 by default; output and forward hooks;
-// needs the nft command) drops everything that would
-// leave outside the tunnel for as long as roadwarrior runs, also between
-// reconnection attempts. Let out are loopback, the TUN device, IKE
-// (UDP to the -server port, 500 and 4500) and ESP to the gateway's
-// addresses, DHCP and IPv6 neighbour discovery, and with -allow-lan the
-// private, link-local and multicast ranges (10/8, 172.16/12, 192.168/16,
-// 169.254/16, 224/4, fc00::/7, fe80::/10, ff00::/8). A -server name is
-// resolved before the table goes on; later lookups that the table blocks
-// fall back to the last address. The table is removed on every exit,
-// also after a failed start; one left by a killed run (SIGKILL) is
-// replaced at the next start, or removed with
-// `nft delete table inet goipsec_rw_goipsec_rw0`.
+// While the tunnel is down, traffic takes the normal routes again, so name
+// lookups and the reconnection itself work; unless -kill-switch is given:
+// then an nftables table of our own (inet goipsec_rw_ and the TUN name,
+// goipsec_rw_goipsec_rw0 by default; output and forward hooks; needs the
+// nft command) drops everything that would leave outside the tunnel for as
+// long as roadwarrior runs, also between reconnection attempts. Let out
+// are loopback, the TUN device, IKE (UDP to the -server port, 500 and
+// 4500) and ESP to the gateway's addresses, DHCP and IPv6 neighbour
+// discovery, and with -allow-lan the private, link-local and multicast
+// ranges (10/8, 172.16/12, 192.168/16, 169.254/16, 224/4, fc00::/7,
+// fe80::/10, ff00::/8). A -server name is resolved before the table goes
+// on; later lookups that the table blocks fall back to the last address.
+// With a split tunnel the kill switch leaves only the tunnel's
+// destinations (and -allow-lan) reachable. The table is removed on every
+// exit, also after a failed start; one left by a killed run (SIGKILL) is
+// replaced at the next start, or removed with `nft delete table inet
+// goipsec_rw_goipsec_rw0`.
 //
 // Logs (log/slog text, level -log-level) go to standard error; they never
 // contain keys or passwords.
