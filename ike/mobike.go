@@ -126,11 +126,16 @@ func (sa *ikeSA) migrateRequest(local netip.Addr, done chan<- error) *request {
 	cookie := make([]byte, cookie2Len)
 	var oldLocal, oldRemote netip.AddrPort
 	finish := func(err error) {
-		if done != nil {
-			done <- err
+		if done == nil {
+			return
+		}
+		select {
+		case done <- err:
+		default: // already answered
 		}
 	}
 	return &request{exchange: wire.INFORMATIONAL,
+		abort: finish,
 		build: func() ([]wire.Payload, error) {
 			if err := sa.e.random(cookie); err != nil {
 				finish(err)
