@@ -77,9 +77,13 @@
 // (Responder.Redirect); our initiator follows all three. INITIAL_CONTACT
 // and PeerConfig.Unique decide what happens to older SAs of an identity.
 //
+// Additional CHILD SAs on the application's request: SA.AddChild (a
+// gateway accepts at most 32 per IKE SA, then NO_ADDITIONAL_SAS).
+// Gateways that accept certificate clients send CERTREQ
+// (WithCertificateRequests), which Windows and strongSwan clients need.
+//
 // Not yet: IKE_INTERMEDIATE and multiple key exchanges (RFC 9370) with
-// ML-KEM, CREATE_CHILD_SA for additional CHILD SAs on the application's
-// request, IKEv1.
+// ML-KEM, IKEv1.
 //
 // # Logging and keys
 //
