@@ -117,10 +117,21 @@ type Policy struct {
 	ReqID    uint32
 	// Priority orders overlapping policies: lower values win, as in XFRM.
 	Priority uint32
+	// IfID is the XFRM interface ID of the kernel data plane (package
+	// xfrm) for this policy: 0 selects the data plane's default
+	// (xfrm.WithIfID). Policies with identical selectors coexist in the
+	// kernel when their IDs differ, so peers with overlapping traffic
+	// selectors each get their own xfrm interface. The userspace engine
+	// ignores it (its policy database is keyed by direction and selectors
+	// alone).
+	IfID uint32
 }
 
 // String describes the policy.
 func (p *Policy) String() string {
+	if p.IfID != 0 {
+		return fmt.Sprintf("esp policy %s %s -> %s %s reqid=%d prio=%d if_id=%d", p.Dir, p.Src, p.Dst, p.Action, p.ReqID, p.Priority, p.IfID)
+	}
 	return fmt.Sprintf("esp policy %s %s -> %s %s reqid=%d prio=%d", p.Dir, p.Src, p.Dst, p.Action, p.ReqID, p.Priority)
 }
 

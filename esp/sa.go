@@ -121,6 +121,13 @@ type SA struct {
 	// keepalives to Dst while the SA is idle; the IKE engine sets it on
 	// outbound UDP-encapsulated SAs when it found a NAT in front of us.
 	NATKeepalive bool
+
+	// IfID is the XFRM interface ID of the kernel data plane (package
+	// xfrm) for this SA's state: 0 selects the data plane's default
+	// (xfrm.WithIfID). Per-SA IDs let peers with overlapping traffic
+	// selectors coexist, each routed through its own xfrm interface, as
+	// strongSwan's if_id_in/if_id_out do. The userspace engine ignores it.
+	IfID uint32
 }
 
 // ID returns the SAID that names sa in DeleteSA, UpdateSA and SAStats.
@@ -135,8 +142,12 @@ func (sa *SA) String() string {
 	if sa.UDPEncap() {
 		enc = "esp-in-udp"
 	}
-	return fmt.Sprintf("esp SA %s 0x%08x %s %s %s->%s encr=%d/%d integ=%d esn=%t reqid=%d keys=<redacted %d+%d bytes>",
-		sa.Dir, sa.SPI, sa.Mode, enc, sa.Src, sa.Dst, sa.Encr, sa.EncrKeyBits, sa.Integ, sa.ESN, sa.ReqID,
+	ifID := ""
+	if sa.IfID != 0 {
+		ifID = fmt.Sprintf(" if_id=%d", sa.IfID)
+	}
+	return fmt.Sprintf("esp SA %s 0x%08x %s %s %s->%s encr=%d/%d integ=%d esn=%t reqid=%d%s keys=<redacted %d+%d bytes>",
+		sa.Dir, sa.SPI, sa.Mode, enc, sa.Src, sa.Dst, sa.Encr, sa.EncrKeyBits, sa.Integ, sa.ESN, sa.ReqID, ifID,
 		len(sa.EncrKey), len(sa.IntegKey))
 }
 
