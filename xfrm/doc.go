@@ -62,9 +62,9 @@
 //     ESP handler is set on the transport: the kernel takes ESP in UDP
 //     out of the socket, and raw ESP never reaches it.
 //  4. The client pools need a route (any device: a dummy device, the
-//     uplink, or an xfrm interface with WithIfID): the XFRM output policy
-//     applies to packets the kernel has routed. dp.Close after Serve
-//     returned removes whatever the engine left.
+//     uplink, or an xfrm interface with WithIfID or a ChildConfig.IfID):
+//     the XFRM output policy applies to packets the kernel has routed.
+//     dp.Close after Serve returned removes whatever the engine left.
 //
 // TestKernelIKEv2 runs exactly this in the test VM against our initiator
 // on the userspace data plane: pings both ways with raw ESP and with ESP
@@ -78,10 +78,25 @@
 // tunnels, overlapping client address ranges) coexist when each gets its
 // own XFRM interface ID (WithIfID, the modern way: route traffic into the
 // matching xfrm interface) or mark (WithMark). WithReqIDRange reserves
-// request IDs. With WithRemoveStale, New deletes states and policies left
-// behind by a previous process that carry the same interface ID, mark and
-// request ID range, so a restarted gateway starts clean without touching
-// anything else on the machine.
+// request IDs.
+//
+// Within one data plane, single SAs and policies may carry their own
+// interface ID (esp.SA.IfID, esp.Policy.IfID; the IKE engine copies
+// ike.ChildConfig.IfID into them), like strongSwan's per-connection
+// if_id_in/if_id_out: a gateway whose site-to-site peers have identical
+// traffic selectors (two sites behind 10.0.0.0/24) gives each peer an ID
+// and an xfrm interface, and the kernel keeps their policies apart. The
+// IDs must be declared with WithIfIDRange (AddSA and AddPolicy refuse
+// others); 0 selects the default of WithIfID. The data plane's set of IDs
+// is that default plus the range: expire and acquire events on them are
+// its own, and with WithRemoveStale, New deletes states and policies left
+// behind by a previous process that carry one of them, the same mark and
+// a request ID of the range, so a restarted gateway starts clean without
+// touching anything else on the machine. (Untagged state, if_id 0 without
+// a mark or request ID range, is never taken for stale.)
+// TestKernelPerSAIfID shows two such peers in the test VM: policies read
+// back on their IDs, packets routed into each peer's xfrm interface leave
+// through that peer's SA, and Close removes both.
 //
 // # Limits
 //
@@ -89,11 +104,11 @@
 // that is not a prefix becomes several kernel policies (at most 64); a
 // port range other than one port or all is rejected (ErrSelector) rather
 // than widened.
-// The XFRM interface ID and mark belong to the data plane, not to each SA:
-// a gateway that wants one xfrm interface per client (strongSwan's
-// if_id_in/if_id_out = %unique) would need the ID in esp.SA and
-// esp.Policy, which do not carry one yet; several data planes with their
-// own IDs (one per engine) are what works today.
+// The mark belongs to the data plane, not to each SA (interface IDs can be
+// per SA, see above). One ID is used in both directions: strongSwan's
+// separate if_id_in and if_id_out are not modelled, and the embedder
+// creates the xfrm interfaces and routes (the data plane does not), so
+// %unique-style IDs per client need the embedder to pick IDs of the range.
 // The 6.1 kernel sends no NAT keepalives: with WithNATKeepalive or
 // UseTransport the data plane sends them on the IKE socket of the peer's
 // address family for SAs with esp.SA.NATKeepalive; without it

@@ -54,7 +54,7 @@ func (d *DataPlane) handleEvent(typ uint16, data []byte) {
 			d.cfg.logger.Warn("xfrm: expire message", "err", err)
 			return
 		}
-		if m.sa.ifID != d.cfg.ifID || !d.ownsMark(m.sa.hasMark, m.sa.markValue) {
+		if !d.cfg.ownsIfID(m.sa.ifID) || !d.ownsMark(m.sa.hasMark, m.sa.markValue) {
 			return
 		}
 		d.mu.Lock()
@@ -80,11 +80,11 @@ func (d *DataPlane) handleEvent(typ uint16, data []byte) {
 			d.cfg.logger.Warn("xfrm: acquire message", "err", err)
 			return
 		}
-		if m.ifID != d.cfg.ifID || !d.ownsMark(m.hasMark, m.markValue) {
+		if !d.cfg.ownsIfID(m.ifID) || !d.ownsMark(m.hasMark, m.markValue) {
 			return
 		}
 		d.mu.Lock()
-		pe := d.byKSel[kselKey{m.policyDir, m.policy}]
+		pe := d.byKSel[kselKey{m.policyDir, m.policy, m.ifID}]
 		var ev esp.Event
 		if pe != nil && !d.closed {
 			// The triggering packet's addresses, protocol and ports: the

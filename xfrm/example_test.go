@@ -16,7 +16,7 @@ import (
 func Example() {
 	_, err := xfrm.New(xfrm.WithRemoveStale())
 	fmt.Println(err)
-	// Output: xfrm: WithRemoveStale: needs WithIfID, WithMark or WithReqIDRange to recognise its own state
+	// Output: xfrm: WithRemoveStale: needs WithIfID, WithIfIDRange, WithMark or WithReqIDRange to recognise its own state
 }
 
 // A gateway runs the IKEv2 engine on the kernel data plane: the data

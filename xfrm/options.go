@@ -26,6 +26,8 @@ type config struct {
 	ns          netns.NsHandle
 	nsSet       bool
 	ifID        uint32
+	ifIDMin     uint32
+	ifIDMax     uint32
 	markValue   uint32
 	markMask    uint32
 	reqMin      uint32
@@ -59,6 +61,20 @@ func WithNetNS(ns netns.NsHandle) Option {
 // ranges on other interface IDs stay separate. It also tags what this data
 // plane owns.
 func WithIfID(id uint32) Option { return func(c *config) { c.ifID = id } }
+
+// WithIfIDRange declares the XFRM interface IDs min..max that single SAs
+// and policies may carry (esp.SA.IfID, esp.Policy.IfID, set by the IKE
+// engine from ike.ChildConfig.IfID), beside the default of WithIfID: one
+// interface per peer, so peers with overlapping traffic selectors (two
+// sites that both use 10.0.0.0/24) coexist, like strongSwan's per-connection
+// if_id_in/if_id_out. AddSA and AddPolicy reject other nonzero IDs. The
+// data plane owns every ID in the range: expire and acquire events carrying
+// one are its own, and WithRemoveStale removes states and policies on them
+// (with the mark and request ID range, if set), so the range must not
+// overlap the IDs of another data plane or daemon.
+func WithIfIDRange(min, max uint32) Option {
+	return func(c *config) { c.ifIDMin, c.ifIDMax = min, max }
+}
 
 // WithMark sets an XFRM mark on every state and policy: only packets whose
 // fwmark matches (value under mask) use them. The older alternative to
@@ -121,13 +137,18 @@ func (c *config) validate() error {
 		return fmt.Errorf("xfrm: WithNetNS: namespace handle is not open")
 	case c.markValue&^c.markMask != 0:
 		return fmt.Errorf("xfrm: WithMark: value 0x%x has bits outside mask 0x%x", c.markValue, c.markMask)
+	case c.ifIDMin > c.ifIDMax:
+		return fmt.Errorf("xfrm: WithIfIDRange: min %d above max %d", c.ifIDMin, c.ifIDMax)
+	case c.ifIDMax != 0 && c.ifIDMin == 0:
+		// if_id 0 means "no interface": it cannot tag ownership.
+		return fmt.Errorf("xfrm: WithIfIDRange: interface ID 0 is reserved (it means no xfrm interface)")
 	case c.reqMin > c.reqMax:
 		return fmt.Errorf("xfrm: WithReqIDRange: min %d above max %d", c.reqMin, c.reqMax)
 	case c.reqMax != 0 && c.reqMin == 0:
 		// ReqID 0 in a template means "any SA", so it cannot tag ownership.
 		return fmt.Errorf("xfrm: WithReqIDRange: request ID 0 is reserved (it matches any SA)")
 	case c.removeStale && !c.tagged():
-		return fmt.Errorf("xfrm: WithRemoveStale: needs WithIfID, WithMark or WithReqIDRange to recognise its own state")
+		return fmt.Errorf("xfrm: WithRemoveStale: needs WithIfID, WithIfIDRange, WithMark or WithReqIDRange to recognise its own state")
 	case c.eventBuffer < 1:
 		return fmt.Errorf("xfrm: WithEventBuffer: %d, must be at least 1", c.eventBuffer)
 	case c.kaInterval < 0:
@@ -138,7 +159,48 @@ func (c *config) validate() error {
 	return nil
 }
 
-func (c *config) tagged() bool { return c.ifID != 0 || c.markMask != 0 || c.reqMax != 0 }
+func (c *config) tagged() bool {
+	return c.ifID != 0 || c.ifIDMax != 0 || c.markMask != 0 || c.reqMax != 0
+}
+
+// effIfID resolves an SA's or policy's IfID: 0 is the data plane's default.
+func (c *config) effIfID(id uint32) uint32 {
+	if id == 0 {
+		return c.ifID
+	}
+	return id
+}
+
+// ifIDAllowed reports whether an SA or policy may carry IfID id: 0 (the
+// default), the default itself, or one inside WithIfIDRange.
+func (c *config) ifIDAllowed(id uint32) bool {
+	return id == 0 || c.ownsIfID(id)
+}
+
+// ownsIfID reports whether a kernel object with interface ID id (0: none)
+// may be this data plane's: the default of WithIfID or one of
+// WithIfIDRange. The mark and request IDs must match as well.
+func (c *config) ownsIfID(id uint32) bool {
+	return id == c.ifID || (c.ifIDMax != 0 && id >= c.ifIDMin && id <= c.ifIDMax)
+}
+
+// ownsStaleIfID is ownsIfID for WithRemoveStale: when the default is "no
+// interface" (0) and no mark or request ID range tags the data plane, the
+// untagged state of the machine is not ours, only that on the range.
+func (c *config) ownsStaleIfID(id uint32) bool {
+	if id == 0 && c.ifID == 0 && c.markMask == 0 && c.reqMax == 0 {
+		return false
+	}
+	return c.ownsIfID(id)
+}
+
+// ifIDRangeString describes the allowed IDs for errors.
+func (c *config) ifIDRangeString() string {
+	if c.ifIDMax == 0 {
+		return fmt.Sprintf("only the default if_id %d (WithIfID); no WithIfIDRange", c.ifID)
+	}
+	return fmt.Sprintf("the default if_id %d (WithIfID) or WithIfIDRange %d-%d", c.ifID, c.ifIDMin, c.ifIDMax)
+}
 
 // reqIDAllowed reports whether r is inside the configured range.
 func (c *config) reqIDAllowed(r uint32) bool {

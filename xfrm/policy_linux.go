@@ -92,7 +92,7 @@ func (d *DataPlane) kernelPolicy(pe *polEntry, k *kselector, dir netlink.Dir) *n
 		DstPort:  int(k.dstPort),
 		Dir:      dir,
 		Priority: int(pe.p.Priority),
-		Ifid:     int(d.cfg.ifID),
+		Ifid:     int(pe.ifID),
 		Action:   netlink.XFRM_POLICY_ALLOW,
 	}
 	if d.cfg.markMask != 0 {
@@ -145,6 +145,9 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 	if p.Action == esp.ActionProtect && !d.cfg.reqIDAllowed(p.ReqID) {
 		return fmt.Errorf("xfrm: policy %s: ReqID outside WithReqIDRange %d-%d", &p, d.cfg.reqMin, d.cfg.reqMax)
 	}
+	if !d.cfg.ifIDAllowed(p.IfID) {
+		return fmt.Errorf("xfrm: policy %s: if_id %d not allowed: %s", &p, p.IfID, d.cfg.ifIDRangeString())
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -153,11 +156,12 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 	if d.closed {
 		return esp.ErrClosed
 	}
-	key := polKey{p.Dir, p.Src, p.Dst}
+	ifID := d.cfg.effIfID(p.IfID)
+	key := polKey{p.Dir, p.Src, p.Dst, ifID}
 	if _, ok := d.pols[key]; ok {
 		return fmt.Errorf("xfrm: add %s: %w", &p, esp.ErrPolicyExists)
 	}
-	pe := &polEntry{p: p, ksels: k, fwd: p.Dir == esp.DirIn && !d.cfg.noForward}
+	pe := &polEntry{p: p, ifID: ifID, ksels: k, fwd: p.Dir == esp.DirIn && !d.cfg.noForward}
 	if p.Action == esp.ActionProtect {
 		pe.tmpl = d.templateLocked(&p, k)
 	}
@@ -172,7 +176,7 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 	}
 	d.pols[key] = pe
 	for _, ks := range k {
-		d.byKSel[kselKey{uint8(kernelDir(p.Dir)), ks}] = pe
+		d.byKSel[kselKey{uint8(kernelDir(p.Dir)), ks, ifID}] = pe
 	}
 	d.polReq[p.ReqID] = append(d.polReq[p.ReqID], pe)
 	// &p, not p.String(): formatting only when debug logging is on (it
@@ -201,14 +205,15 @@ func (d *DataPlane) DeletePolicy(ctx context.Context, p esp.Policy) error {
 	if d.closed {
 		return esp.ErrClosed
 	}
-	pe, ok := d.pols[polKey{p.Dir, p.Src, p.Dst}]
+	key := polKey{p.Dir, p.Src, p.Dst, d.cfg.effIfID(p.IfID)}
+	pe, ok := d.pols[key]
 	if !ok {
 		return fmt.Errorf("xfrm: delete %s: %w", &p, esp.ErrPolicyNotFound)
 	}
 	err := d.delPolicyLocked(pe)
-	delete(d.pols, polKey{p.Dir, p.Src, p.Dst})
+	delete(d.pols, key)
 	for _, ks := range pe.ksels {
-		delete(d.byKSel, kselKey{uint8(kernelDir(p.Dir)), ks})
+		delete(d.byKSel, kselKey{uint8(kernelDir(p.Dir)), ks, pe.ifID})
 	}
 	l := d.polReq[pe.p.ReqID]
 	for i, x := range l {
@@ -258,10 +263,11 @@ func (d *DataPlane) resyncLocked(reqid uint32) error {
 	return errors.Join(errs...)
 }
 
-// ownsMark reports whether a state or policy's mark and interface ID are
-// exactly this data plane's (an unset tag must be absent).
+// ownsTags reports whether a state or policy left behind carries this
+// data plane's tags: an interface ID it owns (the default or one of
+// WithIfIDRange) and exactly its mark (an unset mark must be absent).
 func (d *DataPlane) ownsTags(ifID int, m *netlink.XfrmMark) bool {
-	if uint32(ifID) != d.cfg.ifID {
+	if ifID < 0 || !d.cfg.ownsStaleIfID(uint32(ifID)) {
 		return false
 	}
 	if d.cfg.markMask == 0 {

@@ -79,18 +79,24 @@ func (e *saEntry) observeLocked(st *saInfo, now time.Time) time.Time {
 	return e.lastUse
 }
 
+// polKey identifies a policy like the kernel does: direction, selectors
+// and (effective) interface ID, so identical selectors on different
+// xfrm interfaces are different policies.
 type polKey struct {
 	dir      esp.Direction
 	src, dst esp.Selector
+	ifID     uint32
 }
 
 type kselKey struct {
-	dir uint8
-	sel kselector
+	dir  uint8
+	sel  kselector
+	ifID uint32
 }
 
 type polEntry struct {
 	p     esp.Policy
+	ifID  uint32      // p.IfID, or the data plane's default
 	ksels []kselector // one kernel policy (per direction) each
 	tmpl  tmplInfo
 	fwd   bool // a forward policy was installed beside the inbound one
@@ -247,6 +253,9 @@ func (d *DataPlane) AddSA(ctx context.Context, sa *esp.SA) error {
 	if !d.cfg.reqIDAllowed(sa.ReqID) {
 		return fmt.Errorf("xfrm: SA 0x%08x: ReqID %d outside WithReqIDRange %d-%d", sa.SPI, sa.ReqID, d.cfg.reqMin, d.cfg.reqMax)
 	}
+	if !d.cfg.ifIDAllowed(sa.IfID) {
+		return fmt.Errorf("xfrm: SA 0x%08x: if_id %d not allowed: %s", sa.SPI, sa.IfID, d.cfg.ifIDRangeString())
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -255,7 +264,8 @@ func (d *DataPlane) AddSA(ctx context.Context, sa *esp.SA) error {
 	if err != nil {
 		return fmt.Errorf("xfrm: SA 0x%08x: %w", sa.SPI, err)
 	}
-	msg, err := encodeState(c, algs, &d.tags)
+	tags := d.tagsFor(c)
+	msg, err := encodeState(c, algs, &tags)
 	if err != nil {
 		return err
 	}
@@ -308,8 +318,8 @@ func (d *DataPlane) UpdateSA(ctx context.Context, id esp.SAID, sa *esp.SA) error
 	old := e.sa
 	if sa.SPI != old.SPI || sa.Dir != old.Dir || sa.Mode != old.Mode || sa.Encr != old.Encr ||
 		sa.EncrKeyBits != old.EncrKeyBits || sa.Integ != old.Integ || sa.ESN != old.ESN {
-		// As esp.Userspace: keys and ReqID are taken from the installed
-		// SA, the rest must match it.
+		// As esp.Userspace: keys, ReqID and IfID are taken from the
+		// installed SA, the rest must match it.
 		return fmt.Errorf("xfrm: update %s: algorithms, ESN and mode cannot change (rekey instead)", id)
 	}
 	n := cloneSA(old)
@@ -322,7 +332,8 @@ func (d *DataPlane) UpdateSA(ctx context.Context, id esp.SAID, sa *esp.SA) error
 		wipe(n)
 		return err
 	}
-	msg, err := encodeState(n, algs, &d.tags)
+	tags := d.tagsFor(n)
+	msg, err := encodeState(n, algs, &tags)
 	if err != nil {
 		wipe(n)
 		return err
@@ -369,7 +380,8 @@ func (d *DataPlane) replaceLocked(old, n *esp.SA, msg []byte) error {
 		}
 		return saError("update", id, err)
 	}
-	ae := encodeNewAE(n.Dst.Addr(), n.Src.Addr(), n.SPI, n.ReqID, &d.tags, st)
+	tags := d.tagsFor(n)
+	ae := encodeNewAE(n.Dst.Addr(), n.Src.Addr(), n.SPI, n.ReqID, &tags, st)
 	if _, err := d.request(msgNewAE, unix.NLM_F_REPLACE|unix.NLM_F_ACK, ae, 0); err != nil {
 		// Without the old sequence numbers the peer would drop our
 		// packets as replays; do not leave such a state behind.
@@ -393,7 +405,8 @@ func (d *DataPlane) restoreLocked(old *esp.SA, st *saInfo) {
 	if err != nil {
 		return
 	}
-	msg, err := encodeState(old, algs, &d.tags)
+	tags := d.tagsFor(old)
+	msg, err := encodeState(old, algs, &tags)
 	if err != nil {
 		return
 	}
@@ -402,10 +415,21 @@ func (d *DataPlane) restoreLocked(old *esp.SA, st *saInfo) {
 		d.cfg.logger.Warn("xfrm: restoring state after failed update", "child_sa", old.ID().String(), "err", err)
 		return
 	}
-	ae := encodeNewAE(old.Dst.Addr(), old.Src.Addr(), old.SPI, old.ReqID, &d.tags, st)
+	ae := encodeNewAE(old.Dst.Addr(), old.Src.Addr(), old.SPI, old.ReqID, &tags, st)
 	_, _ = d.request(msgNewAE, unix.NLM_F_REPLACE|unix.NLM_F_ACK, ae, 0)
 }
 
+// tagsFor returns the tags of sa's state: its own interface ID, or the
+// data plane's default, and the data plane's mark.
+func (d *DataPlane) tagsFor(sa *esp.SA) stateTags {
+	t := d.tags
+	t.ifID = d.cfg.effIfID(sa.IfID)
+	return t
+}
+
+// getStateLocked and delStateLocked look states up by mark, destination
+// and SPI, as the kernel does (xfrm_state_lookup ignores the interface
+// ID), so the data plane's default tags serve for every SA.
 func (d *DataPlane) getStateLocked(dst netip.Addr, spi uint32) (*saInfo, error) {
 	msgs, err := d.request(msgGetSA, unix.NLM_F_ACK, encodeSAID(dst, spi, &d.tags), msgNewSA)
 	if err != nil {
