@@ -305,10 +305,10 @@ func (c *childSA) install(sa *ikeSA) error {
 	}
 	in := &esp.SA{SPI: c.spiIn, Dir: esp.DirIn, Mode: c.mode, Src: remote, Dst: local,
 		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: inEnc, IntegKey: inInt, ESN: esn, ReqID: c.reqid,
-		Lifetime: life}
+		Lifetime: life, IfID: cc.IfID}
 	out := &esp.SA{SPI: c.spiOut, Dir: esp.DirOut, Mode: c.mode, Src: local, Dst: remote,
 		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: outEnc, IntegKey: outInt, ESN: esn, ReqID: c.reqid,
-		NATKeepalive: sa.natLocal, Lifetime: life}
+		NATKeepalive: sa.natLocal, Lifetime: life, IfID: cc.IfID}
 	for _, s := range []*esp.SA{in, out} {
 		if s.Dir == esp.DirOut && c.deferOut {
 			c.outDeferred, c.outDeadline = s, time.Now().Add(deferredOutMax)
@@ -332,8 +332,8 @@ func (c *childSA) install(sa *ikeSA) error {
 				continue
 			}
 			for _, p := range []esp.Policy{
-				{Dir: esp.DirOut, Src: l, Dst: r, Action: esp.ActionProtect, ReqID: c.reqid},
-				{Dir: esp.DirIn, Src: r, Dst: l, Action: esp.ActionProtect, ReqID: c.reqid},
+				{Dir: esp.DirOut, Src: l, Dst: r, Action: esp.ActionProtect, ReqID: c.reqid, IfID: cc.IfID},
+				{Dir: esp.DirIn, Src: r, Dst: l, Action: esp.ActionProtect, ReqID: c.reqid, IfID: cc.IfID},
 			} {
 				if err := dp.AddPolicy(ctx, p); err != nil {
 					c.remove(sa)

@@ -140,6 +140,14 @@ type ChildConfig struct {
 	RekeyTime, LifeTime time.Duration
 	// RekeyBytes and RekeyPackets trigger a rekey by traffic volume.
 	RekeyBytes, RekeyPackets uint64
+	// IfID is the XFRM interface ID for this CHILD SA's states and
+	// policies on the kernel data plane (package xfrm; it must lie in its
+	// WithIfIDRange); 0 selects the data plane's default (xfrm.WithIfID).
+	// Giving each site-to-site peer its own ID lets peers with overlapping
+	// traffic selectors coexist, like strongSwan's if_id_in/if_id_out; the
+	// embedder routes each peer's traffic into the matching xfrm
+	// interface. The userspace data plane ignores it.
+	IfID uint32
 }
 
 // PeerConfig is everything we need to set up IKE SAs with one class of
