@@ -858,3 +858,35 @@ func TestSplitTunnelSubnets(t *testing.T) {
 		}
 	})
 }
+
+// TestChildIfID carries each side's ChildConfig.IfID into every SA and
+// policy it installs (per-peer XFRM interfaces on the kernel data plane).
+func TestChildIfID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		respCfg.Children = []ike.ChildConfig{{Name: "site", IfID: 42}}
+		initCfg.Children = []ike.ChildConfig{{Name: "site", IfID: 7}}
+		p := newPair(t, respCfg)
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			dp   *iketest.DataPlane
+			want uint32
+		}{{p.respDP, 42}, {p.initDP, 7}} {
+			if len(c.dp.SAs()) == 0 || len(c.dp.Policies()) == 0 {
+				t.Fatalf("nothing installed")
+			}
+			for _, s := range c.dp.SAs() {
+				if s.IfID != c.want {
+					t.Errorf("SA %08x has if_id %d, want %d", s.SPI, s.IfID, c.want)
+				}
+			}
+			for _, pol := range c.dp.Policies() {
+				if pol.IfID != c.want {
+					t.Errorf("policy %v has if_id %d, want %d", pol, pol.IfID, c.want)
+				}
+			}
+		}
+	})
+}
