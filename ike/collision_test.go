@@ -331,3 +331,47 @@ func TestRekeysFor24Hours(t *testing.T) {
 			tr.sent.Load(), childUps.Load(), strings.Count(l, "IKE SA rekeyed"), strings.Count(l, "collision"), maxSAs)
 	})
 }
+
+// TestSupersededIKESAsBounded has a peer that rekeys its IKE SA in a loop
+// without ever deleting the old ones (its Deletes are lost): the gateway
+// keeps at most maxSuperseded (8) of them, refuses further IKE rekeys
+// with TEMPORARY_FAILURE, and accepts them again once the old SAs are
+// gone (they linger at most 2 minutes).
+func TestSupersededIKESAsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs testnet.Buffer
+		p, sa := collisionPair(t, 20, &logs, nil)
+		p.net.SetFilter(func(pkt *ike.Packet) bool {
+			m, err := wire.Parse(pkt.Data)
+			return err != nil || pkt.Remote.Addr() != clientAddr || m.Header.Exchange != wire.INFORMATIONAL || m.Header.IsResponse()
+		})
+		most := 0
+		for range 15 {
+			sa.Rekey(context.Background(), ike.RekeyIKE)
+			time.Sleep(3 * time.Second)
+			most = max(most, len(p.resp.SAs()))
+		}
+		if most > 9 {
+			t.Errorf("the gateway held %d IKE SAs of one peer", most)
+		}
+		if !strings.Contains(logs.String(), "refusing IKE rekey") {
+			t.Error("no IKE rekey was refused")
+		}
+		p.net.SetFilter(nil) // the peer behaves again
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		if n := len(p.resp.SAs()); n != 1 {
+			t.Errorf("%d gateway SAs after the superseded ones expired", n)
+		}
+		before := sa.Info().SPIi
+		if err := sa.Rekey(context.Background(), ike.RekeyIKE); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if sa.Info().SPIi == before {
+			t.Error("IKE rekeys still refused after the superseded SAs expired")
+		}
+		t.Logf("most IKE SAs at the gateway: %d", most)
+	})
+}

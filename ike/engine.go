@@ -44,6 +44,9 @@ type engine struct {
 	halfOpen int
 	closed   bool
 	byPeer   map[string]map[*ikeSA]bool // established responder SAs per peer identity
+	// superseded counts, per peer identity, the IKE SAs the peer rekeyed
+	// and has not deleted yet (see maxSuperseded).
+	superseded map[string]int
 
 	cookies *cookieJar
 	reqids  atomic.Uint32
@@ -65,7 +68,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	e := &engine{
 		conn: conn, cfg: cfg, responder: responder, log: cfg.logger,
 		ctx: ctx, cancel: cancel,
-		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{},
+		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
 	if e.cfg.proposals == nil {

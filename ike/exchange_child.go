@@ -177,6 +177,10 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		// left on the old IKE SA (strongSwan refuses the same way).
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("IKE rekey while a CHILD SA exchange is in progress"))
 	}
+	if sa.tooManySuperseded() {
+		sa.log.Warn("refusing IKE rekey: the peer does not delete the IKE SAs it rekeys", "superseded", maxSuperseded)
+		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("%d rekeyed IKE SAs not deleted", maxSuperseded))
+	}
 	e := sa.e
 	chosen, err := proposal.Select(e.cfg.proposals, listFromWire(sap), proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ke.Group)})
 	if err != nil {
@@ -235,6 +239,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	} else {
 		sa.handOver(ns)
 		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
+		sa.noteSuperseded()
 	}
 	wp := propToWire(chosen, chosen.Number, spiBytes(spir))
 	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil

@@ -265,6 +265,36 @@ type ikeRekeyRecord struct {
 // Delete before it is removed quietly.
 const rekeyedLinger = 2 * time.Minute
 
+// maxSuperseded bounds the IKE SAs one peer identity may have rekeyed
+// without deleting them (a well-behaved peer deletes each at once): an
+// authenticated peer must not pile up SAs, each with its goroutine, by
+// rekeying in a loop. Further IKE rekeys get TEMPORARY_FAILURE.
+const maxSuperseded = 8
+
+// noteSuperseded counts sa as rekeyed by the peer and not yet deleted;
+// destroy undoes it.
+func (sa *ikeSA) noteSuperseded() {
+	if sa.peerKey == "" || sa.countedSuperseded {
+		return
+	}
+	sa.countedSuperseded = true
+	e := sa.e
+	e.mu.Lock()
+	e.superseded[sa.peerKey]++
+	e.mu.Unlock()
+}
+
+// tooManySuperseded reports whether the peer has reached maxSuperseded.
+func (sa *ikeSA) tooManySuperseded() bool {
+	if sa.peerKey == "" {
+		return false
+	}
+	e := sa.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.superseded[sa.peerKey] >= maxSuperseded
+}
+
 // ikeRekeyRequest rekeys the IKE SA (RFC 7296 sections 1.3.2 and 2.18): we
 // become the original initiator of the new SA, which takes over the CHILD
 // SAs; then the old one is deleted.

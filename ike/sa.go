@@ -99,6 +99,7 @@ type ikeSA struct {
 	// peerInitialContact: the peer said in IKE_SA_INIT that it holds no
 	// other IKE SA with us (Windows' Vendor ID).
 	peerInitialContact bool
+	countedSuperseded  bool   // counted in engine.superseded
 	peerRedirect       bool   // the peer announced REDIRECT_SUPPORTED (RFC 5685)
 	reqFrom            Packet // the request being processed (addresses for MOBIKE)
 
@@ -657,6 +658,14 @@ func (sa *ikeSA) destroy(err error) {
 		sa.reauthFailed()
 	}
 	sa.state = stateDead
+	if sa.countedSuperseded {
+		sa.countedSuperseded = false
+		sa.e.mu.Lock()
+		if sa.e.superseded[sa.peerKey]--; sa.e.superseded[sa.peerKey] <= 0 {
+			delete(sa.e.superseded, sa.peerKey)
+		}
+		sa.e.mu.Unlock()
+	}
 	sa.e.unregister(sa)
 	sa.downErr = err
 	if h := sa.handle; h != nil && !sa.rekeyed {
