@@ -355,8 +355,14 @@ type roadwarrior struct {
 
 func startRoadwarrior(t *testing.T, topo *testnet.Topology) *roadwarrior {
 	t.Helper()
+	return startRoadwarriorOn(t, topo, []netip.Addr{topo.ClientAddr4, topo.ClientAddr6})
+}
+
+// startRoadwarriorOn is startRoadwarrior with the IKE sockets on addrs.
+func startRoadwarriorOn(t *testing.T, topo *testnet.Topology, addrs []netip.Addr) *roadwarrior {
+	t.Helper()
 	rw := &roadwarrior{log: &testnet.Buffer{}}
-	rw.tr, rw.dp = listenWithTUN(t, topo.Client, []netip.Addr{topo.ClientAddr4, topo.ClientAddr6}, "gi-tun1")
+	rw.tr, rw.dp = listenWithTUN(t, topo.Client, addrs, "gi-tun1")
 	var err error
 	logger := slog.New(slog.NewTextHandler(rw.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rw.init, err = ike.NewInitiator(rw.tr, ike.WithDataPlane(rw.dp), ike.WithLogger(logger))
@@ -437,16 +443,21 @@ func (rw *roadwarrior) dialAndPing(t *testing.T, topo *testnet.Topology, cfg *ik
 	}
 }
 
+// serverVars fills the strongSwan server profiles' placeholders.
+func serverVars() map[string]string {
+	return map[string]string{
+		"SERVER_ID": "vpn.example.com", "PSK": "goipsec-interop-psk-0123456789", "GROUP_ID": "g",
+		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
+	}
+}
+
 func TestInteropInitiatorAgainstStrongSwan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	strongswan.Require(t)
 	pki, roots := interopPKI(t)
-	vars := map[string]string{
-		"SERVER_ID": "vpn.example.com", "PSK": "goipsec-interop-psk-0123456789", "GROUP_ID": "g",
-		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
-	}
+	vars := serverVars()
 	psk := ipsec.Secret(vars["PSK"])
 	cases := []struct {
 		server string
@@ -700,10 +711,7 @@ func TestInteropMOBIKEInitiator(t *testing.T) {
 	}
 	strongswan.Require(t)
 	topo := testnet.New(t, testnet.NoNAT)
-	vars := map[string]string{
-		"SERVER_ID": "vpn.example.com", "PSK": "goipsec-interop-psk-0123456789", "GROUP_ID": "g",
-		"POOL4": testnet.Pool4.String(), "POOL6": testnet.Pool6.String(), "DNS4": testnet.DNS4.String(), "DNS6": testnet.DNS6.String(),
-	}
+	vars := serverVars()
 	sp, err := strongswan.Render("server", "ikev2-psk", vars)
 	if err != nil {
 		t.Fatal(err)
@@ -711,20 +719,7 @@ func TestInteropMOBIKEInitiator(t *testing.T) {
 	srv := strongswan.Start(t, topo.Server, sp, "", nil)
 	// A wildcard socket, so that we can send from whatever address the
 	// client namespace has after the move.
-	rw := &roadwarrior{log: &testnet.Buffer{}}
-	rw.tr, rw.dp = listenWithTUN(t, topo.Client, []netip.Addr{netip.IPv4Unspecified()}, "gi-tun1")
-	rw.init, err = ike.NewInitiator(rw.tr, ike.WithDataPlane(rw.dp), ike.WithLogger(slog.New(slog.NewTextHandler(rw.log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		rw.init.Close(context.Background())
-		rw.dp.Close()
-		rw.tr.Close()
-		if t.Failed() {
-			t.Logf("our initiator's log:\n%s", rw.log.String())
-		}
-	})
+	rw := startRoadwarriorOn(t, topo, []netip.Addr{netip.IPv4Unspecified()})
 	psk := ipsec.Secret(vars["PSK"])
 	cfg := &ike.PeerConfig{
 		Name: "ikev2-psk", LocalID: ipsec.Email("client@example.com"), RemoteID: ipsec.FQDN("vpn.example.com"),
