@@ -48,11 +48,9 @@ func TestMain(m *testing.M) {
 
 // responderProcess is the responder running in a namespace.
 type responderProcess struct {
-	ns             *testnet.NS
-	cmd            *exec.Cmd
-	stdout, stderr *testnet.Buffer
-	done           chan error
-	stopped        bool
+	*testnet.Process
+	ns      *testnet.NS
+	stopped bool
 }
 
 // startResponder runs `responder args...` in ns and waits for its
@@ -60,30 +58,27 @@ type responderProcess struct {
 // did not stop it.
 func startResponder(t *testing.T, ns *testnet.NS, args ...string) *responderProcess {
 	t.Helper()
-	p := &responderProcess{ns: ns, stdout: &testnet.Buffer{}, stderr: &testnet.Buffer{}, done: make(chan error, 1)}
-	p.cmd = ns.Command(context.Background(), os.Args[0], args...)
-	p.cmd.Env = append(os.Environ(), reexecEnv+"=1")
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	proc, err := ns.Start([]string{reexecEnv + "=1"}, os.Args[0], args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	p := &responderProcess{Process: proc, ns: ns}
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
-			t.Logf("responder log:\n%s", p.stderr.String())
+			t.Logf("responder log:\n%s", p.Stderr.String())
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second) // first start generates two RSA keys
-	for !strings.Contains(p.stdout.String(), "listening on:") {
+	for !strings.Contains(p.Stdout.String(), "listening on:") {
 		select {
-		case err := <-p.done:
+		case err := <-p.Done:
 			p.stopped = true
-			t.Fatalf("responder exited early: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout.String(), p.stderr.String())
+			t.Fatalf("responder exited early: %v\nstdout:\n%s\nstderr:\n%s", err, p.Stdout.String(), p.Stderr.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("responder did not start within 60 s\n%s", p.stderr.String())
+			t.Fatalf("responder did not start within 60 s\n%s", p.Stderr.String())
 		}
 	}
 	return p
@@ -97,21 +92,15 @@ func (p *responderProcess) stop(t *testing.T) {
 		return
 	}
 	p.stopped = true
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("responder exited with %v after SIGTERM", err)
-		}
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if inTime, err := p.Terminate(20 * time.Second); !inTime {
 		t.Errorf("responder did not stop within 20 s of SIGTERM")
+	} else if err != nil {
+		t.Errorf("responder exited with %v after SIGTERM", err)
 	}
 	if out, err := p.ns.Try("ip", "link", "show", "goipsec0"); err == nil {
 		t.Errorf("TUN device still present after shutdown:\n%s", out)
 	}
-	if !strings.Contains(p.stderr.String(), "responder stopped") {
+	if !strings.Contains(p.Stderr.String(), "responder stopped") {
 		t.Errorf("no orderly stop in the log")
 	}
 }
@@ -151,7 +140,7 @@ func eapPersona(profile string, ns *testnet.NS, server, user, password string) p
 func startPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.Charon {
 	t.Helper()
 	files := strongswan.Files{}
-	if f := strings.Fields(howTo(resp.stdout.String(), "CA certificate")); len(f) > 0 {
+	if f := strings.Fields(howTo(resp.Stdout.String(), "CA certificate")); len(f) > 0 {
 		ca, err := os.ReadFile(f[0])
 		if err != nil {
 			t.Fatalf("CA file from the how-to: %v", err)
@@ -213,7 +202,7 @@ func connectPersona(t *testing.T, c persona, resp *responderProcess) (*strongswa
 	t.Helper()
 	cli := startPersona(t, c, resp)
 	if out, err := cli.Initiate(c.profile, 30*time.Second); err != nil {
-		t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", c.profile, err, out, cli.Log(), resp.stderr.String())
+		t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", c.profile, err, out, cli.Log(), resp.Stderr.String())
 	}
 	return cli, checkPersona(t, c, cli)
 }
@@ -244,7 +233,7 @@ func connectAll(t *testing.T, resp *responderProcess, ps ...persona) ([]*strongs
 	wg.Wait()
 	for i, r := range res {
 		if r.err != nil {
-			t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", ps[i].profile, r.err, r.out, clis[i].Log(), resp.stderr.String())
+			t.Fatalf("%s could not connect: %v\n%s\nclient log:\n%s\nresponder log:\n%s", ps[i].profile, r.err, r.out, clis[i].Log(), resp.Stderr.String())
 		}
 	}
 	vips := make([][]netip.Addr, len(ps))
@@ -430,7 +419,7 @@ func TestEndToEndNativePersonas(t *testing.T) {
 			listen = append(listen, netip.MustParseAddr(u.server))
 		}
 		resp := startResponder(t, topo.Server, args(listen...)...)
-		out := resp.stdout.String()
+		out := resp.Stdout.String()
 		if got := howTo(out, "user"); got != demoUserName {
 			t.Fatalf("printed user %q, want %q:\n%s", got, demoUserName, out)
 		}
@@ -488,7 +477,7 @@ func TestEndToEndNativePersonas(t *testing.T) {
 				t.Errorf("%s ping with all four connected: %v\n%s", p.profile, err, out)
 			}
 		}
-		if !waitFor(5*time.Second, func() bool { return strings.Count(resp.stderr.String(), "client connected") >= 4 }) {
+		if !waitFor(5*time.Second, func() bool { return strings.Count(resp.Stderr.String(), "client connected") >= 4 }) {
 			t.Error("the responder's log does not show four connections")
 		}
 		// `responder status` lists all four, with their virtual IPs.
@@ -530,10 +519,10 @@ func TestEndToEndNativePersonas(t *testing.T) {
 				t.Errorf("metric %s = %v after the pings", k, m[k])
 			}
 		}
-		if !strings.Contains(resp.stderr.String(), "MODP-1024") {
+		if !strings.Contains(resp.Stderr.String(), "MODP-1024") {
 			t.Error("no warning that MODP-1024 is accepted")
 		}
-		if strings.Contains(resp.stderr.String(), password) {
+		if strings.Contains(resp.Stderr.String(), password) {
 			t.Error("the password appears in the log")
 		}
 		resp.stop(t)
@@ -572,10 +561,10 @@ func TestEndToEndNativePersonas(t *testing.T) {
 			}
 		})
 		resp := startResponder(t, topo.Server, append(slices.DeleteFunc(args(), func(a string) bool { return a == "-listen" || a == "" }), "-masquerade", "eth2")...)
-		if !strings.Contains(howTo(resp.stdout.String(), "also reachable"), testnet.ServerAddr4.String()) {
-			t.Errorf("the how-to does not list the server's address:\n%s", resp.stdout.String())
+		if !strings.Contains(howTo(resp.Stdout.String(), "also reachable"), testnet.ServerAddr4.String()) {
+			t.Errorf("the how-to does not list the server's address:\n%s", resp.Stdout.String())
 		}
-		out := resp.stdout.String()
+		out := resp.Stdout.String()
 		if strings.Contains(out, password) {
 			t.Error("the password is printed again on a later start")
 		}
@@ -636,7 +625,7 @@ func TestEndToEndNativePersonas(t *testing.T) {
 		for _, scriptSuite := range []bool{true, false} {
 			win = startWindowsCertPersona(t, topo.Client, resp, state, winHost, scriptSuite)
 			if out, err := win.Initiate(windowsCertProfile, 30*time.Second); err != nil {
-				t.Fatalf("Windows machine-certificate persona (script's suite %v): %v\n%s\nclient log:\n%s\nresponder log:\n%s", scriptSuite, err, out, win.Log(), resp.stderr.String())
+				t.Fatalf("Windows machine-certificate persona (script's suite %v): %v\n%s\nclient log:\n%s\nresponder log:\n%s", scriptSuite, err, out, win.Log(), resp.Stderr.String())
 			}
 			checkPersona(t, persona{profile: windowsCertProfile, ns: topo.Client}, win)
 			var status, serr bytes.Buffer
@@ -720,9 +709,9 @@ func startWindowsCertPersona(t *testing.T, ns *testnet.NS, resp *responderProces
 		"x509/client.pem":    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 		"private/client.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}),
 	}
-	f := strings.Fields(howTo(resp.stdout.String(), "CA certificate"))
+	f := strings.Fields(howTo(resp.Stdout.String(), "CA certificate"))
 	if len(f) == 0 {
-		t.Fatalf("no CA certificate in the how-to:\n%s", resp.stdout.String())
+		t.Fatalf("no CA certificate in the how-to:\n%s", resp.Stdout.String())
 	}
 	if files["x509ca/ca.pem"], err = os.ReadFile(f[0]); err != nil {
 		t.Fatal(err)
@@ -783,8 +772,8 @@ metrics: 127.0.0.1:9100
 	topo.Server.AddAddr("eth1", "203.0.113.1/24")
 	mac.AddAddr("eth0", "203.0.113.2/24")
 	resp := startResponder(t, topo.Server, "-config", confPath, "-state", state)
-	if !strings.Contains(howTo(resp.stdout.String(), "certificates"), "client_cas") {
-		t.Errorf("the how-to does not mention the client CAs:\n%s", resp.stdout.String())
+	if !strings.Contains(howTo(resp.Stdout.String(), "certificates"), "client_cas") {
+		t.Errorf("the how-to does not mention the client CAs:\n%s", resp.Stdout.String())
 	}
 	ca, err := os.ReadFile(filepath.Join(state, caCertFile))
 	if err != nil {
@@ -822,7 +811,7 @@ metrics: 127.0.0.1:9100
 	}
 	checkPersona(t, persona{profile: linuxConnName, ns: topo.Client}, cli)
 	resp.stop(t)
-	if strings.Contains(resp.stderr.String()+resp.stdout.String(), psk) || strings.Contains(resp.stderr.String(), p12Pass) {
+	if strings.Contains(resp.Stderr.String()+resp.Stdout.String(), psk) || strings.Contains(resp.Stderr.String(), p12Pass) {
 		t.Error("a secret appears in the responder's output")
 	}
 }

@@ -52,15 +52,15 @@ func TestKernelDataPlaneEndToEnd(t *testing.T) {
 	// The start line is logged just after the listening sockets are
 	// announced on stdout: give it a moment.
 	select {
-	case <-waitChan(func() bool { return strings.Contains(resp.stderr.String(), "dataplane=kernel") }, 5*time.Second):
+	case <-waitChan(func() bool { return strings.Contains(resp.Stderr.String(), "dataplane=kernel") }, 5*time.Second):
 	case <-time.After(6 * time.Second):
-		t.Errorf("the log does not say which data plane runs:\n%s", resp.stderr.String())
+		t.Errorf("the log does not say which data plane runs:\n%s", resp.Stderr.String())
 	}
 	if out, err := topo.Server.Try("ip", "addr", "show", "goipsec0"); err != nil || !strings.Contains(out, testnet.Pool4.Addr().Next().String()) {
 		t.Errorf("dummy device without the inside address: %v\n%s", err, out)
 	}
 	pwFile := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pwFile, []byte(howTo(resp.stdout.String(), "password")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwFile, []byte(howTo(resp.Stdout.String(), "password")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr testnet.Buffer
@@ -85,7 +85,7 @@ func TestKernelDataPlaneEndToEnd(t *testing.T) {
 		}
 	})
 	if !waitFor(45*time.Second, func() bool { return strings.Contains(stdout.String(), "tunnel up:") }) {
-		t.Fatalf("no tunnel within 45 s\nroadwarrior:\n%s\n%s\nresponder:\n%s", stdout.String(), stderr.String(), resp.stderr.String())
+		t.Fatalf("no tunnel within 45 s\nroadwarrior:\n%s\n%s\nresponder:\n%s", stdout.String(), stderr.String(), resp.Stderr.String())
 	}
 	t.Logf("%s", strings.TrimSpace(stdout.String()))
 	for _, gw := range []string{testnet.Pool4.Addr().Next().String(), testnet.Pool6.Addr().Next().String()} {

@@ -63,7 +63,7 @@ func TestEndToEndKillSwitch(t *testing.T) {
 	// A failed start (eth0 is no TUN device) removes the table too.
 	bad := startRoadwarrior(t, topo.Client, append(args, "-tun", "eth0")...)
 	select {
-	case err := <-bad.done:
+	case err := <-bad.Done:
 		bad.exited = true
 		if err == nil {
 			t.Error("roadwarrior -tun eth0 exited 0, want 1")
@@ -71,7 +71,7 @@ func TestEndToEndKillSwitch(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("roadwarrior -tun eth0 did not fail")
 	}
-	if log := bad.stderr.String(); !strings.Contains(log, "kill switch on") || !strings.Contains(log, "kill switch off") {
+	if log := bad.Stderr.String(); !strings.Contains(log, "kill switch on") || !strings.Contains(log, "kill switch off") {
 		t.Errorf("the failed start did not install and remove the kill switch:\n%s", log)
 	}
 	if !tableGone(killSwitchTable("eth0")) {
@@ -85,11 +85,11 @@ func TestEndToEndKillSwitch(t *testing.T) {
 	table := killSwitchTable(tunName)
 	p := startRoadwarrior(t, topo.Client, append(args, "-tun", tunName)...)
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.stderr.String(), "connection failed") && time.Now().Before(deadline) {
+	for !strings.Contains(p.Stderr.String(), "connection failed") && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if tableGone(table) {
-		t.Fatalf("no kill switch table while the gateway is stopped:\n%s", p.stderr.String())
+		t.Fatalf("no kill switch table while the gateway is stopped:\n%s", p.Stderr.String())
 	}
 	if !pingBlocked() {
 		t.Error("ping outside the tunnel works while the kill switch is on and the gateway is stopped")
@@ -103,7 +103,7 @@ func TestEndToEndKillSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := strongswan.Start(t, topo.Server, sp, "", nil)
-	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 30*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 30*time.Second)
 	for _, dst := range []string{testnet.Inner4.String(), testnet.Inner6.String()} {
 		if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", dst); err != nil {
 			t.Errorf("ping %s through the tunnel with the kill switch on: %v\n%s", dst, err, out)
@@ -111,7 +111,7 @@ func TestEndToEndKillSwitch(t *testing.T) {
 	}
 
 	srv.Kill()
-	waitLines(t, p.stdout, p.done, "tunnel down:", 1, 30*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel down:", 1, 30*time.Second)
 	if !pingBlocked() {
 		t.Error("ping outside the tunnel works between reconnection attempts")
 	}

@@ -73,15 +73,15 @@ func TestEndToEndRoaming(t *testing.T) {
 	move := func(t *testing.T, topo *testnet.Topology, p *rwProcess, tunName string) {
 		t.Helper()
 		topo.Client.Run("ip", "link", "set", "eth0", "down")
-		waitLines(t, p.stdout, p.done, "tunnel moved:", 1, 30*time.Second)
-		if !strings.Contains(p.stdout.String(), "tunnel moved: local "+uplink2Client+" (was "+testnet.LANAddr4.String()+")") {
-			t.Errorf("unexpected move:\n%s", p.stdout.String())
+		waitLines(t, p.Stdout, p.Done, "tunnel moved:", 1, 30*time.Second)
+		if !strings.Contains(p.Stdout.String(), "tunnel moved: local "+uplink2Client+" (was "+testnet.LANAddr4.String()+")") {
+			t.Errorf("unexpected move:\n%s", p.Stdout.String())
 		}
 		if out, _ := topo.Client.Try("ip", "-4", "route", "get", testnet.ServerAddr4.String()); !strings.Contains(out, "dev eth1") {
 			t.Errorf("the gateway's host route did not follow the uplink: %s", out)
 		}
-		if strings.Count(p.stdout.String(), "tunnel up:") != 1 || strings.Contains(p.stdout.String(), "tunnel down:") {
-			t.Errorf("the tunnel was rebuilt instead of moved:\n%s", p.stdout.String())
+		if strings.Count(p.Stdout.String(), "tunnel up:") != 1 || strings.Contains(p.Stdout.String(), "tunnel down:") {
+			t.Errorf("the tunnel was rebuilt instead of moved:\n%s", p.Stdout.String())
 		}
 	}
 
@@ -103,7 +103,7 @@ func TestEndToEndRoaming(t *testing.T) {
 		const tunName = "gi-rw6"
 		p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
 			"-remote-id", "vpn.example.com", "-tun", tunName, "-dpd", "2s")
-		waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+		waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
 		ping(t, topo, "before the move")
 		spis := regexp.MustCompile(`ikev2-psk: #\d+, ESTABLISHED, IKEv2, (\S+ \S+)`)
 		before := spis.FindStringSubmatch(srv.ListSAs())
@@ -124,9 +124,9 @@ func TestEndToEndRoaming(t *testing.T) {
 		// The first uplink comes back and is preferred again: back to it.
 		topo.Client.Run("ip", "link", "set", "eth0", "up")
 		topo.Client.Run("ip", "route", "add", "default", "via", testnet.NATInside4.String(), "dev", "eth0")
-		waitLines(t, p.stdout, p.done, "tunnel moved:", 2, 30*time.Second)
-		if !strings.Contains(p.stdout.String(), "tunnel moved: local "+testnet.LANAddr4.String()+" (was "+uplink2Client+")") {
-			t.Errorf("unexpected move back:\n%s", p.stdout.String())
+		waitLines(t, p.Stdout, p.Done, "tunnel moved:", 2, 30*time.Second)
+		if !strings.Contains(p.Stdout.String(), "tunnel moved: local "+testnet.LANAddr4.String()+" (was "+uplink2Client+")") {
+			t.Errorf("unexpected move back:\n%s", p.Stdout.String())
 		}
 		ping(t, topo, "after moving back")
 		if after := spis.FindStringSubmatch(srv.ListSAs()); after == nil || after[1] != before[1] {
@@ -161,10 +161,10 @@ func TestEndToEndRoaming(t *testing.T) {
 		const tunName = "gi-rw9"
 		p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
 			"-remote-id", "vpn.example.com", "-tun", tunName, "-dpd", "2s")
-		waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+		waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
 		ping(t, topo, "before the move")
 		topo.Client.Run("ip", "link", "set", "eth0", "down")
-		waitLines(t, p.stdout, p.done, "tunnel moved:", 1, 30*time.Second)
+		waitLines(t, p.Stdout, p.Done, "tunnel moved:", 1, 30*time.Second)
 		// Reauthentication: a new IKE SA from the new address replaces
 		// the old one at the gateway.
 		deadline := time.Now().Add(20 * time.Second)
@@ -202,7 +202,7 @@ func TestEndToEndRoaming(t *testing.T) {
 		p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-remote-id", "vpn.example.com",
 			"-auth", "eap", "-user", "demo", "-password-file", r.demoPasswordFile(t), "-ca", filepath.Join(r.state, "ca.pem"),
 			"-tun", tunName, "-dpd", "2s", "-split", testnet.Pool4.String())
-		waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+		waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
 		inside4 := testnet.Pool4.Addr().Next()
 		pingInside := func(when string) {
 			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", inside4.String()); err != nil {

@@ -35,9 +35,9 @@ func TestEndToEndPushedSubnets(t *testing.T) {
 	p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-remote-id", "vpn.example.com",
 		"-auth", "eap", "-user", "demo", "-password-file", r.demoPasswordFile(t), "-ca", filepath.Join(r.state, "ca.pem"),
 		"-tun", tunName)
-	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
-	if !strings.Contains(p.stdout.String(), "routes [198.51.100.0/25 2001:db8:100::/64 192.0.2.0/31] via "+tunName) {
-		t.Errorf("routes are not the pushed subnets:\n%s", p.stdout.String())
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
+	if !strings.Contains(p.Stdout.String(), "routes [198.51.100.0/25 2001:db8:100::/64 192.0.2.0/31] via "+tunName) {
+		t.Errorf("routes are not the pushed subnets:\n%s", p.Stdout.String())
 	}
 	for _, c := range []struct {
 		family, dst string

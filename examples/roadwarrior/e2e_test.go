@@ -29,33 +29,28 @@ func TestMain(m *testing.M) {
 
 // rwProcess is roadwarrior running in a namespace.
 type rwProcess struct {
-	ns             *testnet.NS
-	cmd            *exec.Cmd
-	stdout, stderr *testnet.Buffer
-	done           chan error
-	exited         bool
+	*testnet.Process
+	ns     *testnet.NS
+	exited bool
 }
 
 // startRoadwarrior runs `roadwarrior args...` in ns; it is killed at the
 // end of the test if the test did not stop it.
 func startRoadwarrior(t *testing.T, ns *testnet.NS, args ...string) *rwProcess {
 	t.Helper()
-	p := &rwProcess{ns: ns, stdout: &testnet.Buffer{}, stderr: &testnet.Buffer{}, done: make(chan error, 1)}
-	p.cmd = ns.Command(context.Background(), os.Args[0], args...)
-	p.cmd.Env = append(os.Environ(), reexecEnv+"=1")
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	proc, err := ns.Start([]string{reexecEnv + "=1"}, os.Args[0], args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	p := &rwProcess{Process: proc, ns: ns}
 	t.Cleanup(func() {
 		if !p.exited {
-			_ = p.cmd.Process.Kill()
-			<-p.done
+			_ = p.Cmd.Process.Kill()
+			<-p.Done
 		}
-		t.Logf("roadwarrior stdout:\n%s", p.stdout.String())
+		t.Logf("roadwarrior stdout:\n%s", p.Stdout.String())
 		if t.Failed() {
-			t.Logf("roadwarrior stderr:\n%s", p.stderr.String())
+			t.Logf("roadwarrior stderr:\n%s", p.Stderr.String())
 		}
 	})
 	return p
@@ -64,17 +59,13 @@ func startRoadwarrior(t *testing.T, ns *testnet.NS, args ...string) *rwProcess {
 // stop sends SIGTERM and checks for exit status 0 and a removed TUN.
 func (p *rwProcess) stop(t *testing.T, tunName string) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.exited = true
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v, want status 0", err)
-		}
-	case <-time.After(30 * time.Second):
+	inTime, err := p.Terminate(30 * time.Second)
+	p.exited = true
+	if !inTime {
 		t.Fatal("roadwarrior did not stop within 30 s of SIGTERM")
+	}
+	if err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
 	}
 	if out, err := p.ns.Try("ip", "link", "show", tunName); err == nil {
 		t.Errorf("TUN device still present after shutdown:\n%s", out)
@@ -142,7 +133,7 @@ func TestEndToEndAgainstStrongSwan(t *testing.T) {
 		"-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
 		"-id", "client@example.com", "-remote-id", "vpn.example.com", "-tun", tunName,
 		"-split", "198.51.100.0/24,2001:db8:100::/64", "-resolv", resolv, "-dpd", "2s", "-log-level", "debug")
-	stdout, stderr, done := p.stdout, p.stderr, p.done
+	stdout, stderr, done := p.Stdout, p.Stderr, p.Done
 
 	ping := func(when string) {
 		t.Helper()
@@ -225,9 +216,9 @@ func TestEndToEndFullTunnelGatewayKilled(t *testing.T) {
 		"-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
 		"-remote-id", "vpn.example.com", "-tun", tunName, "-dpd", "1s",
 		"-retransmit-timeout", "500ms", "-retransmit-tries", "2", "-dial-timeout", "5s", "-max-backoff", "4s")
-	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
-	if !strings.Contains(p.stdout.String(), "routes everything via "+tunName) {
-		t.Errorf("not a full tunnel:\n%s", p.stdout.String())
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
+	if !strings.Contains(p.Stdout.String(), "routes everything via "+tunName) {
+		t.Errorf("not a full tunnel:\n%s", p.Stdout.String())
 	}
 	gwRoute := func() string {
 		out, _ := topo.Client.Try("ip", "-4", "route", "get", testnet.ServerAddr4.String())
@@ -250,20 +241,20 @@ func TestEndToEndFullTunnelGatewayKilled(t *testing.T) {
 	ping("first SA")
 
 	srv.Kill()
-	waitLines(t, p.stdout, p.done, "tunnel down:", 1, 30*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel down:", 1, 30*time.Second)
 	if r := gwRoute(); strings.Contains(r, tunName) {
 		t.Errorf("route to the gateway still into the tunnel after it went down: %s", r)
 	}
 	// Let at least one attempt fail while the gateway is away.
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.stderr.String(), "connection failed") && time.Now().Before(deadline) {
+	for !strings.Contains(p.Stderr.String(), "connection failed") && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
-	if !strings.Contains(p.stderr.String(), "connection failed") {
+	if !strings.Contains(p.Stderr.String(), "connection failed") {
 		t.Error("no failed reconnection attempt logged while the gateway was away")
 	}
 	srv = strongswan.Start(t, topo.Server, sp, "", nil)
-	waitLines(t, p.stdout, p.done, "tunnel up:", 2, 60*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 2, 60*time.Second)
 	ping("after the gateway came back")
 	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev2-psk"); !st.IKEUp || !st.ChildUp {
 		t.Errorf("strongSwan does not show the new SAs up:\n%s", srv.ListSAs())
@@ -316,7 +307,7 @@ func TestEndToEndCertAndEAP(t *testing.T) {
 			args := append([]string{"-server", testnet.ServerAddr4.String(), "-remote-id", "vpn.example.com",
 				"-ca", filepath.Join(dir, "ca.pem"), "-tun", tunName, "-split", "198.51.100.0/24"}, c.args...)
 			p := startRoadwarrior(t, topo.Client, args...)
-			waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+			waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
 			if out, err := topo.Client.Try("ping", "-c", "3", "-i", "0.2", "-W", "2", testnet.Inner4.String()); err != nil {
 				t.Errorf("ping %s through the tunnel: %v\n%s", testnet.Inner4, err, out)
 			}
@@ -324,7 +315,7 @@ func TestEndToEndCertAndEAP(t *testing.T) {
 				t.Errorf("strongSwan does not show the SAs up:\n%s", srv.ListSAs())
 			}
 			p.stop(t, tunName)
-			if strings.Contains(p.stderr.String(), "s3cret") {
+			if strings.Contains(p.Stderr.String(), "s3cret") {
 				t.Error("the password appears in roadwarrior's log")
 			}
 		})
@@ -411,7 +402,7 @@ func TestEndToEndAgainstResponder(t *testing.T) {
 			t.Errorf("%s: ping the responder's inside address %v: %v\n%s", when, inside4, err, out)
 		}
 	}
-	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
 	ping("first SA")
 
 	// Restart the responder (SIGTERM sends Delete to its peers).
@@ -424,9 +415,9 @@ func TestEndToEndAgainstResponder(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("responder did not stop")
 	}
-	waitLines(t, p.stdout, p.done, "tunnel down:", 1, 30*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel down:", 1, 30*time.Second)
 	startResp()
-	waitLines(t, p.stdout, p.done, "tunnel up:", 2, 60*time.Second)
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 2, 60*time.Second)
 	ping("after the responder restarted")
 	p.stop(t, tunName)
 }
@@ -462,9 +453,9 @@ func TestEndToEndGatewaySplitTunnel(t *testing.T) {
 	const tunName = "gi-rw4"
 	p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-auth", "psk", "-psk-file", pskFile,
 		"-remote-id", "vpn.example.com", "-tun", tunName)
-	waitLines(t, p.stdout, p.done, "tunnel up:", 1, 45*time.Second)
-	if !strings.Contains(p.stdout.String(), "routes [198.51.100.0/24] via "+tunName) {
-		t.Errorf("routes not taken from the gateway's traffic selectors:\n%s", p.stdout.String())
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
+	if !strings.Contains(p.Stdout.String(), "routes [198.51.100.0/24] via "+tunName) {
+		t.Errorf("routes not taken from the gateway's traffic selectors:\n%s", p.Stdout.String())
 	}
 	if out, _ := topo.Client.Try("ip", "-4", "route", "get", "203.0.113.9"); strings.Contains(out, tunName) {
 		t.Errorf("203.0.113.9 is routed into the split tunnel: %s", out)
