@@ -113,16 +113,22 @@ func addrStrings(addrs []netip.Addr) []string {
 	return out
 }
 
-func serial() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-}
-
-func newCA(name string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+// newKey makes the RSA key of a new certificate and its random serial
+// number.
+func newKey() (*rsa.PrivateKey, *big.Int, error) {
 	key, err := rsa.GenerateKey(rand.Reader, rsaBits)
 	if err != nil {
 		return nil, nil, err
 	}
-	sn, err := serial()
+	sn, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, sn, nil
+}
+
+func newCA(name string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	key, sn, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,11 +156,7 @@ func newCA(name string, now time.Time) (*x509.Certificate, crypto.Signer, error)
 // clients match an address typed as server name only against dNSName),
 // EKUs serverAuth and ikeIntermediate.
 func newServerCert(ca *x509.Certificate, caKey crypto.Signer, name string, addrs []netip.Addr, now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	key, err := rsa.GenerateKey(rand.Reader, rsaBits)
-	if err != nil {
-		return nil, nil, err
-	}
-	sn, err := serial()
+	key, sn, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -408,11 +410,7 @@ func ensureClientCert(dir, user string, ca *x509.Certificate, caKey crypto.Signe
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("client certificate of %q: %w", user, err)
 	}
-	k, err := rsa.GenerateKey(rand.Reader, rsaBits)
-	if err != nil {
-		return nil, nil, err
-	}
-	sn, err := serial()
+	k, sn, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
