@@ -215,18 +215,7 @@ func (d *DataPlane) DeletePolicy(ctx context.Context, p esp.Policy) error {
 	for _, ks := range pe.ksels {
 		delete(d.byKSel, kselKey{uint8(kernelDir(p.Dir)), ks, pe.ifID})
 	}
-	l := d.polReq[pe.p.ReqID]
-	for i, x := range l {
-		if x == pe {
-			l = append(l[:i:i], l[i+1:]...)
-			break
-		}
-	}
-	if len(l) == 0 {
-		delete(d.polReq, pe.p.ReqID)
-	} else {
-		d.polReq[pe.p.ReqID] = l
-	}
+	removeIndexed(d.polReq, pe.p.ReqID, pe)
 	return err
 }
 

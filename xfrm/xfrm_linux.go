@@ -477,19 +477,25 @@ func (d *DataPlane) DeleteSA(ctx context.Context, id esp.SAID) error {
 func (d *DataPlane) forgetLocked(e *saEntry) {
 	delete(d.sas, regKey(e.id))
 	delete(d.byKern, kernKey{e.id.Dst, e.id.SPI})
-	l := d.byReq[e.sa.ReqID]
+	removeIndexed(d.byReq, e.sa.ReqID, e)
+	wipe(e.sa)
+}
+
+// removeIndexed deletes v from the list m[k], and the key with its last
+// element.
+func removeIndexed[K, V comparable](m map[K][]V, k K, v V) {
+	l := m[k]
 	for i, x := range l {
-		if x == e {
+		if x == v {
 			l = append(l[:i:i], l[i+1:]...)
 			break
 		}
 	}
 	if len(l) == 0 {
-		delete(d.byReq, e.sa.ReqID)
+		delete(m, k)
 	} else {
-		d.byReq[e.sa.ReqID] = l
+		m[k] = l
 	}
-	wipe(e.sa)
 }
 
 // SAStats implements esp.DataPlane from XFRM_MSG_GETSA: curlft bytes,
