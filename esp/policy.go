@@ -2,6 +2,7 @@ package esp
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 )
 
@@ -116,6 +117,9 @@ type Policy struct {
 	Action   Action
 	ReqID    uint32
 	// Priority orders overlapping policies: lower values win, as in XFRM.
+	// 0 (the usual value) lets the data plane compute it from the
+	// selectors' specificity with AutoPriority, so a client's /32 wins
+	// over another peer's 0.0.0.0/0 whatever their installation order.
 	Priority uint32
 	// IfID is the XFRM interface ID of the kernel data plane (package
 	// xfrm) for this policy: 0 selects the data plane's default
@@ -133,6 +137,71 @@ func (p *Policy) String() string {
 		return fmt.Sprintf("esp policy %s %s -> %s %s reqid=%d prio=%d if_id=%d", p.Dir, p.Src, p.Dst, p.Action, p.ReqID, p.Priority, p.IfID)
 	}
 	return fmt.Sprintf("esp policy %s %s -> %s %s reqid=%d prio=%d", p.Dir, p.Src, p.Dst, p.Action, p.ReqID, p.Priority)
+}
+
+// Policy priorities as strongSwan's kernel-netlink plugin computes them for
+// its default (not routed, not fallback) policies: a base from which each
+// prefix bit of either selector takes 512, a protocol 256 and each port
+// mask bit 4, minus 1 for a policy that is not a trap (routed) policy.
+const (
+	prioBase    = 200000
+	prioDefault = 2 * prioBase
+)
+
+// AutoPriority returns the priority a policy with Priority 0 gets from
+// src and dst: the more specific the selectors, the lower (stronger) the
+// value, with strongSwan's weights (prefix lengths, then protocol, then
+// ports), so both data planes pick the longest match, as the kernel does
+// for strongSwan's policies. An address range that is not a prefix counts
+// as the smallest prefix covering it, a port range likewise.
+func AutoPriority(src, dst Selector) uint32 {
+	return AutoPriorityBits(rangeBits(src.Start, src.End), rangeBits(dst.Start, dst.End),
+		src.Proto != 0 || dst.Proto != 0, portBits(src.StartPort, src.EndPort), portBits(dst.StartPort, dst.EndPort))
+}
+
+// AutoPriorityBits is AutoPriority from prefix lengths, whether a
+// protocol is set and port mask lengths (0 for any port, 16 for one): the
+// form a kernel selector has (package xfrm uses it for every prefix a
+// range is split into).
+func AutoPriorityBits(srcBits, dstBits int, proto bool, srcPortBits, dstPortBits int) uint32 {
+	p := uint32(prioDefault)
+	p -= uint32(srcBits+dstBits) * 512
+	if proto {
+		p -= 256
+	}
+	p -= uint32(srcPortBits+dstPortBits) * 4
+	return p - 1
+}
+
+// rangeBits is the length of the longest prefix that contains both a and b.
+func rangeBits(a, b netip.Addr) int {
+	if !a.IsValid() || !b.IsValid() || a.Is4() != b.Is4() {
+		return 0
+	}
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d == 0 {
+			n += 8
+			continue
+		}
+		n += bits.LeadingZeros8(d)
+		break
+	}
+	if a.Is4() {
+		n -= 96
+	}
+	return n
+}
+
+// portBits is the mask length of the smallest port block covering lo..hi
+// (0 for the full range).
+func portBits(lo, hi uint16) int {
+	if lo == 0 && hi == 65535 {
+		return 0
+	}
+	return bits.LeadingZeros16(lo ^ hi)
 }
 
 // key identifies a policy for DeletePolicy, like XFRM's (selector, dir).

@@ -9,8 +9,19 @@ import (
 // policyState is an installed policy with its acquire rate limit.
 type policyState struct {
 	p           Policy
+	prio        uint32       // p.Priority, or AutoPriority when it is 0
 	seqNo       uint64       // insertion order: ties in priority go to the older policy
 	lastAcquire atomic.Int64 // unix nanoseconds of the last EventAcquire
+}
+
+// newPolicyState is p as the seqNo-th policy installed, with its
+// effective priority.
+func newPolicyState(p Policy, seqNo uint64) *policyState {
+	ps := &policyState{p: p, prio: p.Priority, seqNo: seqNo}
+	if ps.prio == 0 {
+		ps.prio = AutoPriority(p.Src, p.Dst)
+	}
+	return ps
 }
 
 func (ps *policyState) matches(f *flow) bool {
@@ -18,7 +29,7 @@ func (ps *policyState) matches(f *flow) bool {
 }
 
 func (ps *policyState) better(o *policyState) bool {
-	return o == nil || ps.p.Priority < o.p.Priority || (ps.p.Priority == o.p.Priority && ps.seqNo < o.seqNo)
+	return o == nil || ps.prio < o.prio || (ps.prio == o.prio && ps.seqNo < o.seqNo)
 }
 
 // spd is the security policy database of one direction. Road-warrior

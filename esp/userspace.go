@@ -249,7 +249,7 @@ func (u *Userspace) AddPolicy(ctx context.Context, p Policy) error {
 		return fmt.Errorf("%w: %s", ErrPolicyExists, &p)
 	}
 	u.t.polSeqNo++
-	ps := &policyState{p: p, seqNo: u.t.polSeqNo}
+	ps := newPolicyState(p, u.t.polSeqNo)
 	d.add(ps)
 	if p.Dir == DirIn {
 		u.t.inReq[p.ReqID] = append(u.t.inReq[p.ReqID], ps)

@@ -91,7 +91,7 @@ func (d *DataPlane) kernelPolicy(pe *polEntry, k *kselector, dir netlink.Dir) *n
 		SrcPort:  int(k.srcPort),
 		DstPort:  int(k.dstPort),
 		Dir:      dir,
-		Priority: int(pe.p.Priority),
+		Priority: int(kernelPriority(pe.p.Priority, k)),
 		Ifid:     int(pe.ifID),
 		Action:   netlink.XFRM_POLICY_ALLOW,
 	}

@@ -132,3 +132,21 @@ func policySelectors(p *esp.Policy) ([]kselector, error) {
 	}
 	return out, nil
 }
+
+// kernelPriority is the XFRM priority of kernel selector k of a policy
+// whose esp.Policy.Priority is prio: prio itself when set, else
+// esp.AutoPriorityBits of k (strongSwan's values, so the most specific
+// policy wins in the kernel whatever the installation order).
+func kernelPriority(prio uint32, k *kselector) uint32 {
+	if prio != 0 {
+		return prio
+	}
+	sp, dp := 0, 0
+	if k.srcPort != 0 {
+		sp = 16
+	}
+	if k.dstPort != 0 {
+		dp = 16
+	}
+	return esp.AutoPriorityBits(k.src.Bits(), k.dst.Bits(), k.proto != 0, sp, dp)
+}

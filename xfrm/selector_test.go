@@ -86,3 +86,28 @@ func TestSelectorWireRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyPriorityLongestMatch: policies left at priority 0 get
+// strongSwan's values per kernel selector, so a client's /32 beats a
+// 0.0.0.0/0 in the kernel whatever the order; explicit priorities stay.
+func TestPolicyPriorityLongestMatch(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	wide := kselector{src: pfx("0.0.0.0/0"), dst: pfx("0.0.0.0/0")}
+	host := kselector{src: pfx("0.0.0.0/0"), dst: pfx("192.0.2.10/32")}
+	port := kselector{src: pfx("192.0.2.1/32"), dst: pfx("192.0.2.10/32"), proto: 6, dstPort: 80}
+	if got := kernelPriority(0, &wide); got != 399999 {
+		t.Errorf("0/0 priority %d, want strongSwan's 399999", got)
+	}
+	if got := kernelPriority(0, &host); got != 399999-32*512 {
+		t.Errorf("/32 priority %d, want %d", got, 399999-32*512)
+	}
+	if got := kernelPriority(0, &port); got != 399999-64*512-256-16*4 {
+		t.Errorf("port policy priority %d", got)
+	}
+	if kernelPriority(0, &host) >= kernelPriority(0, &wide) || kernelPriority(0, &port) >= kernelPriority(0, &host) {
+		t.Error("a more specific selector must get a lower (stronger) priority")
+	}
+	if got := kernelPriority(1000, &host); got != 1000 {
+		t.Errorf("explicit priority replaced: %d", got)
+	}
+}
