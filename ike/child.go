@@ -161,6 +161,84 @@ func narrow(proposed, allowed []esp.Selector) []esp.Selector {
 	return out
 }
 
+// peerTSAllowed is what the peer may put in its TSi of a CHILD SA we
+// respond to. A remote-access client may only use the virtual addresses it
+// got. A gateway never falls back to "any" for a peer without one: with
+// address pools configured the CP exchange is required (FAILED_CP_REQUIRED,
+// as strongSwan answers "expected a virtual IP request") unless the
+// configuration allows clients without a virtual IP; such a client gets the
+// configured RemoteTS or, by default, its own outer address (strongSwan's
+// "dynamic"), and never addresses of the pools, which belong to other
+// clients. Otherwise one authenticated peer proposing 0.0.0.0/0 would get
+// every packet the gateway sends (kernel data plane) or other clients'
+// traffic. As IKE initiator (a client dialing a gateway) the configured
+// RemoteTS, by default anything, is what we accept from the gateway.
+func (sa *ikeSA) peerTSAllowed(cc ChildConfig) ([]esp.Selector, error) {
+	if len(sa.leases) > 0 || len(sa.fixedAddrs) > 0 {
+		var l []esp.Selector
+		for _, x := range sa.leases {
+			l = append(l, hostSelector(x.addr))
+		}
+		for _, a := range sa.fixedAddrs {
+			l = append(l, hostSelector(a))
+		}
+		return l, nil
+	}
+	if sa.weInitiated {
+		if len(cc.RemoteTS) == 0 {
+			return anyTS, nil
+		}
+		return cc.RemoteTS, nil
+	}
+	if len(sa.cfg.Pools) > 0 && !sa.cfg.AllowNoVirtualIP {
+		err := fmt.Errorf("ike: peer configuration %q has address pools but the peer requested no virtual IP (set PeerConfig.AllowNoVirtualIP to accept such clients)", sa.cfg.Name)
+		return nil, notifyErr(wire.FAILED_CP_REQUIRED, err)
+	}
+	allowed := cc.RemoteTS
+	if len(allowed) == 0 {
+		allowed = []esp.Selector{hostSelector(sa.remote.Addr().Unmap())}
+	}
+	return excludePools(allowed, sa.cfg.Pools), nil
+}
+
+// excludePools removes the address ranges of pools (those that say their
+// prefix) from the selectors l.
+func excludePools(l []esp.Selector, pools []ipsec.AddressPool) []esp.Selector {
+	for _, pool := range pools {
+		p, ok := pool.(interface{ Prefix() netip.Prefix })
+		if !ok {
+			continue
+		}
+		cut := esp.PrefixSelector(p.Prefix())
+		var out []esp.Selector
+		for _, s := range l {
+			out = append(out, subtractRange(s, cut.Start, cut.End)...)
+		}
+		l = out
+	}
+	return l
+}
+
+// subtractRange returns the parts of s outside the addresses lo..hi (of
+// the same family), with s's protocol and ports.
+func subtractRange(s esp.Selector, lo, hi netip.Addr) []esp.Selector {
+	if s.Start.Is4() != lo.Is4() || s.End.Less(lo) || hi.Less(s.Start) {
+		return []esp.Selector{s}
+	}
+	var out []esp.Selector
+	if s.Start.Less(lo) {
+		r := s
+		r.End = lo.Prev()
+		out = append(out, r)
+	}
+	if hi.Less(s.End) {
+		r := s
+		r.Start = hi.Next()
+		out = append(out, r)
+	}
+	return out
+}
+
 // hostSelector covers exactly one address.
 func hostSelector(a netip.Addr) esp.Selector {
 	return esp.Selector{Start: a, End: a, EndPort: 65535}
@@ -222,18 +300,9 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 	if len(localAllowed) == 0 {
 		localAllowed = anyTS
 	}
-	remoteAllowed := cc.RemoteTS
-	if len(sa.leases) > 0 || len(sa.fixedAddrs) > 0 {
-		// A remote-access client may only use the addresses it got.
-		remoteAllowed = nil
-		for _, l := range sa.leases {
-			remoteAllowed = append(remoteAllowed, hostSelector(l.addr))
-		}
-		for _, a := range sa.fixedAddrs {
-			remoteAllowed = append(remoteAllowed, hostSelector(a))
-		}
-	} else if len(remoteAllowed) == 0 {
-		remoteAllowed = anyTS
+	remoteAllowed, err := sa.peerTSAllowed(cc)
+	if err != nil {
+		return nil, nil, err
 	}
 	remoteTS := narrow(tsFromWire(tsi), remoteAllowed)
 	localTS := narrow(tsFromWire(tsr), localAllowed)

@@ -171,11 +171,17 @@ type PeerConfig struct {
 	// given); DNS and DNSDomains (split DNS, RFC 8598) go into the CP
 	// reply; Subnets are pushed as INTERNAL_IP4/6_SUBNET and narrow the
 	// local traffic selectors of split-tunnel clients.
-	Pools      []ipsec.AddressPool
-	DNS        []netip.Addr
-	DNSDomains []string
-	Subnets    []netip.Prefix
-	SendCert   SendCertPolicy
+	Pools []ipsec.AddressPool
+	// AllowNoVirtualIP accepts remote-access peers that request no
+	// virtual address although Pools are configured. By default such a
+	// peer gets FAILED_CP_REQUIRED and no CHILD SA. A peer without a
+	// virtual address may only use the configured ChildConfig.RemoteTS
+	// or, when none is set, its own outer address, never the pools.
+	AllowNoVirtualIP bool
+	DNS              []netip.Addr
+	DNSDomains       []string
+	Subnets          []netip.Prefix
+	SendCert         SendCertPolicy
 	// VirtualIPs are the addresses an initiator requests in its CP
 	// payload: 0.0.0.0 or :: for "any address of this family" (what
 	// road-warrior clients send), or a specific one.

@@ -323,9 +323,13 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 	case errors.As(err, &ne):
 		// RFC 7296 section 1.2: the CHILD SA fails, the IKE SA stands.
 		sa.log.Warn("CHILD SA not created", "notify", ne.Type.String(), "err", err)
+		if ne.Type != wire.NO_PROPOSAL_CHOSEN { // respondChild alerted with the explanation
+			sa.alert(AlertChildFailed, err, fmt.Sprintf("CHILD SA refused with %s: %v", ne.Type, err))
+		}
 		resp = append(resp, &wire.Notify{Type: ne.Type, Data: ne.Data})
 	default:
 		sa.log.Warn("CHILD SA not created", "err", err)
+		sa.alert(AlertChildFailed, err, fmt.Sprintf("CHILD SA refused with NO_PROPOSAL_CHOSEN: %v", err))
 		resp = append(resp, &wire.Notify{Type: wire.NO_PROPOSAL_CHOSEN})
 	}
 	return resp, nil

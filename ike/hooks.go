@@ -45,6 +45,10 @@ const (
 	AlertPeerConfigMissing
 	AlertRetransmitTimeout
 	AlertMalformed
+	// AlertChildFailed: the IKE SA stands but its first CHILD SA was
+	// refused (FAILED_CP_REQUIRED, TS_UNACCEPTABLE, a data plane that
+	// cannot install it, ...); Detail says why.
+	AlertChildFailed
 )
 
 // String names the alert kind.
@@ -60,6 +64,8 @@ func (k AlertKind) String() string {
 		return "retransmit-timeout"
 	case AlertMalformed:
 		return "malformed"
+	case AlertChildFailed:
+		return "child-failed"
 	}
 	return "alert"
 }

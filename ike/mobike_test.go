@@ -48,6 +48,10 @@ func TestMOBIKEInitiatorMoves(t *testing.T) {
 				var logs testnet.Buffer
 				respCfg, initCfg := pskConfigs()
 				initCfg.Children = []ike.ChildConfig{{Name: "net"}}
+				// A site-to-site peer behind a NAT proposes its inner
+				// address; without a configured RemoteTS a gateway would
+				// allow only the NAT's public address.
+				respCfg.Children = []ike.ChildConfig{{Name: "net", RemoteTS: []esp.Selector{esp.PrefixSelector(netip.MustParsePrefix("192.0.2.0/24"))}}}
 				p := newPair(t, respCfg, ike.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 				p.net.Delay = 50 * time.Millisecond
 				if c.nat {
