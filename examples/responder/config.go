@@ -65,6 +65,11 @@ type PSKPeer struct {
 	ID      string `yaml:"id"`
 	PSK     string `yaml:"psk"`
 	PSKFile string `yaml:"psk_file"`
+	// NoVirtualIP accepts this peer without a virtual IP (a server with
+	// its own address, not a road warrior): its traffic selector is then
+	// its own outer address only. Peers that request no virtual IP are
+	// refused with FAILED_CP_REQUIRED otherwise.
+	NoVirtualIP bool `yaml:"no_virtual_ip"`
 }
 
 // UserConfig is one EAP account.
@@ -124,8 +129,9 @@ type settings struct {
 
 // pskPeer is a validated PSKPeer.
 type pskPeer struct {
-	id  ipsec.Identity
-	psk ipsec.Secret
+	id          ipsec.Identity
+	psk         ipsec.Secret
+	noVirtualIP bool
 }
 
 // minPSKLength keeps pre-shared keys out of reach of an offline
@@ -327,7 +333,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		if len(psk) < minPSKLength {
 			return nil, fieldErr(field+".psk", "the key of %q is empty or shorter than %d characters", p.ID, minPSKLength)
 		}
-		s.pskPeers = append(s.pskPeers, pskPeer{id: id, psk: ipsec.Secret(psk)})
+		s.pskPeers = append(s.pskPeers, pskPeer{id: id, psk: ipsec.Secret(psk), noVirtualIP: p.NoVirtualIP})
 	}
 	if len(c.Pools) == 0 {
 		return nil, fieldErr("pools", "at least one pool is needed: clients get their address from it")

@@ -37,7 +37,9 @@
 // (PEM files, or one PKCS#12 file with server.pkcs12 and
 // server.pkcs12_password), users, CAs for client certificates
 // (client_cas), PSK peers (psk_peers: identity and key, inline or from a
-// file; keys are never logged), pools, DNS servers, split-DNS domains,
+// file; keys are never logged; no_virtual_ip for a peer that uses its own
+// address instead of one from the pools: every other client must request
+// a virtual IP and gets FAILED_CP_REQUIRED otherwise), pools, DNS servers, split-DNS domains,
 // pushed subnets, proposals (strongSwan keywords), the data plane
 // (dataplane: userspace or kernel), the TUN device, the Prometheus
 // metrics address (metrics), the log level and a key log for Wireshark.

@@ -332,6 +332,7 @@ func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.U
 		c.RemoteID = p.id
 		c.Local = ike.LocalAuth{Method: ike.AuthPSK, PSK: p.psk}
 		c.Remote = ike.RemoteAuth{Method: ike.AuthPSK, PSK: p.psk}
+		c.AllowNoVirtualIP = p.noVirtualIP
 		peers = append(peers, &c)
 	}
 	eapCfg := base
