@@ -284,6 +284,13 @@ type kernelGateway struct {
 
 func startKernelGateway(t *testing.T, ns *testnet.NS, child ike.ChildConfig) *kernelGateway {
 	t.Helper()
+	return startKernelGatewayWith(t, ns, child, nil)
+}
+
+// startKernelGatewayWith is startKernelGateway with mod applied to the
+// gateway's peer configuration.
+func startKernelGatewayWith(t *testing.T, ns *testnet.NS, child ike.ChildConfig, mod func(*ike.PeerConfig)) *kernelGateway {
+	t.Helper()
 	g := &kernelGateway{log: &testnet.Buffer{}}
 	nsh, err := netns.GetFromName(ns.Name)
 	if err != nil {
@@ -330,6 +337,9 @@ func startKernelGateway(t *testing.T, ns *testnet.NS, child ike.ChildConfig) *ke
 	}
 	if child.Name != "" {
 		cfg.Children = []ike.ChildConfig{child}
+	}
+	if mod != nil {
+		mod(cfg)
 	}
 	g.resp, err = ike.NewResponder(tr, ike.WithPeers(ike.StaticPeers(cfg)), ike.WithDataPlane(g.dp), ike.WithLogger(logger))
 	if err != nil {
