@@ -100,6 +100,11 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 	return u, nil
 }
 
+// RawESP reports whether the engine has raw ESP (IP protocol 50) sockets
+// (WithRawESP), so SAs without UDP encapsulation can be installed. The IKE
+// engine forces UDP encapsulation for every peer when this is false.
+func (u *Userspace) RawESP() bool { return u.raw4 != nil }
+
 // MTU returns the TUN device's MTU as it was when the engine started.
 func (u *Userspace) MTU() int { return u.mtu }
 

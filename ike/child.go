@@ -360,7 +360,7 @@ func (c *childSA) install(sa *ikeSA) error {
 	if c.initiator {
 		inEnc, inInt, outEnc, outInt = c.keys.EncR, c.keys.IntegR, c.keys.EncI, c.keys.IntegI
 	}
-	c.encap = sa.natLocal || sa.natRemote || sa.natt()
+	c.encap = sa.udpEncap()
 	local, remote := sa.local, sa.remote
 	if !c.encap {
 		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
@@ -533,7 +533,7 @@ func (sa *ikeSA) policyHolder(reqid uint32, c *childSA) *childSA {
 // may also switch UDP encapsulation on or off (RFC 4555 section 3.5).
 func (c *childSA) updateAddresses(sa *ikeSA) {
 	dp := sa.e.cfg.dp
-	c.encap = sa.natLocal || sa.natRemote || sa.natt()
+	c.encap = sa.udpEncap()
 	if dp == nil {
 		return
 	}

@@ -74,6 +74,10 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	if e.cfg.proposals == nil {
 		e.cfg.proposals = proposal.CompatibleIKE()
 	}
+	if r, ok := cfg.dp.(interface{ RawESP() bool }); ok && !r.RawESP() && !cfg.forceEncap {
+		e.cfg.forceEncap = true
+		e.log.Info("the data plane cannot send raw ESP: forcing UDP encapsulation for every peer (as if behind a NAT)")
+	}
 	attachEvents(e)
 	return e
 }

@@ -285,7 +285,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
-	src, dst := natHash(sa.spii, sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
+	src, dst := sa.ourNATSource(sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
 	payloads := []wire.Payload{
 		listToWire(proposal.List{sa.prop}, nil),
 		&wire.KE{Group: wire.KEID(sa.prop.KE[0]), Data: pub},

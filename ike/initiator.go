@@ -164,7 +164,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 			props[i].KE = append([]proposal.KEID{group}, slices.Delete(props[i].KE, j, j+1)...)
 		}
 	}
-	src, dst := natHash(sa.spii, 0, sa.local), natHash(sa.spii, 0, sa.remote)
+	src, dst := sa.ourNATSource(0, sa.local), natHash(sa.spii, 0, sa.remote)
 	var ps []wire.Payload
 	if cookie != nil {
 		ps = append(ps, &wire.Notify{Type: wire.COOKIE, Data: cookie})
@@ -271,7 +271,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
-	if nat.Any() {
+	if nat.Any() || sa.e.cfg.forceEncap {
 		// RFC 7296 section 2.23: float to the NAT-T port.
 		_, natt := sa.e.conn.Ports()
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), natt)

@@ -54,6 +54,7 @@ type config struct {
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
 	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
+	forceEncap   bool   // fake a NAT so ESP is always UDP-encapsulated
 }
 
 func defaultConfig() config {
@@ -108,6 +109,17 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 func WithProposals(l proposal.List) Option {
 	return func(c *config) { c.proposals = l.Clone() }
 }
+
+// WithForceUDPEncap makes every peer encapsulate ESP in UDP (port 4500)
+// even without a NAT, as strongSwan's encap = yes: our
+// NAT_DETECTION_SOURCE_IP notifies carry a value that cannot match, so the
+// peer believes we are behind a NAT (RFC 7296 section 2.23 allows it),
+// and our CHILD SAs use UDP encapsulation. The engine does this by itself
+// when its data plane reports that it cannot send raw ESP (a data plane
+// with a RawESP() bool method returning false, such as an esp.Userspace
+// without esp.WithRawESP), so that clients not behind a NAT still get a
+// working tunnel instead of a CHILD SA the data plane cannot install.
+func WithForceUDPEncap() Option { return func(c *config) { c.forceEncap = true } }
 
 // WithPreferPeerProposals makes the responder pick by the peer's order.
 func WithPreferPeerProposals() Option { return func(c *config) { c.preferPeer = true } }
