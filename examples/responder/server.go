@@ -177,7 +177,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		dp, err = startKernelDataPlane(kdp, tr, s.tunName, inside)
 		kdp = nil // closed by startKernelDataPlane on error, owned by dp otherwise
 	} else {
-		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside)
+		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside, log)
 	}
 	if err != nil {
 		return err
