@@ -76,7 +76,7 @@ type ikeSA struct {
 	spii, spir  uint64
 
 	local, remote   netip.AddrPort
-	initRemote      netip.AddrPort // where the IKE_SA_INIT request came from (init table key)
+	initRemote      netip.AddrPort // where the IKE_SA_INIT request came from (init table key); written under e.mu once registered
 	natLocal        bool           // we are behind a NAT: send keepalives
 	natRemote       bool           // the peer is behind a NAT
 	countedHalfOpen bool
