@@ -41,3 +41,35 @@ func (s *SA) SendRawRequest(ctx context.Context, exch wire.ExchangeType, first w
 		return ctx.Err()
 	}
 }
+
+// SendHalfOpenRequest is a test hook: each IKE SA of in that finished
+// IKE_SA_INIT but not IKE_AUTH sends a request of exchange exch carrying
+// inner under its keys, with the message ID the responder expects next
+// (that of the IKE_AUTH request in flight, if any), as a peer that has the
+// keys but has not authenticated could. It returns how many SAs sent.
+func (in *Initiator) SendHalfOpenRequest(ctx context.Context, exch wire.ExchangeType, inner []wire.Payload) (int, error) {
+	n := 0
+	for _, sa := range in.e.list() {
+		var err error
+		if derr := sa.do(ctx, func() {
+			if sa.state != stateAuth {
+				return
+			}
+			mid := sa.nextMID
+			if sa.pending != nil {
+				mid = sa.pending.mid
+			}
+			var pkts [][]byte
+			if pkts, err = sa.encode(exch, false, mid, inner); err == nil {
+				sa.sendPackets(pkts)
+				n++
+			}
+		}); derr != nil {
+			return n, derr
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

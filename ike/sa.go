@@ -494,6 +494,18 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	if !ok {
 		return
 	}
+	if m.Header.Exchange == wire.INFORMATIONAL && sa.state != stateEstablished && sa.state != stateDeleting {
+		// RFC 7296 section 1.4: INFORMATIONAL exchanges only after the
+		// initial exchanges. Before IKE_AUTH completes the peer has our
+		// keys but no identity: its Deletes and notifies (REDIRECT,
+		// MOBIKE) must not act. We drop the request, as strongSwan does
+		// with requests it refuses in a state ("ignoring INFORMATIONAL in
+		// IKE_SA state CONNECTING"): an error response would use up the
+		// message ID the IKE_AUTH needs and answer an unauthenticated
+		// peer; dropped, the half-open SA keeps its timeout.
+		sa.log.Debug("ignoring INFORMATIONAL before IKE_AUTH completed", "mid", mid, "state", sa.state.String())
+		return
+	}
 	sa.lastReqHash = reqHash(p)
 	sa.lastRecv = time.Now()
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
