@@ -79,6 +79,9 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if sap == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA without SA or valid nonce", ErrProtocol))
 	}
+	if err := checkNonce(prfOf(sa.prop), nonce); err != nil {
+		return nil, notifyErr(wire.INVALID_SYNTAX, err)
+	}
 	var old *childSA
 	if rekeySPI != nil {
 		spi := binary.BigEndian.Uint32(rekeySPI)
@@ -126,7 +129,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		secrets = [][]byte{shared}
 		kePayload = &wire.KE{Group: wire.KEID(group), Data: pub}
 	}
-	nr := make([]byte, ourNonce)
+	nr := make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(nr); err != nil {
 		return nil, err
 	}
@@ -190,6 +193,9 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	if len(chosen.SPI) != 8 || binary.BigEndian.Uint64(chosen.SPI) == 0 {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey with a %d-byte SPI", ErrProtocol, len(chosen.SPI)))
 	}
+	if err := checkNonce(prfOf(chosen), nonce); err != nil {
+		return nil, notifyErr(wire.INVALID_SYNTAX, err)
+	}
 	if len(chosen.KE) != 1 || chosen.KE[0] != proposal.KEID(ke.Group) {
 		var want [2]byte
 		binary.BigEndian.PutUint16(want[:], uint16(chosen.KE[0]))
@@ -204,7 +210,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 	}
 	ns := newSA(e, false, sa.local, sa.remote)
-	ns.prop, ns.ni, ns.nr = chosen, append([]byte(nil), nonce...), make([]byte, ourNonce)
+	ns.prop, ns.ni, ns.nr = chosen, append([]byte(nil), nonce...), make([]byte, e.nonceLen())
 	if err := e.random(ns.nr); err != nil {
 		return nil, err
 	}

@@ -220,6 +220,12 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]})
 		return
 	}
+	if err := checkNonce(prfOf(chosen), ip.nonce); err != nil {
+		e.log.Warn("IKE_SA_INIT rejected", "peer", p.Remote.String(), "notify", wire.INVALID_SYNTAX.String(), "err", err)
+		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
+		e.stats.rejected.Add(1)
+		return
+	}
 	e.mu.Lock()
 	if e.closed || e.initReqs[k] != nil {
 		e.mu.Unlock()
@@ -267,7 +273,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		return
 	}
 	sa.ni = append([]byte(nil), ip.nonce...)
-	sa.nr = make([]byte, ourNonce)
+	sa.nr = make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(sa.nr); err != nil {
 		fail(err)
 		return

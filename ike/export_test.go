@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/goipsec/ipsec/ike/wire"
 )
@@ -73,3 +74,7 @@ func (in *Initiator) SendHalfOpenRequest(ctx context.Context, exch wire.Exchange
 	}
 	return n, nil
 }
+
+// WithNonceLen is a test hook: the engine sends nonces of n.Load() bytes
+// (0: the default), so a test can play a peer with short nonces.
+func WithNonceLen(n *atomic.Int32) Option { return func(c *config) { c.nonceLen = n } }

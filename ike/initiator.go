@@ -150,7 +150,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		return
 	}
 	if sa.ni == nil {
-		sa.ni = make([]byte, ourNonce)
+		sa.ni = make([]byte, sa.e.nonceLen())
 		if err := sa.e.random(sa.ni); err != nil {
 			fail(err)
 			return
@@ -249,6 +249,10 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	sel, err := proposal.Select(sa.cfg.Proposals, proposal.List{theirs}, proposal.SelectOptions{})
 	if err != nil || len(sel.KE) != 1 || sel.KE[0] != sa.kex.Method() || proposal.KEID(ip.ke.Group) != sa.kex.Method() {
 		fail(fmt.Errorf("%w: responder chose %s, which we did not offer with our KE %s", ErrProtocol, theirs, sa.kex.Method()))
+		return
+	}
+	if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+		fail(err)
 		return
 	}
 	shared, err := sa.kex.Shared(ip.ke.Data)

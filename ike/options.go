@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec/esp"
@@ -53,7 +54,8 @@ type config struct {
 	maxHalfOpen  int
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
-	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
+	certReqData  []byte        // SHA-1 hashes of the CAs' public keys for CERTREQ
+	nonceLen     *atomic.Int32 // test hook: size of our nonces (nil or 0: ourNonce)
 }
 
 func defaultConfig() config {

@@ -116,7 +116,7 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 				return nil, err
 			}
 			nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
-			ni = make([]byte, ourNonce)
+			ni = make([]byte, sa.e.nonceLen())
 			if err := sa.e.random(ni); err != nil {
 				return nil, err
 			}
@@ -163,6 +163,9 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			}
 			if len(nr) < minNonce || len(nr) > maxNonce {
 				return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
+			}
+			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+				return sa.childRekeyFailed(old, err)
 			}
 			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
 				old.ourRekey = nil
@@ -326,7 +329,7 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 				return nil, err
 			}
 			ns.spii = spi
-			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, ourNonce)}
+			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, sa.e.nonceLen())}
 			sa.ikeRekeyOurs = rec
 			if err := e.random(rec.ni); err != nil {
 				return nil, err
@@ -378,6 +381,9 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 			sel, err := proposal.Select(props, proposal.List{theirs}, proposal.SelectOptions{})
 			if err != nil || len(theirs.SPI) != 8 || len(sel.KE) != 1 || sel.KE[0] != kex.Method() || proposal.KEID(ip.ke.Group) != kex.Method() {
 				return fail(fmt.Errorf("%w: IKE rekey: responder chose %s", ErrProtocol, theirs))
+			}
+			if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+				return fail(err)
 			}
 			shared, err := kex.Shared(ip.ke.Data)
 			if err != nil {
