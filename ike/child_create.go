@@ -69,7 +69,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 			}
 			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
 			if g := pfsGroup(props); g != proposal.KENone {
-				if kex, err = alg.NewKeyExchange(g, lockedReader{&sa.e.randMu, sa.e.cfg.rand}); err != nil {
+				if kex, err = sa.e.newKeyExchange(g); err != nil {
 					finish(ipsec.ChildSAInfo{}, err)
 					return nil, err
 				}
@@ -101,6 +101,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without our KE method", ErrProtocol))
 				}
 				shared, err := kex.Shared(ke.Data)
+				defer wipe(shared) // keys derived from it (see secrets.go)
 				if err != nil {
 					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 				}

@@ -118,11 +118,12 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 			binary.BigEndian.PutUint16(want[:], uint16(group))
 			return nil, &NotifyError{Type: wire.INVALID_KE_PAYLOAD, Data: want[:], Err: fmt.Errorf("PFS needs %s", group)}
 		}
-		kex, err := alg.NewKeyExchange(group, lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+		kex, err := sa.e.newKeyExchange(group)
 		if err != nil {
 			return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 		}
 		pub, shared, err := kex.Respond(ke.Data)
+		defer wipe(shared) // keys derived from it (see secrets.go)
 		if err != nil {
 			return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 		}
@@ -201,11 +202,12 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		binary.BigEndian.PutUint16(want[:], uint16(chosen.KE[0]))
 		return nil, &NotifyError{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]}
 	}
-	kex, err := alg.NewKeyExchange(chosen.KE[0], lockedReader{&e.randMu, e.cfg.rand})
+	kex, err := e.newKeyExchange(chosen.KE[0])
 	if err != nil {
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
 	pub, shared, err := kex.Respond(ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
 	if err != nil {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 	}

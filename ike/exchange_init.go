@@ -260,12 +260,13 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		sa.log.Warn("IKE_SA_INIT failed", "err", err)
 		sa.destroy(err)
 	}
-	ke, err := alg.NewKeyExchange(sa.prop.KE[0], lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+	ke, err := sa.e.newKeyExchange(sa.prop.KE[0])
 	if err != nil {
 		fail(err)
 		return
 	}
 	pub, shared, err := ke.Respond(ip.ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
 	if err != nil {
 		// An invalid public value (RFC 6989) is the peer's fault.
 		sa.e.sendInitNotify(p, m.Header, &wire.Notify{Type: wire.INVALID_SYNTAX})

@@ -78,3 +78,11 @@ func (in *Initiator) SendHalfOpenRequest(ctx context.Context, exch wire.Exchange
 // WithNonceLen is a test hook: the engine sends nonces of n.Load() bytes
 // (0: the default), so a test can play a peer with short nonces.
 func WithNonceLen(n *atomic.Int32) Option { return func(c *config) { c.nonceLen = n } }
+
+// WithSecretObserver is a test hook: f is told of every buffer holding a
+// secret the engine owns and must wipe after use (DH shared secrets, the
+// per-SA PSK and EAP password copies, EAP MSKs). It runs on SA
+// goroutines.
+func WithSecretObserver(f func(kind string, b []byte)) Option {
+	return func(c *config) { c.onSecret = f }
+}

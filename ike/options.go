@@ -54,8 +54,9 @@ type config struct {
 	maxHalfOpen  int
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
-	certReqData  []byte        // SHA-1 hashes of the CAs' public keys for CERTREQ
-	nonceLen     *atomic.Int32 // test hook: size of our nonces (nil or 0: ourNonce)
+	certReqData  []byte                      // SHA-1 hashes of the CAs' public keys for CERTREQ
+	nonceLen     *atomic.Int32               // test hook: size of our nonces (nil or 0: ourNonce)
+	onSecret     func(kind string, b []byte) // test hook: a buffer holding a secret to be wiped
 }
 
 func defaultConfig() config {

@@ -85,6 +85,7 @@ type ikeSA struct {
 
 	// IKE_SA_INIT results.
 	prop       proposal.Proposal
+	cfgLent    bool // cfg is another IKE SA's (a rekey handed it over or shares it): not ours to wipe
 	prf        alg.PRF
 	keys       *kdf.IKEKeys
 	in, out    alg.Crypter
@@ -652,6 +653,9 @@ func (sa *ikeSA) destroy(err error) {
 	}
 	if sa.keys != nil {
 		sa.keys.Wipe()
+	}
+	if sa.cfg != nil && !sa.cfgLent {
+		sa.cfg.wipeSecrets()
 	}
 	// A new IKE SA reserved for a rekey that never completed.
 	for _, r := range []*ikeRekeyRecord{sa.ikeRekeyOurs, sa.ikeRekeyPeer} {
