@@ -233,7 +233,7 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		sa.alert(AlertPeerConfigMissing, err, fmt.Sprintf("no configuration for IDi %s, IDr %s", q.RemoteID, q.LocalID))
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
-	sa.cfg = cfg.clone()
+	sa.setCfg(cfg)
 	if ap.auth == nil {
 		return sa.startEAP(&ap)
 	}
@@ -281,6 +281,9 @@ func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 // configuration reply and the first CHILD SA (from the payloads of the
 // first IKE_AUTH request when EAP took several round trips).
 func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
+	if !sa.weInitiated {
+		sa.cfg.wipeSecrets() // both AUTH payloads are done; reauthentication is a new lookup
+	}
 	if n := sa.redirectOnAuth(); n != nil {
 		return []wire.Payload{n}, nil
 	}

@@ -220,6 +220,12 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]})
 		return
 	}
+	if err := checkNonce(prfOf(chosen), ip.nonce); err != nil {
+		e.log.Warn("IKE_SA_INIT rejected", "peer", p.Remote.String(), "notify", wire.INVALID_SYNTAX.String(), "err", err)
+		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
+		e.stats.rejected.Add(1)
+		return
+	}
 	e.mu.Lock()
 	if e.closed || e.initReqs[k] != nil {
 		e.mu.Unlock()
@@ -254,12 +260,13 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		sa.log.Warn("IKE_SA_INIT failed", "err", err)
 		sa.destroy(err)
 	}
-	ke, err := alg.NewKeyExchange(sa.prop.KE[0], lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+	ke, err := sa.e.newKeyExchange(sa.prop.KE[0])
 	if err != nil {
 		fail(err)
 		return
 	}
 	pub, shared, err := ke.Respond(ip.ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
 	if err != nil {
 		// An invalid public value (RFC 6989) is the peer's fault.
 		sa.e.sendInitNotify(p, m.Header, &wire.Notify{Type: wire.INVALID_SYNTAX})
@@ -267,7 +274,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		return
 	}
 	sa.ni = append([]byte(nil), ip.nonce...)
-	sa.nr = make([]byte, ourNonce)
+	sa.nr = make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(sa.nr); err != nil {
 		fail(err)
 		return

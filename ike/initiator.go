@@ -13,7 +13,6 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
-	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -75,7 +74,7 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	ikePort, _ := e.conn.Ports()
 	local := netip.AddrPortFrom(e.localAddrFor(remote.Addr()), ikePort)
 	sa := newSA(e, true, local, remote)
-	sa.cfg = cfg.clone()
+	sa.setCfg(cfg)
 	if sa.cfg.Proposals == nil {
 		sa.cfg.Proposals = proposal.CompatibleIKE()
 	}
@@ -137,7 +136,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		sa.initGroup = group
 	}
 	if sa.kex == nil || sa.kex.Method() != group {
-		kex, err := alg.NewKeyExchange(group, lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+		kex, err := sa.e.newKeyExchange(group)
 		if err != nil {
 			fail(err)
 			return
@@ -150,7 +149,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		return
 	}
 	if sa.ni == nil {
-		sa.ni = make([]byte, ourNonce)
+		sa.ni = make([]byte, sa.e.nonceLen())
 		if err := sa.e.random(sa.ni); err != nil {
 			fail(err)
 			return
@@ -251,7 +250,12 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		fail(fmt.Errorf("%w: responder chose %s, which we did not offer with our KE %s", ErrProtocol, theirs, sa.kex.Method()))
 		return
 	}
+	if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+		fail(err)
+		return
+	}
 	shared, err := sa.kex.Shared(ip.ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
 	if err != nil {
 		fail(fmt.Errorf("%w: responder KE: %v", ErrProtocol, err))
 		return

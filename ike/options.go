@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec/esp"
@@ -53,8 +54,10 @@ type config struct {
 	maxHalfOpen  int
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
-	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
-	forceEncap   bool   // fake a NAT so ESP is always UDP-encapsulated
+	certReqData  []byte                      // SHA-1 hashes of the CAs' public keys for CERTREQ
+	forceEncap   bool                        // fake a NAT so ESP is always UDP-encapsulated
+	nonceLen     *atomic.Int32               // test hook: size of our nonces (nil or 0: ourNonce)
+	onSecret     func(kind string, b []byte) // test hook: a buffer holding a secret to be wiped
 }
 
 func defaultConfig() config {
