@@ -41,7 +41,13 @@
 // SHA-1, method 1, for peers that do not announce RFC 7427 hash
 // algorithms, which is what Apple and Windows need), ECDSA (RFC 4754) and
 // RFC 7427 digital signatures (RSA, RSA-PSS, ECDSA, Ed25519); EAP through
-// package eap (MSCHAPv2, TLS, MD5, GTC, a RADIUS seam).
+// package eap (MSCHAPv2, TLS, MD5, GTC, a RADIUS seam). Our initiator
+// takes a gateway's certificate only with a server EKU (serverAuth or
+// ikeIntermediate; RemoteAuth.AllowAnyEKU relaxes it) and, without a
+// PeerConfig.RemoteID, only when it names the address dialed, so no other
+// certificate of the same CA passes for the gateway.
+// RemoteAuth.VerifyCertificate adds the embedder's checks (revocation,
+// user lists) on the verified chain, in either role.
 //
 // CHILD SAs: traffic selectors are narrowed to what the configuration
 // allows (a remote-access client to its virtual addresses); ESP proposals

@@ -148,16 +148,47 @@ func (sa *ikeSA) verifyPeerAuth(ap *authPayloads, id ipsec.Identity, octets []by
 		if len(ap.certs) == 0 {
 			return fmt.Errorf("%w: no certificate from the peer", ErrAuthFailed)
 		}
-		leaf, err := verifyPeerCert(ap.certs[0], ap.certs[1:], sa.cfg.Remote.CAs, sa.e.cfg.now())
+		chain, err := verifyPeerCert(ap.certs[0], ap.certs[1:], sa.cfg.Remote.CAs, sa.e.cfg.now())
 		if err != nil {
 			return err
 		}
+		leaf := chain[0]
 		if !certMatchesID(leaf, id) {
 			return fmt.Errorf("%w: identity %s not found in certificate %q", ErrAuthFailed, id, leaf.Subject.String())
 		}
-		return verify(uint8(ap.auth.Method), ap.auth.Data, leaf.PublicKey, octets)
+		if sa.weInitiated {
+			if err := sa.checkGatewayCert(leaf); err != nil {
+				return err
+			}
+		}
+		if err := verify(uint8(ap.auth.Method), ap.auth.Data, leaf.PublicKey, octets); err != nil {
+			return err
+		}
+		if f := sa.cfg.Remote.VerifyCertificate; f != nil {
+			if err := f(id, chain); err != nil {
+				return fmt.Errorf("%w: certificate %q (serial %x): %w", ErrAuthFailed, leaf.Subject.String(), leaf.SerialNumber, err)
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: peer authentication %v not available", ErrAuthFailed, sa.cfg.Remote.Method)
+}
+
+// checkGatewayCert is what an initiator demands of the gateway's
+// certificate beyond the chain: an EKU for servers (unless
+// Remote.AllowAnyEKU) and, without a configured RemoteID, the address we
+// dialed among its names, so that another certificate of the same CA
+// cannot pass for the gateway.
+func (sa *ikeSA) checkGatewayCert(leaf *x509.Certificate) error {
+	if !sa.cfg.Remote.AllowAnyEKU {
+		if err := gatewayEKU(leaf); err != nil {
+			return err
+		}
+	}
+	if gw := sa.cfg.gatewayID; sa.cfg.RemoteID.IsZero() && !gw.IsZero() && !certMatchesID(leaf, gw) {
+		return fmt.Errorf("%w: gateway certificate %q does not name %s, the address we connected to (set PeerConfig.RemoteID to the identity the gateway proves)", ErrAuthFailed, leaf.Subject.String(), gw)
+	}
+	return nil
 }
 
 // certPayloads returns our CERT payloads (leaf first) per the policy.

@@ -78,6 +78,9 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	if sa.cfg.Proposals == nil {
 		sa.cfg.Proposals = proposal.CompatibleIKE()
 	}
+	if sa.cfg.RemoteID.IsZero() && sa.cfg.Remote.Method == AuthPubkey {
+		sa.cfg.gatewayID = ipsec.AddrID(remote.Addr().Unmap())
+	}
 	done := make(chan error, 1)
 	sa.dialDone = done
 	h := &SA{done: make(chan struct{})}

@@ -65,6 +65,9 @@ func (sa *ikeSA) startReauthFrom(local, gw netip.Addr) {
 		ns.redirects = sa.redirects
 	}
 	ns.setCfg(sa.cfg)
+	if gw != sa.remote.Addr() {
+		ns.cfg.retarget(gw)
+	}
 	if len(sa.vips) > 0 {
 		ns.cfg.VirtualIPs = append([]netip.Addr(nil), sa.vips...)
 	}

@@ -100,6 +100,7 @@ func (sa *ikeSA) followAuthRedirect(n *wire.Notify) error {
 	ns := newSA(e, true, netip.AddrPortFrom(e.localAddrFor(gw), ikePort), netip.AddrPortFrom(gw, PortIKE))
 	ns.redirectedFrom, ns.redirects = sa.remote.Addr(), sa.redirects+1
 	ns.setCfg(sa.cfg)
+	ns.cfg.retarget(gw)
 	if err := e.registerInitiator(ns); err != nil {
 		sa.destroy(err)
 		return err

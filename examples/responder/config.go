@@ -44,6 +44,10 @@ type Config struct {
 	TUN        TUNConfig      `yaml:"tun"`
 	Metrics    string         `yaml:"metrics"`
 	Log        LogConfig      `yaml:"log"`
+
+	// ClientCerts: revocation and user checks of certificate clients
+	// (revocation.go).
+	ClientCerts ClientCertConfig `yaml:"client_certs"`
 }
 
 // ServerConfig is the server's identity, sockets and certificate.
@@ -125,6 +129,8 @@ type settings struct {
 	masquerade string
 	kernel     bool   // dataplane: kernel
 	metrics    string // host:port of the Prometheus endpoint, or ""
+
+	clientCerts ClientCertConfig
 }
 
 // pskPeer is a validated PSKPeer.
@@ -189,6 +195,7 @@ func loadConfig(path string) (*Config, error) {
 	for i := range c.ClientCAs {
 		paths = append(paths, &c.ClientCAs[i])
 	}
+	paths = append(paths, &c.ClientCerts.CRL, &c.ClientCerts.RevokedSerials)
 	for i := range c.PSKPeers {
 		paths = append(paths, &c.PSKPeers[i].PSKFile)
 	}
@@ -304,6 +311,10 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		}
 		s.clientCAs = append(s.clientCAs, chain...)
 	}
+	if err := c.ClientCerts.check(len(s.users) > 0); err != nil {
+		return nil, err
+	}
+	s.clientCerts = c.ClientCerts
 	seenPeer := map[string]bool{}
 	for i, p := range c.PSKPeers {
 		field := fmt.Sprintf("psk_peers[%d]", i)

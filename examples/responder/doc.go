@@ -36,10 +36,11 @@
 // The file covers the listen addresses, server name, certificate and key
 // (PEM files, or one PKCS#12 file with server.pkcs12 and
 // server.pkcs12_password), users, CAs for client certificates
-// (client_cas), PSK peers (psk_peers: identity and key, inline or from a
-// file; keys are never logged; no_virtual_ip for a peer that uses its own
-// address instead of one from the pools: every other client must request
-// a virtual IP and gets FAILED_CP_REQUIRED otherwise), pools, DNS servers, split-DNS domains,
+// (client_cas) and their revocation (client_certs), PSK peers (psk_peers:
+// identity and key, inline or from a file; keys are never logged;
+// no_virtual_ip for a peer that uses its own address instead of one from
+// the pools: every other client must request a virtual IP and gets
+// FAILED_CP_REQUIRED otherwise), pools, DNS servers, split-DNS domains,
 // pushed subnets, proposals (strongSwan keywords), the data plane
 // (dataplane: userspace or kernel), the TUN device, the Prometheus
 // metrics address (metrics), the log level and a key log for Wireshark.
@@ -61,9 +62,15 @@
 // carries a certificate request (CERTREQ) naming exactly these CAs:
 // Windows picks its machine certificate by it, and strongSwan clients
 // on their default send_cert = ifasked send their certificate only when
-// asked. There is no revocation list: a certificate is
-// valid until it expires (800 days for those export issues), unless its
-// CA is replaced.
+// asked. Certificates export issues are valid for 800 days (at most
+// 825). client_certs revokes them: a CRL signed by the client CA
+// (client_certs.crl, PEM or DER; its signature is checked at start) and
+// a file of revoked serial numbers (client_certs.revoked_serials), read
+// again on SIGHUP (a file that fails then is logged, the previous lists
+// stay); a revoked certificate gets AUTHENTICATION_FAILED and counts as
+// an authentication failure. client_certs.require_user accepts only
+// certificates whose identity is one of the configured users. The files
+// must stay readable by the user the responder runs as.
 //
 // Client profiles: every start writes, for each user, into
 // STATE/profiles (no passwords in them; the clients ask):

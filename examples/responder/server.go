@@ -158,6 +158,11 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		DPDDelay: 30 * time.Second,
 	}
 	peers, clientCAs := peerConfigs(base, s, sc, store)
+	stopCertPolicy, err := applyCertPolicy(s, peers, clientCAs, log)
+	if err != nil {
+		return err
+	}
+	defer stopCertPolicy()
 	certClients := len(clientCAs) > 0
 	if certClients {
 		log.Info("certificate clients accepted", "cas", len(clientCAs))
