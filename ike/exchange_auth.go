@@ -234,6 +234,9 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
 	sa.cfg = cfg.clone()
+	if err := sa.refusePeerIKEProposals(); err != nil {
+		return nil, err
+	}
 	if ap.auth == nil {
 		return sa.startEAP(&ap)
 	}
