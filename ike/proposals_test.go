@@ -126,6 +126,8 @@ func TestResponderProposalsEveryExchange(t *testing.T) {
 		}
 		if a := alerts.list(); len(a) != 1 || a[0].Kind != ike.AlertProposalMismatch || !strings.Contains(a[0].Detail, "MODP_1024") {
 			t.Fatalf("Windows offer: alerts %+v, want one naming MODP_1024", a)
+		} else if a[0].Info.Remote.Addr() != clientAddr {
+			t.Errorf("Windows offer: the alert names peer %v, want %v", a[0].Info.Remote, clientAddr)
 		}
 
 		initCfg.Proposals = mustIKE(t, iosIKE)

@@ -18,6 +18,9 @@ import (
 // proposals) is refused in IKE_SA_INIT with NO_PROPOSAL_CHOSEN and the
 // responder's log names MODP_1024; the iOS persona, which leads with
 // MODP_2048, connects with exactly that and pings through the tunnel.
+// proposals.esp is what its CHILD SA gets too: the line puts AES-GCM,
+// which iOS does not offer, before AES-128 with SHA-1, which it offers
+// after its AES-256 ones, so the defaults would have chosen otherwise.
 func TestEndToEndProposals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -25,6 +28,7 @@ func TestEndToEndProposals(t *testing.T) {
 	strongswan.Require(t)
 	const (
 		ikeLine  = "aes256-sha256-modp2048, aes256gcm16-prfsha256-curve25519"
+		espLine  = "aes256gcm16, aes128-sha1"
 		user     = "alice"
 		password = "proposals-e2e-Pa55word-0123"
 	)
@@ -38,7 +42,8 @@ pools: [%s, %s]
 dns: [%s]
 proposals:
   ike: %q
-`, user, password, testnet.Pool4, testnet.Pool6, testnet.DNS4, ikeLine)
+  esp: %q
+`, user, password, testnet.Pool4, testnet.Pool6, testnet.DNS4, ikeLine, espLine)
 	confPath := filepath.Join(dir, "responder.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -70,7 +75,8 @@ proposals:
 	}
 	if !waitFor(5*time.Second, func() bool {
 		l := resp.Stderr.String()
-		return strings.Contains(l, "NO_PROPOSAL_CHOSEN") && strings.Contains(l, "MODP_1024")
+		return strings.Contains(l, "NO_PROPOSAL_CHOSEN") && strings.Contains(l, "MODP_1024") &&
+			strings.Contains(l, `msg="proposals refused" addr=203.0.113.2:500`)
 	}) {
 		t.Errorf("the responder's log does not explain the refusal with NO_PROPOSAL_CHOSEN and MODP_1024:\n%s", resp.Stderr.String())
 	}
@@ -81,6 +87,9 @@ proposals:
 	st := strongswan.ParseSAs(iosCli.ListSAs(), iosP.profile)
 	if !strings.Contains(st.IKEAlg, "MODP_2048") || !strings.Contains(st.IKEAlg, "AES_CBC-256") && !strings.Contains(st.IKEAlg, "AES_CBC_256") {
 		t.Errorf("iOS negotiated IKE %q, want AES-CBC-256 with MODP_2048 from the configured line", st.IKEAlg)
+	}
+	if !strings.Contains(st.ESPAlg, "AES_CBC-128/HMAC_SHA1_96") {
+		t.Errorf("iOS negotiated ESP %q, want AES_CBC-128/HMAC_SHA1_96 from the configured line", st.ESPAlg)
 	}
 	if strings.Contains(resp.Stderr.String(), password) {
 		t.Error("the password appears in the log")
