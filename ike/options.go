@@ -111,14 +111,14 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // responder therefore refuses a PeerConfig that sets Proposals (see
 // PeerConfig.Proposals); ESP proposals are per peer, in
 // ChildConfig.Proposals. An initiator takes its IKE proposals from each
-// PeerConfig it dials, and NewInitiator refuses this option.
+// PeerConfig it dials, and NewInitiator refuses this option, as well as
+// WithPreferPeerProposals, which orders the responder's IKE selection only
+// (ESP follows PeerConfig.PreferPeerProposals).
 func WithProposals(l proposal.List) Option {
 	return func(c *config) { c.proposals, c.proposalsSet = l.Clone(), true }
 }
 
-// WithPreferPeerProposals makes the responder pick the IKE proposal by the
-// peer's order instead of ours (for ESP, see PeerConfig.PreferPeerProposals).
-// Like WithProposals, it is for NewResponder only.
+// WithPreferPeerProposals makes the responder pick by the peer's order.
 func WithPreferPeerProposals() Option { return func(c *config) { c.preferPeer = true } }
 
 // WithKeyLogWriter writes the keys of every IKE SA and CHILD SA to w in the
