@@ -35,13 +35,13 @@ const (
 	iosIKE     = "aes256-sha256-modp2048, aes256-sha256-ecp256, aes256-sha256-modp1536, aes128-sha1-modp1024, 3des-sha1-modp1024"
 )
 
-// alertLog collects the responder's Alerts.
-type alertLog struct {
+// proposalAlerts collects the responder's Alerts.
+type proposalAlerts struct {
 	mu     sync.Mutex
 	alerts []ike.Alert
 }
 
-func (l *alertLog) hooks() *ike.Hooks {
+func (l *proposalAlerts) hooks() *ike.Hooks {
 	return &ike.Hooks{Alert: func(a ike.Alert) {
 		l.mu.Lock()
 		l.alerts = append(l.alerts, a)
@@ -49,7 +49,7 @@ func (l *alertLog) hooks() *ike.Hooks {
 	}}
 }
 
-func (l *alertLog) list() []ike.Alert {
+func (l *proposalAlerts) list() []ike.Alert {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]ike.Alert(nil), l.alerts...)
@@ -67,7 +67,7 @@ func TestResponderRefusesPeerConfigProposals(t *testing.T) {
 		respCfg.Name = "roadwarriors"
 		respCfg.Proposals = mustIKE(t, restrictedIKE)
 		initCfg.Proposals = mustIKE(t, windowsIKE)
-		var alerts alertLog
+		var alerts proposalAlerts
 		p := newPair(t, respCfg, ike.WithHooks(alerts.hooks()))
 		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
 		if err == nil {
@@ -114,7 +114,7 @@ func TestResponderRefusesPeerConfigProposals(t *testing.T) {
 func TestResponderProposalsEveryExchange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		respCfg, initCfg := pskConfigs()
-		var alerts alertLog
+		var alerts proposalAlerts
 		p := newPair(t, respCfg, ike.WithProposals(mustIKE(t, restrictedIKE)), ike.WithHooks(alerts.hooks()))
 		gw := netip.AddrPortFrom(gwAddr, 500)
 
