@@ -189,9 +189,18 @@ type PeerConfig struct {
 	RemoteID ipsec.Identity
 	Local    LocalAuth
 	Remote   RemoteAuth
-	// Proposals are the IKE proposals; nil selects proposal.CompatibleIKE.
+	// Proposals are an initiator's IKE proposals, offered in IKE_SA_INIT
+	// and in every rekey of the IKE SA and the only ones accepted when the
+	// gateway rekeys it; nil selects proposal.CompatibleIKE. A responder
+	// negotiates IKE_SA_INIT before it knows which PeerConfig applies, so
+	// its IKE proposals are set once with WithProposals; it refuses a
+	// PeerConfig that sets Proposals (the peer gets AUTHENTICATION_FAILED
+	// and an Alert explains). ESP proposals are per CHILD SA in both
+	// roles: ChildConfig.Proposals.
 	Proposals proposal.List
-	// PreferPeerProposals selects by the peer's order instead of ours.
+	// PreferPeerProposals selects by the peer's order instead of ours: for
+	// ESP in both roles, and for IKE rekeys the gateway starts with our
+	// initiator (a responder's IKE order is WithPreferPeerProposals).
 	PreferPeerProposals bool
 	Children            []ChildConfig
 	// Pools hand out virtual addresses (IPv4 and IPv6 pools may both be

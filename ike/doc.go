@@ -37,6 +37,17 @@
 // and IKE_AUTH goes on until EAP succeeds; both AUTH payloads are then
 // computed over the EAP MSK.
 //
+// Proposals are configured in one place per role. A responder's IKE
+// proposals are WithProposals: IKE_SA_INIT is answered before the peer
+// has named itself, so no PeerConfig can apply yet, and the same list
+// governs every IKE SA rekey in both directions; a PeerConfig with
+// Proposals is refused in IKE_AUTH (AUTHENTICATION_FAILED and an Alert
+// naming the negotiated transforms it lacks) instead of being silently
+// ignored. An initiator's IKE proposals are the PeerConfig it dials with,
+// for IKE_SA_INIT and all rekeys; NewInitiator refuses WithProposals. ESP
+// proposals are ChildConfig.Proposals in both roles, for the CHILD SA of
+// IKE_AUTH, additional CHILD SAs and their rekeys.
+//
 // Authentication: pre-shared keys, certificates with RSA (PKCS#1 v1.5 with
 // SHA-1, method 1, for peers that do not announce RFC 7427 hash
 // algorithms, which is what Apple and Windows need), ECDSA (RFC 4754) and

@@ -265,6 +265,9 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
 	sa.setCfg(cfg)
+	if err := sa.refusePeerIKEProposals(); err != nil {
+		return nil, err
+	}
 	if ap.auth == nil {
 		return sa.startEAP(&ap)
 	}

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -186,9 +187,16 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("%d rekeyed IKE SAs not deleted", maxSuperseded))
 	}
 	e := sa.e
-	chosen, err := proposal.Select(e.cfg.proposals, listFromWire(sap), proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ke.Group)})
+	ours, preferPeer := sa.ikeProposals()
+	chosen, err := proposal.Select(ours, listFromWire(sap), proposal.SelectOptions{PreferPeer: preferPeer, PreferKE: proposal.KEID(ke.Group)})
 	if err != nil {
-		sa.log.Warn("IKE rekey proposal mismatch", "err", err)
+		detail := err.Error()
+		var mm *proposal.MismatchError
+		if errors.As(err, &mm) {
+			detail = mm.Explain()
+		}
+		sa.log.Warn("IKE rekey proposal mismatch", "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
+		sa.alert(AlertProposalMismatch, err, detail)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
 	if len(chosen.SPI) != 8 || binary.BigEndian.Uint64(chosen.SPI) == 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/internal/kdf"
@@ -207,7 +208,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		}
 		e.log.Warn("IKE proposal mismatch", "peer", p.Remote.String(), "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
 		if f := e.cfg.hooks.Alert; f != nil {
-			f(Alert{Kind: AlertProposalMismatch, Err: err, Detail: detail})
+			f(Alert{Kind: AlertProposalMismatch, Err: err, Detail: detail, Info: ipsec.IKESAInfo{Version: 2, SPIi: h.SPIi, Local: p.Local, Remote: p.Remote}})
 		}
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.NO_PROPOSAL_CHOSEN})
 		e.stats.rejected.Add(1)

@@ -35,6 +35,14 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// One place for an initiator's IKE proposals: the PeerConfig it dials
+	// with, used in IKE_SA_INIT and in every rekey of that IKE SA.
+	if cfg.proposalsSet {
+		return nil, errors.New("ike: WithProposals: an initiator offers the IKE proposals of the PeerConfig it dials (PeerConfig.Proposals); WithProposals is for NewResponder")
+	}
+	if cfg.preferPeer {
+		return nil, errors.New("ike: WithPreferPeerProposals: an initiator follows PeerConfig.PreferPeerProposals; WithPreferPeerProposals is for NewResponder")
+	}
 	e := newEngine(conn, cfg, false)
 	conn.SetIKEv2Handler(e.receive)
 	return &Initiator{e: e}, nil

@@ -44,6 +44,7 @@ type config struct {
 	rand         io.Reader
 	now          func() time.Time
 	proposals    proposal.List
+	proposalsSet bool // WithProposals was given
 	preferPeer   bool
 	keyLog       io.Writer
 	rtTimeout    time.Duration
@@ -106,11 +107,19 @@ func WithRand(r io.Reader) Option { return func(c *config) { c.rand = r } }
 // timestamps (timers use the time package, which testing/synctest fakes).
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// WithProposals sets the IKE proposals a responder accepts in IKE_SA_INIT,
-// before any identity is known (default proposal.CompatibleIKE, which
-// accepts every native client's stock proposals).
+// WithProposals sets the IKE proposals of a responder (default
+// proposal.CompatibleIKE, which accepts every native client's stock
+// proposals). They are the only IKE proposals a responder negotiates: in
+// IKE_SA_INIT, which comes before any identity and so before any
+// PeerConfig is chosen, and in every IKE SA rekey, in both directions. A
+// responder therefore refuses a PeerConfig that sets Proposals (see
+// PeerConfig.Proposals); ESP proposals are per peer, in
+// ChildConfig.Proposals. An initiator takes its IKE proposals from each
+// PeerConfig it dials, and NewInitiator refuses this option, as well as
+// WithPreferPeerProposals, which orders the responder's IKE selection only
+// (ESP follows PeerConfig.PreferPeerProposals).
 func WithProposals(l proposal.List) Option {
-	return func(c *config) { c.proposals = l.Clone() }
+	return func(c *config) { c.proposals, c.proposalsSet = l.Clone(), true }
 }
 
 // WithForceUDPEncap makes every peer encapsulate ESP in UDP (port 4500)

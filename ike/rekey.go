@@ -120,7 +120,13 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			if err := sa.e.random(ni); err != nil {
 				return nil, err
 			}
-			props := sa.childConfig().proposals()
+			// The proposals the CHILD SA was created with: an additional
+			// one (SA.AddChild) keeps its own through every rekey.
+			props := old.offered
+			if props == nil {
+				props = sa.childConfig().proposals()
+			}
+			nc.offered = props
 			ps := []wire.Payload{&wire.Notify{Protocol: wire.ProtocolID(proposal.ProtoESP), SPI: binary.BigEndian.AppendUint32(nil, old.spiIn), Type: wire.REKEY_SA}}
 			if old.mode == esp.ModeTransport {
 				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
@@ -307,10 +313,7 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 		kex alg.KeyExchange
 		rec *ikeRekeyRecord
 	)
-	props := sa.cfg.Proposals
-	if props == nil {
-		props = sa.e.cfg.proposals
-	}
+	props, _ := sa.ikeProposals()
 	return &request{
 		exchange: wire.CREATE_CHILD_SA,
 		kind:     reqIKERekey,

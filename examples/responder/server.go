@@ -148,11 +148,10 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		localID = ipsec.AddrID(ip)
 	}
 	base := ike.PeerConfig{
-		LocalID:   localID,
-		Local:     ike.LocalAuth{Method: ike.AuthPubkey, Certificates: sc.chain, Key: sc.key},
-		Proposals: s.ike,
-		Children:  []ike.ChildConfig{{Name: "rw", Proposals: s.esp}},
-		Pools:     pools, DNS: s.dns, DNSDomains: s.dnsDomains, Subnets: s.subnets,
+		LocalID:  localID,
+		Local:    ike.LocalAuth{Method: ike.AuthPubkey, Certificates: sc.chain, Key: sc.key},
+		Children: []ike.ChildConfig{{Name: "rw", Proposals: s.esp}},
+		Pools:    pools, DNS: s.dns, DNSDomains: s.dnsDomains, Subnets: s.subnets,
 		// Apple and Windows clients keep their SA up for hours; a dead
 		// phone must not hold its address until the next reboot.
 		DPDDelay: 30 * time.Second,
@@ -197,6 +196,10 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 
 	opts := []ike.Option{
 		ike.WithPeers(ike.StaticPeers(peers...)), ike.WithDataPlane(dp.DataPlane), ike.WithLogger(log),
+		// proposals.ike: a responder's IKE proposals are negotiated in
+		// IKE_SA_INIT, before any peer configuration is chosen, so they
+		// are the engine's; proposals.esp is in each peer's ChildConfig.
+		ike.WithProposals(s.ike),
 		ike.WithHooks(&ike.Hooks{
 			IKEUp: func(i ipsec.IKESAInfo) {
 				log.Info("client connected", "id", i.RemoteID.String(), "eap", i.EAPIdentity, "addr", i.Remote.String(), "vips", fmt.Sprint(i.VirtualIPs))
@@ -206,8 +209,13 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			},
 			Alert: func(a ike.Alert) {
 				m.alert(a)
-				if a.Kind == ike.AlertAuthFailed {
+				switch a.Kind {
+				case ike.AlertAuthFailed:
 					log.Warn("authentication failed", "id", a.Info.RemoteID.String(), "eap", a.Info.EAPIdentity, "addr", a.Info.Remote.String(), "err", a.Err)
+				case ike.AlertProposalMismatch:
+					// The explanation names what each side offered and
+					// which transform had no match (e.g. MODP_1024).
+					log.Warn("proposals refused", "addr", a.Info.Remote.String(), "detail", a.Detail)
 				}
 			},
 		}),
