@@ -264,13 +264,17 @@ func (c ChildConfig) proposals() proposal.List {
 // and TSr payloads (RFC 7296 sections 1.3, 2.7, 2.9). keSecret is the PFS
 // secret (nil in IKE_AUTH). The returned payloads are SA, TSi, TSr.
 func (sa *ikeSA) respondChild(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool) (*childSA, []wire.Payload, error) {
-	return sa.respondChildKE(sap, tsi, tsr, transport, skipKE, proposal.KENone)
+	return sa.respondChildKE(sap, tsi, tsr, transport, skipKE, proposal.KENone, nil)
 }
 
 // respondChildKE is respondChild with the method of the peer's KE payload
 // (CREATE_CHILD_SA with PFS), which selection prefers.
-func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool, peerKE proposal.KEID) (*childSA, []wire.Payload, error) {
+func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool, peerKE proposal.KEID, old *childSA) (*childSA, []wire.Payload, error) {
 	cc := sa.childConfig()
+	if old != nil && old.offered != nil {
+		// A rekey of an additional CHILD SA of ours keeps its proposals.
+		cc.Proposals = old.offered
+	}
 	if sap == nil || tsi == nil || tsr == nil {
 		return nil, nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CHILD SA request lacks SA, TSi or TSr", ErrProtocol))
 	}
@@ -316,6 +320,9 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 	c := &childSA{
 		name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, spiOut: binary.BigEndian.Uint32(chosen.SPI),
 		prop: chosen, localTS: localTS, remoteTS: remoteTS,
+	}
+	if old != nil {
+		c.offered = old.offered
 	}
 	if transport && cc.Mode == esp.ModeTransport {
 		c.mode = esp.ModeTransport

@@ -106,7 +106,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if ke != nil {
 		peerKE = proposal.KEID(ke.Group)
 	}
-	c, childPayloads, err := sa.respondChildKE(sap, tsi, tsr, transp, false, peerKE)
+	c, childPayloads, err := sa.respondChildKE(sap, tsi, tsr, transp, false, peerKE, old)
 	if err != nil {
 		return nil, err
 	}

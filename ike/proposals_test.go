@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
@@ -189,6 +190,17 @@ func TestInitiatorKeepsItsProposalsWhenGatewayRekeys(t *testing.T) {
 // ESP proposals is rekeyed with those proposals, not with the first
 // ChildConfig's.
 func TestAddChildRekeyKeepsItsProposals(t *testing.T) {
+	for _, byGateway := range []bool{false, true} {
+		t.Run(map[bool]string{false: "client rekeys", true: "gateway rekeys"}[byGateway], func(t *testing.T) {
+			testAddChildRekeyKeepsItsProposals(t, byGateway)
+		})
+	}
+}
+
+// testAddChildRekeyKeepsItsProposals: byGateway makes the gateway start
+// the rekey, so our side chooses as responder from the additional CHILD
+// SA's own proposals.
+func testAddChildRekeyKeepsItsProposals(t *testing.T, byGateway bool) {
 	synctest.Test(t, func(t *testing.T) {
 		respCfg, initCfg := pskConfigs()
 		p := newPair(t, respCfg)
@@ -204,7 +216,11 @@ func TestAddChildRekeyKeepsItsProposals(t *testing.T) {
 		if !strings.Contains(info.Proposal, "aes128gcm16") {
 			t.Fatalf("additional CHILD SA negotiated %q", info.Proposal)
 		}
-		if err := sa.Rekey(context.Background(), ike.RekeyChildren); err != nil {
+		if byGateway {
+			if n := p.resp.Rekey(context.Background(), ike.RekeyChildren, func(ipsec.IKESAInfo) bool { return true }); n != 1 {
+				t.Fatalf("gateway started %d rekeys", n)
+			}
+		} else if err := sa.Rekey(context.Background(), ike.RekeyChildren); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
