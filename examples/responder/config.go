@@ -82,6 +82,8 @@ type ProposalConfig struct {
 // ForwardConfig is what happens to clients' traffic beyond the server.
 type ForwardConfig struct {
 	Masquerade string `yaml:"masquerade"`
+	// IsolateClients drops traffic from one client to another.
+	IsolateClients bool `yaml:"isolate_clients"`
 }
 
 // TUNConfig is the data plane's TUN device.
@@ -119,6 +121,7 @@ type settings struct {
 	keyLog     string
 	masquerade string
 	kernel     bool   // dataplane: kernel
+	isolate    bool   // forward.isolate_clients
 	metrics    string // host:port of the Prometheus endpoint, or ""
 }
 
@@ -391,6 +394,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	if s.masquerade != "" && (len(s.masquerade) > 15 || strings.ContainsAny(s.masquerade, "/ \t\"")) {
 		return nil, fieldErr("forward.masquerade", "%q is not a valid interface name", s.masquerade)
 	}
+	s.isolate = c.Forward.IsolateClients
 	if s.tunName == "" {
 		s.tunName = "goipsec0"
 	}
