@@ -22,7 +22,7 @@ import (
 //	CGO_ENABLED=0 go build -o /tmp/roadwarrior ./examples/roadwarrior
 //	CGO_ENABLED=0 go test -c -o /tmp/responder.test ./examples/responder
 //	GOIPSEC_VMTEST=1 GOIPSEC_ROADWARRIOR=/tmp/roadwarrior VMTEST_PASSENV="GOIPSEC_VMTEST GOIPSEC_ROADWARRIOR" \
-//	VMTEST_EXTRA_MODULES="nf_tables nft_chain_nat nft_masq nf_nat nf_conntrack nft_exthdr nft_rt" \
+//	VMTEST_EXTRA_MODULES="nf_tables nft_chain_nat nft_masq nf_nat nf_conntrack" \
 //	  scripts/vmtest/run-in-vm --file /tmp/roadwarrior --file /usr/sbin/nft \
 //	  $(ldd /usr/sbin/nft | awk '$3 ~ /^\// {print $3}' | while read l; do echo --file $(readlink -f $l):$l; done) \
 //	  /tmp/responder.test -test.run TestKernelDataPlaneEndToEnd -test.v
