@@ -44,6 +44,8 @@ type Config struct {
 	TUN        TUNConfig      `yaml:"tun"`
 	Metrics    string         `yaml:"metrics"`
 	Log        LogConfig      `yaml:"log"`
+	// User is the unprivileged user to run as once set up ("": stay root).
+	User string `yaml:"user"`
 }
 
 // ServerConfig is the server's identity, sockets and certificate.
@@ -122,6 +124,8 @@ type settings struct {
 	masquerade string
 	kernel     bool   // dataplane: kernel
 	isolate    bool   // forward.isolate_clients
+	user       string // user
+	runAs      *runAs // user, resolved at start
 	metrics    string // host:port of the Prometheus endpoint, or ""
 }
 
@@ -394,7 +398,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	if s.masquerade != "" && (len(s.masquerade) > 15 || strings.ContainsAny(s.masquerade, "/ \t\"")) {
 		return nil, fieldErr("forward.masquerade", "%q is not a valid interface name", s.masquerade)
 	}
-	s.isolate = c.Forward.IsolateClients
+	s.isolate, s.user = c.Forward.IsolateClients, strings.TrimSpace(c.User)
 	if s.tunName == "" {
 		s.tunName = "goipsec0"
 	}

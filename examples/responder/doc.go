@@ -45,7 +45,7 @@
 // Unknown keys and invalid values stop the start with one line naming
 // the key, before any socket, device or state file exists. Flags
 // override the file: -name, -listen, -pool, -dns, -masquerade,
-// -isolate-clients, -tun, -dataplane, -metrics, -log-level.
+// -isolate-clients, -tun, -dataplane, -metrics, -log-level, -user.
 //
 // One server identity serves every kind of client: the responder has
 // one configuration for EAP clients, one for certificate clients and
@@ -164,6 +164,15 @@
 // round with cgo), read back from /proc/self/task/*/status; the log
 // says "privileges dropped". Nothing is re-bound or re-read after the
 // start (no reload), so nothing else is needed.
+//
+// With user: NAME (or -user NAME) it also becomes that unprivileged
+// user then (primary group only), keeping CAP_NET_ADMIN through the
+// switch (PR_SET_KEEPCAPS) and as an ambient capability for the nft it
+// runs at stop. The state directory stays root's: everything in it was
+// read or written before the switch, and a user that could write there
+// could plant files for the next start as root; only the control socket
+// stays behind at stop, and the next start replaces it. An unknown user
+// fails the start with one line.
 //
 // goipsec-responder.service beside this file runs it under systemd as
 // the unprivileged user goipsec with CAP_NET_ADMIN and

@@ -256,6 +256,41 @@ func TestEndToEndPrivilegesUnprivilegedUser(t *testing.T) {
 	})
 }
 
+// TestEndToEndPrivilegesUserSwitch starts the responder as root with
+// -user nobody (user: in the file): once set up it runs as nobody
+// (every ID, every thread) with CAP_NET_ADMIN in its permitted,
+// effective, inheritable and ambient sets and nothing else, clients
+// connect, and at stop nft, run as nobody, still removes the table.
+func TestEndToEndPrivilegesUserSwitch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "nft", "ping")
+	as, err := lookupRunAs("nobody")
+	if err != nil || as == nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	want := heldCaps{eff: 1 << unix.CAP_NET_ADMIN, inh: 1 << unix.CAP_NET_ADMIN, bnd: 1 << unix.CAP_NET_ADMIN}
+	runPrivsCase(t, t.TempDir(), false, want, func(ns *testnet.NS, args ...string) *responderProcess {
+		resp := startResponder(t, ns, append(args, "-user", "nobody")...)
+		threads, err := processThreadCaps(strconv.Itoa(resp.Cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range threads {
+			if tc.uid != as.uid || tc.gid != as.gid {
+				t.Errorf("thread %s runs as uid %d gid %d, want nobody (%d, %d)", tc.tid, tc.uid, tc.gid, as.uid, as.gid)
+			}
+		}
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", resp.Cmd.Process.Pid))
+		if !strings.Contains(string(status), fmt.Sprintf("\nGroups:\t%d \n", as.gid)) {
+			t.Errorf("supplementary groups are not nobody's group only:\n%s", status)
+		}
+		return resp
+	})
+}
+
 // startResponderCommand is startResponder for a responder started
 // through another program (name args...), which execs it.
 func startResponderCommand(t *testing.T, ns *testnet.NS, name string, args ...string) *responderProcess {

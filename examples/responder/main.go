@@ -82,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "responder: config: %v\n", err)
 		return 1
 	}
+	if s.runAs, err = lookupRunAs(s.user); err != nil {
+		fmt.Fprintf(stderr, "responder: config: %v\n", err)
+		return 1
+	}
 	// The kernel data plane is checked before anything is created (the
 	// state directory included), so a kernel without ESP fails the start
 	// with one line and nothing to undo.
@@ -102,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // overrides are the flags that replace configuration values, so the
 // default configuration fits a test network or a quick trial.
 type overrides struct {
-	name, listen, pools, dns, level, tun, masquerade, metrics, dataplane string
+	name, listen, pools, dns, level, tun, masquerade, metrics, dataplane, user string
 
 	isolate bool
 }
@@ -118,6 +122,7 @@ func (o *overrides) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.metrics, "metrics", "", "`address:port` to serve Prometheus metrics on, e.g. 127.0.0.1:9100 (metrics)")
 	fs.StringVar(&o.dataplane, "dataplane", "", "userspace or kernel (dataplane)")
 	fs.BoolVar(&o.isolate, "isolate-clients", false, "drop traffic between clients (forward.isolate_clients)")
+	fs.StringVar(&o.user, "user", "", "unprivileged `user` to run as once set up (user)")
 }
 
 func (o *overrides) apply(c *Config) {
@@ -159,6 +164,9 @@ func (o *overrides) apply(c *Config) {
 	}
 	if o.isolate {
 		c.Forward.IsolateClients = true
+	}
+	if o.user != "" {
+		c.User = o.user
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -85,12 +87,15 @@ type threadCaps struct {
 	inh, prm, eff, bnd, amb capSet
 	// noNewPrivs is the NoNewPrivs line (kernel 4.10 and later).
 	noNewPrivs, hasNoNewPrivs bool
+	// uid and gid are the thread's IDs when its real, effective, saved
+	// and file system IDs agree, else -1.
+	uid, gid int
 }
 
 // parseStatusCaps reads the Cap* and NoNewPrivs lines of a
 // /proc/PID/status file.
 func parseStatusCaps(data []byte) (threadCaps, error) {
-	var tc threadCaps
+	tc := threadCaps{uid: -1, gid: -1}
 	seen := 0
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -114,6 +119,14 @@ func parseStatusCaps(data []byte) (threadCaps, error) {
 		case "NoNewPrivs":
 			tc.noNewPrivs, tc.hasNoNewPrivs = v == "1", true
 			continue
+		case "Uid", "Gid":
+			id := sameIDs(v)
+			if k == "Uid" {
+				tc.uid = id
+			} else {
+				tc.gid = id
+			}
+			continue
 		default:
 			continue
 		}
@@ -128,6 +141,20 @@ func parseStatusCaps(data []byte) (threadCaps, error) {
 		return tc, fmt.Errorf("no capability lines")
 	}
 	return tc, nil
+}
+
+// sameIDs is the ID of a Uid or Gid line ("real effective saved fs")
+// when all four agree, else -1.
+func sameIDs(v string) int {
+	f := strings.Fields(v)
+	if len(f) != 4 || f[0] != f[1] || f[0] != f[2] || f[0] != f[3] {
+		return -1
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // processThreadCaps reads every thread of process pid ("self" for this
@@ -183,6 +210,39 @@ func allThreads(trap, a1, a2, a3 uintptr) error {
 	return nil
 }
 
+// runAs is the unprivileged user the responder switches to once set
+// up (configuration key user).
+type runAs struct {
+	name     string
+	uid, gid int
+}
+
+// lookupRunAs resolves the configured user, by name or number, before
+// anything starts. root (uid 0) means no switch.
+func lookupRunAs(name string) (*runAs, error) {
+	if name == "" {
+		return nil, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		}
+	}
+	if err != nil {
+		return nil, fieldErr("user", "%q: %v", name, err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return nil, fieldErr("user", "%q: uid %q, gid %q", name, u.Uid, u.Gid)
+	}
+	if uid == 0 {
+		return nil, nil
+	}
+	return &runAs{name: u.Username, uid: uid, gid: gid}, nil
+}
+
 // dropPrivileges reduces every thread of the process to the
 // capabilities in keep (those it holds), so that a bug exploited after
 // the start cannot act as root:
@@ -190,28 +250,38 @@ func allThreads(trap, a1, a2, a3 uintptr) error {
 //  1. the bounding set loses everything else (PR_CAPBSET_DROP, when we
 //     hold CAP_SETPCAP; under systemd the unit's CapabilityBoundingSet
 //     has done it), so no later execve can regain a capability;
-//  2. capset sets the permitted and effective sets to keep, and the
-//     inheritable set to its part of keep, which clears every other
-//     ambient capability;
-//  3. PR_SET_NO_NEW_PRIVS: no execve grants more than the caller holds
+//  2. with as, the process becomes that user (groups: its primary group
+//     only), keeping its permitted capabilities through the switch
+//     (PR_SET_KEEPCAPS);
+//  3. capset sets the permitted and effective sets to keep, and the
+//     inheritable set to its part of keep (all of keep after a user
+//     switch), which clears every other ambient capability;
+//  4. after a user switch, keep is raised in the ambient set, so that
+//     programs run as that user (nft at stop) get it too;
+//  5. PR_SET_NO_NEW_PRIVS: no execve grants more than the caller holds
 //     (no setuid binary, no file capabilities, and a root execve gets
 //     no more than the permitted set).
 //
-// Programs it starts afterwards (nft at stop) run with what it kept:
-// as root because root's execve grants the bounding set, clamped to our
-// permitted set by no_new_privs; as another user (systemd's User= with
-// AmbientCapabilities) through the ambient set.
+// Programs it starts afterwards (nft at stop) thus run with what it
+// kept: as root because root's execve grants the bounding set, clamped
+// to our permitted set by no_new_privs; as another user through the
+// ambient set.
 //
-// Every step is one system call on all threads, and the result is read
-// back from /proc/self/task/*/status for every thread. It returns the
-// set kept.
-func dropPrivileges(keep []int) (capSet, error) {
+// Every step is one system call on all threads (Go's own Setresuid and
+// friends are), and the result is read back from
+// /proc/self/task/*/status for every thread. It returns the set kept.
+func dropPrivileges(keep []int, as *runAs) (capSet, error) {
 	want := capsOf(keep...)
 	eff, prm, inh, err := capget()
 	if err != nil {
 		return 0, fmt.Errorf("capget: %w", err)
 	}
 	want &= prm
+	if as != nil {
+		if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
+			return 0, fmt.Errorf("keepcaps: %w", err)
+		}
+	}
 	dropBounding := eff.has(unix.CAP_SETPCAP)
 	if dropBounding {
 		last, err := lastCap()
@@ -227,16 +297,42 @@ func dropPrivileges(keep []int) (capSet, error) {
 			}
 		}
 	}
+	newInh := inh & want
+	if as != nil {
+		if err := syscall.Setgroups([]int{as.gid}); err != nil {
+			return 0, fmt.Errorf("user %s: setgroups: %w", as.name, err)
+		}
+		if err := syscall.Setresgid(as.gid, as.gid, as.gid); err != nil {
+			return 0, fmt.Errorf("user %s: setresgid: %w", as.name, err)
+		}
+		if err := syscall.Setresuid(as.uid, as.uid, as.uid); err != nil {
+			return 0, fmt.Errorf("user %s: setresuid: %w", as.name, err)
+		}
+		newInh = want
+	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var d [2]unix.CapUserData
 	for i := range d {
 		shift := 32 * i
 		d[i].Effective = uint32(want >> shift)
 		d[i].Permitted = uint32(want >> shift)
-		d[i].Inheritable = uint32((inh & want) >> shift)
+		d[i].Inheritable = uint32(newInh >> shift)
 	}
 	if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&d[0])), 0); err != nil {
 		return 0, fmt.Errorf("capset: %w", err)
+	}
+	if as != nil {
+		for c := 0; c < 64; c++ {
+			if !want.has(c) {
+				continue
+			}
+			if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c)); err != nil {
+				return 0, fmt.Errorf("ambient %s: %w", capName(c), err)
+			}
+		}
+		if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0); err != nil {
+			return 0, fmt.Errorf("keepcaps: %w", err)
+		}
 	}
 	if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); err != nil {
 		return 0, fmt.Errorf("no_new_privs: %w", err)
@@ -252,6 +348,9 @@ func dropPrivileges(keep []int) (capSet, error) {
 		}
 		if extra != 0 || tc.hasNoNewPrivs && !tc.noNewPrivs {
 			return 0, fmt.Errorf("thread %s still holds %s (no_new_privs %v) after the drop", tc.tid, extra, tc.noNewPrivs)
+		}
+		if as != nil && (tc.uid != as.uid || tc.gid != as.gid) {
+			return 0, fmt.Errorf("thread %s runs as uid %d gid %d after switching to %s", tc.tid, tc.uid, tc.gid, as.name)
 		}
 	}
 	return want, nil

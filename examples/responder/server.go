@@ -300,11 +300,11 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	}
 	// Everything that needs root exists now: keep only what serving and
 	// the clean-up at stop need.
-	kept, err := dropPrivileges(servingCaps)
+	kept, err := dropPrivileges(servingCaps, s.runAs)
 	if err != nil {
 		return fmt.Errorf("dropping privileges: %w", err)
 	}
-	log.Info("privileges dropped", "capabilities", kept.String())
+	log.Info("privileges dropped", "capabilities", kept.String(), "uid", os.Getuid())
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
 	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)
