@@ -44,6 +44,8 @@ type Config struct {
 	TUN        TUNConfig      `yaml:"tun"`
 	Metrics    string         `yaml:"metrics"`
 	Log        LogConfig      `yaml:"log"`
+	// User is the unprivileged user to run as once set up ("": stay root).
+	User string `yaml:"user"`
 
 	// ClientCerts: revocation and user checks of certificate clients
 	// (revocation.go).
@@ -91,6 +93,8 @@ type ProposalConfig struct {
 // ForwardConfig is what happens to clients' traffic beyond the server.
 type ForwardConfig struct {
 	Masquerade string `yaml:"masquerade"`
+	// IsolateClients drops traffic from one client to another.
+	IsolateClients bool `yaml:"isolate_clients"`
 }
 
 // TUNConfig is the data plane's TUN device.
@@ -128,6 +132,9 @@ type settings struct {
 	keyLog     string
 	masquerade string
 	kernel     bool   // dataplane: kernel
+	isolate    bool   // forward.isolate_clients
+	user       string // user
+	runAs      *runAs // user, resolved at start
 	metrics    string // host:port of the Prometheus endpoint, or ""
 
 	clientCerts ClientCertConfig
@@ -408,6 +415,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	if s.masquerade != "" && (len(s.masquerade) > 15 || strings.ContainsAny(s.masquerade, "/ \t\"")) {
 		return nil, fieldErr("forward.masquerade", "%q is not a valid interface name", s.masquerade)
 	}
+	s.isolate, s.user = c.Forward.IsolateClients, strings.TrimSpace(c.User)
 	if s.tunName == "" {
 		s.tunName = "goipsec0"
 	}

@@ -263,27 +263,16 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			poolPfx = append(poolPfx, p)
 		}
 	}
-	if dp.kernel && s.masquerade == "" {
+	if needsTable(s.masquerade, dp.kernel, s.isolate) {
+		rules := forwardRules{uplink: s.masquerade, device: tunName, pools: poolPfx, isolate: s.isolate}
+		if dp.kernel {
+			rules.device = "" // no device carries the clients' traffic: match the pools
+		}
 		// The kernel forwards decrypted client traffic only with
 		// forwarding on, even to the server's own inside addresses'
 		// neighbours; the userspace plane's TUN needs it for the same
 		// reason but the operator decides there (masquerade).
-		undo, err := enableForwarding(poolPfx)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := undo(); err != nil {
-				log.Warn("restoring the forwarding settings", "err", err)
-			}
-		}()
-	}
-	if s.masquerade != "" {
-		dev := tunName
-		if dp.kernel {
-			dev = "" // no device carries the clients' traffic: match the pools
-		}
-		undo, err := setUpForwarding(s.masquerade, dev, poolPfx)
+		undo, err := setUpForwarding(rules, s.masquerade != "" || dp.kernel)
 		if err != nil {
 			return err
 		}
@@ -292,7 +281,9 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 				log.Warn("removing the forwarding set-up", "err", err)
 			}
 		}()
-		log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable)
+		if s.masquerade != "" {
+			log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable, "isolate_clients", s.isolate)
+		}
 	}
 	snapshot := func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp.DataPlane) }
 	stopStatus, err := serveStatus(stateDir, snapshot, log)
@@ -320,6 +311,13 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	case certClients:
 		certHint = fmt.Sprintf("accepted when issued by the %d CA certificate(s) of client_cas", len(s.clientCAs))
 	}
+	// Everything that needs root exists now: keep only what serving and
+	// the clean-up at stop need.
+	kept, err := dropPrivileges(servingCaps, s.runAs)
+	if err != nil {
+		return fmt.Errorf("dropping privileges: %w", err)
+	}
+	log.Info("privileges dropped", "capabilities", kept.String(), "uid", os.Getuid())
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
 	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)
