@@ -56,6 +56,11 @@ type engine struct {
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64
 	}
+
+	// Rates of the read loop's proposal-mismatch warnings and
+	// explanations (preauth.go).
+	mismatchLog  *rateLimiter
+	explainLimit *rateLimiter
 }
 
 type initKey struct {
@@ -71,6 +76,8 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
+	e.mismatchLog = newRateLimiter(logInterval, logBurst)
+	e.explainLimit = newRateLimiter(explainInterval, explainBurst)
 	if e.cfg.proposals == nil {
 		e.cfg.proposals = proposal.CompatibleIKE()
 	}

@@ -21,6 +21,9 @@ const (
 	ourNonce = 32
 )
 
+// maxProposals is the most proposals an SA payload can number.
+const maxProposals = 255
+
 // initPayloads collects what IKE_SA_INIT messages carry.
 type initPayloads struct {
 	sa         *wire.SA
@@ -179,7 +182,10 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		return
 	}
 	ip := collectInit(m.Payloads)
-	if ip.sa == nil || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
+	// Proposals are numbered 1, 2, ... in one octet (RFC 7296 section
+	// 3.3.1): more than maxProposals is malformed, and refusing it here
+	// spares the read loop comparing thousands of them.
+	if ip.sa == nil || len(ip.sa.Proposals) > maxProposals || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
 		e.stats.rejected.Add(1)
 		return
@@ -200,15 +206,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	peer := listFromWire(ip.sa)
 	chosen, err := proposal.Select(e.cfg.proposals, peer, proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ip.ke.Group)})
 	if err != nil {
-		detail := err.Error()
-		var mm *proposal.MismatchError
-		if errors.As(err, &mm) {
-			detail = mm.Explain()
-		}
-		e.log.Warn("IKE proposal mismatch", "peer", p.Remote.String(), "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
-		if f := e.cfg.hooks.Alert; f != nil {
-			f(Alert{Kind: AlertProposalMismatch, Err: err, Detail: detail})
-		}
+		e.reportMismatch(p.Remote, err)
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.NO_PROPOSAL_CHOSEN})
 		e.stats.rejected.Add(1)
 		return

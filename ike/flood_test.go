@@ -4,14 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 // spoofedInit builds a well-formed IKE_SA_INIT request with a fresh SPI,
@@ -140,4 +147,100 @@ func TestFloodTurnsOnCookies(t *testing.T) {
 	if grown > 64 {
 		t.Errorf("heap grew by %.1f MiB during the flood", grown)
 	}
+}
+
+// lineCounter is an io.Writer that counts log lines containing a string.
+type lineCounter struct {
+	mu    sync.Mutex
+	match string
+	lines []string
+}
+
+func (c *lineCounter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := string(b); strings.Contains(s, c.match) {
+		c.lines = append(c.lines, s)
+	}
+	return len(b), nil
+}
+
+func (c *lineCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+// TestHostileProposalsReportBounded: a burst of IKE_SA_INIT requests
+// with 64 KB SA payloads that match nothing. Each still gets
+// NO_PROPOSAL_CHOSEN and an Alert, but the explanations (built on the
+// socket read loop) and the warnings are rate-limited, and an
+// explanation's size is bounded; after a quiet second explanations and
+// warnings resume, the warning saying how many were suppressed.
+func TestHostileProposalsReportBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, _ := pskConfigs()
+		var mu sync.Mutex
+		var alerts []ike.Alert
+		logged := &lineCounter{match: "IKE proposal mismatch"}
+		p := newPair(t, respCfg,
+			ike.WithHooks(&ike.Hooks{Alert: func(a ike.Alert) { mu.Lock(); alerts = append(alerts, a); mu.Unlock() }}),
+			ike.WithLogger(slog.New(slog.NewTextHandler(logged, nil))))
+		attacker := p.net.Endpoint(netip.MustParseAddr("203.0.113.66"))
+		var answers []string
+		attacker.SetIKEv2Handler(func(pkt ike.Packet) {
+			if m, err := wire.Parse(pkt.Data); err == nil {
+				answers = append(answers, m.Summary())
+			}
+		})
+		msgs := [][]byte{hostileInit(t, 255), hostileInit(t, 31)}
+		send := func(i int) {
+			attacker.Send(ike.Packet{Data: msgs[i%2], Local: netip.AddrPortFrom(attacker.Addr(), 500), Remote: netip.AddrPortFrom(gwAddr, 500)})
+		}
+		const burst = 60
+		for i := range burst {
+			send(i)
+		}
+		explained := func() (n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, a := range alerts {
+				if strings.Contains(a.Detail, "closest peer proposal") {
+					n++
+				}
+			}
+			return n
+		}
+		mu.Lock()
+		if len(alerts) != burst {
+			t.Fatalf("%d alerts for %d refused requests", len(alerts), burst)
+		}
+		for i, a := range alerts {
+			if a.Kind != ike.AlertProposalMismatch || a.Detail == "" || !errors.Is(a.Err, proposal.ErrNoMatch) {
+				t.Fatalf("alert %d: %v %q %v", i, a.Kind, a.Detail, a.Err)
+			}
+			if len(a.Detail) > 32<<10 {
+				t.Errorf("alert %d: explanation of %d bytes", i, len(a.Detail))
+			}
+		}
+		mu.Unlock()
+		if len(answers) != burst || answers[0] != "IKE_SA_INIT response 0 [ N(NO_PROP) ]" {
+			t.Errorf("%d answers, first %q", len(answers), answers[0])
+		}
+		n, l := explained(), logged.count()
+		if n == 0 || n > burst/4 {
+			t.Errorf("%d of %d alerts carry an explanation; want a few, the rest suppressed", n, burst)
+		}
+		if l == 0 || l > burst/4 {
+			t.Errorf("%d warnings for %d refused requests; want a few", l, burst)
+		}
+		time.Sleep(2 * time.Second)
+		send(0)
+		if explained() != n+1 || logged.count() != l+1 {
+			t.Errorf("after a quiet second: %d explanations (was %d), %d warnings (was %d)", explained(), n, logged.count(), l)
+		}
+		if last := logged.lines[len(logged.lines)-1]; !strings.Contains(last, fmt.Sprintf("suppressed=%d", burst-l)) {
+			t.Errorf("warning after the burst does not count the suppressed ones: %s", last)
+		}
+	})
 }
