@@ -55,12 +55,16 @@ type engine struct {
 
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64
+		blocked                        atomic.Uint64
 	}
 
-	// Rates of the read loop's proposal-mismatch warnings and
-	// explanations (preauth.go).
-	mismatchLog  *rateLimiter
-	explainLimit *rateLimiter
+	// Pre-authentication limits (preauth.go): half-open SAs per source
+	// (under mu), and the rates of the read loop's log lines and
+	// explanations.
+	halfOpenBySrc map[netip.Addr]int
+	blockLog      *rateLimiter
+	mismatchLog   *rateLimiter
+	explainLimit  *rateLimiter
 }
 
 type initKey struct {
@@ -76,6 +80,8 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
+	e.halfOpenBySrc = map[netip.Addr]int{}
+	e.blockLog = newRateLimiter(logInterval, logBurst)
 	e.mismatchLog = newRateLimiter(logInterval, logBurst)
 	e.explainLimit = newRateLimiter(explainInterval, explainBurst)
 	if e.cfg.proposals == nil {
@@ -178,10 +184,7 @@ func (e *engine) unregister(sa *ikeSA) {
 	if e.initReqs[k] == sa {
 		delete(e.initReqs, k)
 	}
-	if sa.countedHalfOpen {
-		sa.countedHalfOpen = false
-		e.halfOpen--
-	}
+	e.uncountHalfOpen(sa)
 	if sa.peerKey != "" {
 		delete(e.byPeer[sa.peerKey], sa)
 		if len(e.byPeer[sa.peerKey]) == 0 {
@@ -219,10 +222,7 @@ func (e *engine) samePeer(key string, self *ikeSA) []*ikeSA {
 func (e *engine) established(sa *ikeSA) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if sa.countedHalfOpen {
-		sa.countedHalfOpen = false
-		e.halfOpen--
-	}
+	e.uncountHalfOpen(sa)
 	k := initKey{sa.spii, sa.initRemote}
 	if e.initReqs[k] == sa {
 		delete(e.initReqs, k)

@@ -166,10 +166,15 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		sa.deliver(p) // retransmission: the SA resends its response
 		return
 	}
-	halfOpen, closed := e.halfOpen, e.closed
+	src := sourceKey(p.Remote.Addr())
+	halfOpen, srcHalfOpen, closed := e.halfOpen, e.halfOpenBySrc[src], e.closed
 	e.mu.Unlock()
 	if closed || halfOpen >= e.cfg.maxHalfOpen {
 		e.stats.rejected.Add(1)
+		return
+	}
+	if srcHalfOpen >= e.cfg.srcMaxHalfOpen {
+		e.blockInit(p, "half-open SAs")
 		return
 	}
 	m, err := wire.Parse(p.Data)
@@ -193,7 +198,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	if e.redirectInit(p, h, m.Payloads, ip.nonce) {
 		return
 	}
-	if halfOpen >= e.cfg.cookieThresh {
+	if halfOpen >= e.cfg.cookieThresh || srcHalfOpen >= e.cfg.srcCookieThresh {
 		if ip.cookie == nil || !e.cookies.check(ip.cookie, ip.nonce, p.Remote.Addr(), h.SPIi) {
 			c, err := e.cookies.make(ip.nonce, p.Remote.Addr(), h.SPIi)
 			if err == nil {
@@ -219,8 +224,14 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		return
 	}
 	e.mu.Lock()
-	if e.closed || e.initReqs[k] != nil {
+	// Other read loops (ports, address families) may have added SAs
+	// since the checks above; the limits hold exactly.
+	if e.closed || e.initReqs[k] != nil || e.halfOpen >= e.cfg.maxHalfOpen || e.halfOpenBySrc[src] >= e.cfg.srcMaxHalfOpen {
+		srcFull := e.halfOpenBySrc[src] >= e.cfg.srcMaxHalfOpen
 		e.mu.Unlock()
+		if srcFull {
+			e.blockInit(p, "half-open SAs")
+		}
 		return
 	}
 	spir, err := e.newSPI()
@@ -230,8 +241,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	}
 	sa := newSA(e, false, p.Local, p.Remote)
 	sa.spii, sa.spir, sa.prop = h.SPIi, spir, chosen
-	sa.countedHalfOpen = true
-	e.halfOpen++
+	e.countHalfOpen(sa, p.Remote)
 	e.sas[spir] = sa
 	e.initReqs[k] = sa
 	e.mu.Unlock()

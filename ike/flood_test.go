@@ -16,7 +16,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/proposal"
 )
@@ -147,6 +149,175 @@ func TestFloodTurnsOnCookies(t *testing.T) {
 	if grown > 64 {
 		t.Errorf("heap grew by %.1f MiB during the flood", grown)
 	}
+}
+
+// cookieFlooder is an attacker at one address that answers cookies: it
+// sends IKE_SA_INIT requests with fresh SPIs and repeats each with the
+// COOKIE the responder demands, the way a real client would, so the
+// global cookie threshold does not stop it (RFC 7296 section 2.6).
+type cookieFlooder struct {
+	ep *iketest.Endpoint
+	gw netip.AddrPort
+
+	mu      sync.Mutex
+	cookies map[uint64][]byte // by SPIi
+}
+
+func newCookieFlooder(ep *iketest.Endpoint, gw netip.AddrPort) *cookieFlooder {
+	f := &cookieFlooder{ep: ep, gw: gw, cookies: map[uint64][]byte{}}
+	ep.SetIKEv2Handler(func(p ike.Packet) {
+		m, err := wire.Parse(p.Data)
+		if err != nil || len(m.Payloads) == 0 {
+			return
+		}
+		if n, ok := m.Payloads[0].(*wire.Notify); ok && n.Type == wire.COOKIE {
+			f.mu.Lock()
+			f.cookies[m.Header.SPIi] = append([]byte(nil), n.Data...)
+			f.mu.Unlock()
+		}
+	})
+	return f
+}
+
+// request builds the IKE_SA_INIT request with SPI spi (x25519, AES-GCM),
+// with cookie first if not nil.
+func (f *cookieFlooder) request(t testing.TB, spi uint64, cookie []byte) []byte {
+	pub := make([]byte, 32)
+	binary.BigEndian.PutUint64(pub, spi)
+	pub[31] = 0x40 // no low-order point
+	nonce := make([]byte, 32)
+	binary.BigEndian.PutUint64(nonce[8:], spi)
+	ps := []wire.Payload{
+		&wire.SA{Proposals: []wire.Proposal{{Number: 1, Protocol: 1, Transforms: []wire.Transform{
+			{Type: 1, ID: 20, Attributes: []wire.Attribute{{Type: wire.AttrKeyLength, TV: true, Value: 256}}},
+			{Type: 2, ID: 5}, {Type: 4, ID: 31},
+		}}}},
+		&wire.KE{Group: 31, Data: pub},
+		&wire.Nonce{Data: nonce},
+	}
+	if cookie != nil {
+		ps = append([]wire.Payload{&wire.Notify{Type: wire.COOKIE, Data: cookie}}, ps...)
+	}
+	m := &wire.Message{Header: wire.Header{SPIi: spi, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagInitiator}, Payloads: ps}
+	b, err := m.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// send sends the request of spi and, if the responder wants a cookie,
+// the request again with it. The in-memory network delivers
+// synchronously, so a cookie has arrived when Send returns.
+func (f *cookieFlooder) send(t testing.TB, spi uint64) {
+	local := netip.AddrPortFrom(f.ep.Addr(), 500)
+	f.ep.Send(ike.Packet{Data: f.request(t, spi, nil), Local: local, Remote: f.gw})
+	f.mu.Lock()
+	c := f.cookies[spi]
+	delete(f.cookies, spi)
+	f.mu.Unlock()
+	if c != nil {
+		f.ep.Send(ike.Packet{Data: f.request(t, spi, c), Local: local, Remote: f.gw})
+	}
+}
+
+// halfOpenFrom counts the responder's SAs with a peer at addr that are
+// not established.
+func halfOpenFrom(r *ike.Responder, addr netip.Addr) int {
+	n := 0
+	for _, info := range r.SAs() {
+		if info.Remote.Addr() == addr && info.State != "ESTABLISHED" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCookieEchoingFloodFromOneSource: an attacker behind a NAT
+// address answers every cookie and floods IKE_SA_INIT requests, while a
+// client at another address connects. The per-source limit keeps the
+// attacker's address at DefaultSourceMaxHalfOpen half-open SAs (the
+// rest is dropped and counted), so the client gets through at once,
+// without a retransmission; before, the attacker took every one of the
+// responder's half-open slots. A second client behind the same NAT
+// address gets through once the attacker's half-open SAs time out.
+func TestCookieEchoingFloodFromOneSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		const maxHalfOpen, halfOpenTO = 1000, 30 * time.Second
+		p := newPair(t, respCfg, ike.WithHalfOpenLimits(halfOpenTO, 100, maxHalfOpen))
+		natPub := netip.MustParseAddr("198.51.100.7")
+		floodPriv, samePriv := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+		p.net.NAT(floodPriv, natPub)
+		p.net.NAT(samePriv, natPub)
+		gw := netip.AddrPortFrom(gwAddr, 500)
+		fl := newCookieFlooder(p.net.Endpoint(floodPriv), gw)
+
+		const flood = 3 * maxHalfOpen / 2
+		type result struct {
+			err     error
+			elapsed time.Duration
+		}
+		other := make(chan result, 1)
+		for i := range flood {
+			fl.send(t, uint64(0x1000+i))
+			if i == maxHalfOpen+100 {
+				// Without a per-source limit the table is full by now.
+				go func() {
+					start := time.Now()
+					_, err := p.init.Dial(context.Background(), gw, initCfg)
+					other <- result{err, time.Since(start)}
+				}()
+			}
+		}
+		r := <-other
+		if r.err != nil {
+			t.Fatalf("client at another address: %v", r.err)
+		}
+		if r.elapsed >= ike.DefaultRetransmitTimeout {
+			t.Errorf("client at another address needed %v (a retransmission): its first IKE_SA_INIT was refused", r.elapsed)
+		}
+		st := p.resp.Stats()
+		if got := halfOpenFrom(p.resp, natPub); got != ike.DefaultSourceMaxHalfOpen {
+			t.Errorf("%d half-open SAs from the flooding address, want the per-source limit %d", got, ike.DefaultSourceMaxHalfOpen)
+		}
+		if st.HalfOpen != ike.DefaultSourceMaxHalfOpen {
+			t.Errorf("stats: %d half-open SAs, want %d", st.HalfOpen, ike.DefaultSourceMaxHalfOpen)
+		}
+		// Every request after the limit is dropped; cookies were
+		// demanded from the per-source cookie threshold on.
+		if want := uint64(flood - ike.DefaultSourceMaxHalfOpen); st.Blocked < want {
+			t.Errorf("stats: %d requests blocked, want at least %d (%v)", st.Blocked, want, st)
+		}
+		if st.CookiesSent < ike.DefaultSourceMaxHalfOpen-ike.DefaultSourceCookieThreshold {
+			t.Errorf("stats: %d cookies sent below the per-source limit (%v)", st.CookiesSent, st)
+		}
+
+		// A client behind the same NAT address is refused while the
+		// attacker's half-open SAs live and gets through after they
+		// time out (its retransmissions carry it past the timeout).
+		same, err := ike.NewInitiator(p.net.Endpoint(samePriv), ike.WithRand(iketest.NewRand(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer same.Close(context.Background())
+		blocked := st.Blocked
+		start := time.Now()
+		sameCfg := *initCfg
+		sameCfg.LocalID = ipsec.Email("bob@example.com")
+		if _, err := same.Dial(context.Background(), gw, &sameCfg); err != nil {
+			t.Fatalf("client behind the attacker's address after the half-open timeout: %v", err)
+		}
+		if d := time.Since(start); d < halfOpenTO {
+			t.Errorf("client behind the attacker's address got through after %v, before the attacker's SAs timed out", d)
+		}
+		if got := p.resp.Stats().Blocked; got == blocked {
+			t.Error("the same-address client's first requests were not blocked")
+		}
+		if got := halfOpenFrom(p.resp, natPub); got != 0 {
+			t.Errorf("%d half-open SAs from the NAT address remain", got)
+		}
+	})
 }
 
 // lineCounter is an io.Writer that counts log lines containing a string.

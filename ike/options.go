@@ -30,6 +30,15 @@ const (
 	// DefaultMaxHalfOpen drops new IKE_SA_INIT requests beyond this many
 	// half-open SAs, cookie or not, so a flood cannot exhaust memory.
 	DefaultMaxHalfOpen = 20000
+	// DefaultSourceCookieThreshold: a source address (an IPv6 /64) with
+	// this many half-open SAs must bring a cookie even below the global
+	// threshold (strongSwan's charon.cookie_threshold_ip, 3).
+	DefaultSourceCookieThreshold = 3
+	// DefaultSourceMaxHalfOpen drops IKE_SA_INIT requests from a source
+	// address (an IPv6 /64) that already has this many half-open SAs,
+	// cookie or not, so one address that answers cookies cannot take the
+	// slots of everyone else (strongSwan's charon.block_threshold, 5).
+	DefaultSourceMaxHalfOpen = 5
 	// DefaultFragmentMTU is the IP MTU IKE fragments are sized for; 1280
 	// is the IPv6 minimum and safe on every path (RFC 7383 section 2.5.1).
 	DefaultFragmentMTU = 1280
@@ -54,6 +63,11 @@ type config struct {
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
 	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
+
+	// Pre-authentication limits per source (an IPv4 address or IPv6
+	// /64); see WithSourceLimits.
+	srcCookieThresh int
+	srcMaxHalfOpen  int
 }
 
 func defaultConfig() config {
@@ -67,6 +81,9 @@ func defaultConfig() config {
 		halfOpenTO:   DefaultHalfOpenTimeout,
 		cookieThresh: DefaultCookieThreshold,
 		maxHalfOpen:  DefaultMaxHalfOpen,
+
+		srcCookieThresh: DefaultSourceCookieThreshold,
+		srcMaxHalfOpen:  DefaultSourceMaxHalfOpen,
 	}
 }
 
@@ -131,6 +148,19 @@ func WithHalfOpenLimits(timeout time.Duration, cookieThreshold, max int) Option 
 	return func(c *config) { c.halfOpenTO, c.cookieThresh, c.maxHalfOpen = timeout, cookieThreshold, max }
 }
 
+// WithSourceLimits sets the per-source half-open limits of a responder:
+// from cookieThreshold half-open SAs on, a source must bring a cookie
+// (RFC 7296 section 2.6) even while the global count is below the
+// threshold of WithHalfOpenLimits; at max half-open SAs its further
+// IKE_SA_INIT requests are dropped until some complete or time out
+// (Stats.Blocked counts them). A source is an IPv4 address or an IPv6
+// /64, the block a single subscriber usually gets. Defaults:
+// DefaultSourceCookieThreshold, DefaultSourceMaxHalfOpen; 0 as
+// cookieThreshold demands cookies from every source.
+func WithSourceLimits(cookieThreshold, max int) Option {
+	return func(c *config) { c.srcCookieThresh, c.srcMaxHalfOpen = cookieThreshold, max }
+}
+
 func (c *config) validate() error {
 	switch {
 	case c.rand == nil:
@@ -143,6 +173,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithRetransmission: timeout %v, base %v, tries %d out of range", c.rtTimeout, c.rtBase, c.rtTries)
 	case c.halfOpenTO <= 0 || c.cookieThresh < 0 || c.maxHalfOpen <= 0:
 		return fmt.Errorf("ike: WithHalfOpenLimits: %v, %d, %d out of range", c.halfOpenTO, c.cookieThresh, c.maxHalfOpen)
+	case c.srcCookieThresh < 0 || c.srcMaxHalfOpen <= 0:
+		return fmt.Errorf("ike: WithSourceLimits: %d, %d out of range", c.srcCookieThresh, c.srcMaxHalfOpen)
 	}
 	for _, p := range c.proposals {
 		if p.Protocol != proposal.ProtoIKE {

@@ -14,8 +14,26 @@ import (
 )
 
 // Pre-authentication cost: what an unauthenticated peer can make the
-// responder spend on its socket read loop. A refused proposal list is
-// reported with bounded work and at a bounded rate.
+// responder spend. Before IKE_AUTH proves who a peer is, the responder
+// bounds, per source and in total, the half-open SAs it keeps (cookies
+// first, then drops, as strongSwan's cookie_threshold_ip and
+// block_threshold do) and the explanations and log lines it writes for
+// refused proposals. The per-source table only holds sources with
+// half-open SAs, so it is bounded by the half-open maximum.
+
+// sourceKey is the unit the per-source limits count: an IPv4 address, or
+// the /64 of an IPv6 address (the block one subscriber usually gets, so
+// that an attacker with a /64 counts once, not 2^64 times).
+func sourceKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		p, err := a.Prefix(64)
+		if err == nil {
+			return p.Addr()
+		}
+	}
+	return a.WithZone("")
+}
 
 // rateLimiter is a token bucket: up to burst events at once, refilled
 // at one per interval. It counts what it refuses so the next allowed
@@ -63,6 +81,39 @@ const (
 	explainInterval = time.Second
 	explainBurst    = 5
 )
+
+// countHalfOpen counts a new half-open SA of the source of remote. The
+// caller holds mu.
+func (e *engine) countHalfOpen(sa *ikeSA, remote netip.AddrPort) {
+	sa.countedHalfOpen = true
+	sa.halfOpenSrc = sourceKey(remote.Addr())
+	e.halfOpen++
+	e.halfOpenBySrc[sa.halfOpenSrc]++
+}
+
+// uncountHalfOpen ends an SA's half-open accounting. The caller holds
+// mu.
+func (e *engine) uncountHalfOpen(sa *ikeSA) {
+	if sa.countedHalfOpen {
+		sa.countedHalfOpen = false
+		e.halfOpen--
+		if e.halfOpenBySrc[sa.halfOpenSrc]--; e.halfOpenBySrc[sa.halfOpenSrc] <= 0 {
+			delete(e.halfOpenBySrc, sa.halfOpenSrc)
+		}
+	}
+}
+
+// blockInit drops an IKE_SA_INIT request refused by a per-source limit:
+// counted always, logged at most at logInterval.
+func (e *engine) blockInit(p Packet, reason string) {
+	e.stats.blocked.Add(1)
+	if !e.log.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	if ok, suppressed := e.blockLog.allow(time.Now()); ok {
+		e.log.Warn("peer too aggressive, dropping IKE_SA_INIT", "peer", p.Remote.String(), "reason", reason, "suppressed", suppressed)
+	}
+}
 
 // Bounds of the proposal-mismatch report made on the read loop: real
 // clients send at most about a dozen proposals of a few dozen transforms.

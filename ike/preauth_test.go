@@ -1,11 +1,58 @@
 package ike
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/goipsec/ipsec/proposal"
 )
+
+func TestPreauthOptionsValidated(t *testing.T) {
+	c := defaultConfig()
+	if c.srcCookieThresh != DefaultSourceCookieThreshold || c.srcMaxHalfOpen != DefaultSourceMaxHalfOpen {
+		t.Errorf("defaults: %+v", c)
+	}
+	if err := c.validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, tc := range []struct {
+		opt  Option
+		name string
+	}{
+		{WithSourceLimits(-1, 5), "WithSourceLimits"},
+		{WithSourceLimits(3, 0), "WithSourceLimits"},
+	} {
+		c := defaultConfig()
+		tc.opt(&c)
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "ike: "+tc.name+":") {
+			t.Errorf("%s: error %v", tc.name, err)
+		}
+	}
+	for _, opt := range []Option{WithSourceLimits(0, 1)} {
+		c := defaultConfig()
+		opt(&c)
+		if err := c.validate(); err != nil {
+			t.Errorf("valid limits refused: %v", err)
+		}
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"::ffff:192.0.2.7":     "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::",
+		"fe80::1%eth0":         "fe80::",
+		"2001:db8:1:3::1":      "2001:db8:1:3::",
+	} {
+		if got := sourceKey(netip.MustParseAddr(in)); got != netip.MustParseAddr(want) {
+			t.Errorf("sourceKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
 
 func TestRateLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -80,6 +80,7 @@ type ikeSA struct {
 	natLocal        bool           // we are behind a NAT: send keepalives
 	natRemote       bool           // the peer is behind a NAT
 	countedHalfOpen bool
+	halfOpenSrc     netip.Addr // source key counted while countedHalfOpen
 
 	created, establishedAt time.Time
 
