@@ -59,9 +59,10 @@ type engine struct {
 	}
 
 	// Pre-authentication limits (preauth.go): half-open SAs per source
-	// (under mu), and the rates of the read loop's log lines and
-	// explanations.
+	// (under mu), failed authentications per source, and the rates of
+	// the read loop's log lines and explanations.
 	halfOpenBySrc map[netip.Addr]int
+	authFails     *authFailures
 	blockLog      *rateLimiter
 	mismatchLog   *rateLimiter
 	explainLimit  *rateLimiter
@@ -81,6 +82,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
 	e.halfOpenBySrc = map[netip.Addr]int{}
+	e.authFails = newAuthFailures(cfg.authFailLimit, cfg.authFailWindow)
 	e.blockLog = newRateLimiter(logInterval, logBurst)
 	e.mismatchLog = newRateLimiter(logInterval, logBurst)
 	e.explainLimit = newRateLimiter(explainInterval, explainBurst)

@@ -177,6 +177,10 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		e.blockInit(p, "half-open SAs")
 		return
 	}
+	if e.authFails.blocked(src, time.Now()) {
+		e.blockInit(p, "failed authentications")
+		return
+	}
 	m, err := wire.Parse(p.Data)
 	if err != nil {
 		var ce *wire.CriticalPayloadError

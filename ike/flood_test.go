@@ -320,6 +320,60 @@ func TestCookieEchoingFloodFromOneSource(t *testing.T) {
 	})
 }
 
+// TestAuthFailureLimitPerSource: after the configured number of failed
+// IKE_AUTH attempts from an address, that address's IKE_SA_INIT requests
+// are dropped until the window has passed, even with the right key;
+// another address is not affected. Before the limit existed, password
+// guessing from one address was limited only by its round trips.
+func TestAuthFailureLimitPerSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		const failures, window = 3, time.Minute
+		p := newPair(t, respCfg, ike.WithAuthFailureLimit(failures, window))
+		gw := netip.AddrPortFrom(gwAddr, 500)
+		bad := *initCfg
+		bad.Local.PSK = ipsec.Secret("a guess that is not the key 1234")
+		for i := range failures {
+			if _, err := p.init.Dial(context.Background(), gw, &bad); !errors.Is(err, &ike.NotifyError{Type: wire.AUTHENTICATION_FAILED, Remote: true}) {
+				t.Fatalf("guess %d: %v, want AUTHENTICATION_FAILED", i+1, err)
+			}
+		}
+		if st := p.resp.Stats(); st.Blocked != 0 {
+			t.Fatalf("blocked %d before the limit was reached", st.Blocked)
+		}
+		lastFailure := time.Now()
+
+		// Another address connects at once.
+		other, err := ike.NewInitiator(p.net.Endpoint(netip.MustParseAddr("192.0.2.3")), ike.WithRand(iketest.NewRand(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close(context.Background())
+		start := time.Now()
+		otherCfg := *initCfg
+		otherCfg.LocalID = ipsec.Email("bob@example.com")
+		if _, err := other.Dial(context.Background(), gw, &otherCfg); err != nil {
+			t.Fatalf("client at another address: %v", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("client at another address took %v", d)
+		}
+
+		// The guessing address, now with the right key, waits out the
+		// window: its IKE_SA_INIT requests are dropped until then and a
+		// retransmission gets through after.
+		if _, err := p.init.Dial(context.Background(), gw, initCfg); err != nil {
+			t.Fatalf("right key after the window: %v", err)
+		}
+		if d := time.Since(lastFailure); d < window {
+			t.Errorf("the guessing address got through %v after its last failure, within the %v window", d, window)
+		}
+		if st := p.resp.Stats(); st.Blocked == 0 {
+			t.Errorf("no request counted as blocked: %v", st)
+		}
+	})
+}
+
 // lineCounter is an io.Writer that counts log lines containing a string.
 type lineCounter struct {
 	mu    sync.Mutex

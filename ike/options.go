@@ -39,6 +39,15 @@ const (
 	// cookie or not, so one address that answers cookies cannot take the
 	// slots of everyone else (strongSwan's charon.block_threshold, 5).
 	DefaultSourceMaxHalfOpen = 5
+	// DefaultAuthFailureLimit and DefaultAuthFailureWindow: a source
+	// address (an IPv6 /64) whose IKE_AUTH failed this many times within
+	// the window gets its IKE_SA_INIT requests dropped until the window
+	// after the last counted failure has passed. Ten a minute leaves room
+	// for a user mistyping a password a few times (also behind a NAT
+	// shared with others) and turns password guessing from one address
+	// into ten guesses a minute.
+	DefaultAuthFailureLimit  = 10
+	DefaultAuthFailureWindow = time.Minute
 	// DefaultFragmentMTU is the IP MTU IKE fragments are sized for; 1280
 	// is the IPv6 minimum and safe on every path (RFC 7383 section 2.5.1).
 	DefaultFragmentMTU = 1280
@@ -65,9 +74,11 @@ type config struct {
 	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
 
 	// Pre-authentication limits per source (an IPv4 address or IPv6
-	// /64); see WithSourceLimits.
+	// /64); see WithSourceLimits, WithAuthFailureLimit.
 	srcCookieThresh int
 	srcMaxHalfOpen  int
+	authFailLimit   int
+	authFailWindow  time.Duration
 }
 
 func defaultConfig() config {
@@ -84,6 +95,8 @@ func defaultConfig() config {
 
 		srcCookieThresh: DefaultSourceCookieThreshold,
 		srcMaxHalfOpen:  DefaultSourceMaxHalfOpen,
+		authFailLimit:   DefaultAuthFailureLimit,
+		authFailWindow:  DefaultAuthFailureWindow,
 	}
 }
 
@@ -161,6 +174,17 @@ func WithSourceLimits(cookieThreshold, max int) Option {
 	return func(c *config) { c.srcCookieThresh, c.srcMaxHalfOpen = cookieThreshold, max }
 }
 
+// WithAuthFailureLimit makes a responder drop the IKE_SA_INIT requests of
+// a source (an IPv4 address or an IPv6 /64) whose IKE_AUTH failed
+// failures times within window, until window has passed since the last
+// of them (Stats.Blocked counts the drops). Established SAs and
+// exchanges already under way are not affected. failures 0 turns the
+// limit off. Defaults: DefaultAuthFailureLimit, DefaultAuthFailureWindow.
+// Clients sharing a NAT share the limit.
+func WithAuthFailureLimit(failures int, window time.Duration) Option {
+	return func(c *config) { c.authFailLimit, c.authFailWindow = failures, window }
+}
+
 func (c *config) validate() error {
 	switch {
 	case c.rand == nil:
@@ -175,6 +199,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithHalfOpenLimits: %v, %d, %d out of range", c.halfOpenTO, c.cookieThresh, c.maxHalfOpen)
 	case c.srcCookieThresh < 0 || c.srcMaxHalfOpen <= 0:
 		return fmt.Errorf("ike: WithSourceLimits: %d, %d out of range", c.srcCookieThresh, c.srcMaxHalfOpen)
+	case c.authFailLimit < 0 || c.authFailLimit > 0 && c.authFailWindow <= 0:
+		return fmt.Errorf("ike: WithAuthFailureLimit: %d, %v out of range", c.authFailLimit, c.authFailWindow)
 	}
 	for _, p := range c.proposals {
 		if p.Protocol != proposal.ProtoIKE {

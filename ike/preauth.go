@@ -17,9 +17,11 @@ import (
 // responder spend. Before IKE_AUTH proves who a peer is, the responder
 // bounds, per source and in total, the half-open SAs it keeps (cookies
 // first, then drops, as strongSwan's cookie_threshold_ip and
-// block_threshold do) and the explanations and log lines it writes for
-// refused proposals. The per-source table only holds sources with
-// half-open SAs, so it is bounded by the half-open maximum.
+// block_threshold do), the sources whose IKE_AUTH keeps failing, and the
+// explanations and log lines it writes for refused proposals. Every
+// table here is bounded, so many source addresses cannot grow them
+// without limit either: the per-source half-open counts by the half-open
+// maximum, the failed-authentication table by maxAuthFailSources.
 
 // sourceKey is the unit the per-source limits count: an IPv4 address, or
 // the /64 of an IPv6 address (the block one subscriber usually gets, so
@@ -82,6 +84,96 @@ const (
 	explainBurst    = 5
 )
 
+// maxAuthFailSources bounds the failed-authentication table (about 64
+// bytes an entry). When it is full of live entries, further sources are
+// not tracked until entries expire: the limit fails open for new
+// sources rather than forgetting the ones already blocked.
+const maxAuthFailSources = 16384
+
+// authFailures counts failed IKE_AUTH attempts per source in fixed
+// windows.
+type authFailures struct {
+	limit  int
+	window time.Duration
+
+	mu        sync.Mutex
+	m         map[netip.Addr]authFailEntry
+	lastSweep time.Time
+}
+
+type authFailEntry struct {
+	start        time.Time // of the current window
+	n            int       // failures in it
+	blockedUntil time.Time
+}
+
+func (en authFailEntry) expired(now time.Time, window time.Duration) bool {
+	return !now.Before(en.start.Add(window)) && !now.Before(en.blockedUntil)
+}
+
+func newAuthFailures(limit int, window time.Duration) *authFailures {
+	return &authFailures{limit: limit, window: window, m: map[netip.Addr]authFailEntry{}}
+}
+
+// blocked reports whether src's IKE_SA_INIT requests are to be dropped.
+func (a *authFailures) blocked(src netip.Addr, now time.Time) bool {
+	if a.limit == 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	en, ok := a.m[src]
+	return ok && now.Before(en.blockedUntil)
+}
+
+// record counts one failure of src and reports whether src is blocked
+// from now on.
+func (a *authFailures) record(src netip.Addr, now time.Time) bool {
+	if a.limit == 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	en, ok := a.m[src]
+	if !ok && len(a.m) >= maxAuthFailSources {
+		a.sweep(now)
+		if len(a.m) >= maxAuthFailSources {
+			return false
+		}
+	}
+	if !ok || !now.Before(en.start.Add(a.window)) {
+		en.start, en.n = now, 0
+	}
+	en.n++
+	if en.n >= a.limit {
+		en.blockedUntil = now.Add(a.window)
+	}
+	a.m[src] = en
+	return en.n >= a.limit
+}
+
+// sweep removes expired entries, at most once a second so that a full
+// table of live entries does not make every failure walk it. The caller
+// holds mu.
+func (a *authFailures) sweep(now time.Time) {
+	if !a.lastSweep.IsZero() && now.Sub(a.lastSweep) < time.Second {
+		return
+	}
+	a.lastSweep = now
+	for k, en := range a.m {
+		if en.expired(now, a.window) {
+			delete(a.m, k)
+		}
+	}
+}
+
+// size returns the number of tracked sources.
+func (a *authFailures) size() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.m)
+}
+
 // countHalfOpen counts a new half-open SA of the source of remote. The
 // caller holds mu.
 func (e *engine) countHalfOpen(sa *ikeSA, remote netip.AddrPort) {
@@ -112,6 +204,23 @@ func (e *engine) blockInit(p Packet, reason string) {
 	}
 	if ok, suppressed := e.blockLog.allow(time.Now()); ok {
 		e.log.Warn("peer too aggressive, dropping IKE_SA_INIT", "peer", p.Remote.String(), "reason", reason, "suppressed", suppressed)
+	}
+}
+
+// noteAuthFailure counts a failed IKE_AUTH of a responder SA against the
+// source it came from (the address the IKE_SA_INIT response reached, so
+// not a spoofed one).
+func (e *engine) noteAuthFailure(sa *ikeSA, err error) {
+	var ne *NotifyError
+	if sa.weInitiated || !errors.As(err, &ne) || ne.Remote || ne.Type != wire.AUTHENTICATION_FAILED {
+		return
+	}
+	src := sourceKey(sa.initRemote.Addr())
+	if e.authFails.record(src, time.Now()) && e.log.Enabled(context.Background(), slog.LevelWarn) {
+		if ok, suppressed := e.blockLog.allow(time.Now()); ok {
+			e.log.Warn("too many failed authentications, dropping IKE_SA_INIT from this source for a while", "peer", sa.initRemote.Addr().String(),
+				"window", e.cfg.authFailWindow.String(), "suppressed", suppressed)
+		}
 	}
 }
 

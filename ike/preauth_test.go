@@ -11,7 +11,8 @@ import (
 
 func TestPreauthOptionsValidated(t *testing.T) {
 	c := defaultConfig()
-	if c.srcCookieThresh != DefaultSourceCookieThreshold || c.srcMaxHalfOpen != DefaultSourceMaxHalfOpen {
+	if c.srcCookieThresh != DefaultSourceCookieThreshold || c.srcMaxHalfOpen != DefaultSourceMaxHalfOpen ||
+		c.authFailLimit != DefaultAuthFailureLimit || c.authFailWindow != DefaultAuthFailureWindow {
 		t.Errorf("defaults: %+v", c)
 	}
 	if err := c.validate(); err != nil {
@@ -23,6 +24,8 @@ func TestPreauthOptionsValidated(t *testing.T) {
 	}{
 		{WithSourceLimits(-1, 5), "WithSourceLimits"},
 		{WithSourceLimits(3, 0), "WithSourceLimits"},
+		{WithAuthFailureLimit(-1, time.Minute), "WithAuthFailureLimit"},
+		{WithAuthFailureLimit(3, 0), "WithAuthFailureLimit"},
 	} {
 		c := defaultConfig()
 		tc.opt(&c)
@@ -30,7 +33,7 @@ func TestPreauthOptionsValidated(t *testing.T) {
 			t.Errorf("%s: error %v", tc.name, err)
 		}
 	}
-	for _, opt := range []Option{WithSourceLimits(0, 1)} {
+	for _, opt := range []Option{WithSourceLimits(0, 1), WithAuthFailureLimit(0, 0)} {
 		c := defaultConfig()
 		opt(&c)
 		if err := c.validate(); err != nil {
@@ -83,6 +86,54 @@ func TestRateLimiter(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d allowed after a pause, want the burst 3", n)
+	}
+}
+
+func TestAuthFailuresWindowAndBound(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := newAuthFailures(3, time.Minute)
+	src := netip.MustParseAddr("192.0.2.7")
+	for i := range 2 {
+		if a.record(src, now.Add(time.Duration(i)*time.Second)) || a.blocked(src, now) {
+			t.Fatalf("blocked after %d failures", i+1)
+		}
+	}
+	// Failures in an old window do not count.
+	if a.record(src, now.Add(2*time.Minute)) {
+		t.Fatal("blocked by failures of an expired window")
+	}
+	a.record(src, now.Add(2*time.Minute+time.Second))
+	if !a.record(src, now.Add(2*time.Minute+2*time.Second)) {
+		t.Fatal("not blocked after 3 failures within the window")
+	}
+	t0 := now.Add(2*time.Minute + 2*time.Second)
+	if !a.blocked(src, t0.Add(59*time.Second)) || a.blocked(src, t0.Add(time.Minute)) {
+		t.Error("block does not last exactly one window after the last failure")
+	}
+	if a.blocked(netip.MustParseAddr("192.0.2.8"), t0) {
+		t.Error("another source blocked")
+	}
+
+	// Many sources: the table stays bounded, and entries already blocked
+	// are kept rather than pushed out by new ones.
+	later := t0.Add(time.Second)
+	for i := range maxAuthFailSources + 1000 {
+		a.record(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), later)
+	}
+	if n := a.size(); n != maxAuthFailSources {
+		t.Errorf("%d entries, bound %d", n, maxAuthFailSources)
+	}
+	if !a.blocked(src, later) {
+		t.Error("blocked source forgotten when the table filled")
+	}
+	// Once expired, entries make room again.
+	expired := later.Add(2 * time.Minute)
+	a.record(netip.MustParseAddr("192.0.2.9"), expired)
+	if n := a.size(); n != 1 {
+		t.Errorf("%d entries after all others expired, want 1", n)
+	}
+	if off := newAuthFailures(0, 0); off.record(src, now) || off.blocked(src, now) || off.size() != 0 {
+		t.Error("limit 0 is not off")
 	}
 }
 

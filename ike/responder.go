@@ -63,7 +63,8 @@ type Stats struct {
 	Rejected    uint64 // IKE_SA_INIT requests refused (limits, bad proposals, syntax)
 	Dropped     uint64 // packets dropped (malformed, unknown SPI, queue full)
 	// Blocked counts IKE_SA_INIT requests dropped by the per-source
-	// limits: too many half-open SAs (WithSourceLimits).
+	// limits: too many half-open SAs (WithSourceLimits) or failed
+	// authentications (WithAuthFailureLimit).
 	Blocked uint64
 }
 

@@ -526,6 +526,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	}
 	sa.respond(m.Header.Exchange, mid, resp)
 	if err != nil && (m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished) {
+		sa.e.noteAuthFailure(sa, err)
 		sa.destroy(err)
 	}
 	if sa.state == stateDeleting && m.Header.Exchange == wire.INFORMATIONAL {
