@@ -55,14 +55,15 @@ type engine struct {
 
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64
-		blocked                        atomic.Uint64
+		blocked, kexDropped            atomic.Uint64
 	}
 
 	// Pre-authentication limits (preauth.go): half-open SAs per source
-	// (under mu), failed authentications per source, and the rates of
-	// the read loop's log lines and explanations.
+	// (under mu), failed authentications per source, key exchange work,
+	// and the rates of the read loop's log lines and explanations.
 	halfOpenBySrc map[netip.Addr]int
 	authFails     *authFailures
+	kex           *kexPool
 	blockLog      *rateLimiter
 	mismatchLog   *rateLimiter
 	explainLimit  *rateLimiter
@@ -83,6 +84,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
 	e.halfOpenBySrc = map[netip.Addr]int{}
 	e.authFails = newAuthFailures(cfg.authFailLimit, cfg.authFailWindow)
+	e.kex = newKexPool(cfg.kexWorkers, cfg.kexQueue)
 	e.blockLog = newRateLimiter(logInterval, logBurst)
 	e.mismatchLog = newRateLimiter(logInterval, logBurst)
 	e.explainLimit = newRateLimiter(explainInterval, explainBurst)

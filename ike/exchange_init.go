@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -227,12 +228,18 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]})
 		return
 	}
+	if !e.kex.reserve() {
+		// The key exchange queue is full: drop, the initiator retransmits.
+		e.stats.kexDropped.Add(1)
+		return
+	}
 	e.mu.Lock()
 	// Other read loops (ports, address families) may have added SAs
 	// since the checks above; the limits hold exactly.
 	if e.closed || e.initReqs[k] != nil || e.halfOpen >= e.cfg.maxHalfOpen || e.halfOpenBySrc[src] >= e.cfg.srcMaxHalfOpen {
 		srcFull := e.halfOpenBySrc[src] >= e.cfg.srcMaxHalfOpen
 		e.mu.Unlock()
+		e.kex.unreserve()
 		if srcFull {
 			e.blockInit(p, "half-open SAs")
 		}
@@ -241,11 +248,13 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	spir, err := e.newSPI()
 	if err != nil {
 		e.mu.Unlock()
+		e.kex.unreserve()
 		return
 	}
 	sa := newSA(e, false, p.Local, p.Remote)
 	sa.spii, sa.spir, sa.prop = h.SPIi, spir, chosen
 	e.countHalfOpen(sa, p.Remote)
+	sa.kexQueued = true
 	e.sas[spir] = sa
 	e.initReqs[k] = sa
 	e.mu.Unlock()
@@ -266,12 +275,23 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		sa.log.Warn("IKE_SA_INIT failed", "err", err)
 		sa.destroy(err)
 	}
-	ke, err := alg.NewKeyExchange(sa.prop.KE[0], lockedReader{&sa.e.randMu, sa.e.cfg.rand})
-	if err != nil {
-		fail(err)
+	// The key exchange runs in the engine's bounded pool (preauth.go);
+	// its queue slot is given back as soon as it is done.
+	var (
+		pub, shared []byte
+		keErr, err  error
+	)
+	runErr := sa.e.kex.run(sa.e.ctx, func() {
+		var ke alg.KeyExchange
+		if ke, keErr = alg.NewKeyExchange(sa.prop.KE[0], lockedReader{&sa.e.randMu, sa.e.cfg.rand}); keErr == nil {
+			pub, shared, err = ke.Respond(ip.ke.Data)
+		}
+	})
+	sa.e.releaseKex(sa)
+	if runErr != nil || keErr != nil {
+		fail(cmp.Or(runErr, keErr))
 		return
 	}
-	pub, shared, err := ke.Respond(ip.ke.Data)
 	if err != nil {
 		// An invalid public value (RFC 6989) is the peer's fault.
 		sa.e.sendInitNotify(p, m.Header, &wire.Notify{Type: wire.INVALID_SYNTAX})

@@ -469,3 +469,88 @@ func TestHostileProposalsReportBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyExchangeQueueBounded: while the key exchange workers are busy
+// (held here, as a flood of MODP-3072 requests would keep them), the
+// read loop admits requests up to the queue size, drops and counts the
+// rest, and still answers other sources at once. Once the workers are
+// free, every admitted request gets its IKE_SA_INIT response.
+func TestKeyExchangeQueueBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, _ := pskConfigs()
+		const queue, sources = 4, 10
+		p := newPair(t, respCfg, ike.WithKeyExchangeLimits(1, queue))
+		release := p.resp.HoldKeyExchanges()
+		gw := netip.AddrPortFrom(gwAddr, 500)
+		var mu sync.Mutex
+		answers := map[netip.Addr][]string{}
+		listen := func(ep *iketest.Endpoint) {
+			ep.SetIKEv2Handler(func(pkt ike.Packet) {
+				if m, err := wire.Parse(pkt.Data); err == nil {
+					mu.Lock()
+					answers[ep.Addr()] = append(answers[ep.Addr()], m.Summary())
+					mu.Unlock()
+				}
+			})
+		}
+		var fl *cookieFlooder // for its request builder
+		for i := range sources {
+			ep := p.net.Endpoint(netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)}))
+			fl = newCookieFlooder(ep, gw)
+			listen(ep)
+			fl.send(t, uint64(0x100+i))
+		}
+		st := p.resp.Stats()
+		if st.HalfOpen != queue || st.KeyExchangeDropped != sources-queue {
+			t.Errorf("with the workers busy: %d half-open, %d key exchanges dropped; want %d and %d (%v)", st.HalfOpen, st.KeyExchangeDropped, queue, sources-queue, st)
+		}
+		synctest.Wait()
+		mu.Lock()
+		for addr, a := range answers {
+			t.Errorf("%s answered before a worker was free: %q", addr, a)
+		}
+		mu.Unlock()
+
+		// The read loop still answers another source synchronously:
+		// its proposal (MODP-768) is refused.
+		other := p.net.Endpoint(netip.MustParseAddr("203.0.113.99"))
+		listen(other)
+		m, err := wire.Parse(fl.request(t, 0x999, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Payloads[0].(*wire.SA).Proposals[0].Transforms[2].ID = 1
+		m.Payloads[1].(*wire.KE).Group = 1
+		req, _ := m.Append(nil)
+		other.Send(ike.Packet{Data: req, Local: netip.AddrPortFrom(other.Addr(), 500), Remote: gw})
+		mu.Lock()
+		if a := answers[other.Addr()]; len(a) != 1 || a[0] != "IKE_SA_INIT response 0 [ N(NO_PROP) ]" {
+			t.Errorf("another source got %q while the key exchanges wait", a)
+		}
+		delete(answers, other.Addr())
+		mu.Unlock()
+
+		release()
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		done := 0
+		for _, a := range answers {
+			if len(a) == 1 && strings.HasPrefix(a[0], "IKE_SA_INIT response 0 [ SA KE No") {
+				done++
+			}
+		}
+		if done != queue || len(answers) != queue {
+			t.Errorf("%d IKE_SA_INIT responses after the workers were freed, want %d: %v", done, queue, answers)
+		}
+		// The queue is free again.
+		if st := p.resp.Stats(); st.HalfOpen != queue {
+			t.Errorf("half-open %d", st.HalfOpen)
+		}
+		ep := p.net.Endpoint(netip.MustParseAddr("203.0.113.100"))
+		newCookieFlooder(ep, gw).send(t, 0x555)
+		if st := p.resp.Stats(); st.HalfOpen != queue+1 || st.KeyExchangeDropped != sources-queue {
+			t.Errorf("after the queue drained: %v", st)
+		}
+	})
+}

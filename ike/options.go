@@ -48,6 +48,11 @@ const (
 	// into ten guesses a minute.
 	DefaultAuthFailureLimit  = 10
 	DefaultAuthFailureWindow = time.Minute
+	// DefaultKeyExchangeQueue bounds the IKE_SA_INIT key exchanges
+	// admitted but not yet computed; requests beyond it are dropped (the
+	// initiator retransmits). 128 MODP-3072 computations are about a
+	// second of one core's work.
+	DefaultKeyExchangeQueue = 128
 	// DefaultFragmentMTU is the IP MTU IKE fragments are sized for; 1280
 	// is the IPv6 minimum and safe on every path (RFC 7383 section 2.5.1).
 	DefaultFragmentMTU = 1280
@@ -73,12 +78,15 @@ type config struct {
 	redirectAuth AuthRedirectFunc
 	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
 
-	// Pre-authentication limits per source (an IPv4 address or IPv6
-	// /64); see WithSourceLimits, WithAuthFailureLimit.
+	// Pre-authentication limits per source (an IPv4 address or IPv6 /64)
+	// and of the key exchange work; see WithSourceLimits,
+	// WithAuthFailureLimit, WithKeyExchangeLimits.
 	srcCookieThresh int
 	srcMaxHalfOpen  int
 	authFailLimit   int
 	authFailWindow  time.Duration
+	kexWorkers      int // 0: GOMAXPROCS-1, at least 1
+	kexQueue        int
 }
 
 func defaultConfig() config {
@@ -97,6 +105,7 @@ func defaultConfig() config {
 		srcMaxHalfOpen:  DefaultSourceMaxHalfOpen,
 		authFailLimit:   DefaultAuthFailureLimit,
 		authFailWindow:  DefaultAuthFailureWindow,
+		kexQueue:        DefaultKeyExchangeQueue,
 	}
 }
 
@@ -185,6 +194,17 @@ func WithAuthFailureLimit(failures int, window time.Duration) Option {
 	return func(c *config) { c.authFailLimit, c.authFailWindow = failures, window }
 }
 
+// WithKeyExchangeLimits bounds the Diffie-Hellman (key exchange) work of
+// a responder's IKE_SA_INIT: at most workers computations run at once
+// (0: one less than GOMAXPROCS, at least one, so a flood of expensive
+// groups leaves a core to the socket reader and to established SAs),
+// and at most queue requests wait or run; further requests are dropped
+// and counted in Stats.KeyExchangeDropped (the initiator retransmits).
+// Default: automatic workers, DefaultKeyExchangeQueue.
+func WithKeyExchangeLimits(workers, queue int) Option {
+	return func(c *config) { c.kexWorkers, c.kexQueue = workers, queue }
+}
+
 func (c *config) validate() error {
 	switch {
 	case c.rand == nil:
@@ -201,6 +221,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithSourceLimits: %d, %d out of range", c.srcCookieThresh, c.srcMaxHalfOpen)
 	case c.authFailLimit < 0 || c.authFailLimit > 0 && c.authFailWindow <= 0:
 		return fmt.Errorf("ike: WithAuthFailureLimit: %d, %v out of range", c.authFailLimit, c.authFailWindow)
+	case c.kexWorkers < 0 || c.kexQueue <= 0:
+		return fmt.Errorf("ike: WithKeyExchangeLimits: %d, %d out of range", c.kexWorkers, c.kexQueue)
 	}
 	for _, p := range c.proposals {
 		if p.Protocol != proposal.ProtoIKE {

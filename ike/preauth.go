@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -17,11 +18,12 @@ import (
 // responder spend. Before IKE_AUTH proves who a peer is, the responder
 // bounds, per source and in total, the half-open SAs it keeps (cookies
 // first, then drops, as strongSwan's cookie_threshold_ip and
-// block_threshold do), the sources whose IKE_AUTH keeps failing, and the
-// explanations and log lines it writes for refused proposals. Every
-// table here is bounded, so many source addresses cannot grow them
-// without limit either: the per-source half-open counts by the half-open
-// maximum, the failed-authentication table by maxAuthFailSources.
+// block_threshold do), the Diffie-Hellman work it queues, the sources
+// whose IKE_AUTH keeps failing, and the explanations and log lines it
+// writes for refused proposals. Every table here is bounded, so many
+// source addresses cannot grow them without limit either: the per-source
+// half-open counts by the half-open maximum, the failed-authentication
+// table by maxAuthFailSources, the key exchange queue by its size.
 
 // sourceKey is the unit the per-source limits count: an IPv4 address, or
 // the /64 of an IPv6 address (the block one subscriber usually gets, so
@@ -174,6 +176,49 @@ func (a *authFailures) size() int {
 	return len(a.m)
 }
 
+// kexPool bounds the responder's IKE_SA_INIT key exchange work. The read
+// loop admits a request only if a queue slot is free (reserve); the SA
+// goroutine then computes under one of the worker slots. Waiting SA
+// goroutines are parked on a channel and cost no CPU, so a flood of
+// expensive groups queues up to queue computations and runs at most
+// workers of them at once, leaving the socket reader free to answer
+// others.
+type kexPool struct {
+	queue   chan struct{}
+	workers chan struct{}
+}
+
+func newKexPool(workers, queue int) *kexPool {
+	if workers == 0 {
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	return &kexPool{queue: make(chan struct{}, queue), workers: make(chan struct{}, workers)}
+}
+
+// reserve takes a queue slot without blocking.
+func (k *kexPool) reserve() bool {
+	select {
+	case k.queue <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (k *kexPool) unreserve() { <-k.queue }
+
+// run computes f under a worker slot, waiting for one until ctx ends.
+func (k *kexPool) run(ctx context.Context, f func()) error {
+	select {
+	case k.workers <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-k.workers }()
+	f()
+	return nil
+}
+
 // countHalfOpen counts a new half-open SA of the source of remote. The
 // caller holds mu.
 func (e *engine) countHalfOpen(sa *ikeSA, remote netip.AddrPort) {
@@ -183,8 +228,8 @@ func (e *engine) countHalfOpen(sa *ikeSA, remote netip.AddrPort) {
 	e.halfOpenBySrc[sa.halfOpenSrc]++
 }
 
-// uncountHalfOpen ends an SA's half-open accounting. The caller holds
-// mu.
+// uncountHalfOpen ends an SA's half-open accounting and gives back a key
+// exchange queue slot it still holds. The caller holds mu.
 func (e *engine) uncountHalfOpen(sa *ikeSA) {
 	if sa.countedHalfOpen {
 		sa.countedHalfOpen = false
@@ -192,6 +237,20 @@ func (e *engine) uncountHalfOpen(sa *ikeSA) {
 		if e.halfOpenBySrc[sa.halfOpenSrc]--; e.halfOpenBySrc[sa.halfOpenSrc] <= 0 {
 			delete(e.halfOpenBySrc, sa.halfOpenSrc)
 		}
+	}
+	if sa.kexQueued {
+		sa.kexQueued = false
+		e.kex.unreserve()
+	}
+}
+
+// releaseKex gives back sa's key exchange queue slot, if it holds one.
+func (e *engine) releaseKex(sa *ikeSA) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sa.kexQueued {
+		sa.kexQueued = false
+		e.kex.unreserve()
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 func TestPreauthOptionsValidated(t *testing.T) {
 	c := defaultConfig()
 	if c.srcCookieThresh != DefaultSourceCookieThreshold || c.srcMaxHalfOpen != DefaultSourceMaxHalfOpen ||
-		c.authFailLimit != DefaultAuthFailureLimit || c.authFailWindow != DefaultAuthFailureWindow {
+		c.authFailLimit != DefaultAuthFailureLimit || c.authFailWindow != DefaultAuthFailureWindow ||
+		c.kexWorkers != 0 || c.kexQueue != DefaultKeyExchangeQueue {
 		t.Errorf("defaults: %+v", c)
 	}
 	if err := c.validate(); err != nil {
@@ -26,6 +27,8 @@ func TestPreauthOptionsValidated(t *testing.T) {
 		{WithSourceLimits(3, 0), "WithSourceLimits"},
 		{WithAuthFailureLimit(-1, time.Minute), "WithAuthFailureLimit"},
 		{WithAuthFailureLimit(3, 0), "WithAuthFailureLimit"},
+		{WithKeyExchangeLimits(-1, 8), "WithKeyExchangeLimits"},
+		{WithKeyExchangeLimits(1, 0), "WithKeyExchangeLimits"},
 	} {
 		c := defaultConfig()
 		tc.opt(&c)
@@ -33,7 +36,7 @@ func TestPreauthOptionsValidated(t *testing.T) {
 			t.Errorf("%s: error %v", tc.name, err)
 		}
 	}
-	for _, opt := range []Option{WithSourceLimits(0, 1), WithAuthFailureLimit(0, 0)} {
+	for _, opt := range []Option{WithSourceLimits(0, 1), WithAuthFailureLimit(0, 0), WithKeyExchangeLimits(0, 1)} {
 		c := defaultConfig()
 		opt(&c)
 		if err := c.validate(); err != nil {

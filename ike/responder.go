@@ -66,6 +66,9 @@ type Stats struct {
 	// limits: too many half-open SAs (WithSourceLimits) or failed
 	// authentications (WithAuthFailureLimit).
 	Blocked uint64
+	// KeyExchangeDropped counts IKE_SA_INIT requests dropped because the
+	// key exchange queue was full (WithKeyExchangeLimits).
+	KeyExchangeDropped uint64
 }
 
 // Stats returns the responder's counters.
@@ -74,11 +77,11 @@ func (r *Responder) Stats() Stats {
 	h := r.e.halfOpen
 	r.e.mu.Unlock()
 	return Stats{HalfOpen: h, CookiesSent: r.e.stats.cookiesSent.Load(), Rejected: r.e.stats.rejected.Load(), Dropped: r.e.stats.dropped.Load(),
-		Blocked: r.e.stats.blocked.Load()}
+		Blocked: r.e.stats.blocked.Load(), KeyExchangeDropped: r.e.stats.kexDropped.Load()}
 }
 
 // String summarizes the counters.
 func (s Stats) String() string {
-	return fmt.Sprintf("half-open %d, cookies sent %d, rejected %d, dropped %d, blocked %d",
-		s.HalfOpen, s.CookiesSent, s.Rejected, s.Dropped, s.Blocked)
+	return fmt.Sprintf("half-open %d, cookies sent %d, rejected %d, dropped %d, blocked %d, key exchanges dropped %d",
+		s.HalfOpen, s.CookiesSent, s.Rejected, s.Dropped, s.Blocked, s.KeyExchangeDropped)
 }

@@ -81,6 +81,7 @@ type ikeSA struct {
 	natRemote       bool           // the peer is behind a NAT
 	countedHalfOpen bool
 	halfOpenSrc     netip.Addr // source key counted while countedHalfOpen
+	kexQueued       bool       // holds a slot of the engine's key exchange queue
 
 	created, establishedAt time.Time
 
