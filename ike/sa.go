@@ -525,9 +525,11 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	if err != nil && errors.As(err, &ne) && resp == nil {
 		resp = []wire.Payload{&wire.Notify{Type: ne.Type, Data: ne.Data}}
 	}
+	if err != nil && m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished {
+		sa.e.noteAuthFailure(sa, err) // before the peer can learn of it and retry
+	}
 	sa.respond(m.Header.Exchange, mid, resp)
 	if err != nil && (m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished) {
-		sa.e.noteAuthFailure(sa, err)
 		sa.destroy(err)
 	}
 	if sa.state == stateDeleting && m.Header.Exchange == wire.INFORMATIONAL {
