@@ -21,7 +21,14 @@
 // A responder screens IKE_SA_INIT requests before it keeps any state:
 // proposal selection (with an operator-readable explanation on mismatch),
 // INVALID_KE_PAYLOAD, and COOKIE (RFC 7296 section 2.6) once more than a
-// threshold of SAs are half open.
+// threshold of SAs are half open. What an unauthenticated peer can cost it
+// is bounded per source (an IPv4 address or IPv6 /64) as well: cookies
+// from a few half-open SAs on and drops beyond a few more
+// (WithSourceLimits, strongSwan's cookie_threshold_ip and
+// block_threshold), drops for a while after repeated IKE_AUTH failures
+// (WithAuthFailureLimit), a bounded queue and worker pool for the
+// Diffie-Hellman work (WithKeyExchangeLimits), and rate-limited, size-bounded
+// explanations and warnings for refused proposals; Stats counts the drops.
 //
 //	Initiator                                 Responder
 //	HDR, SAi1, KEi, Ni, N(NAT_DETECTION_*)  -->

@@ -80,6 +80,8 @@ type ikeSA struct {
 	natLocal        bool           // we are behind a NAT: send keepalives
 	natRemote       bool           // the peer is behind a NAT
 	countedHalfOpen bool
+	halfOpenSrc     netip.Addr // source key counted while countedHalfOpen
+	kexQueued       bool       // holds a slot of the engine's key exchange queue
 
 	created, establishedAt time.Time
 
@@ -535,6 +537,9 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	var ne *NotifyError
 	if err != nil && errors.As(err, &ne) && resp == nil {
 		resp = []wire.Payload{&wire.Notify{Type: ne.Type, Data: ne.Data}}
+	}
+	if err != nil && m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished {
+		sa.e.noteAuthFailure(sa, err) // before the peer can learn of it and retry
 	}
 	sa.respond(m.Header.Exchange, mid, resp)
 	if err != nil && (m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished) {
