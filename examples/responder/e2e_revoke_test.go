@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -34,11 +31,7 @@ func TestEndToEndRevokedClientCertificate(t *testing.T) {
 	}
 	strongswan.Require(t)
 	testnet.Require(t, "ping")
-	state, dir := t.TempDir(), t.TempDir()
-	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(dir, "unused.yaml")}, io.Discard, &stderr); code != 0 {
-		t.Fatalf("init: %s", stderr.String())
-	}
+	state, dir := initState(t), t.TempDir() // demo PKI and user; a directory for configuration files
 	topo := testnet.New(t, testnet.NoNAT)
 	server := testnet.ServerAddr4.String()
 	alice := macPersona(t, topo.Client, server, state, "alice@example.com")

@@ -728,13 +728,9 @@ func TestEndToEndConfigFile(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	strongswan.Require(t)
-	state, dir := t.TempDir(), t.TempDir()
 	// The demo PKI, made by init, provides the server certificate (as
 	// PKCS#12) and the CA for client certificates.
-	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(dir, "unused.yaml")}, io.Discard, &stderr); code != 0 {
-		t.Fatalf("init: %s", stderr.String())
-	}
+	state, dir := initState(t), t.TempDir()
 	leaf, key, err := loadPair(filepath.Join(state, serverCertFile), filepath.Join(state, serverKeyFile))
 	if err != nil {
 		t.Fatal(err)

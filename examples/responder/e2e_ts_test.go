@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,11 +41,7 @@ func TestEndToEndNoVirtualIPClient(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	strongswan.Require(t)
-	state, dir := t.TempDir(), t.TempDir()
-	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(dir, "unused.yaml")}, io.Discard, &stderr); code != 0 {
-		t.Fatalf("init: %s", stderr.String())
-	}
+	state, dir := initState(t), t.TempDir() // demo PKI and user; a directory for configuration files
 	const psk = "0123456789abcdef-psk-for-the-host-peers"
 	conf := fmt.Sprintf(`server:
   name: vpn.example.com

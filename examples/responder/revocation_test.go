@@ -211,11 +211,7 @@ func TestCertPolicy(t *testing.T) {
 // signed by another key than the demo CA's: it must exit 1 before it
 // opens anything, with a line naming the key.
 func TestConfigBadCRLSignature(t *testing.T) {
-	state, dir := t.TempDir(), t.TempDir()
-	var stderr bytes.Buffer
-	if code := run(t.Context(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(dir, "unused.yaml")}, &bytes.Buffer{}, &stderr); code != 0 {
-		t.Fatalf("init: %s", stderr.String())
-	}
+	state, dir := initState(t), t.TempDir() // demo PKI and user; a directory for configuration files
 	ca, _, err := loadPair(filepath.Join(state, caCertFile), filepath.Join(state, caKeyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +229,7 @@ func TestConfigBadCRLSignature(t *testing.T) {
 	}
 	writeTemp("clients.crl", newCRL(t, &forger, other.CA.Key, big.NewInt(1)))
 	writeTemp("responder.yaml", []byte("server:\n  name: vpn.example.com\nclient_certs:\n  crl: clients.crl\n"))
-	stderr.Reset()
+	var stderr bytes.Buffer
 	code := run(t.Context(), []string{"-config", filepath.Join(dir, "responder.yaml"), "-state", state, "-listen", "127.0.0.1", "-pool", "10.99.0.0/24"}, &bytes.Buffer{}, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "client_certs.crl:") || !strings.Contains(stderr.String(), "signature") {
 		t.Errorf("exit %d, stderr %q: want 1 and an error naming client_certs.crl", code, stderr.String())
@@ -283,11 +279,7 @@ func TestClientCertValidityBound(t *testing.T) {
 // stored certificate again while it is valid, and a new one (the revoked
 // one moved aside) once client_certs revokes it.
 func TestExportReissuesRevokedClientCert(t *testing.T) {
-	state, dir := t.TempDir(), t.TempDir()
-	var stderr bytes.Buffer
-	if code := run(t.Context(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(dir, "unused.yaml")}, &bytes.Buffer{}, &stderr); code != 0 {
-		t.Fatalf("init: %s", stderr.String())
-	}
+	state, dir := initState(t), t.TempDir() // demo PKI and user; a directory for configuration files
 	serials := filepath.Join(dir, "revoked.txt")
 	if err := os.WriteFile(serials, nil, 0o600); err != nil {
 		t.Fatal(err)
