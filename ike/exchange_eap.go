@@ -216,7 +216,7 @@ func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 	if st == nil {
 		return nil
 	}
-	if ap.errNotify != nil {
+	if ap.errNotify != nil && !(st.done && ap.auth != nil && childOnlyError(ap.errNotify.Type)) {
 		err := &NotifyError{Type: ap.errNotify.Type, Remote: true}
 		sa.destroy(err)
 		return err
@@ -244,4 +244,17 @@ func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 	st.close()
 	sa.eap = nil
 	return sa.finishInitiatorAuth(&ap)
+}
+
+// childOnlyError reports whether an error notify in the last IKE_AUTH
+// response refuses only the CHILD SA (or the virtual address): the IKE SA
+// is still created (RFC 7296 sections 1.2 and 3.15.4), as with AUTH
+// methods other than EAP and in strongSwan.
+func childOnlyError(t wire.NotifyType) bool {
+	switch t {
+	case wire.NO_PROPOSAL_CHOSEN, wire.SINGLE_PAIR_REQUIRED, wire.NO_ADDITIONAL_SAS, wire.INTERNAL_ADDRESS_FAILURE,
+		wire.FAILED_CP_REQUIRED, wire.TS_UNACCEPTABLE, wire.INVALID_SELECTORS, wire.TEMPORARY_FAILURE:
+		return true
+	}
+	return false
 }
