@@ -156,6 +156,9 @@ func (sa *ikeSA) finishEAP(ap *authPayloads) ([]wire.Payload, error) {
 	if err := sa.uniqueCheck(); err != nil {
 		return nil, err
 	}
+	if err := sa.admitIdentity(&st.first); err != nil {
+		return nil, err
+	}
 	respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
 	auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), respOctets)}
 	st.close()

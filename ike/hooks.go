@@ -45,6 +45,9 @@ const (
 	AlertPeerConfigMissing
 	AlertRetransmitTimeout
 	AlertMalformed
+	// AlertIdentityLimit: an identity reached its IdentityLimits and
+	// was refused an IKE SA or an address.
+	AlertIdentityLimit
 )
 
 // String names the alert kind.
@@ -60,6 +63,8 @@ func (k AlertKind) String() string {
 		return "retransmit-timeout"
 	case AlertMalformed:
 		return "malformed"
+	case AlertIdentityLimit:
+		return "identity-limit"
 	}
 	return "alert"
 }

@@ -54,6 +54,7 @@ type config struct {
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
 	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
+	limits       IdentityLimits
 }
 
 func defaultConfig() config {
