@@ -632,3 +632,40 @@ func TestEAPClientWithoutAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestIdentityLimitConcurrentLogins has eight devices of one account log
+// in at the same moment under a limit of three: exactly three get in, the
+// others are refused, and the counts say three.
+func TestIdentityLimitConcurrentLogins(t *testing.T) {
+	respCfg, alice, _ := capsEAPConfigs(t)
+	synctest.Test(t, func(t *testing.T) {
+		respCfg.Pools = []ipsec.AddressPool{mustPool(t, "198.51.100.64/26")}
+		p := newPair(t, respCfg, ike.WithIdentityLimits(ike.IdentityLimits{IKESAs: 3}))
+		p.net.Delay = 5 * time.Millisecond // let the logins interleave
+		errs := make(chan error, 8)
+		for i := range 8 {
+			dev := device(t, p, i)
+			go func() {
+				_, err := dialGW(dev, alice)
+				errs <- err
+			}()
+		}
+		ok, refused := 0, 0
+		for range 8 {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case errors.Is(err, authFailed):
+				refused++
+			default:
+				t.Errorf("login: %v", err)
+			}
+		}
+		if ok != 3 || refused != 5 {
+			t.Errorf("%d logins accepted, %d refused; want 3 and 5", ok, refused)
+		}
+		if u := usage(p); u["alice"] != [3]int{3, 3, 0} {
+			t.Errorf("usage %v", u)
+		}
+	})
+}
