@@ -20,13 +20,13 @@ import (
 	"github.com/goipsec/ipsec/internal/testpki"
 )
 
-// alertLog collects Alert hooks, which run on the SA goroutines.
-type alertLog struct {
+// capAlerts collects Alert hooks, which run on the SA goroutines.
+type capAlerts struct {
 	mu     sync.Mutex
 	alerts []ike.Alert
 }
 
-func (l *alertLog) add(a ike.Alert) {
+func (l *capAlerts) add(a ike.Alert) {
 	l.mu.Lock()
 	l.alerts = append(l.alerts, a)
 	l.mu.Unlock()
@@ -41,7 +41,7 @@ func details(as []ike.Alert) []string {
 	return out
 }
 
-func (l *alertLog) kind(k ike.AlertKind) []ike.Alert {
+func (l *capAlerts) kind(k ike.AlertKind) []ike.Alert {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []ike.Alert
@@ -124,7 +124,7 @@ func TestIdentityLimitIKESAs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pool := mustPool(t, "198.51.100.64/29") // six addresses
 		respCfg.Pools = []ipsec.AddressPool{pool}
-		var alerts alertLog
+		var alerts capAlerts
 		p := newPair(t, respCfg, ike.WithHooks(&ike.Hooks{Alert: alerts.add}))
 		devs := make([]*ike.Initiator, 6)
 		for i := range devs {
@@ -207,7 +207,7 @@ func TestIdentityLimitLeases(t *testing.T) {
 		pool := mustPool(t, "198.51.100.64/29")
 		respCfg.Pools = []ipsec.AddressPool{pool}
 		respCfg.Limits = ike.IdentityLimits{IKESAs: -1} // unlimited; leases from the engine
-		var alerts alertLog
+		var alerts capAlerts
 		p := newPair(t, respCfg, ike.WithIdentityLimits(ike.IdentityLimits{Leases: 2}), ike.WithHooks(&ike.Hooks{Alert: alerts.add}))
 		reauth := *alice
 		reauth.ReauthTime = 5 * time.Minute
@@ -298,7 +298,7 @@ func TestIdentityLimitRekeyAndReauth(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pool := mustPool(t, "198.51.100.64/29")
 		respCfg.Pools = []ipsec.AddressPool{pool}
-		var alerts alertLog
+		var alerts capAlerts
 		p := newPair(t, respCfg, ike.WithHooks(&ike.Hooks{Alert: alerts.add}))
 		reauth, rekey := *alice, *alice
 		reauth.ReauthTime = 5 * time.Minute
