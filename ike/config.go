@@ -229,6 +229,10 @@ type PeerConfig struct {
 	FragmentMTU          int
 	// Unique is the per-identity policy (default UniqueNo).
 	Unique UniquePolicy
+	// Limits overrides the responder's per-identity limits
+	// (WithIdentityLimits) for peers of this configuration; zero fields
+	// keep the engine's, negative ones mean unlimited.
+	Limits IdentityLimits
 	// DisableMOBIKE turns off RFC 4555 support.
 	DisableMOBIKE bool
 	// RekeyTime schedules IKE SA rekeying (0: never, or when the peer

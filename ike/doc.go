@@ -99,7 +99,9 @@
 // (RFC 5685) at IKE_SA_INIT (WithRedirect), after authentication in
 // IKE_AUTH (WithRedirectOnAuth) and for established SAs
 // (Responder.Redirect); our initiator follows all three. INITIAL_CONTACT
-// and PeerConfig.Unique decide what happens to older SAs of an identity.
+// and PeerConfig.Unique decide what happens to older SAs of an identity;
+// WithIdentityLimits (and PeerConfig.Limits) caps the IKE SAs and pool
+// addresses one identity holds (default 4 each).
 //
 // Additional CHILD SAs on the application's request: SA.AddChild (a
 // gateway accepts at most 32 per IKE SA, then NO_ADDITIONAL_SAS).

@@ -47,6 +47,9 @@ type engine struct {
 	// superseded counts, per peer identity, the IKE SAs the peer rekeyed
 	// and has not deleted yet (see maxSuperseded).
 	superseded map[string]int
+	// caps counts, per identity (ikeSA.owner), the responder's IKE SAs
+	// and leases against IdentityLimits.
+	caps map[string]map[*ikeSA]*capEntry
 
 	cookies *cookieJar
 	reqids  atomic.Uint32
@@ -80,6 +83,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		conn: conn, cfg: cfg, responder: responder, log: cfg.logger,
 		ctx: ctx, cancel: cancel,
 		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
+		caps: map[string]map[*ikeSA]*capEntry{},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
 	e.halfOpenBySrc = map[netip.Addr]int{}
@@ -199,6 +203,7 @@ func (e *engine) unregister(sa *ikeSA) {
 			delete(e.byPeer, sa.peerKey)
 		}
 	}
+	e.uncountLocked(sa)
 }
 
 // hasOtherSA reports whether another IKE SA with sa's peer address exists.

@@ -291,6 +291,9 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 	if err := sa.uniqueCheck(); err != nil {
 		return nil, err
 	}
+	if err := sa.admitIdentity(&ap); err != nil {
+		return nil, err
+	}
 	return sa.completeAuth(&ap)
 }
 
@@ -319,6 +322,7 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 		sa.cfg.wipeSecrets() // both AUTH payloads are done; reauthentication is a new lookup
 	}
 	if n := sa.redirectOnAuth(); n != nil {
+		sa.e.forgetIdentity(sa) // it holds nothing here
 		return []wire.Payload{n}, nil
 	}
 	var resp []wire.Payload
@@ -474,10 +478,7 @@ func (sa *ikeSA) assignConfig(req *wire.CP) (*wire.CP, error) {
 		}
 	}
 	reply := &wire.CP{Type: wire.CFG_REPLY}
-	owner := sa.remoteID.String()
-	if sa.eapIdentity != "" {
-		owner = sa.eapIdentity
-	}
+	owner := sa.owner()
 	ctx, cancel := context.WithTimeout(sa.e.ctx, peerLookupTimeout)
 	defer cancel()
 	got4, got6 := false, false
@@ -510,9 +511,16 @@ func (sa *ikeSA) assignConfig(req *wire.CP) (*wire.CP, error) {
 		if requested.IsUnspecified() {
 			requested = netip.Addr{}
 		}
+		if !sa.leaseAllowed(is6, requested) {
+			continue
+		}
 		addr, err := pool.Acquire(ctx, owner, requested)
 		if err != nil {
 			sa.log.Warn("address pool", "err", err)
+			continue
+		}
+		if !sa.noteLease(addr) {
+			pool.Release(addr)
 			continue
 		}
 		sa.leases = append(sa.leases, lease{pool: pool, addr: addr})

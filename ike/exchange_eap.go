@@ -160,6 +160,9 @@ func (sa *ikeSA) finishEAP(ap *authPayloads) ([]wire.Payload, error) {
 	if err := sa.uniqueCheck(); err != nil {
 		return nil, err
 	}
+	if err := sa.admitIdentity(&st.first); err != nil {
+		return nil, err
+	}
 	respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
 	auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), respOctets)}
 	st.close()
@@ -224,7 +227,7 @@ func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 	if st == nil {
 		return nil
 	}
-	if ap.errNotify != nil {
+	if ap.errNotify != nil && !(st.done && ap.auth != nil && childOnlyError(ap.errNotify.Type)) {
 		err := &NotifyError{Type: ap.errNotify.Type, Remote: true}
 		sa.destroy(err)
 		return err
@@ -252,4 +255,17 @@ func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 	st.close()
 	sa.eap = nil
 	return sa.finishInitiatorAuth(&ap)
+}
+
+// childOnlyError reports whether an error notify in the last IKE_AUTH
+// response refuses only the CHILD SA (or the virtual address): the IKE SA
+// is still created (RFC 7296 sections 1.2 and 3.15.4), as with AUTH
+// methods other than EAP and in strongSwan.
+func childOnlyError(t wire.NotifyType) bool {
+	switch t {
+	case wire.NO_PROPOSAL_CHOSEN, wire.SINGLE_PAIR_REQUIRED, wire.NO_ADDITIONAL_SAS, wire.INTERNAL_ADDRESS_FAILURE,
+		wire.FAILED_CP_REQUIRED, wire.TS_UNACCEPTABLE, wire.INVALID_SELECTORS, wire.TEMPORARY_FAILURE:
+		return true
+	}
+	return false
 }

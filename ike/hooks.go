@@ -49,6 +49,9 @@ const (
 	// refused (FAILED_CP_REQUIRED, TS_UNACCEPTABLE, a data plane that
 	// cannot install it, ...); Detail says why.
 	AlertChildFailed
+	// AlertIdentityLimit: an identity reached its IdentityLimits and
+	// was refused an IKE SA or an address.
+	AlertIdentityLimit
 )
 
 // String names the alert kind.
@@ -66,6 +69,8 @@ func (k AlertKind) String() string {
 		return "malformed"
 	case AlertChildFailed:
 		return "child-failed"
+	case AlertIdentityLimit:
+		return "identity-limit"
 	}
 	return "alert"
 }

@@ -92,6 +92,7 @@ type config struct {
 	authFailWindow  time.Duration
 	kexWorkers      int // 0: GOMAXPROCS-1, at least 1
 	kexQueue        int
+	limits          IdentityLimits
 }
 
 func defaultConfig() config {

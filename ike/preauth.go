@@ -275,6 +275,11 @@ func (e *engine) noteAuthFailure(sa *ikeSA, err error) {
 	if sa.weInitiated || !errors.As(err, &ne) || ne.Remote || ne.Type != wire.AUTHENTICATION_FAILED {
 		return
 	}
+	if errors.Is(err, ErrIdentityLimit) {
+		// An account at its limit (a valid login) is not a guess: it must
+		// not get its NAT address blocked for every other user behind it.
+		return
+	}
 	src := sourceKey(sa.initRemote.Addr())
 	if e.authFails.record(src, time.Now()) && e.log.Enabled(context.Background(), slog.LevelWarn) {
 		if ok, suppressed := e.blockLog.allow(time.Now()); ok {

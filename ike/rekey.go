@@ -518,6 +518,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	if ns.peerKey = sa.peerKey; ns.peerKey != "" {
 		sa.e.established(ns) // ns takes its place among the peer's SAs
 	}
+	sa.e.passIdentity(sa, ns)
 	sa.rekeyed = true
 	sa.rekeyAt = time.Time{}
 	if sa.handle != nil {

@@ -133,6 +133,7 @@ type ikeSA struct {
 	reauthAt time.Time // our reauthentication (zero: none scheduled)
 	reauthOf *ikeSA    // the SA this one reauthenticates
 	peerKey  string    // identity key for uniqueness (responder, once authenticated)
+	capKey   string    // identity counted in engine.caps (responder), see IdentityLimits
 	handle   *SA       // the Dial handle, which follows rekeys
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.

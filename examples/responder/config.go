@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -50,6 +51,14 @@ type Config struct {
 	// ClientCerts: revocation and user checks of certificate clients
 	// (revocation.go).
 	ClientCerts ClientCertConfig `yaml:"client_certs"`
+	Limits      LimitsConfig     `yaml:"limits"`
+}
+
+// LimitsConfig caps what one account holds (ike.IdentityLimits): 0 is
+// the library's default, a negative value unlimited.
+type LimitsConfig struct {
+	SAsPerUser    int `yaml:"sas_per_user"`
+	LeasesPerUser int `yaml:"leases_per_user"`
 }
 
 // ServerConfig is the server's identity, sockets and certificate.
@@ -138,6 +147,7 @@ type settings struct {
 	metrics    string // host:port of the Prometheus endpoint, or ""
 
 	clientCerts ClientCertConfig
+	limits      ike.IdentityLimits
 }
 
 // pskPeer is a validated PSKPeer.
@@ -258,7 +268,8 @@ func fieldErr(field, format string, args ...any) error {
 // interface addresses, which no pool may contain.
 func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	s := &settings{name: strings.TrimSpace(c.Server.Name), certFile: c.Server.Certificate, keyFile: c.Server.Key,
-		tunName: c.TUN.Name, tunMTU: c.TUN.MTU, keyLog: c.Log.KeyLog, dnsDomains: c.DNSDomains, masquerade: c.Forward.Masquerade}
+		tunName: c.TUN.Name, tunMTU: c.TUN.MTU, keyLog: c.Log.KeyLog, dnsDomains: c.DNSDomains, masquerade: c.Forward.Masquerade,
+		limits: ike.IdentityLimits{IKESAs: c.Limits.SAsPerUser, Leases: c.Limits.LeasesPerUser}}
 	if s.name != "" {
 		if _, err := netip.ParseAddr(s.name); err != nil && !validDNSName(s.name) {
 			return nil, fieldErr("server.name", "%q is neither an IP address nor a DNS name", s.name)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -448,6 +449,38 @@ func TestConfigFileLimits(t *testing.T) {
 		}
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// TestConfigIdentityLimits reads the per-account limits: the default file
+// sets the library's defaults, a file may lower or lift them (-1:
+// unlimited), and a left-out key keeps 0, the library's default.
+func TestConfigIdentityLimits(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want ike.IdentityLimits
+	}{
+		{string(defaultConfig), ike.IdentityLimits{IKESAs: ike.DefaultIdentityIKESAs, Leases: ike.DefaultIdentityLeases}},
+		{"pools: [198.51.100.0/24]\nlimits: {sas_per_user: 2, leases_per_user: -1}\n", ike.IdentityLimits{IKESAs: 2, Leases: -1}},
+		{"pools: [198.51.100.0/24]\nlimits: {leases_per_user: 1}\n", ike.IdentityLimits{Leases: 1}},
+		{"pools: [198.51.100.0/24]\n", ike.IdentityLimits{}},
+	} {
+		cfg, err := parseConfig([]byte(c.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := cfg.validate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.limits != c.want {
+			t.Errorf("%q: limits %+v, want %+v", c.yaml[max(0, len(c.yaml)-60):], s.limits, c.want)
+		}
+	}
+	for _, bad := range []string{"limits: {sas_per_user: many}", "limits: {sas: 2}"} {
+		if _, err := parseConfig([]byte("pools: [198.51.100.0/24]\n" + bad + "\n")); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line", bad, err)
 		}
 	}
 }

@@ -29,7 +29,7 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{alerts: map[string]uint64{}}
 	// Present from the start at 0, so rate() works from the first scrape.
-	for k := ike.AlertProposalMismatch; k <= ike.AlertMalformed; k++ {
+	for k := ike.AlertProposalMismatch; k <= ike.AlertIdentityLimit; k++ {
 		m.alerts[k.String()] = 0
 	}
 	return m

@@ -220,6 +220,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			},
 		}),
 	}
+	opts = append(opts, ike.WithIdentityLimits(s.limits))
 	if keyLog != nil {
 		opts = append(opts, ike.WithKeyLogWriter(keyLog))
 	}
