@@ -29,9 +29,16 @@ type DataPlane interface {
 	UpdateSA(ctx context.Context, id SAID, sa *SA) error
 	// DeleteSA removes an SA; ErrSANotFound if it is not installed.
 	DeleteSA(ctx context.Context, id SAID) error
-	// AddPolicy installs p; ErrPolicyExists for the same Dir, Src, Dst.
+	// AddPolicy installs p; ErrPolicyExists when a policy with the same
+	// Dir, Src, Dst (and IfID, where the data plane has interface IDs)
+	// and ReqID is installed. A policy with the same selectors but
+	// another ReqID (two peers that negotiated identical traffic
+	// selectors) is accepted and takes over the traffic, as strongSwan
+	// does: the newest carries it, the older ones wait below it.
 	AddPolicy(ctx context.Context, p Policy) error
-	// DeletePolicy removes the policy with p's Dir, Src and Dst.
+	// DeletePolicy removes the policy with p's Dir, Src, Dst and ReqID;
+	// when it carried the traffic, the newest remaining policy of the same
+	// selectors takes over.
 	DeletePolicy(ctx context.Context, p Policy) error
 	// SAStats returns a snapshot of the SA's counters.
 	SAStats(id SAID) (SAStats, error)

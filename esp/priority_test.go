@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
 )
@@ -75,5 +76,79 @@ func TestSPDLongestMatch(t *testing.T) {
 	add(&out, Policy{Dir: DirOut, Src: PrefixSelector(netip.MustParsePrefix("203.0.113.0/24")), Dst: any4, ReqID: 4, Priority: 100})
 	if got := lookup(&out, "203.0.113.1", "192.0.2.10"); got != 4 {
 		t.Errorf("explicit priority: policy of ReqID %d, want 4", got)
+	}
+}
+
+// TestIdenticalSelectors: two peers' SAs with identical selectors (two
+// site-to-site peers with the same subnets, a client reconnecting without
+// INITIAL_CONTACT) both install; the newest carries the traffic; deleting
+// it gives the traffic back to the older one, deleting the older one
+// first leaves the newest in place; the same ReqID twice is a duplicate.
+func TestIdenticalSelectors(t *testing.T) {
+	u := &Userspace{t: newTables()}
+	ctx := t.Context()
+	sel := func(s string) Selector { return PrefixSelector(netip.MustParsePrefix(s)) }
+	pol := func(dir Direction, reqid uint32) Policy {
+		if dir == DirOut {
+			return Policy{Dir: DirOut, Src: sel("198.51.100.0/24"), Dst: sel("203.0.113.0/24"), ReqID: reqid}
+		}
+		return Policy{Dir: DirIn, Src: sel("203.0.113.0/24"), Dst: sel("198.51.100.0/24"), ReqID: reqid}
+	}
+	out := func() uint32 {
+		ps := u.t.spdOut.lookup(&flow{src: netip.MustParseAddr("198.51.100.7"), dst: netip.MustParseAddr("203.0.113.7"), proto: 1})
+		if ps == nil {
+			return 0
+		}
+		return ps.p.ReqID
+	}
+	inbound := func(reqid uint32) bool {
+		return u.t.inboundAllowed(reqid, &flow{src: netip.MustParseAddr("203.0.113.7"), dst: netip.MustParseAddr("198.51.100.7"), proto: 1})
+	}
+	for _, r := range []uint32{1, 2, 3} {
+		for _, d := range []Direction{DirOut, DirIn} {
+			if err := u.AddPolicy(ctx, pol(d, r)); err != nil {
+				t.Fatalf("AddPolicy %s reqid %d: %v", d, r, err)
+			}
+		}
+		if got := out(); got != r {
+			t.Fatalf("after adding reqid %d the traffic goes to reqid %d", r, got)
+		}
+	}
+	if err := u.AddPolicy(ctx, pol(DirOut, 2)); !errors.Is(err, ErrPolicyExists) {
+		t.Errorf("same selectors and ReqID again: %v, want ErrPolicyExists", err)
+	}
+	for _, r := range []uint32{1, 2, 3} {
+		if !inbound(r) {
+			t.Errorf("inbound traffic of the waiting SA %d refused", r)
+		}
+	}
+	// The oldest goes first: the newest keeps the traffic.
+	for _, d := range []Direction{DirOut, DirIn} {
+		if err := u.DeletePolicy(ctx, pol(d, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out(); got != 3 || inbound(1) || !inbound(3) {
+		t.Errorf("after deleting the oldest: traffic to %d, inbound 1 %v, 3 %v", got, inbound(1), inbound(3))
+	}
+	// The newest goes: the one below takes over.
+	for _, d := range []Direction{DirOut, DirIn} {
+		if err := u.DeletePolicy(ctx, pol(d, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out(); got != 2 || !inbound(2) {
+		t.Errorf("after deleting the newest: traffic to %d, inbound 2 %v", got, inbound(2))
+	}
+	if err := u.DeletePolicy(ctx, pol(DirOut, 3)); !errors.Is(err, ErrPolicyNotFound) {
+		t.Errorf("deleting a removed ReqID: %v", err)
+	}
+	for _, d := range []Direction{DirOut, DirIn} {
+		if err := u.DeletePolicy(ctx, pol(d, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out(); got != 0 || len(u.t.spdOut.shadow) != 0 || len(u.t.spdIn.shadow) != 0 || len(u.t.inReq) != 0 {
+		t.Errorf("left behind: traffic to %d, shadows %d/%d, inReq %d", got, len(u.t.spdOut.shadow), len(u.t.spdIn.shadow), len(u.t.inReq))
 	}
 }

@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -96,6 +97,22 @@ type rawSock struct {
 	bc batchConn
 	br batchReader
 	v4 bool
+}
+
+// ProbeRawESP reports whether WithRawESP can work here: it opens and
+// closes the IPv4 and IPv6 protocol 50 sockets (CAP_NET_RAW, and an IPv6
+// stack, are needed). Programs use it to decide between WithRawESP and
+// running without it, in which case the IKE engine forces UDP
+// encapsulation for every peer (see Userspace.RawESP).
+func ProbeRawESP() error {
+	for _, v4 := range []bool{true, false} {
+		s, err := listenRaw(v4, 1)
+		if err != nil {
+			return fmt.Errorf("esp: raw ESP sockets: %w", err)
+		}
+		s.close()
+	}
+	return nil
 }
 
 func listenRaw(v4 bool, batch int) (*rawSock, error) {

@@ -37,7 +37,12 @@ func (ps *policyState) better(o *policyState) bool {
 // matching key selector is a single address are hashed by it; the rest
 // are scanned in priority order.
 type spd struct {
-	byKey  map[policyKey]*policyState
+	byKey map[policyKey]*policyState
+	// shadow holds, per key, older policies with the same selectors from
+	// other ReqIDs (two peers negotiating identical traffic selectors),
+	// oldest first: as in strongSwan, the newest carries the traffic and
+	// the next one takes over when it is deleted.
+	shadow map[policyKey][]*policyState
 	byAddr map[netip.Addr][]*policyState // single-address selectors, keyed by that address
 	list   []*policyState                // the rest, sorted by priority
 	// keyDst says which selector indexes: the destination for outbound
@@ -46,7 +51,7 @@ type spd struct {
 }
 
 func newSPD(keyDst bool) spd {
-	return spd{byKey: map[policyKey]*policyState{}, byAddr: map[netip.Addr][]*policyState{}, keyDst: keyDst}
+	return spd{byKey: map[policyKey]*policyState{}, shadow: map[policyKey][]*policyState{}, byAddr: map[netip.Addr][]*policyState{}, keyDst: keyDst}
 }
 
 func (d *spd) indexSel(p *Policy) *Selector {

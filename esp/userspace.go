@@ -100,6 +100,11 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 	return u, nil
 }
 
+// RawESP reports whether the engine has raw ESP (IP protocol 50) sockets
+// (WithRawESP), so SAs without UDP encapsulation can be installed. The IKE
+// engine forces UDP encapsulation for every peer when this is false.
+func (u *Userspace) RawESP() bool { return u.raw4 != nil }
+
 // MTU returns the TUN device's MTU as it was when the engine started.
 func (u *Userspace) MTU() int { return u.mtu }
 
@@ -245,8 +250,16 @@ func (u *Userspace) AddPolicy(ctx context.Context, p Policy) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	d := u.spd(p.Dir)
-	if d.byKey[p.key()] != nil {
-		return fmt.Errorf("%w: %s", ErrPolicyExists, &p)
+	k := p.key()
+	if cur := d.byKey[k]; cur != nil {
+		same := func(x *policyState) bool { return x.p.ReqID == p.ReqID }
+		if same(cur) || slices.ContainsFunc(d.shadow[k], same) {
+			return fmt.Errorf("%w: %s", ErrPolicyExists, &p)
+		}
+		// Identical selectors of another SA: the new one takes the
+		// traffic, the old one waits below it.
+		d.remove(k)
+		d.shadow[k] = append(d.shadow[k], cur)
 	}
 	u.t.polSeqNo++
 	ps := newPolicyState(p, u.t.polSeqNo)
@@ -271,9 +284,32 @@ func (u *Userspace) DeletePolicy(ctx context.Context, p Policy) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	ps := u.spd(p.Dir).remove(p.key())
-	if ps == nil {
+	d, k := u.spd(p.Dir), p.key()
+	cur := d.byKey[k]
+	if cur == nil {
 		return fmt.Errorf("%w: %s", ErrPolicyNotFound, &p)
+	}
+	ps := cur
+	sh := d.shadow[k]
+	if cur.p.ReqID == p.ReqID {
+		d.remove(k)
+		if len(sh) > 0 {
+			// The newest waiting policy of the same selectors takes over.
+			d.add(sh[len(sh)-1])
+			sh = sh[:len(sh)-1]
+		}
+	} else {
+		i := slices.IndexFunc(sh, func(x *policyState) bool { return x.p.ReqID == p.ReqID })
+		if i < 0 {
+			return fmt.Errorf("%w: %s", ErrPolicyNotFound, &p)
+		}
+		ps = sh[i]
+		sh = slices.Delete(sh, i, i+1)
+	}
+	if len(sh) == 0 {
+		delete(d.shadow, k)
+	} else {
+		d.shadow[k] = sh
 	}
 	if p.Dir == DirIn {
 		r := ps.p.ReqID

@@ -68,7 +68,9 @@ func signedOctets(p alg.PRF, message, peerNonce, skp, idBody []byte) []byte {
 // "Key Pad for IKEv2"), octets). key is the PSK, or the EAP MSK (or SK_pi/
 // SK_pr when the method produced none), RFC 7296 sections 2.15 and 2.16.
 func sharedKeyAuth(p alg.PRF, key, octets []byte) []byte {
-	return prfSum(p, prfSum(p, key, keyPad), octets)
+	padded := prfSum(p, key, keyPad) // as good as the key for forging AUTH
+	defer wipe(padded)
+	return prfSum(p, padded, octets)
 }
 
 // signatureScheme is one RFC 7427 signature algorithm with the DER of its

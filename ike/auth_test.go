@@ -109,10 +109,14 @@ func TestVerifyPeerCertAndIdentity(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(pki.CA.Cert)
 	now := time.Now()
-	leaf, err := verifyPeerCert(pki.Client.DER, [][]byte{{1, 2, 3}}, roots, now)
+	chain, err := verifyPeerCert(pki.Client.DER, [][]byte{{1, 2, 3}}, roots, now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(chain) != 2 || !chain[1].Equal(pki.CA.Cert) {
+		t.Fatalf("verified chain has %d certificates, want the leaf and the CA", len(chain))
+	}
+	leaf := chain[0]
 	if _, err := verifyPeerCert(pki.Client.DER, nil, roots, now.Add(5*365*24*time.Hour)); !errors.Is(err, ErrAuthFailed) {
 		t.Errorf("expired certificate: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"crypto/x509"
+	"encoding/asn1"
 	"fmt"
 	"net"
 	"strings"
@@ -15,10 +16,12 @@ import (
 
 // verifyPeerCert parses the peer's end-entity certificate and the
 // intermediates it sent (CERT payloads, X.509 Certificate - Signature) and
-// verifies the chain against roots at now. Extended key usages are not
-// enforced on peers, as strongSwan does not either: client certificates
-// in the field carry anything from clientAuth to none at all.
-func verifyPeerCert(leafDER []byte, intermediates [][]byte, roots *x509.CertPool, now time.Time) (*x509.Certificate, error) {
+// verifies the chain against roots at now; it returns the verified chain,
+// leaf first. Extended key usages are not enforced here, as strongSwan
+// does not either for clients: client certificates in the field carry
+// anything from clientAuth to none at all. Gateway certificates are
+// checked by gatewayEKU.
+func verifyPeerCert(leafDER []byte, intermediates [][]byte, roots *x509.CertPool, now time.Time) ([]*x509.Certificate, error) {
 	leaf, err := x509.ParseCertificate(leafDER)
 	if err != nil {
 		return nil, fmt.Errorf("%w: peer certificate: %v", ErrAuthFailed, err)
@@ -34,7 +37,7 @@ func verifyPeerCert(leafDER []byte, intermediates [][]byte, roots *x509.CertPool
 		}
 		pool.AddCert(c)
 	}
-	_, err = leaf.Verify(x509.VerifyOptions{
+	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: pool,
 		CurrentTime:   now,
@@ -43,7 +46,37 @@ func verifyPeerCert(leafDER []byte, intermediates [][]byte, roots *x509.CertPool
 	if err != nil {
 		return nil, fmt.Errorf("%w: certificate %q: %v", ErrAuthFailed, leaf.Subject.String(), err)
 	}
-	return leaf, nil
+	return chains[0], nil
+}
+
+// Extended key usages a gateway certificate may carry besides serverAuth
+// and anyExtendedKeyUsage, which crypto/x509 does not know by name.
+var (
+	// oidIKEIntermediate is the "IP security IKE intermediate" EKU
+	// that Windows and macOS accept.
+	oidIKEIntermediate = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 8, 2, 2}
+	// oidIPsecIKE is id-kp-ipsecIKE (RFC 4945 section 5.1.3.12).
+	oidIPsecIKE = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 17}
+)
+
+// gatewayEKU checks that a gateway's certificate is meant for a server:
+// it must carry serverAuth, ikeIntermediate, id-kp-ipsecIKE or
+// anyExtendedKeyUsage. A certificate without the extension is refused
+// too, unlike RFC 4945's advice, because client certificates of small
+// CAs often carry none, and one of them must not pass for the gateway
+// (Windows and macOS demand serverAuth or ikeIntermediate as well).
+func gatewayEKU(leaf *x509.Certificate) error {
+	for _, u := range leaf.ExtKeyUsage {
+		if u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny {
+			return nil
+		}
+	}
+	for _, o := range leaf.UnknownExtKeyUsage {
+		if o.Equal(oidIKEIntermediate) || o.Equal(oidIPsecIKE) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: gateway certificate %q has neither the serverAuth nor the ikeIntermediate extended key usage (RemoteAuth.AllowAnyEKU accepts it)", ErrAuthFailed, leaf.Subject.String())
 }
 
 // certMatchesID reports whether a certificate vouches for an IKE identity:

@@ -264,13 +264,17 @@ func (c ChildConfig) proposals() proposal.List {
 // and TSr payloads (RFC 7296 sections 1.3, 2.7, 2.9). keSecret is the PFS
 // secret (nil in IKE_AUTH). The returned payloads are SA, TSi, TSr.
 func (sa *ikeSA) respondChild(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool) (*childSA, []wire.Payload, error) {
-	return sa.respondChildKE(sap, tsi, tsr, transport, skipKE, proposal.KENone)
+	return sa.respondChildKE(sap, tsi, tsr, transport, skipKE, proposal.KENone, nil)
 }
 
 // respondChildKE is respondChild with the method of the peer's KE payload
 // (CREATE_CHILD_SA with PFS), which selection prefers.
-func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool, peerKE proposal.KEID) (*childSA, []wire.Payload, error) {
+func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool, skipKE bool, peerKE proposal.KEID, old *childSA) (*childSA, []wire.Payload, error) {
 	cc := sa.childConfig()
+	if old != nil && old.offered != nil {
+		// A rekey of an additional CHILD SA of ours keeps its proposals.
+		cc.Proposals = old.offered
+	}
 	if sap == nil || tsi == nil || tsr == nil {
 		return nil, nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CHILD SA request lacks SA, TSi or TSr", ErrProtocol))
 	}
@@ -317,6 +321,9 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 		name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, spiOut: binary.BigEndian.Uint32(chosen.SPI),
 		prop: chosen, localTS: localTS, remoteTS: remoteTS,
 	}
+	if old != nil {
+		c.offered = old.offered
+	}
 	if transport && cc.Mode == esp.ModeTransport {
 		c.mode = esp.ModeTransport
 	}
@@ -360,7 +367,7 @@ func (c *childSA) install(sa *ikeSA) error {
 	if c.initiator {
 		inEnc, inInt, outEnc, outInt = c.keys.EncR, c.keys.IntegR, c.keys.EncI, c.keys.IntegI
 	}
-	c.encap = sa.natLocal || sa.natRemote || sa.natt()
+	c.encap = sa.udpEncap()
 	local, remote := sa.local, sa.remote
 	if !c.encap {
 		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
@@ -533,7 +540,7 @@ func (sa *ikeSA) policyHolder(reqid uint32, c *childSA) *childSA {
 // may also switch UDP encapsulation on or off (RFC 4555 section 3.5).
 func (c *childSA) updateAddresses(sa *ikeSA) {
 	dp := sa.e.cfg.dp
-	c.encap = sa.natLocal || sa.natRemote || sa.natt()
+	c.encap = sa.udpEncap()
 	if dp == nil {
 		return
 	}

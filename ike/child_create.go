@@ -58,7 +58,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 				remote = anyTS
 			}
 			nc = &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, mode: cc.Mode, initiator: true, offered: props}
-			ni = make([]byte, ourNonce)
+			ni = make([]byte, sa.e.nonceLen())
 			if err := sa.e.random(ni); err != nil {
 				finish(ipsec.ChildSAInfo{}, err)
 				return nil, err
@@ -69,7 +69,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 			}
 			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
 			if g := pfsGroup(props); g != proposal.KENone {
-				if kex, err = alg.NewKeyExchange(g, lockedReader{&sa.e.randMu, sa.e.cfg.rand}); err != nil {
+				if kex, err = sa.e.newKeyExchange(g); err != nil {
 					finish(ipsec.ChildSAInfo{}, err)
 					return nil, err
 				}
@@ -91,6 +91,9 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 			if len(nr) < minNonce || len(nr) > maxNonce {
 				return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without nonce", ErrProtocol))
 			}
+			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+				return finish(ipsec.ChildSAInfo{}, err)
+			}
 			pfs := ap.sa != nil && len(ap.sa.Proposals) == 1 && len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
 			var secrets [][]byte
 			if kex != nil && pfs {
@@ -98,6 +101,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without our KE method", ErrProtocol))
 				}
 				shared, err := kex.Shared(ke.Data)
+				defer wipe(shared) // keys derived from it (see secrets.go)
 				if err != nil {
 					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 				}

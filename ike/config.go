@@ -86,6 +86,24 @@ type RemoteAuth struct {
 	// as EAP identity, saving a round trip; leave it off for Windows,
 	// whose IKE identity is its IP address.
 	EAPSkipIdentity bool
+	// AllowAnyEKU accepts a gateway certificate whatever its extended
+	// key usages. By default our initiator demands serverAuth,
+	// ikeIntermediate (1.3.6.1.5.5.8.2.2), id-kp-ipsecIKE or
+	// anyExtendedKeyUsage of the gateway's certificate, so a client
+	// certificate of the same CA (clientAuth only, or no EKU at all) cannot
+	// impersonate the gateway; Windows and macOS demand the same. Set it
+	// only for a gateway whose certificate you cannot reissue. A responder
+	// ignores it: client certificates carry any EKU, or none.
+	AllowAnyEKU bool
+	// VerifyCertificate, if set, is called at IKE_AUTH once the peer's
+	// certificate chain verified against CAs, the identity is found in
+	// the certificate and the AUTH signature verified: with the peer's
+	// identity and the verified chain (leaf first, the trust anchor
+	// last). An error (a revoked certificate, an unknown user) fails the
+	// authentication: a responder answers AUTHENTICATION_FAILED and
+	// reports an AlertAuthFailed carrying the error. It runs on the IKE
+	// SA's goroutine and must be quick and safe for concurrent use.
+	VerifyCertificate func(id ipsec.Identity, chain []*x509.Certificate) error
 }
 
 // SendCertPolicy says when we send our certificate.
@@ -158,13 +176,31 @@ type PeerConfig struct {
 	// LocalID is our identity (IDr as responder, IDi as initiator). The
 	// zero Identity sends our IP address.
 	LocalID ipsec.Identity
-	// RemoteID, if set, must equal the peer's authenticated identity.
+	// RemoteID, if set, must equal the peer's authenticated identity; an
+	// initiator sends it as IDr. When an initiator authenticates the
+	// gateway by certificate and RemoteID is zero, the gateway's
+	// certificate must name the address Dial was given (an iPAddress
+	// subjectAltName, or a dNSName spelling the address) and the gateway
+	// may send any IDr its certificate contains, as strongSwan's clients
+	// do when no server identity is configured (identity_loose): so no
+	// other certificate of the same CA passes for the gateway. Set
+	// RemoteID (e.g. ipsec.FQDN of the name you resolved) to expect
+	// another identity.
 	RemoteID ipsec.Identity
 	Local    LocalAuth
 	Remote   RemoteAuth
-	// Proposals are the IKE proposals; nil selects proposal.CompatibleIKE.
+	// Proposals are an initiator's IKE proposals, offered in IKE_SA_INIT
+	// and in every rekey of the IKE SA and the only ones accepted when the
+	// gateway rekeys it; nil selects proposal.CompatibleIKE. A responder
+	// negotiates IKE_SA_INIT before it knows which PeerConfig applies, so
+	// its IKE proposals are set once with WithProposals; it refuses a
+	// PeerConfig that sets Proposals (the peer gets AUTHENTICATION_FAILED
+	// and an Alert explains). ESP proposals are per CHILD SA in both
+	// roles: ChildConfig.Proposals.
 	Proposals proposal.List
-	// PreferPeerProposals selects by the peer's order instead of ours.
+	// PreferPeerProposals selects by the peer's order instead of ours: for
+	// ESP in both roles, and for IKE rekeys the gateway starts with our
+	// initiator (a responder's IKE order is WithPreferPeerProposals).
 	PreferPeerProposals bool
 	Children            []ChildConfig
 	// Pools hand out virtual addresses (IPv4 and IPv6 pools may both be
@@ -206,6 +242,12 @@ type PeerConfig struct {
 	// DPDDelay is the liveness check interval when nothing has been
 	// received (0: off).
 	RekeyTime, ReauthTime, DPDDelay time.Duration
+
+	// gatewayID is the identity an initiator expects in the gateway's
+	// certificate when RemoteID is zero: the dialed address, set by Dial
+	// and kept across redirects in IKE_SA_INIT (which nobody
+	// authenticated).
+	gatewayID ipsec.Identity
 }
 
 // PeerQuery is what the engine knows when it asks for a PeerConfig: the
@@ -288,6 +330,16 @@ func (c *PeerConfig) clone() *PeerConfig {
 	n.Subnets = append([]netip.Prefix(nil), c.Subnets...)
 	n.VirtualIPs = append([]netip.Addr(nil), c.VirtualIPs...)
 	return &n
+}
+
+// retarget makes the expected gateway identity that of gw when a gateway
+// we authenticated sends us there (RFC 5685 section 6: a REDIRECT in
+// IKE_AUTH or in an INFORMATIONAL exchange is protected by that IKE SA).
+// A RemoteID the embedder set stays.
+func (c *PeerConfig) retarget(gw netip.Addr) {
+	if !c.gatewayID.IsZero() {
+		c.gatewayID = ipsec.AddrID(gw)
+	}
 }
 
 // validate reports the first inconsistency, naming the field.

@@ -21,7 +21,14 @@
 // A responder screens IKE_SA_INIT requests before it keeps any state:
 // proposal selection (with an operator-readable explanation on mismatch),
 // INVALID_KE_PAYLOAD, and COOKIE (RFC 7296 section 2.6) once more than a
-// threshold of SAs are half open.
+// threshold of SAs are half open. What an unauthenticated peer can cost it
+// is bounded per source (an IPv4 address or IPv6 /64) as well: cookies
+// from a few half-open SAs on and drops beyond a few more
+// (WithSourceLimits, strongSwan's cookie_threshold_ip and
+// block_threshold), drops for a while after repeated IKE_AUTH failures
+// (WithAuthFailureLimit), a bounded queue and worker pool for the
+// Diffie-Hellman work (WithKeyExchangeLimits), and rate-limited, size-bounded
+// explanations and warnings for refused proposals; Stats counts the drops.
 //
 //	Initiator                                 Responder
 //	HDR, SAi1, KEi, Ni, N(NAT_DETECTION_*)  -->
@@ -37,11 +44,28 @@
 // and IKE_AUTH goes on until EAP succeeds; both AUTH payloads are then
 // computed over the EAP MSK.
 //
+// Proposals are configured in one place per role. A responder's IKE
+// proposals are WithProposals: IKE_SA_INIT is answered before the peer
+// has named itself, so no PeerConfig can apply yet, and the same list
+// governs every IKE SA rekey in both directions; a PeerConfig with
+// Proposals is refused in IKE_AUTH (AUTHENTICATION_FAILED and an Alert
+// naming the negotiated transforms it lacks) instead of being silently
+// ignored. An initiator's IKE proposals are the PeerConfig it dials with,
+// for IKE_SA_INIT and all rekeys; NewInitiator refuses WithProposals. ESP
+// proposals are ChildConfig.Proposals in both roles, for the CHILD SA of
+// IKE_AUTH, additional CHILD SAs and their rekeys.
+//
 // Authentication: pre-shared keys, certificates with RSA (PKCS#1 v1.5 with
 // SHA-1, method 1, for peers that do not announce RFC 7427 hash
 // algorithms, which is what Apple and Windows need), ECDSA (RFC 4754) and
 // RFC 7427 digital signatures (RSA, RSA-PSS, ECDSA, Ed25519); EAP through
-// package eap (MSCHAPv2, TLS, MD5, GTC, a RADIUS seam).
+// package eap (MSCHAPv2, TLS, MD5, GTC, a RADIUS seam). Our initiator
+// takes a gateway's certificate only with a server EKU (serverAuth or
+// ikeIntermediate; RemoteAuth.AllowAnyEKU relaxes it) and, without a
+// PeerConfig.RemoteID, only when it names the address dialed, so no other
+// certificate of the same CA passes for the gateway.
+// RemoteAuth.VerifyCertificate adds the embedder's checks (revocation,
+// user lists) on the verified chain, in either role.
 //
 // CHILD SAs: traffic selectors are narrowed to what the configuration
 // allows (a remote-access client to its virtual addresses); ESP proposals

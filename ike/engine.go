@@ -55,7 +55,18 @@ type engine struct {
 
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64
+		blocked, kexDropped            atomic.Uint64
 	}
+
+	// Pre-authentication limits (preauth.go): half-open SAs per source
+	// (under mu), failed authentications per source, key exchange work,
+	// and the rates of the read loop's log lines and explanations.
+	halfOpenBySrc map[netip.Addr]int
+	authFails     *authFailures
+	kex           *kexPool
+	blockLog      *rateLimiter
+	mismatchLog   *rateLimiter
+	explainLimit  *rateLimiter
 }
 
 type initKey struct {
@@ -71,8 +82,18 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
+	e.halfOpenBySrc = map[netip.Addr]int{}
+	e.authFails = newAuthFailures(cfg.authFailLimit, cfg.authFailWindow)
+	e.kex = newKexPool(cfg.kexWorkers, cfg.kexQueue)
+	e.blockLog = newRateLimiter(logInterval, logBurst)
+	e.mismatchLog = newRateLimiter(logInterval, logBurst)
+	e.explainLimit = newRateLimiter(explainInterval, explainBurst)
 	if e.cfg.proposals == nil {
 		e.cfg.proposals = proposal.CompatibleIKE()
+	}
+	if r, ok := cfg.dp.(interface{ RawESP() bool }); ok && !r.RawESP() && !cfg.forceEncap {
+		e.cfg.forceEncap = true
+		e.log.Info("the data plane cannot send raw ESP: forcing UDP encapsulation for every peer (as if behind a NAT)")
 	}
 	attachEvents(e)
 	return e
@@ -171,10 +192,7 @@ func (e *engine) unregister(sa *ikeSA) {
 	if e.initReqs[k] == sa {
 		delete(e.initReqs, k)
 	}
-	if sa.countedHalfOpen {
-		sa.countedHalfOpen = false
-		e.halfOpen--
-	}
+	e.uncountHalfOpen(sa)
 	if sa.peerKey != "" {
 		delete(e.byPeer[sa.peerKey], sa)
 		if len(e.byPeer[sa.peerKey]) == 0 {
@@ -212,10 +230,7 @@ func (e *engine) samePeer(key string, self *ikeSA) []*ikeSA {
 func (e *engine) established(sa *ikeSA) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if sa.countedHalfOpen {
-		sa.countedHalfOpen = false
-		e.halfOpen--
-	}
+	e.uncountHalfOpen(sa)
 	k := initKey{sa.spii, sa.initRemote}
 	if e.initReqs[k] == sa {
 		delete(e.initReqs, k)

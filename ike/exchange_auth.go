@@ -148,16 +148,47 @@ func (sa *ikeSA) verifyPeerAuth(ap *authPayloads, id ipsec.Identity, octets []by
 		if len(ap.certs) == 0 {
 			return fmt.Errorf("%w: no certificate from the peer", ErrAuthFailed)
 		}
-		leaf, err := verifyPeerCert(ap.certs[0], ap.certs[1:], sa.cfg.Remote.CAs, sa.e.cfg.now())
+		chain, err := verifyPeerCert(ap.certs[0], ap.certs[1:], sa.cfg.Remote.CAs, sa.e.cfg.now())
 		if err != nil {
 			return err
 		}
+		leaf := chain[0]
 		if !certMatchesID(leaf, id) {
 			return fmt.Errorf("%w: identity %s not found in certificate %q", ErrAuthFailed, id, leaf.Subject.String())
 		}
-		return verify(uint8(ap.auth.Method), ap.auth.Data, leaf.PublicKey, octets)
+		if sa.weInitiated {
+			if err := sa.checkGatewayCert(leaf); err != nil {
+				return err
+			}
+		}
+		if err := verify(uint8(ap.auth.Method), ap.auth.Data, leaf.PublicKey, octets); err != nil {
+			return err
+		}
+		if f := sa.cfg.Remote.VerifyCertificate; f != nil {
+			if err := f(id, chain); err != nil {
+				return fmt.Errorf("%w: certificate %q (serial %x): %w", ErrAuthFailed, leaf.Subject.String(), leaf.SerialNumber, err)
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: peer authentication %v not available", ErrAuthFailed, sa.cfg.Remote.Method)
+}
+
+// checkGatewayCert is what an initiator demands of the gateway's
+// certificate beyond the chain: an EKU for servers (unless
+// Remote.AllowAnyEKU) and, without a configured RemoteID, the address we
+// dialed among its names, so that another certificate of the same CA
+// cannot pass for the gateway.
+func (sa *ikeSA) checkGatewayCert(leaf *x509.Certificate) error {
+	if !sa.cfg.Remote.AllowAnyEKU {
+		if err := gatewayEKU(leaf); err != nil {
+			return err
+		}
+	}
+	if gw := sa.cfg.gatewayID; sa.cfg.RemoteID.IsZero() && !gw.IsZero() && !certMatchesID(leaf, gw) {
+		return fmt.Errorf("%w: gateway certificate %q does not name %s, the address we connected to (set PeerConfig.RemoteID to the identity the gateway proves)", ErrAuthFailed, leaf.Subject.String(), gw)
+	}
+	return nil
 }
 
 // certPayloads returns our CERT payloads (leaf first) per the policy.
@@ -233,7 +264,10 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		sa.alert(AlertPeerConfigMissing, err, fmt.Sprintf("no configuration for IDi %s, IDr %s", q.RemoteID, q.LocalID))
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
-	sa.cfg = cfg.clone()
+	sa.setCfg(cfg)
+	if err := sa.refusePeerIKEProposals(); err != nil {
+		return nil, err
+	}
 	if ap.auth == nil {
 		return sa.startEAP(&ap)
 	}
@@ -281,6 +315,9 @@ func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 // configuration reply and the first CHILD SA (from the payloads of the
 // first IKE_AUTH request when EAP took several round trips).
 func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
+	if !sa.weInitiated {
+		sa.cfg.wipeSecrets() // both AUTH payloads are done; reauthentication is a new lookup
+	}
 	if n := sa.redirectOnAuth(); n != nil {
 		return []wire.Payload{n}, nil
 	}

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,6 +80,9 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if sap == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA without SA or valid nonce", ErrProtocol))
 	}
+	if err := checkNonce(prfOf(sa.prop), nonce); err != nil {
+		return nil, notifyErr(wire.INVALID_SYNTAX, err)
+	}
 	var old *childSA
 	if rekeySPI != nil {
 		spi := binary.BigEndian.Uint32(rekeySPI)
@@ -102,7 +106,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if ke != nil {
 		peerKE = proposal.KEID(ke.Group)
 	}
-	c, childPayloads, err := sa.respondChildKE(sap, tsi, tsr, transp, false, peerKE)
+	c, childPayloads, err := sa.respondChildKE(sap, tsi, tsr, transp, false, peerKE, old)
 	if err != nil {
 		return nil, err
 	}
@@ -115,18 +119,19 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 			binary.BigEndian.PutUint16(want[:], uint16(group))
 			return nil, &NotifyError{Type: wire.INVALID_KE_PAYLOAD, Data: want[:], Err: fmt.Errorf("PFS needs %s", group)}
 		}
-		kex, err := alg.NewKeyExchange(group, lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+		kex, err := sa.e.newKeyExchange(group)
 		if err != nil {
 			return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 		}
 		pub, shared, err := kex.Respond(ke.Data)
+		defer wipe(shared) // keys derived from it (see secrets.go)
 		if err != nil {
 			return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 		}
 		secrets = [][]byte{shared}
 		kePayload = &wire.KE{Group: wire.KEID(group), Data: pub}
 	}
-	nr := make([]byte, ourNonce)
+	nr := make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(nr); err != nil {
 		return nil, err
 	}
@@ -182,29 +187,40 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("%d rekeyed IKE SAs not deleted", maxSuperseded))
 	}
 	e := sa.e
-	chosen, err := proposal.Select(e.cfg.proposals, listFromWire(sap), proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ke.Group)})
+	ours, preferPeer := sa.ikeProposals()
+	chosen, err := proposal.Select(ours, listFromWire(sap), proposal.SelectOptions{PreferPeer: preferPeer, PreferKE: proposal.KEID(ke.Group)})
 	if err != nil {
-		sa.log.Warn("IKE rekey proposal mismatch", "err", err)
+		detail := err.Error()
+		var mm *proposal.MismatchError
+		if errors.As(err, &mm) {
+			detail = mm.Explain()
+		}
+		sa.log.Warn("IKE rekey proposal mismatch", "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
+		sa.alert(AlertProposalMismatch, err, detail)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
 	if len(chosen.SPI) != 8 || binary.BigEndian.Uint64(chosen.SPI) == 0 {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey with a %d-byte SPI", ErrProtocol, len(chosen.SPI)))
+	}
+	if err := checkNonce(prfOf(chosen), nonce); err != nil {
+		return nil, notifyErr(wire.INVALID_SYNTAX, err)
 	}
 	if len(chosen.KE) != 1 || chosen.KE[0] != proposal.KEID(ke.Group) {
 		var want [2]byte
 		binary.BigEndian.PutUint16(want[:], uint16(chosen.KE[0]))
 		return nil, &NotifyError{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]}
 	}
-	kex, err := alg.NewKeyExchange(chosen.KE[0], lockedReader{&e.randMu, e.cfg.rand})
+	kex, err := e.newKeyExchange(chosen.KE[0])
 	if err != nil {
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
 	pub, shared, err := kex.Respond(ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
 	if err != nil {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 	}
 	ns := newSA(e, false, sa.local, sa.remote)
-	ns.prop, ns.ni, ns.nr = chosen, append([]byte(nil), nonce...), make([]byte, ourNonce)
+	ns.prop, ns.ni, ns.nr = chosen, append([]byte(nil), nonce...), make([]byte, e.nonceLen())
 	if err := e.random(ns.nr); err != nil {
 		return nil, err
 	}

@@ -105,6 +105,10 @@ func (sa *ikeSA) continueEAP(inner []wire.Payload) ([]wire.Payload, error) {
 	case res.Status == eap.StatusSuccess:
 		st.done = true
 		st.msk = append([]byte(nil), res.MSK...)
+		sa.e.noteSecret("msk", st.msk)
+		sa.e.noteSecret("msk", res.MSK)
+		wipe(res.MSK) // the EAP machine's copy; ours is wiped by close
+		wipe(res.EMSK)
 		sa.eapIdentity = res.Identity
 		sa.eapUser = res.User
 		sa.log.Info("EAP authentication succeeded", "method", res.Method.String(), "eap_identity", res.Identity)
@@ -189,6 +193,10 @@ func (sa *ikeSA) peerEAPStep(req []byte) error {
 	case res.Status == eap.StatusSuccess:
 		st.done = true
 		st.msk = append([]byte(nil), res.MSK...)
+		sa.e.noteSecret("msk", st.msk)
+		sa.e.noteSecret("msk", res.MSK)
+		wipe(res.MSK) // the EAP machine's copy; ours is wiped by close
+		wipe(res.EMSK)
 		sa.eapIdentity = sa.cfg.Local.EAPIdentity
 		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data))
 		auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpi), octets)}

@@ -2,11 +2,13 @@ package ike
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/internal/kdf"
@@ -20,6 +22,9 @@ const (
 	maxNonce = 256
 	ourNonce = 32
 )
+
+// maxProposals is the most proposals an SA payload can number.
+const maxProposals = 255
 
 // initPayloads collects what IKE_SA_INIT messages carry.
 type initPayloads struct {
@@ -163,10 +168,19 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		sa.deliver(p) // retransmission: the SA resends its response
 		return
 	}
-	halfOpen, closed := e.halfOpen, e.closed
+	src := sourceKey(p.Remote.Addr())
+	halfOpen, srcHalfOpen, closed := e.halfOpen, e.halfOpenBySrc[src], e.closed
 	e.mu.Unlock()
 	if closed || halfOpen >= e.cfg.maxHalfOpen {
 		e.stats.rejected.Add(1)
+		return
+	}
+	if srcHalfOpen >= e.cfg.srcMaxHalfOpen {
+		e.blockInit(p, "half-open SAs")
+		return
+	}
+	if e.authFails.blocked(src, time.Now()) {
+		e.blockInit(p, "failed authentications")
 		return
 	}
 	m, err := wire.Parse(p.Data)
@@ -179,7 +193,10 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		return
 	}
 	ip := collectInit(m.Payloads)
-	if ip.sa == nil || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
+	// Proposals are numbered 1, 2, ... in one octet (RFC 7296 section
+	// 3.3.1): more than maxProposals is malformed, and refusing it here
+	// spares the read loop comparing thousands of them.
+	if ip.sa == nil || len(ip.sa.Proposals) > maxProposals || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
 		e.stats.rejected.Add(1)
 		return
@@ -187,7 +204,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	if e.redirectInit(p, h, m.Payloads, ip.nonce) {
 		return
 	}
-	if halfOpen >= e.cfg.cookieThresh {
+	if halfOpen >= e.cfg.cookieThresh || srcHalfOpen >= e.cfg.srcCookieThresh {
 		if ip.cookie == nil || !e.cookies.check(ip.cookie, ip.nonce, p.Remote.Addr(), h.SPIi) {
 			c, err := e.cookies.make(ip.nonce, p.Remote.Addr(), h.SPIi)
 			if err == nil {
@@ -200,15 +217,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	peer := listFromWire(ip.sa)
 	chosen, err := proposal.Select(e.cfg.proposals, peer, proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ip.ke.Group)})
 	if err != nil {
-		detail := err.Error()
-		var mm *proposal.MismatchError
-		if errors.As(err, &mm) {
-			detail = mm.Explain()
-		}
-		e.log.Warn("IKE proposal mismatch", "peer", p.Remote.String(), "notify", wire.NO_PROPOSAL_CHOSEN.String(), "err", err)
-		if f := e.cfg.hooks.Alert; f != nil {
-			f(Alert{Kind: AlertProposalMismatch, Err: err, Detail: detail})
-		}
+		e.reportMismatch(ipsec.IKESAInfo{Version: 2, SPIi: h.SPIi, Local: p.Local, Remote: p.Remote}, err)
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.NO_PROPOSAL_CHOSEN})
 		e.stats.rejected.Add(1)
 		return
@@ -220,20 +229,39 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_KE_PAYLOAD, Data: want[:]})
 		return
 	}
+	if err := checkNonce(prfOf(chosen), ip.nonce); err != nil {
+		e.log.Warn("IKE_SA_INIT rejected", "peer", p.Remote.String(), "notify", wire.INVALID_SYNTAX.String(), "err", err)
+		e.sendInitNotify(p, h, &wire.Notify{Type: wire.INVALID_SYNTAX})
+		e.stats.rejected.Add(1)
+		return
+	}
+	if !e.kex.reserve() {
+		// The key exchange queue is full: drop, the initiator retransmits.
+		e.stats.kexDropped.Add(1)
+		return
+	}
 	e.mu.Lock()
-	if e.closed || e.initReqs[k] != nil {
+	// Other read loops (ports, address families) may have added SAs
+	// since the checks above; the limits hold exactly.
+	if e.closed || e.initReqs[k] != nil || e.halfOpen >= e.cfg.maxHalfOpen || e.halfOpenBySrc[src] >= e.cfg.srcMaxHalfOpen {
+		srcFull := e.halfOpenBySrc[src] >= e.cfg.srcMaxHalfOpen
 		e.mu.Unlock()
+		e.kex.unreserve()
+		if srcFull {
+			e.blockInit(p, "half-open SAs")
+		}
 		return
 	}
 	spir, err := e.newSPI()
 	if err != nil {
 		e.mu.Unlock()
+		e.kex.unreserve()
 		return
 	}
 	sa := newSA(e, false, p.Local, p.Remote)
 	sa.spii, sa.spir, sa.prop = h.SPIi, spir, chosen
-	sa.countedHalfOpen = true
-	e.halfOpen++
+	e.countHalfOpen(sa, p.Remote)
+	sa.kexQueued = true
 	e.sas[spir] = sa
 	e.initReqs[k] = sa
 	e.mu.Unlock()
@@ -254,12 +282,24 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		sa.log.Warn("IKE_SA_INIT failed", "err", err)
 		sa.destroy(err)
 	}
-	ke, err := alg.NewKeyExchange(sa.prop.KE[0], lockedReader{&sa.e.randMu, sa.e.cfg.rand})
-	if err != nil {
-		fail(err)
+	// The key exchange runs in the engine's bounded pool (preauth.go);
+	// its queue slot is given back as soon as it is done.
+	var (
+		pub, shared []byte
+		keErr, err  error
+	)
+	runErr := sa.e.kex.run(sa.e.ctx, func() {
+		var ke alg.KeyExchange
+		if ke, keErr = sa.e.newKeyExchange(sa.prop.KE[0]); keErr == nil {
+			pub, shared, err = ke.Respond(ip.ke.Data)
+		}
+	})
+	defer wipe(shared) // keys derived from it (see secrets.go)
+	sa.e.releaseKex(sa)
+	if runErr != nil || keErr != nil {
+		fail(cmp.Or(runErr, keErr))
 		return
 	}
-	pub, shared, err := ke.Respond(ip.ke.Data)
 	if err != nil {
 		// An invalid public value (RFC 6989) is the peer's fault.
 		sa.e.sendInitNotify(p, m.Header, &wire.Notify{Type: wire.INVALID_SYNTAX})
@@ -267,7 +307,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 		return
 	}
 	sa.ni = append([]byte(nil), ip.nonce...)
-	sa.nr = make([]byte, ourNonce)
+	sa.nr = make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(sa.nr); err != nil {
 		fail(err)
 		return
@@ -285,7 +325,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
-	src, dst := natHash(sa.spii, sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
+	src, dst := sa.ourNATSource(sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
 	payloads := []wire.Payload{
 		listToWire(proposal.List{sa.prop}, nil),
 		&wire.KE{Group: wire.KEID(sa.prop.KE[0]), Data: pub},

@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/goipsec/ipsec/ike/wire"
 )
@@ -40,4 +41,48 @@ func (s *SA) SendRawRequest(ctx context.Context, exch wire.ExchangeType, first w
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// SendHalfOpenRequest is a test hook: each IKE SA of in that finished
+// IKE_SA_INIT but not IKE_AUTH sends a request of exchange exch carrying
+// inner under its keys, with the message ID the responder expects next
+// (that of the IKE_AUTH request in flight, if any), as a peer that has the
+// keys but has not authenticated could. It returns how many SAs sent.
+func (in *Initiator) SendHalfOpenRequest(ctx context.Context, exch wire.ExchangeType, inner []wire.Payload) (int, error) {
+	n := 0
+	for _, sa := range in.e.list() {
+		var err error
+		if derr := sa.do(ctx, func() {
+			if sa.state != stateAuth {
+				return
+			}
+			mid := sa.nextMID
+			if sa.pending != nil {
+				mid = sa.pending.mid
+			}
+			var pkts [][]byte
+			if pkts, err = sa.encode(exch, false, mid, inner); err == nil {
+				sa.sendPackets(pkts)
+				n++
+			}
+		}); derr != nil {
+			return n, derr
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// WithNonceLen is a test hook: the engine sends nonces of n.Load() bytes
+// (0: the default), so a test can play a peer with short nonces.
+func WithNonceLen(n *atomic.Int32) Option { return func(c *config) { c.nonceLen = n } }
+
+// WithSecretObserver is a test hook: f is told of every buffer holding a
+// secret the engine owns and must wipe after use (DH shared secrets, the
+// per-SA PSK and EAP password copies, EAP MSKs). It runs on SA
+// goroutines.
+func WithSecretObserver(f func(kind string, b []byte)) Option {
+	return func(c *config) { c.onSecret = f }
 }

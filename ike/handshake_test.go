@@ -40,7 +40,14 @@ type pair struct {
 
 func newPair(t *testing.T, respCfg *ike.PeerConfig, respOpts ...ike.Option) *pair {
 	t.Helper()
-	p := &pair{net: iketest.NewNetwork(1), respDP: iketest.NewDataPlane(), initDP: iketest.NewDataPlane(), respCfg: respCfg}
+	return newPairDP(t, respCfg, iketest.NewDataPlane(), respOpts...)
+}
+
+// newPairDP is newPair with the gateway's recording data plane given
+// (respOpts may wrap it in another WithDataPlane).
+func newPairDP(t *testing.T, respCfg *ike.PeerConfig, respDP *iketest.DataPlane, respOpts ...ike.Option) *pair {
+	t.Helper()
+	p := &pair{net: iketest.NewNetwork(1), respDP: respDP, initDP: iketest.NewDataPlane(), respCfg: respCfg}
 	var err error
 	p.resp, err = ike.NewResponder(p.net.Endpoint(gwAddr), append([]ike.Option{
 		ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(p.respDP), ike.WithRand(iketest.NewRand(1)),

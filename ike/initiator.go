@@ -13,7 +13,6 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
-	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -35,6 +34,14 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	// One place for an initiator's IKE proposals: the PeerConfig it dials
+	// with, used in IKE_SA_INIT and in every rekey of that IKE SA.
+	if cfg.proposalsSet {
+		return nil, errors.New("ike: WithProposals: an initiator offers the IKE proposals of the PeerConfig it dials (PeerConfig.Proposals); WithProposals is for NewResponder")
+	}
+	if cfg.preferPeer {
+		return nil, errors.New("ike: WithPreferPeerProposals: an initiator follows PeerConfig.PreferPeerProposals; WithPreferPeerProposals is for NewResponder")
 	}
 	e := newEngine(conn, cfg, false)
 	conn.SetIKEv2Handler(e.receive)
@@ -75,9 +82,12 @@ func (in *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerC
 	ikePort, _ := e.conn.Ports()
 	local := netip.AddrPortFrom(e.localAddrFor(remote.Addr()), ikePort)
 	sa := newSA(e, true, local, remote)
-	sa.cfg = cfg.clone()
+	sa.setCfg(cfg)
 	if sa.cfg.Proposals == nil {
 		sa.cfg.Proposals = proposal.CompatibleIKE()
+	}
+	if sa.cfg.RemoteID.IsZero() && sa.cfg.Remote.Method == AuthPubkey {
+		sa.cfg.gatewayID = ipsec.AddrID(remote.Addr().Unmap())
 	}
 	done := make(chan error, 1)
 	sa.dialDone = done
@@ -137,7 +147,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		sa.initGroup = group
 	}
 	if sa.kex == nil || sa.kex.Method() != group {
-		kex, err := alg.NewKeyExchange(group, lockedReader{&sa.e.randMu, sa.e.cfg.rand})
+		kex, err := sa.e.newKeyExchange(group)
 		if err != nil {
 			fail(err)
 			return
@@ -150,7 +160,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		return
 	}
 	if sa.ni == nil {
-		sa.ni = make([]byte, ourNonce)
+		sa.ni = make([]byte, sa.e.nonceLen())
 		if err := sa.e.random(sa.ni); err != nil {
 			fail(err)
 			return
@@ -164,7 +174,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 			props[i].KE = append([]proposal.KEID{group}, slices.Delete(props[i].KE, j, j+1)...)
 		}
 	}
-	src, dst := natHash(sa.spii, 0, sa.local), natHash(sa.spii, 0, sa.remote)
+	src, dst := sa.ourNATSource(0, sa.local), natHash(sa.spii, 0, sa.remote)
 	var ps []wire.Payload
 	if cookie != nil {
 		ps = append(ps, &wire.Notify{Type: wire.COOKIE, Data: cookie})
@@ -251,7 +261,12 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		fail(fmt.Errorf("%w: responder chose %s, which we did not offer with our KE %s", ErrProtocol, theirs, sa.kex.Method()))
 		return
 	}
+	if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+		fail(err)
+		return
+	}
 	shared, err := sa.kex.Shared(ip.ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
 	if err != nil {
 		fail(fmt.Errorf("%w: responder KE: %v", ErrProtocol, err))
 		return
@@ -271,7 +286,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
-	if nat.Any() {
+	if nat.Any() || sa.e.cfg.forceEncap {
 		// RFC 7296 section 2.23: float to the NAT-T port.
 		_, natt := sa.e.conn.Ports()
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), natt)

@@ -28,6 +28,25 @@ func natHash(spii, spir uint64, ap netip.AddrPort) [sha1.Size]byte {
 	return sha1.Sum(buf[:16+n+2])
 }
 
+// udpEncap reports whether the SA's ESP goes in UDP: only when a NAT was
+// detected on either side, or we force it (RFC 7296 section 2.23, RFC
+// 3948). IKE on port 4500 alone does not mean a NAT: MOBIKE clients float
+// there anyway (RFC 4555 section 3.1) and then send raw ESP, which a state
+// expecting ESP in UDP would drop.
+func (sa *ikeSA) udpEncap() bool {
+	return sa.natLocal || sa.natRemote || sa.e.cfg.forceEncap
+}
+
+// ourNATSource is the NAT_DETECTION_SOURCE_IP value for local: its hash,
+// or with forced encapsulation the hash of port 0, which no real path
+// has, so the peer detects a NAT in front of us.
+func (sa *ikeSA) ourNATSource(spir uint64, local netip.AddrPort) [sha1.Size]byte {
+	if sa.e.cfg.forceEncap {
+		local = netip.AddrPortFrom(local.Addr(), 0)
+	}
+	return natHash(sa.spii, spir, local)
+}
+
 // natResult says who is behind a NAT after comparing NAT-D notifies.
 type natResult struct {
 	// LocalBehind: the peer saw a different address for us than we have

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec/esp"
@@ -30,6 +31,29 @@ const (
 	// DefaultMaxHalfOpen drops new IKE_SA_INIT requests beyond this many
 	// half-open SAs, cookie or not, so a flood cannot exhaust memory.
 	DefaultMaxHalfOpen = 20000
+	// DefaultSourceCookieThreshold: a source address (an IPv6 /64) with
+	// this many half-open SAs must bring a cookie even below the global
+	// threshold (strongSwan's charon.cookie_threshold_ip, 3).
+	DefaultSourceCookieThreshold = 3
+	// DefaultSourceMaxHalfOpen drops IKE_SA_INIT requests from a source
+	// address (an IPv6 /64) that already has this many half-open SAs,
+	// cookie or not, so one address that answers cookies cannot take the
+	// slots of everyone else (strongSwan's charon.block_threshold, 5).
+	DefaultSourceMaxHalfOpen = 5
+	// DefaultAuthFailureLimit and DefaultAuthFailureWindow: a source
+	// address (an IPv6 /64) whose IKE_AUTH failed this many times within
+	// the window gets its IKE_SA_INIT requests dropped until the window
+	// after the last counted failure has passed. Ten a minute leaves room
+	// for a user mistyping a password a few times (also behind a NAT
+	// shared with others) and turns password guessing from one address
+	// into ten guesses a minute.
+	DefaultAuthFailureLimit  = 10
+	DefaultAuthFailureWindow = time.Minute
+	// DefaultKeyExchangeQueue bounds the IKE_SA_INIT key exchanges
+	// admitted but not yet computed; requests beyond it are dropped (the
+	// initiator retransmits). 128 MODP-3072 computations are about a
+	// second of one core's work.
+	DefaultKeyExchangeQueue = 128
 	// DefaultFragmentMTU is the IP MTU IKE fragments are sized for; 1280
 	// is the IPv6 minimum and safe on every path (RFC 7383 section 2.5.1).
 	DefaultFragmentMTU = 1280
@@ -43,6 +67,7 @@ type config struct {
 	rand         io.Reader
 	now          func() time.Time
 	proposals    proposal.List
+	proposalsSet bool // WithProposals was given
 	preferPeer   bool
 	keyLog       io.Writer
 	rtTimeout    time.Duration
@@ -53,7 +78,20 @@ type config struct {
 	maxHalfOpen  int
 	redirect     RedirectFunc
 	redirectAuth AuthRedirectFunc
-	certReqData  []byte // SHA-1 hashes of the CAs' public keys for CERTREQ
+	certReqData  []byte                      // SHA-1 hashes of the CAs' public keys for CERTREQ
+	forceEncap   bool                        // fake a NAT so ESP is always UDP-encapsulated
+	nonceLen     *atomic.Int32               // test hook: size of our nonces (nil or 0: ourNonce)
+	onSecret     func(kind string, b []byte) // test hook: a buffer holding a secret to be wiped
+
+	// Pre-authentication limits per source (an IPv4 address or IPv6 /64)
+	// and of the key exchange work; see WithSourceLimits,
+	// WithAuthFailureLimit, WithKeyExchangeLimits.
+	srcCookieThresh int
+	srcMaxHalfOpen  int
+	authFailLimit   int
+	authFailWindow  time.Duration
+	kexWorkers      int // 0: GOMAXPROCS-1, at least 1
+	kexQueue        int
 }
 
 func defaultConfig() config {
@@ -67,6 +105,12 @@ func defaultConfig() config {
 		halfOpenTO:   DefaultHalfOpenTimeout,
 		cookieThresh: DefaultCookieThreshold,
 		maxHalfOpen:  DefaultMaxHalfOpen,
+
+		srcCookieThresh: DefaultSourceCookieThreshold,
+		srcMaxHalfOpen:  DefaultSourceMaxHalfOpen,
+		authFailLimit:   DefaultAuthFailureLimit,
+		authFailWindow:  DefaultAuthFailureWindow,
+		kexQueue:        DefaultKeyExchangeQueue,
 	}
 }
 
@@ -102,12 +146,31 @@ func WithRand(r io.Reader) Option { return func(c *config) { c.rand = r } }
 // timestamps (timers use the time package, which testing/synctest fakes).
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// WithProposals sets the IKE proposals a responder accepts in IKE_SA_INIT,
-// before any identity is known (default proposal.CompatibleIKE, which
-// accepts every native client's stock proposals).
+// WithProposals sets the IKE proposals of a responder (default
+// proposal.CompatibleIKE, which accepts every native client's stock
+// proposals). They are the only IKE proposals a responder negotiates: in
+// IKE_SA_INIT, which comes before any identity and so before any
+// PeerConfig is chosen, and in every IKE SA rekey, in both directions. A
+// responder therefore refuses a PeerConfig that sets Proposals (see
+// PeerConfig.Proposals); ESP proposals are per peer, in
+// ChildConfig.Proposals. An initiator takes its IKE proposals from each
+// PeerConfig it dials, and NewInitiator refuses this option, as well as
+// WithPreferPeerProposals, which orders the responder's IKE selection only
+// (ESP follows PeerConfig.PreferPeerProposals).
 func WithProposals(l proposal.List) Option {
-	return func(c *config) { c.proposals = l.Clone() }
+	return func(c *config) { c.proposals, c.proposalsSet = l.Clone(), true }
 }
+
+// WithForceUDPEncap makes every peer encapsulate ESP in UDP (port 4500)
+// even without a NAT, as strongSwan's encap = yes: our
+// NAT_DETECTION_SOURCE_IP notifies carry a value that cannot match, so the
+// peer believes we are behind a NAT (RFC 7296 section 2.23 allows it),
+// and our CHILD SAs use UDP encapsulation. The engine does this by itself
+// when its data plane reports that it cannot send raw ESP (a data plane
+// with a RawESP() bool method returning false, such as an esp.Userspace
+// without esp.WithRawESP), so that clients not behind a NAT still get a
+// working tunnel instead of a CHILD SA the data plane cannot install.
+func WithForceUDPEncap() Option { return func(c *config) { c.forceEncap = true } }
 
 // WithPreferPeerProposals makes the responder pick by the peer's order.
 func WithPreferPeerProposals() Option { return func(c *config) { c.preferPeer = true } }
@@ -131,6 +194,41 @@ func WithHalfOpenLimits(timeout time.Duration, cookieThreshold, max int) Option 
 	return func(c *config) { c.halfOpenTO, c.cookieThresh, c.maxHalfOpen = timeout, cookieThreshold, max }
 }
 
+// WithSourceLimits sets the per-source half-open limits of a responder:
+// from cookieThreshold half-open SAs on, a source must bring a cookie
+// (RFC 7296 section 2.6) even while the global count is below the
+// threshold of WithHalfOpenLimits; at max half-open SAs its further
+// IKE_SA_INIT requests are dropped until some complete or time out
+// (Stats.Blocked counts them). A source is an IPv4 address or an IPv6
+// /64, the block a single subscriber usually gets. Defaults:
+// DefaultSourceCookieThreshold, DefaultSourceMaxHalfOpen; 0 as
+// cookieThreshold demands cookies from every source.
+func WithSourceLimits(cookieThreshold, max int) Option {
+	return func(c *config) { c.srcCookieThresh, c.srcMaxHalfOpen = cookieThreshold, max }
+}
+
+// WithAuthFailureLimit makes a responder drop the IKE_SA_INIT requests of
+// a source (an IPv4 address or an IPv6 /64) whose IKE_AUTH failed
+// failures times within window, until window has passed since the last
+// of them (Stats.Blocked counts the drops). Established SAs and
+// exchanges already under way are not affected. failures 0 turns the
+// limit off. Defaults: DefaultAuthFailureLimit, DefaultAuthFailureWindow.
+// Clients sharing a NAT share the limit.
+func WithAuthFailureLimit(failures int, window time.Duration) Option {
+	return func(c *config) { c.authFailLimit, c.authFailWindow = failures, window }
+}
+
+// WithKeyExchangeLimits bounds the Diffie-Hellman (key exchange) work of
+// a responder's IKE_SA_INIT: at most workers computations run at once
+// (0: one less than GOMAXPROCS, at least one, so a flood of expensive
+// groups leaves a core to the socket reader and to established SAs),
+// and at most queue requests wait or run; further requests are dropped
+// and counted in Stats.KeyExchangeDropped (the initiator retransmits).
+// Default: automatic workers, DefaultKeyExchangeQueue.
+func WithKeyExchangeLimits(workers, queue int) Option {
+	return func(c *config) { c.kexWorkers, c.kexQueue = workers, queue }
+}
+
 func (c *config) validate() error {
 	switch {
 	case c.rand == nil:
@@ -143,6 +241,12 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithRetransmission: timeout %v, base %v, tries %d out of range", c.rtTimeout, c.rtBase, c.rtTries)
 	case c.halfOpenTO <= 0 || c.cookieThresh < 0 || c.maxHalfOpen <= 0:
 		return fmt.Errorf("ike: WithHalfOpenLimits: %v, %d, %d out of range", c.halfOpenTO, c.cookieThresh, c.maxHalfOpen)
+	case c.srcCookieThresh < 0 || c.srcMaxHalfOpen <= 0:
+		return fmt.Errorf("ike: WithSourceLimits: %d, %d out of range", c.srcCookieThresh, c.srcMaxHalfOpen)
+	case c.authFailLimit < 0 || c.authFailLimit > 0 && c.authFailWindow <= 0:
+		return fmt.Errorf("ike: WithAuthFailureLimit: %d, %v out of range", c.authFailLimit, c.authFailWindow)
+	case c.kexWorkers < 0 || c.kexQueue <= 0:
+		return fmt.Errorf("ike: WithKeyExchangeLimits: %d, %d out of range", c.kexWorkers, c.kexQueue)
 	}
 	for _, p := range c.proposals {
 		if p.Protocol != proposal.ProtoIKE {

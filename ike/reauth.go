@@ -64,7 +64,10 @@ func (sa *ikeSA) startReauthFrom(local, gw netip.Addr) {
 		ns.redirectedFrom = sa.remote.Addr()
 		ns.redirects = sa.redirects
 	}
-	ns.cfg = sa.cfg.clone()
+	ns.setCfg(sa.cfg)
+	if gw != sa.remote.Addr() {
+		ns.cfg.retarget(gw)
+	}
 	if len(sa.vips) > 0 {
 		ns.cfg.VirtualIPs = append([]netip.Addr(nil), sa.vips...)
 	}

@@ -99,7 +99,8 @@ func (sa *ikeSA) followAuthRedirect(n *wire.Notify) error {
 	ikePort, _ := e.conn.Ports()
 	ns := newSA(e, true, netip.AddrPortFrom(e.localAddrFor(gw), ikePort), netip.AddrPortFrom(gw, PortIKE))
 	ns.redirectedFrom, ns.redirects = sa.remote.Addr(), sa.redirects+1
-	ns.cfg = sa.cfg.clone()
+	ns.setCfg(sa.cfg)
+	ns.cfg.retarget(gw)
 	if err := e.registerInitiator(ns); err != nil {
 		sa.destroy(err)
 		return err
@@ -199,7 +200,11 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	sa.log.Info("gateway redirects us", "to", gw.String())
 	sa.redirectedFrom = sa.remote.Addr()
 	sa.remote = netip.AddrPortFrom(gw, PortIKE)
+	// initRemote is read by other SAs' goroutines under the engine lock
+	// (hasOtherSA, the init table), so it changes only under that lock.
+	sa.e.mu.Lock()
 	sa.initRemote = sa.remote
+	sa.e.mu.Unlock()
 	sa.local = netip.AddrPortFrom(sa.e.localAddrFor(gw), sa.local.Port())
 	sa.ni, sa.kex, sa.initGroup, sa.initRetries, sa.pending = nil, nil, 0, 0, nil
 	sa.startInit(nil)

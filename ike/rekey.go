@@ -116,18 +116,24 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 				return nil, err
 			}
 			nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
-			ni = make([]byte, ourNonce)
+			ni = make([]byte, sa.e.nonceLen())
 			if err := sa.e.random(ni); err != nil {
 				return nil, err
 			}
-			props := sa.childConfig().proposals()
+			// The proposals the CHILD SA was created with: an additional
+			// one (SA.AddChild) keeps its own through every rekey.
+			props := old.offered
+			if props == nil {
+				props = sa.childConfig().proposals()
+			}
+			nc.offered = props
 			ps := []wire.Payload{&wire.Notify{Protocol: wire.ProtocolID(proposal.ProtoESP), SPI: binary.BigEndian.AppendUint32(nil, old.spiIn), Type: wire.REKEY_SA}}
 			if old.mode == esp.ModeTransport {
 				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
 			}
 			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
 			if g := pfsGroup(props); g != proposal.KENone {
-				if kex, err = alg.NewKeyExchange(g, lockedReader{&sa.e.randMu, sa.e.cfg.rand}); err != nil {
+				if kex, err = sa.e.newKeyExchange(g); err != nil {
 					return nil, err
 				}
 				pub, err := kex.Public()
@@ -156,6 +162,7 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 					return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without our KE method", ErrProtocol))
 				}
 				shared, err := kex.Shared(ke.Data)
+				defer wipe(shared) // keys derived from it (see secrets.go)
 				if err != nil {
 					return sa.childRekeyFailed(old, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 				}
@@ -163,6 +170,9 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			}
 			if len(nr) < minNonce || len(nr) > maxNonce {
 				return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
+			}
+			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+				return sa.childRekeyFailed(old, err)
 			}
 			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
 				old.ourRekey = nil
@@ -303,10 +313,7 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 		kex alg.KeyExchange
 		rec *ikeRekeyRecord
 	)
-	props := sa.cfg.Proposals
-	if props == nil {
-		props = sa.e.cfg.proposals
-	}
+	props, _ := sa.ikeProposals()
 	return &request{
 		exchange: wire.CREATE_CHILD_SA,
 		kind:     reqIKERekey,
@@ -326,13 +333,13 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 				return nil, err
 			}
 			ns.spii = spi
-			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, ourNonce)}
+			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, sa.e.nonceLen())}
 			sa.ikeRekeyOurs = rec
 			if err := e.random(rec.ni); err != nil {
 				return nil, err
 			}
 			group := sa.prop.KE[0]
-			if kex, err = alg.NewKeyExchange(group, lockedReader{&e.randMu, e.cfg.rand}); err != nil {
+			if kex, err = e.newKeyExchange(group); err != nil {
 				return nil, err
 			}
 			pub, err := kex.Public()
@@ -379,7 +386,11 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 			if err != nil || len(theirs.SPI) != 8 || len(sel.KE) != 1 || sel.KE[0] != kex.Method() || proposal.KEID(ip.ke.Group) != kex.Method() {
 				return fail(fmt.Errorf("%w: IKE rekey: responder chose %s", ErrProtocol, theirs))
 			}
+			if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+				return fail(err)
+			}
 			shared, err := kex.Shared(ip.ke.Data)
+			defer wipe(shared) // keys derived from it (see secrets.go)
 			if err != nil {
 				return fail(fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 			}
@@ -462,6 +473,7 @@ func (sa *ikeSA) adoptPeerRekey() {
 // and its end is not reported as the peer going away.
 func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
+	ns.cfgLent = true
 	ns.natLocal, ns.natRemote, ns.fragOK = sa.natLocal, sa.natRemote, sa.fragOK
 	ns.state, ns.establishedAt, ns.log = stateEstablished, sa.e.cfg.now(), sa.log
 	ns.rekeyed = true
@@ -487,6 +499,7 @@ func (sa *ikeSA) deleteRekeyedRequest() *request {
 // CHILD delete is sent there; the IKE SA's own queued requests are moot.
 func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
+	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
 	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
 	ns.peerRedirect = sa.peerRedirect

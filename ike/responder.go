@@ -62,6 +62,13 @@ type Stats struct {
 	CookiesSent uint64
 	Rejected    uint64 // IKE_SA_INIT requests refused (limits, bad proposals, syntax)
 	Dropped     uint64 // packets dropped (malformed, unknown SPI, queue full)
+	// Blocked counts IKE_SA_INIT requests dropped by the per-source
+	// limits: too many half-open SAs (WithSourceLimits) or failed
+	// authentications (WithAuthFailureLimit).
+	Blocked uint64
+	// KeyExchangeDropped counts IKE_SA_INIT requests dropped because the
+	// key exchange queue was full (WithKeyExchangeLimits).
+	KeyExchangeDropped uint64
 }
 
 // Stats returns the responder's counters.
@@ -69,10 +76,12 @@ func (r *Responder) Stats() Stats {
 	r.e.mu.Lock()
 	h := r.e.halfOpen
 	r.e.mu.Unlock()
-	return Stats{HalfOpen: h, CookiesSent: r.e.stats.cookiesSent.Load(), Rejected: r.e.stats.rejected.Load(), Dropped: r.e.stats.dropped.Load()}
+	return Stats{HalfOpen: h, CookiesSent: r.e.stats.cookiesSent.Load(), Rejected: r.e.stats.rejected.Load(), Dropped: r.e.stats.dropped.Load(),
+		Blocked: r.e.stats.blocked.Load(), KeyExchangeDropped: r.e.stats.kexDropped.Load()}
 }
 
 // String summarizes the counters.
 func (s Stats) String() string {
-	return fmt.Sprintf("half-open %d, cookies sent %d, rejected %d, dropped %d", s.HalfOpen, s.CookiesSent, s.Rejected, s.Dropped)
+	return fmt.Sprintf("half-open %d, cookies sent %d, rejected %d, dropped %d, blocked %d, key exchanges dropped %d",
+		s.HalfOpen, s.CookiesSent, s.Rejected, s.Dropped, s.Blocked, s.KeyExchangeDropped)
 }

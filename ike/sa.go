@@ -76,15 +76,18 @@ type ikeSA struct {
 	spii, spir  uint64
 
 	local, remote   netip.AddrPort
-	initRemote      netip.AddrPort // where the IKE_SA_INIT request came from (init table key)
+	initRemote      netip.AddrPort // where the IKE_SA_INIT request came from (init table key); written under e.mu once registered
 	natLocal        bool           // we are behind a NAT: send keepalives
 	natRemote       bool           // the peer is behind a NAT
 	countedHalfOpen bool
+	halfOpenSrc     netip.Addr // source key counted while countedHalfOpen
+	kexQueued       bool       // holds a slot of the engine's key exchange queue
 
 	created, establishedAt time.Time
 
 	// IKE_SA_INIT results.
 	prop       proposal.Proposal
+	cfgLent    bool // cfg is another IKE SA's (a rekey handed it over or shares it): not ours to wipe
 	prf        alg.PRF
 	keys       *kdf.IKEKeys
 	in, out    alg.Crypter
@@ -494,6 +497,18 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	if !ok {
 		return
 	}
+	if m.Header.Exchange == wire.INFORMATIONAL && sa.state != stateEstablished && sa.state != stateDeleting {
+		// RFC 7296 section 1.4: INFORMATIONAL exchanges only after the
+		// initial exchanges. Before IKE_AUTH completes the peer has our
+		// keys but no identity: its Deletes and notifies (REDIRECT,
+		// MOBIKE) must not act. We drop the request, as strongSwan does
+		// with requests it refuses in a state ("ignoring INFORMATIONAL in
+		// IKE_SA state CONNECTING"): an error response would use up the
+		// message ID the IKE_AUTH needs and answer an unauthenticated
+		// peer; dropped, the half-open SA keeps its timeout.
+		sa.log.Debug("ignoring INFORMATIONAL before IKE_AUTH completed", "mid", mid, "state", sa.state.String())
+		return
+	}
 	sa.lastReqHash = reqHash(p)
 	sa.lastRecv = time.Now()
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
@@ -522,6 +537,9 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	var ne *NotifyError
 	if err != nil && errors.As(err, &ne) && resp == nil {
 		resp = []wire.Payload{&wire.Notify{Type: ne.Type, Data: ne.Data}}
+	}
+	if err != nil && m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished {
+		sa.e.noteAuthFailure(sa, err) // before the peer can learn of it and retry
 	}
 	sa.respond(m.Header.Exchange, mid, resp)
 	if err != nil && (m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished) {
@@ -640,6 +658,9 @@ func (sa *ikeSA) destroy(err error) {
 	}
 	if sa.keys != nil {
 		sa.keys.Wipe()
+	}
+	if sa.cfg != nil && !sa.cfgLent {
+		sa.cfg.wipeSecrets()
 	}
 	// A new IKE SA reserved for a rekey that never completed.
 	for _, r := range []*ikeRekeyRecord{sa.ikeRekeyOurs, sa.ikeRekeyPeer} {

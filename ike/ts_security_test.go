@@ -44,6 +44,7 @@ func gatewayRemoteSelectors(p *pair) []esp.Selector {
 			l = append(l, pol.Dst)
 		}
 	}
+	slices.SortFunc(l, func(a, b esp.Selector) int { return a.Start.Compare(b.Start) })
 	return l
 }
 

@@ -36,24 +36,67 @@ func TestKernelPerSAIfID(t *testing.T) {
 		}
 	}
 
-	// Without interface IDs: the second peer's policies collide, in our
-	// registry and (from another data plane) in the kernel.
+	// Without interface IDs: the second peer's identical selectors take
+	// the kernel policies over (the newest SA carries the traffic, as in
+	// strongSwan), its Delete gives them back to the first; the same
+	// ReqID twice is a duplicate; another data plane collides in the
+	// kernel.
+	kernelReqIDs := func() map[netlink.Dir]int {
+		l, err := h.XfrmPolicyList(netlink.FAMILY_ALL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[netlink.Dir]int{}
+		for _, p := range l {
+			if len(p.Tmpls) == 1 && p.Dst.String() == remote.Start.String()+"/24" || len(p.Tmpls) == 1 && p.Src.String() == remote.Start.String()+"/24" {
+				m[p.Dir] = p.Tmpls[0].Reqid
+			}
+		}
+		return m
+	}
+	wantReqIDs := func(stage string, want int) {
+		t.Helper()
+		got := kernelReqIDs()
+		if len(got) != 3 {
+			t.Errorf("%s: kernel policies %v, want out, in and fwd", stage, got)
+		}
+		for dir, r := range got {
+			if r != want {
+				t.Errorf("%s: kernel %v policy carries ReqID %d, want %d", stage, dir, r, want)
+			}
+		}
+	}
 	for _, p := range pols(1, 0) {
 		if err := d.AddPolicy(ctx, p); err != nil {
 			t.Fatalf("first peer without if_id: %v", err)
 		}
 	}
+	for _, p := range pols(2, 0) {
+		if err := d.AddPolicy(ctx, p); err != nil {
+			t.Fatalf("second peer, same selectors, no if_id: %v", err)
+		}
+	}
+	wantReqIDs("second peer added", 2)
 	if err := d.AddPolicy(ctx, pols(2, 0)[0]); !errors.Is(err, esp.ErrPolicyExists) {
-		t.Errorf("second peer, same selectors, no if_id: %v, want ErrPolicyExists", err)
+		t.Errorf("same selectors and ReqID again: %v, want ErrPolicyExists", err)
 	}
 	other := newDP(t, ns, WithReqIDRange(100, 199))
 	if err := other.AddPolicy(ctx, pols(100, 0)[0]); !errors.Is(err, esp.ErrPolicyExists) {
 		t.Errorf("same selectors, no if_id, from another data plane: %v, want the kernel's EEXIST as ErrPolicyExists", err)
 	}
+	for _, p := range pols(2, 0) {
+		if err := d.DeletePolicy(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantReqIDs("second peer deleted", 1)
 	for _, p := range pols(1, 0) {
 		if err := d.DeletePolicy(ctx, p); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if got := kernelReqIDs(); len(got) != 0 {
+		t.Errorf("kernel policies left: %v", got)
 	}
 	// IDs outside {default} and the range are refused.
 	if err := d.AddPolicy(ctx, pols(1, 20)[0]); err == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/goipsec/ipsec/esp"
 	"github.com/vishvananda/netlink"
@@ -158,12 +159,24 @@ func (d *DataPlane) AddPolicy(ctx context.Context, p esp.Policy) error {
 	}
 	ifID := d.cfg.effIfID(p.IfID)
 	key := polKey{p.Dir, p.Src, p.Dst, ifID}
-	if _, ok := d.pols[key]; ok {
-		return fmt.Errorf("xfrm: add %s: %w", &p, esp.ErrPolicyExists)
-	}
 	pe := &polEntry{p: p, ifID: ifID, ksels: k, fwd: p.Dir == esp.DirIn && !d.cfg.noForward}
 	if p.Action == esp.ActionProtect {
 		pe.tmpl = d.templateLocked(&p, k)
+	}
+	if old, ok := d.pols[key]; ok {
+		same := func(x *polEntry) bool { return x.p.ReqID == p.ReqID }
+		if same(old) || slices.ContainsFunc(d.shadow[key], same) {
+			return fmt.Errorf("xfrm: add %s: %w", &p, esp.ErrPolicyExists)
+		}
+		// Identical selectors of another SA (two peers with the same
+		// subnets): as strongSwan, the newest carries the traffic; the
+		// kernel policies take its template, the old entry waits.
+		if err := d.replacePolicyLocked(old, pe); err != nil {
+			return err
+		}
+		d.shadow[key] = append(d.shadow[key], old)
+		d.cfg.logger.Debug("xfrm policy takes over identical selectors", "policy", &pe.p, "previous_reqid", old.p.ReqID)
+		return nil
 	}
 	xps := d.kernelPolicies(pe)
 	for i, xp := range xps {
@@ -210,6 +223,25 @@ func (d *DataPlane) DeletePolicy(ctx context.Context, p esp.Policy) error {
 	if !ok {
 		return fmt.Errorf("xfrm: delete %s: %w", &p, esp.ErrPolicyNotFound)
 	}
+	sh := d.shadow[key]
+	if pe.p.ReqID != p.ReqID {
+		// A waiting policy: it is not in the kernel.
+		i := slices.IndexFunc(sh, func(x *polEntry) bool { return x.p.ReqID == p.ReqID })
+		if i < 0 {
+			return fmt.Errorf("xfrm: delete %s: %w", &p, esp.ErrPolicyNotFound)
+		}
+		d.setShadowLocked(key, slices.Delete(sh, i, i+1))
+		return nil
+	}
+	if len(sh) > 0 {
+		// The newest waiting policy of the same selectors takes over.
+		next := sh[len(sh)-1]
+		d.setShadowLocked(key, sh[:len(sh)-1])
+		if next.p.Action == esp.ActionProtect {
+			next.tmpl = d.templateLocked(&next.p, next.ksels)
+		}
+		return d.replacePolicyLocked(pe, next)
+	}
 	err := d.delPolicyLocked(pe)
 	delete(d.pols, key)
 	for _, ks := range pe.ksels {
@@ -217,6 +249,37 @@ func (d *DataPlane) DeletePolicy(ctx context.Context, p esp.Policy) error {
 	}
 	removeIndexed(d.polReq, pe.p.ReqID, pe)
 	return err
+}
+
+// replacePolicyLocked puts pe in old's place (the same key and kernel
+// selectors): the kernel policies are updated to pe's template and ReqID.
+func (d *DataPlane) replacePolicyLocked(old, pe *polEntry) error {
+	xps := d.kernelPolicies(pe)
+	for i, xp := range xps {
+		if err := d.h.XfrmPolicyUpdate(xp); err != nil {
+			for _, back := range d.kernelPolicies(old)[:i] {
+				_ = d.h.XfrmPolicyUpdate(back)
+			}
+			return policyError("replace", &pe.p, err)
+		}
+	}
+	key := polKey{pe.p.Dir, pe.p.Src, pe.p.Dst, pe.ifID}
+	d.pols[key] = pe
+	for _, ks := range pe.ksels {
+		d.byKSel[kselKey{uint8(kernelDir(pe.p.Dir)), ks, pe.ifID}] = pe
+	}
+	removeIndexed(d.polReq, old.p.ReqID, old)
+	d.polReq[pe.p.ReqID] = append(d.polReq[pe.p.ReqID], pe)
+	return nil
+}
+
+// setShadowLocked stores the waiting policies of key.
+func (d *DataPlane) setShadowLocked(key polKey, l []*polEntry) {
+	if len(l) == 0 {
+		delete(d.shadow, key)
+		return
+	}
+	d.shadow[key] = l
 }
 
 // delPolicyLocked removes pe's kernel policies; ones already gone are fine.

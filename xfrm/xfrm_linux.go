@@ -43,8 +43,11 @@ type DataPlane struct {
 	byKern    map[kernKey]*saEntry
 	byReq     map[uint32][]*saEntry // in add order, newest last
 	pols      map[polKey]*polEntry
-	byKSel    map[kselKey]*polEntry
-	polReq    map[uint32][]*polEntry
+	// shadow: per key, older policies of other ReqIDs with the same
+	// selectors, oldest first; the kernel holds only the newest (pols).
+	shadow map[polKey][]*polEntry
+	byKSel map[kselKey]*polEntry
+	polReq map[uint32][]*polEntry
 }
 
 // kernKey identifies a state in the kernel: destination, SPI (ESP).
@@ -131,6 +134,7 @@ func New(opts ...Option) (*DataPlane, error) {
 		byKern: map[kernKey]*saEntry{},
 		byReq:  map[uint32][]*saEntry{},
 		pols:   map[polKey]*polEntry{},
+		shadow: map[polKey][]*polEntry{},
 		byKSel: map[kselKey]*polEntry{},
 		polReq: map[uint32][]*polEntry{},
 	}
@@ -562,6 +566,7 @@ func (d *DataPlane) Close() error {
 	}
 	clear(d.sas)
 	clear(d.pols)
+	clear(d.shadow)
 	d.mu.Unlock()
 	close(d.done)
 	d.mon.Close()

@@ -44,6 +44,12 @@ type Config struct {
 	TUN        TUNConfig      `yaml:"tun"`
 	Metrics    string         `yaml:"metrics"`
 	Log        LogConfig      `yaml:"log"`
+	// User is the unprivileged user to run as once set up ("": stay root).
+	User string `yaml:"user"`
+
+	// ClientCerts: revocation and user checks of certificate clients
+	// (revocation.go).
+	ClientCerts ClientCertConfig `yaml:"client_certs"`
 }
 
 // ServerConfig is the server's identity, sockets and certificate.
@@ -87,6 +93,8 @@ type ProposalConfig struct {
 // ForwardConfig is what happens to clients' traffic beyond the server.
 type ForwardConfig struct {
 	Masquerade string `yaml:"masquerade"`
+	// IsolateClients drops traffic from one client to another.
+	IsolateClients bool `yaml:"isolate_clients"`
 }
 
 // TUNConfig is the data plane's TUN device.
@@ -124,7 +132,12 @@ type settings struct {
 	keyLog     string
 	masquerade string
 	kernel     bool   // dataplane: kernel
+	isolate    bool   // forward.isolate_clients
+	user       string // user
+	runAs      *runAs // user, resolved at start
 	metrics    string // host:port of the Prometheus endpoint, or ""
+
+	clientCerts ClientCertConfig
 }
 
 // pskPeer is a validated PSKPeer.
@@ -189,6 +202,7 @@ func loadConfig(path string) (*Config, error) {
 	for i := range c.ClientCAs {
 		paths = append(paths, &c.ClientCAs[i])
 	}
+	paths = append(paths, &c.ClientCerts.CRL, &c.ClientCerts.RevokedSerials)
 	for i := range c.PSKPeers {
 		paths = append(paths, &c.PSKPeers[i].PSKFile)
 	}
@@ -304,6 +318,10 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		}
 		s.clientCAs = append(s.clientCAs, chain...)
 	}
+	if err := c.ClientCerts.check(len(s.users) > 0); err != nil {
+		return nil, err
+	}
+	s.clientCerts = c.ClientCerts
 	seenPeer := map[string]bool{}
 	for i, p := range c.PSKPeers {
 		field := fmt.Sprintf("psk_peers[%d]", i)
@@ -397,6 +415,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	if s.masquerade != "" && (len(s.masquerade) > 15 || strings.ContainsAny(s.masquerade, "/ \t\"")) {
 		return nil, fieldErr("forward.masquerade", "%q is not a valid interface name", s.masquerade)
 	}
+	s.isolate, s.user = c.Forward.IsolateClients, strings.TrimSpace(c.User)
 	if s.tunName == "" {
 		s.tunName = "goipsec0"
 	}

@@ -33,7 +33,7 @@ type dataPlane struct {
 // newUserspaceDataPlane creates the TUN device with the inside
 // addresses and the userspace ESP engine on it, fed by the transport's
 // ESP-in-UDP packets and sending through its NAT-T sockets.
-func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []netip.Prefix) (*dataPlane, error) {
+func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []netip.Prefix, log *slog.Logger) (*dataPlane, error) {
 	dev, err := tun.CreateTUN(name, mtu)
 	if err != nil {
 		return nil, fmt.Errorf("TUN %s: %w", name, err)
@@ -50,6 +50,7 @@ func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []net
 	for _, c := range tr.NATTConns() {
 		dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
 	}
+	dpOpts = append(dpOpts, rawESPOptions(log)...)
 	dp, err := esp.NewUserspace(dev, dpOpts...)
 	if err != nil {
 		dev.Close()
@@ -146,4 +147,18 @@ func startKernelDataPlane(dp *xfrm.DataPlane, tr *ike.Transport, name string, in
 		}
 		return err
 	}}, nil
+}
+
+// rawESPOptions enables raw ESP (IP protocol 50, IPv4 and IPv6) for
+// clients that are not behind a NAT: iPhones, Macs and Windows on IPv6 or
+// a public address, Linux with kernel ESP. Where the sockets cannot be
+// opened it says so once at start; the IKE engine then forces UDP
+// encapsulation for every client (as strongSwan's encap = yes), so no
+// client fails at its CHILD SA.
+func rawESPOptions(log *slog.Logger) []esp.Option {
+	if err := esp.ProbeRawESP(); err != nil {
+		log.Warn("raw ESP is not available: every client will be asked to encapsulate ESP in UDP (port 4500), as if behind a NAT", "err", err)
+		return nil
+	}
+	return []esp.Option{esp.WithRawESP()}
 }

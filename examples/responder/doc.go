@@ -6,7 +6,8 @@
 // written against the public API only, so it doubles as the largest
 // example of it.
 //
-// Start it as root; with no configuration it runs on the built-in one:
+// Start it as root (it keeps only CAP_NET_ADMIN once set up, see
+// Privileges below); with no configuration it runs on the built-in one:
 //
 //	go run ./examples/responder                # as root
 //
@@ -36,17 +37,18 @@
 // The file covers the listen addresses, server name, certificate and key
 // (PEM files, or one PKCS#12 file with server.pkcs12 and
 // server.pkcs12_password), users, CAs for client certificates
-// (client_cas), PSK peers (psk_peers: identity and key, inline or from a
-// file; keys are never logged; no_virtual_ip for a peer that uses its own
-// address instead of one from the pools: every other client must request
-// a virtual IP and gets FAILED_CP_REQUIRED otherwise), pools, DNS servers, split-DNS domains,
+// (client_cas) and their revocation (client_certs), PSK peers (psk_peers:
+// identity and key, inline or from a file; keys are never logged;
+// no_virtual_ip for a peer that uses its own address instead of one from
+// the pools: every other client must request a virtual IP and gets
+// FAILED_CP_REQUIRED otherwise), pools, DNS servers, split-DNS domains,
 // pushed subnets, proposals (strongSwan keywords), the data plane
 // (dataplane: userspace or kernel), the TUN device, the Prometheus
 // metrics address (metrics), the log level and a key log for Wireshark.
 // Unknown keys and invalid values stop the start with one line naming
 // the key, before any socket, device or state file exists. Flags
-// override the file: -name, -listen, -pool, -dns, -masquerade, -tun,
-// -dataplane, -metrics, -log-level.
+// override the file: -name, -listen, -pool, -dns, -masquerade,
+// -isolate-clients, -tun, -dataplane, -metrics, -log-level, -user.
 //
 // One server identity serves every kind of client: the responder has
 // one configuration for EAP clients, one for certificate clients and
@@ -61,9 +63,15 @@
 // carries a certificate request (CERTREQ) naming exactly these CAs:
 // Windows picks its machine certificate by it, and strongSwan clients
 // on their default send_cert = ifasked send their certificate only when
-// asked. There is no revocation list: a certificate is
-// valid until it expires (800 days for those export issues), unless its
-// CA is replaced.
+// asked. Certificates export issues are valid for 800 days (at most
+// 825). client_certs revokes them: a CRL signed by the client CA
+// (client_certs.crl, PEM or DER; its signature is checked at start) and
+// a file of revoked serial numbers (client_certs.revoked_serials), read
+// again on SIGHUP (a file that fails then is logged, the previous lists
+// stay); a revoked certificate gets AUTHENTICATION_FAILED and counts as
+// an authentication failure. client_certs.require_user accepts only
+// certificates whose identity is one of the configured users. The files
+// must stay readable by the user the responder runs as.
 //
 // Client profiles: every start writes, for each user, into
 // STATE/profiles (no passwords in them; the clients ask):
@@ -136,11 +144,60 @@
 // both when it stops. Without it, a warning at start says when the
 // kernel does not forward.
 //
+// The table's forward chain passes the pools' traffic (from or to a
+// pool) and, for each family whose forwarding the responder turned on
+// itself (masquerade, kernel data plane), drops every other forwarded
+// packet: the sysctl is host-wide, but the host becomes a router for the
+// clients only. A host that forwarded before keeps forwarding what its
+// own rules allow (nftables drops in any table are final, so the table
+// can only add drops). With forward.isolate_clients: true (or
+// -isolate-clients) traffic from one client to another is dropped too;
+// each client still reaches the server and, with masquerade, the
+// Internet. The table needs nft; a start that would need it without
+// nft installed fails with one line.
+//
+// Privileges: the responder starts as root, or as any user holding
+// CAP_NET_ADMIN and CAP_NET_BIND_SERVICE. Once the sockets, the device,
+// the nftables table and the control socket exist, every thread keeps
+// CAP_NET_ADMIN only (effective and permitted; the bounding set too
+// when it may change it) and sets no_new_privs, so a bug exploited
+// afterwards acts neither as root nor with any other capability: no
+// file access beyond the owner's, no setuid, no module loading, no new
+// sockets on ports below 1024, no raw sockets. CAP_NET_ADMIN stays
+// because the kernel data plane installs XFRM states and policies for
+// every CHILD SA, and the stop removes the dummy device, the nftables
+// table (nft inherits the capability) and restores the forwarding
+// sysctls. A capability is a property of each thread, and Go runs
+// goroutines on many: the drop is one system call on all threads
+// (libcap's psx: syscall.AllThreadsSyscall without cgo, its own signal
+// round with cgo), read back from /proc/self/task/*/status; the log
+// says "privileges dropped". Nothing is re-bound or re-read after the
+// start (no reload), so nothing else is needed.
+//
+// With user: NAME (or -user NAME) it also becomes that unprivileged
+// user then (primary group only), keeping CAP_NET_ADMIN through the
+// switch (PR_SET_KEEPCAPS) and as an ambient capability for the nft it
+// runs at stop. The state directory stays root's: everything in it was
+// read or written before the switch, and a user that could write there
+// could plant files for the next start as root; only the control socket
+// stays behind at stop, and the next start replaces it. An unknown user
+// fails the start with one line.
+//
+// goipsec-responder.service beside this file runs it under systemd as
+// the unprivileged user goipsec with CAP_NET_ADMIN and
+// CAP_NET_BIND_SERVICE as ambient capabilities (the responder drops
+// the second once bound), NoNewPrivileges, ProtectSystem=strict, its
+// state in StateDirectory=, /dev/net/tun as the only device, address
+// families AF_INET, AF_INET6, AF_NETLINK and AF_UNIX, and the
+// @system-service system calls; its comments say how to install it and
+// why /proc/sys stays writable (the forwarding sysctls).
+//
 // Kernel data plane: with dataplane: kernel (or -dataplane kernel) the
 // Linux kernel processes ESP through XFRM states and policies, and the
 // NAT-T sockets hand ESP in UDP to it. There is no TUN device: the
 // server's inside addresses sit on a dummy device (tun.name) and IP
-// forwarding is turned on for the pools' families (restored at stop).
+// forwarding is turned on for the pools' families (restored at stop),
+// confined to the pools' traffic by the nftables table.
 // The start probes the kernel with one ESP state first; a kernel
 // without ESP support (modules esp4/esp6), or a system other than
 // Linux, fails the start with one line naming dataplane and the reason.

@@ -346,6 +346,11 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 		if s.certFile != "" || s.pkcs12File != "" || len(s.clientCAs) > 0 {
 			return errors.New("--auth cert issues certificates from the demo CA, which this configuration does not use (own server certificate or client_cas): issue client certificates with your CA")
 		}
+		if retired, err := retireRevokedClientCert(s, r.stateDir, user.Name); err != nil {
+			return err
+		} else if retired {
+			fmt.Fprintf(stdout, "the stored certificate of %s is revoked (client_certs): issuing a new one\n", user.Name)
+		}
 		if cred, err = issueClientCredential(r.stateDir, user.Name, timeNow()); err != nil {
 			return err
 		}

@@ -36,53 +36,121 @@ func checkMasquerade(uplink string) error {
 	return nil
 }
 
-// nftRuleset masquerades the pools on the uplink and clamps the TCP MSS
-// of forwarded connections to the route MTU, since the TUN's MTU is
-// below the uplink's and ICMP "too big" is often filtered.
-func nftRuleset(uplink, tunName string, pools []netip.Prefix) string {
+// checkForwarding verifies, before anything starts, what the forwarding
+// set-up needs: the uplink for masquerading, and nft wherever the
+// responder installs its table (needsTable).
+func checkForwarding(s *settings) error {
+	if err := checkMasquerade(s.masquerade); err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		switch {
+		case s.kernel:
+			return fieldErr("dataplane", "kernel: the IP forwarding it turns on is confined to the pools with nftables: needs nft (apt install nftables)")
+		case s.isolate:
+			return fieldErr("forward.isolate_clients", "needs nft (apt install nftables)")
+		}
+	}
+	return nil
+}
+
+// forwardRules is what the responder's nftables table does with the
+// traffic the host forwards.
+type forwardRules struct {
+	// uplink is the interface the pools are masqueraded on; "" for none.
+	uplink string
+	// device is the TUN device carrying the clients' traffic; "" with the
+	// kernel data plane, where the pools' addresses identify it.
+	device string
+	pools  []netip.Prefix
+	// isolate drops traffic from one client to another (pool to pool).
+	isolate bool
+	// confine4 and confine6 drop every other forwarded packet of the
+	// family: set for the families whose forwarding the responder turned
+	// on itself, so turning it on opens forwarding for the pools' traffic
+	// only. A host that forwarded before keeps forwarding what it did.
+	confine4, confine6 bool
+}
+
+// nftRuleset is the responder's table: masquerading of the pools on the
+// uplink, TCP MSS clamping of forwarded connections to the route MTU
+// (the tunnel's MTU is below the uplink's and ICMP "too big" is often
+// filtered), and a forward filter that passes traffic from and to the
+// pools only (and, with isolate, not between two clients). In nftables
+// a packet must be accepted by every base chain on its hook, so the
+// filter cannot let through what another table drops; it only adds
+// drops: client to client with isolate, and everything not from or to a
+// pool in a family the responder turned forwarding on for.
+func nftRuleset(f forwardRules) string {
 	var b strings.Builder
 	// Declaring and deleting first replaces a table left by a killed
 	// instance in the same transaction.
 	fmt.Fprintf(&b, "table inet %s\ndelete table inet %s\ntable inet %s {\n", nftTable, nftTable, nftTable)
-	b.WriteString("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
-	for _, p := range pools {
-		fam := "ip"
+	fam := func(p netip.Prefix) string {
 		if p.Addr().Is6() {
-			fam = "ip6"
+			return "ip6"
 		}
-		fmt.Fprintf(&b, "\t\toifname %q %s saddr %s masquerade\n", uplink, fam, p)
+		return "ip"
 	}
-	b.WriteString("\t}\n")
+	if f.uplink != "" {
+		b.WriteString("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+		for _, p := range f.pools {
+			fmt.Fprintf(&b, "\t\toifname %q %s saddr %s masquerade\n", f.uplink, fam(p), p)
+		}
+		b.WriteString("\t}\n")
+	}
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
-	if tunName != "" {
-		fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", tunName)
-		fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", tunName)
+	if f.device != "" {
+		fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", f.device)
+		fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", f.device)
 	} else {
 		// The kernel data plane: no device carries the clients' traffic,
 		// the pools' addresses identify it.
-		for _, p := range pools {
-			fam := "ip"
-			if p.Addr().Is6() {
-				fam = "ip6"
-			}
-			fmt.Fprintf(&b, "\t\t%s saddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam, p)
-			fmt.Fprintf(&b, "\t\t%s daddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam, p)
+		for _, p := range f.pools {
+			fmt.Fprintf(&b, "\t\t%s saddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam(p), p)
+			fmt.Fprintf(&b, "\t\t%s daddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam(p), p)
 		}
+	}
+	for _, p := range f.pools {
+		if f.isolate {
+			fmt.Fprintf(&b, "\t\t%s saddr %s %s daddr %s counter drop comment \"isolate_clients\"\n", fam(p), p, fam(p), p)
+		}
+		fmt.Fprintf(&b, "\t\t%s saddr %s accept\n", fam(p), p)
+		fmt.Fprintf(&b, "\t\t%s daddr %s accept\n", fam(p), p)
+	}
+	if f.confine4 {
+		b.WriteString("\t\tmeta nfproto ipv4 counter drop comment \"not the pools' traffic\"\n")
+	}
+	if f.confine6 {
+		b.WriteString("\t\tmeta nfproto ipv6 counter drop comment \"not the pools' traffic\"\n")
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
 }
 
-// setUpForwarding turns on IP forwarding for the pools' families and
-// installs the masquerade table. undo restores the sysctls it changed
-// and deletes the table.
-func setUpForwarding(uplink, tunName string, pools []netip.Prefix) (undo func() error, err error) {
-	undoFwd, err := enableForwarding(pools)
-	if err != nil {
-		return nil, err
+// needsTable reports whether the responder installs its nftables table:
+// to masquerade, to confine the forwarding it turns on (the kernel data
+// plane and masquerade turn it on), or to isolate the clients.
+func needsTable(masquerade string, kernel, isolate bool) bool {
+	return masquerade != "" || kernel || isolate
+}
+
+// setUpForwarding turns on IP forwarding for the pools' families when
+// enable is set, and installs the table; f's confine flags are set here
+// for the families it turned on. undo deletes the table and restores
+// the sysctls it changed.
+func setUpForwarding(f forwardRules, enable bool) (undo func() error, err error) {
+	undoFwd := func() error { return nil }
+	if enable {
+		var on4, on6 bool
+		undoFwd, on4, on6, err = enableForwarding(f.pools)
+		if err != nil {
+			return nil, err
+		}
+		f.confine4, f.confine6 = on4, on6
 	}
 	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(nftRuleset(uplink, tunName, pools))
+	cmd.Stdin = strings.NewReader(nftRuleset(f))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		undoFwd()
 		return nil, fmt.Errorf("nft: %v: %s", err, bytes.TrimSpace(out))
@@ -100,8 +168,9 @@ func setUpForwarding(uplink, tunName string, pools []netip.Prefix) (undo func() 
 }
 
 // enableForwarding turns on IP forwarding for the pools' families; undo
-// restores the sysctls it changed.
-func enableForwarding(pools []netip.Prefix) (undo func() error, err error) {
+// restores the sysctls it changed, and on4 and on6 report which it
+// changed (forwarding was off).
+func enableForwarding(pools []netip.Prefix) (undo func() error, on4, on6 bool, err error) {
 	var restore []func() error
 	undo = func() error {
 		var first error
@@ -120,16 +189,21 @@ func enableForwarding(pools []netip.Prefix) (undo func() error, err error) {
 		old, err := os.ReadFile(path)
 		if err != nil {
 			undo()
-			return nil, err
+			return nil, false, false, err
 		}
 		if strings.TrimSpace(string(old)) == "1" {
 			continue
 		}
 		if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
 			undo()
-			return nil, fmt.Errorf("enable forwarding: %w", err)
+			return nil, false, false, fmt.Errorf("enable forwarding: %w", err)
 		}
 		restore = append(restore, func() error { return os.WriteFile(path, old, 0o644) })
+		if p.Addr().Is6() {
+			on6 = true
+		} else {
+			on4 = true
+		}
 	}
-	return undo, nil
+	return undo, on4, on6, nil
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/goipsec/ipsec/internal/testnet"
 )
 
+var testPools = []netip.Prefix{netip.MustParsePrefix("198.51.100.64/26"), netip.MustParsePrefix("2001:db8:100:1::/120")}
+
 func TestCheckMasquerade(t *testing.T) {
 	if err := checkMasquerade(""); err != nil {
 		t.Errorf("no masquerade: %v", err)
@@ -24,7 +26,7 @@ func TestCheckMasquerade(t *testing.T) {
 func TestNftRuleset(t *testing.T) {
 	testnet.Require(t, "nft")
 	ns := testnet.NewNS(t, "nft")
-	rules := nftRuleset("eth0", "goipsec0", []netip.Prefix{netip.MustParsePrefix("198.51.100.64/26"), netip.MustParsePrefix("2001:db8:100:1::/120")})
+	rules := nftRuleset(forwardRules{uplink: "eth0", device: "goipsec0", pools: testPools})
 	for _, want := range []string{`oifname "eth0" ip saddr 198.51.100.64/26 masquerade`, `oifname "eth0" ip6 saddr 2001:db8:100:1::/120 masquerade`, "maxseg size set rt mtu"} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, rules)
@@ -51,7 +53,7 @@ func TestNftRuleset(t *testing.T) {
 func TestNftRulesetKernel(t *testing.T) {
 	testnet.Require(t, "nft")
 	ns := testnet.NewNS(t, "nftk")
-	rules := nftRuleset("eth0", "", []netip.Prefix{netip.MustParsePrefix("198.51.100.64/26"), netip.MustParsePrefix("2001:db8:100:1::/120")})
+	rules := nftRuleset(forwardRules{uplink: "eth0", pools: testPools})
 	for _, want := range []string{"ip saddr 198.51.100.64/26 tcp flags syn", "ip6 daddr 2001:db8:100:1::/120 tcp flags syn", `oifname "eth0" ip saddr 198.51.100.64/26 masquerade`} {
 		if !strings.Contains(rules, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, rules)

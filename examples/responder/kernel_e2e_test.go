@@ -30,7 +30,8 @@ import (
 // The client (userspace ESP on a TUN device) logs in with the demo user,
 // pings the server's inside address, which the kernel answers through
 // its XFRM states; `status` shows the kernel's counters; SIGTERM
-// removes the states, policies and the dummy device.
+// removes the states, policies, the dummy device and the nftables
+// table, although the responder holds only CAP_NET_ADMIN by then.
 func TestKernelDataPlaneEndToEnd(t *testing.T) {
 	if os.Getenv("GOIPSEC_VMTEST") != "1" {
 		// Always a skip, even under CI=true: the host kernel has no ESP.
@@ -58,6 +59,12 @@ func TestKernelDataPlaneEndToEnd(t *testing.T) {
 	}
 	if out, err := topo.Server.Try("ip", "addr", "show", "goipsec0"); err != nil || !strings.Contains(out, testnet.Pool4.Addr().Next().String()) {
 		t.Errorf("dummy device without the inside address: %v\n%s", err, out)
+	}
+	// The kernel data plane serves with CAP_NET_ADMIN alone (XFRM
+	// netlink), and confines the forwarding it turned on.
+	checkDroppedCaps(t, resp.Cmd.Process.Pid, asRoot)
+	if out, err := topo.Server.Try("nft", "list", "table", "inet", nftTable); err != nil || !strings.Contains(out, "ip saddr "+testnet.Pool4.String()+" accept") {
+		t.Errorf("no forward filter for the pools: %v\n%s", err, out)
 	}
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte(howTo(resp.Stdout.String(), "password")+"\n"), 0o600); err != nil {
@@ -110,5 +117,8 @@ func TestKernelDataPlaneEndToEnd(t *testing.T) {
 	}
 	if out := topo.Server.Run("ip", "xfrm", "policy"); strings.TrimSpace(out) != "" {
 		t.Errorf("XFRM policies left after stop:\n%s", out)
+	}
+	if out, err := topo.Server.Try("nft", "list", "table", "inet", nftTable); err == nil {
+		t.Errorf("nftables table left after stop:\n%s", out)
 	}
 }

@@ -78,7 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "responder: config %s: %v\n", where, err)
 		return 1
 	}
-	if err := checkMasquerade(s.masquerade); err != nil {
+	if err := checkForwarding(s); err != nil {
+		fmt.Fprintf(stderr, "responder: config: %v\n", err)
+		return 1
+	}
+	if s.runAs, err = lookupRunAs(s.user); err != nil {
 		fmt.Fprintf(stderr, "responder: config: %v\n", err)
 		return 1
 	}
@@ -102,7 +106,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // overrides are the flags that replace configuration values, so the
 // default configuration fits a test network or a quick trial.
 type overrides struct {
-	name, listen, pools, dns, level, tun, masquerade, metrics, dataplane string
+	name, listen, pools, dns, level, tun, masquerade, metrics, dataplane, user string
+
+	isolate bool
 }
 
 func (o *overrides) register(fs *flag.FlagSet) {
@@ -115,6 +121,8 @@ func (o *overrides) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.masquerade, "masquerade", "", "uplink `interface` to masquerade clients' traffic on (forward.masquerade)")
 	fs.StringVar(&o.metrics, "metrics", "", "`address:port` to serve Prometheus metrics on, e.g. 127.0.0.1:9100 (metrics)")
 	fs.StringVar(&o.dataplane, "dataplane", "", "userspace or kernel (dataplane)")
+	fs.BoolVar(&o.isolate, "isolate-clients", false, "drop traffic between clients (forward.isolate_clients)")
+	fs.StringVar(&o.user, "user", "", "unprivileged `user` to run as once set up (user)")
 }
 
 func (o *overrides) apply(c *Config) {
@@ -153,6 +161,12 @@ func (o *overrides) apply(c *Config) {
 	}
 	if o.dataplane != "" {
 		c.DataPlane = o.dataplane
+	}
+	if o.isolate {
+		c.Forward.IsolateClients = true
+	}
+	if o.user != "" {
+		c.User = o.user
 	}
 }
 

@@ -367,6 +367,10 @@ func loadServerCert(certPath, keyPath string) (*serverCert, error) {
 // bound keeps a lost device's certificate from living for a decade.
 const clientValidity = 800 * 24 * time.Hour
 
+// maxClientValidity is the longest validity of a client certificate that
+// export hands out.
+const maxClientValidity = 825 * 24 * time.Hour
+
 // clientDir holds the issued client certificates in the state directory.
 const clientDir = "clients"
 
@@ -391,8 +395,9 @@ func clientIdentity(user string) (email, dns string, err error) {
 // ensureClientCert loads user's client certificate from the state
 // directory or issues one under the demo CA: CN and SAN = the identity,
 // EKU clientAuth, RSA-2048 (what Windows' and Apple's IKEv2 clients sign
-// with). A certificate that no longer chains to the CA or expires within
-// a week is reissued.
+// with), valid for clientValidity. A certificate that no longer chains to
+// the CA, expires within a week or was issued for longer than
+// maxClientValidity (by an older version) is reissued.
 func ensureClientCert(dir, user string, ca *x509.Certificate, caKey crypto.Signer, now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	email, dns, err := clientIdentity(user)
 	if err != nil {
@@ -404,7 +409,8 @@ func ensureClientCert(dir, user string, ca *x509.Certificate, caKey crypto.Signe
 	}
 	base := fileSafe(user)
 	cert, key, err := loadPair(filepath.Join(cdir, base+".pem"), filepath.Join(cdir, base+".key"))
-	if err == nil && cert.CheckSignatureFrom(ca) == nil && now.Add(7*24*time.Hour).Before(cert.NotAfter) && cert.Subject.CommonName == user {
+	if err == nil && cert.CheckSignatureFrom(ca) == nil && now.Add(7*24*time.Hour).Before(cert.NotAfter) && cert.Subject.CommonName == user &&
+		cert.NotAfter.Sub(cert.NotBefore) <= maxClientValidity {
 		return cert, key, nil
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -148,16 +148,20 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		localID = ipsec.AddrID(ip)
 	}
 	base := ike.PeerConfig{
-		LocalID:   localID,
-		Local:     ike.LocalAuth{Method: ike.AuthPubkey, Certificates: sc.chain, Key: sc.key},
-		Proposals: s.ike,
-		Children:  []ike.ChildConfig{{Name: "rw", Proposals: s.esp}},
-		Pools:     pools, DNS: s.dns, DNSDomains: s.dnsDomains, Subnets: s.subnets,
+		LocalID:  localID,
+		Local:    ike.LocalAuth{Method: ike.AuthPubkey, Certificates: sc.chain, Key: sc.key},
+		Children: []ike.ChildConfig{{Name: "rw", Proposals: s.esp}},
+		Pools:    pools, DNS: s.dns, DNSDomains: s.dnsDomains, Subnets: s.subnets,
 		// Apple and Windows clients keep their SA up for hours; a dead
 		// phone must not hold its address until the next reboot.
 		DPDDelay: 30 * time.Second,
 	}
 	peers, clientCAs := peerConfigs(base, s, sc, store)
+	stopCertPolicy, err := applyCertPolicy(s, peers, clientCAs, log)
+	if err != nil {
+		return err
+	}
+	defer stopCertPolicy()
 	certClients := len(clientCAs) > 0
 	if certClients {
 		log.Info("certificate clients accepted", "cas", len(clientCAs))
@@ -177,7 +181,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		dp, err = startKernelDataPlane(kdp, tr, s.tunName, inside)
 		kdp = nil // closed by startKernelDataPlane on error, owned by dp otherwise
 	} else {
-		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside)
+		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside, log)
 	}
 	if err != nil {
 		return err
@@ -192,6 +196,10 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 
 	opts := []ike.Option{
 		ike.WithPeers(ike.StaticPeers(peers...)), ike.WithDataPlane(dp.DataPlane), ike.WithLogger(log),
+		// proposals.ike: a responder's IKE proposals are negotiated in
+		// IKE_SA_INIT, before any peer configuration is chosen, so they
+		// are the engine's; proposals.esp is in each peer's ChildConfig.
+		ike.WithProposals(s.ike),
 		ike.WithHooks(&ike.Hooks{
 			IKEUp: func(i ipsec.IKESAInfo) {
 				log.Info("client connected", "id", i.RemoteID.String(), "eap", i.EAPIdentity, "addr", i.Remote.String(), "vips", fmt.Sprint(i.VirtualIPs))
@@ -201,8 +209,13 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			},
 			Alert: func(a ike.Alert) {
 				m.alert(a)
-				if a.Kind == ike.AlertAuthFailed {
+				switch a.Kind {
+				case ike.AlertAuthFailed:
 					log.Warn("authentication failed", "id", a.Info.RemoteID.String(), "eap", a.Info.EAPIdentity, "addr", a.Info.Remote.String(), "err", a.Err)
+				case ike.AlertProposalMismatch:
+					// The explanation names what each side offered and
+					// which transform had no match (e.g. MODP_1024).
+					log.Warn("proposals refused", "addr", a.Info.Remote.String(), "detail", a.Detail)
 				}
 			},
 		}),
@@ -250,27 +263,16 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			poolPfx = append(poolPfx, p)
 		}
 	}
-	if dp.kernel && s.masquerade == "" {
+	if needsTable(s.masquerade, dp.kernel, s.isolate) {
+		rules := forwardRules{uplink: s.masquerade, device: tunName, pools: poolPfx, isolate: s.isolate}
+		if dp.kernel {
+			rules.device = "" // no device carries the clients' traffic: match the pools
+		}
 		// The kernel forwards decrypted client traffic only with
 		// forwarding on, even to the server's own inside addresses'
 		// neighbours; the userspace plane's TUN needs it for the same
 		// reason but the operator decides there (masquerade).
-		undo, err := enableForwarding(poolPfx)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := undo(); err != nil {
-				log.Warn("restoring the forwarding settings", "err", err)
-			}
-		}()
-	}
-	if s.masquerade != "" {
-		dev := tunName
-		if dp.kernel {
-			dev = "" // no device carries the clients' traffic: match the pools
-		}
-		undo, err := setUpForwarding(s.masquerade, dev, poolPfx)
+		undo, err := setUpForwarding(rules, s.masquerade != "" || dp.kernel)
 		if err != nil {
 			return err
 		}
@@ -279,7 +281,9 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 				log.Warn("removing the forwarding set-up", "err", err)
 			}
 		}()
-		log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable)
+		if s.masquerade != "" {
+			log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable, "isolate_clients", s.isolate)
+		}
 	}
 	snapshot := func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp.DataPlane) }
 	stopStatus, err := serveStatus(stateDir, snapshot, log)
@@ -307,6 +311,13 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	case certClients:
 		certHint = fmt.Sprintf("accepted when issued by the %d CA certificate(s) of client_cas", len(s.clientCAs))
 	}
+	// Everything that needs root exists now: keep only what serving and
+	// the clean-up at stop need.
+	kept, err := dropPrivileges(servingCaps, s.runAs)
+	if err != nil {
+		return fmt.Errorf("dropping privileges: %w", err)
+	}
+	log.Info("privileges dropped", "capabilities", kept.String(), "uid", os.Getuid())
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
 	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	err = resp.Serve(ctx)

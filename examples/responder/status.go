@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/goipsec/ipsec"
 )
@@ -103,7 +106,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		stdout.Write(data)
+		stdout.Write(visibleJSON(data))
 		return 0
 	}
 	var sas []saStatus
@@ -128,21 +131,21 @@ func printStatus(w io.Writer, sas []saStatus, now time.Time) {
 		return now.Sub(t).Truncate(time.Second).String()
 	}
 	for i, sa := range sas {
-		fmt.Fprintf(w, "#%d: %s, IKEv%d, %016x_i %016x_r, up %s\n", i+1, sa.State, sa.Version, sa.SPIi, sa.SPIr, ago(sa.Established))
-		fmt.Fprintf(w, "  local  %s [%s]\n", sa.Local, sa.LocalID)
+		fmt.Fprintf(w, "#%d: %s, IKEv%d, %016x_i %016x_r, up %s\n", i+1, visible(sa.State), sa.Version, sa.SPIi, sa.SPIr, ago(sa.Established))
+		fmt.Fprintf(w, "  local  %s [%s]\n", sa.Local, visible(sa.LocalID))
 		nat := ""
 		if sa.NATRemote {
 			nat = " (behind NAT)"
 		}
-		fmt.Fprintf(w, "  remote %s [%s]%s", sa.Remote, sa.RemoteID, nat)
+		fmt.Fprintf(w, "  remote %s [%s]%s", sa.Remote, visible(sa.RemoteID), nat)
 		if sa.EAPIdentity != "" {
-			fmt.Fprintf(w, " EAP: [%s]", sa.EAPIdentity)
+			fmt.Fprintf(w, " EAP: [%s]", visible(sa.EAPIdentity))
 		}
 		fmt.Fprintln(w)
 		if len(sa.VirtualIPs) > 0 {
 			fmt.Fprintf(w, "  virtual IPs %s\n", strings.Join(addrStrings(sa.VirtualIPs), " "))
 		}
-		fmt.Fprintf(w, "  %s\n", sa.Proposal)
+		fmt.Fprintf(w, "  %s\n", visible(sa.Proposal))
 		for _, c := range sa.Children {
 			mode := "TUNNEL"
 			if c.Transport {
@@ -151,9 +154,84 @@ func printStatus(w io.Writer, sas []saStatus, now time.Time) {
 			if c.UDPEncap {
 				mode += "-in-UDP"
 			}
-			fmt.Fprintf(w, "  %s: %s, %s, SPIs %08x_i %08x_o, %s, up %s\n", c.Name, c.State, mode, c.SPIIn, c.SPIOut, c.Proposal, ago(c.Established))
+			fmt.Fprintf(w, "  %s: %s, %s, SPIs %08x_i %08x_o, %s, up %s\n", visible(c.Name), visible(c.State), mode, c.SPIIn, c.SPIOut, visible(c.Proposal), ago(c.Established))
 			fmt.Fprintf(w, "    in  %d bytes, %d packets\n    out %d bytes, %d packets\n", c.BytesIn, c.PacketsIn, c.BytesOut, c.PacketsOut)
-			fmt.Fprintf(w, "    local  %s\n    remote %s\n", strings.Join(c.LocalTS, " "), strings.Join(c.RemoteTS, " "))
+			fmt.Fprintf(w, "    local  %s\n    remote %s\n", visible(strings.Join(c.LocalTS, " ")), visible(strings.Join(c.RemoteTS, " ")))
 		}
 	}
+}
+
+// visible returns s as it may go to a terminal. Peers choose identities
+// (a DN in their certificate, an EAP identity) and the server's answer
+// is read from a socket, so every string is untrusted: control
+// characters, DEL, C1 controls (CSI is U+009B), format characters such as
+// bidi overrides, other non-printing runes and invalid UTF-8 become
+// visible escapes in Go's notation (\n, \x1b, \u202e, \xff);
+// printable UTF-8 stays as it is. Backslashes are left alone so DNs stay
+// readable ("CN=a\,b"): the output is for eyes, not for parsing.
+func visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if !shown(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case shown(r):
+			b.WriteString(s[i : i+n])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// shown reports whether r is printed as it is: printable, and not an
+// invalid-UTF-8 replacement.
+func shown(r rune) bool {
+	return r != utf8.RuneError && (r == ' ' || unicode.IsPrint(r))
+}
+
+// visibleJSON escapes, in the JSON text b, the runes encoding/json leaves
+// raw although a terminal may act on them (DEL, C1 controls, format and
+// other non-printing characters) as \uXXXX, and invalid UTF-8 as
+// \ufffd. Outside strings JSON has only ASCII, so the result is the same
+// JSON value.
+func visibleJSON(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out = append(out, `\ufffd`...)
+		case r < 0x7f || unicode.IsPrint(r):
+			out = append(out, b[i:i+n]...)
+		default:
+			for _, u := range utf16.AppendRune(nil, r) {
+				out = fmt.Appendf(out, `\u%04x`, u)
+			}
+		}
+		i += n
+	}
+	return out
 }

@@ -168,6 +168,14 @@ func (c *client) start(ctx context.Context) error {
 		opts = append(opts, esp.WithUDPSendConn(conn))
 	}
 	opts = append(opts, esp.WithLogger(c.log))
+	// Raw ESP for gateways we reach without a NAT; without it the IKE
+	// engine asks every gateway for ESP in UDP (as strongSwan's encap =
+	// yes).
+	if err := esp.ProbeRawESP(); err != nil {
+		c.log.Warn("raw ESP is not available: asking the gateway to encapsulate ESP in UDP", "err", err)
+	} else {
+		opts = append(opts, esp.WithRawESP())
+	}
 	c.dp, err = esp.NewUserspace(dev, opts...)
 	if err != nil {
 		dev.Close()

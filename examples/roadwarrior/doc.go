@@ -26,7 +26,12 @@
 // or DNS subjectAltName, else its subject DN, for cert; the user name for
 // eap; for psk the address we connect from, kept for the SA's life even
 // when it moves). -remote-id is the identity the gateway must prove (default:
-// the -server host name when it is a name; none for an address).
+// the -server host name when it is a name; for an address, a gateway
+// authenticating by certificate may send any identity its certificate
+// holds, but the certificate must contain the address, as an iPAddress or
+// dNSName subjectAltName). A gateway certificate must also carry the
+// serverAuth or ikeIntermediate extended key usage, so that no client
+// certificate of the same CA passes for the gateway.
 //
 // Once the tunnel is up it prints one line:
 //

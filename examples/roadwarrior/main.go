@@ -77,7 +77,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.user, "user", "", "EAP-MSCHAPv2 user `name` for -auth eap")
 	fs.StringVar(&o.passwordFile, "password-file", "", "`file` holding the EAP password")
 	fs.StringVar(&o.id, "id", "", "our IKE `identity` (strongSwan syntax; default: the certificate's e-mail/DNS SAN or DN for cert, the user name for eap, our IP address for psk)")
-	fs.StringVar(&o.remoteID, "remote-id", "", "the gateway's required `identity` (default: the -server host name, if it is a name)")
+	fs.StringVar(&o.remoteID, "remote-id", "", "the gateway's required `identity` (default: the -server host name; for an address, the gateway's certificate must contain that address)")
 	fs.StringVar(&o.tun, "tun", "goipsec-rw0", "TUN device `name`")
 	fs.StringVar(&o.split, "split", "", "split tunnel: comma-separated `CIDRs` routed through the tunnel (default: what the gateway's traffic selectors cover, usually everything)")
 	fs.StringVar(&o.resolv, "resolv", "", "write the gateway's DNS servers to this resolv.conf `file` (restored on exit)")

@@ -291,7 +291,11 @@ func (d *DataPlane) Transmit(peer *DataPlane, reqid uint32, size int) error {
 	return nil
 }
 
-func policyKey(p esp.Policy) string { return fmt.Sprintf("%s|%s|%s", p.Dir, p.Src, p.Dst) }
+// policyKey identifies a policy as esp.DataPlane does: by direction,
+// selectors and ReqID (identical selectors of two SAs coexist).
+func policyKey(p esp.Policy) string {
+	return fmt.Sprintf("%s|%s|%s|%d", p.Dir, p.Src, p.Dst, p.ReqID)
+}
 
 // AddSA implements esp.DataPlane.
 func (d *DataPlane) AddSA(_ context.Context, sa *esp.SA) error {

@@ -133,8 +133,17 @@ var (
 // Reassembler collects the authenticated SKF fragments of one message (RFC
 // 7383 section 2.6). Per IKE SA the engine keeps one per direction, feeds
 // only fragments whose message ID the exchange window accepts, and only
-// after SKF.Open succeeded. Memory is bounded by MaxFragments and
-// MaxBytes; fragments are copied, so the caller may reuse its buffers.
+// after SKF.Open succeeded. Fragments are copied, so the caller may reuse
+// its buffers.
+//
+// Memory: between calls the Reassembler keeps at most MaxBytes of data,
+// whatever sequence of fragments arrives. Each fragment is copied into a
+// buffer of exactly its size, the capacity of every buffer it keeps counts
+// against MaxBytes, and every discarded set (Reset, a new message ID or
+// total, ErrReassemblyTooLarge, completion) releases its buffers instead
+// of keeping them for reuse: reused buffers let a peer park a large
+// fragment in each slot across failed sets. The index of a set is bounded
+// by MaxFragments.
 //
 // Rules: duplicates are ignored; fragments of the message completed last
 // return ErrFragmentOfCompleted; a fragment with a larger Total Fragments
@@ -144,7 +153,8 @@ var (
 type Reassembler struct {
 	// MaxFragments bounds Total Fragments (0: DefaultMaxFragments).
 	MaxFragments int
-	// MaxBytes bounds the sum of fragment plaintexts (0:
+	// MaxBytes bounds the bytes held: the fragment plaintexts of the set
+	// in progress, or the last reassembled message (0:
 	// DefaultMaxReassembledLen).
 	MaxBytes int
 
@@ -152,19 +162,31 @@ type Reassembler struct {
 	msgID  uint32
 	total  int
 	have   int
-	bytes  int
-	first  PayloadType
-	frags  [][]byte
-	got    []bool
-	out    []byte
+	// bytes is the capacity of the buffers in frags.
+	bytes int
+	first PayloadType
+	// frags holds fragment n at n-1; nil means not received (a received
+	// empty fragment is a non-nil empty slice).
+	frags [][]byte
+	// out is the last reassembled message, held until a new set starts
+	// or Reset.
+	out []byte
 	// doneID is the message ID completed last, when doneOK.
 	doneID uint32
 	doneOK bool
 }
 
-// Reset drops the set in progress.
+// Reset drops the set in progress and releases every buffer, including the
+// one Result returned (which stays valid for whoever holds it).
 func (r *Reassembler) Reset() {
+	r.discard()
+	r.out = nil
+}
+
+// discard drops the set in progress and its buffers.
+func (r *Reassembler) discard() {
 	r.active, r.total, r.have, r.bytes, r.first = false, 0, 0, 0, 0
+	r.frags = nil
 }
 
 // InProgress reports whether fragments of a message are held, and its ID.
@@ -195,53 +217,56 @@ func (r *Reassembler) Add(msgID uint32, f *SKF) (done bool, err error) {
 		return false, ErrFragmentOfCompleted
 	}
 	if r.active && r.msgID != msgID {
-		r.Reset()
+		r.discard()
 	}
 	if r.active {
 		switch {
 		case total > r.total:
-			r.Reset()
+			r.discard()
 		case total < r.total:
 			return false, ErrFragmentTotalStale
 		}
 	}
 	if !r.active {
+		// A new set: the previous Result belongs to the caller from
+		// now on (never written again, no longer held), so at most
+		// one of the two counts against MaxBytes.
+		r.out = nil
 		r.active, r.msgID, r.total = true, msgID, total
-		if cap(r.frags) < total {
-			r.frags = make([][]byte, total)
-			r.got = make([]bool, total)
-		}
-		r.frags, r.got = r.frags[:total], r.got[:total]
-		clear(r.got)
+		r.frags = make([][]byte, total)
 	}
-	if r.got[n-1] {
+	if r.frags[n-1] != nil {
 		return false, nil // duplicate (retransmission)
 	}
-	if r.bytes+len(f.Plaintext) > maxBytes {
-		r.Reset()
+	if len(f.Plaintext) > maxBytes-r.bytes {
+		r.discard()
 		return false, ErrReassemblyTooLarge
 	}
-	r.frags[n-1] = append(r.frags[n-1][:0], f.Plaintext...)
-	r.got[n-1] = true
+	// make, not append: the capacity is exactly the length, so what is
+	// counted is what is kept.
+	p := make([]byte, len(f.Plaintext))
+	copy(p, f.Plaintext)
+	r.frags[n-1] = p
 	r.have++
-	r.bytes += len(f.Plaintext)
+	r.bytes += cap(p)
 	if n == 1 {
 		r.first = f.FirstPayload
 	}
 	if r.have < r.total {
 		return false, nil
 	}
-	r.out = r.out[:0]
+	out := make([]byte, 0, r.bytes)
 	for _, p := range r.frags {
-		r.out = append(r.out, p...)
+		out = append(out, p...)
 	}
 	first := r.first
-	r.Reset()
-	r.first, r.doneID, r.doneOK = first, msgID, true
+	r.discard()
+	r.out, r.first, r.doneID, r.doneOK = out, first, msgID, true
 	return true, nil
 }
 
 // Result returns the first inner payload type and the reassembled inner
-// chain of the message Add just completed, for ParsePayloads. The slice is
-// reused by the next completion.
+// chain of the message Add just completed, for ParsePayloads. The
+// Reassembler never writes to the slice again; it stops holding it when
+// the next set starts or at Reset.
 func (r *Reassembler) Result() (PayloadType, []byte) { return r.first, r.out }

@@ -219,3 +219,44 @@ func TestFragmentSummary(t *testing.T) {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 }
+
+// TestReassemblerLimitBypass is the regression test for a peer that
+// alternates fragment numbers so each set fails with
+// ErrReassemblyTooLarge after parking a large fragment in a new slot: the
+// limit must bound what the Reassembler keeps, not only the current set.
+func TestReassemblerLimitBypass(t *testing.T) {
+	var r wire.Reassembler
+	limit := wire.DefaultMaxReassembledLen
+	big := bytes.Repeat([]byte{0xa5}, limit*15/16)
+	check := func(step string) {
+		t.Helper()
+		if got := wire.RetainedBytes(&r); got > limit {
+			t.Fatalf("%s: %d bytes retained, limit %d", step, got, limit)
+		}
+	}
+	tooLarge := 0
+	for n := uint16(1); n < wire.DefaultMaxFragments; n++ {
+		// Fragment n of a new set is accepted, n+1 overflows the set.
+		r.Add(1, &wire.SKF{Number: n, Total: wire.DefaultMaxFragments, Plaintext: big})
+		check("after accepted fragment")
+		if _, err := r.Add(1, &wire.SKF{Number: n + 1, Total: wire.DefaultMaxFragments, Plaintext: big}); errors.Is(err, wire.ErrReassemblyTooLarge) {
+			tooLarge++
+		}
+		check("after ErrReassemblyTooLarge")
+	}
+	if tooLarge == 0 {
+		t.Fatal("the limit never triggered")
+	}
+	r.Reset()
+	if got := wire.RetainedBytes(&r); got != 0 {
+		t.Fatalf("%d bytes retained after Reset", got)
+	}
+	// The Reassembler still works after the attack.
+	r.Add(2, frag(2, 2, 0, "b"))
+	if done, err := r.Add(2, frag(1, 2, wire.PayloadIDi, "a")); !done || err != nil {
+		t.Fatalf("legitimate message after the attack: done %v, %v", done, err)
+	}
+	if first, b := r.Result(); first != wire.PayloadIDi || string(b) != "ab" {
+		t.Fatalf("Result = %v %q", first, b)
+	}
+}

@@ -33,6 +33,10 @@ type KeyExchange interface {
 	// reuses) the private value and computes the secret, for a KEM it
 	// encapsulates to the initiator's key. public goes into the
 	// responder's KE payload.
+	//
+	// The shared secrets of Shared and Respond belong to the caller, each
+	// in a buffer of exactly its length, so clearing them after the key
+	// derivation wipes every copy this package made.
 	Respond(peer []byte) (public, shared []byte, err error)
 }
 
@@ -130,4 +134,16 @@ func keName(id proposal.KEID) string {
 		return n
 	}
 	return fmt.Sprintf("KE_%d", id)
+}
+
+// ownedSecret returns a copy of the secret s in a buffer of exactly its
+// length and zeroes s up to its capacity. Callers wipe the shared secret
+// they get once the keys are derived; a secret sliced from a larger
+// buffer (an ECP x || y encoding, crypto/mlkem's K || r) would leave the
+// rest of that buffer behind.
+func ownedSecret(s []byte) []byte {
+	out := make([]byte, len(s))
+	copy(out, s)
+	clear(s[:cap(s)])
+	return out
 }

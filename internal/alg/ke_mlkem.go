@@ -140,7 +140,9 @@ func (k *mlkemKE) Respond(peer []byte) ([]byte, []byte, error) {
 		ct = make([]byte, mlkem512.CiphertextSize)
 		ss = make([]byte, mlkem512.SharedKeySize)
 		pk.EncapsulateTo(ct, ss, seed)
+		clear(seed) // with the public key it yields the shared key
 	}
 	k.done = true
-	return ct, ss, nil
+	// crypto/mlkem returns the key in a larger buffer (cap 64).
+	return ct, ownedSecret(ss), nil
 }

@@ -373,3 +373,40 @@ func TestKeyExchangeRandSeam(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedSecretWipeable: the shared secret Shared and Respond return
+// fills its whole backing array (cap == len), so the caller's clear wipes
+// every byte of it; a secret sliced from a larger buffer (an ECP x||y
+// encoding) would leave the rest behind.
+func TestSharedSecretWipeable(t *testing.T) {
+	for _, id := range allKE {
+		if id == proposal.KEMODP6144 || id == proposal.KEMODP8192 {
+			continue // slow, and the same code as the other MODP groups
+		}
+		t.Run(keName(id), func(t *testing.T) {
+			ini, err := NewKeyExchange(id, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, err := ini.Public()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := NewKeyExchange(id, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rpub, rs, err := res.Respond(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			is, err := ini.Shared(rpub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cap(is) != len(is) || cap(rs) != len(rs) {
+				t.Errorf("secret of %d bytes in buffers of %d (initiator) and %d (responder) bytes", len(is), cap(is), cap(rs))
+			}
+		})
+	}
+}

@@ -212,6 +212,16 @@ func (c *weierstrass) encode(p wpoint) (out []byte, ok bool) {
 	return append(x, y...), true
 }
 
+// encodeX returns the affine x coordinate of p alone, the ECDH shared
+// secret: no y, and no x || y buffer left behind with a copy of it.
+func (c *weierstrass) encodeX(p wpoint) (x []byte, ok bool) {
+	if p.z.IsZero() == 1 {
+		return nil, false
+	}
+	zinv := bigmod.NewNat().Exp(p.z, c.pMinusTwo, c.p)
+	return c.mul(p.x, zinv).Bytes(c.p), true
+}
+
 // decode parses x || y and checks RFC 6989 section 2.3: both coordinates
 // below p and the point on the curve. With cofactor 1 every such point is
 // in the prime-order group, and an affine encoding cannot be the identity.
@@ -291,11 +301,11 @@ func (k *weierstrassKE) shared(peer []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, ok := k.c.encode(k.c.scalarMult(k.d, q))
+	s, ok := k.c.encodeX(k.c.scalarMult(k.d, q))
 	if !ok {
 		return nil, invalidPublic(k.c.id, "shared point is the identity")
 	}
-	return s[:k.c.size], nil // the x coordinate (RFC 5903 section 7)
+	return ownedSecret(s), nil // the x coordinate (RFC 5903 section 7)
 }
 
 func (k *weierstrassKE) Shared(peer []byte) ([]byte, error) {

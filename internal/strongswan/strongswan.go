@@ -258,8 +258,17 @@ func StartWith(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files
 			t.Fatalf("charon did not open its vici socket in 10s; log:\n%s", c.Log())
 		}
 	}
-	if out, err := c.Swanctl(30*time.Second, "--load-all", "--noprompt"); err != nil {
-		t.Fatalf("swanctl --load-all: %v\n%s", err, out)
+	// The socket file appears at bind(), a moment before charon listens
+	// on it: a refused connection right after start is retried.
+	for {
+		out, err := c.Swanctl(30*time.Second, "--load-all", "--noprompt")
+		if err == nil {
+			break
+		}
+		if !strings.Contains(out, "Connection refused") || time.Now().After(deadline) {
+			t.Fatalf("swanctl --load-all: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return c
 }
