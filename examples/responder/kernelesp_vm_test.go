@@ -48,13 +48,15 @@ type vmResponder struct {
 
 // startVMResponder starts the responder in topo's server namespace from
 // a configuration file with a PSK peer and an EAP user, listening on the
-// server's IPv4 and IPv6 address, on the given data plane.
-func startVMResponder(t *testing.T, topo *testnet.Topology, plane string) *vmResponder {
+// server's IPv4 and IPv6 address (and extraListen), on the given data
+// plane.
+func startVMResponder(t *testing.T, topo *testnet.Topology, plane string, extraListen ...string) *vmResponder {
 	t.Helper()
+	listen := append([]string{testnet.ServerAddr4.String(), testnet.ServerAddr6.String()}, extraListen...)
 	state, dir := t.TempDir(), t.TempDir()
 	conf := fmt.Sprintf(`server:
   name: vpn.example.com
-  listen: [%s, %s]
+  listen: [%s]
 users:
   - name: %s
     password: %q
@@ -66,7 +68,7 @@ dns: [%s]
 dataplane: %s
 log:
   level: debug
-`, testnet.ServerAddr4, testnet.ServerAddr6, vmUser, vmPassword, vmPSKID, vmPSK, testnet.Pool4, testnet.Pool6, testnet.DNS4, plane)
+`, strings.Join(listen, ", "), vmUser, vmPassword, vmPSKID, vmPSK, testnet.Pool4, testnet.Pool6, testnet.DNS4, plane)
 	confPath := filepath.Join(dir, "responder.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -141,6 +143,8 @@ func checkWire(t *testing.T, r *vmResponder, client, server netip.Addr, encap bo
 	sst := vmclient.States(t, r.topo.Server)
 	if err := vmclient.Check(sst, server, peer, encap, 3); err != nil {
 		t.Errorf("responder's kernel SAs, want %s: %v\n%s\n%s", kind, err, r.topo.Server.Run("ip", "-s", "xfrm", "state"), vmclient.XfrmStat(r.topo.Server))
+	} else {
+		t.Logf("responder: %v", sst)
 	}
 }
 
