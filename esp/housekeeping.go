@@ -28,7 +28,7 @@ func (u *Userspace) tick(now time.Time) {
 	var ka []*saState
 	u.mu.RLock()
 	check := func(s *saState) {
-		lt := &s.cfg.Lifetime
+		lt := &s.cfg.Load().Lifetime
 		age := now.Sub(s.added)
 		if lt.Hard.Time != 0 && age >= lt.Hard.Time {
 			u.expireHard(s)
@@ -111,7 +111,7 @@ func (u *Userspace) HandleUDP(pkt []byte, from netip.AddrPort) error {
 		return p.err
 	}
 	sc := u.scratchs.Get().(*scratch)
-	pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.ESN)
+	pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.Load().ESN)
 	u.scratchs.Put(sc)
 	if err != nil {
 		if err == ErrAuth {

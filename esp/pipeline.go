@@ -160,7 +160,7 @@ func sealBatch(b *batch, sc *scratch) {
 			continue
 		}
 		s := p.sa
-		p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, s.cfg.SPI, p.seq, s.cfg.ESN, nil)
+		p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, s.cfg.Load().SPI, p.seq, s.cfg.Load().ESN, nil)
 	}
 }
 
@@ -172,7 +172,7 @@ func openBatch(b *batch, sc *scratch) {
 		if p.sa == nil || p.err != nil {
 			continue
 		}
-		pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.ESN)
+		pl, nh, err := p.sa.suite.open(sc, p.buf[p.off:p.off+p.n], p.seq, p.sa.cfg.Load().ESN)
 		if err != nil {
 			p.err = err
 			if err == ErrAuth {
@@ -254,7 +254,7 @@ func (u *Userspace) classifyOut(b *batch) {
 			u.acquire(ps, &f, now)
 			continue
 		}
-		if s.cfg.Mode == ModeTransport {
+		if s.cfg.Load().Mode == ModeTransport {
 			p.off += f.hdrLen
 			p.n = f.totalLen - f.hdrLen
 			p.nh = f.proto
@@ -272,7 +272,7 @@ func (u *Userspace) classifyOut(b *batch) {
 		seq := s.seq.Add(1)
 		// RFC 4303 section 3.3.3: the counter must not cycle; the SA has
 		// to be rekeyed before 2^32 (or 2^64 with ESN) packets.
-		if (!s.cfg.ESN && seq > math.MaxUint32) || seq == 0 {
+		if (!s.cfg.Load().ESN && seq > math.MaxUint32) || seq == 0 {
 			s.seq.Store(math.MaxUint64 - 1<<32) // stay exhausted
 			u.cnt.outSeqOverflow.Add(1)
 			u.expireHard(s)
@@ -308,7 +308,7 @@ func (u *Userspace) acquire(ps *policyState, f *flow, now int64) {
 
 func (u *Userspace) expireSoft(s *saState) {
 	if s.softSent.CompareAndSwap(false, true) {
-		u.emit(Event{Kind: EventSoftExpire, SA: s.id, ReqID: s.cfg.ReqID})
+		u.emit(Event{Kind: EventSoftExpire, SA: s.id, ReqID: s.cfg.Load().ReqID})
 	}
 }
 
@@ -316,7 +316,7 @@ func (u *Userspace) expireSoft(s *saState) {
 func (u *Userspace) expireHard(s *saState) {
 	s.dead.Store(true)
 	if s.hardSent.CompareAndSwap(false, true) {
-		u.emit(Event{Kind: EventHardExpire, SA: s.id, ReqID: s.cfg.ReqID})
+		u.emit(Event{Kind: EventHardExpire, SA: s.id, ReqID: s.cfg.Load().ReqID})
 	}
 }
 
@@ -536,7 +536,7 @@ func (u *Userspace) classifyIn(b *batch) {
 			continue
 		}
 		s.mu.Lock()
-		seq := s.replay.infer(binary.BigEndian.Uint32(data[4:]), s.cfg.ESN)
+		seq := s.replay.infer(binary.BigEndian.Uint32(data[4:]), s.cfg.Load().ESN)
 		ok := s.replay.check(seq)
 		s.mu.Unlock()
 		if !ok {
@@ -621,7 +621,7 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 	}
 	off, n := p.off, p.n
 	var f flow
-	if s.cfg.Mode == ModeTunnel {
+	if s.cfg.Load().Mode == ModeTunnel {
 		if p.nh != protoIPv4 && p.nh != protoIPv6 {
 			return 0, 0, ErrUnsupportedNH
 		}
@@ -633,7 +633,7 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 		n = f.totalLen // drop TFC padding (RFC 4303 section 2.7)
 	} else {
 		hl := 40
-		if s.cfg.Dst.Addr().Unmap().Is4() {
+		if s.cfg.Load().Dst.Addr().Unmap().Is4() {
 			hl = 20
 		}
 		if off-hl < 10 || n+hl > 0xffff {
@@ -641,13 +641,13 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 		}
 		off -= hl
 		n += hl
-		buildTransportHeader(p.buf[off:off+n], p.from.Addr(), s.cfg.Dst.Addr().Unmap(), p.nh)
+		buildTransportHeader(p.buf[off:off+n], p.from.Addr(), s.cfg.Load().Dst.Addr().Unmap(), p.nh)
 		var ok bool
 		if f, ok = parseFlow(p.buf[off : off+n]); !ok {
 			return 0, 0, ErrInnerPacket
 		}
 	}
-	if !u.t.inboundAllowed(s.cfg.ReqID, &f) {
+	if !u.t.inboundAllowed(s.cfg.Load().ReqID, &f) {
 		return 0, 0, ErrSelector
 	}
 	soft, hard := s.account(n, now)

@@ -11,7 +11,7 @@ import (
 // saState is an installed SA with its runtime state. Packet goroutines hold
 // pointers to it across table changes, so removal only marks it dead.
 type saState struct {
-	cfg   *SA // immutable after install except through UpdateSA (under u.mu)
+	cfg   atomic.Pointer[SA] // replaced, never changed in place, by UpdateSA (under u.mu); packet goroutines load it
 	id    SAID
 	suite suite
 	added time.Time
@@ -61,7 +61,7 @@ func (s *saState) account(n int, now int64) (soft, hard bool) {
 	b := s.bytes.Add(uint64(n))
 	p := s.packets.Add(1)
 	s.lastUse.Store(now)
-	lt := &s.cfg.Lifetime
+	lt := &s.cfg.Load().Lifetime
 	if (lt.Hard.Bytes != 0 && b > lt.Hard.Bytes) || (lt.Hard.Packets != 0 && p > lt.Hard.Packets) {
 		return false, true
 	}

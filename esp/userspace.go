@@ -118,7 +118,8 @@ func (u *Userspace) AddSA(ctx context.Context, sa *SA) error {
 		return err
 	}
 	sa = sa.clone()
-	s := &saState{cfg: sa, id: sa.ID(), suite: newSuite(c), added: u.cfg.now()}
+	s := &saState{id: sa.ID(), suite: newSuite(c), added: u.cfg.now()}
+	s.cfg.Store(sa)
 	if sa.Dir == DirIn {
 		s.id.Dst = netip.Addr{} // inbound SAs are unique by SPI alone
 		s.replay = newReplayWindow(sa.ReplayWindow)
@@ -190,11 +191,11 @@ func (u *Userspace) UpdateSA(ctx context.Context, id SAID, sa *SA) error {
 	if s == nil {
 		return fmt.Errorf("%w: %s", ErrSANotFound, id)
 	}
-	if sa.Encr != s.cfg.Encr || sa.Integ != s.cfg.Integ || sa.EncrKeyBits != s.cfg.EncrKeyBits || sa.ESN != s.cfg.ESN || sa.Mode != s.cfg.Mode {
+	if sa.Encr != s.cfg.Load().Encr || sa.Integ != s.cfg.Load().Integ || sa.EncrKeyBits != s.cfg.Load().EncrKeyBits || sa.ESN != s.cfg.Load().ESN || sa.Mode != s.cfg.Load().Mode {
 		return fmt.Errorf("esp: UpdateSA %s: algorithms, ESN and mode cannot change (rekey instead)", id)
 	}
 	// Copy on write: packet goroutines read cfg without the lock.
-	c := *s.cfg
+	c := *s.cfg.Load()
 	c.Src, c.Dst, c.Lifetime, c.NATKeepalive = sa.Src, sa.Dst, sa.Lifetime, sa.NATKeepalive
 	if sa.Dir == DirOut {
 		delete(u.t.out, s.id)
@@ -206,7 +207,7 @@ func (u *Userspace) UpdateSA(ctx context.Context, id SAID, sa *SA) error {
 		u.t.out[s.id] = s
 		s.outer.Store(newOuterDst(&c, u.udpAll))
 	}
-	s.cfg = &c
+	s.cfg.Store(&c)
 	return nil
 }
 
@@ -233,7 +234,7 @@ func (u *Userspace) removeLocked(s *saState) {
 	if u.t.out[s.id] == s {
 		delete(u.t.out, s.id)
 	}
-	r := s.cfg.ReqID
+	r := s.cfg.Load().ReqID
 	l := slices.DeleteFunc(u.t.outReq[r], func(x *saState) bool { return x == s })
 	if len(l) == 0 {
 		delete(u.t.outReq, r)
