@@ -26,7 +26,9 @@
 // (internal/testnet) with its own /run, bind-mounted over /run in the
 // namespace's mount namespace (charon.pid, and later /var/run/xl2tpd,
 // pppN.pid are fixed paths): internal/strongswan does that for charon,
-// and StartCharon starts it with kernel ESP. States and Check read
+// and StartCharon starts it with kernel ESP; StartDaemon does it for any
+// other daemon (xl2tpd, pppd). Hosts makes a server name resolve in one
+// namespace, so exported configurations run unchanged. States and Check read
 // `ip -s xfrm state` to prove what went over the wire: raw ESP (no encap)
 // or ESP in UDP, and packets in both directions.
 package vmclient
@@ -41,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec/internal/strongswan"
 	"github.com/goipsec/ipsec/internal/testnet"
@@ -282,4 +285,29 @@ func XfrmStat(ns *testnet.NS) string {
 		return "xfrm_stat: all zero"
 	}
 	return "xfrm_stat: " + strings.Join(nz, " ")
+}
+
+// StartDaemon runs name with args in ns with its own /run: runDir is
+// bind-mounted over /run in the mount namespace `ip netns exec` creates,
+// so daemons with fixed pid, socket and state paths (charon.pid,
+// /var/run/xl2tpd, pppN.pid, /run/pluto) can run once per namespace.
+// env is added to the test's environment. The process is terminated
+// (SIGTERM, then SIGKILL after 5 s), by its PID, when the test ends.
+func StartDaemon(t testing.TB, ns *testnet.NS, runDir string, env []string, name string, args ...string) *testnet.Process {
+	t.Helper()
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// sh execs the daemon, so the PID the test holds is the daemon's.
+	sh := append([]string{"-c", `mount --bind "$1" /run && shift && exec "$@"`, "sh", runDir, name}, args...)
+	p, err := ns.Start(env, "sh", sh...)
+	if err != nil {
+		t.Fatalf("start %s in %s: %v", name, ns.Name, err)
+	}
+	t.Cleanup(func() {
+		if inTime, _ := p.Terminate(5 * time.Second); !inTime {
+			t.Logf("%s did not stop within 5 s of SIGTERM; killed", name)
+		}
+	})
+	return p
 }

@@ -1,9 +1,15 @@
 package vmclient
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/goipsec/ipsec/internal/testnet"
 )
 
 // sampleStates is `ip -s xfrm state` (iproute2 6.1, Linux 6.1) from the
@@ -146,5 +152,41 @@ func TestRequireSkipsOutsideVM(t *testing.T) {
 	})
 	if ran {
 		t.Error("Require did not stop a test outside the VM")
+	}
+}
+
+// TestStartDaemon: a daemon started with StartDaemon writes into its own
+// /run, which is runDir; the test's /run stays untouched, and a second
+// daemon in another namespace has its own. Needs root and iproute2, not
+// the VM.
+func TestStartDaemon(t *testing.T) {
+	testnet.Require(t, "ip")
+	marker := fmt.Sprintf("vmclient-%d.pid", os.Getpid())
+	var dirs []string
+	for _, tag := range []string{"d1", "d2"} {
+		ns := testnet.NewNS(t, tag)
+		dir := filepath.Join(t.TempDir(), "run")
+		dirs = append(dirs, dir)
+		p := StartDaemon(t, ns, dir, []string{"GI_TAG=" + tag}, "sh", "-c", `echo "$GI_TAG $$" > /run/`+marker+`; exec sleep 30`)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, err := os.ReadFile(filepath.Join(dir, marker))
+			if err == nil && strings.HasPrefix(string(b), tag+" ") {
+				if got := strings.TrimSpace(strings.TrimPrefix(string(b), tag+" ")); got != fmt.Sprint(p.Cmd.Process.Pid) {
+					t.Errorf("%s: the daemon's PID is %s, the test holds %d", tag, got, p.Cmd.Process.Pid)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no %s in %s: %v %q\n%s", tag, marker, dir, err, b, p.Stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/run", marker)); err == nil {
+		t.Errorf("the daemon wrote into the test's own /run")
+	}
+	if dirs[0] == dirs[1] {
+		t.Fatal("one run directory for two daemons")
 	}
 }
