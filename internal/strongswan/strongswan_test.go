@@ -152,9 +152,9 @@ func TestPersonasAgainstStrongSwan(t *testing.T) {
 	}
 }
 
-// TestKernelPlugins: the kernel ESP set-up loads the same plugins
+// TestPluginListForKernelESP: the kernel ESP set-up loads the same plugins
 // without kernel-libipsec, so kernel-netlink installs the SAs.
-func TestKernelPlugins(t *testing.T) {
+func TestPluginListForKernelESP(t *testing.T) {
 	user, kern := strings.Fields(plugins), strings.Fields(kernelPlugins)
 	if !slices.Contains(user, "kernel-libipsec") || slices.Contains(kern, "kernel-libipsec") {
 		t.Errorf("kernel-libipsec: userspace list %v, kernel list %v", user, kern)
