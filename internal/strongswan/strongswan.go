@@ -1,6 +1,9 @@
 // Package strongswan runs real strongSwan charon daemons inside test
 // network namespaces (internal/testnet), with userspace ESP
-// (kernel-libipsec) because the CI kernel has no ESP. It is the project's
+// (kernel-libipsec) because the CI kernel has no ESP, or, where the
+// kernel has ESP (the test VM, see internal/vmclient), with kernel ESP
+// (Options.KernelESP: kernel-netlink alone, as a Linux client runs it:
+// raw ESP without a NAT, transport mode possible). It is the project's
 // own interop harness: client personas that reproduce what the native
 // clients send (profiles/client) and reference responders
 // (profiles/server), rendered from swanctl.conf templates.
@@ -113,6 +116,21 @@ func Render(kind, name string, vars map[string]string) (*Profile, error) {
 // kernel-netlink gives userspace ESP on a TUN device.
 const plugins = "random nonce aes sha1 sha2 md5 gmp hmac mgf1 ccm ctr xcbc cmac pem pkcs1 pkcs8 pkcs12 x509 revocation constraints pubkey openssl gcm curve25519 chapoly kdf eap-identity eap-mschapv2 eap-md5 eap-gtc eap-tls xauth-generic unity attr resolve vici kernel-libipsec kernel-netlink socket-default counters"
 
+// kernelPlugins is the same list without kernel-libipsec: kernel-netlink
+// installs the SAs and policies in the kernel's XFRM, raw ESP or
+// ESP-in-UDP as NAT detection (or encap = yes) says.
+var kernelPlugins = strings.Replace(plugins, " kernel-libipsec", "", 1)
+
+// Options change how Start runs charon. The zero value is the userspace
+// ESP set-up every host-side test uses.
+type Options struct {
+	// KernelESP loads kernel-netlink without kernel-libipsec, so the SAs
+	// go into the kernel (XFRM) as on a Linux client: raw ESP when no NAT
+	// is detected, transport mode possible. It needs a kernel with ESP
+	// (the test VM; see internal/vmclient).
+	KernelESP bool
+}
+
 // Charon is a running charon daemon in a namespace.
 type Charon struct {
 	Dir string
@@ -143,6 +161,12 @@ func Require(t testing.TB) {
 // configuration. The daemon is stopped, by its PID, when the test ends.
 func Start(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Files) *Charon {
 	t.Helper()
+	return StartWith(t, ns, p, extraConf, files, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Files, opt Options) *Charon {
+	t.Helper()
 	Require(t)
 	dir := t.TempDir()
 	c := &Charon{Dir: dir, ns: ns, t: t}
@@ -155,6 +179,10 @@ func Start(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Fil
 		if err := os.WriteFile(filepath.Join(dir, "swanctl", name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	load := plugins
+	if opt.KernelESP {
+		load = kernelPlugins
 	}
 	extra := ""
 	for _, l := range p.Charon {
@@ -190,7 +218,7 @@ func Start(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Fil
     daemon { default = -1 }
   }
 }
-`, plugins, extra, dir)
+`, load, extra, dir)
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)

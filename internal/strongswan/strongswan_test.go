@@ -2,6 +2,7 @@ package strongswan
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,17 @@ func TestPersonasAgainstStrongSwan(t *testing.T) {
 				t.Errorf("DNS server not received: %q", r)
 			}
 		})
+	}
+}
+
+// TestPluginListForKernelESP: the kernel ESP set-up loads the same plugins
+// without kernel-libipsec, so kernel-netlink installs the SAs.
+func TestPluginListForKernelESP(t *testing.T) {
+	user, kern := strings.Fields(plugins), strings.Fields(kernelPlugins)
+	if !slices.Contains(user, "kernel-libipsec") || slices.Contains(kern, "kernel-libipsec") {
+		t.Errorf("kernel-libipsec: userspace list %v, kernel list %v", user, kern)
+	}
+	if !slices.Contains(kern, "kernel-netlink") || len(kern) != len(user)-1 {
+		t.Errorf("kernel list %v is not the userspace list %v without kernel-libipsec", kern, user)
 	}
 }
