@@ -17,15 +17,10 @@ import (
 // where the kernel has ESP: inside the project's test VM, which has
 // neither strongSwan nor a Go toolchain, so the client is the
 // roadwarrior example, built beforehand and copied in, and the NAT in
-// front of it needs nft, copied in with its libraries:
-//
-//	CGO_ENABLED=0 go build -o /tmp/roadwarrior ./examples/roadwarrior
-//	CGO_ENABLED=0 go test -c -o /tmp/responder.test ./examples/responder
-//	GOIPSEC_VMTEST=1 GOIPSEC_ROADWARRIOR=/tmp/roadwarrior VMTEST_PASSENV="GOIPSEC_VMTEST GOIPSEC_ROADWARRIOR" \
-//	VMTEST_EXTRA_MODULES="nf_tables nft_chain_nat nft_masq nf_nat nf_conntrack" \
-//	  scripts/vmtest/run-in-vm --file /tmp/roadwarrior --file /usr/sbin/nft \
-//	  $(ldd /usr/sbin/nft | awk '$3 ~ /^\// {print $3}' | while read l; do echo --file $(readlink -f $l):$l; done) \
-//	  /tmp/responder.test -test.run TestKernelDataPlaneEndToEnd -test.v
+// front of it needs nft, copied in with its libraries. scripts/test's
+// examples VM stage (examples_vm_e2e) does all of it: it stages nft and
+// the kernel-ESP strongSwan clients with scripts/vmtest/stage-clients and
+// uses the one VMTEST_EXTRA_MODULES list of scripts/test.
 //
 // The client (userspace ESP on a TUN device) logs in with the demo user,
 // pings the server's inside address, which the kernel answers through
