@@ -169,6 +169,7 @@ func (sa *ikeSA) verifyPeerAuth(ap *authPayloads, id ipsec.Identity, octets []by
 				return fmt.Errorf("%w: certificate %q (serial %x): %w", ErrAuthFailed, leaf.Subject.String(), leaf.SerialNumber, err)
 			}
 		}
+		sa.authz.chain = chain
 		return nil
 	}
 	return fmt.Errorf("%w: peer authentication %v not available", ErrAuthFailed, sa.cfg.Remote.Method)
@@ -282,19 +283,15 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		sa.alert(AlertAuthFailed, err, err.Error())
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
-	if f := sa.e.cfg.hooks.Authorize; f != nil {
-		if err := f(sa.e.ctx, sa.info()); err != nil {
-			sa.log.Warn("peer not authorized", "err", err)
-			return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: %v", ErrAuthFailed, err))
+	return sa.authorize(sa.cfg.Remote.Method, func() ([]wire.Payload, error) {
+		if err := sa.uniqueCheck(); err != nil {
+			return nil, err
 		}
-	}
-	if err := sa.uniqueCheck(); err != nil {
-		return nil, err
-	}
-	if err := sa.admitIdentity(&ap); err != nil {
-		return nil, err
-	}
-	return sa.completeAuth(&ap)
+		if err := sa.admitIdentity(&ap); err != nil {
+			return nil, err
+		}
+		return sa.completeAuth(&ap)
+	})
 }
 
 // completeAuth builds the final IKE_AUTH response once the peer is

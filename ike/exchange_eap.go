@@ -111,6 +111,7 @@ func (sa *ikeSA) continueEAP(inner []wire.Payload) ([]wire.Payload, error) {
 		wipe(res.EMSK)
 		sa.eapIdentity = res.Identity
 		sa.eapUser = res.User
+		sa.authz.eapMethod = res.Method
 		sa.log.Info("EAP authentication succeeded", "method", res.Method.String(), "eap_identity", res.Identity)
 		return []wire.Payload{&wire.EAP{Data: out}}, nil
 	}
@@ -152,23 +153,20 @@ func (sa *ikeSA) finishEAP(ap *authPayloads) ([]wire.Payload, error) {
 		sa.alert(AlertAuthFailed, err, err.Error())
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
-	if f := sa.e.cfg.hooks.Authorize; f != nil {
-		if err := f(sa.e.ctx, sa.info()); err != nil {
-			return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: %v", ErrAuthFailed, err))
+	return sa.authorize(AuthEAP, func() ([]wire.Payload, error) {
+		if err := sa.uniqueCheck(); err != nil {
+			return nil, err
 		}
-	}
-	if err := sa.uniqueCheck(); err != nil {
-		return nil, err
-	}
-	if err := sa.admitIdentity(&st.first); err != nil {
-		return nil, err
-	}
-	respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
-	auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), respOctets)}
-	st.close()
-	sa.eap = nil
-	rest, err := sa.finishAuth(first)
-	return append([]wire.Payload{auth}, rest...), err
+		if err := sa.admitIdentity(&st.first); err != nil {
+			return nil, err
+		}
+		respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
+		auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), respOctets)}
+		st.close()
+		sa.eap = nil
+		rest, err := sa.finishAuth(first)
+		return append([]wire.Payload{auth}, rest...), err
+	})
 }
 
 // --- initiator side ---

@@ -8,7 +8,9 @@ import (
 
 // Hooks are optional callbacks into the embedding program. They run on the
 // IKE SA's goroutine and must not block; copy what you need and return.
-// Every argument is a snapshot the callee may keep.
+// Authorize is the exception: it runs on a goroutine of its own and may
+// block until its context's deadline. Every argument is a snapshot the
+// callee may keep.
 type Hooks struct {
 	// IKEUp: an IKE SA was established (after IKE_AUTH).
 	IKEUp func(ipsec.IKESAInfo)
@@ -21,10 +23,23 @@ type Hooks struct {
 	// Alert reports a peer-caused problem worth an operator's attention
 	// (failed authentication, proposal mismatch with its explanation).
 	Alert func(a Alert)
-	// Authorize may veto an authenticated peer before its SA is
-	// established (the peer gets AUTHENTICATION_FAILED). info holds the
-	// peer's identities; returning an error rejects it.
-	Authorize func(ctx context.Context, info ipsec.IKESAInfo) error
+	// Authorize decides, on a responder, whether a peer that proved its
+	// identity (PSK, certificate or EAP) may connect, and may choose its
+	// pools, subnets, DNS and traffic selectors by who it is (per-user or
+	// per-group policies, see AuthDecision). req carries the identities,
+	// the configuration's name, the method, the EAP user and its groups
+	// and the peer's certificate chain. It runs on its own goroutine, so
+	// it may block (a directory or RADIUS query) and may call the
+	// Responder; ctx ends at WithAuthorizeTimeout. A nil decision keeps
+	// the configuration. An error, or no answer in time, refuses the
+	// peer: it gets AUTHENTICATION_FAILED, the refusal is logged (Warn)
+	// and reported as an AlertAuthFailed whose Err wraps the error.
+	//
+	// Breaking change: this hook used to be
+	// func(context.Context, ipsec.IKESAInfo) error, called on the SA's
+	// goroutine; req.Info is that argument, and returning (nil, err)
+	// keeps the old meaning.
+	Authorize func(ctx context.Context, req AuthRequest) (*AuthDecision, error)
 }
 
 // Alert is a notable, peer-caused event.

@@ -93,6 +93,7 @@ type config struct {
 	kexWorkers      int // 0: GOMAXPROCS-1, at least 1
 	kexQueue        int
 	limits          IdentityLimits
+	authzTimeout    time.Duration // WithAuthorizeTimeout (authorize.go)
 }
 
 func defaultConfig() config {

@@ -149,6 +149,7 @@ type ikeSA struct {
 	eap        *eapState
 	eapUser    *ipsec.User
 	fixedAddrs []netip.Addr // per-user addresses given instead of a lease
+	authz      authzState   // Hooks.Authorize (authorize.go)
 
 	// Initiator state of IKE_SA_INIT.
 	kex            alg.KeyExchange
@@ -494,6 +495,12 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	if mid != sa.peerMID {
 		return
 	}
+	if sa.authzWaiting(mid) {
+		// A retransmission of the IKE_AUTH request whose authorization
+		// is running: the answer follows when it is decided.
+		sa.log.Debug("IKE_AUTH request still being authorized", "mid", mid)
+		return
+	}
 	inner, ok := sa.decrypt(m, &sa.reqFrags)
 	if !ok {
 		return
@@ -535,18 +542,27 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	default:
 		err = notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("exchange %s not supported", m.Header.Exchange))
 	}
+	if err == errAuthzPending {
+		return // answered by authorized
+	}
+	sa.answerRequest(m.Header.Exchange, mid, resp, err)
+}
+
+// answerRequest sends the response to the peer's request mid: resp, or
+// the notify of err; a failed IKE_AUTH ends the IKE SA.
+func (sa *ikeSA) answerRequest(exch wire.ExchangeType, mid uint32, resp []wire.Payload, err error) {
 	var ne *NotifyError
 	if err != nil && errors.As(err, &ne) && resp == nil {
 		resp = []wire.Payload{&wire.Notify{Type: ne.Type, Data: ne.Data}}
 	}
-	if err != nil && m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished {
+	if err != nil && exch == wire.IKE_AUTH && sa.state != stateEstablished {
 		sa.e.noteAuthFailure(sa, err) // before the peer can learn of it and retry
 	}
-	sa.respond(m.Header.Exchange, mid, resp)
-	if err != nil && (m.Header.Exchange == wire.IKE_AUTH && sa.state != stateEstablished) {
+	sa.respond(exch, mid, resp)
+	if err != nil && (exch == wire.IKE_AUTH && sa.state != stateEstablished) {
 		sa.destroy(err)
 	}
-	if sa.state == stateDeleting && m.Header.Exchange == wire.INFORMATIONAL {
+	if sa.state == stateDeleting && exch == wire.INFORMATIONAL {
 		sa.finishDelete()
 	}
 }
