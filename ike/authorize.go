@@ -170,6 +170,11 @@ type pendingAuthz struct {
 	then func() ([]wire.Payload, error)
 }
 
+// errNotAuthorized marks a refusal by Hooks.Authorize: the peer proved
+// its credentials, so the refusal is no guess the per-source failure
+// limit counts (noteAuthFailure).
+var errNotAuthorized = errors.New("not authorized")
+
 // errAuthzPending tells handleRequest that the answer to the request
 // follows when the Authorize hook has decided.
 var errAuthzPending = errors.New("ike: authorization pending")
@@ -265,7 +270,7 @@ func (sa *ikeSA) authorized(p *pendingAuthz, r authzResult) {
 	}
 	var resp []wire.Payload
 	if err != nil {
-		err = fmt.Errorf("%w: not authorized: %w", ErrAuthFailed, err)
+		err = fmt.Errorf("%w: %w: %w", ErrAuthFailed, errNotAuthorized, err)
 		sa.log.Warn("peer not authorized", "notify", wire.AUTHENTICATION_FAILED.String(), "err", err)
 		sa.alert(AlertAuthFailed, err, err.Error())
 		err = notifyErr(wire.AUTHENTICATION_FAILED, err)

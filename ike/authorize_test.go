@@ -323,3 +323,39 @@ func TestAuthorizeVetoEAP(t *testing.T) {
 		}
 	})
 }
+
+// A vetoed login proved its credentials: it is no password guess, so it
+// does not count toward the per-source failure limit that would lock out
+// every client behind the same NAT.
+func TestAuthorizeVetoNotCountedAsGuess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		var mu sync.Mutex
+		allow := false
+		p := newPair(t, respCfg, ike.WithAuthFailureLimit(2, time.Minute), ike.WithHooks(&ike.Hooks{
+			Authorize: func(context.Context, ike.AuthRequest) (*ike.AuthDecision, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if !allow {
+					return nil, errors.New("outside office hours")
+				}
+				return nil, nil
+			}}))
+		for i := range 3 {
+			if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); !errors.Is(err, authFailed) {
+				t.Fatalf("vetoed Dial %d: %v", i, err)
+			}
+		}
+		mu.Lock()
+		allow = true
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := p.init.Dial(ctx, netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatalf("Dial after three vetoes: %v", err)
+		}
+		if b := p.resp.Stats().Blocked; b != 0 {
+			t.Errorf("%d IKE_SA_INIT requests blocked after vetoes", b)
+		}
+	})
+}

@@ -275,9 +275,10 @@ func (e *engine) noteAuthFailure(sa *ikeSA, err error) {
 	if sa.weInitiated || !errors.As(err, &ne) || ne.Remote || ne.Type != wire.AUTHENTICATION_FAILED {
 		return
 	}
-	if errors.Is(err, ErrIdentityLimit) {
-		// An account at its limit (a valid login) is not a guess: it must
-		// not get its NAT address blocked for every other user behind it.
+	if errors.Is(err, ErrIdentityLimit) || errors.Is(err, errNotAuthorized) {
+		// An account at its limit or refused by Hooks.Authorize (a valid
+		// login) is not a guess: it must not get its NAT address blocked
+		// for every other user behind it.
 		return
 	}
 	src := sourceKey(sa.initRemote.Addr())
