@@ -2,17 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +55,8 @@ type Config struct {
 	// (revocation.go).
 	ClientCerts ClientCertConfig `yaml:"client_certs"`
 	Limits      LimitsConfig     `yaml:"limits"`
+	// Groups are per-group policies for EAP users (see GroupConfig).
+	Groups map[string]GroupConfig `yaml:"groups"`
 }
 
 // LimitsConfig caps what one account holds (ike.IdentityLimits): 0 is
@@ -91,6 +96,9 @@ type PSKPeer struct {
 type UserConfig struct {
 	Name     string `yaml:"name"`
 	Password string `yaml:"password"`
+	// Groups name entries of Config.Groups; the first one that exists
+	// sets the user's pools and subnets.
+	Groups []string `yaml:"groups"`
 }
 
 // ProposalConfig holds strongSwan proposal strings.
@@ -148,6 +156,7 @@ type settings struct {
 
 	clientCerts ClientCertConfig
 	limits      ike.IdentityLimits
+	groups      map[string]groupPolicy
 }
 
 // pskPeer is a validated PSKPeer.
@@ -405,6 +414,7 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 			return nil, fieldErr(fmt.Sprintf("dns_domains[%d]", i), "%q is not a DNS name", d)
 		}
 	}
+	var err error
 	for i, p := range c.Subnets {
 		pfx, err := netip.ParsePrefix(p)
 		if err != nil {
@@ -412,7 +422,9 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		}
 		s.subnets = append(s.subnets, pfx.Masked())
 	}
-	var err error
+	if s.groups, err = c.checkGroups(s); err != nil {
+		return nil, err
+	}
 	if c.Proposals.IKE == "" {
 		s.ike = proposal.CompatibleIKE()
 	} else if s.ike, err = proposal.Parse(c.Proposals.IKE, proposal.ProtoIKE); err != nil {
@@ -514,4 +526,121 @@ func hostAddrs() []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// GroupConfig is the policy of the EAP users naming the group: their own
+// address ranges and pushed subnets (Hooks.Authorize picks them once EAP
+// tells who the user is). A group pool lies inside one of pools, so the
+// routes and forwarding rules of the pools cover it, and holds at most
+// maxGroupPoolAddrs addresses, which the main pool never leases.
+// Subnets (empty: the global subnets) replace the global subnets.
+type GroupConfig struct {
+	Pools   []string `yaml:"pools"`
+	Subnets []string `yaml:"subnets"`
+}
+
+type groupPolicy struct {
+	pools, subnets []netip.Prefix
+}
+
+const maxGroupPoolAddrs = 4096
+
+// checkGroups validates groups: and the users' group names.
+func (c *Config) checkGroups(s *settings) (map[string]groupPolicy, error) {
+	out := map[string]groupPolicy{}
+	var taken []netip.Prefix
+	names := slices.Sorted(maps.Keys(c.Groups))
+	for _, name := range names {
+		g, field := c.Groups[name], "groups."+name
+		var pol groupPolicy
+		for i, p := range g.Pools {
+			f := fmt.Sprintf("%s.pools[%d]", field, i)
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil || pfx != pfx.Masked() {
+				return nil, fieldErr(f, "bad CIDR %q (no host bits)", p)
+			}
+			mp := s.pool4
+			if pfx.Addr().Is6() {
+				mp = s.pool6
+			}
+			if !mp.IsValid() || pfx.Bits() < mp.Bits() || !mp.Contains(pfx.Addr()) {
+				return nil, fieldErr(f, "%s is not inside pools: group pools are carved out of them", pfx)
+			}
+			if pfx.Addr().BitLen()-pfx.Bits() > 12 {
+				return nil, fieldErr(f, "%s holds more than %d addresses", pfx, maxGroupPoolAddrs)
+			}
+			for _, t := range taken {
+				if t.Overlaps(pfx) {
+					return nil, fieldErr(f, "%s overlaps another group's pool %s", pfx, t)
+				}
+			}
+			taken = append(taken, pfx)
+			pol.pools = append(pol.pools, pfx)
+		}
+		for i, p := range g.Subnets {
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				return nil, fieldErr(fmt.Sprintf("%s.subnets[%d]", field, i), "bad CIDR %q", p)
+			}
+			pol.subnets = append(pol.subnets, pfx.Masked())
+		}
+		out[name] = pol
+	}
+	for i, u := range s.users {
+		for j, g := range u.Groups {
+			if _, ok := out[g]; !ok {
+				return nil, fieldErr(fmt.Sprintf("users[%d].groups[%d]", i, j), "group %q is not defined under groups", g)
+			}
+		}
+	}
+	return out, nil
+}
+
+// groupAuthorizer makes the pools of the groups (taking their addresses
+// out of the main pools) and returns the Authorize hook that gives an
+// EAP user its first group's pools (the main pool for a family the group
+// has none of) and subnets; nil without groups.
+func groupAuthorizer(groups map[string]groupPolicy, main []ipsec.AddressPool, gw []netip.Addr) (func(context.Context, ike.AuthRequest) (*ike.AuthDecision, error), error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	decisions := map[string]*ike.AuthDecision{}
+	for name, g := range groups {
+		d := &ike.AuthDecision{}
+		for _, pfx := range g.pools {
+			pool, err := ipsec.NewPool(pfx)
+			if err != nil {
+				return nil, fieldErr("groups."+name+".pools", "%v", err)
+			}
+			for _, a := range gw {
+				pool.Reserve(a)
+			}
+			for a := pfx.Addr(); a.IsValid() && pfx.Contains(a); a = a.Next() {
+				for _, m := range main {
+					if mp, ok := m.(*ipsec.Pool); ok {
+						mp.Reserve(a)
+					}
+				}
+			}
+			d.Pools = append(d.Pools, pool)
+		}
+		for _, m := range main {
+			mp, ok := m.(*ipsec.Pool)
+			if len(d.Pools) > 0 && ok && !slices.ContainsFunc(g.pools, func(p netip.Prefix) bool { return p.Addr().Is4() == mp.Prefix().Addr().Is4() }) {
+				d.Pools = append(d.Pools, m)
+			}
+		}
+		if len(g.subnets) > 0 {
+			d.Subnets = g.subnets
+		}
+		decisions[name] = d
+	}
+	return func(_ context.Context, req ike.AuthRequest) (*ike.AuthDecision, error) {
+		for _, g := range req.Groups {
+			if d, ok := decisions[g]; ok {
+				return d, nil
+			}
+		}
+		return nil, nil
+	}, nil
 }

@@ -42,7 +42,9 @@
 // no_virtual_ip for a peer that uses its own address instead of one from
 // the pools: every other client must request a virtual IP and gets
 // FAILED_CP_REQUIRED otherwise), pools, DNS servers, split-DNS domains,
-// pushed subnets, proposals (strongSwan keywords), the data plane
+// pushed subnets, per-group pools and subnets for EAP users (groups,
+// users[].groups; applied by an ike Hooks.Authorize once EAP tells who
+// the user is), proposals (strongSwan keywords), the data plane
 // (dataplane: userspace or kernel), the TUN device, the Prometheus
 // metrics address (metrics), the log level and a key log for Wireshark.
 // Unknown keys and invalid values stop the start with one line naming

@@ -108,7 +108,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	}
 	store := ipsec.NewUsers()
 	for _, u := range users {
-		store.Set(ipsec.User{Name: u.Name, Password: ipsec.Secret(u.Password)})
+		store.Set(ipsec.User{Name: u.Name, Password: ipsec.Secret(u.Password), Groups: u.Groups})
 	}
 	var keyLog io.Writer
 	if s.keyLog != "" {
@@ -135,6 +135,14 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		pool.Reserve(gw) // the server's own inside address
 		pools = append(pools, pool)
 		inside = append(inside, netip.PrefixFrom(gw, p.Bits()))
+	}
+	var gws []netip.Addr
+	for _, p := range inside {
+		gws = append(gws, p.Addr())
+	}
+	authorize, err := groupAuthorizer(s.groups, pools, gws)
+	if err != nil {
+		return err
 	}
 	for _, p := range s.ike {
 		if slices.Contains(p.KE, proposal.KEMODP1024) {
@@ -201,6 +209,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		// are the engine's; proposals.esp is in each peer's ChildConfig.
 		ike.WithProposals(s.ike),
 		ike.WithHooks(&ike.Hooks{
+			Authorize: authorize, // groups: per-group pools and subnets
 			IKEUp: func(i ipsec.IKESAInfo) {
 				log.Info("client connected", "id", i.RemoteID.String(), "eap", i.EAPIdentity, "addr", i.Remote.String(), "vips", fmt.Sprint(i.VirtualIPs))
 			},
