@@ -206,7 +206,8 @@ type PeerConfig struct {
 	// Pools hand out virtual addresses (IPv4 and IPv6 pools may both be
 	// given); DNS and DNSDomains (split DNS, RFC 8598) go into the CP
 	// reply; Subnets are pushed as INTERNAL_IP4/6_SUBNET and narrow the
-	// local traffic selectors of split-tunnel clients.
+	// local traffic selectors of split-tunnel clients. A nil pool or one
+	// whose Prefix is not valid makes the configuration invalid.
 	Pools []ipsec.AddressPool
 	// AllowNoVirtualIP accepts remote-access peers that request no
 	// virtual address although Pools are configured. By default such a
@@ -406,6 +407,14 @@ func (c *PeerConfig) validate() error {
 		}
 		if ch.LifeTime != 0 && ch.RekeyTime >= ch.LifeTime {
 			return fail(fmt.Sprintf("Children[%d].RekeyTime", i), "rekey time %v not below lifetime %v", ch.RekeyTime, ch.LifeTime)
+		}
+	}
+	for i, pool := range c.Pools {
+		if pool == nil {
+			return fail(fmt.Sprintf("Pools[%d]", i), "nil address pool")
+		}
+		if p := pool.Prefix(); !p.IsValid() {
+			return fail(fmt.Sprintf("Pools[%d]", i), "Prefix() of %T returns no valid prefix (%v)", pool, p)
 		}
 	}
 	if c.FragmentMTU != 0 && (c.FragmentMTU < 576 || c.FragmentMTU > 65535) {
