@@ -38,8 +38,8 @@ type Selector struct {
 	StartPort, EndPort uint16
 }
 
-// AnySelector returns a selector covering every address of the family of
-// addr (IPv4 if addr is IPv4, else IPv6), every protocol and port.
+// AnySelector returns a selector covering every address of one family
+// (IPv4 if ipv4 is true, else IPv6), every protocol and port.
 func AnySelector(ipv4 bool) Selector {
 	if ipv4 {
 		return Selector{Start: netip.IPv4Unspecified(), End: netip.AddrFrom4([4]byte{255, 255, 255, 255}), EndPort: 65535}
