@@ -3,14 +3,16 @@
 // iOS/macOS, Windows, Android strongSwan, Linux NetworkManager, L2TP/IPsec)
 // connect to without extra software.
 //
-// The root package holds only the vocabulary shared by the IKEv2 and IKEv1
-// engines and the embedder: identities, the address-pool and user-credential
+// The root package holds only the vocabulary shared by the IKE engines
+// (IKEv2 today, IKEv1 planned) and the embedder: identities, the address-pool and user-credential
 // interfaces, and SA information snapshots. It imports nothing but the
 // standard library.
 //
 // # Package map
 //
-// Dependencies point down this list; internal/depcheck enforces it.
+// Dependencies point down this list; internal/depcheck enforces it, and
+// internal/doccheck fails on an undocumented exported name or a public
+// package without an Example.
 //
 //	ipsec (root)          shared vocabulary types; stdlib only
 //	proposal              IANA transform registries, strongSwan-style keywords,
@@ -18,21 +20,25 @@
 //	                      native client profiles and default proposal sets
 //	internal/isakmp       generic ISAKMP header, payload-chain walker, byte
 //	                      cursor and builder shared by IKEv1 and IKEv2 codecs
+//	internal/isakmp/capture  IKE messages from pcap and pcapng files, for codec tests
 //	internal/alg          transform IDs to constructors: AEADs, ciphers with
 //	                      integrity, PRFs, key exchanges (MODP, ECP, X25519,
 //	                      X448, ML-KEM)
 //	internal/kdf          prf+, SKEYSEED and KEYMAT (IKEv2); SKEYID and KEYMAT (IKEv1)
 //	esp                   SA and policy types, the DataPlane interface, the
 //	                      userspace ESP engine (TUN + UDP), replay window
-//	eap, xauth            authentication method state machines, credential backends
+//	eap                   EAP method state machines, credential backends
 //	ike, ike/wire         IKEv2 engine and its message codec
-//	ikev1, ikev1/wire     IKEv1/ISAKMP engine and its codec
 //	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
 //	esp/esptest, ike/iketest  test doubles
 //	internal/testnet      test networks of Linux namespaces (veth, NAT router)
 //	internal/testpki      throw-away CA, server and client certificates for tests
 //	internal/strongswan   real strongSwan peers in namespaces: the interop harness
+//	internal/vmclient     real VPN clients with kernel ESP in the test VM
+//	internal/depcheck, internal/doccheck  tests of the layering and the docs
 //	examples/...          runnable programs: responder, roadwarrior, proposalcheck
 //
-// Packages are added as the work lands; see README.md for what works today.
+// Planned, not yet written: ikev1 and ikev1/wire (IKEv1/ISAKMP engine and
+// codec), xauth (IKEv1 extended authentication), l2tp and ppp (an L2TP/IPsec
+// LNS). README.md says what works today.
 package ipsec

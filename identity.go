@@ -52,7 +52,9 @@ func (t IDType) String() string {
 // the IDi/IDr payloads. The zero value is "no identity" (Windows sends no
 // IDr, for example).
 type Identity struct {
+	// Type is the identification type.
 	Type IDType
+	// Data is the identification data as carried in the payload.
 	Data []byte
 }
 

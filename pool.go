@@ -21,6 +21,15 @@ type AddressPool interface {
 	// Release returns a leased address. Releasing an address that is not
 	// leased is a no-op.
 	Release(addr netip.Addr)
+	// Prefix returns the range the pool hands out addresses from; its
+	// address family is the pool's family. The engines ask for it when
+	// the pool is configured and refuse a configuration whose pool
+	// returns an invalid prefix. They use it to pick the pool for a
+	// client's IPv4 or IPv6 request, and to keep the pool's addresses out
+	// of the traffic selectors of peers without a virtual address, so no
+	// peer can claim another client's virtual address. It must not change
+	// while the pool is in use.
+	Prefix() netip.Prefix
 }
 
 // ErrPoolExhausted is returned by Acquire when no address is free.
@@ -80,7 +89,7 @@ func NewPool(prefix netip.Prefix) (*Pool, error) {
 	}, nil
 }
 
-// Prefix returns the pool's prefix.
+// Prefix implements AddressPool: the (masked) prefix given to NewPool.
 func (p *Pool) Prefix() netip.Prefix { return p.prefix }
 
 // Reserve keeps addr from ever being leased (for example the gateway's own

@@ -32,6 +32,8 @@ type User struct {
 // UserStore looks up accounts. Implementations must be safe for concurrent
 // use; a remote backend (RADIUS, LDAP) honours ctx for its deadline.
 type UserStore interface {
+	// LookupUser returns the account called name, or an error wrapping
+	// ErrUnknownUser when there is none.
 	LookupUser(ctx context.Context, name string) (*User, error)
 }
 

@@ -10,7 +10,9 @@ import (
 // for method payloads, its Type-Data). Reason never quotes packet bytes.
 type ParseError struct {
 	Method Type // 0 for the EAP header
+	// Offset is the byte offset of the problem (see the type comment).
 	Offset int
+	// Reason describes the problem.
 	Reason string
 }
 

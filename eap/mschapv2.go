@@ -35,6 +35,7 @@ const (
 
 // MSCHAPv2Packet is the decoded Type-Data of an EAP-MSCHAPv2 packet.
 type MSCHAPv2Packet struct {
+	// OpCode is the MS-CHAPv2 operation (Challenge, Response, Success, ...).
 	OpCode uint8
 	ID     uint8 // MS-CHAPv2-ID
 	// Value is the 16-octet challenge (Challenge) or the 49-octet

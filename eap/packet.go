@@ -88,10 +88,13 @@ const MaxPacketLen = 65535
 // Type-Data after the Type octet for requests and responses and is empty
 // for Success and Failure.
 type Packet struct {
-	Code       Code
+	// Code is Request, Response, Success or Failure.
+	Code Code
+	// Identifier matches a response to its request.
 	Identifier uint8
 	Type       Type // Request and Response only
-	Data       []byte
+	// Data is the Type-Data (see the type comment).
+	Data []byte
 }
 
 // String summarises the packet the way strongSwan logs EAP payloads

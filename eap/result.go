@@ -35,6 +35,7 @@ func (s Status) String() string {
 // Result describes the state of a conversation. Once Status is final the
 // Result no longer changes.
 type Result struct {
+	// Status is how far the conversation got.
 	Status Status
 	// Method is the method in progress or the one that decided the
 	// outcome (0 before any method started).

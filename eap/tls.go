@@ -22,6 +22,7 @@ const (
 
 // TLSPacket is decoded EAP-TLS Type-Data.
 type TLSPacket struct {
+	// Flags are the EAP-TLS flags (TLSFlagLength, TLSFlagMore, TLSFlagStart).
 	Flags uint8
 	// Length is the TLS Message Length when Flags has TLSFlagLength.
 	Length uint32

@@ -92,6 +92,7 @@ func (k EventKind) String() string {
 
 // Event is a notification from the data plane to the IKE engine.
 type Event struct {
+	// Kind says what happened.
 	Kind  EventKind
 	SA    SAID   // expiry events: the SA
 	ReqID uint32 // the SA's or policy's ReqID

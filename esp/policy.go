@@ -33,13 +33,16 @@ func (a Action) String() string {
 // 3.13.1): an inclusive address range, an IP protocol (0 = any) and an
 // inclusive port range. The zero Selector matches nothing; use AnySelector.
 type Selector struct {
-	Start, End         netip.Addr
-	Proto              uint8
+	// Start and End are the first and last address of the range.
+	Start, End netip.Addr
+	// Proto is the IP protocol, 0 for any.
+	Proto uint8
+	// StartPort and EndPort are the first and last port of the range.
 	StartPort, EndPort uint16
 }
 
-// AnySelector returns a selector covering every address of the family of
-// addr (IPv4 if addr is IPv4, else IPv6), every protocol and port.
+// AnySelector returns a selector covering every address of one family
+// (IPv4 if ipv4 is true, else IPv6), every protocol and port.
 func AnySelector(ipv4 bool) Selector {
 	if ipv4 {
 		return Selector{Start: netip.IPv4Unspecified(), End: netip.AddrFrom4([4]byte{255, 255, 255, 255}), EndPort: 65535}
@@ -112,10 +115,14 @@ func (s *Selector) single() bool {
 // one DirOut policy (local TS -> remote TS) and one DirIn policy (remote TS
 // -> local TS) per selector pair.
 type Policy struct {
-	Dir      Direction
+	// Dir is the direction the policy applies to.
+	Dir Direction
+	// Src and Dst select the packets by source and destination.
 	Src, Dst Selector
-	Action   Action
-	ReqID    uint32
+	// Action is what happens to matching packets.
+	Action Action
+	// ReqID names the SAs protecting matching traffic (see SA.ReqID).
+	ReqID uint32
 	// Priority orders overlapping policies: lower values win, as in XFRM.
 	// 0 (the usual value) lets the data plane compute it from the
 	// selectors' specificity with AutoPriority, so a client's /32 wins

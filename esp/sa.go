@@ -60,7 +60,9 @@ type Limits struct {
 // rekey) and the hard limit (an EventHardExpire; the data plane removes the
 // SA itself, as the kernel does).
 type Lifetime struct {
+	// Soft is the limit at which the engine is told to rekey.
 	Soft Limits
+	// Hard is the limit at which the SA is removed.
 	Hard Limits
 }
 
@@ -69,7 +71,9 @@ type Lifetime struct {
 // same one and the destination address tells them apart (as in XFRM, where
 // an SA is keyed by destination, SPI and protocol).
 type SAID struct {
+	// SPI is the SA's security parameter index.
 	SPI uint32
+	// Dir is inbound or outbound.
 	Dir Direction
 	Dst netip.Addr // outer destination; ignored for DirIn by the userspace engine
 }
@@ -83,8 +87,12 @@ func (id SAID) String() string {
 // negotiated it. The data plane copies it on AddSA; later changes by the
 // caller have no effect.
 type SA struct {
-	SPI  uint32
-	Dir  Direction
+	// SPI is the security parameter index: chosen by us for inbound SAs,
+	// by the peer for outbound ones.
+	SPI uint32
+	// Dir is inbound or outbound.
+	Dir Direction
+	// Mode is tunnel or transport mode.
 	Mode Mode
 
 	// Src and Dst are the outer addresses as seen on the wire. A non-zero
@@ -109,6 +117,7 @@ type SA struct {
 	// (RFC 4303 section 3.4.3 allows the receiver to turn it off).
 	ReplayWindow int
 
+	// Lifetime holds the soft and hard limits; zero limits are unlimited.
 	Lifetime Lifetime
 
 	// ReqID ties the SA to the policies that use it: an outbound policy

@@ -201,15 +201,10 @@ func (sa *ikeSA) peerTSAllowed(cc ChildConfig) ([]esp.Selector, error) {
 	return excludePools(allowed, sa.cfg.Pools), nil
 }
 
-// excludePools removes the address ranges of pools (those that say their
-// prefix) from the selectors l.
+// excludePools removes the address ranges of pools from the selectors l.
 func excludePools(l []esp.Selector, pools []ipsec.AddressPool) []esp.Selector {
 	for _, pool := range pools {
-		p, ok := pool.(interface{ Prefix() netip.Prefix })
-		if !ok {
-			continue
-		}
-		cut := esp.PrefixSelector(p.Prefix())
+		cut := esp.PrefixSelector(pool.Prefix())
 		var out []esp.Selector
 		for _, s := range l {
 			out = append(out, subtractRange(s, cut.Start, cut.End)...)

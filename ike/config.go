@@ -48,6 +48,7 @@ func (m AuthMethod) String() string {
 
 // LocalAuth is how we authenticate to the peer.
 type LocalAuth struct {
+	// Method is how we authenticate: AuthPSK, AuthPubkey or AuthEAP.
 	Method AuthMethod
 	// PSK for AuthPSK. Never logged.
 	PSK ipsec.Secret
@@ -64,6 +65,7 @@ type LocalAuth struct {
 
 // RemoteAuth is what we demand of the peer.
 type RemoteAuth struct {
+	// Method is how the peer must authenticate.
 	Method AuthMethod
 	// PSK for AuthPSK.
 	PSK ipsec.Secret
@@ -141,6 +143,7 @@ const (
 // ChildConfig describes the CHILD SAs negotiated under a peer
 // configuration.
 type ChildConfig struct {
+	// Name names the CHILD SA in logs and in ipsec.ChildSAInfo.
 	Name string
 	// LocalTS and RemoteTS are the traffic selectors we accept; the
 	// peer's proposal is narrowed to them (RFC 7296 section 2.9). The zero
@@ -172,6 +175,7 @@ type ChildConfig struct {
 // peers. It is copied when an SA is created: later changes by the caller
 // affect only new SAs.
 type PeerConfig struct {
+	// Name names the configuration in logs, hooks and errors.
 	Name string
 	// LocalID is our identity (IDr as responder, IDi as initiator). The
 	// zero Identity sends our IP address.
@@ -187,8 +191,10 @@ type PeerConfig struct {
 	// RemoteID (e.g. ipsec.FQDN of the name you resolved) to expect
 	// another identity.
 	RemoteID ipsec.Identity
-	Local    LocalAuth
-	Remote   RemoteAuth
+	// Local is how we authenticate to the peer.
+	Local LocalAuth
+	// Remote is what we demand of the peer.
+	Remote RemoteAuth
 	// Proposals are an initiator's IKE proposals, offered in IKE_SA_INIT
 	// and in every rekey of the IKE SA and the only ones accepted when the
 	// gateway rekeys it; nil selects proposal.CompatibleIKE. A responder
@@ -202,11 +208,13 @@ type PeerConfig struct {
 	// ESP in both roles, and for IKE rekeys the gateway starts with our
 	// initiator (a responder's IKE order is WithPreferPeerProposals).
 	PreferPeerProposals bool
-	Children            []ChildConfig
+	// Children describe the CHILD SAs: the first is negotiated in IKE_AUTH.
+	Children []ChildConfig
 	// Pools hand out virtual addresses (IPv4 and IPv6 pools may both be
 	// given); DNS and DNSDomains (split DNS, RFC 8598) go into the CP
 	// reply; Subnets are pushed as INTERNAL_IP4/6_SUBNET and narrow the
-	// local traffic selectors of split-tunnel clients.
+	// local traffic selectors of split-tunnel clients. A nil pool or one
+	// whose Prefix is not valid makes the configuration invalid.
 	Pools []ipsec.AddressPool
 	// AllowNoVirtualIP accepts remote-access peers that request no
 	// virtual address although Pools are configured. By default such a
@@ -214,10 +222,14 @@ type PeerConfig struct {
 	// virtual address may only use the configured ChildConfig.RemoteTS
 	// or, when none is set, its own outer address, never the pools.
 	AllowNoVirtualIP bool
-	DNS              []netip.Addr
-	DNSDomains       []string
-	Subnets          []netip.Prefix
-	SendCert         SendCertPolicy
+	// DNS are the DNS servers pushed to remote-access peers.
+	DNS []netip.Addr
+	// DNSDomains are the split-DNS domains (RFC 8598) pushed with DNS.
+	DNSDomains []string
+	// Subnets are the networks pushed as INTERNAL_IP4/6_SUBNET (see Pools).
+	Subnets []netip.Prefix
+	// SendCert says when we send our certificate.
+	SendCert SendCertPolicy
 	// VirtualIPs are the addresses an initiator requests in its CP
 	// payload: 0.0.0.0 or :: for "any address of this family" (what
 	// road-warrior clients send), or a specific one.
@@ -257,6 +269,7 @@ type PeerConfig struct {
 // PeerQuery is what the engine knows when it asks for a PeerConfig: the
 // addresses and, from IKE_AUTH on, the identities the peer sent.
 type PeerQuery struct {
+	// Local and Remote are our address and the peer's, with ports.
 	Local, Remote netip.AddrPort
 	// RemoteID is the peer's IDi (responder) or IDr (initiator).
 	RemoteID ipsec.Identity
@@ -406,6 +419,14 @@ func (c *PeerConfig) validate() error {
 		}
 		if ch.LifeTime != 0 && ch.RekeyTime >= ch.LifeTime {
 			return fail(fmt.Sprintf("Children[%d].RekeyTime", i), "rekey time %v not below lifetime %v", ch.RekeyTime, ch.LifeTime)
+		}
+	}
+	for i, pool := range c.Pools {
+		if pool == nil {
+			return fail(fmt.Sprintf("Pools[%d]", i), "nil address pool")
+		}
+		if p := pool.Prefix(); !p.IsValid() {
+			return fail(fmt.Sprintf("Pools[%d]", i), "Prefix() of %T returns no valid prefix (%v)", pool, p)
 		}
 	}
 	if c.FragmentMTU != 0 && (c.FragmentMTU < 576 || c.FragmentMTU > 65535) {

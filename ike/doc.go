@@ -2,6 +2,30 @@
 // shared with IKEv1 and ESP-in-UDP, a Responder for gateways and an
 // Initiator for clients.
 //
+// # Start here
+//
+// A gateway: ListenUDP opens UDP 500 and 4500; NewResponder on that
+// transport with WithPeers (StaticPeers of one or more PeerConfig: who we
+// are, how each side authenticates, address pools, DNS, CHILD SA
+// selectors) and WithDataPlane (esp.NewUserspace or the kernel's, package
+// xfrm); then Serve until the context ends. Hooks report SAs coming up
+// and down and Alerts explain refused peers; Responder.SAs and Stats are
+// snapshots for status pages. See ExampleNewResponder.
+//
+// A client: NewInitiator on a transport (its own ListenUDP, or the
+// gateway's for site-to-site), then Initiator.Dial with a PeerConfig; the
+// returned SA follows rekeys and reports its virtual IPs and DNS servers.
+// See ExampleInitiator_Dial.
+//
+// Errors: Dial and the hooks return errors that errors.Is classifies with
+// this package's sentinels (ErrAuthFailed, ErrNoProposalChosen,
+// ErrTSUnacceptable, ErrTimeout, ...) whichever side refused; a
+// *NotifyError tells the notification and the side.
+//
+// Tests: package ike/iketest runs a responder and an initiator over an
+// in-memory network, with a recording data plane and a fixed random
+// source; its Example is a complete handshake in a few lines.
+//
 // # Transport
 //
 // ListenUDP owns UDP 500 and 4500 on IPv4 and IPv6 and sorts what arrives:

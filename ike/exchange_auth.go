@@ -493,11 +493,7 @@ func (sa *ikeSA) assignConfig(req *wire.CP) (*wire.CP, error) {
 		}
 	}
 	for _, pool := range sa.cfg.Pools {
-		p, ok := pool.(interface{ Prefix() netip.Prefix })
-		is6 := ok && p.Prefix().Addr().Is6()
-		if !ok {
-			continue
-		}
+		is6 := pool.Prefix().Addr().Is6()
 		if (is6 && (!want6 || got6)) || (!is6 && (!want4 || got4)) {
 			continue
 		}

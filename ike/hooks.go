@@ -44,10 +44,10 @@ type Hooks struct {
 
 // Alert is a notable, peer-caused event.
 type Alert struct {
-	Kind   AlertKind
+	Kind   AlertKind       // what kind of event
 	Info   ipsec.IKESAInfo // what is known of the SA so far
-	Err    error
-	Detail string // operator-facing explanation, e.g. a proposal mismatch
+	Err    error           // the error behind it, if any
+	Detail string          // operator-facing explanation, e.g. a proposal mismatch
 }
 
 // AlertKind classifies alerts.

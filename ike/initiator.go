@@ -43,6 +43,9 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 	if cfg.preferPeer {
 		return nil, errors.New("ike: WithPreferPeerProposals: an initiator follows PeerConfig.PreferPeerProposals; WithPreferPeerProposals is for NewResponder")
 	}
+	if err := cfg.checkInitiatorOptions(); err != nil {
+		return nil, err
+	}
 	e := newEngine(conn, cfg, false)
 	conn.SetIKEv2Handler(e.receive)
 	return &Initiator{e: e}, nil

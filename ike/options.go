@@ -12,7 +12,13 @@ import (
 	"github.com/goipsec/ipsec/proposal"
 )
 
-// Option configures NewResponder and NewInitiator.
+// Option configures NewResponder and NewInitiator. Options whose comment
+// says they are a responder's (WithPeers, WithProposals,
+// WithPreferPeerProposals, WithRedirect, WithRedirectOnAuth,
+// WithHalfOpenLimits, WithSourceLimits, WithAuthFailureLimit,
+// WithKeyExchangeLimits, WithIdentityLimits) make NewInitiator fail with
+// an error naming the option; the others apply to both roles, as every
+// IKE SA, whoever started it, rekeys, retransmits and installs CHILD SAs.
 type Option func(*config)
 
 // Retransmission defaults follow strongSwan (charon.retransmit_*): 4 s,

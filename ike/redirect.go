@@ -25,6 +25,7 @@ const maxRedirects = 5
 // RedirectQuery is what a responder's redirect callback is told about an
 // IKE_SA_INIT request from a client that supports REDIRECT.
 type RedirectQuery struct {
+	// Local and Remote are our address and the client's, with ports.
 	Local, Remote netip.AddrPort
 	// RedirectedFrom is the gateway that sent the client here, if any
 	// (REDIRECTED_FROM): a load balancer uses it to avoid loops.

@@ -58,8 +58,8 @@ func (r *Responder) SAs() []ipsec.IKESAInfo {
 
 // Stats are responder counters.
 type Stats struct {
-	HalfOpen    int
-	CookiesSent uint64
+	HalfOpen    int    // IKE SAs between IKE_SA_INIT and IKE_AUTH
+	CookiesSent uint64 // COOKIE notifications sent (RFC 7296 section 2.6)
 	Rejected    uint64 // IKE_SA_INIT requests refused (limits, bad proposals, syntax)
 	Dropped     uint64 // packets dropped (malformed, unknown SPI, queue full)
 	// Blocked counts IKE_SA_INIT requests dropped by the per-source

@@ -48,7 +48,7 @@ type TransportStats struct {
 	Keepalives         uint64 // NAT keepalives (RFC 3948 section 2.3), dropped
 	Unclaimed          uint64 // no receiver registered for the protocol
 	Malformed          uint64 // too short or an unknown IKE major version
-	ReadErrors, Errors uint64
+	ReadErrors, Errors uint64 // failed socket reads; failed sends
 }
 
 // Transport owns the UDP sockets of IKE: port 500 and the NAT-T port 4500,

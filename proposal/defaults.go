@@ -47,7 +47,13 @@ const (
 	compatESPSHA1 = "aes256-aes128-sha1-curve25519-ecp256-ecp384-modp3072-modp2048-modpnone"
 )
 
-// StrictIKE returns the strict default IKE proposals (see the file comment).
+// StrictIKE returns the strict default IKE proposals, nothing RFC 8221 or
+// RFC 8247 deprecate: AES-GCM, ChaCha20-Poly1305, and AES-CBC with
+// HMAC-SHA-2; PRF SHA-2; Curve25519, ECP-256, ECP-384, MODP-3072 and
+// MODP-2048. They accept iOS, macOS, Android, Linux NetworkManager and
+// Windows with the PowerShell GCM settings or the NegotiateDH2048_AES256
+// registry key, and refuse the Windows 10/11 defaults (MODP-1024 only) and
+// IKEv1 racoon (use CompatibleIKE for those).
 func StrictIKE() List { return mustParse(strictIKEAEAD+", "+strictIKEClassic, ProtoIKE) }
 
 // StrictESP returns the strict default ESP proposals.

@@ -61,6 +61,7 @@ type IKEv1Phase1 struct {
 	KeyLength  uint16 // Key Length (14), bits, 0 = absent
 	Hash       uint16 // Hash Algorithm (2); its HMAC is the PRF
 	Group      uint16 // Group Description (4)
+	// AuthMethod is the Authentication Method attribute (3).
 	AuthMethod IKEv1AuthMethod
 }
 

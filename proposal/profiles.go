@@ -12,7 +12,8 @@ import "strings"
 // Profile is the proposal set one native client sends.
 type Profile struct {
 	// Name is the short name proposalcheck accepts, e.g. "ios".
-	Name        string
+	Name string
+	// Description says which client and settings send it.
 	Description string
 	// Source says where the proposals come from and what is unverified.
 	Source string

@@ -8,7 +8,9 @@ import (
 // Encr is one encryption transform: the algorithm and its Key Length
 // attribute in bits (0 when the algorithm has no such attribute).
 type Encr struct {
-	ID     EncrID
+	// ID is the encryption algorithm.
+	ID EncrID
+	// KeyLen is the Key Length attribute in bits, 0 when absent.
 	KeyLen uint16
 }
 
@@ -25,7 +27,9 @@ func (e Encr) String() string {
 // engines convert the codec's transform substructures to and from this
 // form with Proposal.Add and Proposal.Transforms.
 type Transform struct {
-	Type   TransformType
+	// Type is the transform type.
+	Type TransformType
+	// ID is the transform ID within Type's registry.
 	ID     uint16
 	KeyLen uint16 // Key Length attribute in bits, 0 = absent
 }
@@ -65,11 +69,14 @@ const NumAddKE = 7
 type Proposal struct {
 	// Number is the proposal number (1-based) of the SA payload it came
 	// from; Parse numbers proposals in list order.
-	Number   uint8
+	Number uint8
+	// Protocol is IKE, ESP or AH.
 	Protocol Protocol
 	// SPI is the sender's SPI for this proposal (empty in an initial
 	// IKE_SA_INIT, 4 bytes for ESP, 8 for an IKE rekey).
-	SPI   []byte
+	SPI []byte
+	// Encr, PRF, Integ and KE list the transforms of each type, in
+	// preference order.
 	Encr  []Encr
 	PRF   []PRFID
 	Integ []IntegID

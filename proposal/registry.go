@@ -20,6 +20,7 @@ const (
 
 // EncrAlg describes one encryption transform (IKEv2 transform type 1).
 type EncrAlg struct {
+	// ID is the transform ID.
 	ID   EncrID
 	Name string // IANA name, e.g. ENCR_AES_GCM_16
 	// Keyword is the strongSwan keyword stem: for algorithms with a key
@@ -35,11 +36,13 @@ type EncrAlg struct {
 	// BareKeyLen is the key length meant by the bare keyword without
 	// digits ("aes" = AES-CBC-128), 0 if the bare keyword is not accepted.
 	BareKeyLen uint16
-	AEAD       bool
+	// AEAD marks combined-mode ciphers, which take no integrity transform.
+	AEAD bool
 	// Weak is set for algorithms RFC 8221/8247 deprecate; WeakReason says why.
 	Weak       bool
 	WeakReason string
-	Use        Usage
+	// Use says in which protocols the algorithm may appear.
+	Use Usage
 	// IKEv1Phase1 is the IKEv1 Encryption Algorithm attribute value
 	// (RFC 2409 appendix A, RFC 3602); 0 = not defined for IKEv1 phase 1.
 	IKEv1Phase1 uint16
@@ -49,9 +52,12 @@ type EncrAlg struct {
 
 // PRFAlg describes one pseudorandom function (transform type 2).
 type PRFAlg struct {
-	ID         PRFID
-	Name       string
-	Keyword    string // "prfsha256"
+	// ID is the transform ID.
+	ID PRFID
+	// Name is the IANA name, e.g. PRF_HMAC_SHA2_256.
+	Name    string
+	Keyword string // "prfsha256"
+	// Weak is set for PRFs RFC 8247 deprecates; WeakReason says why.
 	Weak       bool
 	WeakReason string
 	// IKEv1Hash is the IKEv1 phase-1 Hash Algorithm attribute value whose
@@ -61,9 +67,13 @@ type PRFAlg struct {
 
 // IntegAlg describes one integrity transform (transform type 3).
 type IntegAlg struct {
-	ID         IntegID
-	Name       string
-	Keywords   []string // canonical first: "sha256", then aliases
+	// ID is the transform ID.
+	ID IntegID
+	// Name is the IANA name, e.g. AUTH_HMAC_SHA2_256_128.
+	Name     string
+	Keywords []string // canonical first: "sha256", then aliases
+	// Weak is set for algorithms RFC 8221/8247 deprecate; WeakReason says
+	// why. Use says in which protocols it may appear.
 	Weak       bool
 	WeakReason string
 	Use        Usage
@@ -77,9 +87,12 @@ type IntegAlg struct {
 
 // KEAlg describes one key exchange method (transform types 4 and 6..12).
 type KEAlg struct {
-	ID         KEID
-	Name       string
-	Keywords   []string // canonical first: "curve25519", then "x25519"
+	// ID is the transform ID.
+	ID KEID
+	// Name is the IANA name, e.g. ECP_256.
+	Name     string
+	Keywords []string // canonical first: "curve25519", then "x25519"
+	// Weak is set for groups RFC 8247 deprecates; WeakReason says why.
 	Weak       bool
 	WeakReason string
 	// KEM marks post-quantum KEMs, usable only as additional key exchanges
@@ -91,8 +104,11 @@ type KEAlg struct {
 
 // ESNAlg describes one sequence number transform (transform type 5).
 type ESNAlg struct {
-	ID      ESNID
-	Name    string
+	// ID is the transform ID.
+	ID ESNID
+	// Name is the IANA name, e.g. ESN.
+	Name string
+	// Keyword is the strongSwan keyword ("esn", "noesn").
 	Keyword string
 }
 

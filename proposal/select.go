@@ -197,6 +197,7 @@ func promote(a []Transform, id KEID) []Transform {
 
 // TypeMismatch is one transform type without a common transform.
 type TypeMismatch struct {
+	// Type is the transform type.
 	Type TransformType
 	// Preferred and Other are what each side offered for Type; Preferred
 	// is ours unless SelectOptions.PreferPeer was set.
@@ -208,7 +209,8 @@ type TypeMismatch struct {
 type PairMismatch struct {
 	Local, Peer int    // 0-based indexes into the lists given to Select
 	Reason      string // set when the pair failed as a whole (protocol, unknown transform type)
-	Types       []TypeMismatch
+	// Types lists the transform types without a common transform.
+	Types []TypeMismatch
 }
 
 // MismatchError is returned by Select when no proposal matches. It keeps
@@ -218,8 +220,10 @@ type PairMismatch struct {
 // hostile proposals costs nothing unless it is logged, and it covers at
 // most MaxExplainedPeerProposals peer proposals.
 type MismatchError struct {
+	// Local and Peer are our proposals and the peer's, as given to Select.
 	Local, Peer List
-	Options     SelectOptions
+	// Options are the SelectOptions Select ran with.
+	Options SelectOptions
 }
 
 // MaxExplainedPeerProposals bounds the analysis of a mismatch: real

@@ -16,6 +16,7 @@ import (
 // NAT-T sockets. *ike.Transport satisfies it (this package does not
 // import ike).
 type Transport interface {
+	// NATTConns returns the UDP sockets of the NAT-T port.
 	NATTConns() []*net.UDPConn
 }
 

@@ -11,7 +11,7 @@ import (
 // ErrSelector reports a policy whose traffic selectors XFRM cannot express
 // exactly: XFRM matches an address prefix and either one port or all of
 // them. Address ranges are split into prefixes (one kernel policy each, at
-// most maxKernelSelectors); port ranges other than one port or all are
+// most 64 per policy; a range needing more is refused); port ranges other than one port or all are
 // rejected, because widening them (as some daemons do) would let traffic
 // the peer never agreed to through.
 var ErrSelector = errors.New("xfrm: traffic selector not expressible as an XFRM selector")

@@ -9,8 +9,10 @@ import (
 // EncodeError reports a payload the builder cannot encode (a field too long
 // for its length field, an SK payload that was not sealed, ...).
 type EncodeError struct {
+	// Payload is the payload type that could not be encoded.
 	Payload PayloadType
-	Reason  string
+	// Reason says what is wrong with it.
+	Reason string
 }
 
 // Error implements the error interface.

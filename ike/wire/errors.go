@@ -14,10 +14,14 @@ import (
 // for the header). Err, when set, is a sentinel the engine maps to a
 // notify (ErrUnsupportedVersion -> INVALID_MAJOR_VERSION).
 type ParseError struct {
-	Offset  int
+	// Offset is the byte offset of the error (see the type comment).
+	Offset int
+	// Payload is the payload being decoded, PayloadNone for the header.
 	Payload PayloadType
-	Reason  string
-	Err     error
+	// Reason describes the syntax error.
+	Reason string
+	// Err is a sentinel such as ErrUnsupportedVersion, or nil.
+	Err error
 }
 
 // Error implements the error interface.
@@ -40,7 +44,9 @@ var ErrUnsupportedVersion = errors.New("wire: unsupported IKE major version")
 // the whole message with UNSUPPORTED_CRITICAL_PAYLOAD, whose notification
 // data is the one-octet payload type: Notify builds that payload.
 type CriticalPayloadError struct {
-	Type   PayloadType
+	// Type is the unknown payload type.
+	Type PayloadType
+	// Offset is the payload's byte offset in the buffer given to Parse.
 	Offset int
 }
 

@@ -11,16 +11,22 @@ const HeaderLen = isakmp.HeaderLen
 
 // Header is the IKE header (RFC 7296 section 3.1).
 type Header struct {
+	// SPIi is the IKE SA initiator's SPI.
 	SPIi uint64
+	// SPIr is the IKE SA responder's SPI (0 in the first IKE_SA_INIT request).
 	SPIr uint64
 	// NextPayload is the type of the first payload; the builder computes it.
 	NextPayload PayloadType
 	// MajorVersion and MinorVersion: the builder writes 2.0 when both are 0.
 	MajorVersion uint8
+	// MinorVersion: see MajorVersion.
 	MinorVersion uint8
-	Exchange     ExchangeType
-	Flags        Flags
-	MessageID    uint32
+	// Exchange is the exchange type.
+	Exchange ExchangeType
+	// Flags holds the I(nitiator) and R(esponse) flags.
+	Flags Flags
+	// MessageID is the message ID (RFC 7296 section 2.2).
+	MessageID uint32
 	// Length is the total message length; the builder computes it.
 	Length uint32
 }
@@ -34,7 +40,10 @@ func (h *Header) IsInitiator() bool { return h.Flags&FlagInitiator != 0 }
 
 // Message is a decoded IKEv2 message.
 type Message struct {
-	Header   Header
+	// Header is the IKE header.
+	Header Header
+	// Payloads are the decoded payloads in message order; an SK payload holds
+	// the inner chain after Open.
 	Payloads []Payload
 	// Raw is the buffer Parse decoded (AUTH signs the raw IKE_SA_INIT
 	// messages, RFC 7296 section 2.15); the builder leaves it alone.

@@ -18,10 +18,16 @@ import (
 // section 5.1, RFC 7383 section 2.5). Seal must be usable in place
 // (dst = plaintext[:0]) like crypto/cipher.AEAD.
 type Crypter interface {
+	// IVLen returns the length of the IV in front of the ciphertext.
 	IVLen() int
+	// ICVLen returns the length of the integrity checksum after it.
 	ICVLen() int
+	// BlockLen returns the block size the plaintext is padded to.
 	BlockLen() int
+	// Seal appends the encryption of plaintext and its ICV over aad to dst.
 	Seal(dst, iv, plaintext, aad, icvSuffix []byte) []byte
+	// Open appends the decryption of ciphertextAndICV to dst after checking
+	// its ICV over aad; it fails on a mismatch.
 	Open(dst, iv, ciphertextAndICV, aad, icvSuffix []byte) ([]byte, error)
 }
 
@@ -31,11 +37,14 @@ type Crypter interface {
 // aliasing the message) are set and Payloads is nil until Open. To send,
 // set Payloads and call Message.AppendSealed, or Message.AppendFragments.
 type SK struct {
+	// FirstPayload is the type of the first inner payload.
 	FirstPayload PayloadType
-	Body         []byte
-	Payloads     []Payload
-	aad          []byte
-	opened       bool
+	// Body is IV || ciphertext || padding || ICV, from Parse.
+	Body []byte
+	// Payloads is the inner chain: set by Open, or by the sender before sealing.
+	Payloads []Payload
+	aad      []byte
+	opened   bool
 }
 
 // Encrypted reports whether the payload holds ciphertext that has not been
@@ -50,12 +59,17 @@ func (*SK) PayloadType() PayloadType { return PayloadSK }
 // Open: this fragment's share of the inner chain, to be given to a
 // Reassembler.
 type SKF struct {
-	Number       uint16
-	Total        uint16
+	// Number is the fragment number, from 1.
+	Number uint16
+	// Total is the number of fragments of the message.
+	Total uint16
+	// FirstPayload is the type of the first inner payload (fragment 1 only).
 	FirstPayload PayloadType
-	Body         []byte
-	Plaintext    []byte
-	aad          []byte
+	// Body is IV || ciphertext || padding || ICV, from Parse.
+	Body []byte
+	// Plaintext is this fragment's decrypted share of the inner chain, set by Open.
+	Plaintext []byte
+	aad       []byte
 }
 
 // PayloadType returns PayloadSKF.

@@ -29,6 +29,7 @@ var table = []rule{
 	{pkg: "internal/alg", allow: []string{"proposal"}, ext: true},
 	{pkg: "internal/kdf", allow: []string{"internal/alg", "proposal"}, ext: true},
 	{pkg: "internal/depcheck", allow: nil},
+	{pkg: "internal/doccheck", allow: nil},
 	{pkg: "internal/testnet", allow: nil, ext: true},
 	{pkg: "internal/testpki", allow: nil},
 	{pkg: "internal/strongswan", allow: []string{"internal/testnet", "internal/testpki"}, ext: true},

@@ -7,9 +7,12 @@ import "fmt"
 // chain) at which the problem was detected; Payload is the type of the
 // payload being decoded, 0 for the header.
 type Error struct {
-	Offset  int
+	// Offset is the byte offset of the problem.
+	Offset int
+	// Payload is the payload type being decoded, 0 for the header.
 	Payload uint8
-	Reason  string
+	// Reason describes the problem.
+	Reason string
 }
 
 // Error implements the error interface.

@@ -18,16 +18,23 @@ const MaxMessageLen = 65535
 // Header is the fixed message header shared by IKEv1 and IKEv2. The two
 // SPIs are IKEv1's initiator and responder cookies.
 type Header struct {
-	SPIi        uint64
-	SPIr        uint64
+	// SPIi is the initiator's SPI (IKEv1: cookie).
+	SPIi uint64
+	// SPIr is the responder's SPI (IKEv1: cookie), 0 before it is known.
+	SPIr uint64
+	// NextPayload is the type of the first payload.
 	NextPayload uint8
 	// Version is the raw version byte: major version in the high nibble,
 	// minor version in the low nibble.
-	Version   uint8
-	Exchange  uint8
-	Flags     uint8
+	Version uint8
+	// Exchange is the exchange type.
+	Exchange uint8
+	// Flags are the header flags.
+	Flags uint8
+	// MessageID is the message ID.
 	MessageID uint32
-	Length    uint32
+	// Length is the total message length.
+	Length uint32
 }
 
 // MajorVersion returns the high nibble of the version byte.

@@ -36,6 +36,7 @@ func V1SKEYIDPublicKey(p alg.PRF, newHash func() hash.Hash, ni, nr, ckyI, ckyR [
 
 // V1Keys are the IKEv1 phase 1 secrets of RFC 2409 section 5.
 type V1Keys struct {
+	// SKEYID is the root secret the others derive from.
 	SKEYID  Key
 	SKEYIDd Key // derives Quick Mode KEYMAT
 	SKEYIDa Key // ISAKMP message integrity (HASH payloads)

@@ -29,8 +29,11 @@ func Users(users map[string]string) string {
 
 // SAState summarizes `swanctl --list-sas` for one connection.
 type SAState struct {
+	// IKEUp and ChildUp report an established IKE SA and an installed CHILD SA.
 	IKEUp, ChildUp bool
-	VIPs           []netip.Addr
+	// VIPs are the virtual IPs the client got.
+	VIPs []netip.Addr
+	// IKEAlg and ESPAlg are the negotiated algorithms as swanctl prints them.
 	IKEAlg, ESPAlg string
 }
 

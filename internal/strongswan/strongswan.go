@@ -39,7 +39,9 @@ var profiles embed.FS
 
 // Profile is a rendered persona or responder.
 type Profile struct {
-	Name   string
+	// Name is the profile's file name without extension.
+	Name string
+	// About is the profile's one-line description.
 	About  string
 	Server string   // for client profiles: the server profile it pairs with
 	Charon []string // extra "key = value" lines for charon's section
@@ -133,6 +135,7 @@ type Options struct {
 
 // Charon is a running charon daemon in a namespace.
 type Charon struct {
+	// Dir is the daemon's working directory (configuration, sockets, logs).
 	Dir string
 	ns  *testnet.NS
 	cmd *exec.Cmd

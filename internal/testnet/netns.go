@@ -17,6 +17,7 @@ import (
 
 // NS is a network namespace created by a test.
 type NS struct {
+	// Name is the namespace's name (ip netns).
 	Name string
 	t    testing.TB
 }

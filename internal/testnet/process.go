@@ -12,7 +12,9 @@ import (
 // captured (the end-to-end tests run the example programs this way, as
 // an operator would).
 type Process struct {
-	Cmd            *exec.Cmd
+	// Cmd is the running command.
+	Cmd *exec.Cmd
+	// Stdout and Stderr capture the program's output.
 	Stdout, Stderr *Buffer
 	// Done receives the exit status once, when the program ends.
 	Done chan error

@@ -30,6 +30,7 @@ var (
 // Topology is a client and a server namespace, optionally with a NAT
 // router between them.
 type Topology struct {
+	// Client and Server are the two ends.
 	Client, Server *NS
 	NAT            *NS // nil for a direct link
 	// ClientAddr4/6 are the client's own addresses (behind the NAT when

@@ -37,9 +37,12 @@ const (
 
 // Cert is a certificate with its private key.
 type Cert struct {
+	// Cert is the parsed certificate.
 	Cert *x509.Certificate
-	Key  crypto.Signer
-	DER  []byte
+	// Key is its private key.
+	Key crypto.Signer
+	// DER is the certificate's DER encoding.
+	DER []byte
 }
 
 // CertPEM returns the certificate in PEM.
@@ -58,6 +61,7 @@ func (c *Cert) KeyPEM() []byte {
 
 // PKI is a CA with one server and one client certificate.
 type PKI struct {
+	// CA issued Server's and Client's certificates.
 	CA, Server, Client *Cert
 }
 

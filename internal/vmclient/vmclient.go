@@ -127,16 +127,20 @@ func Hosts(t testing.TB, ns *testnet.NS, name string, addr netip.Addr) {
 
 // State is one XFRM state as `ip -s xfrm state` shows it.
 type State struct {
+	// Src and Dst are the outer addresses.
 	Src, Dst netip.Addr
 	Proto    string // esp, ah, comp
-	SPI      uint32
-	Mode     string // tunnel, transport
+	// SPI is the security parameter index.
+	SPI  uint32
+	Mode string // tunnel, transport
 	// Encap is the encapsulation type (espinudp) or "" for raw ESP.
-	Encap                  string
+	Encap string
+	// EncapSport and EncapDport are the UDP ports of an encapsulated SA.
 	EncapSport, EncapDport uint16
 	Bytes, Packets         uint64 // lifetime current
 }
 
+// String formats the state on one line for test logs.
 func (s State) String() string {
 	e := "raw"
 	if s.Encap != "" {

@@ -14,8 +14,10 @@ type Packet struct {
 	// reassembled IP datagram, the frame of its last fragment (where
 	// Wireshark shows the reassembled message too).
 	Frame int
-	Src   netip.AddrPort
-	Dst   netip.AddrPort
+	// Src is the sender's address and UDP port.
+	Src netip.AddrPort
+	// Dst is the receiver's address and UDP port.
+	Dst netip.AddrPort
 	// NATT reports that the message came on a UDP 4500 port with the
 	// non-ESP marker, which Payload no longer contains.
 	NATT bool
