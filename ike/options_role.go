@@ -23,6 +23,7 @@ func (c *config) responderOnly() []string {
 	add(c.authFailLimit != d.authFailLimit || c.authFailWindow != d.authFailWindow, "WithAuthFailureLimit")
 	add(c.kexWorkers != d.kexWorkers || c.kexQueue != d.kexQueue, "WithKeyExchangeLimits")
 	add(c.limits != d.limits, "WithIdentityLimits")
+	add(c.authzTimeout != d.authzTimeout, "WithAuthorizeTimeout")
 	return names
 }
 

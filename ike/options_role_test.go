@@ -27,6 +27,7 @@ func TestResponderOptionsRefusedByInitiator(t *testing.T) {
 		"WithAuthFailureLimit":  ike.WithAuthFailureLimit(3, time.Minute),
 		"WithKeyExchangeLimits": ike.WithKeyExchangeLimits(1, 8),
 		"WithIdentityLimits":    ike.WithIdentityLimits(ike.IdentityLimits{IKESAs: 1}),
+		"WithAuthorizeTimeout":  ike.WithAuthorizeTimeout(time.Second),
 	}
 	net := iketest.NewNetwork(1)
 	for name, opt := range responderOnly {
