@@ -93,6 +93,8 @@ type config struct {
 	kexWorkers      int // 0: GOMAXPROCS-1, at least 1
 	kexQueue        int
 	limits          IdentityLimits
+
+	accounting accountingConfig // WithAccounting (accounting.go)
 }
 
 func defaultConfig() config {
@@ -248,6 +250,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithAuthFailureLimit: %d, %v out of range", c.authFailLimit, c.authFailWindow)
 	case c.kexWorkers < 0 || c.kexQueue <= 0:
 		return fmt.Errorf("ike: WithKeyExchangeLimits: %d, %d out of range", c.kexWorkers, c.kexQueue)
+	}
+	if err := c.accounting.validate(); err != nil {
+		return err
 	}
 	for _, p := range c.proposals {
 		if p.Protocol != proposal.ProtoIKE {

@@ -1,0 +1,56 @@
+package ike
+
+import (
+	"sync"
+	"time"
+)
+
+// session is the peer's session as the embedder sees it: one SessionID
+// (ipsec.IKESAInfo.SessionID) from the first IKE_SA_INIT to the end,
+// whatever IKE rekeys, CHILD rekeys and reauthentications replace its SAs
+// in between. The IKE SAs of one session share it (handOver, a
+// reauthentication, a redundant SA of a rekey collision), each on its own
+// goroutine, so everything but id is guarded by mu.
+type session struct {
+	id uint64 // unique per engine, never reused; constant
+
+	mu sync.Mutex
+	// owner is the IKE SA that holds the session now: set when an IKE SA
+	// of the session is established or takes over by a rekey. Only the
+	// owner sends interim accounting and its end is the session's end.
+	owner *ikeSA
+	// gone is the traffic of the session's CHILD SAs that ended without
+	// a successor to take their counters over (see passOnCounters).
+	gone counters
+	// started is when accounting Start was reported (zero: not yet);
+	// nextInterim is when the next interim update is due.
+	started, nextInterim time.Time
+}
+
+// newSession gives a new IKE SA its own session with a fresh ID. A rekey
+// or reauthentication later replaces it with its predecessor's
+// (joinSession); the fresh ID is then never used, and never reused.
+func (e *engine) newSession() *session { return &session{id: e.sessionIDs.Add(1)} }
+
+// joinSession makes ns, which replaces or accompanies sa, part of sa's
+// session. It runs before ns's goroutine starts.
+func (sa *ikeSA) joinSession(ns *ikeSA) { ns.sess = sa.sess }
+
+// nasPort is the session's NAS-Port (RFC 2865 section 5.5), a number per
+// session for RADIUS: the SessionID's low 32 bits, so it repeats only
+// after 2^32 sessions of one engine.
+func (s *session) nasPort() uint32 { return uint32(s.id) }
+
+// takeOwnership makes sa the IKE SA that speaks for the session.
+func (s *session) takeOwnership(sa *ikeSA) {
+	s.mu.Lock()
+	s.owner = sa
+	s.mu.Unlock()
+}
+
+// ownedBy reports whether sa speaks for the session.
+func (s *session) ownedBy(sa *ikeSA) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owner == sa
+}
