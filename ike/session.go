@@ -1,8 +1,11 @@
 package ike
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"github.com/goipsec/ipsec/eap"
 )
 
 // session is the peer's session as the embedder sees it: one SessionID
@@ -53,4 +56,13 @@ func (s *session) ownedBy(sa *ikeSA) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.owner == sa
+}
+
+// nasContext is the context of EAP conversations: the engine's, carrying
+// the NAS context an eap.Backend (a RADIUS client) needs.
+func (sa *ikeSA) nasContext() context.Context {
+	return eap.ContextWithNAS(sa.e.ctx, eap.NAS{
+		ClientAddr: sa.remote, LocalAddr: sa.local, SPIi: sa.spii, SPIr: sa.spir,
+		SessionID: sa.sess.id, Port: sa.sess.nasPort(),
+	})
 }
