@@ -320,3 +320,69 @@ func TestAccountingThroughRekeys(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionSurvivesReauthentication: a client that reauthenticates
+// make before break (twice in 12 minutes) keeps its SessionID on both
+// sides; the gateway reports one accounting Start, no Stop until the
+// client leaves, and session counters that include the traffic of the
+// replaced IKE SAs, equal to its data plane's totals.
+func TestSessionSurvivesReauthentication(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		respCfg.Pools = []ipsec.AddressPool{mustPool(t, "198.51.100.64/26")}
+		initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
+		initCfg.ReauthTime = 5 * time.Minute
+		var acct acctRecorder
+		p := newPair(t, respCfg, ike.WithAccounting(&acct, 0))
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, gwFirst := sa.Info(), p.resp.SAs()
+		if len(gwFirst) != 1 {
+			t.Fatalf("gateway SAs %+v", gwFirst)
+		}
+		for range 12 {
+			send(t, p.initDP, p.respDP, 3, 500)
+			send(t, p.respDP, p.initDP, 2, 300)
+			time.Sleep(time.Minute)
+		}
+		synctest.Wait()
+		now, gw := sa.Info(), p.resp.SAs()
+		if now.SPIi == first.SPIi || len(gw) != 1 || gw[0].SPIi != now.SPIi {
+			t.Fatalf("not reauthenticated: client %016x -> %016x, gateway %+v", first.SPIi, now.SPIi, gw)
+		}
+		if now.SessionID != first.SessionID {
+			t.Errorf("client SessionID %d, was %d", now.SessionID, first.SessionID)
+		}
+		if gw[0].SessionID != gwFirst[0].SessionID {
+			t.Errorf("gateway SessionID %d, was %d", gw[0].SessionID, gwFirst[0].SessionID)
+		}
+		in, out := p.respDP.Totals()
+		if gw[0].BytesIn != in.Bytes || gw[0].BytesOut != out.Bytes || in.Bytes != 12*3*500 {
+			t.Errorf("gateway session counters %d/%d, data plane %d/%d", gw[0].BytesIn, gw[0].BytesOut, in.Bytes, out.Bytes)
+		}
+		cin, cout := p.initDP.Totals()
+		if now.BytesIn != cin.Bytes || now.BytesOut != cout.Bytes {
+			t.Errorf("client session counters %d/%d, data plane %d/%d", now.BytesIn, now.BytesOut, cin.Bytes, cout.Bytes)
+		}
+		acct.mu.Lock()
+		starts, stops := len(acct.starts), len(acct.end)
+		acct.mu.Unlock()
+		if starts != 1 || stops != 0 {
+			t.Errorf("%d accounting Starts and %d Stops while the client stayed", starts, stops)
+		}
+		if err := sa.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		acct.mu.Lock()
+		defer acct.mu.Unlock()
+		if len(acct.end) != 1 || acct.end[0].SessionID != gwFirst[0].SessionID || acct.end[0].Info.BytesIn != in.Bytes {
+			for _, r := range acct.end {
+				t.Logf("Stop: session %d, %d bytes in", r.SessionID, r.Info.BytesIn)
+			}
+			t.Errorf("%d accounting Stops, want one for session %d with %d bytes in", len(acct.end), gwFirst[0].SessionID, in.Bytes)
+		}
+	})
+}

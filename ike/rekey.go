@@ -500,6 +500,7 @@ func (sa *ikeSA) deleteRekeyedRequest() *request {
 // SAs follow them: a due CHILD rekey happens on ns at once, a pending
 // CHILD delete is sent there; the IKE SA's own queued requests are moot.
 func (sa *ikeSA) handOver(ns *ikeSA) {
+	sa.joinSession(ns) // first: passIdentity makes ns visible to other SAs
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
@@ -545,7 +546,6 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 			}
 		}
 	}
-	sa.joinSession(ns)
 	ns.sess.takeOwnership(ns)
 	sa.ikeRekeyed(ns)
 	ns.start(nil)

@@ -2,6 +2,8 @@ package ike
 
 import (
 	"context"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,4 +67,45 @@ func (sa *ikeSA) nasContext() context.Context {
 		ClientAddr: sa.remote, LocalAddr: sa.local, SPIi: sa.spii, SPIr: sa.spir,
 		SessionID: sa.sess.id, Port: sa.sess.nasPort(),
 	})
+}
+
+// resumeSession lets a gateway's newly established IKE SA continue the
+// session of the IKE SA it replaces by the client's make-before-break
+// reauthentication (RFC 7296 section 2.8.3): the same identity from the
+// same address, holding the same virtual address (a reauthenticating
+// client asks for the one it has, and the pool gives an identity its own
+// address again). The client deletes the old IKE SA next; the session,
+// its SessionID and its counters go on. A client without a virtual
+// address cannot be told from a second login and starts a new session;
+// an eap.Backend saw the new IKE SA's own SessionID either way, since the
+// address is assigned after EAP.
+func (sa *ikeSA) resumeSession() {
+	if sa.weInitiated || sa.capKey == "" {
+		return
+	}
+	e := sa.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	mine := e.caps[sa.capKey][sa]
+	if mine == nil || len(mine.leases) == 0 {
+		return
+	}
+	for o, c := range e.caps[sa.capKey] {
+		// o.sess was set before o became visible in caps and never
+		// changes afterwards (joinSession precedes passIdentity).
+		if o != sa && c.peerKey == mine.peerKey && c.from == mine.from && shareAddress(c.leases, mine.leases) {
+			sa.sess = o.sess
+			return
+		}
+	}
+}
+
+// shareAddress reports whether a and b have an address in common.
+func shareAddress(a, b []netip.Addr) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
