@@ -64,6 +64,7 @@ type config struct {
 	dp           esp.DataPlane
 	logger       *slog.Logger
 	hooks        Hooks
+	accounting   accountingConfig // WithAccounting (accounting.go)
 	rand         io.Reader
 	now          func() time.Time
 	proposals    proposal.List
@@ -93,8 +94,6 @@ type config struct {
 	kexWorkers      int // 0: GOMAXPROCS-1, at least 1
 	kexQueue        int
 	limits          IdentityLimits
-
-	accounting accountingConfig // WithAccounting (accounting.go)
 }
 
 func defaultConfig() config {

@@ -53,13 +53,6 @@ func (s *session) takeOwnership(sa *ikeSA) {
 	s.mu.Unlock()
 }
 
-// ownedBy reports whether sa speaks for the session.
-func (s *session) ownedBy(sa *ikeSA) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.owner == sa
-}
-
 // nasContext is the context of EAP conversations: the engine's, carrying
 // the NAS context an eap.Backend (a RADIUS client) needs.
 func (sa *ikeSA) nasContext() context.Context {
