@@ -24,10 +24,30 @@ type IKESAInfo struct {
 	Established time.Time      // when the SA came up; zero before
 	RekeyAt     time.Time      // zero when the SA is not scheduled for rekeying
 	Children    []ChildSAInfo  // the SA's CHILD SAs
+	// SessionID: stable for the life of the peer's session, kept across
+	// IKE and CHILD rekeys and reauthentication handovers, unique per
+	// engine, never reused. Zero only in snapshots of engines that do not
+	// assign one.
+	SessionID uint64
+	// BytesIn, BytesOut, PacketsIn and PacketsOut count the session's ESP
+	// traffic (payload as the data plane counts it): every CHILD SA it
+	// has had, across CHILD and IKE rekeys, the deleted ones included.
+	// While an IKE rekey or a reauthentication overlaps, two IKE SAs
+	// share a SessionID: count it once, from the newest.
+	BytesIn, BytesOut     uint64
+	PacketsIn, PacketsOut uint64
 }
 
 // ChildSAInfo is a snapshot of a CHILD SA pair (IKEv2) or a Quick Mode SA
 // pair (IKEv1).
+//
+// BytesIn, BytesOut, PacketsIn and PacketsOut count the traffic of this
+// CHILD SA and of the CHILD SAs it replaced by rekeying: they continue
+// across rekeys instead of starting again at zero. While a rekey
+// overlaps, the old SA keeps its own traffic and its successor takes it
+// over when the old SA is deleted, so adding up the Children of one
+// snapshot never counts a byte twice. In a ChildDown hook they are the
+// final counters, read before the SA left the data plane.
 type ChildSAInfo struct {
 	Name        string    // the ChildConfig's name
 	State       string    // "INSTALLED" (the IKEv2 engine reports no other state yet)

@@ -7,6 +7,10 @@ import "context"
 // set, the Server runs only the Identity exchange itself and relays every
 // later response to the backend, which decides methods, credentials and
 // keys.
+//
+// The context of Start and Exchange carries, when an IKE engine drives
+// the Server, the access request's NAS context: the client's address, the
+// IKE SA and session, the NAS-Port (see NAS and NASFromContext).
 type Backend interface {
 	// Start opens a conversation for the peer's EAP identity.
 	Start(ctx context.Context, identity string) (BackendConversation, error)

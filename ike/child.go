@@ -51,6 +51,9 @@ type childSA struct {
 	// with its own ChildConfig (nil: the IKE SA's first ChildConfig).
 	offered     proposal.List
 	outDeadline time.Time
+	// acct: traffic this CHILD SA took over from the SAs it replaced,
+	// plus its own read from SAs it already removed (accounting.go).
+	acct counters
 }
 
 // deferredOutMax bounds how long a rekey responder keeps sending through
@@ -474,6 +477,7 @@ func (c *childSA) removeOut(sa *ikeSA) {
 		if c.installed[i].Dir != esp.DirOut {
 			continue
 		}
+		c.retire(sa, c.installed[i])
 		if err := dp.DeleteSA(ctx, c.installed[i]); err != nil {
 			sa.log.Debug("data plane: delete outbound SA", "child_sa", c.name, "err", err)
 		}
@@ -495,7 +499,8 @@ func (c *childSA) remove(sa *ikeSA) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
-	if heir := sa.sibling(c); heir != nil && c.policies != nil {
+	heir := sa.sibling(c)
+	if heir != nil && c.policies != nil {
 		// The policies belong to the ReqID, which a rekeyed SA still uses.
 		heir.policies, c.policies = c.policies, nil
 	}
@@ -503,8 +508,10 @@ func (c *childSA) remove(sa *ikeSA) {
 		dp.DeletePolicy(ctx, p)
 	}
 	for _, id := range c.installed {
+		c.retire(sa, id) // the final counters, before they are gone
 		dp.DeleteSA(ctx, id)
 	}
+	sa.passOnCounters(c, heir)
 	c.policies, c.installed, c.sas = nil, nil, nil
 }
 

@@ -135,6 +135,24 @@
 // Not yet: IKE_INTERMEDIATE and multiple key exchanges (RFC 9370) with
 // ML-KEM, IKEv1.
 //
+// # Sessions and accounting
+//
+// Every IKE SA belongs to a session, named by ipsec.IKESAInfo.SessionID
+// in every snapshot and hook: IKE and CHILD rekeys and our client's
+// reauthentication keep it, so it is the handle for "this user's
+// connection" (unique per engine, never reused). Traffic counters are
+// read from the data plane before an ESP SA leaves it and carried over
+// rekeys: ChildSAInfo counts a CHILD SA and those it replaced, IKESAInfo
+// the whole session, ChildDown and IKEDown carry the final counters.
+// Hooks.Rekeyed reports each rekey. WithAccounting reports each session's
+// start, interim updates (from the SA's own timer, at most one per
+// interval) and stop to an Accounting, e.g. a RADIUS accounting client;
+// an eap.Backend finds the same SessionID and NAS-Port in its context
+// (eap.NASFromContext). A gateway continues the session of a client
+// that reauthenticates make before break with the virtual address it
+// holds; without one, a reauthentication cannot be told from a second
+// login and starts a new session there.
+//
 // # Logging and keys
 //
 // Silent by default; WithLogger gives one debug line per message in

@@ -430,6 +430,8 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 			other.closeIfPeer(sa.peerKey, sa)
 		}
 	}
+	sa.resumeSession()
+	sa.sessionUp()
 	if f := sa.e.cfg.hooks.IKEUp; f != nil {
 		f(sa.info())
 	}

@@ -153,6 +153,9 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		sa.log.Info("CHILD SA rekeyed", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
 	}
 	sa.childUp(c)
+	if old != nil {
+		sa.childRekeyed(old, c)
+	}
 	// SA, Nr, [KEr], TSi, TSr (RFC 7296 section 1.3.1); a transport mode
 	// notify from respondChild comes first.
 	var resp []wire.Payload

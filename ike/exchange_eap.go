@@ -63,7 +63,7 @@ func (sa *ikeSA) startEAP(ap *authPayloads) ([]wire.Payload, error) {
 	case ipsec.IDFQDN, ipsec.IDRFC822Addr:
 		hint = string(sa.remoteID.Data)
 	}
-	req, err := srv.StartContext(sa.e.ctx, hint)
+	req, err := srv.StartContext(sa.nasContext(), hint)
 	if err != nil {
 		srv.Close()
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
@@ -95,7 +95,7 @@ func (sa *ikeSA) continueEAP(inner []wire.Payload) ([]wire.Payload, error) {
 	if ap.eap == nil {
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: IKE_AUTH without EAP payload during EAP", ErrProtocol))
 	}
-	out, res, err := st.server.ProcessContext(sa.e.ctx, ap.eap.Data)
+	out, res, err := st.server.ProcessContext(sa.nasContext(), ap.eap.Data)
 	switch {
 	case errors.Is(err, eap.ErrDiscarded):
 		// A response to an older request: repeat the outstanding one.

@@ -20,6 +20,11 @@ type Hooks struct {
 	// ChildUp and ChildDown report CHILD SAs.
 	ChildUp   func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
 	ChildDown func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
+	// Rekeyed reports a completed IKE or CHILD SA rekey (see
+	// RekeyEvent). A CHILD rekey also raises ChildUp for the new SA and,
+	// when the old one is deleted, ChildDown; an IKE rekey raises neither
+	// IKEUp nor IKEDown: the session goes on with the same SessionID.
+	Rekeyed func(RekeyEvent)
 	// Alert reports a peer-caused problem worth an operator's attention
 	// (failed authentication, proposal mismatch with its explanation).
 	Alert func(a Alert)

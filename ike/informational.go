@@ -66,7 +66,7 @@ func (sa *ikeSA) removeChildByOutSPI(spi uint32) *childSA {
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.log.Info("CHILD SA deleted by peer", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn))
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(sa.info(), c.info())
+				f(sa.info(), sa.childInfo(c))
 			}
 			return c
 		}

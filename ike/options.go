@@ -70,6 +70,7 @@ type config struct {
 	dp           esp.DataPlane
 	logger       *slog.Logger
 	hooks        Hooks
+	accounting   accountingConfig // WithAccounting (accounting.go)
 	rand         io.Reader
 	now          func() time.Time
 	proposals    proposal.List
@@ -255,6 +256,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithAuthFailureLimit: %d, %v out of range", c.authFailLimit, c.authFailWindow)
 	case c.kexWorkers < 0 || c.kexQueue <= 0:
 		return fmt.Errorf("ike: WithKeyExchangeLimits: %d, %d out of range", c.kexWorkers, c.kexQueue)
+	}
+	if err := c.accounting.validate(); err != nil {
+		return err
 	}
 	for _, p := range c.proposals {
 		if p.Protocol != proposal.ProtoIKE {

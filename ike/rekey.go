@@ -181,6 +181,7 @@ func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
 			sa.children = append(sa.children, nc)
 			sa.log.Info("CHILD SA rekeyed", "child_sa", nc.name, "spi_in", fmt.Sprintf("%08x", nc.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
 			sa.childUp(nc)
+			sa.childRekeyed(old, nc)
 			old.ourRekey = &rekeyRecord{child: nc, ni: ni, nr: nr}
 			sa.resolveCollision(old)
 			if sa.hasChild(old) {
@@ -254,7 +255,7 @@ func (sa *ikeSA) dropChild(c *childSA) {
 			c.remove(sa)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(sa.info(), c.info())
+				f(sa.info(), sa.childInfo(c))
 			}
 			return
 		}
@@ -474,6 +475,7 @@ func (sa *ikeSA) adoptPeerRekey() {
 func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent = true
+	sa.joinSession(ns)
 	ns.natLocal, ns.natRemote, ns.fragOK = sa.natLocal, sa.natRemote, sa.fragOK
 	ns.state, ns.establishedAt, ns.log = stateEstablished, sa.e.cfg.now(), sa.log
 	ns.rekeyed = true
@@ -498,6 +500,7 @@ func (sa *ikeSA) deleteRekeyedRequest() *request {
 // SAs follow them: a due CHILD rekey happens on ns at once, a pending
 // CHILD delete is sent there; the IKE SA's own queued requests are moot.
 func (sa *ikeSA) handOver(ns *ikeSA) {
+	sa.joinSession(ns) // first: passIdentity makes ns visible to other SAs
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
@@ -543,6 +546,8 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 			}
 		}
 	}
+	ns.sess.takeOwnership(ns)
+	sa.ikeRekeyed(ns)
 	ns.start(nil)
 	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", ns.prop.String())
 }

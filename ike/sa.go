@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
-	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/internal/kdf"
@@ -135,6 +134,7 @@ type ikeSA struct {
 	peerKey  string    // identity key for uniqueness (responder, once authenticated)
 	capKey   string    // identity counted in engine.caps (responder), see IdentityLimits
 	handle   *SA       // the Dial handle, which follows rekeys
+	sess     *session  // the peer's session, shared with the SAs that replace this one (session.go)
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.
 	rekeyed bool
@@ -179,7 +179,7 @@ func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
 		e: e, weInitiated: weInitiated, local: local, remote: remote, initRemote: remote,
 		inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{}),
-		created: e.cfg.now(),
+		created: e.cfg.now(), sess: e.newSession(),
 	}
 	sa.log = e.log.With("peer", remote.String())
 	return sa
@@ -281,6 +281,7 @@ func (sa *ikeSA) armTimer() {
 	consider(sa.nextRekey())
 	consider(sa.reauthAt)
 	consider(sa.lingerUntil)
+	consider(sa.interimAt())
 	if !sa.timer.Stop() {
 		select {
 		case <-sa.timer.C:
@@ -322,6 +323,7 @@ func (sa *ikeSA) onTimer() {
 			return
 		}
 	}
+	sa.interimDue(now)
 	if p := sa.pending; p != nil && !now.Before(p.next) {
 		if p.tries >= sa.e.cfg.rtTries {
 			sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
@@ -660,7 +662,7 @@ func (sa *ikeSA) destroy(err error) {
 		c.remove(sa)
 		if wasUp {
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(info, c.info())
+				f(info, sa.childInfo(c))
 			}
 		}
 	}
@@ -721,7 +723,11 @@ func (sa *ikeSA) destroy(err error) {
 	}
 	if wasUp && sa.rekeyed {
 		sa.log.Info("rekeyed IKE SA deleted", "ike_sa", sa.name())
-	} else if wasUp {
+	}
+	if wasUp {
+		sa.sessionDown(info, err)
+	}
+	if wasUp && !sa.rekeyed {
 		sa.log.Info("IKE SA down", "ike_sa", sa.name(), "err", err)
 		if f := sa.e.cfg.hooks.IKEDown; f != nil {
 			f(info, err)
@@ -757,27 +763,8 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 		sa.fillCounters(c, &ci)
 		in.Children = append(in.Children, ci)
 	}
+	sa.fillSession(&in)
 	return in
-}
-
-// fillCounters adds the data plane's traffic counters to a CHILD SA
-// snapshot.
-func (sa *ikeSA) fillCounters(c *childSA, ci *ipsec.ChildSAInfo) {
-	dp := sa.e.cfg.dp
-	if dp == nil {
-		return
-	}
-	for _, id := range c.installed {
-		st, err := dp.SAStats(id)
-		if err != nil {
-			continue
-		}
-		if id.Dir == esp.DirIn {
-			ci.BytesIn, ci.PacketsIn, ci.LastIn = st.Bytes, st.Packets, st.LastUse
-		} else {
-			ci.BytesOut, ci.PacketsOut, ci.LastOut = st.Bytes, st.Packets, st.LastUse
-		}
-	}
 }
 
 // equalBytes is bytes.Equal, named for the places that compare

@@ -208,7 +208,8 @@
 // answers in the Prometheus text format: goipsec_ike_sas{state},
 // goipsec_ike_sas_half_open, goipsec_child_sas{state},
 // goipsec_esp_bytes{direction} and goipsec_esp_packets{direction} (of
-// the CHILD SAs that exist now), goipsec_auth_failures_total,
+// the CHILD SAs that exist now, each with the traffic of those it replaced
+// by rekeying), goipsec_rekeys_total{scope}, goipsec_auth_failures_total,
 // goipsec_alerts_total{kind}, goipsec_ike_sa_init_rejected_total,
 // goipsec_ike_cookies_sent_total, goipsec_ike_packets_dropped_total,
 // goipsec_pool_addresses_leased{pool} and goipsec_pool_addresses{pool}.

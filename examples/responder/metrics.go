@@ -19,15 +19,17 @@ import (
 	"github.com/goipsec/ipsec/ike"
 )
 
-// metrics keeps the counters that no snapshot holds: alerts by kind.
-// Everything else is read from the responder when Prometheus scrapes.
+// metrics keeps the counters that no snapshot holds: alerts by kind and
+// rekeys by scope. Everything else is read from the responder when
+// Prometheus scrapes.
 type metrics struct {
 	mu     sync.Mutex
 	alerts map[string]uint64
+	rekeys map[string]uint64 // "ike", "child"
 }
 
 func newMetrics() *metrics {
-	m := &metrics{alerts: map[string]uint64{}}
+	m := &metrics{alerts: map[string]uint64{}, rekeys: map[string]uint64{"ike": 0, "child": 0}}
 	// Present from the start at 0, so rate() works from the first scrape.
 	for k := ike.AlertProposalMismatch; k <= ike.AlertIdentityLimit; k++ {
 		m.alerts[k.String()] = 0
@@ -39,6 +41,17 @@ func newMetrics() *metrics {
 func (m *metrics) alert(a ike.Alert) {
 	m.mu.Lock()
 	m.alerts[a.Kind.String()]++
+	m.mu.Unlock()
+}
+
+// rekeyed counts one completed rekey (the Hooks.Rekeyed callback).
+func (m *metrics) rekeyed(ev ike.RekeyEvent) {
+	scope := "child"
+	if ev.Scope == ike.RekeyIKE {
+		scope = "ike"
+	}
+	m.mu.Lock()
+	m.rekeys[scope]++
 	m.mu.Unlock()
 }
 
@@ -123,9 +136,10 @@ func (m *metrics) write(w io.Writer, sas []ipsec.IKESAInfo, st ike.Stats, pools 
 	for _, k := range sorted(childStates) {
 		p.sample("goipsec_child_sas", float64(childStates[k]), "state", k)
 	}
-	// The byte and packet totals are sums over the SAs alive now: they
+	// The byte and packet totals are sums over the SAs alive now (each
+	// with the traffic of the CHILD SAs it replaced by rekeying): they
 	// drop when a client leaves, so they are gauges, not counters.
-	p.family("goipsec_esp_bytes", "gauge", "Bytes through the CHILD SAs that exist now, by direction (in: from clients).")
+	p.family("goipsec_esp_bytes", "gauge", "Bytes through the CHILD SAs that exist now and those they replaced by rekeying, by direction (in: from clients).")
 	p.sample("goipsec_esp_bytes", float64(bytesIn), "direction", "in")
 	p.sample("goipsec_esp_bytes", float64(bytesOut), "direction", "out")
 	p.family("goipsec_esp_packets", "gauge", "Packets through the CHILD SAs that exist now, by direction.")
@@ -137,7 +151,15 @@ func (m *metrics) write(w io.Writer, sas []ipsec.IKESAInfo, st ike.Stats, pools 
 	for k, v := range m.alerts {
 		alerts[k] = int(v)
 	}
+	rekeys := map[string]int{}
+	for k, v := range m.rekeys {
+		rekeys[k] = int(v)
+	}
 	m.mu.Unlock()
+	p.family("goipsec_rekeys_total", "counter", "Completed IKE and CHILD SA rekeys since start, by scope.")
+	for _, k := range sorted(rekeys) {
+		p.sample("goipsec_rekeys_total", float64(rekeys[k]), "scope", k)
+	}
 	p.family("goipsec_auth_failures_total", "counter", "Failed authentications (wrong password, untrusted certificate, wrong PSK) since start.")
 	p.sample("goipsec_auth_failures_total", float64(alerts[ike.AlertAuthFailed.String()]))
 	p.family("goipsec_alerts_total", "counter", "Peer-caused problems since start, by kind.")

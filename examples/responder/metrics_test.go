@@ -18,6 +18,9 @@ func TestMetricsExposition(t *testing.T) {
 	m.alert(ike.Alert{Kind: ike.AlertAuthFailed, Err: errors.New("bad password")})
 	m.alert(ike.Alert{Kind: ike.AlertAuthFailed})
 	m.alert(ike.Alert{Kind: ike.AlertProposalMismatch})
+	m.rekeyed(ike.RekeyEvent{Scope: ike.RekeyChildren})
+	m.rekeyed(ike.RekeyEvent{Scope: ike.RekeyChildren})
+	m.rekeyed(ike.RekeyEvent{Scope: ike.RekeyIKE})
 	pool, err := ipsec.NewPool(netip.MustParsePrefix("198.51.100.64/26"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +57,8 @@ func TestMetricsExposition(t *testing.T) {
 		`goipsec_alerts_total{kind="auth-failed"}`:                   2,
 		`goipsec_alerts_total{kind="proposal-mismatch"}`:             1,
 		`goipsec_alerts_total{kind="malformed"}`:                     0,
+		`goipsec_rekeys_total{scope="child"}`:                        2,
+		`goipsec_rekeys_total{scope="ike"}`:                          1,
 		`goipsec_ike_cookies_sent_total`:                             8,
 		`goipsec_ike_sa_init_rejected_total`:                         9,
 		`goipsec_ike_packets_dropped_total`:                          10,

@@ -216,6 +216,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			IKEDown: func(i ipsec.IKESAInfo, err error) {
 				log.Info("client disconnected", "id", i.RemoteID.String(), "eap", i.EAPIdentity, "err", err)
 			},
+			Rekeyed: m.rekeyed,
 			Alert: func(a ike.Alert) {
 				m.alert(a)
 				switch a.Kind {

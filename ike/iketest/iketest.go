@@ -222,6 +222,9 @@ type DataPlane struct {
 	policies map[string]esp.Policy
 	events   chan esp.Event
 	adds     int
+	// totalIn and totalOut count every packet Transmit counted, in SAs
+	// since deleted too (Totals).
+	totalIn, totalOut esp.SAStats
 }
 
 // saStats are an SA's simulated traffic counters and install order.
@@ -267,6 +270,9 @@ func (d *DataPlane) Transmit(peer *DataPlane, reqid uint32, size int) error {
 	outSt.Bytes += uint64(size)
 	outSt.Packets++
 	outSt.LastUse = now
+	d.totalOut.Bytes += uint64(size)
+	d.totalOut.Packets++
+	d.totalOut.LastUse = now
 	d.mu.Unlock()
 
 	peer.mu.Lock()
@@ -288,7 +294,20 @@ func (d *DataPlane) Transmit(peer *DataPlane, reqid uint32, size int) error {
 	st.Bytes += uint64(size)
 	st.Packets++
 	st.LastUse = now
+	peer.totalIn.Bytes += uint64(size)
+	peer.totalIn.Packets++
+	peer.totalIn.LastUse = now
 	return nil
+}
+
+// Totals returns what the data plane has counted since it was made, over
+// all its SAs, the deleted ones included: the traffic an IKE engine's
+// accounting must add up to across rekeys. A packet sent and lost counts
+// as sent (out), as it does in the outbound SA's counters.
+func (d *DataPlane) Totals() (in, out esp.SAStats) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.totalIn, d.totalOut
 }
 
 // policyKey identifies a policy as esp.DataPlane does: by direction,

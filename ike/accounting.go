@@ -1,0 +1,307 @@
+package ike
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
+)
+
+// Traffic accounting. The data plane counts per ESP SA, and an ESP SA
+// lives only until its CHILD SA is rekeyed or deleted; the embedder
+// counts per CHILD SA and per session. So, before an ESP SA leaves the
+// data plane, its counters are read into its CHILD SA (retire); when a
+// CHILD SA goes, its counters move to its successor of a rekey (the live
+// CHILD SA with the same ReqID) or, when it has none, to the session
+// (passOnCounters). A snapshot then adds what is still in the data plane.
+// Nothing is counted twice: every byte is in exactly one place, an ESP SA
+// in the data plane, a CHILD SA's acct or the session's gone.
+
+// counters are traffic counters as ipsec.ChildSAInfo reports them.
+type counters struct {
+	bytesIn, bytesOut, pktsIn, pktsOut uint64
+	lastIn, lastOut                    time.Time
+}
+
+// add adds o to c.
+func (c *counters) add(o counters) {
+	c.bytesIn += o.bytesIn
+	c.bytesOut += o.bytesOut
+	c.pktsIn += o.pktsIn
+	c.pktsOut += o.pktsOut
+	if o.lastIn.After(c.lastIn) {
+		c.lastIn = o.lastIn
+	}
+	if o.lastOut.After(c.lastOut) {
+		c.lastOut = o.lastOut
+	}
+}
+
+// addStats adds one ESP SA's data plane counters.
+func (c *counters) addStats(dir esp.Direction, st esp.SAStats) {
+	if dir == esp.DirIn {
+		c.add(counters{bytesIn: st.Bytes, pktsIn: st.Packets, lastIn: st.LastUse})
+	} else {
+		c.add(counters{bytesOut: st.Bytes, pktsOut: st.Packets, lastOut: st.LastUse})
+	}
+}
+
+// childCounters returns c's counters: what it took over and retired plus
+// what its ESP SAs in the data plane have counted.
+func (sa *ikeSA) childCounters(c *childSA) counters {
+	n := c.acct
+	if dp := sa.e.cfg.dp; dp != nil {
+		for _, id := range c.installed {
+			if st, err := dp.SAStats(id); err == nil {
+				n.addStats(id.Dir, st)
+			}
+		}
+	}
+	return n
+}
+
+// retire reads the counters of c's ESP SA id, which is about to leave the
+// data plane, into c.acct. A data plane that removed the SA by itself (a
+// hard lifetime) has no counters left to read.
+func (c *childSA) retire(sa *ikeSA, id esp.SAID) {
+	if dp := sa.e.cfg.dp; dp != nil {
+		if st, err := dp.SAStats(id); err == nil {
+			c.acct.addStats(id.Dir, st)
+		}
+	}
+}
+
+// passOnCounters hands the counters of c, whose ESP SAs have all been
+// retired, to heir (c's successor of a rekey, or nil) or to the session.
+// c keeps its own copy for the ChildDown hook.
+func (sa *ikeSA) passOnCounters(c, heir *childSA) {
+	if heir != nil {
+		heir.acct.add(c.acct)
+		return
+	}
+	s := sa.sess
+	s.mu.Lock()
+	s.gone.add(c.acct)
+	s.mu.Unlock()
+}
+
+// fillCounters sets a CHILD SA snapshot's traffic counters.
+func (sa *ikeSA) fillCounters(c *childSA, ci *ipsec.ChildSAInfo) {
+	n := sa.childCounters(c)
+	ci.BytesIn, ci.BytesOut, ci.PacketsIn, ci.PacketsOut = n.bytesIn, n.bytesOut, n.pktsIn, n.pktsOut
+	ci.LastIn, ci.LastOut = n.lastIn, n.lastOut
+}
+
+// childInfo is c's snapshot with its counters, for hooks.
+func (sa *ikeSA) childInfo(c *childSA) ipsec.ChildSAInfo {
+	ci := c.info()
+	sa.fillCounters(c, &ci)
+	return ci
+}
+
+// fillSession sets the session's ID and totals in an IKE SA snapshot
+// whose Children are filled in already.
+func (sa *ikeSA) fillSession(in *ipsec.IKESAInfo) {
+	s := sa.sess
+	s.mu.Lock()
+	n := s.gone
+	s.mu.Unlock()
+	for _, c := range in.Children {
+		n.add(counters{bytesIn: c.BytesIn, bytesOut: c.BytesOut, pktsIn: c.PacketsIn, pktsOut: c.PacketsOut})
+	}
+	in.SessionID = s.id
+	in.BytesIn, in.BytesOut, in.PacketsIn, in.PacketsOut = n.bytesIn, n.bytesOut, n.pktsIn, n.pktsOut
+}
+
+// RekeyEvent reports a completed rekey to Hooks.Rekeyed.
+type RekeyEvent struct {
+	// Scope is RekeyIKE for an IKE SA rekey, RekeyChildren for a CHILD
+	// SA rekey.
+	Scope RekeyScope
+	// IKE is the IKE SA after the rekey: for RekeyIKE the new one, which
+	// now holds the CHILD SAs; its SessionID is the old one's.
+	IKE ipsec.IKESAInfo
+	// OldIKE is the rekeyed IKE SA (RekeyIKE only); the peer or we delete
+	// it shortly, without an IKEDown hook.
+	OldIKE ipsec.IKESAInfo
+	// Child and OldChild are the new and the rekeyed CHILD SA
+	// (RekeyChildren only). OldChild stays installed until it is deleted
+	// (a ChildDown hook follows); then Child's counters take over its
+	// traffic. In a rekey collision (RFC 7296 section 2.8.1) one old SA
+	// is rekeyed twice and the redundant successor is deleted at once.
+	Child, OldChild ipsec.ChildSAInfo
+}
+
+// childRekeyed reports the rekey of old into c.
+func (sa *ikeSA) childRekeyed(old, c *childSA) {
+	if f := sa.e.cfg.hooks.Rekeyed; f != nil {
+		f(RekeyEvent{Scope: RekeyChildren, IKE: sa.info(), Child: sa.childInfo(c), OldChild: sa.childInfo(old)})
+	}
+}
+
+// ikeRekeyed reports the rekey of sa into ns; it runs in handOver, before
+// ns's goroutine starts.
+func (sa *ikeSA) ikeRekeyed(ns *ikeSA) {
+	if f := sa.e.cfg.hooks.Rekeyed; f != nil {
+		f(RekeyEvent{Scope: RekeyIKE, IKE: ns.info(), OldIKE: sa.info()})
+	}
+}
+
+// Accounting receives the life of each session, for RADIUS accounting
+// (RFC 2866: Acct-Status-Type Start, Interim-Update, Stop) or a billing
+// or monitoring system. A session is what ipsec.IKESAInfo.SessionID
+// names: it starts when its first IKE SA is established, continues
+// across IKE and CHILD rekeys and reauthentications, and stops when its
+// last IKE SA ends. Its counters (IKESAInfo.BytesIn and the like) are
+// cumulative over all of that; the Stop record's are the final ones, read
+// from the data plane before the SAs were removed.
+//
+// The methods run on the IKE SA's goroutine, like Hooks, and must not
+// block: hand the record to a queue of your own (a RADIUS client sends it
+// and retransmits from there).
+type Accounting interface {
+	// Start: the session's first IKE SA was established.
+	Start(AccountingRecord)
+	// Interim: the interval given to WithAccounting has passed since
+	// Start or the last Interim.
+	Interim(AccountingRecord)
+	// Stop: the session ended; Err says why (nil for an orderly Delete).
+	Stop(AccountingRecord)
+}
+
+// AccountingRecord is one accounting event of a session.
+type AccountingRecord struct {
+	// SessionID is Info.SessionID (RADIUS Acct-Session-Id).
+	SessionID uint64
+	// NASPort is the session's NAS-Port (RFC 2865 section 5.5), a number
+	// of the session that repeats only after 2^32 sessions; the same
+	// number the eap.Backend sees in eap.NAS.Port.
+	NASPort uint32
+	// Started is when the session started (Start's time); Time is when
+	// this record was made. Time - Started is Acct-Session-Time.
+	Started, Time time.Time
+	// Info is the session's current IKE SA with the session's cumulative
+	// counters (Acct-Input-Octets is Info.BytesIn, Acct-Output-Octets
+	// Info.BytesOut), its identities (User-Name: Info.EAPIdentity, else
+	// Info.RemoteID), the client's outer address (Calling-Station-Id:
+	// Info.Remote) and its virtual addresses (Framed-IP-Address).
+	Info ipsec.IKESAInfo
+	// Err is why the session stopped (Stop only; nil for a Delete).
+	Err error
+}
+
+// MinAccountingInterim is the shortest interim interval WithAccounting
+// accepts: RFC 2869 section 5.16 says an Acct-Interim-Interval should
+// not be below 60 seconds, which also bounds the records a gateway with
+// many sessions produces.
+const MinAccountingInterim = time.Minute
+
+// accountingConfig is what WithAccounting sets.
+type accountingConfig struct {
+	acct    Accounting
+	interim time.Duration
+}
+
+// WithAccounting reports every session's start, interim updates every
+// interim (0: none; at least MinAccountingInterim) and stop to a. The
+// interim updates come from each IKE SA's own timer, one per interval and
+// session.
+func WithAccounting(a Accounting, interim time.Duration) Option {
+	return func(c *config) { c.accounting = accountingConfig{acct: a, interim: interim} }
+}
+
+func (a accountingConfig) validate() error {
+	if a.acct == nil && a.interim != 0 {
+		return fmt.Errorf("ike: WithAccounting: nil Accounting")
+	}
+	if a.interim != 0 && a.interim < MinAccountingInterim {
+		return fmt.Errorf("ike: WithAccounting: interim interval %v below %v", a.interim, MinAccountingInterim)
+	}
+	return nil
+}
+
+// record makes an accounting record of the session from the snapshot
+// info; the caller holds s.mu.
+func (s *session) record(info ipsec.IKESAInfo, now time.Time, err error) AccountingRecord {
+	return AccountingRecord{SessionID: s.id, NASPort: s.nasPort(), Started: s.started, Time: now, Info: info, Err: err}
+}
+
+// sessionUp runs when sa is established: sa speaks for its session from
+// now on, and a new session's accounting starts.
+func (sa *ikeSA) sessionUp() {
+	s := sa.sess
+	s.takeOwnership(sa)
+	a := sa.e.cfg.accounting
+	if a.acct == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.started.IsZero() {
+		s.mu.Unlock()
+		return // a reauthentication: the session goes on
+	}
+	now := time.Now()
+	s.started = now
+	if a.interim > 0 {
+		s.nextInterim = now.Add(a.interim)
+	}
+	s.mu.Unlock()
+	info := sa.info()
+	s.mu.Lock()
+	rec := s.record(info, now, nil)
+	s.mu.Unlock()
+	a.acct.Start(rec)
+}
+
+// interimAt is when sa owes its session's next interim update (zero:
+// never).
+func (sa *ikeSA) interimAt() time.Time {
+	if sa.e.cfg.accounting.interim <= 0 || sa.state != stateEstablished || sa.rekeyed {
+		return time.Time{}
+	}
+	s := sa.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner != sa {
+		return time.Time{}
+	}
+	return s.nextInterim
+}
+
+// interimDue sends the session's interim update if it is due at now. The
+// next one is an interval later; after a long stall (a suspended host)
+// updates are not replayed, so there is at most one per interval.
+func (sa *ikeSA) interimDue(now time.Time) {
+	at := sa.interimAt()
+	if at.IsZero() || now.Before(at) {
+		return
+	}
+	a := sa.e.cfg.accounting
+	info := sa.info()
+	s := sa.sess
+	s.mu.Lock()
+	s.nextInterim = now.Add(a.interim)
+	rec := s.record(info, now, nil)
+	s.mu.Unlock()
+	a.acct.Interim(rec)
+}
+
+// sessionDown runs when the established IKE SA sa ends for good (not
+// replaced by a rekey or reauthentication); info is its last snapshot,
+// taken before its CHILD SAs left the data plane.
+func (sa *ikeSA) sessionDown(info ipsec.IKESAInfo, err error) {
+	s := sa.sess
+	s.mu.Lock()
+	if s.owner != sa {
+		s.mu.Unlock()
+		return
+	}
+	s.owner = nil
+	started := !s.started.IsZero()
+	rec := s.record(info, time.Now(), err)
+	s.mu.Unlock()
+	if a := sa.e.cfg.accounting.acct; a != nil && started {
+		a.Stop(rec)
+	}
+}
