@@ -44,7 +44,9 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 		return nil, errors.New("ike: WithPreferPeerProposals: an initiator follows PeerConfig.PreferPeerProposals; WithPreferPeerProposals is for NewResponder")
 	}
 	e := newEngine(conn, cfg, false)
-	conn.SetIKEv2Handler(e.receive)
+	if err := e.register(); err != nil {
+		return nil, err
+	}
 	return &Initiator{e: e}, nil
 }
 

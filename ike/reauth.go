@@ -115,7 +115,7 @@ func (e *engine) registerInitiator(ns *ikeSA) error {
 	if e.closed {
 		return ErrClosed
 	}
-	spi, err := e.newSPI()
+	spi, err := e.newSPI(true)
 	if err != nil {
 		return err
 	}
