@@ -59,9 +59,12 @@ type engine struct {
 	reg *Registration
 
 	cookies *cookieJar
-	reqids  atomic.Uint32
-	wg      sync.WaitGroup
-	randMu  sync.Mutex // cfg.rand need not be safe for concurrent use
+	// reqids hands out CHILD SA ReqIDs; engines sharing a data plane
+	// share it (attachEvents), so their CHILD SAs' policies and outbound
+	// SAs never mix.
+	reqids *atomic.Uint32
+	wg     sync.WaitGroup
+	randMu sync.Mutex // cfg.rand need not be safe for concurrent use
 
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64
@@ -106,6 +109,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		e.cfg.forceEncap = true
 		e.log.Info("the data plane cannot send raw ESP: forcing UDP encapsulation for every peer (as if behind a NAT)")
 	}
+	e.reqids = new(atomic.Uint32)
 	attachEvents(e)
 	return e
 }
