@@ -309,3 +309,34 @@ func TestSiteToSiteUDP(t *testing.T) {
 		}
 	}
 }
+
+// TestSPIsUniqueAcrossEngines: two initiators on one transport draw the
+// same random numbers (the same WithRand seed), so both pick the same
+// first SPI; the second one's claim fails and it takes another, and both
+// IKE SAs come up with their own SPIs.
+func TestSPIsUniqueAcrossEngines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		twin, err := ike.NewInitiator(p.net.Endpoint(clientAddr), ike.WithDataPlane(iketest.NewDataPlane()), ike.WithRand(iketest.NewRand(2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer twin.Close(context.Background())
+		gw := netip.AddrPortFrom(gwAddr, 500)
+		first, err := p.init.Dial(context.Background(), gw, initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg2 := *initCfg
+		cfg2.LocalID = ipsec.Email("bob@example.com") // not a replacement of the first
+		second, err := twin.Dial(context.Background(), gw, &cfg2)
+		if err != nil {
+			t.Fatalf("second initiator with the same random source: %v", err)
+		}
+		a, b := first.Info(), second.Info()
+		if a.SPIi == b.SPIi || a.State != "ESTABLISHED" || b.State != "ESTABLISHED" || len(p.resp.SAs()) != 2 {
+			t.Errorf("SPIi %x and %x, states %s and %s, %d SAs at the gateway", a.SPIi, b.SPIi, a.State, b.State, len(p.resp.SAs()))
+		}
+	})
+}
