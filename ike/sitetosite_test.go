@@ -121,15 +121,15 @@ func checkS2S(t *testing.T, a, b *site, aSA, bSA *ike.SA) {
 			!slices.Equal(co.LocalTS, ci.RemoteTS) || !slices.Equal(co.RemoteTS, ci.LocalTS) {
 			t.Errorf("selectors: %s %v === %v, %s %v === %v", c.self.name, ci.LocalTS, ci.RemoteTS, c.peer.name, co.LocalTS, co.RemoteTS)
 		}
-		send(t, c.self, c.peer, ci.SPIOut, 1000)
-		send(t, c.peer, c.self, co.SPIOut, 700)
+		transmitOn(t, c.self, c.peer, ci.SPIOut, 1000)
+		transmitOn(t, c.peer, c.self, co.SPIOut, 700)
 	}
 }
 
-// send transmits one packet of size bytes from one site to the other
+// transmitOn transmits one packet of size bytes from one site to the other
 // through the outbound SA spi and checks that it arrived on that SA, not
 // on another tunnel's.
-func send(t *testing.T, from, to *site, spi uint32, size int) {
+func transmitOn(t *testing.T, from, to *site, spi uint32, size int) {
 	t.Helper()
 	out, ok := from.dp.SA(spi, esp.DirOut)
 	if !ok {
