@@ -155,11 +155,13 @@ func roleOf(weInitiated bool) Role {
 	return RoleResponder
 }
 
-// register puts the engine on its transport's routes: a responder's
-// engine takes the requests that open IKE SAs, every engine the messages
-// of the SAs whose SPIs it claims. SAs entered before are claimed now.
-func (e *engine) register() error {
-	reg, err := e.conn.Register(e)
+// register puts the engine on its transport's routes, with receive
+// (e.receive, or a Responder's wrapper around it) taking its messages: a
+// responder's engine takes the requests that open IKE SAs, every engine
+// the messages of the SAs whose SPIs it claims. SAs entered before are
+// claimed now.
+func (e *engine) register(receive func(Packet)) error {
+	reg, err := e.conn.Register(engineHandler{e, receive})
 	if err != nil {
 		return err
 	}
@@ -189,15 +191,21 @@ func (e *engine) unregisterConn() {
 	}
 }
 
+// engineHandler is an engine as its transport sees it.
+type engineHandler struct {
+	e       *engine
+	receive func(Packet)
+}
+
 // IKEVersion implements PacketHandler.
-func (e *engine) IKEVersion() int { return 2 }
+func (engineHandler) IKEVersion() int { return 2 }
 
 // Responder implements PacketHandler: a Responder's engine answers
 // IKE_SA_INIT requests; an Initiator's takes only the SAs it claimed.
-func (e *engine) Responder() bool { return e.responder }
+func (h engineHandler) Responder() bool { return h.e.responder }
 
 // HandlePacket implements PacketHandler.
-func (e *engine) HandlePacket(p Packet) { e.receive(p) }
+func (h engineHandler) HandlePacket(p Packet) { h.receive(p) }
 
 func (e *engine) newReqID() uint32 { return e.reqids.Add(1) }
 

@@ -44,7 +44,7 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 		return nil, errors.New("ike: WithPreferPeerProposals: an initiator follows PeerConfig.PreferPeerProposals; WithPreferPeerProposals is for NewResponder")
 	}
 	e := newEngine(conn, cfg, false)
-	if err := e.register(); err != nil {
+	if err := e.register(e.receive); err != nil {
 		return nil, err
 	}
 	return &Initiator{e: e}, nil

@@ -37,7 +37,7 @@ func NewResponder(conn Conn, opts ...Option) (*Responder, error) {
 // transport and returns ctx's error. It fails at once if the transport
 // already has an IKEv2 responder. Initiators may share the transport.
 func (r *Responder) Serve(ctx context.Context) error {
-	if err := r.e.register(); err != nil {
+	if err := r.e.register(r.e.receive); err != nil {
 		return err
 	}
 	<-ctx.Done()
