@@ -29,9 +29,18 @@
 // # Transport
 //
 // ListenUDP owns UDP 500 and 4500 on IPv4 and IPv6 and sorts what arrives:
-// IKEv2 to this package's engines, IKEv1 to a registered handler, ESP in
-// UDP (RFC 3948) to the data plane, NAT keepalives dropped. The engines
-// talk to any Conn, so ike/iketest can run them over an in-memory network.
+// IKE messages to the engines registered on it, ESP in UDP (RFC 3948) to
+// the data plane, NAT keepalives dropped. One transport serves every
+// engine of a process: a Responder and any number of Initiators (a
+// site-to-site gateway answers its peers and dials them on the same
+// ports), and an IKEv1 engine through the PacketHandler interface. Its
+// Router sends each message to the engine that claimed the message's SPI
+// in its role (our SPIi in SAs we initiated, our SPIr in SAs we
+// answered) and the requests that open an IKE SA to the responder of
+// their version. The engines talk to any Conn, so ike/iketest can run
+// them over an in-memory network, which routes the same way. Engines
+// sharing a data plane share its CHILD SA ReqIDs, so their policies never
+// mix.
 //
 // # Engine
 //

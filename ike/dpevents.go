@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec/esp"
@@ -17,6 +18,11 @@ type eventRouter struct {
 	mu      sync.Mutex
 	engines map[*engine]bool
 	stop    chan struct{} // closed when the last engine detaches
+	// reqids is the ReqID counter of the engines on this data plane: a
+	// ReqID names one CHILD SA's policies and outbound SA, so a
+	// Responder and an Initiator sharing the data plane (a site-to-site
+	// gateway) must not both hand out ReqID 1.
+	reqids atomic.Uint32
 }
 
 // attachEvents makes e receive the events of its data plane.
@@ -30,6 +36,7 @@ func attachEvents(e *engine) {
 	r.mu.Lock()
 	r.engines[e] = true
 	r.mu.Unlock()
+	e.reqids = &r.reqids
 	if !loaded {
 		go r.run(dp)
 	}

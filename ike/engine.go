@@ -20,8 +20,10 @@ import (
 type Conn interface {
 	// Send transmits one IKE message; Local selects port and source.
 	Send(Packet) error
-	// SetIKEv2Handler registers the receiver of IKEv2 messages.
-	SetIKEv2Handler(func(Packet))
+	// Register adds an engine to the transport's routes, which send it
+	// the messages of the IKE SAs it claims (see Router, which
+	// implementations may use).
+	Register(PacketHandler) (*Registration, error)
 	// Ports returns the IKE and NAT-T ports.
 	Ports() (ike, natt uint16)
 }
@@ -51,10 +53,18 @@ type engine struct {
 	// and leases against IdentityLimits.
 	caps map[string]map[*ikeSA]*capEntry
 
+	// reg is our place on conn (nil until register); under mu. Every SPI
+	// in sas is claimed there, so the transport routes its SA's messages
+	// here even when other engines share conn.
+	reg *Registration
+
 	cookies *cookieJar
-	reqids  atomic.Uint32
-	wg      sync.WaitGroup
-	randMu  sync.Mutex // cfg.rand need not be safe for concurrent use
+	// reqids hands out CHILD SA ReqIDs; engines sharing a data plane
+	// share it (attachEvents), so their CHILD SAs' policies and outbound
+	// SAs never mix.
+	reqids *atomic.Uint32
+	wg     sync.WaitGroup
+	randMu sync.Mutex // cfg.rand need not be safe for concurrent use
 
 	sessionIDs atomic.Uint64 // the last SessionID given (session.go)
 
@@ -101,6 +111,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		e.cfg.forceEncap = true
 		e.log.Info("the data plane cannot send raw ESP: forcing UDP encapsulation for every peer (as if behind a NAT)")
 	}
+	e.reqids = new(atomic.Uint32)
 	attachEvents(e)
 	return e
 }
@@ -122,20 +133,81 @@ func (e *engine) random(b []byte) error {
 	return err
 }
 
-// newSPI allocates a fresh non-zero IKE SPI of ours. The caller holds mu.
-func (e *engine) newSPI() (uint64, error) {
+// newSPI allocates a fresh non-zero IKE SPI of ours for an SA in which we
+// are the original initiator or not, and claims it on the transport. The
+// caller holds mu and enters the SA in sas under that SPI.
+func (e *engine) newSPI(weInitiated bool) (uint64, error) {
 	var b [8]byte
 	for range 16 {
 		if err := e.random(b[:]); err != nil {
 			return 0, err
 		}
 		spi := binary.BigEndian.Uint64(b[:])
-		if _, taken := e.sas[spi]; spi != 0 && !taken {
+		if _, taken := e.sas[spi]; spi != 0 && !taken && (e.reg == nil || e.reg.Claim(spi, roleOf(weInitiated))) {
 			return spi, nil
 		}
 	}
 	return 0, errors.New("ike: cannot allocate an IKE SPI")
 }
+
+func roleOf(weInitiated bool) Role {
+	if weInitiated {
+		return RoleInitiator
+	}
+	return RoleResponder
+}
+
+// register puts the engine on its transport's routes, with receive
+// (e.receive, or a Responder's wrapper around it) taking its messages: a
+// responder's engine takes the requests that open IKE SAs, every engine
+// the messages of the SAs whose SPIs it claims. SAs entered before are
+// claimed now.
+func (e *engine) register(receive func(Packet)) error {
+	reg, err := e.conn.Register(engineHandler{e, receive})
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.reg != nil {
+		reg.Close()
+		return errors.New("ike: the engine is already registered with its transport")
+	}
+	e.reg = reg
+	for spi, sa := range e.sas {
+		if !reg.Claim(spi, roleOf(sa.weInitiated)) {
+			e.log.Warn("IKE SPI already in use by another engine on the transport", "ike_sa", sa.name())
+		}
+	}
+	return nil
+}
+
+// unregisterConn takes the engine off its transport's routes.
+func (e *engine) unregisterConn() {
+	e.mu.Lock()
+	reg := e.reg
+	e.reg = nil
+	e.mu.Unlock()
+	if reg != nil {
+		reg.Close()
+	}
+}
+
+// engineHandler is an engine as its transport sees it.
+type engineHandler struct {
+	e       *engine
+	receive func(Packet)
+}
+
+// IKEVersion implements PacketHandler.
+func (engineHandler) IKEVersion() int { return 2 }
+
+// Responder implements PacketHandler: a Responder's engine answers
+// IKE_SA_INIT requests; an Initiator's takes only the SAs it claimed.
+func (h engineHandler) Responder() bool { return h.e.responder }
+
+// HandlePacket implements PacketHandler.
+func (h engineHandler) HandlePacket(p Packet) { h.receive(p) }
 
 func (e *engine) newReqID() uint32 { return e.reqids.Add(1) }
 
@@ -193,6 +265,9 @@ func (e *engine) unregister(sa *ikeSA) {
 	defer e.mu.Unlock()
 	if e.sas[sa.ourSPI()] == sa {
 		delete(e.sas, sa.ourSPI())
+		if e.reg != nil {
+			e.reg.Release(sa.ourSPI(), roleOf(sa.weInitiated))
+		}
 	}
 	k := initKey{sa.spii, sa.initRemote}
 	if e.initReqs[k] == sa {
@@ -281,10 +356,12 @@ func (e *engine) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		e.cancel()
 		<-done
+		e.unregisterConn()
 		return ctx.Err()
 	}
 	e.cancel()
 	detachEvents(e)
+	e.unregisterConn()
 	return nil
 }
 

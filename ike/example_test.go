@@ -22,7 +22,6 @@ func ExampleListenUDP() {
 		return
 	}
 	defer tr.Close()
-	tr.SetIKEv1Handler(func(p ike.Packet) { fmt.Println("IKEv1 from", p.Remote) })
 	fmt.Println(len(tr.LocalAddrs()), "sockets")
 	// Output: 2 sockets
 }

@@ -235,9 +235,10 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
 	defer skeyseed.Wipe()
 	e.mu.Lock()
-	spir, err := e.newSPI()
-	if err == nil && e.closed {
-		err = ErrClosed
+	var spir uint64
+	err = ErrClosed
+	if !e.closed {
+		spir, err = e.newSPI(false)
 	}
 	if err != nil {
 		e.mu.Unlock()

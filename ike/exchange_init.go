@@ -252,7 +252,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		}
 		return
 	}
-	spir, err := e.newSPI()
+	spir, err := e.newSPI(false)
 	if err != nil {
 		e.mu.Unlock()
 		e.kex.unreserve()

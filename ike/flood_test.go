@@ -156,16 +156,35 @@ func TestFloodTurnsOnCookies(t *testing.T) {
 // COOKIE the responder demands, the way a real client would, so the
 // global cookie threshold does not stop it (RFC 7296 section 2.6).
 type cookieFlooder struct {
-	ep *iketest.Endpoint
-	gw netip.AddrPort
+	ep  *iketest.Endpoint
+	gw  netip.AddrPort
+	reg *ike.Registration // its receiver on ep
 
 	mu      sync.Mutex
 	cookies map[uint64][]byte // by SPIi
 }
 
+// allPackets is a PacketHandler taking every IKEv2 message of an
+// endpoint: as its only engine and the responder, it gets the messages no
+// SPI claim matches, and it claims none.
+type allPackets func(ike.Packet)
+
+func (allPackets) IKEVersion() int             { return 2 }
+func (allPackets) Responder() bool             { return true }
+func (f allPackets) HandlePacket(p ike.Packet) { f(p) }
+
+// listenAll makes f the receiver of every IKEv2 message reaching ep.
+func listenAll(ep *iketest.Endpoint, f func(ike.Packet)) *ike.Registration {
+	reg, err := ep.Register(allPackets(f))
+	if err != nil {
+		panic(err) // one receiver per endpoint in these tests
+	}
+	return reg
+}
+
 func newCookieFlooder(ep *iketest.Endpoint, gw netip.AddrPort) *cookieFlooder {
 	f := &cookieFlooder{ep: ep, gw: gw, cookies: map[uint64][]byte{}}
-	ep.SetIKEv2Handler(func(p ike.Packet) {
+	f.reg = listenAll(ep, func(p ike.Packet) {
 		m, err := wire.Parse(p.Data)
 		if err != nil || len(m.Payloads) == 0 {
 			return
@@ -413,7 +432,7 @@ func TestHostileProposalsReportBounded(t *testing.T) {
 			ike.WithLogger(slog.New(slog.NewTextHandler(logged, nil))))
 		attacker := p.net.Endpoint(netip.MustParseAddr("203.0.113.66"))
 		var answers []string
-		attacker.SetIKEv2Handler(func(pkt ike.Packet) {
+		listenAll(attacker, func(pkt ike.Packet) {
 			if m, err := wire.Parse(pkt.Data); err == nil {
 				answers = append(answers, m.Summary())
 			}
@@ -485,7 +504,7 @@ func TestKeyExchangeQueueBounded(t *testing.T) {
 		var mu sync.Mutex
 		answers := map[netip.Addr][]string{}
 		listen := func(ep *iketest.Endpoint) {
-			ep.SetIKEv2Handler(func(pkt ike.Packet) {
+			listenAll(ep, func(pkt ike.Packet) {
 				if m, err := wire.Parse(pkt.Data); err == nil {
 					mu.Lock()
 					answers[ep.Addr()] = append(answers[ep.Addr()], m.Summary())
@@ -497,6 +516,7 @@ func TestKeyExchangeQueueBounded(t *testing.T) {
 		for i := range sources {
 			ep := p.net.Endpoint(netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)}))
 			fl = newCookieFlooder(ep, gw)
+			fl.reg.Close() // listen receives instead
 			listen(ep)
 			fl.send(t, uint64(0x100+i))
 		}

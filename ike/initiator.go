@@ -47,7 +47,9 @@ func NewInitiator(conn Conn, opts ...Option) (*Initiator, error) {
 		return nil, err
 	}
 	e := newEngine(conn, cfg, false)
-	conn.SetIKEv2Handler(e.receive)
+	if err := e.register(e.receive); err != nil {
+		return nil, err
+	}
 	return &Initiator{e: e}, nil
 }
 

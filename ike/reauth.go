@@ -116,7 +116,7 @@ func (e *engine) registerInitiator(ns *ikeSA) error {
 	if e.closed {
 		return ErrClosed
 	}
-	spi, err := e.newSPI()
+	spi, err := e.newSPI(true)
 	if err != nil {
 		return err
 	}

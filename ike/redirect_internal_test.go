@@ -12,9 +12,11 @@ import (
 // directly.
 type quietConn struct{}
 
-func (quietConn) Send(Packet) error            { return nil }
-func (quietConn) SetIKEv2Handler(func(Packet)) {}
-func (quietConn) Ports() (uint16, uint16)      { return PortIKE, PortNATT }
+func (quietConn) Send(Packet) error { return nil }
+func (quietConn) Register(h PacketHandler) (*Registration, error) {
+	return new(Router).Register(h)
+}
+func (quietConn) Ports() (uint16, uint16) { return PortIKE, PortNATT }
 func (quietConn) LocalAddrs() []netip.AddrPort {
 	return []netip.AddrPort{netip.MustParseAddrPort("192.0.2.2:500")}
 }

@@ -325,7 +325,7 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 			e := sa.e
 			ns := newSA(e, true, sa.local, sa.remote)
 			e.mu.Lock()
-			spi, err := e.newSPI()
+			spi, err := e.newSPI(true)
 			if err == nil {
 				e.sas[spi] = ns // reserved; started once the keys exist
 			}

@@ -33,10 +33,13 @@ func NewResponder(conn Conn, opts ...Option) (*Responder, error) {
 }
 
 // Serve registers the responder with the transport and answers peers
-// until ctx ends; then it deletes every SA (telling the peers) and
-// returns ctx's error.
+// until ctx ends; then it deletes every SA (telling the peers), leaves the
+// transport and returns ctx's error. It fails at once if the transport
+// already has an IKEv2 responder. Initiators may share the transport.
 func (r *Responder) Serve(ctx context.Context) error {
-	r.e.conn.SetIKEv2Handler(r.e.receive)
+	if err := r.e.register(r.e.receive); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()

@@ -46,26 +46,26 @@ func (p Packet) Encapsulated(t *Transport) bool { return p.Local.Port() == t.nat
 type TransportStats struct {
 	IKEv2, IKEv1, ESP  uint64 // packets handed to each receiver
 	Keepalives         uint64 // NAT keepalives (RFC 3948 section 2.3), dropped
-	Unclaimed          uint64 // no receiver registered for the protocol
+	Unclaimed          uint64 // no receiver registered for the protocol or the IKE SA
 	Malformed          uint64 // too short or an unknown IKE major version
 	ReadErrors, Errors uint64 // failed socket reads; failed sends
 }
 
 // Transport owns the UDP sockets of IKE: port 500 and the NAT-T port 4500,
-// on IPv4 and IPv6. It demultiplexes what arrives: IKEv2 messages to the
-// IKEv2 engine, IKEv1 messages to a registered IKEv1 handler, ESP in UDP
-// (RFC 3948) to the data plane, and drops NAT keepalives. One Transport is
-// shared by every engine of a process, so IKEv1 and IKEv2 clients can use
-// the same ports.
+// on IPv4 and IPv6. It demultiplexes what arrives: IKE messages to the
+// registered engines (Register; routed by version, SPI and role, see
+// Router), ESP in UDP (RFC 3948) to the data plane, and drops NAT
+// keepalives. One Transport is shared by every engine of a process: a
+// Responder and Initiators (a site-to-site gateway dials its peers and
+// answers them on the same ports), and IKEv1 beside IKEv2.
 type Transport struct {
 	ikePort, nattPort uint16
 	logger            *slog.Logger
 
 	socks []*socket
 
-	ikev2 atomic.Pointer[func(Packet)]
-	ikev1 atomic.Pointer[func(Packet)]
-	esp   atomic.Pointer[func(pkt []byte, local, remote netip.AddrPort)]
+	router Router
+	esp    atomic.Pointer[func(pkt []byte, local, remote netip.AddrPort)]
 
 	stats struct {
 		ikev2, ikev1, esp, keepalive, unclaimed, malformed, readErr, err atomic.Uint64
@@ -237,14 +237,11 @@ func (t *Transport) IKEConns() []*net.UDPConn {
 	return out
 }
 
-// SetIKEv2Handler registers the receiver of IKEv2 messages (the ike
-// engines do this themselves). The function runs on a socket's read loop:
-// it must hand the packet off, not process it.
-func (t *Transport) SetIKEv2Handler(f func(Packet)) { t.ikev2.Store(&f) }
-
-// SetIKEv1Handler registers the receiver of IKEv1 (ISAKMP major version 1)
-// messages, under the same rules as SetIKEv2Handler.
-func (t *Transport) SetIKEv1Handler(f func(Packet)) { t.ikev1.Store(&f) }
+// Register adds an engine to the transport's routes (see Router): the
+// Responder and Initiator of this package register themselves, an IKEv1
+// engine registers its own PacketHandler. Any number of initiators and
+// one responder per IKE version share the transport.
+func (t *Transport) Register(h PacketHandler) (*Registration, error) { return t.router.Register(h) }
 
 // SetESPHandler registers the receiver of ESP-in-UDP packets arriving on
 // the NAT-T port. pkt starts at the SPI and is valid only during the call.
@@ -338,30 +335,26 @@ func (t *Transport) dispatch(b []byte, local, remote netip.AddrPort, natt bool) 
 		t.stats.malformed.Add(1)
 		return
 	}
-	var h *func(Packet)
 	var counter *atomic.Uint64
 	switch b[17] >> 4 {
-	case 2:
-		h, counter = t.ikev2.Load(), &t.stats.ikev2
+	case 0:
+		t.stats.malformed.Add(1)
+		return
 	case 1:
-		h, counter = t.ikev1.Load(), &t.stats.ikev1
+		counter = &t.stats.ikev1
 	default:
 		// RFC 7296 section 2.5 would have us answer an unknown higher
 		// major version with INVALID_MAJOR_VERSION; that is the IKEv2
-		// engine's job, so hand versions above 2 to it.
-		if b[17]>>4 > 2 {
-			h, counter = t.ikev2.Load(), &t.stats.ikev2
-			break
-		}
-		t.stats.malformed.Add(1)
-		return
+		// responder's job, so the router hands versions above 2 to it.
+		counter = &t.stats.ikev2
 	}
+	h := t.router.Lookup(b)
 	if h == nil {
 		t.stats.unclaimed.Add(1)
 		return
 	}
 	counter.Add(1)
-	(*h)(Packet{Data: append([]byte(nil), b...), Local: local, Remote: remote})
+	h.HandlePacket(Packet{Data: append([]byte(nil), b...), Local: local, Remote: remote})
 }
 
 // Send transmits an IKE message from p.Local to p.Remote. The socket is

@@ -32,8 +32,11 @@ func newTestTransport(t *testing.T, addrs ...netip.Addr) (*Transport, *received)
 	}
 	t.Cleanup(func() { tr.Close() })
 	r := &received{v2: make(chan Packet, 8), v1: make(chan Packet, 8), esp: make(chan []byte, 8)}
-	tr.SetIKEv2Handler(func(p Packet) { r.v2 <- p })
-	tr.SetIKEv1Handler(func(p Packet) { r.v1 <- p })
+	for _, h := range []PacketHandler{chanHandler{2, true, r.v2}, chanHandler{1, true, r.v1}} {
+		if _, err := tr.Register(h); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tr.SetESPHandler(func(b []byte, _, _ netip.AddrPort) { r.esp <- append([]byte(nil), b...) })
 	return tr, r
 }

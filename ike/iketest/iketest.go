@@ -107,11 +107,13 @@ func (n *Network) SetFilter(f func(p *ike.Packet) bool) {
 	n.filter.Store(&f)
 }
 
-// Endpoint is one host: an ike.Conn on ports 500 and 4500 of addr.
+// Endpoint is one host: an ike.Conn on ports 500 and 4500 of addr. Like
+// ike.Transport, it routes what arrives with an ike.Router, so a
+// Responder and Initiators can share it.
 type Endpoint struct {
-	n       *Network
-	addr    netip.Addr
-	handler atomic.Pointer[func(ike.Packet)]
+	n      *Network
+	addr   netip.Addr
+	router ike.Router
 }
 
 // Endpoint returns the host with address addr, creating it.
@@ -140,8 +142,10 @@ func (e *Endpoint) LocalAddrs() []netip.AddrPort {
 	return []netip.AddrPort{netip.AddrPortFrom(e.addr, ike.PortIKE), netip.AddrPortFrom(e.addr, ike.PortNATT)}
 }
 
-// SetIKEv2Handler implements ike.Conn.
-func (e *Endpoint) SetIKEv2Handler(f func(ike.Packet)) { e.handler.Store(&f) }
+// Register implements ike.Conn.
+func (e *Endpoint) Register(h ike.PacketHandler) (*ike.Registration, error) {
+	return e.router.Register(h)
+}
 
 // Send implements ike.Conn: the packet reaches the endpoint at p.Remote.
 func (e *Endpoint) Send(p ike.Packet) error {
@@ -187,11 +191,7 @@ func (e *Endpoint) Send(p ike.Packet) error {
 	return nil
 }
 
-func (e *Endpoint) receive(p ike.Packet) {
-	if h := e.handler.Load(); h != nil {
-		(*h)(p)
-	}
-}
+func (e *Endpoint) receive(p ike.Packet) { e.router.Route(p) }
 
 // Rand is a deterministic io.Reader for ike.WithRand: the same seed gives
 // the same nonces, SPIs and keys. Safe for concurrent use.
