@@ -8,7 +8,13 @@ import (
 // IKESAInfo is a snapshot of an IKE SA (IKEv2 or IKEv1 phase 1) for status
 // displays and hooks. It is a copy: holding it keeps nothing alive.
 type IKESAInfo struct {
-	Version     int    // 2 or 1
+	Version int // 2 or 1
+	// SessionID is stable for the life of the peer's session, kept across
+	// IKE and CHILD rekeys and reauthentication handovers, unique per
+	// engine, never reused (never 0 for a live SA). Status displays,
+	// accounting and (*ike.Responder).Terminate identify a session by it;
+	// SPIs change with every IKE rekey.
+	SessionID   uint64
 	State       string // e.g. "ESTABLISHED", "CONNECTING", "REKEYING", "DELETING"
 	Initiator   bool   // whether we initiated the SA
 	SPIi, SPIr  uint64

@@ -51,10 +51,11 @@ type engine struct {
 	// and leases against IdentityLimits.
 	caps map[string]map[*ikeSA]*capEntry
 
-	cookies *cookieJar
-	reqids  atomic.Uint32
-	wg      sync.WaitGroup
-	randMu  sync.Mutex // cfg.rand need not be safe for concurrent use
+	cookies    *cookieJar
+	reqids     atomic.Uint32
+	sessionIDs atomic.Uint64 // numbers sessions (session.go)
+	wg         sync.WaitGroup
+	randMu     sync.Mutex // cfg.rand need not be safe for concurrent use
 
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64

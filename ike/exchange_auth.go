@@ -401,6 +401,7 @@ func (sa *ikeSA) uniqueCheck() error {
 func (sa *ikeSA) establish(ap *authPayloads) {
 	if !sa.weInitiated {
 		sa.peerKey = sa.identityKey()
+		sa.adoptReauthSession()
 	}
 	sa.state = stateEstablished
 	sa.establishedAt = sa.e.cfg.now()

@@ -72,6 +72,7 @@ func (sa *ikeSA) startReauthFrom(local, gw netip.Addr) {
 		ns.cfg.VirtualIPs = append([]netip.Addr(nil), sa.vips...)
 	}
 	ns.reauthOf = sa
+	ns.continueSession(sa)
 	if err := e.registerInitiator(ns); err != nil {
 		sa.reauthAt = time.Now().Add(time.Minute)
 		return

@@ -99,6 +99,7 @@ func (sa *ikeSA) followAuthRedirect(n *wire.Notify) error {
 	ikePort, _ := e.conn.Ports()
 	ns := newSA(e, true, netip.AddrPortFrom(e.localAddrFor(gw), ikePort), netip.AddrPortFrom(gw, PortIKE))
 	ns.redirectedFrom, ns.redirects = sa.remote.Addr(), sa.redirects+1
+	ns.continueSession(sa)
 	ns.setCfg(sa.cfg)
 	ns.cfg.retarget(gw)
 	if err := e.registerInitiator(ns); err != nil {

@@ -472,6 +472,7 @@ func (sa *ikeSA) adoptPeerRekey() {
 // is deleted: by us (sendDelete) or by the peer. It carries no CHILD SAs
 // and its end is not reported as the peer going away.
 func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
+	ns.continueSession(sa)
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent = true
 	ns.natLocal, ns.natRemote, ns.fragOK = sa.natLocal, sa.natRemote, sa.fragOK
@@ -498,6 +499,7 @@ func (sa *ikeSA) deleteRekeyedRequest() *request {
 // SAs follow them: a due CHILD rekey happens on ns at once, a pending
 // CHILD delete is sent there; the IKE SA's own queued requests are moot.
 func (sa *ikeSA) handOver(ns *ikeSA) {
+	ns.continueSession(sa)
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs

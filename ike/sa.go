@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -167,6 +168,7 @@ type ikeSA struct {
 	dpdAt            time.Time  // next liveness check (zero: off)
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
+	session          atomic.Uint64 // session ID (session.go), read by other goroutines
 }
 
 type lease struct {
@@ -181,6 +183,7 @@ func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 		created: e.cfg.now(),
 	}
 	sa.log = e.log.With("peer", remote.String())
+	sa.session.Store(e.newSessionID())
 	return sa
 }
 
@@ -724,7 +727,7 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 		state = "REDIRECTED"
 	}
 	in := ipsec.IKESAInfo{
-		Version: 2, State: state, Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
+		Version: 2, SessionID: sa.sessionID(), State: state, Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
 		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, EAPIdentity: sa.eapIdentity,
 		Established: sa.establishedAt,
