@@ -318,3 +318,79 @@ func TestShutdownDeadline(t *testing.T) {
 		}
 	})
 }
+
+// dropRekeys makes the pair's network drop CREATE_CHILD_SA messages, so an
+// IKE rekey the gateway starts stays unanswered: its new IKE SA is
+// reserved in the table but never runs.
+func dropRekeys(p *pair) {
+	p.net.SetFilter(func(pkt *ike.Packet) bool {
+		h, _ := wire.ParseHeader(pkt.Data)
+		return h.Exchange != wire.CREATE_CHILD_SA
+	})
+}
+
+// SAs, Shutdown and Terminate skip the IKE SA a pending rekey reserved:
+// a command sent to it waited until the rekey completed, forever when it
+// failed.
+func TestSAsDuringUnansweredIKERekey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropRekeys(p)
+		if n := p.resp.Rekey(context.Background(), ike.RekeyIKE, func(ipsec.IKESAInfo) bool { return true }); n != 1 {
+			t.Fatalf("%d rekeys started", n)
+		}
+		synctest.Wait()
+		got := make(chan []ipsec.IKESAInfo)
+		go func() { got <- p.resp.SAs() }()
+		var sas []ipsec.IKESAInfo
+		select {
+		case sas = <-got:
+		case <-time.After(10 * time.Minute):
+			t.Fatal("SAs() hangs during an unanswered IKE rekey")
+		}
+		if len(sas) != 1 {
+			t.Fatalf("%d SAs, want the one being rekeyed", len(sas))
+		}
+		// The Delete waits behind the unanswered rekey (window size 1),
+		// so the SA goes after Terminate's short wait, untold.
+		start := time.Now()
+		if err := p.resp.Terminate(context.Background(), sas[0].SessionID); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 5*time.Second {
+			t.Errorf("Terminate took %v, want its 5 s wait", d)
+		}
+		if n := len(p.resp.SAs()) + len(p.respDP.SAs()); n != 0 {
+			t.Errorf("%d IKE and ESP SAs after Terminate", n)
+		}
+		sa.Close(context.Background())
+	})
+}
+
+func TestShutdownDuringUnansweredIKERekey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatal(err)
+		}
+		dropRekeys(p)
+		p.resp.Rekey(context.Background(), ike.RekeyIKE, func(ipsec.IKESAInfo) bool { return true })
+		synctest.Wait()
+		start := time.Now()
+		if err := p.resp.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("Shutdown took %v", d)
+		}
+		if n := len(p.respDP.SAs()); n != 0 {
+			t.Errorf("%d ESP SAs left", n)
+		}
+	})
+}

@@ -156,7 +156,7 @@ func (r *Responder) Shutdown(ctx context.Context) error {
 	r.e.closed = true // no new IKE SAs: IKE_SA_INIT, rekeys and reauthentications are refused
 	r.e.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, sa := range r.e.list() {
+	for _, sa := range r.e.running() {
 		wg.Go(func() { r.e.terminate(ctx, sa, nil) })
 	}
 	wg.Wait()
@@ -204,7 +204,7 @@ func (r *Responder) finish(err error) {
 // SAs returns snapshots of the current IKE SAs.
 func (r *Responder) SAs() []ipsec.IKESAInfo {
 	var out []ipsec.IKESAInfo
-	for _, sa := range r.e.list() {
+	for _, sa := range r.e.running() {
 		var info ipsec.IKESAInfo
 		if sa.do(context.Background(), func() { info = sa.info() }) == nil {
 			out = append(out, info)
@@ -241,4 +241,19 @@ func (r *Responder) Stats() Stats {
 func (s Stats) String() string {
 	return fmt.Sprintf("half-open %d, cookies sent %d, rejected %d, dropped %d, blocked %d, key exchanges dropped %d",
 		s.HalfOpen, s.CookiesSent, s.Rejected, s.Dropped, s.Blocked, s.KeyExchangeDropped)
+}
+
+// running returns the IKE SAs whose goroutine was started. The table
+// also holds the new IKE SA an IKE rekey reserved until its exchange
+// completes (or fails, and it never runs): a command sent to it would
+// wait for that, or forever.
+func (e *engine) running() []*ikeSA {
+	all := e.list()
+	out := all[:0]
+	for _, sa := range all {
+		if sa.started.Load() {
+			out = append(out, sa)
+		}
+	}
+	return out
 }

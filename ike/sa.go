@@ -169,6 +169,9 @@ type ikeSA struct {
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
 	session          atomic.Uint64 // session ID (session.go), read by other goroutines
+	// started: run was launched, so do reaches the SA. A rekey reserves
+	// its new IKE SA in the table before that (see engine.running).
+	started atomic.Bool
 }
 
 type lease struct {
@@ -239,6 +242,7 @@ func (sa *ikeSA) closeAsync(sendDelete bool) {
 
 // start launches the SA goroutine.
 func (sa *ikeSA) start(first *Packet) {
+	sa.started.Store(true)
 	sa.e.wg.Add(1)
 	go sa.run(first)
 }

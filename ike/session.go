@@ -68,14 +68,14 @@ func (sa *ikeSA) adoptReauthSession() {
 	}
 }
 
-// bySession returns the live IKE SAs of session id: usually one, two
+// bySession returns the running IKE SAs (see engine.running) of session id: usually one, two
 // while an IKE rekey or a reauthentication hands over.
 func (e *engine) bySession(id uint64) []*ikeSA {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []*ikeSA
 	for _, sa := range e.sas {
-		if sa.session.Load() == id {
+		if sa.session.Load() == id && sa.started.Load() {
 			out = append(out, sa)
 		}
 	}
