@@ -394,3 +394,32 @@ func TestShutdownDuringUnansweredIKERekey(t *testing.T) {
 		}
 	})
 }
+
+// What arrives before Serve is held within bounds: 64 messages here, the
+// rest dropped and counted.
+func TestEarlyPacketsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, _ := pskConfigs()
+		net := iketest.NewNetwork(1)
+		resp, err := ike.NewResponder(net.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := net.Endpoint(clientAddr)
+		msg := make([]byte, 28) // an IKEv2 header of an unknown SA
+		msg[0], msg[8], msg[17], msg[18] = 1, 1, 0x20, byte(wire.INFORMATIONAL)
+		for range 100 {
+			from.Send(ike.Packet{Data: msg, Local: netip.AddrPortFrom(clientAddr, 500), Remote: netip.AddrPortFrom(gwAddr, 500)})
+		}
+		if d := resp.Stats().Dropped; d != 36 {
+			t.Errorf("%d dropped before Serve, want the 36 beyond the 64 held", d)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go resp.Serve(ctx)
+		<-resp.Ready()
+		if d := resp.Stats().Dropped; d != 100 {
+			t.Errorf("%d dropped after Serve, want all 100 (the held ones belong to no SA)", d)
+		}
+	})
+}

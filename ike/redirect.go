@@ -220,7 +220,7 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 // asked.
 func (r *Responder) Redirect(ctx context.Context, gw netip.Addr, match func(ipsec.IKESAInfo) bool) int {
 	n := 0
-	for _, sa := range r.e.list() {
+	for _, sa := range r.e.running() {
 		asked := false
 		err := sa.do(ctx, func() {
 			if sa.state != stateEstablished || !sa.peerRedirect || !match(sa.info()) {

@@ -667,7 +667,7 @@ func (s *SA) Rekey(ctx context.Context, scope RekeyScope) error {
 // ChildConfig.RekeyTime); IKE SA rekeys work with every native client.
 func (r *Responder) Rekey(ctx context.Context, scope RekeyScope, match func(ipsec.IKESAInfo) bool) int {
 	n := 0
-	for _, sa := range r.e.list() {
+	for _, sa := range r.e.running() {
 		ok := false
 		err := sa.do(ctx, func() {
 			if sa.state == stateEstablished && match(sa.info()) {

@@ -25,6 +25,7 @@ type Responder struct {
 	phase atomic.Int32 // phaseNew, phaseServing, phaseDraining, phaseClosed
 	mu    sync.Mutex   // guards early and the phase changes
 	early []Packet     // received before Serve (phaseNew)
+	held  int          // bytes in early
 	ready chan struct{}
 	// stop is closed by Shutdown and Close to end Serve; stopped when
 	// the engine's SAs are gone.
@@ -40,10 +41,13 @@ const (
 	phaseClosed
 )
 
-// earlyPackets bounds the messages held between NewResponder and Serve:
-// enough for a burst of first IKE_SA_INIT requests, little memory if Serve
-// never comes.
-const earlyPackets = 64
+// earlyPackets and earlyBytes bound the messages held between
+// NewResponder and Serve: enough for a burst of first IKE_SA_INIT
+// requests, little memory if Serve never comes.
+const (
+	earlyPackets = 64
+	earlyBytes   = 256 << 10
+)
 
 // NewResponder returns a responder on conn. WithPeers is required. It
 // registers with conn at once (see Responder for what happens before
@@ -74,8 +78,9 @@ func (r *Responder) receive(p Packet) {
 	if r.phase.Load() == phaseNew {
 		r.mu.Lock()
 		if r.phase.Load() == phaseNew {
-			if len(r.early) < earlyPackets {
+			if len(r.early) < earlyPackets && r.held+len(p.Data) <= earlyBytes {
 				r.early = append(r.early, p)
+				r.held += len(p.Data)
 			} else {
 				r.e.stats.dropped.Add(1)
 			}
@@ -91,9 +96,10 @@ func (r *Responder) receive(p Packet) {
 	r.e.receive(p)
 }
 
-// Ready is closed once Serve accepts IKE SAs. Messages that arrive earlier
-// are not lost (see Responder); Ready is for an embedder that reports its
-// own readiness, such as a service manager's notification.
+// Ready is closed once Serve accepts IKE SAs and has handed on what was
+// held for it. Messages that arrive earlier are not lost (see
+// Responder); Ready is for an embedder that reports its own readiness,
+// such as a service manager's notification.
 func (r *Responder) Ready() <-chan struct{} { return r.ready }
 
 // Serve answers peers until ctx ends, Shutdown or Close; it first answers
@@ -113,10 +119,10 @@ func (r *Responder) Serve(ctx context.Context) error {
 	r.early = nil
 	r.phase.Store(phaseServing)
 	r.mu.Unlock()
-	close(r.ready)
 	for _, p := range early {
 		r.e.receive(p)
 	}
+	close(r.ready)
 	select {
 	case <-ctx.Done():
 		r.closeNow()
