@@ -203,10 +203,10 @@ func TestShutdownDrains(t *testing.T) {
 		if n := len(p.resp.SAs()); n != 3 {
 			t.Fatalf("%d SAs, want 3", n)
 		}
-		deletes := 0
+		var deletes atomic.Int32 // the clients' goroutines send their answers
 		p.net.SetFilter(func(pkt *ike.Packet) bool {
 			if h, err := wire.ParseHeader(pkt.Data); err == nil && h.Exchange == wire.INFORMATIONAL {
-				deletes++
+				deletes.Add(1)
 			}
 			return true
 		})
@@ -214,8 +214,8 @@ func TestShutdownDrains(t *testing.T) {
 			t.Fatalf("Shutdown: %v", err)
 		}
 		synctest.Wait() // the clients destroy their SAs after their answers
-		if deletes != 6 {
-			t.Errorf("%d INFORMATIONAL messages, want 3 Deletes and 3 answers", deletes)
+		if n := deletes.Load(); n != 6 {
+			t.Errorf("%d INFORMATIONAL messages, want 3 Deletes and 3 answers", n)
 		}
 		for i, sa := range sas {
 			select {

@@ -126,6 +126,7 @@ func (r *Responder) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		r.closeNow()
+		<-r.stopped // a Shutdown under way finishes first
 		return ctx.Err()
 	case <-r.stop:
 		<-r.stopped

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -41,10 +42,15 @@ func TestTerminate(t *testing.T) {
 		if len(ids) != 3 || ids[0] {
 			t.Fatalf("session IDs %v: want 3 distinct, none 0", ids)
 		}
-		var msgs []string
+		var (
+			mu   sync.Mutex // the SAs' goroutines send
+			msgs []string
+		)
 		p.net.SetFilter(func(pkt *ike.Packet) bool {
 			if m, err := wire.ParseHeader(pkt.Data); err == nil {
+				mu.Lock()
 				msgs = append(msgs, m.Exchange.String())
+				mu.Unlock()
 			}
 			return true
 		})
@@ -52,8 +58,11 @@ func TestTerminate(t *testing.T) {
 			t.Fatalf("Terminate: %v", err)
 		}
 		synctest.Wait() // the client destroys its SA after its answer
-		if want := []string{"INFORMATIONAL", "INFORMATIONAL"}; !slices.Equal(msgs, want) {
-			t.Errorf("messages %v, want a Delete and its answer", msgs)
+		mu.Lock()
+		got := slices.Clone(msgs)
+		mu.Unlock()
+		if want := []string{"INFORMATIONAL", "INFORMATIONAL"}; !slices.Equal(got, want) {
+			t.Errorf("messages %v, want a Delete and its answer", got)
 		}
 		select {
 		case <-sas[1].Done():
