@@ -24,10 +24,11 @@ type IKESAInfo struct {
 	Established time.Time      // when the SA came up; zero before
 	RekeyAt     time.Time      // zero when the SA is not scheduled for rekeying
 	Children    []ChildSAInfo  // the SA's CHILD SAs
-	// SessionID: stable for the life of the peer's session, kept across
+	// SessionID is stable for the life of the peer's session, kept across
 	// IKE and CHILD rekeys and reauthentication handovers, unique per
-	// engine, never reused. Zero only in snapshots of engines that do not
-	// assign one.
+	// engine, never reused (never 0 for a live SA). Status displays,
+	// accounting and (*ike.Responder).Terminate identify a session by it;
+	// SPIs change with every IKE rekey.
 	SessionID uint64
 	// BytesIn, BytesOut, PacketsIn and PacketsOut count the session's ESP
 	// traffic (payload as the data plane counts it): every CHILD SA it

@@ -136,6 +136,16 @@
 // WithIdentityLimits (and PeerConfig.Limits) caps the IKE SAs and pool
 // addresses one identity holds (default 4 each).
 //
+// A responder registers with its transport in NewResponder and holds what
+// arrives until Serve, so a peer sending right after `go srv.Serve(ctx)`
+// loses nothing; Ready tells when Serve accepts. Shutdown drains (no new
+// IKE SAs, a Delete to every peer, waiting for the answers until its ctx
+// ends), Close ends at once. Every IKE SA carries a SessionID
+// (ipsec.IKESAInfo) that survives rekeys and reauthentication; a gateway
+// ends a session with Responder.Terminate (by that ID),
+// TerminateMatching, or TerminateUser after removing a revoked account
+// from its user store; IKEDown then reports ErrTerminated.
+//
 // Additional CHILD SAs on the application's request: SA.AddChild (a
 // gateway accepts at most 32 per IKE SA, then NO_ADDITIONAL_SAS).
 // Gateways that accept certificate clients send CERTREQ

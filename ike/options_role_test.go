@@ -35,9 +35,13 @@ func TestResponderOptionsRefusedByInitiator(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "ike: "+name+":") {
 			t.Errorf("NewInitiator(%s): %v, want an error naming the option", name, err)
 		}
-		if _, err := ike.NewResponder(net.Endpoint(netip.MustParseAddr("192.0.2.1")), peers, opt); err != nil {
+		r, err := ike.NewResponder(net.Endpoint(netip.MustParseAddr("192.0.2.1")), peers, opt)
+		if err != nil {
 			t.Errorf("NewResponder(%s): %v", name, err)
+			continue
 		}
+		r.Close() // leaves the transport for the next one
+
 	}
 	both := []ike.Option{ike.WithRand(iketest.NewRand(1)), ike.WithRetransmission(time.Second, 2, 3), ike.WithForceUDPEncap(),
 		ike.WithCertificateRequests(), ike.WithDataPlane(iketest.NewDataPlane()), ike.WithHooks(&ike.Hooks{})}

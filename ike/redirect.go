@@ -100,6 +100,7 @@ func (sa *ikeSA) followAuthRedirect(n *wire.Notify) error {
 	ikePort, _ := e.conn.Ports()
 	ns := newSA(e, true, netip.AddrPortFrom(e.localAddrFor(gw), ikePort), netip.AddrPortFrom(gw, PortIKE))
 	ns.redirectedFrom, ns.redirects = sa.remote.Addr(), sa.redirects+1
+	ns.continueSession(sa)
 	ns.setCfg(sa.cfg)
 	ns.cfg.retarget(gw)
 	if err := e.registerInitiator(ns); err != nil {
@@ -220,7 +221,7 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 // asked.
 func (r *Responder) Redirect(ctx context.Context, gw netip.Addr, match func(ipsec.IKESAInfo) bool) int {
 	n := 0
-	for _, sa := range r.e.list() {
+	for _, sa := range r.e.running() {
 		asked := false
 		err := sa.do(ctx, func() {
 			if sa.state != stateEstablished || !sa.peerRedirect || !match(sa.info()) {

@@ -473,6 +473,7 @@ func (sa *ikeSA) adoptPeerRekey() {
 // is deleted: by us (sendDelete) or by the peer. It carries no CHILD SAs
 // and its end is not reported as the peer going away.
 func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
+	ns.continueSession(sa)
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent = true
 	sa.joinSession(ns)
@@ -670,7 +671,7 @@ func (s *SA) Rekey(ctx context.Context, scope RekeyScope) error {
 // ChildConfig.RekeyTime); IKE SA rekeys work with every native client.
 func (r *Responder) Rekey(ctx context.Context, scope RekeyScope, match func(ipsec.IKESAInfo) bool) int {
 	n := 0
-	for _, sa := range r.e.list() {
+	for _, sa := range r.e.running() {
 		ok := false
 		err := sa.do(ctx, func() {
 			if sa.state == stateEstablished && match(sa.info()) {

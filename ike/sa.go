@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -168,6 +169,10 @@ type ikeSA struct {
 	dpdAt            time.Time  // next liveness check (zero: off)
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
+	session          atomic.Uint64 // session ID (session.go), read by other goroutines
+	// started: run was launched, so do reaches the SA. A rekey reserves
+	// its new IKE SA in the table before that (see engine.running).
+	started atomic.Bool
 }
 
 type lease struct {
@@ -182,6 +187,7 @@ func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 		created: e.cfg.now(), sess: e.newSession(),
 	}
 	sa.log = e.log.With("peer", remote.String())
+	sa.session.Store(sa.sess.id)
 	return sa
 }
 
@@ -237,6 +243,7 @@ func (sa *ikeSA) closeAsync(sendDelete bool) {
 
 // start launches the SA goroutine.
 func (sa *ikeSA) start(first *Packet) {
+	sa.started.Store(true)
 	sa.e.wg.Add(1)
 	go sa.run(first)
 }
@@ -746,7 +753,7 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 		state = "REDIRECTED"
 	}
 	in := ipsec.IKESAInfo{
-		Version: 2, State: state, Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
+		Version: 2, SessionID: sa.sessionID(), State: state, Initiator: sa.weInitiated, SPIi: sa.spii, SPIr: sa.spir,
 		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, EAPIdentity: sa.eapIdentity,
 		Established: sa.establishedAt,

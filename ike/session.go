@@ -39,7 +39,34 @@ func (e *engine) newSession() *session { return &session{id: e.sessionIDs.Add(1)
 
 // joinSession makes ns, which replaces or accompanies sa, part of sa's
 // session. It runs before ns's goroutine starts.
-func (sa *ikeSA) joinSession(ns *ikeSA) { ns.sess = sa.sess }
+func (sa *ikeSA) joinSession(ns *ikeSA) {
+	ns.sess = sa.sess
+	ns.session.Store(sa.sess.id)
+}
+
+// continueSession makes ns carry on old's session (ns takes over from
+// old: a rekey, a reauthentication, a redirect after authentication).
+func (ns *ikeSA) continueSession(old *ikeSA) { old.joinSession(ns) }
+
+// sessionID returns the SA's session ID. Other goroutines (Terminate,
+// SAs) read it while the SA goroutine may still adopt another session
+// (resumeSession), so it is mirrored in an atomic.
+func (sa *ikeSA) sessionID() uint64 { return sa.session.Load() }
+
+// bySession returns the running IKE SAs (see engine.running) of session
+// id: usually one, two while an IKE rekey or a reauthentication hands
+// over.
+func (e *engine) bySession(id uint64) []*ikeSA {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*ikeSA
+	for _, sa := range e.sas {
+		if sa.session.Load() == id && sa.started.Load() {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
 
 // nasPort is the session's NAS-Port (RFC 2865 section 5.5), a number per
 // session for RADIUS: the SessionID's low 32 bits, so it repeats only
@@ -88,6 +115,7 @@ func (sa *ikeSA) resumeSession() {
 		// changes afterwards (joinSession precedes passIdentity).
 		if o != sa && c.peerKey == mine.peerKey && c.from == mine.from && shareAddress(c.leases, mine.leases) {
 			sa.sess = o.sess
+			sa.session.Store(o.sess.id)
 			return
 		}
 	}

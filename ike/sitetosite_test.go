@@ -239,21 +239,25 @@ func TestInitiatorOnResponderTransport(t *testing.T) {
 }
 
 // TestSecondResponderRefused: a second Responder on a transport would
-// take the first one's new peers; its Serve fails at once instead, and
-// once the first stops serving another may serve.
+// take the first one's new peers; NewResponder (which registers, so that
+// nothing arriving before Serve is lost) fails at once instead, and once
+// the first stops serving another may take over.
 func TestSecondResponderRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		respCfg, initCfg := pskConfigs()
 		p := newPair(t, respCfg)
-		second, err := ike.NewResponder(p.net.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
-		if err != nil {
-			t.Fatal(err)
+		newSecond := func() (*ike.Responder, error) {
+			return ike.NewResponder(p.net.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithDataPlane(iketest.NewDataPlane()))
 		}
-		if err := second.Serve(context.Background()); err == nil || !strings.Contains(err.Error(), "responder is already registered") {
-			t.Fatalf("second Serve on one transport: %v", err)
+		if _, err := newSecond(); err == nil || !strings.Contains(err.Error(), "responder is already registered") {
+			t.Fatalf("second responder on one transport: %v", err)
 		}
 		p.cancel()
 		<-p.serveStopped
+		second, err := newSecond()
+		if err != nil {
+			t.Fatalf("a responder after the first stopped: %v", err)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { second.Serve(ctx); close(done) }()

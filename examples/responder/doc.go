@@ -128,6 +128,16 @@
 //
 //	responder status [-state DIR] [-json]
 //
+// Ending a session (kicking a user, a revoked account): by the #N that
+// status shows, a session number that stays through rekeys and
+// reauthentication, or every session of a user. The client is told with
+// a Delete; its addresses go back to the pool. Users are read at start,
+// and revocation lists apply to new logins: to revoke an account, remove
+// it from the configuration (or revoke its certificate) and end its
+// running sessions with -user.
+//
+//	responder terminate [-state DIR] ID | -user NAME
+//
 // Whether the server certificate suits every client (SAN holds the name
 // and addresses, serverAuth and ikeIntermediate, RSA-2048 or more, at
 // most 825 days, CN = server name for Windows), which is also logged at

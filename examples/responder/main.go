@@ -36,13 +36,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runExport(args[1:], stdout, stderr)
 		case "status":
 			return runStatus(args[1:], stdout, stderr)
+		case "terminate":
+			return runTerminate(args[1:], stdout, stderr)
 		case "lint":
 			return runLint(args[1:], stdout, stderr)
 		case "help":
 			usage(stderr, nil)
 			return 0
 		default:
-			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export, status, lint; without a command it serves)\n", args[0])
+			fmt.Fprintf(stderr, "responder: unknown command %q (commands: init, export, status, terminate, lint; without a command it serves)\n", args[0])
 			return 2
 		}
 	}
@@ -182,6 +184,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
                                                   a machine certificate), --auth psk (linux) configures a
                                                   psk_peers entry
   responder status [-state DIR] [-json]           the connected clients (like swanctl --list-sas)
+  responder terminate [-state DIR] ID | -user NAME
+                                                  end session #ID of status, or every session of a user,
+                                                  telling the client (like swanctl --terminate)
   responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
                                                   check the server certificate against the clients' requirements
 

@@ -297,7 +297,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		}
 	}
 	snapshot := func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp.DataPlane) }
-	stopStatus, err := serveStatus(stateDir, snapshot, log)
+	stopStatus, err := serveControl(stateDir, snapshot, resp, log)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
 	}

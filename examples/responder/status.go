@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -36,6 +37,12 @@ type saStatus struct {
 // SAs as JSON. It returns a function that stops it and removes the
 // socket.
 func serveStatus(stateDir string, sas func() []ipsec.IKESAInfo, log *slog.Logger) (stop func(), err error) {
+	return serveControl(stateDir, sas, nil, log)
+}
+
+// serveControl is serveStatus that also carries out `terminate` requests
+// (control.go) through term, when set.
+func serveControl(stateDir string, sas func() []ipsec.IKESAInfo, term terminator, log *slog.Logger) (stop func(), err error) {
 	path := filepath.Join(stateDir, controlSocket)
 	// A socket left by a killed instance would make Listen fail; a live
 	// instance answers, and then we must not steal its socket.
@@ -56,6 +63,7 @@ func serveStatus(stateDir string, sas func() []ipsec.IKESAInfo, log *slog.Logger
 		return nil, err
 	}
 	done := make(chan struct{})
+	var conns sync.WaitGroup
 	go func() {
 		defer close(done)
 		for {
@@ -63,20 +71,32 @@ func serveStatus(stateDir string, sas func() []ipsec.IKESAInfo, log *slog.Logger
 			if err != nil {
 				return
 			}
-			var out []saStatus
-			for _, sa := range sas() {
-				out = append(out, saStatus{IKESAInfo: sa, LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String()})
-			}
-			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if err := json.NewEncoder(c).Encode(out); err != nil {
-				log.Debug("status client", "err", err)
-			}
-			c.Close()
+			// A terminate waits for the peer: one connection does not
+			// hold up the next.
+			conns.Go(func() {
+				defer c.Close()
+				req := readControlRequest(c)
+				_ = c.SetWriteDeadline(time.Now().Add(controlWait))
+				var answer any
+				if req.Cmd == cmdTerminate {
+					answer = runControlTerminate(term, req, log)
+				} else {
+					var out []saStatus
+					for _, sa := range sas() {
+						out = append(out, saStatus{IKESAInfo: sa, LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String()})
+					}
+					answer = out
+				}
+				if err := json.NewEncoder(c).Encode(answer); err != nil {
+					log.Debug("control client", "err", err)
+				}
+			})
 		}
 	}()
 	return func() {
 		l.Close()
 		<-done
+		conns.Wait()
 		_ = os.Remove(path)
 	}, nil
 }
@@ -99,6 +119,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer c.Close()
+	sendControlRequest(c, controlRequest{Cmd: cmdStatus})
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	data, err := io.ReadAll(io.LimitReader(c, 64<<20))
 	if err != nil {
@@ -131,7 +152,11 @@ func printStatus(w io.Writer, sas []saStatus, now time.Time) {
 		return now.Sub(t).Truncate(time.Second).String()
 	}
 	for i, sa := range sas {
-		fmt.Fprintf(w, "#%d: %s, IKEv%d, %016x_i %016x_r, up %s\n", i+1, visible(sa.State), sa.Version, sa.SPIi, sa.SPIr, ago(sa.Established))
+		n := uint64(i + 1) // a server without session IDs: the position
+		if sa.SessionID != 0 {
+			n = sa.SessionID // what `responder terminate` takes, like swanctl's unique ID
+		}
+		fmt.Fprintf(w, "#%d: %s, IKEv%d, %016x_i %016x_r, up %s\n", n, visible(sa.State), sa.Version, sa.SPIi, sa.SPIr, ago(sa.Established))
 		fmt.Fprintf(w, "  local  %s [%s]\n", sa.Local, visible(sa.LocalID))
 		nat := ""
 		if sa.NATRemote {
