@@ -331,13 +331,31 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	log.Info("privileges dropped", "capabilities", kept.String(), "uid", os.Getuid())
 	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
 	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
-	err = resp.Serve(ctx)
+	// Serve until the signal, then drain: every client is told with a
+	// Delete and its answer awaited (at most shutdownGrace), so clients
+	// see the server going, not a dead peer.
+	served := make(chan error, 1)
+	go func() { served <- resp.Serve(context.Background()) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		if serr := resp.Shutdown(sctx); serr != nil {
+			log.Warn("not every client answered the Delete in time", "grace", shutdownGrace.String(), "err", serr)
+		}
+		cancel()
+		err = <-served
+	}
 	log.Info("responder stopped: SAs deleted, removing the data plane and its device", "device", tunName)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, ike.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
 	return err
 }
+
+// shutdownGrace bounds how long a stopping server waits for its clients
+// to answer the Deletes (a systemd stop allows 90 s by default).
+const shutdownGrace = 5 * time.Second
 
 // peerConfigs returns the configurations the responder serves, all
 // with the same local identity and certificate: one per PSK peer
