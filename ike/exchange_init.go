@@ -265,19 +265,28 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	e.sas[spir] = sa
 	e.initReqs[k] = sa
 	e.mu.Unlock()
-	sa.start(&p)
+	sa.start(&initRequest{p: p, m: m, ip: ip})
 }
 
-// handleInitRequest (SA side) computes and sends the IKE_SA_INIT response,
-// or resends it for a retransmitted request.
-func (sa *ikeSA) handleInitRequest(p Packet, m *wire.Message) {
-	if sa.initResp != nil {
-		if equalBytes(p.Data, sa.initReq) {
+// initRequest is an IKE_SA_INIT request the engine parsed and screened:
+// the new SA's goroutine answers it without parsing it again.
+type initRequest struct {
+	p  Packet
+	m  *wire.Message
+	ip initPayloads
+}
+
+// handleInitRequest (SA side) computes and sends the IKE_SA_INIT response
+// to the request the engine parsed (first), or resends it for a
+// retransmitted request p.
+func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
+	if sa.initResp != nil || first == nil {
+		if sa.initResp != nil && equalBytes(p.Data, sa.initReq) {
 			sa.sendPackets([][]byte{sa.initResp})
 		}
 		return
 	}
-	ip := collectInit(m.Payloads)
+	m, ip := first.m, &first.ip
 	fail := func(err error) {
 		sa.log.Warn("IKE_SA_INIT failed", "err", err)
 		sa.destroy(err)

@@ -242,19 +242,21 @@ func (sa *ikeSA) closeAsync(sendDelete bool) {
 }
 
 // start launches the SA goroutine.
-func (sa *ikeSA) start(first *Packet) {
+// start runs the SA's goroutine; a responder SA gets the IKE_SA_INIT
+// request that created it (nil for every other SA).
+func (sa *ikeSA) start(first *initRequest) {
 	sa.started.Store(true)
 	sa.e.wg.Add(1)
 	go sa.run(first)
 }
 
-func (sa *ikeSA) run(first *Packet) {
+func (sa *ikeSA) run(first *initRequest) {
 	defer sa.e.wg.Done()
 	defer close(sa.done)
 	sa.timer = time.NewTimer(time.Hour)
 	defer sa.timer.Stop()
 	if first != nil {
-		sa.handlePacket(*first)
+		sa.handleInitRequest(first.p, first)
 	}
 	sa.sendNext() // requests queued before the goroutine started
 	for sa.state != stateDead {
@@ -434,7 +436,7 @@ func (sa *ikeSA) handlePacket(p Packet) {
 	h := &m.Header
 	if h.Exchange == wire.IKE_SA_INIT {
 		if !sa.weInitiated && !h.IsResponse() {
-			sa.handleInitRequest(p, m)
+			sa.handleInitRequest(p, nil) // a retransmission: the engine made this SA from the first one
 		} else if sa.weInitiated && h.IsResponse() {
 			sa.handleInitResponse(p, m)
 		}
