@@ -203,14 +203,6 @@ type accountingConfig struct {
 	interim time.Duration
 }
 
-// WithAccounting reports every session's start, interim updates every
-// interim (0: none; at least MinAccountingInterim) and stop to a. The
-// interim updates come from each IKE SA's own timer, one per interval and
-// session.
-func WithAccounting(a Accounting, interim time.Duration) Option {
-	return func(c *config) { c.accounting = accountingConfig{acct: a, interim: interim} }
-}
-
 func (a accountingConfig) validate() error {
 	if a.acct == nil && a.interim != 0 {
 		return fmt.Errorf("ike: WithAccounting: nil Accounting")

@@ -30,15 +30,6 @@ import (
 // (strongSwan waits about 165 s, Windows about 60 s).
 const DefaultAuthorizeTimeout = 10 * time.Second
 
-// WithAuthorizeTimeout sets the deadline of the context Hooks.Authorize
-// gets (default DefaultAuthorizeTimeout; zero or less restores it). A
-// hook that has not answered by then refuses the peer. Keep it below the
-// half-open timeout (WithHalfOpenLimits), which ends an IKE SA still
-// waiting for its authorization.
-func WithAuthorizeTimeout(d time.Duration) Option {
-	return func(c *config) { c.authzTimeout = d }
-}
-
 // AuthRequest is what Hooks.Authorize learns of an authenticated peer.
 // It is a copy the hook may keep.
 type AuthRequest struct {

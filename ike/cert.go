@@ -2,7 +2,6 @@ package ike
 
 import (
 	"bytes"
-	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
@@ -131,26 +130,6 @@ func dnEqual(a, b []byte) bool {
 	// String falls back to "ID_DER_ASN1_DN:<hex>" for undecodable names;
 	// those compare only byte for byte.
 	return !strings.HasPrefix(an, "ID_") && an == bn
-}
-
-// WithCertificateRequests names the certification authorities we trust for
-// peer certificates; CERTREQ payloads (RFC 7296 section 3.7) carrying the
-// SHA-1 hashes of their public keys go into a responder's IKE_SA_INIT
-// responses and an initiator's IKE_AUTH requests (when it authenticates the
-// gateway by certificate). Windows picks its machine certificate by these
-// hashes and strongSwan clients send their certificate only when asked
-// (send_cert = ifasked is their default), so a gateway with certificate
-// clients should set it.
-func WithCertificateRequests(cas ...*x509.Certificate) Option {
-	var data []byte
-	for _, ca := range cas {
-		if ca == nil {
-			continue
-		}
-		h := sha1.Sum(ca.RawSubjectPublicKeyInfo)
-		data = append(data, h[:]...)
-	}
-	return func(c *config) { c.certReqData = data }
 }
 
 // certReq returns our CERTREQ payload, nil without configured CAs.

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 
@@ -121,27 +120,4 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 type childResult struct {
 	info ipsec.ChildSAInfo
 	err  error
-}
-
-// AddChild negotiates an additional CHILD SA under this IKE SA with
-// CREATE_CHILD_SA (RFC 7296 section 1.3.1), for other traffic selectors
-// (a second subnet, a host-to-host transport SA) or other proposals; PFS
-// applies when cc.Proposals carry a KE method. The zero cc.LocalTS means
-// our virtual addresses (or our address), the zero cc.RemoteTS everything.
-// It returns the CHILD SA once installed, or the gateway's refusal (a
-// *NotifyError such as TS_UNACCEPTABLE or NO_ADDITIONAL_SAS).
-func (s *SA) AddChild(ctx context.Context, cc ChildConfig) (ipsec.ChildSAInfo, error) {
-	sa := s.sa()
-	done := make(chan childResult, 1)
-	if err := sa.do(ctx, func() { sa.queueRequest(sa.createChildRequest(cc, done)) }); err != nil {
-		return ipsec.ChildSAInfo{}, err
-	}
-	select {
-	case r := <-done:
-		return r.info, r.err
-	case <-sa.done:
-		return ipsec.ChildSAInfo{}, fmt.Errorf("%w: the IKE SA ended", ErrClosed)
-	case <-ctx.Done():
-		return ipsec.ChildSAInfo{}, ctx.Err()
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -410,3 +412,169 @@ func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
 	sa.writeIKEKeyLog()
 	return nil
 }
+
+// startInit sends (or resends, with a cookie or another KE group) our
+// IKE_SA_INIT request.
+func (sa *ikeSA) startInit(cookie []byte) {
+	fail := func(err error) { sa.log.Warn("IKE_SA_INIT failed", "err", err); sa.destroy(err) }
+	group := sa.initGroup
+	if group == proposal.KENone {
+		group = sa.cfg.Proposals[0].KE[0]
+		sa.initGroup = group
+	}
+	if sa.kex == nil || sa.kex.Method() != group {
+		kex, err := sa.e.newKeyExchange(group)
+		if err != nil {
+			fail(err)
+			return
+		}
+		sa.kex = kex
+	}
+	pub, err := sa.kex.Public()
+	if err != nil {
+		fail(err)
+		return
+	}
+	if sa.ni == nil {
+		sa.ni = make([]byte, sa.e.nonceLen())
+		if err := sa.e.random(sa.ni); err != nil {
+			fail(err)
+			return
+		}
+	}
+	// Our KE method goes first so the responder can pick the proposal
+	// that matches it (RFC 7296 section 1.2).
+	props := sa.cfg.Proposals.Clone()
+	for i := range props {
+		if j := slices.Index(props[i].KE, group); j > 0 {
+			props[i].KE = append([]proposal.KEID{group}, slices.Delete(props[i].KE, j, j+1)...)
+		}
+	}
+	src, dst := sa.ourNATSource(0, sa.local), natHash(sa.spii, 0, sa.remote)
+	var ps []wire.Payload
+	if cookie != nil {
+		ps = append(ps, &wire.Notify{Type: wire.COOKIE, Data: cookie})
+	}
+	ps = append(ps,
+		listToWire(props, nil),
+		&wire.KE{Group: wire.KEID(group), Data: pub},
+		&wire.Nonce{Data: sa.ni},
+		&wire.Notify{Type: wire.NAT_DETECTION_SOURCE_IP, Data: src[:]},
+		&wire.Notify{Type: wire.NAT_DETECTION_DESTINATION_IP, Data: dst[:]},
+	)
+	if !sa.cfg.DisableFragmentation {
+		ps = append(ps, &wire.Notify{Type: wire.IKEV2_FRAGMENTATION_SUPPORTED})
+	}
+	ps = append(ps, &wire.Notify{Type: wire.SIGNATURE_HASH_ALGORITHMS, Data: hashNotifyData(ourHashAlgorithms)})
+	if sa.redirectedFrom.IsValid() {
+		ps = append(ps, &wire.Notify{Type: wire.REDIRECTED_FROM, Data: gwIdentity(sa.redirectedFrom)})
+	} else {
+		ps = append(ps, &wire.Notify{Type: wire.REDIRECT_SUPPORTED})
+	}
+	m := &wire.Message{Header: wire.Header{SPIi: sa.spii, Exchange: wire.IKE_SA_INIT, Flags: wire.FlagInitiator}, Payloads: ps}
+	b, err := m.Append(nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	sa.initReq = b
+	sa.pending = &request{exchange: wire.IKE_SA_INIT, mid: 0, packets: [][]byte{b}, next: time.Now().Add(sa.backoff(0))}
+	sa.logMessage("sending", wire.IKE_SA_INIT, false, 0, ps, 1)
+	sa.sendPackets([][]byte{b})
+}
+
+// handleInitResponse processes the responder's IKE_SA_INIT answer.
+func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
+	if sa.state != stateInit || sa.pending == nil || sa.pending.exchange != wire.IKE_SA_INIT || m.Header.MessageID != 0 {
+		return
+	}
+	ip := collectInit(m.Payloads)
+	sa.logMessage("received", wire.IKE_SA_INIT, true, 0, m.Payloads, 0)
+	fail := func(err error) {
+		sa.log.Warn("IKE_SA_INIT failed", "err", err)
+		sa.destroy(err)
+	}
+	switch {
+	case ip.redirect != nil && ip.sa == nil:
+		if err := sa.followRedirect(ip.redirect); err != nil {
+			fail(err)
+		}
+		return
+	case ip.cookie != nil && ip.sa == nil:
+		if sa.initRetries++; sa.initRetries > maxInitRetries {
+			fail(fmt.Errorf("%w: too many COOKIE requests", ErrProtocol))
+			return
+		}
+		sa.pending = nil
+		sa.startInit(append([]byte(nil), ip.cookie...))
+		return
+	case ip.invalidKE != nil && ip.sa == nil:
+		if len(ip.invalidKE.Data) != 2 {
+			fail(fmt.Errorf("%w: malformed INVALID_KE_PAYLOAD", ErrProtocol))
+			return
+		}
+		want := proposal.KEID(binary.BigEndian.Uint16(ip.invalidKE.Data))
+		offered := slices.ContainsFunc(sa.cfg.Proposals, func(p proposal.Proposal) bool { return slices.Contains(p.KE, want) })
+		if sa.initRetries++; !offered || want == sa.initGroup || sa.initRetries > maxInitRetries {
+			fail(&NotifyError{Type: wire.INVALID_KE_PAYLOAD, Remote: true, Data: ip.invalidKE.Data, Err: fmt.Errorf("responder wants %s", want)})
+			return
+		}
+		sa.log.Info("responder asks for another key exchange method", "proposal", want.String())
+		sa.initGroup = want
+		sa.pending = nil
+		sa.startInit(nil)
+		return
+	case ip.errNotify != nil && ip.sa == nil:
+		fail(&NotifyError{Type: ip.errNotify.Type, Remote: true, Data: ip.errNotify.Data})
+		return
+	case ip.sa == nil || ip.ke == nil || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce || len(ip.sa.Proposals) != 1 || m.Header.SPIr == 0:
+		fail(fmt.Errorf("%w: incomplete IKE_SA_INIT response", ErrProtocol))
+		return
+	}
+	theirs := propFromWire(&ip.sa.Proposals[0])
+	sel, err := proposal.Select(sa.cfg.Proposals, proposal.List{theirs}, proposal.SelectOptions{})
+	if err != nil || len(sel.KE) != 1 || sel.KE[0] != sa.kex.Method() || proposal.KEID(ip.ke.Group) != sa.kex.Method() {
+		fail(fmt.Errorf("%w: responder chose %s, which we did not offer with our KE %s", ErrProtocol, theirs, sa.kex.Method()))
+		return
+	}
+	if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+		fail(err)
+		return
+	}
+	shared, err := sa.kex.Shared(ip.ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
+	if err != nil {
+		fail(fmt.Errorf("%w: responder KE: %v", ErrProtocol, err))
+		return
+	}
+	sa.prop = sel
+	sa.spir = m.Header.SPIr
+	sa.nr = append([]byte(nil), ip.nonce...)
+	sa.initResp = append([]byte(nil), p.Data...)
+	if err := sa.deriveKeys(shared); err != nil {
+		fail(err)
+		return
+	}
+	sa.kex = nil
+	nat := detectNAT(sa.spii, sa.spir, sa.local, sa.remote, ip.natSrc, ip.natDst)
+	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
+	sa.fragOK = ip.frag && !sa.cfg.DisableFragmentation
+	if ip.hashesSeen {
+		sa.peerHashes = ip.hashes
+	}
+	if nat.Any() || sa.e.cfg.forceEncap {
+		// RFC 7296 section 2.23: float to the NAT-T port.
+		_, natt := sa.e.conn.Ports()
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), natt)
+		if sa.remote.Port() == PortIKE {
+			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), PortNATT)
+		}
+	}
+	sa.pending = nil
+	sa.state = stateAuth
+	sa.nextMID = 1
+	sa.queueRequest(&request{exchange: wire.IKE_AUTH, build: sa.buildAuthRequest, onReply: sa.processAuthResponse})
+}
+
+// maxInitRetries bounds COOKIE and INVALID_KE_PAYLOAD round trips.
+const maxInitRetries = 3

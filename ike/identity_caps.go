@@ -62,12 +62,6 @@ type IdentityLimits struct {
 	Leases int
 }
 
-// WithIdentityLimits sets the responder's per-identity limits (see
-// IdentityLimits; default DefaultIdentityIKESAs IKE SAs and
-// DefaultIdentityLeases addresses per family). PeerConfig.Limits
-// overrides them per configuration.
-func WithIdentityLimits(l IdentityLimits) Option { return func(c *config) { c.limits = l } }
-
 // effective returns the limits for a PeerConfig's limits p: p's own, else
 // the engine's e, else the defaults; negative values stay (unlimited).
 func effectiveLimits(p, e IdentityLimits) IdentityLimits {

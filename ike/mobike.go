@@ -2,7 +2,6 @@ package ike
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/netip"
 
@@ -169,47 +168,4 @@ func (sa *ikeSA) migrateRequest(local netip.Addr, done chan<- error) *request {
 			finish(nil)
 			return nil
 		}}
-}
-
-// Migrate moves the IKE SA and its CHILD SAs to our local address local
-// (the unspecified address: whatever the routing table picks towards the
-// gateway). Call it when the address in use went away or another network
-// became preferable, Wi-Fi to cellular for example. With MOBIKE (RFC 4555)
-// negotiated, an UPDATE_SA_ADDRESSES exchange from the new address moves
-// both sides without new keys and Migrate returns when it is done;
-// without MOBIKE the SA is reauthenticated from the new address (make
-// before break) and Migrate returns once that has started.
-func (s *SA) Migrate(ctx context.Context, local netip.Addr) error {
-	sa := s.sa()
-	done := make(chan error, 1)
-	var err error
-	if e := sa.do(ctx, func() {
-		if sa.state != stateEstablished {
-			err = fmt.Errorf("%w: IKE SA %s is not established", ErrClosed, sa.name())
-			return
-		}
-		if !local.IsValid() || local.IsUnspecified() {
-			local = sa.e.localAddrFor(sa.remote.Addr())
-		}
-		if !sa.peerMOBIKE {
-			sa.log.Info("no MOBIKE with this gateway: reauthenticating from the new address", "local", local.String())
-			sa.startReauthFrom(local, sa.remote.Addr())
-			done <- nil
-			return
-		}
-		sa.queueRequest(sa.migrateRequest(local, done))
-	}); e != nil {
-		return e
-	}
-	if err != nil {
-		return err
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-sa.done:
-		return fmt.Errorf("%w: the IKE SA ended during the move", ErrClosed)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -2,6 +2,8 @@ package ike
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -270,3 +272,58 @@ func (c *config) validate() error {
 	}
 	return nil
 }
+
+// WithAccounting reports every session's start, interim updates every
+// interim (0: none; at least MinAccountingInterim) and stop to a. The
+// interim updates come from each IKE SA's own timer, one per interval and
+// session.
+func WithAccounting(a Accounting, interim time.Duration) Option {
+	return func(c *config) { c.accounting = accountingConfig{acct: a, interim: interim} }
+}
+
+// WithAuthorizeTimeout sets the deadline of the context Hooks.Authorize
+// gets (default DefaultAuthorizeTimeout; zero or less restores it). A
+// hook that has not answered by then refuses the peer. Keep it below the
+// half-open timeout (WithHalfOpenLimits), which ends an IKE SA still
+// waiting for its authorization.
+func WithAuthorizeTimeout(d time.Duration) Option {
+	return func(c *config) { c.authzTimeout = d }
+}
+
+// WithCertificateRequests names the certification authorities we trust for
+// peer certificates; CERTREQ payloads (RFC 7296 section 3.7) carrying the
+// SHA-1 hashes of their public keys go into a responder's IKE_SA_INIT
+// responses and an initiator's IKE_AUTH requests (when it authenticates the
+// gateway by certificate). Windows picks its machine certificate by these
+// hashes and strongSwan clients send their certificate only when asked
+// (send_cert = ifasked is their default), so a gateway with certificate
+// clients should set it.
+func WithCertificateRequests(cas ...*x509.Certificate) Option {
+	var data []byte
+	for _, ca := range cas {
+		if ca == nil {
+			continue
+		}
+		h := sha1.Sum(ca.RawSubjectPublicKeyInfo)
+		data = append(data, h[:]...)
+	}
+	return func(c *config) { c.certReqData = data }
+}
+
+// WithIdentityLimits sets the responder's per-identity limits (see
+// IdentityLimits; default DefaultIdentityIKESAs IKE SAs and
+// DefaultIdentityLeases addresses per family). PeerConfig.Limits
+// overrides them per configuration.
+func WithIdentityLimits(l IdentityLimits) Option { return func(c *config) { c.limits = l } }
+
+// WithRedirect installs a responder's redirect decision for IKE_SA_INIT
+// (the basis for load balancing over gateways). Only clients that sent
+// REDIRECT_SUPPORTED are redirected.
+func WithRedirect(f RedirectFunc) Option { return func(c *config) { c.redirect = f } }
+
+// WithRedirectOnAuth installs a responder's redirect decision for
+// authenticated peers. A redirected peer gets our AUTH and a REDIRECT in
+// the last IKE_AUTH response, but no CHILD SA or configuration; it
+// deletes the IKE SA and connects to the other gateway. Only peers that
+// announced REDIRECT_SUPPORTED are redirected.
+func WithRedirectOnAuth(f AuthRedirectFunc) Option { return func(c *config) { c.redirectAuth = f } }

@@ -37,23 +37,11 @@ type RedirectQuery struct {
 // transport's read loop for each new IKE_SA_INIT and must be quick.
 type RedirectFunc func(ctx context.Context, q RedirectQuery) (netip.Addr, bool)
 
-// WithRedirect installs a responder's redirect decision for IKE_SA_INIT
-// (the basis for load balancing over gateways). Only clients that sent
-// REDIRECT_SUPPORTED are redirected.
-func WithRedirect(f RedirectFunc) Option { return func(c *config) { c.redirect = f } }
-
 // AuthRedirectFunc decides, once a peer has authenticated in IKE_AUTH,
 // whether to send it to another gateway (RFC 5685 section 6): by its
 // identity, for per-user or per-tenant gateways. It returns the gateway
 // and true to redirect. It runs on the IKE SA's goroutine.
 type AuthRedirectFunc func(ctx context.Context, info ipsec.IKESAInfo) (netip.Addr, bool)
-
-// WithRedirectOnAuth installs a responder's redirect decision for
-// authenticated peers. A redirected peer gets our AUTH and a REDIRECT in
-// the last IKE_AUTH response, but no CHILD SA or configuration; it
-// deletes the IKE SA and connects to the other gateway. Only peers that
-// announced REDIRECT_SUPPORTED are redirected.
-func WithRedirectOnAuth(f AuthRedirectFunc) Option { return func(c *config) { c.redirectAuth = f } }
 
 // authRedirectLinger is how long a redirected IKE SA waits for the
 // client's Delete.
@@ -211,34 +199,6 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	sa.ni, sa.kex, sa.initGroup, sa.initRetries, sa.pending = nil, nil, 0, 0, nil
 	sa.startInit(nil)
 	return nil
-}
-
-// Redirect asks the peer of every established IKE SA for which match
-// returns true to move to gateway gw (RFC 5685 section 6, for load
-// balancing or maintenance): an INFORMATIONAL request with REDIRECT; the
-// client sets up a new IKE SA there and deletes this one. It returns how
-// many SAs were asked. Only peers that announced REDIRECT_SUPPORTED are
-// asked.
-func (r *Responder) Redirect(ctx context.Context, gw netip.Addr, match func(ipsec.IKESAInfo) bool) int {
-	n := 0
-	for _, sa := range r.e.running() {
-		asked := false
-		err := sa.do(ctx, func() {
-			if sa.state != stateEstablished || !sa.peerRedirect || !match(sa.info()) {
-				return
-			}
-			asked = true
-			sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
-				build: func() ([]wire.Payload, error) {
-					return []wire.Payload{&wire.Notify{Type: wire.REDIRECT, Data: gwIdentity(gw)}}, nil
-				},
-				onReply: func(*wire.Message, []wire.Payload) error { return nil }})
-		})
-		if err == nil && asked {
-			n++
-		}
-	}
-	return n
 }
 
 // redirectEstablished follows a gateway's REDIRECT of an established SA

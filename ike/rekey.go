@@ -2,12 +2,10 @@ package ike
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"time"
 
-	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
@@ -647,40 +645,4 @@ func (sa *ikeSA) ikeRekeyQueued() bool {
 		}
 	}
 	return false
-}
-
-// Rekey starts rekeying the IKE SA and/or its CHILD SAs now, like
-// `swanctl --rekey`, without waiting for the exchanges; the handle
-// follows the new IKE SA. Traffic continues through the old SAs until the
-// new ones are installed (make before break).
-func (s *SA) Rekey(ctx context.Context, scope RekeyScope) error {
-	sa := s.sa()
-	ok := false
-	if err := sa.do(ctx, func() { ok = sa.rekeyNow(scope) }); err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: IKE SA %s is not established", ErrClosed, sa.name())
-	}
-	return nil
-}
-
-// Rekey starts rekeying (scope) every established IKE SA for which match
-// returns true, and returns how many were started. Rekeying a Windows
-// client's CHILD SAs from the gateway fails behind a NAT (see
-// ChildConfig.RekeyTime); IKE SA rekeys work with every native client.
-func (r *Responder) Rekey(ctx context.Context, scope RekeyScope, match func(ipsec.IKESAInfo) bool) int {
-	n := 0
-	for _, sa := range r.e.running() {
-		ok := false
-		err := sa.do(ctx, func() {
-			if sa.state == stateEstablished && match(sa.info()) {
-				ok = sa.rekeyNow(scope)
-			}
-		})
-		if err == nil && ok {
-			n++
-		}
-	}
-	return n
 }

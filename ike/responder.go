@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/ike/wire"
 )
 
 // Responder accepts IKE SAs from initiators: remote-access clients or
@@ -269,4 +271,101 @@ func (e *engine) running() []*ikeSA {
 		}
 	}
 	return out
+}
+
+// Redirect asks the peer of every established IKE SA for which match
+// returns true to move to gateway gw (RFC 5685 section 6, for load
+// balancing or maintenance): an INFORMATIONAL request with REDIRECT; the
+// client sets up a new IKE SA there and deletes this one. It returns how
+// many SAs were asked. Only peers that announced REDIRECT_SUPPORTED are
+// asked.
+func (r *Responder) Redirect(ctx context.Context, gw netip.Addr, match func(ipsec.IKESAInfo) bool) int {
+	n := 0
+	for _, sa := range r.e.running() {
+		asked := false
+		err := sa.do(ctx, func() {
+			if sa.state != stateEstablished || !sa.peerRedirect || !match(sa.info()) {
+				return
+			}
+			asked = true
+			sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
+				build: func() ([]wire.Payload, error) {
+					return []wire.Payload{&wire.Notify{Type: wire.REDIRECT, Data: gwIdentity(gw)}}, nil
+				},
+				onReply: func(*wire.Message, []wire.Payload) error { return nil }})
+		})
+		if err == nil && asked {
+			n++
+		}
+	}
+	return n
+}
+
+// Rekey starts rekeying (scope) every established IKE SA for which match
+// returns true, and returns how many were started. Rekeying a Windows
+// client's CHILD SAs from the gateway fails behind a NAT (see
+// ChildConfig.RekeyTime); IKE SA rekeys work with every native client.
+func (r *Responder) Rekey(ctx context.Context, scope RekeyScope, match func(ipsec.IKESAInfo) bool) int {
+	n := 0
+	for _, sa := range r.e.running() {
+		ok := false
+		err := sa.do(ctx, func() {
+			if sa.state == stateEstablished && match(sa.info()) {
+				ok = sa.rekeyNow(scope)
+			}
+		})
+		if err == nil && ok {
+			n++
+		}
+	}
+	return n
+}
+
+// Terminate ends the session id (ipsec.IKESAInfo.SessionID, as in SAs and
+// every hook): the peer gets an INFORMATIONAL Delete for the IKE SA, and
+// when it answered, after a short wait (terminateWait) or when ctx ends,
+// the CHILD SAs leave the data plane, the addresses go back to their
+// pools and IKEDown runs with ErrTerminated. It returns once the session
+// is gone, nil also when the peer did not answer, or an error wrapping
+// ErrSANotFound for an unknown or ended session.
+func (r *Responder) Terminate(ctx context.Context, id uint64) error {
+	if id == 0 || len(r.e.bySession(id)) == 0 {
+		return fmt.Errorf("%w: %d", ErrSANotFound, id)
+	}
+	r.e.terminateSession(ctx, id, ErrTerminated)
+	return nil
+}
+
+// TerminateMatching ends, as Terminate does and concurrently, every
+// session with an IKE SA for which match returns true, and returns how
+// many sessions it ended. match runs on the caller's goroutine with
+// snapshots as SAs returns them.
+func (r *Responder) TerminateMatching(ctx context.Context, match func(ipsec.IKESAInfo) bool) int {
+	ids := map[uint64]bool{}
+	for _, info := range r.SAs() {
+		if info.SessionID != 0 && match(info) {
+			ids[info.SessionID] = true
+		}
+	}
+	var wg sync.WaitGroup
+	for id := range ids {
+		wg.Go(func() { r.e.terminateSession(ctx, id, ErrTerminated) })
+	}
+	wg.Wait()
+	return len(ids)
+}
+
+// TerminateUser ends the sessions of the user name: the peers that proved
+// name with EAP (ipsec.IKESAInfo.EAPIdentity) and, among peers without
+// EAP, those whose IKE identity prints as name. It returns how many
+// sessions it ended.
+//
+// Removing a user from an ipsec.Users store does not end its sessions by
+// itself (a store may serve several engines, and an embedder may want to
+// let a session run out): call TerminateUser after Users.Delete to revoke
+// an account at once.
+func (r *Responder) TerminateUser(ctx context.Context, name string) int {
+	return r.TerminateMatching(ctx, func(i ipsec.IKESAInfo) bool {
+		return i.EAPIdentity == name || i.EAPIdentity == "" && i.RemoteID.String() == name
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike/wire"
 )
 
@@ -25,55 +24,6 @@ var (
 // its Delete before the SA is removed anyway: long enough for one
 // retransmission at the default schedule, short enough for an operator.
 const terminateWait = 5 * time.Second
-
-// Terminate ends the session id (ipsec.IKESAInfo.SessionID, as in SAs and
-// every hook): the peer gets an INFORMATIONAL Delete for the IKE SA, and
-// when it answered, after a short wait (terminateWait) or when ctx ends,
-// the CHILD SAs leave the data plane, the addresses go back to their
-// pools and IKEDown runs with ErrTerminated. It returns once the session
-// is gone, nil also when the peer did not answer, or an error wrapping
-// ErrSANotFound for an unknown or ended session.
-func (r *Responder) Terminate(ctx context.Context, id uint64) error {
-	if id == 0 || len(r.e.bySession(id)) == 0 {
-		return fmt.Errorf("%w: %d", ErrSANotFound, id)
-	}
-	r.e.terminateSession(ctx, id, ErrTerminated)
-	return nil
-}
-
-// TerminateMatching ends, as Terminate does and concurrently, every
-// session with an IKE SA for which match returns true, and returns how
-// many sessions it ended. match runs on the caller's goroutine with
-// snapshots as SAs returns them.
-func (r *Responder) TerminateMatching(ctx context.Context, match func(ipsec.IKESAInfo) bool) int {
-	ids := map[uint64]bool{}
-	for _, info := range r.SAs() {
-		if info.SessionID != 0 && match(info) {
-			ids[info.SessionID] = true
-		}
-	}
-	var wg sync.WaitGroup
-	for id := range ids {
-		wg.Go(func() { r.e.terminateSession(ctx, id, ErrTerminated) })
-	}
-	wg.Wait()
-	return len(ids)
-}
-
-// TerminateUser ends the sessions of the user name: the peers that proved
-// name with EAP (ipsec.IKESAInfo.EAPIdentity) and, among peers without
-// EAP, those whose IKE identity prints as name. It returns how many
-// sessions it ended.
-//
-// Removing a user from an ipsec.Users store does not end its sessions by
-// itself (a store may serve several engines, and an embedder may want to
-// let a session run out): call TerminateUser after Users.Delete to revoke
-// an account at once.
-func (r *Responder) TerminateUser(ctx context.Context, name string) int {
-	return r.TerminateMatching(ctx, func(i ipsec.IKESAInfo) bool {
-		return i.EAPIdentity == name || i.EAPIdentity == "" && i.RemoteID.String() == name
-	})
-}
 
 // terminateSession ends every IKE SA of session id. A successor created
 // while the first ones were deleted (an IKE rekey the peer completed just
