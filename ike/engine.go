@@ -40,18 +40,8 @@ type engine struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	sas      map[uint64]*ikeSA  // by our SPI
-	initReqs map[initKey]*ikeSA // responder: IKE_SA_INIT requests being answered
-	halfOpen int
-	closed   bool
-	byPeer   map[string]map[*ikeSA]bool // established responder SAs per peer identity
-	// superseded counts, per peer identity, the IKE SAs the peer rekeyed
-	// and has not deleted yet (see maxSuperseded).
-	superseded map[string]int
-	// caps counts, per identity (ikeSA.owner), the responder's IKE SAs
-	// and leases against IdentityLimits.
-	caps map[string]map[*ikeSA]*capEntry
+	mu      sync.Mutex
+	saTable // under mu
 
 	// reg is our place on conn (nil until register); under mu. Every SPI
 	// in sas is claimed there, so the transport routes its SA's messages
@@ -94,8 +84,10 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 	e := &engine{
 		conn: conn, cfg: cfg, responder: responder, log: cfg.logger,
 		ctx: ctx, cancel: cancel,
-		sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
-		caps: map[string]map[*ikeSA]*capEntry{},
+		saTable: saTable{
+			sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
+			caps: map[string]map[*ikeSA]*capEntry{},
+		},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
 	e.halfOpenBySrc = map[netip.Addr]int{}
@@ -366,3 +358,22 @@ func (e *engine) shutdown(ctx context.Context) error {
 }
 
 func (e *engine) String() string { return fmt.Sprintf("ike engine (%d SAs)", len(e.list())) }
+
+// saTable is the engine's table of IKE SAs and what it counts about
+// them, guarded by engine.mu: the SAs by our SPI, the IKE_SA_INIT
+// requests being answered, the established ones by peer identity
+// (uniqueness), half-open and superseded SAs (limits) and the identities'
+// SAs and leases (IdentityLimits).
+type saTable struct {
+	sas      map[uint64]*ikeSA  // by our SPI
+	initReqs map[initKey]*ikeSA // responder: IKE_SA_INIT requests being answered
+	halfOpen int
+	closed   bool
+	byPeer   map[string]map[*ikeSA]bool // established responder SAs per peer identity
+	// superseded counts, per peer identity, the IKE SAs the peer rekeyed
+	// and has not deleted yet (see maxSuperseded).
+	superseded map[string]int
+	// caps counts, per identity (ikeSA.owner), the responder's IKE SAs
+	// and leases against IdentityLimits.
+	caps map[string]map[*ikeSA]*capEntry
+}

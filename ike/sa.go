@@ -69,107 +69,31 @@ type request struct {
 // Nothing in it is touched from elsewhere: other goroutines talk to it
 // through inbox and cmds.
 type ikeSA struct {
+	// The parts of an IKE SA's state, each with the code that owns it.
+	exchanger  // message IDs, window, queue, cached response, fragments
+	initiation // our IKE_SA_INIT as initiator: key exchange, retries, redirects
+	leaseState // what the configuration exchange gave (either role)
+	loop       // the SA goroutine: inbox, commands, timer and deadlines
+	renewal    // IKE rekeying and reauthentication
+	path       // addresses and NAT state
+	admission  // what the SA holds of the engine's pre-authentication limits
+	negotiated // what IKE_SA_INIT settled: keys, nonces, raw messages, features
+	peerAuth   // the peer's authentication and the configuration chosen for it
+
 	e           *engine
 	log         *slog.Logger
 	weInitiated bool
 	state       saState
 	spii, spir  uint64
 
-	local, remote   netip.AddrPort
-	initRemote      netip.AddrPort // where the IKE_SA_INIT request came from (init table key); written under e.mu once registered
-	natLocal        bool           // we are behind a NAT: send keepalives
-	natRemote       bool           // the peer is behind a NAT
-	countedHalfOpen bool
-	halfOpenSrc     netip.Addr // source key counted while countedHalfOpen
-	kexQueued       bool       // holds a slot of the engine's key exchange queue
-
 	created, establishedAt time.Time
 
-	// IKE_SA_INIT results.
-	prop       proposal.Proposal
-	cfgLent    bool // cfg is another IKE SA's (a rekey handed it over or shares it): not ours to wipe
-	prf        alg.PRF
-	keys       *kdf.IKEKeys
-	in, out    alg.Crypter
-	ni, nr     []byte
-	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
-	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
-	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
-	peerHashes []uint16
-	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
-	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED
-	redirected bool // we sent the peer elsewhere in IKE_AUTH
-	// peerInitialContact: the peer said in IKE_SA_INIT that it holds no
-	// other IKE SA with us (Windows' Vendor ID).
-	peerInitialContact bool
-	countedSuperseded  bool   // counted in engine.superseded
-	peerRedirect       bool   // the peer announced REDIRECT_SUPPORTED (RFC 5685)
-	reqFrom            Packet // the request being processed (addresses for MOBIKE)
+	children []*childSA
 
-	// Exchange state (RFC 7296 section 2.3, window size 1).
-	nextMID      uint32 // message ID of our next request
-	pending      *request
-	queue        []*request
-	peerMID      uint32 // message ID we expect in the peer's next request
-	lastResp     [][]byte
-	lastReqHash  [sha256.Size]byte
-	haveLastResp bool
-	reqFrags     wire.Reassembler
-	respFrags    wire.Reassembler
+	handle *SA      // the Dial handle, which follows rekeys
+	sess   *session // the peer's session, shared with the SAs that replace this one (session.go)
 
-	// Authentication and configuration.
-	cfg         *PeerConfig
-	localID     ipsec.Identity
-	remoteID    ipsec.Identity
-	eapIdentity string
-	leases      []lease
-	vips        []netip.Addr // ours, as initiator
-	dns         []netip.Addr // DNS servers the gateway gave us
-	dnsDomains  []string
-	subnets     []netip.Prefix // INTERNAL_IP4/6_SUBNET the gateway sent us
-	children    []*childSA
-
-	rekeyAt  time.Time // our IKE SA rekey (zero: none scheduled)
-	reauthAt time.Time // our reauthentication (zero: none scheduled)
-	reauthOf *ikeSA    // the SA this one reauthenticates
-	peerKey  string    // identity key for uniqueness (responder, once authenticated)
-	capKey   string    // identity counted in engine.caps (responder), see IdentityLimits
-	handle   *SA       // the Dial handle, which follows rekeys
-	sess     *session  // the peer's session, shared with the SAs that replace this one (session.go)
-	// rekeyed: a new IKE SA took over; deleting this one must not look
-	// like the peer going away.
-	rekeyed bool
-	// ikeRekeyOurs and ikeRekeyPeer are the two halves of a simultaneous
-	// IKE rekey (RFC 7296 section 2.8.2), kept until both are known.
-	ikeRekeyOurs, ikeRekeyPeer *ikeRekeyRecord
-	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
-	// redundant after a collision) if the peer never deletes it.
-	lingerUntil time.Time
-
-	// EAP (RFC 7296 section 2.16).
-	eap        *eapState
-	eapUser    *ipsec.User
-	fixedAddrs []netip.Addr // per-user addresses given instead of a lease
-	authz      authzState   // Hooks.Authorize (authorize.go)
-
-	// Initiator state of IKE_SA_INIT.
-	kex            alg.KeyExchange
-	initGroup      proposal.KEID
-	initRetries    int
-	redirects      int
-	redirectedFrom netip.Addr // the gateway that redirected us (REDIRECTED_FROM)
-
-	// Goroutine plumbing.
-	inbox            chan Packet
-	cmds             chan func()
-	done             chan struct{}
-	timer            *time.Timer
-	halfOpenDeadline time.Time
-	lastRecv         time.Time  // last authentic message from the peer
-	dpdAt            time.Time  // next liveness check (zero: off)
-	dialDone         chan error // initiator: the result of Dial
-	downErr          error
-	session          atomic.Uint64 // session ID (session.go), read by other goroutines
+	session atomic.Uint64 // session ID (session.go), read by other goroutines
 	// started: run was launched, so do reaches the SA. A rekey reserves
 	// its new IKE SA in the table before that (see engine.running).
 	started atomic.Bool
@@ -182,8 +106,8 @@ type lease struct {
 
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
-		e: e, weInitiated: weInitiated, local: local, remote: remote, initRemote: remote,
-		inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{}),
+		e: e, weInitiated: weInitiated, path: path{local: local, remote: remote, initRemote: remote},
+		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
 	sa.log = e.log.With("peer", remote.String())
@@ -779,3 +703,131 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 // equalBytes is bytes.Equal, named for the places that compare
 // retransmitted IKE_SA_INIT messages.
 func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
+
+// exchanger is the exchange layer of an IKE SA (RFC 7296 section 2.3,
+// window size 1): the message IDs, our one outstanding request and the
+// ones queued behind it, the cached response to the peer's last request
+// (resent for a retransmission) and the reassembly of fragmented
+// messages (RFC 7383).
+type exchanger struct {
+	nextMID      uint32 // message ID of our next request
+	pending      *request
+	queue        []*request
+	peerMID      uint32 // message ID we expect in the peer's next request
+	lastResp     [][]byte
+	lastReqHash  [sha256.Size]byte
+	haveLastResp bool
+	reqFrags     wire.Reassembler
+	respFrags    wire.Reassembler
+}
+
+// initiation is an initiator's IKE_SA_INIT in progress: its key
+// exchange, the group it offered, COOKIE and INVALID_KE retries, and the
+// redirects followed (RFC 5685).
+type initiation struct {
+	kex            alg.KeyExchange
+	initGroup      proposal.KEID
+	initRetries    int
+	redirects      int
+	redirectedFrom netip.Addr // the gateway that redirected us (REDIRECTED_FROM)
+}
+
+// leaseState is what the configuration exchange gave: as responder the
+// leases from the pools, as initiator our virtual addresses, DNS servers,
+// split-DNS domains and pushed subnets.
+type leaseState struct {
+	leases     []lease
+	vips       []netip.Addr   // ours, as initiator
+	dns        []netip.Addr   // DNS servers the gateway gave us
+	dnsDomains []string       // split-DNS domains (RFC 8598) the gateway gave us
+	subnets    []netip.Prefix // INTERNAL_IP4/6_SUBNET the gateway sent us
+}
+
+// loop is the plumbing of the SA goroutine: what it reads, its one timer,
+// and the deadlines and liveness facts the timer is armed from.
+type loop struct {
+	inbox            chan Packet
+	cmds             chan func()
+	done             chan struct{}
+	timer            *time.Timer
+	halfOpenDeadline time.Time
+	lastRecv         time.Time  // last authentic message from the peer
+	dpdAt            time.Time  // next liveness check (zero: off)
+	dialDone         chan error // initiator: the result of Dial
+	downErr          error
+}
+
+// renewal is the IKE SA's rekeying and reauthentication state.
+type renewal struct {
+	rekeyAt  time.Time // our IKE SA rekey (zero: none scheduled)
+	reauthAt time.Time // our reauthentication (zero: none scheduled)
+	reauthOf *ikeSA    // the SA this one reauthenticates
+	// rekeyed: a new IKE SA took over; deleting this one must not look
+	// like the peer going away.
+	rekeyed bool
+	// ikeRekeyOurs and ikeRekeyPeer are the two halves of a simultaneous
+	// IKE rekey (RFC 7296 section 2.8.2), kept until both are known.
+	ikeRekeyOurs, ikeRekeyPeer *ikeRekeyRecord
+	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
+	// redundant after a collision) if the peer never deletes it.
+	lingerUntil time.Time
+}
+
+// path is where the IKE SA's messages go: our and the peer's outer
+// addresses, NAT detection (RFC 7296 section 2.23) and the addresses of
+// the request being processed (MOBIKE, RFC 4555).
+type path struct {
+	local, remote netip.AddrPort
+	initRemote    netip.AddrPort // where the IKE_SA_INIT request came from (init table key); written under e.mu once registered
+	natLocal      bool           // we are behind a NAT: send keepalives
+	natRemote     bool           // the peer is behind a NAT
+	reqFrom       Packet         // the request being processed (addresses for MOBIKE)
+}
+
+// admission is what a responder SA counts against the engine's limits
+// (preauth.go, rekey.go) and gives back when it is established or ends.
+type admission struct {
+	countedHalfOpen   bool
+	halfOpenSrc       netip.Addr // source key counted while countedHalfOpen
+	kexQueued         bool       // holds a slot of the engine's key exchange queue
+	countedSuperseded bool       // counted in engine.superseded
+}
+
+// negotiated is what IKE_SA_INIT settled (RFC 7296 section 1.2): the
+// proposal, the keys, the nonces and raw messages AUTH signs, and the
+// features both sides announced.
+type negotiated struct {
+	prop       proposal.Proposal
+	prf        alg.PRF
+	keys       *kdf.IKEKeys
+	in, out    alg.Crypter
+	ni, nr     []byte
+	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
+	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
+	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
+	peerHashes []uint16
+	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
+	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED
+	redirected bool // we sent the peer elsewhere in IKE_AUTH
+	// peerInitialContact: the peer said in IKE_SA_INIT that it holds no
+	// other IKE SA with us (Windows' Vendor ID).
+	peerInitialContact bool
+	peerRedirect       bool // the peer announced REDIRECT_SUPPORTED (RFC 5685)
+}
+
+// peerAuth is the authentication of the peer (IKE_AUTH, EAP, RFC 7296
+// sections 2.15 and 2.16, Hooks.Authorize) and the configuration chosen
+// for it.
+type peerAuth struct {
+	cfg         *PeerConfig
+	cfgLent     bool // cfg is another IKE SA's (a rekey handed it over or shares it): not ours to wipe
+	localID     ipsec.Identity
+	remoteID    ipsec.Identity
+	eapIdentity string
+	eap         *eapState
+	eapUser     *ipsec.User
+	fixedAddrs  []netip.Addr // per-user addresses given instead of a lease
+	authz       authzState   // Hooks.Authorize (authorize.go)
+	peerKey     string       // identity key for uniqueness (responder, once authenticated)
+	capKey      string       // identity counted in engine.caps (responder), see IdentityLimits
+}
