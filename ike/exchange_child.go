@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/internal/alg"
 	"github.com/goipsec/ipsec/internal/kdf"
@@ -263,4 +265,364 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	}
 	wp := propToWire(chosen, chosen.Number, spiBytes(spir))
 	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
+}
+
+// createChildRequest negotiates an additional CHILD SA described by cc
+// (RFC 7296 section 1.3.1): its own traffic selectors and proposals,
+// with PFS when cc's proposals carry a KE method. done receives the
+// result.
+func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *request {
+	var (
+		nc  *childSA
+		ni  []byte
+		kex alg.KeyExchange
+	)
+	props := cc.proposals()
+	finish := func(info ipsec.ChildSAInfo, err error) error {
+		select {
+		case done <- childResult{info, err}:
+		default: // already answered
+		}
+		return err
+	}
+	return &request{
+		exchange: wire.CREATE_CHILD_SA,
+		abort:    func(err error) { finish(ipsec.ChildSAInfo{}, err) },
+		build: func() ([]wire.Payload, error) {
+			if sa.state != stateEstablished || sa.rekeyed {
+				err := fmt.Errorf("%w: IKE SA %s is not established", ErrClosed, sa.name())
+				finish(ipsec.ChildSAInfo{}, err)
+				return nil, err
+			}
+			spi, err := sa.newChildSPI()
+			if err != nil {
+				finish(ipsec.ChildSAInfo{}, err)
+				return nil, err
+			}
+			local := cc.LocalTS
+			if len(local) == 0 {
+				for _, a := range sa.vips {
+					local = append(local, hostSelector(a))
+				}
+				if len(local) == 0 {
+					local = []esp.Selector{hostSelector(sa.local.Addr())}
+				}
+			}
+			remote := cc.RemoteTS
+			if len(remote) == 0 {
+				remote = anyTS
+			}
+			nc = &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, mode: cc.Mode, initiator: true, offered: props}
+			ni = make([]byte, sa.e.nonceLen())
+			if err := sa.e.random(ni); err != nil {
+				finish(ipsec.ChildSAInfo{}, err)
+				return nil, err
+			}
+			var ps []wire.Payload
+			if cc.Mode == esp.ModeTransport {
+				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
+			}
+			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
+			if g := pfsGroup(props); g != proposal.KENone {
+				if kex, err = sa.e.newKeyExchange(g); err != nil {
+					finish(ipsec.ChildSAInfo{}, err)
+					return nil, err
+				}
+				pub, err := kex.Public()
+				if err != nil {
+					finish(ipsec.ChildSAInfo{}, err)
+					return nil, err
+				}
+				ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
+			}
+			return append(ps, tsToWire(local, false), tsToWire(remote, true)), nil
+		},
+		onReply: func(_ *wire.Message, inner []wire.Payload) error {
+			ap := collectAuth(inner)
+			nr, ke := nonceAndKE(inner)
+			if ap.errNotify != nil && ap.sa == nil {
+				return finish(ipsec.ChildSAInfo{}, &NotifyError{Type: ap.errNotify.Type, Remote: true, Data: ap.errNotify.Data})
+			}
+			if len(nr) < minNonce || len(nr) > maxNonce {
+				return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without nonce", ErrProtocol))
+			}
+			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+				return finish(ipsec.ChildSAInfo{}, err)
+			}
+			pfs := ap.sa != nil && len(ap.sa.Proposals) == 1 && len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
+			var secrets [][]byte
+			if kex != nil && pfs {
+				if ke == nil || proposal.KEID(ke.Group) != kex.Method() {
+					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without our KE method", ErrProtocol))
+				}
+				shared, err := kex.Shared(ke.Data)
+				defer wipe(shared) // keys derived from it (see secrets.go)
+				if err != nil {
+					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+				}
+				secrets = [][]byte{shared}
+			}
+			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
+				nc.remove(sa)
+				return finish(ipsec.ChildSAInfo{}, err)
+			}
+			sa.children = append(sa.children, nc)
+			sa.childUp(nc)
+			return finish(nc.info(), nil)
+		},
+	}
+}
+
+// pfsGroup is the key exchange method for PFS in a CHILD rekey: the first
+// KE of our ESP proposals, if any (RFC 7296 section 1.3.1).
+func pfsGroup(l proposal.List) proposal.KEID {
+	for _, p := range l {
+		for _, k := range p.KE {
+			if k != proposal.KENone {
+				return k
+			}
+		}
+	}
+	return proposal.KENone
+}
+
+// childRekeyRequest rekeys c (RFC 7296 section 1.3.3): a new CHILD SA
+// with the same traffic selectors, made before the old one is deleted.
+func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
+	var (
+		nc  *childSA
+		ni  []byte
+		kex alg.KeyExchange
+	)
+	return &request{
+		exchange: wire.CREATE_CHILD_SA,
+		kind:     reqChildRekey,
+		child:    old,
+		build: func() ([]wire.Payload, error) {
+			if !sa.hasChild(old) {
+				return nil, fmt.Errorf("CHILD SA %08x is gone", old.spiIn)
+			}
+			if old.peerRekey != nil {
+				// The peer rekeyed it first; its successor has its own timer.
+				return nil, fmt.Errorf("CHILD SA %08x already rekeyed by the peer", old.spiIn)
+			}
+			spi, err := sa.newChildSPI()
+			if err != nil {
+				return nil, err
+			}
+			nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
+			ni = make([]byte, sa.e.nonceLen())
+			if err := sa.e.random(ni); err != nil {
+				return nil, err
+			}
+			// The proposals the CHILD SA was created with: an additional
+			// one (SA.AddChild) keeps its own through every rekey.
+			props := old.offered
+			if props == nil {
+				props = sa.childConfig().proposals()
+			}
+			nc.offered = props
+			ps := []wire.Payload{&wire.Notify{Protocol: wire.ProtocolID(proposal.ProtoESP), SPI: binary.BigEndian.AppendUint32(nil, old.spiIn), Type: wire.REKEY_SA}}
+			if old.mode == esp.ModeTransport {
+				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
+			}
+			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
+			if g := pfsGroup(props); g != proposal.KENone {
+				if kex, err = sa.e.newKeyExchange(g); err != nil {
+					return nil, err
+				}
+				pub, err := kex.Public()
+				if err != nil {
+					return nil, err
+				}
+				ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
+			}
+			return append(ps, tsToWire(old.localTS, false), tsToWire(old.remoteTS, true)), nil
+		},
+		onReply: func(_ *wire.Message, inner []wire.Payload) error {
+			ap := collectAuth(inner)
+			nr, ke := nonceAndKE(inner)
+			if ap.errNotify != nil && ap.sa == nil {
+				return sa.childRekeyFailed(old, &NotifyError{Type: ap.errNotify.Type, Remote: true})
+			}
+			// The responder may pick a proposal without KE when ours made
+			// it optional ("modpnone"): then our KE payload is ignored.
+			pfs := false
+			if ap.sa != nil && len(ap.sa.Proposals) == 1 {
+				pfs = len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
+			}
+			var secrets [][]byte
+			if kex != nil && pfs {
+				if ke == nil || proposal.KEID(ke.Group) != kex.Method() {
+					return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without our KE method", ErrProtocol))
+				}
+				shared, err := kex.Shared(ke.Data)
+				defer wipe(shared) // keys derived from it (see secrets.go)
+				if err != nil {
+					return sa.childRekeyFailed(old, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+				}
+				secrets = [][]byte{shared}
+			}
+			if len(nr) < minNonce || len(nr) > maxNonce {
+				return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
+			}
+			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+				return sa.childRekeyFailed(old, err)
+			}
+			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
+				old.ourRekey = nil
+				return sa.childRekeyFailed(old, err)
+			}
+			sa.children = append(sa.children, nc)
+			sa.log.Info("CHILD SA rekeyed", "child_sa", nc.name, "spi_in", fmt.Sprintf("%08x", nc.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
+			sa.childUp(nc)
+			sa.childRekeyed(old, nc)
+			old.ourRekey = &rekeyRecord{child: nc, ni: ni, nr: nr}
+			sa.resolveCollision(old)
+			if sa.hasChild(old) {
+				sa.queueRequest(sa.deleteChildRequest(old))
+			}
+			return nil
+		},
+	}
+}
+
+// nonceAndKE returns the Nonce and KE payloads of a CREATE_CHILD_SA
+// message.
+func nonceAndKE(inner []wire.Payload) (nonce []byte, ke *wire.KE) {
+	for _, p := range inner {
+		switch p := p.(type) {
+		case *wire.Nonce:
+			nonce = p.Data
+		case *wire.KE:
+			ke = p
+		}
+	}
+	return nonce, ke
+}
+
+// childRekeyFailed retries later; the old SA keeps working meanwhile.
+func (sa *ikeSA) childRekeyFailed(old *childSA, err error) error {
+	retry := time.Minute
+	if ne, ok := err.(*NotifyError); ok && ne.Type == wire.TEMPORARY_FAILURE {
+		retry = sa.retryDelay()
+	}
+	sa.log.Warn("CHILD SA rekey failed, retrying later", "child_sa", old.name, "err", err, "retry_in", retry.String())
+	old.rekeyAt = time.Now().Add(retry)
+	return err
+}
+
+// ikeRekeyRequest rekeys the IKE SA (RFC 7296 sections 1.3.2 and 2.18): we
+// become the original initiator of the new SA, which takes over the CHILD
+// SAs; then the old one is deleted.
+func (sa *ikeSA) ikeRekeyRequest() *request {
+	var (
+		kex alg.KeyExchange
+		rec *ikeRekeyRecord
+	)
+	props, _ := sa.ikeProposals()
+	return &request{
+		exchange: wire.CREATE_CHILD_SA,
+		kind:     reqIKERekey,
+		build: func() ([]wire.Payload, error) {
+			if sa.rekeyed || sa.state != stateEstablished {
+				return nil, fmt.Errorf("IKE SA %s already superseded", sa.name())
+			}
+			e := sa.e
+			ns := newSA(e, true, sa.local, sa.remote)
+			e.mu.Lock()
+			spi, err := e.newSPI(true)
+			if err == nil {
+				e.sas[spi] = ns // reserved; started once the keys exist
+			}
+			e.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			ns.spii = spi
+			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, sa.e.nonceLen())}
+			sa.ikeRekeyOurs = rec
+			if err := e.random(rec.ni); err != nil {
+				return nil, err
+			}
+			group := sa.prop.KE[0]
+			if kex, err = e.newKeyExchange(group); err != nil {
+				return nil, err
+			}
+			pub, err := kex.Public()
+			if err != nil {
+				return nil, err
+			}
+			// Our current KE method first: the responder accepted it.
+			p := props.Clone()
+			for i := range p {
+				for j, k := range p[i].KE {
+					if k == group && j > 0 {
+						p[i].KE[0], p[i].KE[j] = p[i].KE[j], p[i].KE[0]
+					}
+				}
+			}
+			return []wire.Payload{listToWire(p, spiBytes(spi)), &wire.Nonce{Data: rec.ni}, &wire.KE{Group: wire.KEID(group), Data: pub}}, nil
+		},
+		onReply: func(_ *wire.Message, inner []wire.Payload) error {
+			ns := rec.ns
+			ip := collectInit(inner)
+			fail := func(err error) error {
+				if sa.ikeRekeyOurs == rec {
+					sa.ikeRekeyOurs = nil
+				}
+				sa.e.unregister(ns)
+				if sa.ikeRekeyPeer != nil {
+					// The peer's rekey of a collision survives alone.
+					sa.adoptPeerRekey()
+					return err
+				}
+				retry := time.Minute
+				if ip.errNotify != nil && ip.errNotify.Type == wire.TEMPORARY_FAILURE {
+					retry = sa.retryDelay()
+				}
+				sa.log.Warn("IKE SA rekey failed, retrying later", "err", err, "retry_in", retry.String())
+				sa.rekeyAt = time.Now().Add(retry)
+				return err
+			}
+			if ip.sa == nil || ip.ke == nil || len(ip.sa.Proposals) != 1 || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
+				return fail(fmt.Errorf("%w: IKE rekey response incomplete (%v)", ErrProtocol, ip.errNotify))
+			}
+			theirs := propFromWire(&ip.sa.Proposals[0])
+			sel, err := proposal.Select(props, proposal.List{theirs}, proposal.SelectOptions{})
+			if err != nil || len(theirs.SPI) != 8 || len(sel.KE) != 1 || sel.KE[0] != kex.Method() || proposal.KEID(ip.ke.Group) != kex.Method() {
+				return fail(fmt.Errorf("%w: IKE rekey: responder chose %s", ErrProtocol, theirs))
+			}
+			if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+				return fail(err)
+			}
+			shared, err := kex.Shared(ip.ke.Data)
+			defer wipe(shared) // keys derived from it (see secrets.go)
+			if err != nil {
+				return fail(fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+			}
+			prf, err := alg.NewPRF(sel.PRF[0])
+			if err != nil {
+				return fail(err)
+			}
+			rec.nr = append([]byte(nil), ip.nonce...)
+			ns.prop, ns.ni, ns.nr = sel, rec.ni, rec.nr
+			ns.spir = binary.BigEndian.Uint64(theirs.SPI)
+			skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
+			defer skeyseed.Wipe()
+			if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
+				return fail(err)
+			}
+			rec.done = true
+			sa.resolveIKERekey()
+			return nil
+		},
+	}
+}
+
+// childResult is what an additional CHILD SA's creation (SA.AddChild)
+// reports back to its caller.
+type childResult struct {
+	info ipsec.ChildSAInfo
+	err  error
 }
