@@ -812,15 +812,12 @@ metrics: 127.0.0.1:9100
 	}
 }
 
-// startExportedLinux starts charon with an exported swanctl directory:
-// conf.d/goipsec.conf is the configuration, the rest goes into the
-// swanctl directory as exported. The server address is replaced, since
-// the export names the server by its DNS name, which the test network
-// cannot resolve.
-func startExportedLinux(t *testing.T, ns *testnet.NS, dir, server string) *strongswan.Charon {
+// readExportedLinux reads a directory written by `export linux`: the
+// configuration conf.d/goipsec.conf, and every other file as it goes into
+// the swanctl directory.
+func readExportedLinux(t *testing.T, dir string) (conf string, files strongswan.Files) {
 	t.Helper()
-	files := strongswan.Files{}
-	var conf string
+	files = strongswan.Files{}
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -840,6 +837,17 @@ func startExportedLinux(t *testing.T, ns *testnet.NS, dir, server string) *stron
 	if err != nil || conf == "" {
 		t.Fatalf("exported directory %s: %v (configuration found: %v)", dir, err, conf != "")
 	}
+	return conf, files
+}
+
+// startExportedLinux starts charon with an exported swanctl directory:
+// conf.d/goipsec.conf is the configuration, the rest goes into the
+// swanctl directory as exported. The server address is replaced, since
+// the export names the server by its DNS name, which the test network
+// cannot resolve.
+func startExportedLinux(t *testing.T, ns *testnet.NS, dir, server string) *strongswan.Charon {
+	t.Helper()
+	conf, files := readExportedLinux(t, dir)
 	conf = strings.Replace(conf, `remote_addrs = "vpn.example.com"`, `remote_addrs = "`+server+`"`, 1)
 	return strongswan.Start(t, ns, &strongswan.Profile{Name: linuxConnName, Conf: conf}, "", files)
 }

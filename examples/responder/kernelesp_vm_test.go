@@ -230,27 +230,7 @@ func TestKernelStrongSwanExportLinux(t *testing.T) {
 			if code := run(context.Background(), []string{"export", "linux", "--user", vmUser, "-config", r.config, "-state", r.state, "-include-password", "-o", exported}, &stdout, &stderr); code != 0 {
 				t.Fatalf("export linux: %d %s", code, stderr.String())
 			}
-			files := strongswan.Files{}
-			var conf string
-			err := filepath.WalkDir(exported, func(path string, d os.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				rel, _ := filepath.Rel(exported, path)
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return err
-				}
-				if rel == filepath.Join("conf.d", linuxConnName+".conf") {
-					conf = string(data)
-				} else {
-					files[rel] = data
-				}
-				return nil
-			})
-			if err != nil || conf == "" {
-				t.Fatalf("exported directory: %v (configuration found: %v)", err, conf != "")
-			}
+			conf, files := readExportedLinux(t, exported)
 			if !strings.Contains(conf, `remote_addrs = "vpn.example.com"`) || !strings.Contains(conf, "encap = no") {
 				t.Fatalf("the exported configuration changed: want remote_addrs = \"vpn.example.com\" and encap = no:\n%s", conf)
 			}
