@@ -788,3 +788,31 @@ func (sa *ikeSA) dialResult(err error) {
 		}
 	}
 }
+
+// leaseState is what the configuration exchange gave: as responder the
+// leases from the pools, as initiator our virtual addresses, DNS servers,
+// split-DNS domains and pushed subnets.
+type leaseState struct {
+	leases     []lease
+	vips       []netip.Addr   // ours, as initiator
+	dns        []netip.Addr   // DNS servers the gateway gave us
+	dnsDomains []string       // split-DNS domains (RFC 8598) the gateway gave us
+	subnets    []netip.Prefix // INTERNAL_IP4/6_SUBNET the gateway sent us
+}
+
+// peerAuth is the authentication of the peer (IKE_AUTH, EAP, RFC 7296
+// sections 2.15 and 2.16, Hooks.Authorize) and the configuration chosen
+// for it.
+type peerAuth struct {
+	cfg         *PeerConfig
+	cfgLent     bool // cfg is another IKE SA's (a rekey handed it over or shares it): not ours to wipe
+	localID     ipsec.Identity
+	remoteID    ipsec.Identity
+	eapIdentity string
+	eap         *eapState
+	eapUser     *ipsec.User
+	fixedAddrs  []netip.Addr // per-user addresses given instead of a lease
+	authz       authzState   // Hooks.Authorize (authorize.go)
+	peerKey     string       // identity key for uniqueness (responder, once authenticated)
+	capKey      string       // identity counted in engine.caps (responder), see IdentityLimits
+}

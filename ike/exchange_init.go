@@ -578,3 +578,36 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 
 // maxInitRetries bounds COOKIE and INVALID_KE_PAYLOAD round trips.
 const maxInitRetries = 3
+
+// initiation is an initiator's IKE_SA_INIT in progress: its key
+// exchange, the group it offered, COOKIE and INVALID_KE retries, and the
+// redirects followed (RFC 5685).
+type initiation struct {
+	kex            alg.KeyExchange
+	initGroup      proposal.KEID
+	initRetries    int
+	redirects      int
+	redirectedFrom netip.Addr // the gateway that redirected us (REDIRECTED_FROM)
+}
+
+// negotiated is what IKE_SA_INIT settled (RFC 7296 section 1.2): the
+// proposal, the keys, the nonces and raw messages AUTH signs, and the
+// features both sides announced.
+type negotiated struct {
+	prop       proposal.Proposal
+	prf        alg.PRF
+	keys       *kdf.IKEKeys
+	in, out    alg.Crypter
+	ni, nr     []byte
+	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
+	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
+	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
+	peerHashes []uint16
+	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
+	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED
+	redirected bool // we sent the peer elsewhere in IKE_AUTH
+	// peerInitialContact: the peer said in IKE_SA_INIT that it holds no
+	// other IKE SA with us (Windows' Vendor ID).
+	peerInitialContact bool
+	peerRedirect       bool // the peer announced REDIRECT_SUPPORTED (RFC 5685)
+}

@@ -84,3 +84,14 @@ func detectNAT(spii, spir uint64, local, remote netip.AddrPort, srcHashes [][]by
 	}
 	return r
 }
+
+// path is where the IKE SA's messages go: our and the peer's outer
+// addresses, NAT detection (RFC 7296 section 2.23) and the addresses of
+// the request being processed (MOBIKE, RFC 4555).
+type path struct {
+	local, remote netip.AddrPort
+	initRemote    netip.AddrPort // where the IKE_SA_INIT request came from (init table key); written under e.mu once registered
+	natLocal      bool           // we are behind a NAT: send keepalives
+	natRemote     bool           // the peer is behind a NAT
+	reqFrom       Packet         // the request being processed (addresses for MOBIKE)
+}

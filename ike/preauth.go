@@ -374,3 +374,12 @@ func capSlice[T any](s []T, cut bool) ([]T, bool) {
 	}
 	return s, cut
 }
+
+// admission is what a responder SA counts against the engine's limits
+// (preauth.go, rekey.go) and gives back when it is established or ends.
+type admission struct {
+	countedHalfOpen   bool
+	halfOpenSrc       netip.Addr // source key counted while countedHalfOpen
+	kexQueued         bool       // holds a slot of the engine's key exchange queue
+	countedSuperseded bool       // counted in engine.superseded
+}

@@ -396,3 +396,19 @@ func (sa *ikeSA) ikeRekeyQueued() bool {
 	}
 	return false
 }
+
+// renewal is the IKE SA's rekeying and reauthentication state.
+type renewal struct {
+	rekeyAt  time.Time // our IKE SA rekey (zero: none scheduled)
+	reauthAt time.Time // our reauthentication (zero: none scheduled)
+	reauthOf *ikeSA    // the SA this one reauthenticates
+	// rekeyed: a new IKE SA took over; deleting this one must not look
+	// like the peer going away.
+	rekeyed bool
+	// ikeRekeyOurs and ikeRekeyPeer are the two halves of a simultaneous
+	// IKE rekey (RFC 7296 section 2.8.2), kept until both are known.
+	ikeRekeyOurs, ikeRekeyPeer *ikeRekeyRecord
+	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
+	// redundant after a collision) if the peer never deletes it.
+	lingerUntil time.Time
+}

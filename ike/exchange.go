@@ -1,0 +1,362 @@
+package ike
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/goipsec/ipsec/ike/wire"
+)
+
+// The exchange layer of an IKE SA (RFC 7296 sections 2.1-2.3, RFC 7383):
+// message IDs and the window of one, our requests queued and
+// retransmitted, the cached response to the peer's last request,
+// encryption and integrity (SK/SKF), fragments, and the dispatch of a
+// request to the exchange that answers it. The exchanges themselves are
+// in exchange_*.go, informational.go, mobike.go and redirect.go.
+
+// reqKind classifies the requests that must be handled specially when
+// the IKE SA is rekeyed (RFC 7296 sections 2.8 and 2.25).
+type reqKind uint8
+
+const (
+	reqOther       reqKind = iota
+	reqIKERekey            // CREATE_CHILD_SA rekeying this IKE SA
+	reqChildRekey          // CREATE_CHILD_SA rekeying child
+	reqChildDelete         // INFORMATIONAL deleting child
+)
+
+// request is one exchange we initiated.
+type request struct {
+	exchange wire.ExchangeType
+	kind     reqKind
+	child    *childSA
+	// abort, if set, is told when the request is dropped unsent or
+	// unanswered (the IKE SA was rekeyed away or ended).
+	abort   func(error)
+	build   func() ([]wire.Payload, error)
+	onReply func(m *wire.Message, inner []wire.Payload) error
+	// set when sent
+	mid     uint32
+	packets [][]byte
+	tries   int
+	next    time.Time
+}
+
+// exchanger is the exchange layer of an IKE SA (RFC 7296 section 2.3,
+// window size 1): the message IDs, our one outstanding request and the
+// ones queued behind it, the cached response to the peer's last request
+// (resent for a retransmission) and the reassembly of fragmented
+// messages (RFC 7383).
+type exchanger struct {
+	nextMID      uint32 // message ID of our next request
+	pending      *request
+	queue        []*request
+	peerMID      uint32 // message ID we expect in the peer's next request
+	lastResp     [][]byte
+	lastReqHash  [sha256.Size]byte
+	haveLastResp bool
+	reqFrags     wire.Reassembler
+	respFrags    wire.Reassembler
+}
+
+// backoff is the timeout after the n-th transmission (n starting at 0).
+func (sa *ikeSA) backoff(n int) time.Duration {
+	return time.Duration(float64(sa.e.cfg.rtTimeout) * math.Pow(sa.e.cfg.rtBase, float64(n)))
+}
+
+func (sa *ikeSA) sendPackets(pkts [][]byte) { sa.sendPacketsTo(pkts, sa.local, sa.remote) }
+
+// sendPacketsTo sends from local to remote. Responses go back to where
+// their request came from (RFC 7296 section 2.11), which with MOBIKE path
+// checks (RFC 4555 section 3.5) is not yet the SA's address.
+func (sa *ikeSA) sendPacketsTo(pkts [][]byte, local, remote netip.AddrPort) {
+	for _, b := range pkts {
+		if err := sa.e.conn.Send(Packet{Data: b, Local: local, Remote: remote}); err != nil {
+			sa.log.Debug("send failed", "err", err)
+		}
+	}
+}
+
+// natt reports whether the SA uses the NAT-T port.
+func (sa *ikeSA) natt() bool {
+	_, port := sa.e.conn.Ports()
+	return sa.local.Port() == port
+}
+
+// encode builds and encrypts a message, fragmenting it when both sides
+// support RFC 7383 and it exceeds the fragment size.
+func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload) ([][]byte, error) {
+	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, MessageID: mid}
+	if sa.weInitiated {
+		h.Flags |= wire.FlagInitiator
+	}
+	if response {
+		h.Flags |= wire.FlagResponse
+	}
+	m := &wire.Message{Header: h, Payloads: []wire.Payload{&wire.SK{Payloads: inner}}}
+	rnd := lockedReader{&sa.e.randMu, sa.e.cfg.rand}
+	b, err := m.AppendSealed(nil, sa.out, rnd)
+	if err != nil {
+		return nil, err
+	}
+	mtu := DefaultFragmentMTU
+	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
+		mtu = sa.cfg.FragmentMTU
+	}
+	maxLen := wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt())
+	if sa.fragOK && len(b) > maxLen {
+		return m.AppendFragments(nil, sa.out, rnd, maxLen)
+	}
+	return [][]byte{b}, nil
+}
+
+// queueRequest adds an exchange we initiate; it is sent when the previous
+// one is answered (window size 1).
+func (sa *ikeSA) queueRequest(r *request) {
+	sa.queue = append(sa.queue, r)
+	sa.sendNext()
+}
+
+func (sa *ikeSA) sendNext() {
+	for sa.pending == nil && len(sa.queue) > 0 && sa.state != stateDead {
+		r := sa.queue[0]
+		sa.queue = sa.queue[1:]
+		inner, err := r.build()
+		if err != nil {
+			sa.log.Warn("cannot build request", "exchange", r.exchange.String(), "err", err)
+			continue
+		}
+		pkts, err := sa.encode(r.exchange, false, sa.nextMID, inner)
+		if err != nil {
+			sa.log.Warn("cannot encode request", "exchange", r.exchange.String(), "err", err)
+			continue
+		}
+		r.mid, r.packets, r.next = sa.nextMID, pkts, time.Now().Add(sa.backoff(0))
+		sa.nextMID++
+		sa.pending = r
+		sa.logMessage("sending", r.exchange, false, r.mid, inner, len(pkts))
+		sa.sendPackets(pkts)
+	}
+}
+
+// handlePacket processes one message addressed to this SA.
+func (sa *ikeSA) handlePacket(p Packet) {
+	m, err := wire.Parse(p.Data)
+	if err != nil {
+		sa.log.Debug("dropping malformed message", "err", err)
+		return
+	}
+	h := &m.Header
+	if h.Exchange == wire.IKE_SA_INIT {
+		if !sa.weInitiated && !h.IsResponse() {
+			sa.handleInitRequest(p, nil) // a retransmission: the engine made this SA from the first one
+		} else if sa.weInitiated && h.IsResponse() {
+			sa.handleInitResponse(p, m)
+		}
+		return
+	}
+	if sa.out == nil {
+		return // no keys yet: nothing else can be authentic
+	}
+	if h.IsResponse() {
+		sa.handleResponse(p, m)
+	} else {
+		sa.handleRequest(p, m)
+	}
+}
+
+// decrypt opens the SK payload or adds an SKF fragment. It returns the
+// inner payloads once the message is complete; ok is false while
+// fragments are missing or when the message is not authentic.
+func (sa *ikeSA) decrypt(m *wire.Message, frags *wire.Reassembler) (inner []wire.Payload, ok bool) {
+	if len(m.Payloads) == 0 {
+		return nil, false
+	}
+	switch sk := m.Payloads[len(m.Payloads)-1].(type) {
+	case *wire.SK:
+		if _, err := sk.Open(sa.in, nil); err != nil {
+			sa.log.Debug("dropping message that fails integrity or decoding", "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID, "err", err)
+			return nil, false
+		}
+		return sk.Payloads, true
+	case *wire.SKF:
+		if !sa.fragOK {
+			return nil, false
+		}
+		if _, err := sk.Open(sa.in, nil); err != nil {
+			sa.log.Debug("dropping fragment that fails integrity", "mid", m.Header.MessageID, "err", err)
+			return nil, false
+		}
+		done, err := frags.Add(m.Header.MessageID, sk)
+		if err != nil || !done {
+			return nil, false
+		}
+		first, plain := frags.Result()
+		ps, err := wire.ParsePayloads(first, plain)
+		if err != nil {
+			sa.log.Debug("dropping reassembled message", "err", err)
+			return nil, false
+		}
+		return ps, true
+	}
+	return nil, false
+}
+
+func reqHash(p Packet) [sha256.Size]byte { return sha256.Sum256(p.Data) }
+
+func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
+	mid := m.Header.MessageID
+	if sa.haveLastResp && mid+1 == sa.peerMID {
+		// A retransmitted request gets the cached response, never a
+		// second processing (RFC 7296 section 2.1). Only an exact copy
+		// of a packet of the request triggers it, so spoofed packets
+		// cannot make us send.
+		if h := reqHash(p); h == sa.lastReqHash || sa.isFragmentOfLast(m) {
+			sa.sendPacketsTo(sa.lastResp, p.Local, p.Remote)
+		}
+		return
+	}
+	if mid != sa.peerMID {
+		return
+	}
+	if sa.authzWaiting(mid) {
+		// A retransmission of the IKE_AUTH request whose authorization
+		// is running: the answer follows when it is decided.
+		sa.log.Debug("IKE_AUTH request still being authorized", "mid", mid)
+		return
+	}
+	inner, ok := sa.decrypt(m, &sa.reqFrags)
+	if !ok {
+		return
+	}
+	if m.Header.Exchange == wire.INFORMATIONAL && sa.state != stateEstablished && sa.state != stateDeleting {
+		// RFC 7296 section 1.4: INFORMATIONAL exchanges only after the
+		// initial exchanges. Before IKE_AUTH completes the peer has our
+		// keys but no identity: its Deletes and notifies (REDIRECT,
+		// MOBIKE) must not act. We drop the request, as strongSwan does
+		// with requests it refuses in a state ("ignoring INFORMATIONAL in
+		// IKE_SA state CONNECTING"): an error response would use up the
+		// message ID the IKE_AUTH needs and answer an unauthenticated
+		// peer; dropped, the half-open SA keeps its timeout.
+		sa.log.Debug("ignoring INFORMATIONAL before IKE_AUTH completed", "mid", mid, "state", sa.state.String())
+		return
+	}
+	sa.lastReqHash = reqHash(p)
+	sa.lastRecv = time.Now()
+	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
+	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
+		// RFC 7296 section 2.23: after NAT detection the initiator floats
+		// to port 4500, and a NAT may change its mapping; authenticated
+		// requests tell us where the peer is now. Without MOBIKE that is
+		// the only way to follow it (with MOBIKE, UPDATE_SA_ADDRESSES).
+		if sa.natRemote || sa.natLocal || p.Local.Port() != sa.local.Port() {
+			sa.updateRemote(p.Local, p.Remote)
+		}
+	}
+	sa.reqFrom = p
+	var resp []wire.Payload
+	var err error
+	switch m.Header.Exchange {
+	case wire.IKE_AUTH:
+		resp, err = sa.processAuthRequest(inner)
+	case wire.INFORMATIONAL:
+		resp, err = sa.processInformational(inner)
+	case wire.CREATE_CHILD_SA:
+		resp, err = sa.processCreateChild(inner)
+	default:
+		err = notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("exchange %s not supported", m.Header.Exchange))
+	}
+	if err == errAuthzPending {
+		return // answered by authorized
+	}
+	sa.answerRequest(m.Header.Exchange, mid, resp, err)
+}
+
+// answerRequest sends the response to the peer's request mid: resp, or
+// the notify of err; a failed IKE_AUTH ends the IKE SA.
+func (sa *ikeSA) answerRequest(exch wire.ExchangeType, mid uint32, resp []wire.Payload, err error) {
+	var ne *NotifyError
+	if err != nil && errors.As(err, &ne) && resp == nil {
+		resp = []wire.Payload{&wire.Notify{Type: ne.Type, Data: ne.Data}}
+	}
+	if err != nil && exch == wire.IKE_AUTH && sa.state != stateEstablished {
+		sa.e.noteAuthFailure(sa, err) // before the peer can learn of it and retry
+	}
+	sa.respond(exch, mid, resp)
+	if err != nil && (exch == wire.IKE_AUTH && sa.state != stateEstablished) {
+		sa.destroy(err)
+	}
+	if sa.state == stateDeleting && exch == wire.INFORMATIONAL {
+		sa.finishDelete()
+	}
+}
+
+// isFragmentOfLast reports whether m is a fragment of the request answered
+// last (the peer retransmits fragments; RFC 7383 section 2.6.2).
+func (sa *ikeSA) isFragmentOfLast(m *wire.Message) bool {
+	if len(m.Payloads) == 0 {
+		return false
+	}
+	f, ok := m.Payloads[len(m.Payloads)-1].(*wire.SKF)
+	if !ok || f.Number != 1 {
+		return false
+	}
+	_, err := f.Open(sa.in, nil)
+	return err == nil
+}
+
+func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payload) {
+	pkts, err := sa.encode(exch, true, mid, inner)
+	if err != nil {
+		sa.log.Warn("cannot encode response", "exchange", exch.String(), "err", err)
+		return
+	}
+	sa.lastResp, sa.haveLastResp = pkts, true
+	sa.peerMID = mid + 1
+	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
+	if sa.reqFrom.Remote.IsValid() {
+		sa.sendPacketsTo(pkts, sa.reqFrom.Local, sa.reqFrom.Remote)
+	} else {
+		sa.sendPackets(pkts)
+	}
+}
+
+func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
+	r := sa.pending
+	if r == nil || m.Header.MessageID != r.mid || m.Header.Exchange != r.exchange {
+		return
+	}
+	inner, ok := sa.decrypt(m, &sa.respFrags)
+	if !ok {
+		return
+	}
+	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
+	sa.lastRecv = time.Now()
+	sa.pending = nil
+	if err := r.onReply(m, inner); err != nil {
+		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)
+	}
+	sa.sendNext()
+}
+
+// logMessage writes the strongSwan-style one-line summary at debug level.
+func (sa *ikeSA) logMessage(dir string, exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload, frags int) {
+	if !sa.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	m := &wire.Message{Header: wire.Header{Exchange: exch, MessageID: mid}, Payloads: inner}
+	if response {
+		m.Header.Flags |= wire.FlagResponse
+	}
+	s := m.Summary()
+	if frags > 1 {
+		s += fmt.Sprintf(" (%d fragments)", frags)
+	}
+	sa.log.Debug(dir+" "+s, "ike_sa", sa.name(), "exchange", exch.String(), "mid", mid)
+}
