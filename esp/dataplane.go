@@ -96,6 +96,10 @@ type Event struct {
 	Kind  EventKind
 	SA    SAID   // expiry events: the SA
 	ReqID uint32 // the SA's or policy's ReqID
+	// Stats are, for expiry events, the SA's counters when it expired:
+	// after a hard expiry, which removed the SA, the last ones there are
+	// (accounting adds them, SAStats no longer can).
+	Stats SAStats
 	// Policy, Src and Dst describe acquire events: the policy that
 	// matched and the triggering packet's source and destination (single
 	// address, protocol and port each), which the IKE engine sends as the

@@ -308,7 +308,7 @@ func (u *Userspace) acquire(ps *policyState, f *flow, now int64) {
 
 func (u *Userspace) expireSoft(s *saState) {
 	if s.softSent.CompareAndSwap(false, true) {
-		u.emit(Event{Kind: EventSoftExpire, SA: s.id, ReqID: s.cfg.Load().ReqID})
+		u.emit(Event{Kind: EventSoftExpire, SA: s.id, ReqID: s.cfg.Load().ReqID, Stats: s.stats()})
 	}
 }
 
@@ -316,7 +316,7 @@ func (u *Userspace) expireSoft(s *saState) {
 func (u *Userspace) expireHard(s *saState) {
 	s.dead.Store(true)
 	if s.hardSent.CompareAndSwap(false, true) {
-		u.emit(Event{Kind: EventHardExpire, SA: s.id, ReqID: s.cfg.Load().ReqID})
+		u.emit(Event{Kind: EventHardExpire, SA: s.id, ReqID: s.cfg.Load().ReqID, Stats: s.stats()})
 	}
 }
 

@@ -1,7 +1,9 @@
 package ike
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -68,6 +70,55 @@ func (c *childSA) retire(sa *ikeSA, id esp.SAID) {
 	if dp := sa.e.cfg.dp; dp != nil {
 		if st, err := dp.SAStats(id); err == nil {
 			c.acct.addStats(id.Dir, st)
+			return
+		}
+		// Gone already: a hard expiry whose event (with the counters) has
+		// not reached us yet. It goes to the session when it comes.
+		sa.expiredPending = append(sa.expiredPending, id)
+		if n := len(sa.expiredPending); n > maxExpiredPending {
+			sa.expiredPending = sa.expiredPending[n-maxExpiredPending:]
+		}
+	}
+}
+
+// maxExpiredPending bounds the ESP SAs an IKE SA remembers as removed by
+// the data plane before their expiry event arrived.
+const maxExpiredPending = 16
+
+// lateExpiry adds the counters of a hard expiry event that arrived after
+// its CHILD SA was removed (see retire) to the session; it reports
+// whether id was such an SA. Each one counts once.
+func (sa *ikeSA) lateExpiry(id esp.SAID, st esp.SAStats) bool {
+	i := slices.IndexFunc(sa.expiredPending, func(x esp.SAID) bool { return x.SPI == id.SPI && x.Dir == id.Dir })
+	if i < 0 {
+		return false
+	}
+	sa.expiredPending = slices.Delete(sa.expiredPending, i, i+1)
+	var n counters
+	n.addStats(id.Dir, st)
+	s := sa.sess
+	s.mu.Lock()
+	s.gone.add(n)
+	s.mu.Unlock()
+	return true
+}
+
+// retireExpired takes the ESP SA id, which the data plane removed at its
+// hard lifetime, out of c with the counters the expiry event carried.
+func (c *childSA) retireExpired(sa *ikeSA, id esp.SAID, st esp.SAStats) {
+	for i := range c.installed {
+		if c.installed[i].SPI == id.SPI && c.installed[i].Dir == id.Dir {
+			c.acct.addStats(id.Dir, st)
+			if dp := sa.e.cfg.dp; dp != nil {
+				// Normally gone already; a data plane that only reported
+				// the expiry must not keep the SA.
+				ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+				dp.DeleteSA(ctx, c.installed[i])
+				cancel()
+			}
+			c.installed = append(c.installed[:i], c.installed[i+1:]...)
+			c.sas = append(c.sas[:i], c.sas[i+1:]...)
+			return
 		}
 	}
 }

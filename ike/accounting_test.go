@@ -2,6 +2,7 @@ package ike_test
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
+	"github.com/goipsec/ipsec/internal/testnet"
 )
 
 // downRecorder keeps what the Down hooks reported.
@@ -385,4 +387,54 @@ func TestSessionSurvivesReauthentication(t *testing.T) {
 			t.Errorf("%d accounting Stops, want one for session %d with %d bytes in", len(acct.end), gwFirst[0].SessionID, in.Bytes)
 		}
 	})
+}
+
+// TestCountersSurviveHardExpiry: the data plane removes both SAs of the
+// gateway's CHILD SA at their hard lifetime (as the kernel and the
+// userspace engine do by themselves); their traffic still counts, from
+// the counters the expiry events carry, also when the second event
+// arrives after the CHILD SA's Delete: the session's totals at IKEDown
+// equal the data plane's, not only what was left to read.
+func TestCountersSurviveHardExpiry(t *testing.T) {
+	for seed := range 8 {
+		synctest.Test(t, func(t *testing.T) {
+			respCfg, initCfg := pskConfigs()
+			var rec downRecorder
+			var logs testnet.Buffer
+			p := newPair(t, respCfg, ike.WithHooks(rec.hooks()), ike.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			defer func() {
+				if t.Failed() {
+					t.Log(logs.String())
+				}
+			}()
+			p.net.Delay = time.Duration(seed) * time.Millisecond // the Delete races the second event or not
+			sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send(t, p.initDP, p.respDP, 7, 1000)
+			send(t, p.respDP, p.initDP, 3, 500)
+			for _, s := range p.respDP.SAs() {
+				if !p.respDP.Expire(s.ID(), true) {
+					t.Fatalf("SA %s not installed", s.ID())
+				}
+			}
+			time.Sleep(5 * time.Second) // the gateway deletes the CHILD SA with the client
+			synctest.Wait()
+			if err := sa.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second) // the gateway's IKEDown after its response
+			synctest.Wait()
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			in, out := p.respDP.Totals()
+			if len(rec.ikeDowns) != 1 {
+				t.Fatalf("%d IKEDown hooks", len(rec.ikeDowns))
+			}
+			if d := rec.ikeDowns[0]; d.BytesIn != in.Bytes || d.BytesOut != out.Bytes || d.PacketsIn != 7 || d.PacketsOut != 3 {
+				t.Errorf("delay %d ms: IKEDown after a hard expiry: in %d bytes/%d packets, out %d/%d; want %d/7, %d/3", seed, d.BytesIn, d.PacketsIn, d.BytesOut, d.PacketsOut, in.Bytes, out.Bytes)
+			}
+		})
+	}
 }

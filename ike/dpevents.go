@@ -93,6 +93,9 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 	for _, sa := range e.list() {
 		go sa.do(context.Background(), func() {
 			c := sa.childByInstalled(ev.SA)
+			if c == nil && ev.Kind == esp.EventHardExpire && sa.lateExpiry(ev.SA, ev.Stats) {
+				return
+			}
 			if c == nil || sa.state != stateEstablished {
 				return
 			}
@@ -111,7 +114,12 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 				return
 			}
 			sa.log.Info("CHILD SA reached its hard lifetime", "child_sa", c.name, "spi_in", c.spiIn)
-			sa.queueRequest(sa.deleteChildRequest(c))
+			// The data plane removed the SA: its last counters come with
+			// the event, as SAStats cannot read them any more.
+			c.retireExpired(sa, ev.SA, ev.Stats)
+			if !sa.childDeleteQueued(c) { // both SAs of the pair expire, one Delete
+				sa.queueRequest(sa.deleteChildRequest(c))
+			}
 		})
 	}
 }

@@ -376,6 +376,16 @@ func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
 	return started
 }
 
+// childDeleteQueued reports whether a Delete of c is queued or in flight.
+func (sa *ikeSA) childDeleteQueued(c *childSA) bool {
+	for _, r := range append([]*request{sa.pending}, sa.queue...) {
+		if r != nil && r.kind == reqChildDelete && r.child == c {
+			return true
+		}
+	}
+	return false
+}
+
 // childRekeyQueued reports whether a rekey of c is queued or in flight.
 func (sa *ikeSA) childRekeyQueued(c *childSA) bool {
 	for _, r := range append([]*request{sa.pending}, sa.queue...) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 )
 
 type saState uint8
@@ -55,8 +56,11 @@ type ikeSA struct {
 
 	children []*childSA
 
-	handle *SA      // the Dial handle, which follows rekeys
-	sess   *session // the peer's session, shared with the SAs that replace this one (session.go)
+	handle *SA // the Dial handle, which follows rekeys
+	// expiredPending: ESP SAs the data plane removed (hard lifetime)
+	// before their expiry event, with its counters, reached us (accounting.go).
+	expiredPending []esp.SAID
+	sess           *session // the peer's session, shared with the SAs that replace this one (session.go)
 
 	session atomic.Uint64 // session ID (session.go), read by other goroutines
 	// started: run was launched, so do reaches the SA. A rekey reserves

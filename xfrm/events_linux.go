@@ -63,7 +63,8 @@ func (d *DataPlane) handleEvent(typ uint16, data []byte) {
 			d.mu.Unlock()
 			return
 		}
-		ev := esp.Event{Kind: esp.EventSoftExpire, SA: e.id, ReqID: e.sa.ReqID}
+		ev := esp.Event{Kind: esp.EventSoftExpire, SA: e.id, ReqID: e.sa.ReqID,
+			Stats: esp.SAStats{Bytes: m.sa.bytes, Packets: m.sa.packets}} // the message carries the state's current lifetime counters
 		if m.hard {
 			// The kernel has deleted the state.
 			ev.Kind = esp.EventHardExpire

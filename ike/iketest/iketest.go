@@ -443,3 +443,24 @@ func SPIBytes(spi uint32) []byte { return binary.BigEndian.AppendUint32(nil, spi
 // Emit delivers an event as if the data plane had raised it (an SA
 // reaching its soft or hard lifetime, for example).
 func (d *DataPlane) Emit(ev esp.Event) { d.events <- ev }
+
+// Expire raises the expiry event of the installed SA id with its
+// counters, as a real data plane does; a hard expiry first removes the SA
+// (its counters stay in Totals). It reports whether id was installed.
+func (d *DataPlane) Expire(id esp.SAID, hard bool) bool {
+	d.mu.Lock()
+	s, ok := d.sas[id]
+	if !ok {
+		d.mu.Unlock()
+		return false
+	}
+	ev := esp.Event{Kind: esp.EventSoftExpire, SA: id, ReqID: s.ReqID, Stats: d.stats[id].SAStats}
+	if hard {
+		ev.Kind = esp.EventHardExpire
+		delete(d.sas, id)
+		delete(d.stats, id)
+	}
+	d.mu.Unlock()
+	d.events <- ev
+	return true
+}
