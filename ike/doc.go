@@ -181,3 +181,26 @@
 // proposal, notify and err. No key, PSK or password is ever logged;
 // WithKeyLogWriter writes Wireshark's decryption tables on purpose.
 package ike
+
+// Files, for contributors (not part of the package documentation):
+//
+//	engine.go          the engine: transport registration, SPIs, dispatch, saTable, shutdown
+//	router.go          routing a transport's messages to the engines that share it
+//	sa.go              the IKE SA goroutine: start, run loop, timer, destroy, snapshot
+//	exchange.go        the exchange layer: requests, message IDs, window, retransmission,
+//	                   SK/SKF, fragments, cached responses, dispatch to the exchanges
+//	exchange_init.go   IKE_SA_INIT, both roles (initiation, negotiated)
+//	exchange_auth.go   IKE_AUTH, both roles, and the configuration payload (peerAuth, leaseState)
+//	exchange_eap.go    EAP inside IKE_AUTH, both roles
+//	exchange_child.go  CREATE_CHILD_SA, both roles: new CHILD SAs, CHILD and IKE rekeys
+//	informational.go   Delete and liveness; mobike.go MOBIKE; redirect.go REDIRECT
+//	rekey.go           rekey timers, collisions, hand-over (renewal); reauth.go reauthentication
+//	child.go           CHILD SA selectors and their data plane state
+//	auth.go, cert.go   AUTH payloads and peer certificates; authorize.go Hooks.Authorize
+//	preauth.go         pre-authentication limits (admission); cookie.go cookies; nonce.go nonces
+//	natd.go            NAT detection and forced encapsulation (path)
+//	identity_caps.go   per-identity limits; session.go sessions; accounting.go counters
+//	terminate.go       ending sessions; dpevents.go data plane events
+//	responder.go, initiator.go, handle.go   the public Responder, Initiator and SA with all
+//	                   their methods; options.go every Option; options_role.go role checks
+//	config.go, hooks.go, errors.go, proposals.go, secrets.go, keylog.go, transport.go
