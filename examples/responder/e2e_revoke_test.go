@@ -129,3 +129,43 @@ func TestEndToEndRevokedClientCertificate(t *testing.T) {
 	refused(alice, "revoked by the CRL")
 	resp.stop(t)
 }
+
+// TestEndToEndRequireUser: with client_certs.require_user, a certificate
+// of the right CA whose identity is no configured user is refused on the
+// wire (AUTHENTICATION_FAILED, the reason in the log); a configured
+// user's certificate connects and pings.
+func TestEndToEndRequireUser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	state, dir := initState(t), t.TempDir()
+	topo := testnet.New(t, testnet.NoNAT)
+	server := testnet.ServerAddr4.String()
+	stranger := macPersona(t, topo.Client, server, state, "stranger@example.com")
+	bob := macPersona(t, topo.Client, server, state, "bob@example.com")
+	conf := fmt.Sprintf("server:\n  name: vpn.example.com\nusers:\n  - {name: bob@example.com, password: \"bob-needs-no-password-0123\"}\nclient_certs:\n  require_user: true\npools: [%s, %s]\ndns: [%s]\n",
+		testnet.Pool4, testnet.Pool6, testnet.DNS4)
+	confPath := filepath.Join(dir, "responder.yaml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp := startResponder(t, topo.Server, "-config", confPath, "-state", state, "-listen", server)
+	cli := startPersona(t, stranger, resp)
+	if out, err := cli.Initiate(stranger.profile, 20*time.Second); err == nil {
+		t.Fatalf("a certificate of no configured user connected:\n%s", out)
+	}
+	if !strings.Contains(cli.Log(), "AUTHENTICATION_FAILED") {
+		t.Errorf("the client did not get AUTHENTICATION_FAILED:\n%s", cli.Log())
+	}
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(resp.Stderr.String(), "is not a configured user") }) {
+		t.Errorf("the responder did not log why:\n%s", resp.Stderr.String())
+	}
+	cli.Stop()
+	cli = startPersona(t, bob, resp)
+	if out, err := cli.Initiate(bob.profile, 30*time.Second); err != nil {
+		t.Fatalf("bob (a configured user) could not connect: %v\n%s\n%s", err, out, cli.Log())
+	}
+	checkPersona(t, bob, cli)
+}

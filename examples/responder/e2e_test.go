@@ -139,6 +139,14 @@ func eapPersona(profile string, ns *testnet.NS, server, user, password string) p
 // how-to; it does not connect yet.
 func startPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.Charon {
 	t.Helper()
+	p, files := renderPersona(t, c, resp)
+	return strongswan.Start(t, c.ns, p, "", files)
+}
+
+// renderPersona renders the persona's profile against the responder and
+// collects its files: the CA from the how-to and the persona's own.
+func renderPersona(t *testing.T, c persona, resp *responderProcess) (*strongswan.Profile, strongswan.Files) {
+	t.Helper()
 	files := strongswan.Files{}
 	if f := strings.Fields(howTo(resp.Stdout.String(), "CA certificate")); len(f) > 0 {
 		ca, err := os.ReadFile(f[0])
@@ -158,7 +166,7 @@ func startPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.C
 	for k, v := range c.files {
 		files[k] = v
 	}
-	return strongswan.Start(t, c.ns, p, "", files)
+	return p, files
 }
 
 // checkPersona checks a connected persona's SAs, virtual IPs and DNS and

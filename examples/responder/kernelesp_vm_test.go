@@ -93,22 +93,7 @@ func vmPersonas(ns *testnet.NS, server netip.Addr) []persona {
 // startVMPersona is startPersona with kernel ESP.
 func startVMPersona(t *testing.T, c persona, resp *responderProcess) *strongswan.Charon {
 	t.Helper()
-	files := strongswan.Files{}
-	if f := strings.Fields(howTo(resp.Stdout.String(), "CA certificate")); len(f) > 0 {
-		ca, err := os.ReadFile(f[0])
-		if err != nil {
-			t.Fatalf("CA file from the how-to: %v", err)
-		}
-		files["x509ca/ca.pem"] = ca
-	}
-	vars := map[string]string{"SERVER": c.server, "SERVER_ID": "vpn.example.com"}
-	for k, v := range c.vars {
-		vars[k] = v
-	}
-	p, err := strongswan.Render("client", c.profile, vars)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, files := renderPersona(t, c, resp)
 	return vmclient.StartCharon(t, c.ns, p, "", files)
 }
 
