@@ -160,7 +160,8 @@ func sealBatch(b *batch, sc *scratch) {
 			continue
 		}
 		s := p.sa
-		p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, s.cfg.Load().SPI, p.seq, s.cfg.Load().ESN, nil)
+		cfg := s.cfg.Load()
+		p.out, p.err = s.suite.seal(sc, p.buf, p.off, p.n, p.nh, cfg.SPI, p.seq, cfg.ESN, nil)
 	}
 }
 
@@ -621,7 +622,8 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 	}
 	off, n := p.off, p.n
 	var f flow
-	if s.cfg.Load().Mode == ModeTunnel {
+	cfg := s.cfg.Load() // one snapshot per packet (UpdateSA replaces it)
+	if cfg.Mode == ModeTunnel {
 		if p.nh != protoIPv4 && p.nh != protoIPv6 {
 			return 0, 0, ErrUnsupportedNH
 		}
@@ -633,7 +635,7 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 		n = f.totalLen // drop TFC padding (RFC 4303 section 2.7)
 	} else {
 		hl := 40
-		if s.cfg.Load().Dst.Addr().Unmap().Is4() {
+		if cfg.Dst.Addr().Unmap().Is4() {
 			hl = 20
 		}
 		if off-hl < 10 || n+hl > 0xffff {
@@ -641,13 +643,13 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 		}
 		off -= hl
 		n += hl
-		buildTransportHeader(p.buf[off:off+n], p.from.Addr(), s.cfg.Load().Dst.Addr().Unmap(), p.nh)
+		buildTransportHeader(p.buf[off:off+n], p.from.Addr(), cfg.Dst.Addr().Unmap(), p.nh)
 		var ok bool
 		if f, ok = parseFlow(p.buf[off : off+n]); !ok {
 			return 0, 0, ErrInnerPacket
 		}
 	}
-	if !u.t.inboundAllowed(s.cfg.Load().ReqID, &f) {
+	if !u.t.inboundAllowed(cfg.ReqID, &f) {
 		return 0, 0, ErrSelector
 	}
 	soft, hard := s.account(n, now)

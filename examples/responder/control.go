@@ -134,13 +134,11 @@ func runTerminate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	c, err := net.DialTimeout("unix", filepath.Join(*stateDir, controlSocket), 5*time.Second)
-	if err != nil {
-		fmt.Fprintf(stderr, "responder terminate: is the responder running with -state %s? %v\n", *stateDir, err)
+	c, ok := dialControl(*stateDir, "terminate", controlRequest{Cmd: cmdTerminate, ID: id, User: *user}, stderr)
+	if !ok {
 		return 1
 	}
 	defer c.Close()
-	sendControlRequest(c, controlRequest{Cmd: cmdTerminate, ID: id, User: *user})
 	_ = c.SetReadDeadline(time.Now().Add(terminateTimeout + controlWait))
 	var a terminateAnswer
 	if err := json.NewDecoder(io.LimitReader(c, 4096)).Decode(&a); err != nil {
@@ -157,4 +155,17 @@ func runTerminate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "terminated session #%d\n", id)
 	}
 	return 0
+}
+
+// dialControl connects to the running responder's control socket in
+// stateDir and sends req; on failure it tells the user of command what
+// to check.
+func dialControl(stateDir, command string, req controlRequest, stderr io.Writer) (net.Conn, bool) {
+	c, err := net.DialTimeout("unix", filepath.Join(stateDir, controlSocket), 5*time.Second)
+	if err != nil {
+		fmt.Fprintf(stderr, "responder %s: is the responder running with -state %s? %v\n", command, stateDir, err)
+		return nil, false
+	}
+	sendControlRequest(c, req)
+	return c, true
 }

@@ -113,13 +113,11 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	c, err := net.DialTimeout("unix", filepath.Join(*stateDir, controlSocket), 5*time.Second)
-	if err != nil {
-		fmt.Fprintf(stderr, "responder status: is the responder running with -state %s? %v\n", *stateDir, err)
+	c, ok := dialControl(*stateDir, "status", controlRequest{Cmd: cmdStatus}, stderr)
+	if !ok {
 		return 1
 	}
 	defer c.Close()
-	sendControlRequest(c, controlRequest{Cmd: cmdStatus})
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	data, err := io.ReadAll(io.LimitReader(c, 64<<20))
 	if err != nil {
