@@ -28,6 +28,8 @@
 //	esp                   SA and policy types, the DataPlane interface, the
 //	                      userspace ESP engine (TUN + UDP), replay window
 //	eap                   EAP method state machines, credential backends
+//	transport             the UDP sockets of IKE shared by every engine of a
+//	                      process: routes messages by version, SPI and role
 //	ike, ike/wire         IKEv2 engine and its message codec
 //	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
 //	esp/esptest, ike/iketest  test doubles

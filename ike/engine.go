@@ -15,19 +15,6 @@ import (
 	"github.com/goipsec/ipsec/proposal"
 )
 
-// Conn is what the engines need from a transport: *Transport implements it
-// for UDP, and ike/iketest offers an in-memory pair for tests.
-type Conn interface {
-	// Send transmits one IKE message; Local selects port and source.
-	Send(Packet) error
-	// Register adds an engine to the transport's routes, which send it
-	// the messages of the IKE SAs it claims (see Router, which
-	// implementations may use).
-	Register(PacketHandler) (*Registration, error)
-	// Ports returns the IKE and NAT-T ports.
-	Ports() (ike, natt uint16)
-}
-
 // engine is the machinery shared by Responder and Initiator: the SA table,
 // packet dispatch, half-open accounting and cookies. One engine may serve
 // both roles.

@@ -1,10 +1,8 @@
-package ike
+package transport
 
 import (
 	"encoding/binary"
 	"testing"
-
-	"github.com/goipsec/ipsec/ike/wire"
 )
 
 // chanHandler is a PacketHandler that queues what it receives.
@@ -23,7 +21,7 @@ func newChanHandler(version int, responder bool) chanHandler {
 }
 
 // header returns a 28-byte IKE header.
-func header(major byte, spii, spir uint64, exchange byte, flags wire.Flags) []byte {
+func header(major byte, spii, spir uint64, exchange byte, flags byte) []byte {
 	h := make([]byte, ikeHeaderLen)
 	binary.BigEndian.PutUint64(h[0:], spii)
 	binary.BigEndian.PutUint64(h[8:], spir)
@@ -69,19 +67,19 @@ func TestRouterRules(t *testing.T) {
 		msg  []byte
 		want PacketHandler // nil: nobody
 	}{
-		{"IKE_SA_INIT request", header(2, peerSPI, 0, byte(wire.IKE_SA_INIT), wire.FlagInitiator), resp},
-		{"IKE_SA_INIT response to init1", header(2, initSPI1, peerSPI, byte(wire.IKE_SA_INIT), wire.FlagResponse), init1},
-		{"COOKIE response to init2 (SPIr 0)", header(2, initSPI2, 0, byte(wire.IKE_SA_INIT), wire.FlagResponse), init2},
-		{"request from the responder of init1's SA", header(2, initSPI1, peerSPI, byte(wire.INFORMATIONAL), 0), init1},
-		{"IKE_AUTH request to the responder's SA", header(2, peerSPI, respSPI, byte(wire.IKE_AUTH), wire.FlagInitiator), resp},
-		{"init1's SPI with the Initiator flag: not init1's role", header(2, peerSPI, initSPI1, byte(wire.IKE_AUTH), wire.FlagInitiator), resp},
-		{"unknown SPI: the responder drops it", header(2, 0x77, peerSPI, byte(wire.INFORMATIONAL), 0), resp},
-		{"major version 3: the IKEv2 responder", header(3, peerSPI, 0, byte(wire.IKE_SA_INIT), wire.FlagInitiator), resp},
+		{"IKE_SA_INIT request", header(2, peerSPI, 0, 34, 0x08), resp},
+		{"IKE_SA_INIT response to init1", header(2, initSPI1, peerSPI, 34, 0x20), init1},
+		{"COOKIE response to init2 (SPIr 0)", header(2, initSPI2, 0, 34, 0x20), init2},
+		{"request from the responder of init1's SA", header(2, initSPI1, peerSPI, 37, 0), init1},
+		{"IKE_AUTH request to the responder's SA", header(2, peerSPI, respSPI, 35, 0x08), resp},
+		{"init1's SPI with the Initiator flag: not init1's role", header(2, peerSPI, initSPI1, 35, 0x08), resp},
+		{"unknown SPI: the responder drops it", header(2, 0x77, peerSPI, 37, 0), resp},
+		{"major version 3: the IKEv2 responder", header(3, peerSPI, 0, 34, 0x08), resp},
 		{"IKEv1 Main Mode first message", header(1, peerSPI, 0, 2, 0), v1},
 		{"IKEv1 to our responder cookie", header(1, peerSPI, v1Resp, 2, 0), v1},
 		{"IKEv1 to our initiator cookie", header(1, v1Init, peerSPI, 2, 0), v1},
 		{"major version 0", header(0, peerSPI, 0, 0, 0), nil},
-		{"short", header(2, peerSPI, 0, 34, wire.FlagInitiator)[:27], nil},
+		{"short", header(2, peerSPI, 0, 34, 0x08)[:27], nil},
 	}
 	for _, c := range cases {
 		if got := r.Lookup(c.msg); got != c.want {
@@ -101,11 +99,11 @@ func TestRouterRules(t *testing.T) {
 		t.Error("SPI zero claimed")
 	}
 	regs["init2"].Release(initSPI1, RoleInitiator) // not init2's: no effect
-	if got := r.Lookup(header(2, initSPI1, peerSPI, byte(wire.INFORMATIONAL), wire.FlagResponse)); got != init1 {
+	if got := r.Lookup(header(2, initSPI1, peerSPI, 37, 0x20)); got != init1 {
 		t.Errorf("after another's Release: routed to %v", got)
 	}
 	regs["init1"].Release(initSPI1, RoleInitiator)
-	if got := r.Lookup(header(2, initSPI1, peerSPI, byte(wire.INFORMATIONAL), wire.FlagResponse)); got != resp {
+	if got := r.Lookup(header(2, initSPI1, peerSPI, 37, 0x20)); got != resp {
 		t.Errorf("after Release: routed to %v, want the responder", got)
 	}
 	if _, err := r.Register(newChanHandler(2, true)); err == nil {
@@ -116,7 +114,7 @@ func TestRouterRules(t *testing.T) {
 	if regs["resp"].Claim(0x66, RoleResponder) {
 		t.Error("claim on a closed registration")
 	}
-	if got := r.Lookup(header(2, peerSPI, respSPI, byte(wire.IKE_AUTH), wire.FlagInitiator)); got != nil {
+	if got := r.Lookup(header(2, peerSPI, respSPI, 35, 0x08)); got != nil {
 		t.Errorf("after Close: routed to %v", got)
 	}
 	if _, err := r.Register(newChanHandler(2, true)); err != nil {
@@ -131,7 +129,7 @@ func TestRouterRules(t *testing.T) {
 
 // FuzzRouterLookup: no input panics the router.
 func FuzzRouterLookup(f *testing.F) {
-	f.Add(header(2, 1, 0, 34, wire.FlagInitiator))
+	f.Add(header(2, 1, 0, 34, 0x08))
 	f.Add(header(1, 1, 2, 2, 0))
 	f.Add([]byte{1, 2, 3})
 	var r Router

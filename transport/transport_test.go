@@ -1,4 +1,4 @@
-package ike
+package transport
 
 import (
 	"bytes"
@@ -162,7 +162,7 @@ func TestTransportSendAddsMarker(t *testing.T) {
 
 func TestListenUDPValidates(t *testing.T) {
 	ctx := context.Background()
-	for _, opts := range [][]TransportOption{
+	for _, opts := range [][]Option{
 		{WithListenAddrs()},
 		{WithPorts(500, 500)},
 		{WithPorts(-1, 4500)},

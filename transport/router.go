@@ -1,13 +1,24 @@
-package ike
+package transport
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/goipsec/ipsec/ike/wire"
 )
+
+// Conn is what the IKE engines (ike, ikev1) need from a transport: *Transport implements it
+// for UDP, and ike/iketest offers an in-memory pair for tests.
+type Conn interface {
+	// Send transmits one IKE message; Local selects port and source.
+	Send(Packet) error
+	// Register adds an engine to the transport's routes, which send it
+	// the messages of the IKE SAs it claims (see Router, which
+	// implementations may use).
+	Register(PacketHandler) (*Registration, error)
+	// Ports returns the IKE and NAT-T ports.
+	Ports() (ike, natt uint16)
+}
 
 // PacketHandler is an IKE engine as a transport sees it: a Responder's or
 // an Initiator's engine of this package, or an IKEv1 engine. Any number
@@ -50,6 +61,10 @@ func (r Role) String() string {
 	}
 	return fmt.Sprintf("Role(%d)", uint8(r))
 }
+
+// flagInitiator is the Initiator bit of the IKEv2 header's flags (RFC 7296
+// section 3.1).
+const flagInitiator = 0x08
 
 // Router routes IKE messages to the handlers registered on one transport.
 // *Transport and ike/iketest's endpoints use one; another Conn
@@ -99,18 +114,18 @@ type Registration struct {
 // one version.
 func (r *Router) Register(h PacketHandler) (*Registration, error) {
 	if h == nil {
-		return nil, errors.New("ike: Register: nil handler")
+		return nil, errors.New("transport: Register: nil handler")
 	}
 	v := h.IKEVersion()
 	if v != 1 && v != 2 {
-		return nil, fmt.Errorf("ike: Register: IKE version %d (want 1 or 2)", v)
+		return nil, fmt.Errorf("transport: Register: IKE version %d (want 1 or 2)", v)
 	}
 	reg := &Registration{r: r, h: h, version: uint8(v), responder: h.Responder(), claims: map[claimKey]struct{}{}}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if reg.responder {
 		if r.responders[v] != nil {
-			return nil, fmt.Errorf("ike: Register: an IKEv%d responder is already registered on this transport", v)
+			return nil, fmt.Errorf("transport: Register: an IKEv%d responder is already registered on this transport", v)
 		}
 		r.responders[v] = reg
 	}
@@ -195,7 +210,7 @@ func (r *Router) Lookup(msg []byte) PacketHandler {
 			g = r.claims[claimKey{1, RoleInitiator, spii}]
 		}
 	case 2:
-		if wire.Flags(msg[19])&wire.FlagInitiator != 0 {
+		if msg[19]&flagInitiator != 0 {
 			g = r.claims[claimKey{2, RoleResponder, spir}]
 		} else {
 			g = r.claims[claimKey{2, RoleInitiator, spii}]
