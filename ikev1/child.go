@@ -1,0 +1,314 @@
+package ikev1
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ikev1/wire"
+	"github.com/goipsec/ipsec/internal/alg"
+	"github.com/goipsec/ipsec/internal/kdf"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// dpTimeout bounds one data plane call.
+const dpTimeout = 5 * time.Second
+
+// child is an installed IPsec SA pair (one Quick Mode).
+type child struct {
+	name        string
+	cc          ChildConfig
+	initiator   bool // we started the Quick Mode
+	spiIn       uint32
+	spiOut      uint32
+	prop        proposal.Proposal
+	transport   bool
+	encap       bool
+	localTS     []esp.Selector
+	remoteTS    []esp.Selector
+	reqid       uint32
+	installed   []esp.SAID
+	policies    []esp.Policy
+	established time.Time
+	expires     time.Time
+	rekeyAt     time.Time
+	rekeying    bool
+	rekeyed     bool
+	final       [2]esp.SAStats // in, out: counters read when the SA left the data plane
+}
+
+func (c *child) deadline() time.Time {
+	if !c.rekeyAt.IsZero() && !c.rekeying && !c.rekeyed {
+		if c.rekeyAt.Before(c.expires) {
+			return c.rekeyAt
+		}
+	}
+	return c.expires
+}
+
+// integOf is the negotiated integrity algorithm (IntegNone with an AEAD).
+func integOf(p proposal.Proposal) proposal.IntegID {
+	if len(p.Integ) > 0 {
+		return p.Integ[0]
+	}
+	return proposal.IntegNone
+}
+
+// newChild keys a finished Quick Mode (RFC 2409 section 5.5: KEYMAT per
+// direction from the SPI of that direction's receiver) and installs it.
+func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
+	encr, integ := q.prop.Encr[0], integOf(q.prop)
+	encLen, err := alg.KeyLen(encr.ID, int(encr.KeyLen))
+	if err != nil {
+		return nil, err
+	}
+	integLen := 0
+	if integ != proposal.IntegNone {
+		if integLen, err = alg.IntegKeyLen(integ); err != nil {
+			return nil, err
+		}
+	}
+	ni, nr := q.ni, q.nr // Ni_b | Nr_b of the Quick Mode's initiator, in both roles
+	kin := kdf.V1QuickModeKEYMAT(sa.keys.prf, sa.keys.v1.SKEYIDd, q.gqmxy, byte(wire.ProtoIPsecESP), be32(q.spiIn), ni, nr, encLen+integLen)
+	kout := kdf.V1QuickModeKEYMAT(sa.keys.prf, sa.keys.v1.SKEYIDd, q.gqmxy, byte(wire.ProtoIPsecESP), be32(q.spiOut), ni, nr, encLen+integLen)
+	defer kin.Wipe()
+	defer kout.Wipe()
+	now := sa.e.cfg.now()
+	c := &child{name: q.cc.Name, cc: q.cc, initiator: q.initiator, spiIn: q.spiIn, spiOut: q.spiOut, prop: q.prop,
+		transport: q.cc.Transport, encap: sa.udpEncap(), localTS: q.localTS, remoteTS: q.remoteTS,
+		established: now, expires: now.Add(q.life)}
+	if c.name == "" {
+		c.name = sa.cfg.Name
+	}
+	if q.initiator {
+		c.rekeyAt = c.expires.Add(-q.cc.rekeyMargin())
+	}
+	if q.replaces != nil {
+		c.reqid = q.replaces.reqid
+	} else if old := sa.childWithTS(c); old != nil {
+		c.reqid = old.reqid
+	} else {
+		c.reqid = sa.e.reqid.Add(1)
+	}
+	sa.writeChildKeyLog(c, kin[:encLen], kin[encLen:], kout[:encLen], kout[encLen:])
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return c, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	mode := esp.ModeTunnel
+	if c.transport {
+		mode = esp.ModeTransport
+	}
+	local, remote := sa.local, sa.remote
+	if !c.encap {
+		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
+	}
+	life := esp.Lifetime{Hard: esp.Limits{Time: q.life + 30*time.Second, Bytes: q.cc.LifeBytes}}
+	in := &esp.SA{SPI: c.spiIn, Dir: esp.DirIn, Mode: mode, Src: remote, Dst: local, Encr: encr.ID, EncrKeyBits: int(encr.KeyLen),
+		Integ: integ, EncrKey: kin[:encLen], IntegKey: kin[encLen:], ReqID: c.reqid, Lifetime: life}
+	out := &esp.SA{SPI: c.spiOut, Dir: esp.DirOut, Mode: mode, Src: local, Dst: remote, Encr: encr.ID, EncrKeyBits: int(encr.KeyLen),
+		Integ: integ, EncrKey: kout[:encLen], IntegKey: kout[encLen:], ReqID: c.reqid, Lifetime: life, NATKeepalive: sa.nat.local}
+	for _, s := range []*esp.SA{in, out} {
+		if err := dp.AddSA(ctx, s); err != nil {
+			sa.removeChild(c)
+			return nil, fmt.Errorf("ikev1: data plane: add SA %s: %w", s.ID(), err)
+		}
+		c.installed = append(c.installed, s.ID())
+	}
+	if sa.policyHolder(c) != nil {
+		return c, nil // a rekey: the policies stay with the ReqID
+	}
+	for _, l := range c.localTS {
+		for _, r := range c.remoteTS {
+			if l.Start.Is4() != r.Start.Is4() {
+				continue
+			}
+			for _, p := range []esp.Policy{
+				{Dir: esp.DirOut, Src: l, Dst: r, Action: esp.ActionProtect, ReqID: c.reqid},
+				{Dir: esp.DirIn, Src: r, Dst: l, Action: esp.ActionProtect, ReqID: c.reqid},
+			} {
+				if err := dp.AddPolicy(ctx, p); err != nil {
+					sa.removeChild(c)
+					return nil, fmt.Errorf("ikev1: data plane: add policy: %w", err)
+				}
+				c.policies = append(c.policies, p)
+			}
+		}
+	}
+	return c, nil
+}
+
+
+// childWithTS returns a live IPsec SA with c's selectors and mode (a
+// peer's rekey arrives as a new Quick Mode for the same selectors).
+func (sa *isakmpSA) childWithTS(c *child) *child {
+	for _, o := range sa.children {
+		if o.transport == c.transport && sameSels(o.localTS, c.localTS) && sameSels(o.remoteTS, c.remoteTS) {
+			return o
+		}
+	}
+	return nil
+}
+
+func sameSels(a, b []esp.Selector) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// policyHolder returns the live IPsec SA other than c holding the
+// policies of c's ReqID.
+func (sa *isakmpSA) policyHolder(c *child) *child {
+	for _, o := range sa.children {
+		if o != c && o.reqid == c.reqid && o.policies != nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// removeChild takes an IPsec SA out of the data plane, keeping its final
+// counters; its policies go to a sibling with the same ReqID if there is
+// one.
+func (sa *isakmpSA) removeChild(c *child) {
+	dp := sa.e.cfg.dp
+	if dp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	defer cancel()
+	var heir *child
+	for _, o := range sa.children {
+		if o != c && o.reqid == c.reqid {
+			heir = o
+		}
+	}
+	if heir != nil && c.policies != nil {
+		heir.policies, c.policies = c.policies, nil
+	}
+	for _, p := range c.policies {
+		dp.DeletePolicy(ctx, p)
+	}
+	for _, id := range c.installed {
+		if st, err := dp.SAStats(id); err == nil {
+			if id.Dir == esp.DirIn {
+				c.final[0] = st
+			} else {
+				c.final[1] = st
+			}
+		}
+		dp.DeleteSA(ctx, id)
+	}
+	c.policies, c.installed = nil, nil
+}
+
+// info is the IPsec SA's snapshot with its counters.
+func (c *child) info(sa *isakmpSA) ipsec.ChildSAInfo {
+	in := ipsec.ChildSAInfo{Name: c.name, State: "INSTALLED", Transport: c.transport, UDPEncap: c.encap,
+		SPIIn: c.spiIn, SPIOut: c.spiOut, Proposal: c.prop.String(), Established: c.established}
+	if !c.rekeyAt.IsZero() {
+		in.RekeyAt = c.rekeyAt
+	}
+	for _, s := range c.localTS {
+		in.LocalTS = append(in.LocalTS, selString(s))
+	}
+	for _, s := range c.remoteTS {
+		in.RemoteTS = append(in.RemoteTS, selString(s))
+	}
+	st := c.final
+	if dp := sa.e.cfg.dp; dp != nil {
+		for _, id := range c.installed {
+			if x, err := dp.SAStats(id); err == nil {
+				if id.Dir == esp.DirIn {
+					st[0] = x
+				} else {
+					st[1] = x
+				}
+			}
+		}
+	}
+	in.BytesIn, in.PacketsIn, in.LastIn = st[0].Bytes, st[0].Packets, st[0].LastUse
+	in.BytesOut, in.PacketsOut, in.LastOut = st[1].Bytes, st[1].Packets, st[1].LastUse
+	return in
+}
+
+// deleteChild removes an IPsec SA; with notify the peer gets a Delete.
+func (sa *isakmpSA) deleteChild(c *child, notify bool) {
+	idx := -1
+	for i, o := range sa.children {
+		if o == c {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return
+	}
+	if notify && sa.state == stateEstablished {
+		sa.sendDeleteIPsec([]uint32{c.spiIn})
+	}
+	sa.removeChild(c)
+	ike, _ := sa.info()
+	ci := c.info(sa)
+	sa.children = append(sa.children[:idx], sa.children[idx+1:]...)
+	sa.log.Info("IPsec SA deleted", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn), "spi_out", fmt.Sprintf("%08x", c.spiOut),
+		"bytes_in", ci.BytesIn, "bytes_out", ci.BytesOut)
+	if h := sa.e.cfg.hooks.ChildDown; h != nil {
+		h(ike, ci)
+	}
+}
+
+// deleteChildren removes every IPsec SA, with one Delete for all when
+// notify is set.
+func (sa *isakmpSA) deleteChildren(notify bool) {
+	if notify && len(sa.children) > 0 && sa.state == stateEstablished {
+		spis := make([]uint32, 0, len(sa.children))
+		for _, c := range sa.children {
+			spis = append(spis, c.spiIn)
+		}
+		sa.sendDeleteIPsec(spis)
+	}
+	for len(sa.children) > 0 {
+		sa.deleteChild(sa.children[len(sa.children)-1], false)
+	}
+}
+
+// childTimers rekeys (as the Quick Mode's initiator) and expires IPsec SAs.
+func (sa *isakmpSA) childTimers(now time.Time) {
+	for _, c := range append([]*child(nil), sa.children...) {
+		switch {
+		case !now.Before(c.expires):
+			sa.log.Info("IPsec SA expired", "child_sa", c.name)
+			sa.deleteChild(c, true)
+		case c.initiator && !c.rekeyAt.IsZero() && !c.rekeying && !c.rekeyed && !now.Before(c.rekeyAt):
+			c.rekeying = true
+			sa.log.Debug("rekeying IPsec SA", "child_sa", c.name)
+			if err := sa.startQuick(c.cc, c); err != nil {
+				sa.log.Warn("rekeying IPsec SA failed", "child_sa", c.name, "err", err)
+			}
+		}
+	}
+}
+
+// initiateChildren starts the Quick Mode of the configuration's first
+// IPsec SA after phase 1 (our initiator).
+func (sa *isakmpSA) initiateChildren() {
+	ccs := sa.cfg.Children
+	if len(ccs) == 0 {
+		ccs = []ChildConfig{{Name: sa.cfg.Name}}
+	}
+	if err := sa.startQuick(ccs[0], nil); err != nil {
+		sa.log.Warn("starting Quick Mode failed", "err", err)
+		sa.notifyWaiters(err)
+	}
+}

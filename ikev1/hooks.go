@@ -1,0 +1,65 @@
+package ikev1
+
+import (
+	"fmt"
+
+	"github.com/goipsec/ipsec"
+)
+
+// Hooks are optional callbacks for SA events. They run on the ISAKMP SA's
+// goroutine and must not block. The SA snapshots are those of the IKEv2
+// engine (ipsec.IKESAInfo with Version 1), so one status page or
+// accounting backend serves both.
+type Hooks struct {
+	// IKEUp: an ISAKMP SA was established (phase 1 done).
+	IKEUp func(ipsec.IKESAInfo)
+	// IKEDown: an ISAKMP SA was deleted, timed out or failed; err says why
+	// (nil for an orderly delete).
+	IKEDown func(info ipsec.IKESAInfo, err error)
+	// ChildUp and ChildDown report IPsec SAs (Quick Mode). ChildDown
+	// carries the final counters.
+	ChildUp   func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
+	ChildDown func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
+	// Alert reports a peer-caused problem worth an operator's attention.
+	Alert func(Alert)
+}
+
+// AlertKind classifies an Alert.
+type AlertKind uint8
+
+// Alert kinds.
+const (
+	// AlertNoProposal: no proposal of the peer matched ours; Explanation
+	// says what each side offered.
+	AlertNoProposal AlertKind = iota + 1
+	// AlertAuthFailed: the peer's HASH or signature did not verify, or no
+	// configuration accepts it.
+	AlertAuthFailed
+	// AlertPeerDead: DPD declared the peer dead.
+	AlertPeerDead
+	// AlertWeakMode: a peer used Aggressive Mode with a PSK.
+	AlertWeakMode
+)
+
+// String returns a short name of the kind.
+func (k AlertKind) String() string {
+	switch k {
+	case AlertNoProposal:
+		return "no-proposal"
+	case AlertAuthFailed:
+		return "auth-failed"
+	case AlertPeerDead:
+		return "peer-dead"
+	case AlertWeakMode:
+		return "weak-mode"
+	}
+	return fmt.Sprintf("AlertKind(%d)", uint8(k))
+}
+
+// Alert is a notable, peer-caused event.
+type Alert struct {
+	Kind        AlertKind       // what happened
+	Info        ipsec.IKESAInfo // what is known of the SA so far
+	Err         error           // the error behind it, if any
+	Explanation string          // for AlertNoProposal: both sides' proposals
+}

@@ -1,0 +1,97 @@
+package ikev1
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/transport"
+)
+
+// Initiator starts IKEv1 SAs: phase 1 (Main or Aggressive Mode) and a
+// Quick Mode for the configuration's first IPsec SA.
+type Initiator struct {
+	e *engine
+}
+
+// NewInitiator registers an initiator on conn.
+func NewInitiator(conn transport.Conn, opts ...Option) (*Initiator, error) {
+	e, err := newEngine(conn, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Initiator{e: e}, nil
+}
+
+// Close deletes the initiator's SAs and unregisters it.
+func (i *Initiator) Close() error {
+	i.e.close()
+	return nil
+}
+
+// SA is a handle on an ISAKMP SA we initiated.
+type SA struct {
+	sa *isakmpSA
+}
+
+// Dial runs phase 1 with the peer at remote (from our address local; its
+// port selects the socket: the IKE port, normally) and the Quick Mode of
+// cfg's first IPsec SA, and returns when the IPsec SA is installed. A
+// failure, or ctx ending first, deletes the SA.
+func (i *Initiator) Dial(ctx context.Context, local, remote netip.AddrPort, cfg *PeerConfig) (*SA, error) {
+	if cfg == nil {
+		return nil, errors.New("ikev1: Dial: nil PeerConfig")
+	}
+	c := *cfg
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	sa, err := i.e.newInitiatorSA(local, remote, &c)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	sa.waiters = append(sa.waiters, done)
+	i.e.start(sa)
+	select {
+	case err := <-done:
+		if err != nil {
+			sa.closeAndWait()
+			return nil, err
+		}
+		return &SA{sa: sa}, nil
+	case <-ctx.Done():
+		sa.closeAndWait()
+		return nil, ctx.Err()
+	}
+}
+
+// Info returns a snapshot of the SA.
+func (s *SA) Info() ipsec.IKESAInfo {
+	in := s.sa.snap.Load()
+	if in == nil {
+		return ipsec.IKESAInfo{}
+	}
+	return *in
+}
+
+// Done is closed when the SA has ended.
+func (s *SA) Done() <-chan struct{} { return s.sa.done }
+
+// Err is why the SA ended (ErrPeerDeleted, ErrDeadPeer, ErrExpired, ...),
+// nil while it lives or after Close.
+func (s *SA) Err() error {
+	select {
+	case <-s.sa.done:
+		return s.sa.endErr
+	default:
+		return nil
+	}
+}
+
+// Close deletes the SA and its IPsec SAs, telling the peer.
+func (s *SA) Close() error {
+	s.sa.closeAndWait()
+	return nil
+}
