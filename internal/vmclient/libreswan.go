@@ -150,6 +150,10 @@ func StartPluto(t testing.TB, ns *testnet.NS, conns ...LibreswanConn) *Pluto {
 	if err := os.WriteFile(secrets, []byte(LibreswanSecrets(conns...)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// pluto's dump directory; pluto.ctl is created there too
+	if err := os.MkdirAll(filepath.Join(dir, "run", "pluto"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	p.proc = StartDaemon(t, ns, filepath.Join(dir, "run"), nil, filepath.Join(LibreswanDir, "pluto"),
 		"--config", conf, "--secretsfile", secrets, "--nssdir", nss, "--nofork", "--stderrlog", "--log-no-time")
 	t.Cleanup(func() {
@@ -172,6 +176,12 @@ func StartPluto(t testing.TB, ns *testnet.NS, conns ...LibreswanConn) *Pluto {
 		if time.Now().After(deadline) {
 			t.Fatalf("pluto did not open %s in 15 s:\n%s", ctl, p.Log())
 		}
+	}
+	// pluto.ctl exists before pluto has found its interfaces: an
+	// initiate then fails with "need --listen before --initiate".
+	// whack --listen returns once they are found.
+	if out, err := p.Whack(10*time.Second, "--listen"); err != nil {
+		t.Fatalf("whack --listen: %v\n%s\n%s", err, out, p.Log())
 	}
 	for _, c := range conns {
 		out, err := p.run(10*time.Second, "addconn", "--config", conf, "--ctlsocket", ctl, c.Name)
