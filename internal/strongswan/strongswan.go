@@ -65,6 +65,25 @@ func quote(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`)
 }
 
+// Defaults returns the "#@ default" values of a profile template, for
+// harnesses that configure another implementation from a profile's
+// variables.
+func Defaults(kind, name string) (map[string]string, error) {
+	raw, err := profiles.ReadFile("profiles/" + kind + "/" + name + ".conf")
+	if err != nil {
+		return nil, fmt.Errorf("strongswan: no %s profile %q (have %v)", kind, name, Profiles(kind))
+	}
+	vals := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "#@ default "); ok {
+			k, v, _ := strings.Cut(rest, "=")
+			vals[k] = v
+		}
+	}
+	return vals, nil
+}
+
 // Render fills a profile template. vars overrides the template's
 // "#@ default" values; every placeholder must end up set.
 func Render(kind, name string, vars map[string]string) (*Profile, error) {

@@ -82,8 +82,11 @@ func Require(t testing.TB, programs ...string) {
 	}
 	for _, p := range append([]string{"charon", "swanctl"}, programs...) {
 		_, err := exec.LookPath(p)
-		if p == "charon" {
+		switch p {
+		case "charon":
 			_, err = os.Stat(strongswan.CharonPath)
+		case "pluto", "whack", "addconn":
+			_, err = os.Stat(filepath.Join(LibreswanDir, p))
 		}
 		if !staged[p] || err != nil {
 			missing = append(missing, p)

@@ -1,0 +1,168 @@
+package vmclient
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goipsec/ipsec/internal/strongswan"
+	"github.com/goipsec/ipsec/internal/testnet"
+)
+
+// The libreswan tests run in the VM: scripts/test's kernel stage, or by
+// hand (stage-clients unpacks libreswan from Debian's .deb):
+//
+//	mapfile -t files < <(scripts/vmtest/stage-clients /tmp/root)
+//	CGO_ENABLED=0 GOIPSEC_VMTEST=1 VMTEST_PASSENV="GOIPSEC_VMTEST CI" VMTEST_SMP=2 \
+//	  go test -exec "$PWD/scripts/vmtest/run-in-vm ${files[*]}" -run '^TestKernelLibreswan' ./internal/vmclient
+
+func TestLibreswanConf(t *testing.T) {
+	a := netip.MustParseAddr
+	c := LibreswanConn{
+		Name: "t", Left: a("192.0.2.2"), Right: a("192.0.2.1"),
+		LeftSubnet: netip.MustParsePrefix("203.0.113.2/32"), RightSubnet: netip.MustParsePrefix("198.51.100.0/24"),
+		IKE: "aes256-sha2_256;modp2048", ESP: "aes256-sha2_256", PSK: `p"sk`,
+		DPDDelay: 5 * time.Second, DPDTimeout: 15 * time.Second,
+	}
+	conf := LibreswanConf("/x/nss", c)
+	for _, want := range []string{
+		"ikev1-policy=accept", "nssdir=/x/nss", "conn t\n", "ikev2=no", "authby=secret", "type=tunnel",
+		"left=192.0.2.2\n", "right=192.0.2.1\n", "leftsubnet=203.0.113.2/32", "rightsubnet=198.51.100.0/24",
+		"ike=aes256-sha2_256;modp2048", "phase2alg=aes256-sha2_256", `leftupdown=""`,
+		"dpddelay=5\n", "dpdtimeout=15\n",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("%q not in\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "aggressive") || strings.Contains(conf, "protoport") || strings.Contains(conf, `p"sk`) {
+		t.Errorf("unexpected option or the PSK in ipsec.conf:\n%s", conf)
+	}
+	c.Transport, c.LeftSubnet, c.RightSubnet = true, netip.Prefix{}, netip.Prefix{}
+	c.LeftProtoPort, c.RightProtoPort = "17/1701", "17/1701"
+	conf = LibreswanConf("/x/nss", c)
+	for _, want := range []string{"type=transport", "leftprotoport=17/1701", "rightprotoport=17/1701"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("%q not in\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "subnet") {
+		t.Errorf("transport mode with subnets:\n%s", conf)
+	}
+	if got, want := LibreswanSecrets(c), "192.0.2.2 192.0.2.1 : PSK \"p\\\"sk\"\n"; got != want {
+		t.Errorf("secrets %q, want %q", got, want)
+	}
+}
+
+// TestKernelLibreswanV1 runs libreswan 4.10 against strongSwan, both
+// with kernel ESP, in both roles: IKEv1 Main Mode PSK in tunnel mode
+// (pings between the inner networks), in transport mode for all traffic
+// (pings between the hosts) and in transport mode for udp/1701 (L2TP's
+// datagrams, 1701 to 1701). Each time the client's kernel SAs must be
+// raw ESP (no NAT) in the negotiated mode and have carried the traffic
+// both ways.
+func TestKernelLibreswanV1(t *testing.T) {
+	Require(t, "pluto", "whack", "addconn", "certutil", "ping")
+	sides := []struct {
+		name           string
+		server, client strongswan.V1Start
+	}{
+		{"libreswan-client", strongswan.V1StrongSwanServer, V1LibreswanClient},
+		{"libreswan-server", V1LibreswanServer, strongswan.V1StrongSwanClient},
+	}
+	cases := []struct {
+		name, profile string
+		vars          map[string]string
+		mode          string
+		check         func(t *testing.T, env *strongswan.V1Env)
+	}{
+		{"tunnel", "ikev1-main-psk", nil, "tunnel", nil},
+		{"transport", "ikev1-main-psk-transport", map[string]string{"CLIENT_TS": "dynamic", "SERVER_TS": "dynamic"}, "transport", pingHosts},
+		{"transport-udp1701", "ikev1-main-psk-transport", nil, "transport", udp1701},
+	}
+	for _, s := range sides {
+		for _, c := range cases {
+			t.Run(s.name+"/"+c.name, func(t *testing.T) {
+				run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, Vars: c.vars, KernelESP: true, Check: c.check}, s.server, s.client)
+				topo := run.Env.Topo
+				// Both implementations ran IKEv1 Main Mode: strongSwan's
+				// SA is IKEv1 after an ID_PROT exchange, pluto's states
+				// are Main Mode's and Quick Mode's.
+				ch, lw := run.Server, run.Client
+				if ch.Charon == nil {
+					ch, lw = lw, ch
+				}
+				if err := strongswan.V1Established(ch.Charon.ListSAs(), c.profile); err != nil {
+					t.Errorf("strongSwan: %v", err)
+				}
+				if log := ch.Charon.Log(); !strings.Contains(log, "ID_PROT request 0") {
+					t.Errorf("strongSwan log without Main Mode")
+				}
+				status := lw.Status()
+				if !strings.Contains(status, "STATE_MAIN_") || !strings.Contains(status, "STATE_QUICK_") {
+					t.Errorf("pluto has no Main Mode and Quick Mode states:\n%s", status)
+				}
+				st := States(t, topo.Client)
+				if err := Check(st, topo.ClientAddr4, testnet.ServerAddr4, false, 3); err != nil {
+					t.Errorf("client's kernel SAs: %v\n%s", err, XfrmStat(topo.Client))
+				}
+				for _, x := range st {
+					if x.Proto == "esp" && x.Mode != c.mode {
+						t.Errorf("SA %v is not in %s mode", x, c.mode)
+					}
+				}
+				t.Logf("client: %v", st)
+			})
+		}
+	}
+}
+
+// pingHosts pings the server's outer address from the client: in
+// transport mode for all traffic the echoes are ESP.
+func pingHosts(t *testing.T, env *strongswan.V1Env) {
+	out, _ := env.Topo.Client.Try("ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", testnet.ServerAddr4.String())
+	if sent, recv := strongswan.ParsePing(out); sent == 0 || recv != sent {
+		t.Fatalf("ping %v: %d of %d answered\n%s", testnet.ServerAddr4, recv, sent, out)
+	}
+}
+
+// udp1701 sends three datagrams from the client's port 1701 to the
+// server's and echoes each back, as L2TP does over a transport-mode SA.
+func udp1701(t *testing.T, env *strongswan.V1Env) {
+	listen := func(ns *testnet.NS, addr netip.Addr) *net.UDPConn {
+		var c *net.UDPConn
+		if err := ns.Do(func() (err error) {
+			c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 1701)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	srv := listen(env.Topo.Server, testnet.ServerAddr4)
+	cli := listen(env.Topo.Client, env.Topo.ClientAddr4)
+	buf := make([]byte, 64)
+	for i := range 3 {
+		msg := fmt.Sprintf("l2tp %d", i)
+		if _, err := cli.WriteToUDPAddrPort([]byte(msg), netip.AddrPortFrom(testnet.ServerAddr4, 1701)); err != nil {
+			t.Fatal(err)
+		}
+		srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != msg {
+			t.Fatalf("server read %q from %v: %v", buf[:n], from, err)
+		}
+		if _, err := srv.WriteToUDPAddrPort(buf[:n], from); err != nil {
+			t.Fatal(err)
+		}
+		cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err = cli.ReadFromUDPAddrPort(buf)
+		if err != nil || string(buf[:n]) != msg {
+			t.Fatalf("client read %q: %v", buf[:n], err)
+		}
+	}
+}
