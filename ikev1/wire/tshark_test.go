@@ -159,7 +159,8 @@ func ourFields(m *wire.Message, payloads []wire.Payload) map[string]string {
 			add("isakmp.id.type", uint8(p.IDType))
 			add("isakmp.id.protoid", p.Protocol)
 			add("isakmp.id.port", p.Port)
-			if p.IDType == wire.IDIPv4Addr && len(p.Data) == 4 {
+			// tshark shows the address of an IPv4 subnet ID in the same field.
+			if (p.IDType == wire.IDIPv4Addr && len(p.Data) == 4) || (p.IDType == wire.IDIPv4AddrSubnet && len(p.Data) == 8) {
 				add("isakmp.id.data.ipv4_addr", fmt.Sprintf("%d.%d.%d.%d", p.Data[0], p.Data[1], p.Data[2], p.Data[3]))
 			}
 		case *wire.Cert:
@@ -176,6 +177,7 @@ func ourFields(m *wire.Message, payloads []wire.Payload) map[string]string {
 			add("isakmp.notify.msgtype", uint16(p.NotifyType))
 		case *wire.Delete:
 			add("isakmp.delete.protoid", uint8(p.Protocol))
+			add("isakmp.spisize", p.SPISize)
 			add("isakmp.spinum", len(p.SPIs))
 		case *wire.VendorID:
 			add("isakmp.vid_bytes", hex.EncodeToString(p.Data))
@@ -183,6 +185,8 @@ func ourFields(m *wire.Message, payloads []wire.Payload) map[string]string {
 			add("isakmp.nonce", hex.EncodeToString(p.Data))
 		case *wire.Hash:
 			add("isakmp.hash", hex.EncodeToString(p.Data))
+		case *wire.NATOA:
+			add("isakmp.id.type", uint8(p.IDType))
 		case *wire.NATD:
 			add("isakmp.ike.nat_hash", hex.EncodeToString(p.Hash))
 		case *wire.Attributes:
@@ -264,4 +268,9 @@ func TestTsharkDecrypted(t *testing.T) {
 	if p, err := id.Prefix(); err != nil || p.String() != "1.1.1.1/32" {
 		t.Errorf("IDcr %v %v", p, err)
 	}
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
 }
