@@ -143,7 +143,6 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 	return c, nil
 }
 
-
 // childWithTS returns a live IPsec SA with c's selectors and mode (a
 // peer's rekey arrives as a new Quick Mode for the same selectors).
 func (sa *isakmpSA) childWithTS(c *child) *child {

@@ -14,17 +14,17 @@ import (
 type Option func(*config)
 
 type config struct {
-	peers     PeerLookup
-	dp        esp.DataPlane
-	log       *slog.Logger
-	rand      io.Reader
-	now       func() time.Time
-	hooks     Hooks
-	keylog    io.Writer
-	halfOpen  int
-	retrans   []time.Duration
-	natKeep   time.Duration
-	firstSPI  uint32
+	peers    PeerLookup
+	dp       esp.DataPlane
+	log      *slog.Logger
+	rand     io.Reader
+	now      func() time.Time
+	hooks    Hooks
+	keylog   io.Writer
+	halfOpen int
+	retrans  []time.Duration
+	natKeep  time.Duration
+	firstSPI uint32
 }
 
 func defaultConfig() config {

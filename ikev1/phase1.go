@@ -619,6 +619,7 @@ func (sa *isakmpSA) up(pl []wire.Payload) {
 	sa.established = sa.e.cfg.now()
 	sa.peerDPD = sa.p1.peer.dpd
 	sa.peerFrag = sa.p1.peer.fragment
+	sa.mode = sa.p1.exchange
 	sa.e.established(sa)
 	for _, p := range pl {
 		if n, ok := p.(*wire.Notify); ok && n.NotifyType == wire.INITIAL_CONTACT {

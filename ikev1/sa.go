@@ -74,7 +74,7 @@ type inMsg struct {
 // retransmit it: on our timer while we wait for the peer's next message,
 // and when the peer retransmits the message it answered.
 type outMsg struct {
-	data    []byte
+	data    [][]byte // the message, or its IKE fragments
 	local   netip.AddrPort
 	remote  netip.AddrPort
 	retry   bool // resend on the timer
@@ -110,22 +110,25 @@ type isakmpSA struct {
 	p1   *phase1 // the running phase 1 exchange; nil after it
 	keys *p1keys // after the key exchange
 
-	prop       proposal.Proposal
-	auth       proposal.IKEv1AuthMethod
-	localID    ipsec.Identity
-	remoteID   ipsec.Identity
-	nat        natState
-	peerDPD    bool
-	peerFrag   bool
-	quick      map[uint32]*quickMode
-	children   []*child
-	out        map[uint32]*outMsg
-	lastIn     map[uint32][32]byte
-	confirm    func() // advances the receive IV once a message is verified
-	dpd        dpdState
-	timer      *time.Timer
-	snap       atomic.Pointer[ipsec.IKESAInfo]
-	waiters    []chan error // Dial waiting for the first IPsec SA
+	prop     proposal.Proposal
+	auth     proposal.IKEv1AuthMethod
+	localID  ipsec.Identity
+	remoteID ipsec.Identity
+	nat      natState
+	peerDPD  bool
+	peerFrag bool
+	quick    map[uint32]*quickMode
+	children []*child
+	out      map[uint32]*outMsg
+	lastIn   map[uint32][32]byte
+	frags    *wire.Reassembler
+	fragID   uint16
+	mode     wire.ExchangeType // the phase 1 exchange, kept after it
+	confirm  func()            // advances the receive IV once a message is verified
+	dpd      dpdState
+	timer    *time.Timer
+	snap     atomic.Pointer[ipsec.IKESAInfo]
+	waiters  []chan error // Dial waiting for the first IPsec SA
 }
 
 func newSA(e *engine, initiator bool, local, remote netip.AddrPort) *isakmpSA {
@@ -292,6 +295,10 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		sa.log.Debug("dropping malformed message", "err", err)
 		return
 	}
+	if f := fragmentOf(msg); f != nil {
+		sa.fragment(f, p)
+		return
+	}
 	mid := msg.MessageID
 	sum := sha256.Sum256(p.Data)
 	if last, ok := sa.lastIn[mid]; ok && last == sum {
@@ -391,18 +398,83 @@ func (sa *isakmpSA) send(m *wire.Message, encrypt, retry bool) error {
 // sendRaw transmits an encoded message and records it for retransmission.
 func (sa *isakmpSA) sendRaw(m *wire.Message, b []byte, retry bool) error {
 	now := sa.e.cfg.now()
-	o := &outMsg{data: b, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0])}
+	frags := [][]byte{b}
+	if sa.peerFragments() && len(b) > fragmentAbove {
+		var err error
+		sa.fragID++
+		if frags, err = wire.SplitFragments(b, sa.phase1Exchange(), sa.fragID, fragmentSize); err != nil {
+			return err
+		}
+	}
+	o := &outMsg{data: frags, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0])}
 	sa.out[m.MessageID] = o
 	sa.log.Debug("sending "+m.Summary(), "exchange", m.Exchange, "mid", m.MessageID)
 	return sa.write(o)
 }
 
 func (sa *isakmpSA) write(o *outMsg) error {
-	err := sa.e.conn.Send(transport.Packet{Data: o.data, Local: o.local, Remote: o.remote})
-	if err != nil {
-		sa.log.Debug("send failed", "err", err)
+	var err error
+	for _, d := range o.data {
+		if e := sa.e.conn.Send(transport.Packet{Data: d, Local: o.local, Remote: o.remote}); e != nil {
+			sa.log.Debug("send failed", "err", e)
+			err = e
+		}
 	}
 	return err
+}
+
+// IKE fragmentation (the Cisco/racoon scheme, payload 132): messages
+// above fragmentAbove bytes go in fragments of at most fragmentSize bytes
+// (strongSwan's default fragment_size is 1280) when the peer announced
+// the FRAGMENTATION vendor ID; received fragments are reassembled within
+// bounds.
+const (
+	fragmentAbove = 1200
+	fragmentSize  = 1200
+	fragMax       = 32
+	fragMaxSize   = 64 << 10
+)
+
+func (sa *isakmpSA) peerFragments() bool {
+	if sa.p1 != nil {
+		return sa.p1.peer.fragment
+	}
+	return sa.peerFrag
+}
+
+// phase1Exchange is the exchange type fragments carry: the ISAKMP SA's
+// phase 1 exchange (receivers dispatch on it, as strongSwan does).
+func (sa *isakmpSA) phase1Exchange() wire.ExchangeType {
+	if sa.p1 != nil {
+		return sa.p1.exchange
+	}
+	return sa.mode
+}
+
+// fragmentOf returns the fragment a message carries, if it is one.
+func fragmentOf(m *wire.Message) *wire.Fragment {
+	if len(m.Payloads) != 1 {
+		return nil
+	}
+	f, _ := m.Payloads[0].(*wire.Fragment)
+	return f
+}
+
+// fragment collects an IKE fragment and handles the message once it is
+// complete.
+func (sa *isakmpSA) fragment(f *wire.Fragment, p transport.Packet) {
+	if sa.frags == nil {
+		sa.frags = wire.NewReassembler(fragMax, fragMaxSize)
+	}
+	msg, done, err := sa.frags.Add(f)
+	if err != nil {
+		sa.log.Debug("dropping IKE fragments", "err", err)
+		return
+	}
+	if done {
+		p.Data = msg
+		sa.handle(p)
+	}
 }
 
 // answered stops retransmitting our message of exchange mid: the peer's
