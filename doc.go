@@ -4,7 +4,7 @@
 // connect to without extra software.
 //
 // The root package holds only the vocabulary shared by the IKE engines
-// (IKEv2 today, IKEv1 planned) and the embedder: identities, the address-pool and user-credential
+// (IKEv2 and IKEv1) and the embedder: identities, the address-pool and user-credential
 // interfaces, and SA information snapshots. It imports nothing but the
 // standard library.
 //
@@ -31,6 +31,8 @@
 //	transport             the UDP sockets of IKE shared by every engine of a
 //	                      process: routes messages by version, SPI and role
 //	ike, ike/wire         IKEv2 engine and its message codec
+//	ikev1, ikev1/wire     IKEv1 engine (Main, Aggressive, Quick Mode, DPD,
+//	                      NAT-T, fragmentation) and its ISAKMP codec
 //	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
 //	esp/esptest, ike/iketest  test doubles
 //	internal/testnet      test networks of Linux namespaces (veth, NAT router)
@@ -40,7 +42,6 @@
 //	internal/depcheck, internal/doccheck  tests of the layering and the docs
 //	examples/...          runnable programs: responder, roadwarrior, proposalcheck
 //
-// Planned, not yet written: ikev1 and ikev1/wire (IKEv1/ISAKMP engine and
-// codec), xauth (IKEv1 extended authentication), l2tp and ppp (an L2TP/IPsec
-// LNS). README.md says what works today.
+// Planned, not yet written: xauth (IKEv1 extended authentication, Mode
+// Config), l2tp and ppp (an L2TP/IPsec LNS). README.md says what works today.
 package ipsec
