@@ -1,9 +1,11 @@
 package ikev1
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -31,16 +33,29 @@ type child struct {
 	remoteTS    []esp.Selector
 	reqid       uint32
 	installed   []esp.SAID
-	policies    []esp.Policy
+	polKey      string
+	released    bool
 	established time.Time
 	expires     time.Time
 	rekeyAt     time.Time
 	rekeying    bool
+	outPending  *esp.SA // our outbound SA, installed at outDue (see newChild)
+	outDue      time.Time
+	replaces    *child // the IPsec SA deleted once outPending is active
 	rekeyed     bool
 	final       [2]esp.SAStats // in, out: counters read when the SA left the data plane
 }
 
+// deferOut is how long the initiator of a Quick Mode that replaces an
+// IPsec SA keeps sending through the old one: beyond the responder's
+// first retransmission of its answer (4 s), which repairs a lost final
+// message.
+const deferOut = 6 * time.Second
+
 func (c *child) deadline() time.Time {
+	if c.outPending != nil {
+		return c.outDue
+	}
 	if !c.rekeyAt.IsZero() && !c.rekeying && !c.rekeyed {
 		if c.rekeyAt.Before(c.expires) {
 			return c.rekeyAt
@@ -86,13 +101,15 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 	if q.initiator {
 		c.rekeyAt = c.expires.Add(-q.cc.rekeyMargin())
 	}
-	if q.replaces != nil {
-		c.reqid = q.replaces.reqid
-	} else if old := sa.childWithTS(c); old != nil {
-		c.reqid = old.reqid
-	} else {
-		c.reqid = sa.e.reqid.Add(1)
-	}
+	c.polKey = policyKey(c)
+	// The policies belong to the selectors, shared by every IPsec SA with
+	// them (rekeys, and the IPsec SAs of a new ISAKMP SA after the
+	// client's re-authentication), so traffic moves to the newest SA
+	// without a gap.
+	sa.e.polMu.Lock()
+	defer sa.e.polMu.Unlock()
+	ref, fresh := sa.e.acquirePolicies(c.polKey)
+	c.reqid = ref.reqid
 	sa.writeChildKeyLog(c, kin[:encLen], kin[encLen:], kout[:encLen], kout[encLen:])
 	dp := sa.e.cfg.dp
 	if dp == nil {
@@ -113,15 +130,26 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 		Integ: integ, EncrKey: kin[:encLen], IntegKey: kin[encLen:], ReqID: c.reqid, Lifetime: life}
 	out := &esp.SA{SPI: c.spiOut, Dir: esp.DirOut, Mode: mode, Src: local, Dst: remote, Encr: encr.ID, EncrKeyBits: int(encr.KeyLen),
 		Integ: integ, EncrKey: kout[:encLen], IntegKey: kout[encLen:], ReqID: c.reqid, Lifetime: life, NATKeepalive: sa.nat.local}
-	for _, s := range []*esp.SA{in, out} {
+	sas := []*esp.SA{in, out}
+	if q.initiator && !fresh {
+		// Another IPsec SA carries the selectors' traffic (a rekey, or
+		// our re-authentication): keep sending through it until the
+		// responder surely installed this one, which it does only on our
+		// last Quick Mode message (RFC 2409 has no answer to it; a lost
+		// one is repaired when the responder retransmits).
+		out.EncrKey, out.IntegKey = bytes.Clone(out.EncrKey), bytes.Clone(out.IntegKey)
+		c.outPending, c.outDue = out, now.Add(deferOut)
+		sas = sas[:1]
+	}
+	for _, s := range sas {
 		if err := dp.AddSA(ctx, s); err != nil {
-			sa.removeChild(c)
+			sa.removeChildLocked(c)
 			return nil, fmt.Errorf("ikev1: data plane: add SA %s: %w", s.ID(), err)
 		}
 		c.installed = append(c.installed, s.ID())
 	}
-	if sa.policyHolder(c) != nil {
-		return c, nil // a rekey: the policies stay with the ReqID
+	if !fresh {
+		return c, nil
 	}
 	for _, l := range c.localTS {
 		for _, r := range c.remoteTS {
@@ -133,70 +161,33 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 				{Dir: esp.DirIn, Src: r, Dst: l, Action: esp.ActionProtect, ReqID: c.reqid},
 			} {
 				if err := dp.AddPolicy(ctx, p); err != nil {
-					sa.removeChild(c)
+					sa.removeChildLocked(c)
 					return nil, fmt.Errorf("ikev1: data plane: add policy: %w", err)
 				}
-				c.policies = append(c.policies, p)
+				ref.pols = append(ref.pols, p)
 			}
 		}
 	}
 	return c, nil
 }
 
-// childWithTS returns a live IPsec SA with c's selectors and mode (a
-// peer's rekey arrives as a new Quick Mode for the same selectors).
-func (sa *isakmpSA) childWithTS(c *child) *child {
-	for _, o := range sa.children {
-		if o.transport == c.transport && sameSels(o.localTS, c.localTS) && sameSels(o.remoteTS, c.remoteTS) {
-			return o
-		}
-	}
-	return nil
-}
-
-func sameSels(a, b []esp.Selector) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// policyHolder returns the live IPsec SA other than c holding the
-// policies of c's ReqID.
-func (sa *isakmpSA) policyHolder(c *child) *child {
-	for _, o := range sa.children {
-		if o != c && o.reqid == c.reqid && o.policies != nil {
-			return o
-		}
-	}
-	return nil
-}
-
 // removeChild takes an IPsec SA out of the data plane, keeping its final
-// counters; its policies go to a sibling with the same ReqID if there is
-// one.
+// counters; its selectors' policies go with the last IPsec SA using them.
 func (sa *isakmpSA) removeChild(c *child) {
+	sa.e.polMu.Lock()
+	defer sa.e.polMu.Unlock()
+	sa.removeChildLocked(c)
+}
+
+func (sa *isakmpSA) removeChildLocked(c *child) {
+	pols := sa.e.releasePolicies(c)
 	dp := sa.e.cfg.dp
 	if dp == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
-	var heir *child
-	for _, o := range sa.children {
-		if o != c && o.reqid == c.reqid {
-			heir = o
-		}
-	}
-	if heir != nil && c.policies != nil {
-		heir.policies, c.policies = c.policies, nil
-	}
-	for _, p := range c.policies {
+	for _, p := range pols {
 		dp.DeletePolicy(ctx, p)
 	}
 	for _, id := range c.installed {
@@ -209,7 +200,59 @@ func (sa *isakmpSA) removeChild(c *child) {
 		}
 		dp.DeleteSA(ctx, id)
 	}
-	c.policies, c.installed = nil, nil
+	c.installed = nil
+}
+
+// policyKey names the policies of an IPsec SA: its selectors and mode.
+func policyKey(c *child) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v|", c.transport)
+	for _, s := range c.localTS {
+		b.WriteString(selString(s) + ",")
+	}
+	b.WriteString("|")
+	for _, s := range c.remoteTS {
+		b.WriteString(selString(s) + ",")
+	}
+	return b.String()
+}
+
+// policyRef is the policies of one set of selectors and the IPsec SAs
+// using them.
+type policyRef struct {
+	reqid uint32
+	users int
+	pols  []esp.Policy
+}
+
+// acquirePolicies returns the policies of key, fresh when no IPsec SA
+// used them yet (the caller installs them). e.polMu is held.
+func (e *engine) acquirePolicies(key string) (*policyRef, bool) {
+	if ref := e.policies[key]; ref != nil {
+		ref.users++
+		return ref, false
+	}
+	ref := &policyRef{reqid: e.reqid.Add(1), users: 1}
+	e.policies[key] = ref
+	return ref, true
+}
+
+// releasePolicies ends c's use of its policies and returns them when it
+// was the last user. e.polMu is held.
+func (e *engine) releasePolicies(c *child) []esp.Policy {
+	if c.released || c.polKey == "" {
+		return nil
+	}
+	c.released = true
+	ref := e.policies[c.polKey]
+	if ref == nil {
+		return nil
+	}
+	if ref.users--; ref.users > 0 {
+		return nil
+	}
+	delete(e.policies, c.polKey)
+	return ref.pols
 }
 
 // info is the IPsec SA's snapshot with its counters.
@@ -256,6 +299,11 @@ func (sa *isakmpSA) deleteChild(c *child, notify bool) {
 	if notify && sa.state == stateEstablished {
 		sa.sendDeleteIPsec([]uint32{c.spiIn})
 	}
+	if c.outPending != nil {
+		clear(c.outPending.EncrKey)
+		clear(c.outPending.IntegKey)
+		c.outPending = nil
+	}
 	sa.removeChild(c)
 	ike, _ := sa.info()
 	ci := c.info(sa)
@@ -285,8 +333,15 @@ func (sa *isakmpSA) deleteChildren(notify bool) {
 // childTimers rekeys (as the Quick Mode's initiator) and expires IPsec SAs.
 func (sa *isakmpSA) childTimers(now time.Time) {
 	for _, c := range append([]*child(nil), sa.children...) {
+		if c.outPending != nil && !now.Before(c.outDue) {
+			sa.activateOut(c)
+		}
 		switch {
 		case !now.Before(c.expires):
+			if x := sa.successorOf(c); x != nil {
+				sa.activateOut(x) // deletes c
+				continue
+			}
 			sa.log.Info("IPsec SA expired", "child_sa", c.name)
 			sa.deleteChild(c, true)
 		case c.initiator && !c.rekeyAt.IsZero() && !c.rekeying && !c.rekeyed && !now.Before(c.rekeyAt):
@@ -299,6 +354,44 @@ func (sa *isakmpSA) childTimers(now time.Time) {
 	}
 }
 
+// successorOf returns the IPsec SA whose deferred outbound SA waits to
+// replace c.
+func (sa *isakmpSA) successorOf(c *child) *child {
+	for _, x := range sa.children {
+		if x.replaces == c && x.outPending != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// activateOut installs a deferred outbound SA: traffic moves to the new
+// IPsec SA, and the one it replaced (or the ISAKMP SA ours replaced) is
+// deleted.
+func (sa *isakmpSA) activateOut(c *child) {
+	out := c.outPending
+	c.outPending = nil
+	if dp := sa.e.cfg.dp; dp != nil && out != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+		err := dp.AddSA(ctx, out)
+		cancel()
+		if err != nil {
+			sa.log.Warn("data plane: add outbound SA", "child_sa", c.name, "err", err)
+		} else {
+			c.installed = append(c.installed, out.ID())
+		}
+	}
+	if out != nil {
+		clear(out.EncrKey)
+		clear(out.IntegKey)
+	}
+	if old := c.replaces; old != nil {
+		c.replaces = nil
+		sa.deleteChild(old, true)
+	}
+	sa.replacePredecessor()
+}
+
 // initiateChildren starts the Quick Mode of the configuration's first
 // IPsec SA after phase 1 (our initiator).
 func (sa *isakmpSA) initiateChildren() {
@@ -306,8 +399,11 @@ func (sa *isakmpSA) initiateChildren() {
 	if len(ccs) == 0 {
 		ccs = []ChildConfig{{Name: sa.cfg.Name}}
 	}
-	if err := sa.startQuick(ccs[0], nil); err != nil {
-		sa.log.Warn("starting Quick Mode failed", "err", err)
-		sa.notifyWaiters(err)
+	for _, cc := range ccs {
+		if err := sa.startQuick(cc, nil); err != nil {
+			sa.log.Warn("starting Quick Mode failed", "child_sa", cc.Name, "err", err)
+			sa.notifyWaiters(err)
+			return
+		}
 	}
 }

@@ -96,6 +96,11 @@ type PeerConfig struct {
 	// is told ours with RESPONDER-LIFETIME (RFC 2407 section 4.6.3.2).
 	// Zero selects 3 hours.
 	Lifetime time.Duration
+	// RekeyMargin is how long before Lifetime ends our initiator starts
+	// the ISAKMP SA that replaces it (IKEv1 re-authenticates: a new phase
+	// 1 and new Quick Modes, then the old SA is deleted); zero selects 10 %
+	// of the lifetime.
+	RekeyMargin time.Duration
 	// DPDDelay is how long the peer may be silent before we probe it with
 	// R-U-THERE (RFC 3706); zero selects 30 s, negative disables DPD.
 	DPDDelay time.Duration

@@ -35,6 +35,9 @@ type engine struct {
 	opening  map[openKey]*isakmpSA // responder: phase 1 by the peer's address and cookie
 	halfOpen int
 
+	polMu    sync.Mutex
+	policies map[string]*policyRef // under polMu
+
 	session atomic.Uint64
 	reqid   atomic.Uint32
 }
@@ -60,7 +63,7 @@ func newEngine(conn transport.Conn, responder bool, opts []Option) (*engine, err
 		return nil, err
 	}
 	e := &engine{conn: conn, cfg: cfg, responder: responder, log: cfg.log,
-		sas: map[[8]byte]*isakmpSA{}, opening: map[openKey]*isakmpSA{}}
+		sas: map[[8]byte]*isakmpSA{}, opening: map[openKey]*isakmpSA{}, policies: map[string]*policyRef{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.reqid.Store(0x10000) // apart from the IKEv2 engine's ReqIDs
 	reg, err := conn.Register(e)
@@ -157,6 +160,7 @@ func (e *engine) newInitiatorSA(local, remote netip.AddrPort, cfg *PeerConfig) (
 	sa := newSA(e, true, local, remote)
 	sa.ckyI = cky
 	sa.cfg = cfg
+	sa.dialLocal, sa.dialRemote = local, remote
 	e.sas[cky] = sa
 	sa.halfOpen = true
 	e.halfOpen++

@@ -42,18 +42,18 @@ func newEvents() *events {
 
 func (ev *events) hooks() ikev1.Hooks {
 	return ikev1.Hooks{
-		IKEUp: func(i ipsec.IKESAInfo) { ev.mu.Lock(); ev.up = append(ev.up, i); ev.mu.Unlock(); ev.upCh <- struct{}{} },
+		IKEUp: func(i ipsec.IKESAInfo) { ev.mu.Lock(); ev.up = append(ev.up, i); ev.mu.Unlock(); signal(ev.upCh) },
 		IKEDown: func(i ipsec.IKESAInfo, err error) {
 			ev.mu.Lock()
 			ev.down, ev.downErr = append(ev.down, i), append(ev.downErr, err)
 			ev.mu.Unlock()
-			ev.ikeDownCh <- struct{}{}
+			signal(ev.ikeDownCh)
 		},
 		ChildUp: func(_ ipsec.IKESAInfo, c ipsec.ChildSAInfo) {
 			ev.mu.Lock()
 			ev.childUp = append(ev.childUp, c)
 			ev.mu.Unlock()
-			ev.childUpCh <- struct{}{}
+			signal(ev.childUpCh)
 		},
 		ChildDown: func(_ ipsec.IKESAInfo, c ipsec.ChildSAInfo) {
 			ev.mu.Lock()
@@ -77,6 +77,14 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// signal notes an event without blocking the SA's goroutine.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 func wait(t *testing.T, c chan struct{}, what string) {

@@ -67,9 +67,20 @@ func (i *Initiator) Dial(ctx context.Context, local, remote netip.AddrPort, cfg 
 	}
 }
 
-// Info returns a snapshot of the SA.
+// cur is the ISAKMP SA the handle stands for now: the newest one of a
+// chain of re-authentications.
+func (s *SA) cur() *isakmpSA {
+	x := s.sa
+	for n := x.next.Load(); n != nil; n = x.next.Load() {
+		x = n
+	}
+	return x
+}
+
+// Info returns a snapshot of the SA (after a re-authentication, of the
+// ISAKMP SA that replaced it: the SessionID stays).
 func (s *SA) Info() ipsec.IKESAInfo {
-	in := s.sa.snap.Load()
+	in := s.cur().snap.Load()
 	if in == nil {
 		return ipsec.IKESAInfo{}
 	}
@@ -77,14 +88,15 @@ func (s *SA) Info() ipsec.IKESAInfo {
 }
 
 // Done is closed when the SA has ended.
-func (s *SA) Done() <-chan struct{} { return s.sa.done }
+func (s *SA) Done() <-chan struct{} { return s.cur().done }
 
 // Err is why the SA ended (ErrPeerDeleted, ErrDeadPeer, ErrExpired, ...),
 // nil while it lives or after Close.
 func (s *SA) Err() error {
+	x := s.cur()
 	select {
-	case <-s.sa.done:
-		return s.sa.endErr
+	case <-x.done:
+		return x.endErr
 	default:
 		return nil
 	}
@@ -92,6 +104,6 @@ func (s *SA) Err() error {
 
 // Close deletes the SA and its IPsec SAs, telling the peer.
 func (s *SA) Close() error {
-	s.sa.closeAndWait()
+	s.cur().closeAndWait()
 	return nil
 }

@@ -629,6 +629,14 @@ func (sa *isakmpSA) up(pl []wire.Payload) {
 	sa.p1.wipe()
 	sa.p1 = nil
 	sa.dpd.start(sa)
+	if sa.initiator {
+		life := sa.expires.Sub(sa.established)
+		margin := sa.cfg.RekeyMargin
+		if margin <= 0 || margin >= life {
+			margin = life / 10
+		}
+		sa.rekeyAt = sa.expires.Add(-margin)
+	}
 	info, _ := sa.info()
 	sa.log.Info("ISAKMP SA established", "ike_sa", fmt.Sprintf("%x_i %x_r", sa.ckyI, sa.ckyR),
 		"remote_id", sa.remoteID, "proposal", sa.prop.String(), "auth", sa.auth)

@@ -164,7 +164,11 @@ func (sa *isakmpSA) mainInitiator(in *inMsg) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, &wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtoISAKMP, SPI: sa.cookies(), NotifyType: wire.INITIAL_CONTACT})
+		if sa.pred == nil {
+			// Not when re-authenticating: the peer would drop the SA
+			// that still carries the traffic (RFC 2407 4.6.3.3).
+			out = append(out, &wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtoISAKMP, SPI: sa.cookies(), NotifyType: wire.INITIAL_CONTACT})
+		}
 		p1.step = 3
 		return sa.send(&wire.Message{Header: wire.Header{Exchange: wire.IdentityProtection}, Payloads: out}, true, true)
 	case 3:

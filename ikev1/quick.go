@@ -379,7 +379,10 @@ func (sa *isakmpSA) quickDone(q *quickMode) {
 	}
 	if q.replaces != nil {
 		q.replaces.rekeyed = true
-		sa.deleteChild(q.replaces, true)
+		c.replaces = q.replaces
+	}
+	if c.outPending == nil {
+		sa.activateOut(c) // nothing deferred: delete what it replaces now
 	}
 	sa.notifyWaiters(nil)
 }

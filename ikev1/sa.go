@@ -129,6 +129,14 @@ type isakmpSA struct {
 	timer    *time.Timer
 	snap     atomic.Pointer[ipsec.IKESAInfo]
 	waiters  []chan error // Dial waiting for the first IPsec SA
+
+	// Re-authentication (our initiator): IKEv1 has no rekey of an
+	// ISAKMP SA, so a new one replaces it before it expires.
+	dialLocal, dialRemote netip.AddrPort
+	rekeyAt               time.Time
+	reauthing             bool
+	pred                  *isakmpSA                // the SA this one replaces
+	next                  atomic.Pointer[isakmpSA] // the SA that replaced this one
 }
 
 func newSA(e *engine, initiator bool, local, remote netip.AddrPort) *isakmpSA {
@@ -224,6 +232,9 @@ func (sa *isakmpSA) arm() {
 		at(sa.started.Add(phase1Timeout))
 	}
 	at(sa.expires)
+	if sa.state == stateEstablished && !sa.reauthing {
+		at(sa.rekeyAt)
+	}
 	at(sa.dpd.next(sa))
 	for _, c := range sa.children {
 		at(c.deadline())
@@ -281,11 +292,45 @@ func (sa *isakmpSA) onTimer(now time.Time) {
 		sa.terminate(ErrExpired, true)
 		return
 	}
+	if sa.state == stateEstablished && !sa.reauthing && !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) {
+		sa.reauth()
+	}
 	sa.dpd.tick(sa, now)
 	if sa.state == stateDone {
 		return
 	}
 	sa.childTimers(now)
+}
+
+// reauth starts the ISAKMP SA that replaces this one (our initiator): a
+// new phase 1 and Quick Modes for the configuration's IPsec SAs; when its
+// first IPsec SA is up, this SA is deleted (make before break, so traffic
+// moves without a gap; the policies stay, see acquirePolicies).
+func (sa *isakmpSA) reauth() {
+	sa.reauthing = true
+	n, err := sa.e.newInitiatorSA(sa.dialLocal, sa.dialRemote, sa.cfg)
+	if err != nil {
+		sa.log.Warn("re-authentication failed to start", "err", err)
+		return
+	}
+	n.session, n.pred = sa.session, sa
+	sa.log.Info("re-authenticating: starting a new ISAKMP SA")
+	sa.e.start(n)
+}
+
+// replacePredecessor deletes the SA this one replaced, once this one
+// carries traffic.
+func (sa *isakmpSA) replacePredecessor() {
+	old := sa.pred
+	if old == nil {
+		return
+	}
+	sa.pred = nil
+	old.next.Store(sa)
+	go old.do(func() {
+		old.log.Info("replaced by the re-authenticated ISAKMP SA, deleting it")
+		old.terminate(nil, true)
+	})
 }
 
 // handle processes one message of the peer.
