@@ -29,6 +29,7 @@
 //	                      userspace ESP engine (TUN + UDP), replay window
 //	eap                   EAP method state machines, credential backends
 //	ike, ike/wire         IKEv2 engine and its message codec
+//	ikev1/wire            IKEv1 (ISAKMP) codec, phase 1 encryption and IVs, IKE fragmentation
 //	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
 //	esp/esptest, ike/iketest  test doubles
 //	internal/testnet      test networks of Linux namespaces (veth, NAT router)
