@@ -219,3 +219,18 @@ func appendAttrs(b *isakmp.Builder, t PayloadType, attrs []Attribute) {
 		b.AddBytes(a.Data)
 	}
 }
+
+// AppendBody appends the body of p as Append would encode it, without the
+// generic payload header: SAi_b and IDii_b of HASH_I (RFC 2409 section 5)
+// for payloads the engine sends.
+func AppendBody(dst []byte, p Payload) ([]byte, error) {
+	var b isakmp.Builder
+	b.Reset(dst)
+	appendPayload(&b, p)
+	out, err := b.Bytes()
+	if err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	return append(out[:start], out[start+isakmp.GenericHeaderLen:]...), nil
+}

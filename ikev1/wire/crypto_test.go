@@ -29,6 +29,14 @@ const (
 // the parsed plaintext payloads per frame.
 func certsOpened(t *testing.T) (map[int]*wire.Message, map[int][]wire.Payload) {
 	t.Helper()
+	msgs, plain, _ := certsOpenedBodies(t)
+	return msgs, plain
+}
+
+// certsOpenedBodies is certsOpened that also returns the decrypted bodies
+// (padding included).
+func certsOpenedBodies(t *testing.T) (map[int]*wire.Message, map[int][]wire.Payload, map[int][]byte) {
+	t.Helper()
 	ps := v1Messages(t, "testdata/ikev1-certs.pcap")
 	msgs := map[int]*wire.Message{}
 	var gxi, gxr []byte
@@ -61,6 +69,7 @@ func certsOpened(t *testing.T) (map[int]*wire.Message, map[int][]wire.Payload) {
 	}
 	c := wire.NewCrypto(block, md5.New, gxi, gxr)
 	plain := map[int][]wire.Payload{}
+	bodies := map[int][]byte{}
 	var prev []byte
 	for _, p := range ps {
 		m := msgs[p.Frame]
@@ -71,6 +80,7 @@ func certsOpened(t *testing.T) (map[int]*wire.Message, map[int][]wire.Payload) {
 			// Frame 8 retransmits frame 7 ten seconds later: the same
 			// bytes, so recognised before decryption (its IV has moved on).
 			plain[p.Frame] = plain[p.Frame-1]
+			bodies[p.Frame] = bodies[p.Frame-1]
 			continue
 		}
 		prev = p.Payload
@@ -84,8 +94,9 @@ func certsOpened(t *testing.T) (map[int]*wire.Message, map[int][]wire.Payload) {
 		}
 		confirm()
 		plain[p.Frame] = pl
+		bodies[p.Frame] = body
 	}
-	return msgs, plain
+	return msgs, plain, bodies
 }
 
 func TestCryptoCertsCapture(t *testing.T) {
@@ -306,5 +317,40 @@ func TestParsePaddingStyles(t *testing.T) {
 		if err != nil || len(ps) != 1 || !bytes.Equal(ps[0].(*wire.Hash).Data, []byte{1, 2, 3, 4}) {
 			t.Errorf("padding %x: %v %v", pad, ps, err)
 		}
+	}
+}
+
+// TestHashedPayloads: in the decrypted Quick Mode of ikev1-certs.pcap the
+// bytes HASH(1) and HASH(2) cover are the payloads after HASH as the peer
+// encoded them (our re-encoding of the parsed payloads agrees), without
+// the padding.
+func TestHashedPayloads(t *testing.T) {
+	msgs, plain, bodies := certsOpenedBodies(t)
+	for _, f := range []int{7, 9} {
+		hp, err := wire.HashedPayloads(msgs[f].Next, bodies[f])
+		if err != nil {
+			t.Fatal(err)
+		}
+		re, _, err := wire.AppendPayloads(nil, plain[f][1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(hp, re) {
+			t.Errorf("frame %d: hashed span\n got %x\nwant %x", f, hp, re)
+		}
+		// This peer's bodies happen to need no padding; add some.
+		padded := append(append([]byte(nil), bodies[f]...), 0, 0, 0, 0, 0, 0, 0, 7)
+		if hp2, err := wire.HashedPayloads(msgs[f].Next, padded); err != nil || !bytes.Equal(hp2, re) {
+			t.Errorf("frame %d: padding not excluded (%d bytes, %v)", f, len(hp2), err)
+		}
+	}
+	if hp, err := wire.HashedPayloads(wire.PayloadHASH, []byte{0, 0, 0, 8, 1, 2, 3, 4, 0, 0}); err != nil || len(hp) != 0 {
+		t.Errorf("HASH alone: %x %v", hp, err)
+	}
+	if _, err := wire.HashedPayloads(wire.PayloadNonce, []byte{0, 0, 0, 8, 1, 2, 3, 4}); err == nil {
+		t.Error("first payload Nonce accepted")
+	}
+	if _, err := wire.HashedPayloads(wire.PayloadHASH, []byte{0, 0, 0, 9, 1, 2, 3, 4}); err == nil {
+		t.Error("truncated HASH accepted")
 	}
 }

@@ -11,8 +11,17 @@
 // Next and Length fields. Syntax errors are *ParseError values naming the
 // byte offset and the payload; hostile input never panics. Which payload
 // may appear in which exchange is the engine's business (package ikev1).
+// Summary renders a message the way strongSwan logs it, so that logs of
+// both sides read alike.
+//
+// Crypto encrypts and decrypts message bodies with the phase 1 cipher and
+// the IVs of RFC 2409 Appendix B (phase 1 chain, one chain per message ID
+// seeded from the last phase 1 block), moving an IV only when the engine
+// confirms a message. SplitFragments and Reassembler implement IKE
+// fragmentation as Cisco, racoon, Apple and strongSwan do it (payload 132).
+// KnownVendorID names the vendor IDs real clients send.
 //
 // The package builds on internal/isakmp (header, chain walker, reader,
 // builder) shared with the IKEv2 codec ike/wire, and imports only the
-// standard library besides.
+// standard library besides. Nothing here logs or prints key material.
 package wire

@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -22,7 +23,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-var cmpOpts = []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{})}
+var cmpOpts = []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{}), cmpopts.IgnoreFields(wire.SA{}, "Body")}
 
 // goldenPayloads are payloads with their encodings written by hand from
 // RFC 2408 section 3, RFC 2407 section 4.6, RFC 3947 and the mode-cfg and
@@ -154,6 +155,18 @@ func TestGoldenMessage(t *testing.T) {
 	}
 	if d := cmp.Diff(m.Payloads, p.Payloads, cmpOpts...); d != "" {
 		t.Errorf("payloads (-want +got):\n%s", d)
+	}
+	// SA.Body is SAi_b as received; AppendBody gives the same bytes for
+	// the SA we built.
+	saBody := want[wire.HeaderLen+4 : wire.HeaderLen+60]
+	if got := p.Payloads[0].(*wire.SA).Body; !bytes.Equal(got, saBody) {
+		t.Errorf("SA body %x, want %x", got, saBody)
+	}
+	if got, err := wire.AppendBody(nil, m.Payloads[0]); err != nil || !bytes.Equal(got, saBody) {
+		t.Errorf("AppendBody %x %v", got, err)
+	}
+	if got, err := wire.AppendBody([]byte{0xee}, &wire.ID{IDType: wire.IDFQDN, Data: []byte("a")}); err != nil || !bytes.Equal(got, []byte{0xee, 2, 0, 0, 0, 'a'}) {
+		t.Errorf("AppendBody ID %x %v", got, err)
 	}
 	if s := p.Summary(); s != "ID_PROT request 0 [ SA V ]" {
 		t.Errorf("summary %q", s)

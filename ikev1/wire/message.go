@@ -150,7 +150,7 @@ func decodePayload(gp isakmp.Payload) (Payload, error) {
 	r := isakmp.NewReader(gp.Body, base, gp.Type)
 	switch t {
 	case PayloadSA:
-		return decodeSA(&r)
+		return decodeSA(&r, gp.Body)
 	case PayloadKE:
 		return &KE{Data: r.Rest()}, nil
 	case PayloadID:
@@ -193,7 +193,7 @@ func decodePayload(gp isakmp.Payload) (Payload, error) {
 	return &Unknown{PayloadType: t, Body: gp.Body}, nil
 }
 
-func decodeSA(r *isakmp.Reader) (*SA, error) {
+func decodeSA(r *isakmp.Reader, whole []byte) (*SA, error) {
 	doi, err := r.Uint32("DOI")
 	if err != nil {
 		return nil, convertErr(err)
@@ -209,6 +209,7 @@ func decodeSA(r *isakmp.Reader) (*SA, error) {
 	}
 	sa := &SA{DOI: doi, Situation: sit}
 	body := r.Rest()
+	sa.Body = whole
 	base := r.Offset() - len(body)
 	if len(body) == 0 {
 		return nil, perr(base, PayloadSA, "no proposal")
@@ -412,6 +413,10 @@ func decodeDelete(r *isakmp.Reader) (*Delete, error) {
 	if err != nil {
 		return nil, convertErr(err)
 	}
+	if size == 0 && n > 0 {
+		// Nothing to delete, and n empty SPIs would cost memory.
+		return nil, convertErr(r.ErrorAt(r.Offset()-3, strconv.Itoa(int(n))+" SPIs of size 0"))
+	}
 	want := int(size) * int(n)
 	if r.Len() != want {
 		return nil, convertErr(r.Errorf(strconv.Itoa(int(n)) + " SPIs of " + strconv.Itoa(int(size)) + " bytes need " + strconv.Itoa(want) + " bytes, have " + strconv.Itoa(r.Len())))
@@ -483,4 +488,32 @@ func decodeFragment(r *isakmp.Reader) (*Fragment, error) {
 		return nil, convertErr(err)
 	}
 	return &Fragment{ID: id, Number: num, Last: flags&1 != 0, Data: r.Rest()}, nil
+}
+
+// HashedPayloads returns what HASH(1) and HASH(2) of Quick Mode and
+// HASH(1) of Informational and Transaction exchanges cover in a decrypted
+// body (RFC 2409 sections 5.5 and 5.7, draft-dukes-ike-mode-cfg 3.3):
+// every payload after the first, which must be HASH, including their
+// generic headers and up to the end of the last payload, without the
+// padding. It aliases body. The engine prepends the message ID itself.
+func HashedPayloads(first PayloadType, body []byte) ([]byte, error) {
+	if first != PayloadHASH {
+		return nil, perr(0, first, "first payload is "+first.String()+", not HASH")
+	}
+	c := isakmp.NewChain(body, 0, uint8(first), &bodySpec)
+	start, end := -1, 0
+	for c.Next() {
+		p := c.Payload()
+		end = p.Offset + isakmp.GenericHeaderLen + len(p.Body)
+		if start < 0 {
+			start = end
+		}
+	}
+	if err := c.Err(); err != nil {
+		return nil, convertErr(err)
+	}
+	if start < 0 {
+		return nil, perr(0, first, "empty body")
+	}
+	return body[start:end:end], nil
 }

@@ -162,6 +162,7 @@ func TestParseErrors(t *testing.T) {
 			0, 0, 0, 20, 1, 1, 0, 1,
 			0, 0, 0, 12, 1, 1, 0, 0, 0, 12, 0, 8), wire.PayloadTransform, 60, nil},
 		{"delete SPI count", append(hdr(12, 5, 0, 44), 0, 0, 0, 16, 0, 0, 0, 1, 3, 4, 0, 2, 1, 2, 3, 4), wire.PayloadDelete, 40, nil},
+		{"delete SPI size 0", append(hdr(12, 5, 0, 40), 0, 0, 0, 12, 0, 0, 0, 1, 1, 0, 0xff, 0xff), wire.PayloadDelete, 37, nil},
 		{"NAT-OA bad type", append(hdr(21, 32, 0, 40), 0, 0, 0, 12, 2, 0, 0, 0, 1, 2, 3, 4), wire.PayloadNATOA, 32, nil},
 		{"NAT-OA short address", append(hdr(21, 32, 0, 39), 0, 0, 0, 11, 1, 0, 0, 0, 1, 2, 3), wire.PayloadNATOA, 36, nil},
 	}

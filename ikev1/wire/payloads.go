@@ -27,6 +27,12 @@ type SA struct {
 	// the same Number are one proposal combining protocols (AH and ESP,
 	// ESP and IPCOMP; RFC 2408 section 4.2).
 	Proposals []Proposal
+	// Body is the payload body as received (after the generic header,
+	// aliasing the input), nil for a constructed SA. It is SAi_b of
+	// HASH_I and HASH_R (RFC 2409 section 5): hash these bytes rather than
+	// a re-encoding, which may differ in reserved fields. Append ignores
+	// it; for an SA you send, AppendBody gives the bytes sent.
+	Body []byte
 }
 
 // Proposal is a Proposal payload nested in an SA (RFC 2408 section 3.5).

@@ -98,7 +98,9 @@ func encodedExchange(t *testing.T) (raw [][]byte, plain []*wire.Message) {
 	for i := range gxi {
 		gxi[i], gxr[i] = byte(i), byte(255-i)
 	}
-	nonce := func(b byte) *wire.Nonce { return &wire.Nonce{Data: []byte{b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b}} }
+	nonce := func(b byte) *wire.Nonce {
+		return &wire.Nonce{Data: []byte{b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b}}
+	}
 	hash := &wire.Hash{Data: make([]byte, 32)}
 	esp := &wire.SA{DOI: 1, Situation: 1, Proposals: []wire.Proposal{
 		{Number: 1, Protocol: wire.ProtoIPsecESP, SPI: []byte{0xc1, 0, 0, 1}, Transforms: []wire.Transform{
