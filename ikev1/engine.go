@@ -66,6 +66,10 @@ func newEngine(conn transport.Conn, responder bool, opts []Option) (*engine, err
 		sas: map[[8]byte]*isakmpSA{}, opening: map[openKey]*isakmpSA{}, policies: map[string]*policyRef{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.reqid.Store(0x10000) // apart from the IKEv2 engine's ReqIDs
+	// Held while registering: a message routed to us at once waits for
+	// the registration it needs to open an SA.
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	reg, err := conn.Register(e)
 	if err != nil {
 		return nil, fmt.Errorf("ikev1: %w", err)
@@ -226,10 +230,10 @@ func (e *engine) infos() []ipsec.IKESAInfo {
 	for _, sa := range e.list() {
 		var in ipsec.IKESAInfo
 		ok := false
-		if !sa.do(func() { in, ok = sa.info() }) {
+		if !sa.do(func() { in, ok = sa.info(); ok = ok && sa.state == stateEstablished }) {
 			continue
 		}
-		if ok && sa.state == stateEstablished {
+		if ok {
 			out = append(out, in)
 		}
 	}

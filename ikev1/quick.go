@@ -401,6 +401,7 @@ func (sa *isakmpSA) quickFailed(q *quickMode, err error) {
 }
 
 func (sa *isakmpSA) notifyWaiters(err error) {
+	sa.publish() // the waiter reads the snapshot next
 	for _, w := range sa.waiters {
 		w <- err
 	}
