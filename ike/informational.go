@@ -35,7 +35,7 @@ func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, err
 				sa.adoptPeerRekey()
 			}
 			sa.log.Info("peer deleted the IKE SA", "ike_sa", sa.name())
-			sa.state = stateDeleting
+			sa.state, sa.peerDeleted = stateDeleting, true
 			return nil, nil
 		case wire.ProtocolID(3): // ESP
 			if d.SPISize != 4 {

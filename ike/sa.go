@@ -316,6 +316,9 @@ func (sa *ikeSA) destroy(err error) {
 	sa.downErr = err
 	if h := sa.handle; h != nil && !sa.rekeyed {
 		h.err = err
+		if err == nil && sa.peerDeleted {
+			h.err = ErrPeerDeleted
+		}
 		close(h.done)
 	}
 	if sa.dialDone != nil {
@@ -389,4 +392,5 @@ type loop struct {
 	dpdAt            time.Time  // next liveness check (zero: off)
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
+	peerDeleted      bool // the peer's Delete ends the SA (SA.Err: ErrPeerDeleted)
 }
