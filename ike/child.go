@@ -54,6 +54,9 @@ type childSA struct {
 	// acct: traffic this CHILD SA took over from the SAs it replaced,
 	// plus its own read from SAs it already removed (accounting.go).
 	acct counters
+	// passedOn: acct went to the successor or the session (the CHILD SA
+	// left the data plane); a late expiry adds to both from then on.
+	passedOn bool
 }
 
 // deferredOutMax bounds how long a rekey responder keeps sending through

@@ -65,9 +65,7 @@ func (sa *ikeSA) removeChildByOutSPI(spi uint32) *childSA {
 			c.remove(sa)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.log.Info("CHILD SA deleted by peer", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn))
-			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(sa.info(), sa.childInfo(c))
-			}
+			sa.childDown(c)
 			return c
 		}
 	}

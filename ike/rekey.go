@@ -110,9 +110,7 @@ func (sa *ikeSA) dropChild(c *childSA) {
 			sa.activateSuccessors(c)
 			c.remove(sa)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
-			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(sa.info(), sa.childInfo(c))
-			}
+			sa.childDown(c)
 			return
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
-	"github.com/goipsec/ipsec/esp"
 )
 
 type saState uint8
@@ -45,6 +44,7 @@ type ikeSA struct {
 	admission  // what the SA holds of the engine's pre-authentication limits
 	negotiated // what IKE_SA_INIT settled: keys, nonces, raw messages, features
 	peerAuth   // the peer's authentication and the configuration chosen for it
+	ledger     // ESP SAs removed by the data plane before their expiry event came
 
 	e           *engine
 	log         *slog.Logger
@@ -56,11 +56,8 @@ type ikeSA struct {
 
 	children []*childSA
 
-	handle *SA // the Dial handle, which follows rekeys
-	// expiredPending: ESP SAs the data plane removed (hard lifetime)
-	// before their expiry event, with its counters, reached us (accounting.go).
-	expiredPending []esp.SAID
-	sess           *session // the peer's session, shared with the SAs that replace this one (session.go)
+	handle *SA      // the Dial handle, which follows rekeys
+	sess   *session // the peer's session, shared with the SAs that replace this one (session.go)
 
 	session atomic.Uint64 // session ID (session.go), read by other goroutines
 	// started: run was launched, so do reaches the SA. A rekey reserves
@@ -184,6 +181,7 @@ func (sa *ikeSA) armTimer() {
 	consider(sa.reauthAt)
 	consider(sa.lingerUntil)
 	consider(sa.interimAt())
+	consider(sa.nextHeldDown())
 	if !sa.timer.Stop() {
 		select {
 		case <-sa.timer.C:
@@ -226,6 +224,7 @@ func (sa *ikeSA) onTimer() {
 		}
 	}
 	sa.interimDue(now)
+	sa.releaseHeldDowns(now, false)
 	if p := sa.pending; p != nil && !now.Before(p.next) {
 		if p.tries >= sa.e.cfg.rtTries {
 			sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
@@ -263,6 +262,7 @@ func (sa *ikeSA) destroy(err error) {
 		return
 	}
 	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	sa.releaseHeldDowns(time.Time{}, true)
 	info := sa.info()
 	for _, c := range sa.children {
 		c.remove(sa)
