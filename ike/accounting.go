@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -53,28 +52,21 @@ func (c *counters) addStats(dir esp.Direction, st esp.SAStats) {
 // what its ESP SAs in the data plane have counted.
 func (sa *ikeSA) childCounters(c *childSA) counters {
 	n := c.acct
-	if dp := sa.e.cfg.dp; dp != nil {
-		for _, id := range c.installed {
-			if st, err := dp.SAStats(id); err == nil {
-				n.addStats(id.Dir, st)
-			}
-		}
-	}
+	c.plane.counters(&n)
 	return n
 }
 
-// retire reads the counters of c's ESP SA id, which is about to leave the
-// data plane, into c.acct. A data plane that removed the SA by itself (a
-// hard lifetime) has no counters left to read.
-func (c *childSA) retire(sa *ikeSA, id esp.SAID) {
-	if dp := sa.e.cfg.dp; dp != nil {
-		if st, err := dp.SAStats(id); err == nil {
-			c.acct.addStats(id.Dir, st)
-			return
+// book adds the final counters of c's ESP SAs that left the data plane
+// to c.acct. Those the data plane removed by itself (a hard lifetime)
+// have no counters left to read: their expiry event, with the counters,
+// has not reached us yet. They count when it comes (lateExpiry).
+func (sa *ikeSA) book(c *childSA, rs []retired) {
+	for _, r := range rs {
+		if r.ok {
+			c.acct.addStats(r.id.Dir, r.st)
+			continue
 		}
-		// Gone already: a hard expiry whose event (with the counters) has
-		// not reached us yet. They count when it comes (lateExpiry).
-		sa.expiredPending = append(sa.expiredPending, pendingExpiry{id, c})
+		sa.expiredPending = append(sa.expiredPending, pendingExpiry{r.id, c})
 		if n := len(sa.expiredPending); n > maxExpiredPending {
 			sa.expiredPending = sa.expiredPending[n-maxExpiredPending:]
 		}
@@ -198,21 +190,9 @@ func (sa *ikeSA) nextHeldDown() time.Time {
 
 // retireExpired takes the ESP SA id, which the data plane removed at its
 // hard lifetime, out of c with the counters the expiry event carried.
-func (c *childSA) retireExpired(sa *ikeSA, id esp.SAID, st esp.SAStats) {
-	for i := range c.installed {
-		if c.installed[i].SPI == id.SPI && c.installed[i].Dir == id.Dir {
-			c.acct.addStats(id.Dir, st)
-			if dp := sa.e.cfg.dp; dp != nil {
-				// Normally gone already; a data plane that only reported
-				// the expiry must not keep the SA.
-				ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
-				dp.DeleteSA(ctx, c.installed[i])
-				cancel()
-			}
-			c.installed = append(c.installed[:i], c.installed[i+1:]...)
-			c.sas = append(c.sas[:i], c.sas[i+1:]...)
-			return
-		}
+func (c *childSA) retireExpired(id esp.SAID, st esp.SAStats) {
+	if c.plane.forget(id) {
+		c.acct.addStats(id.Dir, st)
 	}
 }
 

@@ -347,7 +347,7 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 		err = sa.childKeys(c, sa.ni, sa.nr, nil)
 	}
 	if err == nil {
-		err = c.install(sa)
+		err = sa.installChild(c)
 		if err != nil {
 			err = notifyErr(wire.TEMPORARY_FAILURE, err)
 		}
@@ -776,7 +776,7 @@ func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secr
 	if err := sa.childKeys(c, ni, nr, secrets); err != nil {
 		return err
 	}
-	return c.install(sa)
+	return sa.installChild(c)
 }
 
 // dialResult reports the outcome to a waiting Dial once.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 )
 
@@ -62,7 +61,7 @@ func (sa *ikeSA) removeChildByOutSPI(spi uint32) *childSA {
 	for i, c := range sa.children {
 		if c.spiOut == spi {
 			sa.activateSuccessors(c)
-			c.remove(sa)
+			sa.removeChild(c)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.log.Info("CHILD SA deleted by peer", "child_sa", c.name, "spi_in", fmt.Sprintf("%08x", c.spiIn))
 			sa.childDown(c)
@@ -109,17 +108,8 @@ func (sa *ikeSA) checkLiveness(now time.Time) {
 		return
 	}
 	last := sa.lastRecv
-	if dp := sa.e.cfg.dp; dp != nil {
-		for _, c := range sa.children {
-			for _, id := range c.installed {
-				if id.Dir != esp.DirIn {
-					continue
-				}
-				if st, err := dp.SAStats(id); err == nil && st.LastUse.After(last) {
-					last = st.LastUse
-				}
-			}
-		}
+	for _, c := range sa.children {
+		last = c.plane.lastInbound(last)
 	}
 	if idle := now.Sub(last); idle < delay {
 		sa.dpdAt = now.Add(delay - idle)

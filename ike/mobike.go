@@ -112,7 +112,7 @@ func (sa *ikeSA) routabilityCheck() *request {
 // SA to the IKE SA's current path and NAT state.
 func (sa *ikeSA) moveChildren() {
 	for _, c := range sa.children {
-		c.updateAddresses(sa)
+		sa.moveChild(c)
 	}
 }
 

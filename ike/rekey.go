@@ -46,7 +46,7 @@ func (sa *ikeSA) scheduleChildRekey(c *childSA) {
 func (sa *ikeSA) nextRekey() time.Time {
 	next := sa.rekeyAt
 	for _, c := range sa.children {
-		for _, t := range []time.Time{c.rekeyAt, c.outDeadline} {
+		for _, t := range []time.Time{c.rekeyAt, c.plane.outDeadline} {
 			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 				next = t
 			}
@@ -93,7 +93,7 @@ func (sa *ikeSA) deleteChildRequest(c *childSA) *request {
 			// Stop sending with it now: the peer removes its inbound SA
 			// when our Delete arrives, before we see the response.
 			sa.activateSuccessors(c)
-			c.removeOut(sa)
+			sa.removeOut(c)
 			return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoESP), SPISize: 4, NumSPIs: 1, SPIs: binary.BigEndian.AppendUint32(nil, c.spiIn)}}, nil
 		},
 		onReply: func(*wire.Message, []wire.Payload) error {
@@ -108,7 +108,7 @@ func (sa *ikeSA) dropChild(c *childSA) {
 	for i, x := range sa.children {
 		if x == c {
 			sa.activateSuccessors(c)
-			c.remove(sa)
+			sa.removeChild(c)
 			sa.children = append(sa.children[:i], sa.children[i+1:]...)
 			sa.childDown(c)
 			return

@@ -245,7 +245,7 @@ func (sa *ikeSA) updateRemote(local, remote netip.AddrPort) {
 	sa.local, sa.remote = local, remote
 	sa.log = sa.e.log.With("peer", remote.String())
 	for _, c := range sa.children {
-		c.updateAddresses(sa)
+		sa.moveChild(c)
 	}
 }
 
@@ -265,7 +265,7 @@ func (sa *ikeSA) destroy(err error) {
 	sa.releaseHeldDowns(time.Time{}, true)
 	info := sa.info()
 	for _, c := range sa.children {
-		c.remove(sa)
+		sa.removeChild(c)
 		if wasUp {
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
 				f(info, sa.childInfo(c))

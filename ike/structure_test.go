@@ -1,0 +1,78 @@
+package ike
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// parsePackage parses the package's non-test files.
+func parsePackage(t *testing.T) (*token.FileSet, []*ast.File) {
+	t.Helper()
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, n, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return fset, files
+}
+
+// mentions reports whether the expression names the type name.
+func mentions(e ast.Expr, name string) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == name {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// A CHILD SA reaches the data plane through its handle (childPlane), not
+// through its IKE SA: neither its fields, its handle's nor its methods'
+// parameters name ikeSA (issue 16).
+func TestChildSAHoldsNoIKESA(t *testing.T) {
+	fset, files := parsePackage(t)
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					ts, ok := s.(*ast.TypeSpec)
+					if !ok || (ts.Name.Name != "childSA" && ts.Name.Name != "childPlane") {
+						continue
+					}
+					if mentions(ts.Type, "ikeSA") {
+						t.Errorf("%s: %s has a field of type ikeSA", fset.Position(ts.Pos()), ts.Name.Name)
+					}
+				}
+			case *ast.FuncDecl:
+				if d.Recv == nil || len(d.Recv.List) != 1 {
+					continue
+				}
+				recv := d.Recv.List[0].Type
+				if !mentions(recv, "childSA") && !mentions(recv, "childPlane") {
+					continue
+				}
+				if mentions(d.Type, "ikeSA") {
+					t.Errorf("%s: method %s of a CHILD SA takes or returns its IKE SA", fset.Position(d.Pos()), d.Name.Name)
+				}
+			}
+		}
+	}
+}
