@@ -597,11 +597,9 @@ type negotiated struct {
 	prop       proposal.Proposal
 	prf        alg.PRF
 	keys       *kdf.IKEKeys
-	in, out    alg.Crypter
 	ni, nr     []byte
 	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
 	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
-	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
 	peerHashes []uint16
 	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
 	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED

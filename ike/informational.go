@@ -116,7 +116,7 @@ func (sa *ikeSA) checkLiveness(now time.Time) {
 		return
 	}
 	sa.dpdAt = now.Add(delay)
-	if sa.pending != nil || len(sa.queue) > 0 {
+	if sa.busy() {
 		return // an exchange in progress is a liveness check already
 	}
 	sa.queueRequest(&request{exchange: wire.INFORMATIONAL,

@@ -275,9 +275,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 		sa.handle.cur.Store(ns)
 		ns.handle, sa.handle = sa.handle, nil
 	}
-	queued := sa.queue
-	sa.queue = nil
-	for _, r := range queued {
+	for _, r := range sa.takeQueue() {
 		switch r.kind {
 		case reqChildRekey:
 			if ns.hasChild(r.child) {
@@ -376,33 +374,18 @@ func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
 
 // childDeleteQueued reports whether a Delete of c is queued or in flight.
 func (sa *ikeSA) childDeleteQueued(c *childSA) bool {
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.kind == reqChildDelete && r.child == c {
-			return true
-		}
-	}
-	return false
+	return sa.findRequest(reqChildDelete, c)
 }
 
 // childRekeyQueued reports whether a rekey of c is queued or in flight.
 func (sa *ikeSA) childRekeyQueued(c *childSA) bool {
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.kind == reqChildRekey && r.child == c {
-			return true
-		}
-	}
-	return false
+	return sa.findRequest(reqChildRekey, c)
 }
 
 // ikeRekeyQueued reports whether a rekey of the IKE SA is queued or in
 // flight.
 func (sa *ikeSA) ikeRekeyQueued() bool {
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.kind == reqIKERekey {
-			return true
-		}
-	}
-	return false
+	return sa.findRequest(reqIKERekey, nil)
 }
 
 // renewal is the IKE SA's rekeying and reauthentication state.

@@ -72,7 +72,7 @@ type lease struct {
 
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
-		e: e, weInitiated: weInitiated, path: path{local: local, remote: remote, initRemote: remote},
+		e: e, weInitiated: weInitiated, path: path{local: local, remote: remote, initRemote: remote}, exchanger: newExchanger(e),
 		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
@@ -172,9 +172,7 @@ func (sa *ikeSA) armTimer() {
 			next = t
 		}
 	}
-	if sa.pending != nil {
-		consider(sa.pending.next)
-	}
+	consider(sa.retransmitAt())
 	consider(sa.halfOpenDeadline)
 	consider(sa.dpdAt)
 	consider(sa.nextRekey())
@@ -225,14 +223,11 @@ func (sa *ikeSA) onTimer() {
 	}
 	sa.interimDue(now)
 	sa.releaseHeldDowns(now, false)
-	if p := sa.pending; p != nil && !now.Before(p.next) {
-		if p.tries >= sa.e.cfg.rtTries {
-			sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
-			sa.destroy(ErrTimeout)
-			return
-		}
-		p.tries++
-		p.next = now.Add(sa.backoff(p.tries))
+	if p, giveUp := sa.retransmit(now); giveUp {
+		sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
+		sa.destroy(ErrTimeout)
+		return
+	} else if p != nil {
 		sa.log.Debug("retransmit", "exchange", p.exchange.String(), "mid", p.mid, "try", p.tries)
 		sa.sendPackets(p.packets)
 	}
@@ -294,12 +289,7 @@ func (sa *ikeSA) destroy(err error) {
 		}
 	}
 	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.abort != nil {
-			r.abort(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
-		}
-	}
-	sa.pending, sa.queue = nil, nil
+	sa.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()
 	}

@@ -32,7 +32,7 @@ func parsePackage(t *testing.T) (*token.FileSet, []*ast.File) {
 }
 
 // mentions reports whether the expression names the type name.
-func mentions(e ast.Expr, name string) bool {
+func mentions(e ast.Node, name string) bool {
 	found := false
 	ast.Inspect(e, func(n ast.Node) bool {
 		if id, ok := n.(*ast.Ident); ok && id.Name == name {
@@ -74,5 +74,60 @@ func TestChildSAHoldsNoIKESA(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The exchanger's methods work on the exchanger alone: they name neither
+// the IKE SA nor the engine (issue 16: "an exchanger type owns message
+// IDs, the window, the queue, cached responses, fragmentation,
+// encode/decrypt and retransmission").
+func TestExchangerStandsAlone(t *testing.T) {
+	fset, files := parsePackage(t)
+	methods := 0
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv == nil || !mentions(fd.Recv.List[0].Type, "exchanger") {
+				continue
+			}
+			methods++
+			for _, name := range []string{"ikeSA", "engine"} {
+				if mentions(fd.Type, name) || mentions(fd.Body, name) {
+					t.Errorf("%s: exchanger.%s uses %s", fset.Position(fd.Pos()), fd.Name.Name, name)
+				}
+			}
+		}
+	}
+	if methods < 10 {
+		t.Errorf("the exchanger has %d methods: its code is elsewhere", methods)
+	}
+}
+
+// maxFields is the issue's bound on a type's fields ("no type with more
+// than about 30 fields"); an embedded part counts as one.
+const maxFields = 30
+
+// No struct type of the package has more than maxFields fields.
+func TestNoTypeOverFieldBound(t *testing.T) {
+	fset, files := parsePackage(t)
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			fields := 0
+			for _, fl := range st.Fields.List {
+				fields += max(len(fl.Names), 1)
+			}
+			if fields > maxFields {
+				t.Errorf("%s: %s has %d fields, more than %d", fset.Position(ts.Pos()), ts.Name.Name, fields, maxFields)
+			}
+			return true
+		})
 	}
 }
