@@ -48,9 +48,9 @@ func (c *counters) addStats(dir esp.Direction, st esp.SAStats) {
 	}
 }
 
-// childCounters returns c's counters: what it took over and retired plus
+// counters returns c's counters: what it took over and retired plus
 // what its ESP SAs in the data plane have counted.
-func (sa *ikeSA) childCounters(c *childSA) counters {
+func (c *childSA) counters() counters {
 	n := c.acct
 	c.plane.counters(&n)
 	return n
@@ -60,15 +60,15 @@ func (sa *ikeSA) childCounters(c *childSA) counters {
 // to c.acct. Those the data plane removed by itself (a hard lifetime)
 // have no counters left to read: their expiry event, with the counters,
 // has not reached us yet. They count when it comes (lateExpiry).
-func (sa *ikeSA) book(c *childSA, rs []retired) {
+func (l *ledger) book(c *childSA, rs []retired) {
 	for _, r := range rs {
 		if r.ok {
 			c.acct.addStats(r.id.Dir, r.st)
 			continue
 		}
-		sa.expiredPending = append(sa.expiredPending, pendingExpiry{r.id, c})
-		if n := len(sa.expiredPending); n > maxExpiredPending {
-			sa.expiredPending = sa.expiredPending[n-maxExpiredPending:]
+		l.expiredPending = append(l.expiredPending, pendingExpiry{r.id, c})
+		if n := len(l.expiredPending); n > maxExpiredPending {
+			l.expiredPending = l.expiredPending[n-maxExpiredPending:]
 		}
 	}
 }
@@ -143,8 +143,8 @@ func (sa *ikeSA) lateExpiry(id esp.SAID, st esp.SAStats) bool {
 
 // awaitingExpiry reports whether an ESP SA of c awaits its late expiry
 // event.
-func (sa *ikeSA) awaitingExpiry(c *childSA) bool {
-	return slices.ContainsFunc(sa.expiredPending, func(x pendingExpiry) bool { return x.c == c })
+func (l *ledger) awaitingExpiry(c *childSA) bool {
+	return slices.ContainsFunc(l.expiredPending, func(x pendingExpiry) bool { return x.c == c })
 }
 
 // childDown reports c, which left the IKE SA, to the ChildDown hook: at
@@ -161,7 +161,7 @@ func (sa *ikeSA) childDown(c *childSA) {
 
 func (sa *ikeSA) fireChildDown(c *childSA) {
 	if f := sa.e.cfg.hooks.ChildDown; f != nil {
-		f(sa.info(), sa.childInfo(c))
+		f(sa.info(), c.fullInfo())
 	}
 }
 
@@ -178,9 +178,9 @@ func (sa *ikeSA) releaseHeldDowns(now time.Time, all bool) {
 }
 
 // nextHeldDown is when the first held ChildDown is due (zero: none).
-func (sa *ikeSA) nextHeldDown() time.Time {
+func (l *ledger) nextHeldDown() time.Time {
 	var t time.Time
-	for _, h := range sa.heldDowns {
+	for _, h := range l.heldDowns {
 		if t.IsZero() || h.until.Before(t) {
 			t = h.until
 		}
@@ -212,16 +212,16 @@ func (sa *ikeSA) passOnCounters(c, heir *childSA) {
 }
 
 // fillCounters sets a CHILD SA snapshot's traffic counters.
-func (sa *ikeSA) fillCounters(c *childSA, ci *ipsec.ChildSAInfo) {
-	n := sa.childCounters(c)
+func (c *childSA) fillCounters(ci *ipsec.ChildSAInfo) {
+	n := c.counters()
 	ci.BytesIn, ci.BytesOut, ci.PacketsIn, ci.PacketsOut = n.bytesIn, n.bytesOut, n.pktsIn, n.pktsOut
 	ci.LastIn, ci.LastOut = n.lastIn, n.lastOut
 }
 
-// childInfo is c's snapshot with its counters, for hooks.
-func (sa *ikeSA) childInfo(c *childSA) ipsec.ChildSAInfo {
+// fullInfo is c's snapshot with its counters, for hooks.
+func (c *childSA) fullInfo() ipsec.ChildSAInfo {
 	ci := c.info()
-	sa.fillCounters(c, &ci)
+	c.fillCounters(&ci)
 	return ci
 }
 
@@ -261,7 +261,7 @@ type RekeyEvent struct {
 // childRekeyed reports the rekey of old into c.
 func (sa *ikeSA) childRekeyed(old, c *childSA) {
 	if f := sa.e.cfg.hooks.Rekeyed; f != nil {
-		f(RekeyEvent{Scope: RekeyChildren, IKE: sa.info(), Child: sa.childInfo(c), OldChild: sa.childInfo(old)})
+		f(RekeyEvent{Scope: RekeyChildren, IKE: sa.info(), Child: c.fullInfo(), OldChild: old.fullInfo()})
 	}
 }
 

@@ -242,11 +242,11 @@ func hostSelector(a netip.Addr) esp.Selector {
 
 // childConfig picks the child configuration for a new CHILD SA: the first
 // one (configurations with several children select by TS later).
-func (sa *ikeSA) childConfig() ChildConfig {
-	if len(sa.cfg.Children) > 0 {
-		return sa.cfg.Children[0]
+func (pa *peerAuth) childConfig() ChildConfig {
+	if len(pa.cfg.Children) > 0 {
+		return pa.cfg.Children[0]
 	}
-	return ChildConfig{Name: sa.cfg.Name}
+	return ChildConfig{Name: pa.cfg.Name}
 }
 
 func (c ChildConfig) proposals() proposal.List {
@@ -332,12 +332,12 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 }
 
 // childKeys derives the CHILD SA keys (RFC 7296 section 2.17).
-func (sa *ikeSA) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
+func (n *negotiated) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
 	_, _, encLen, integLen, err := keyLengths(c.prop)
 	if err != nil {
 		return err
 	}
-	keys, err := kdf.ChildSAKeys(sa.prf, sa.keys.SKd, ni, nr, secrets, encLen, integLen)
+	keys, err := kdf.ChildSAKeys(n.prf, n.keys.SKd, ni, nr, secrets, encLen, integLen)
 	if err != nil {
 		return err
 	}

@@ -373,19 +373,19 @@ func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
 }
 
 // childDeleteQueued reports whether a Delete of c is queued or in flight.
-func (sa *ikeSA) childDeleteQueued(c *childSA) bool {
-	return sa.findRequest(reqChildDelete, c)
+func (x *exchanger) childDeleteQueued(c *childSA) bool {
+	return x.findRequest(reqChildDelete, c)
 }
 
 // childRekeyQueued reports whether a rekey of c is queued or in flight.
-func (sa *ikeSA) childRekeyQueued(c *childSA) bool {
-	return sa.findRequest(reqChildRekey, c)
+func (x *exchanger) childRekeyQueued(c *childSA) bool {
+	return x.findRequest(reqChildRekey, c)
 }
 
 // ikeRekeyQueued reports whether a rekey of the IKE SA is queued or in
 // flight.
-func (sa *ikeSA) ikeRekeyQueued() bool {
-	return sa.findRequest(reqIKERekey, nil)
+func (x *exchanger) ikeRekeyQueued() bool {
+	return x.findRequest(reqIKERekey, nil)
 }
 
 // renewal is the IKE SA's rekeying and reauthentication state.

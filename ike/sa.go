@@ -99,11 +99,11 @@ func (sa *ikeSA) deliver(p Packet) {
 
 // do runs f on the SA goroutine and waits; it returns ErrClosed if the SA
 // is gone.
-func (sa *ikeSA) do(ctx context.Context, f func()) error {
+func (lp *loop) do(ctx context.Context, f func()) error {
 	ran := make(chan struct{})
 	select {
-	case sa.cmds <- func() { f(); close(ran) }:
-	case <-sa.done:
+	case lp.cmds <- func() { f(); close(ran) }:
+	case <-lp.done:
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
@@ -111,7 +111,7 @@ func (sa *ikeSA) do(ctx context.Context, f func()) error {
 	select {
 	case <-ran:
 		return nil
-	case <-sa.done:
+	case <-lp.done:
 		// f may have run and ended the SA: both channels are closed
 		// then, and select picks either.
 		select {
@@ -263,7 +263,7 @@ func (sa *ikeSA) destroy(err error) {
 		sa.removeChild(c)
 		if wasUp {
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(info, sa.childInfo(c))
+				f(info, c.fullInfo())
 			}
 		}
 	}
@@ -359,7 +359,7 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 	in.VirtualIPs = append(in.VirtualIPs, sa.vips...)
 	for _, c := range sa.children {
 		ci := c.info()
-		sa.fillCounters(c, &ci)
+		c.fillCounters(&ci)
 		in.Children = append(in.Children, ci)
 	}
 	sa.fillSession(&in)
