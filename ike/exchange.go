@@ -405,7 +405,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		return
 	}
 	sa.answering(p)
-	sa.lastRecv = time.Now()
+	sa.heard(time.Now())
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
 	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
 		// RFC 7296 section 2.23: after NAT detection the initiator floats
@@ -479,7 +479,7 @@ func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
 		return
 	}
 	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
-	sa.lastRecv = time.Now()
+	sa.heard(time.Now())
 	sa.pending = nil
 	if err := r.onReply(m, inner); err != nil {
 		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)

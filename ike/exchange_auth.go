@@ -406,10 +406,7 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	// the announcement may have come in any IKE_AUTH response (EAP).
 	sa.peerMOBIKE = (sa.mobikeSeen || ap != nil && ap.mobike) && !sa.cfg.DisableMOBIKE
 	sa.e.established(sa)
-	sa.lastRecv = time.Now()
-	if sa.cfg.DPDDelay > 0 {
-		sa.dpdAt = sa.lastRecv.Add(sa.cfg.DPDDelay)
-	}
+	sa.startLiveness(time.Now(), sa.cfg.DPDDelay)
 	sa.scheduleIKERekey()
 	sa.scheduleReauth()
 	if sa.weInitiated && ap != nil && ap.authLifetime > 0 {

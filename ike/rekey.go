@@ -82,40 +82,6 @@ func (sa *ikeSA) hasChild(c *childSA) bool {
 	return false
 }
 
-// deleteChildRequest deletes a CHILD SA with the peer (RFC 7296 section
-// 1.4.1); the local state goes when the peer confirms (or the IKE SA dies).
-func (sa *ikeSA) deleteChildRequest(c *childSA) *request {
-	return &request{
-		exchange: wire.INFORMATIONAL,
-		kind:     reqChildDelete,
-		child:    c,
-		build: func() ([]wire.Payload, error) {
-			// Stop sending with it now: the peer removes its inbound SA
-			// when our Delete arrives, before we see the response.
-			sa.activateSuccessors(c)
-			sa.removeOut(c)
-			return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoESP), SPISize: 4, NumSPIs: 1, SPIs: binary.BigEndian.AppendUint32(nil, c.spiIn)}}, nil
-		},
-		onReply: func(*wire.Message, []wire.Payload) error {
-			sa.dropChild(c)
-			return nil
-		},
-	}
-}
-
-// dropChild removes a CHILD SA we deleted ourselves.
-func (sa *ikeSA) dropChild(c *childSA) {
-	for i, x := range sa.children {
-		if x == c {
-			sa.activateSuccessors(c)
-			sa.removeChild(c)
-			sa.children = append(sa.children[:i], sa.children[i+1:]...)
-			sa.childDown(c)
-			return
-		}
-	}
-}
-
 // ikeRekeyRecord is one of the CREATE_CHILD_SA exchanges that rekey an
 // IKE SA: the new SA and the nonces, kept on the old SA until it is clear
 // which new SA survives (RFC 7296 section 2.8.2).
@@ -258,10 +224,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.vips, ns.dns, ns.dnsDomains, ns.subnets = sa.vips, sa.dns, sa.dnsDomains, sa.subnets
 	ns.state, ns.establishedAt = stateEstablished, sa.e.cfg.now()
 	ns.log = sa.log
-	ns.lastRecv = time.Now()
-	if ns.cfg.DPDDelay > 0 {
-		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
-	}
+	ns.startLiveness(time.Now(), ns.cfg.DPDDelay)
 	ns.scheduleIKERekey()
 	ns.reauthAt = sa.reauthAt
 	sa.reauthAt = time.Time{}

@@ -35,16 +35,17 @@ const inboxSize = 64
 // through inbox and cmds.
 type ikeSA struct {
 	// The parts of an IKE SA's state, each with the code that owns it.
-	exchanger  // message IDs, window, queue, cached response, fragments
-	initiation // our IKE_SA_INIT as initiator: key exchange, retries, redirects
-	leaseState // what the configuration exchange gave (either role)
-	loop       // the SA goroutine: inbox, commands, timer and deadlines
-	renewal    // IKE rekeying and reauthentication
-	path       // addresses and NAT state
-	admission  // what the SA holds of the engine's pre-authentication limits
-	negotiated // what IKE_SA_INIT settled: keys, nonces, raw messages, features
-	peerAuth   // the peer's authentication and the configuration chosen for it
-	ledger     // ESP SAs removed by the data plane before their expiry event came
+	exchanger     // message IDs, window, queue, cached response, fragments
+	initiation    // our IKE_SA_INIT as initiator: key exchange, retries, redirects
+	leaseState    // what the configuration exchange gave (either role)
+	loop          // the SA goroutine: inbox, commands, timer and deadlines
+	renewal       // IKE rekeying and reauthentication
+	path          // addresses and NAT state
+	admission     // what the SA holds of the engine's pre-authentication limits
+	negotiated    // what IKE_SA_INIT settled: keys, nonces, raw messages, features
+	peerAuth      // the peer's authentication and the configuration chosen for it
+	ledger        // ESP SAs removed by the data plane before their expiry event came
+	informational // the INFORMATIONAL exchange: liveness, the peer's Delete
 
 	e           *engine
 	log         *slog.Logger
@@ -305,10 +306,7 @@ func (sa *ikeSA) destroy(err error) {
 	sa.e.unregister(sa)
 	sa.downErr = err
 	if h := sa.handle; h != nil && !sa.rekeyed {
-		h.err = err
-		if err == nil && sa.peerDeleted {
-			h.err = ErrPeerDeleted
-		}
+		h.err = sa.endError(err)
 		close(h.done)
 	}
 	if sa.dialDone != nil {
@@ -378,9 +376,6 @@ type loop struct {
 	done             chan struct{}
 	timer            *time.Timer
 	halfOpenDeadline time.Time
-	lastRecv         time.Time  // last authentic message from the peer
-	dpdAt            time.Time  // next liveness check (zero: off)
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
-	peerDeleted      bool // the peer's Delete ends the SA (SA.Err: ErrPeerDeleted)
 }
