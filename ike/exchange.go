@@ -284,12 +284,6 @@ func (sa *ikeSA) sendPacketsTo(pkts [][]byte, local, remote netip.AddrPort) {
 	}
 }
 
-// natt reports whether the SA uses the NAT-T port.
-func (sa *ikeSA) natt() bool {
-	_, port := sa.e.conn.Ports()
-	return sa.local.Port() == port
-}
-
 // encode builds and encrypts a message of this SA (its SPIs, our role),
 // fragmented to the path's fragment size where negotiated.
 func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload) ([][]byte, error) {

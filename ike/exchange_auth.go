@@ -797,6 +797,25 @@ type leaseState struct {
 	subnets    []netip.Prefix // INTERNAL_IP4/6_SUBNET the gateway sent us
 }
 
+// releaseLeases gives the addresses leased to the peer back to their
+// pools.
+func (ls *leaseState) releaseLeases() {
+	for _, l := range ls.leases {
+		l.pool.Release(l.addr)
+	}
+	ls.leases = nil
+}
+
+// virtualIPs are the virtual addresses of the SA: those leased to the
+// peer (responder) and ours (initiator).
+func (ls *leaseState) virtualIPs() []netip.Addr {
+	var out []netip.Addr
+	for _, l := range ls.leases {
+		out = append(out, l.addr)
+	}
+	return append(out, ls.vips...)
+}
+
 // peerAuth is the authentication of the peer (IKE_AUTH, EAP, RFC 7296
 // sections 2.15 and 2.16, Hooks.Authorize) and the configuration chosen
 // for it.

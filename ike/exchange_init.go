@@ -336,7 +336,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
-	src, dst := sa.ourNATSource(sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
+	src, dst := sa.ourNATSource(sa.spii, sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
 	payloads := []wire.Payload{
 		listToWire(proposal.List{sa.prop}, nil),
 		&wire.KE{Group: wire.KEID(sa.prop.KE[0]), Data: pub},
@@ -450,7 +450,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 			props[i].KE = append([]proposal.KEID{group}, slices.Delete(props[i].KE, j, j+1)...)
 		}
 	}
-	src, dst := sa.ourNATSource(0, sa.local), natHash(sa.spii, 0, sa.remote)
+	src, dst := sa.ourNATSource(sa.spii, 0, sa.local), natHash(sa.spii, 0, sa.remote)
 	var ps []wire.Payload
 	if cookie != nil {
 		ps = append(ps, &wire.Notify{Type: wire.COOKIE, Data: cookie})

@@ -73,7 +73,7 @@ type lease struct {
 
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
-		e: e, weInitiated: weInitiated, path: path{local: local, remote: remote, initRemote: remote}, exchanger: newExchanger(e),
+		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), exchanger: newExchanger(e),
 		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
@@ -91,10 +91,18 @@ func (sa *ikeSA) ourSPI() uint64 {
 
 // deliver queues a packet for the SA without blocking the transport.
 func (sa *ikeSA) deliver(p Packet) {
-	select {
-	case sa.inbox <- p:
-	default:
+	if !sa.enqueue(p) {
 		sa.e.stats.dropped.Add(1)
+	}
+}
+
+// enqueue puts p in the inbox unless it is full.
+func (lp *loop) enqueue(p Packet) bool {
+	select {
+	case lp.inbox <- p:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -165,33 +173,33 @@ func (sa *ikeSA) run(first *initRequest) {
 	}
 }
 
-// armTimer re-arms the single timer to the earliest deadline.
+// armTimer re-arms the single timer to the earliest deadline of the
+// SA's parts.
 func (sa *ikeSA) armTimer() {
+	sa.arm(sa.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
+		sa.lingerUntil, sa.interimAt(), sa.nextHeldDown())
+}
+
+// arm re-arms the timer to the earliest of deadlines (zero ones do not
+// count; none: an hour, the timer must not stay idle forever).
+func (lp *loop) arm(deadlines ...time.Time) {
 	var next time.Time
-	consider := func(t time.Time) {
+	for _, t := range deadlines {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
-	consider(sa.retransmitAt())
-	consider(sa.halfOpenDeadline)
-	consider(sa.dpdAt)
-	consider(sa.nextRekey())
-	consider(sa.reauthAt)
-	consider(sa.lingerUntil)
-	consider(sa.interimAt())
-	consider(sa.nextHeldDown())
-	if !sa.timer.Stop() {
+	if !lp.timer.Stop() {
 		select {
-		case <-sa.timer.C:
+		case <-lp.timer.C:
 		default:
 		}
 	}
 	if next.IsZero() {
-		sa.timer.Reset(time.Hour)
+		lp.timer.Reset(time.Hour)
 		return
 	}
-	sa.timer.Reset(max(time.Until(next), 0))
+	lp.timer.Reset(max(time.Until(next), 0))
 }
 
 func (sa *ikeSA) onTimer() {
@@ -269,10 +277,7 @@ func (sa *ikeSA) destroy(err error) {
 		}
 	}
 	sa.children = nil
-	for _, l := range sa.leases {
-		l.pool.Release(l.addr)
-	}
-	sa.leases = nil
+	sa.releaseLeases()
 	if sa.eap != nil {
 		sa.eap.close()
 		sa.eap = nil
@@ -351,10 +356,7 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 	if sa.prf != nil {
 		in.Proposal = sa.prop.String()
 	}
-	for _, l := range sa.leases {
-		in.VirtualIPs = append(in.VirtualIPs, l.addr)
-	}
-	in.VirtualIPs = append(in.VirtualIPs, sa.vips...)
+	in.VirtualIPs = sa.virtualIPs()
 	for _, c := range sa.children {
 		ci := c.info()
 		c.fillCounters(&ci)
