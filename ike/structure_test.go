@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,5 +136,40 @@ func TestNoTypeOverFieldBound(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// The file map in doc.go lists every file of the package, and only those.
+func TestFileMapIsTrue(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	i := strings.Index(text, "// Files, for contributors")
+	if i < 0 {
+		t.Fatal("doc.go has no file map")
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(text[i:], "\n") {
+		if f := strings.Fields(strings.TrimPrefix(line, "//\t")); strings.HasPrefix(line, "//\t") && len(f) > 0 && strings.HasSuffix(f[0], ".go") {
+			listed[f[0]] = true
+		}
+	}
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		if !listed[n] {
+			t.Errorf("%s is missing from doc.go's file map", n)
+		}
+		delete(listed, n)
+	}
+	for n := range listed {
+		t.Errorf("doc.go's file map lists %s, which does not exist", n)
 	}
 }
