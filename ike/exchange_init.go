@@ -501,7 +501,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		}
 		return
 	case ip.cookie != nil && ip.sa == nil:
-		if sa.initRetries++; sa.initRetries > maxInitRetries {
+		if !sa.retryInit() {
 			fail(fmt.Errorf("%w: too many COOKIE requests", ErrProtocol))
 			return
 		}
@@ -515,7 +515,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		}
 		want := proposal.KEID(binary.BigEndian.Uint16(ip.invalidKE.Data))
 		offered := slices.ContainsFunc(sa.cfg.Proposals, func(p proposal.Proposal) bool { return slices.Contains(p.KE, want) })
-		if sa.initRetries++; !offered || want == sa.initGroup || sa.initRetries > maxInitRetries {
+		if !sa.retryInit() || !offered || want == sa.initGroup {
 			fail(&NotifyError{Type: wire.INVALID_KE_PAYLOAD, Remote: true, Data: ip.invalidKE.Data, Err: fmt.Errorf("responder wants %s", want)})
 			return
 		}
@@ -588,6 +588,25 @@ type initiation struct {
 	initRetries    int
 	redirects      int
 	redirectedFrom netip.Addr // the gateway that redirected us (REDIRECTED_FROM)
+}
+
+// retryInit counts a COOKIE or INVALID_KE_PAYLOAD round trip of our
+// IKE_SA_INIT; false when there were more than maxInitRetries.
+func (in *initiation) retryInit() bool {
+	in.initRetries++
+	return in.initRetries <= maxInitRetries
+}
+
+// redirectedBy notes a gateway's REDIRECT from gw (RFC 5685): the next
+// IKE_SA_INIT starts afresh and names gw in REDIRECTED_FROM. It is false
+// beyond maxRedirects.
+func (in *initiation) redirectedBy(gw netip.Addr) bool {
+	if in.redirects++; in.redirects > maxRedirects {
+		return false
+	}
+	in.redirectedFrom = gw
+	in.kex, in.initGroup, in.initRetries = nil, proposal.KENone, 0
+	return true
 }
 
 // negotiated is what IKE_SA_INIT settled (RFC 7296 section 1.2): the

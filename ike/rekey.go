@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/goipsec/ipsec/ike/wire"
@@ -16,24 +17,33 @@ import (
 const rekeyJitter = 10 // percent
 
 // jittered returns d shortened by a random 0..10 %.
-func (sa *ikeSA) jittered(d time.Duration) time.Duration {
+func (rn *renewal) jittered(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
 	var b [2]byte
-	sa.e.random(b[:])
+	io.ReadFull(rn.rnd, b[:])
 	cut := time.Duration(binary.BigEndian.Uint16(b[:])) * (d * rekeyJitter / 100) / 65535
 	return d - cut
 }
 
-// scheduleRekeys arms the IKE SA's and a new CHILD SA's rekey timers
-// from the configuration.
-func (sa *ikeSA) scheduleIKERekey() {
-	if sa.cfg != nil && sa.cfg.RekeyTime > 0 {
-		sa.rekeyAt = time.Now().Add(sa.jittered(sa.cfg.RekeyTime))
+// scheduleRekey arms the IKE SA's rekey timer for after every (zero:
+// never), jittered.
+func (rn *renewal) scheduleRekey(every time.Duration) {
+	if every > 0 {
+		rn.rekeyAt = time.Now().Add(rn.jittered(every))
 	}
 }
 
+// scheduleIKERekey arms the IKE SA's rekey timer from the configuration.
+func (sa *ikeSA) scheduleIKERekey() {
+	if sa.cfg != nil {
+		sa.scheduleRekey(sa.cfg.RekeyTime)
+	}
+}
+
+// scheduleChildRekey arms a new CHILD SA's rekey timer from the
+// configuration.
 func (sa *ikeSA) scheduleChildRekey(c *childSA) {
 	cc := sa.childConfig()
 	if cc.RekeyTime > 0 {
@@ -129,9 +139,9 @@ func (sa *ikeSA) tooManySuperseded() bool {
 // retryDelay is a short random wait before retrying an exchange the peer
 // refused with TEMPORARY_FAILURE (RFC 7296 section 2.25): 2 to 6 seconds,
 // random so that two peers do not collide again.
-func (sa *ikeSA) retryDelay() time.Duration {
+func (rn *renewal) retryDelay() time.Duration {
 	var b [1]byte
-	sa.e.random(b[:])
+	io.ReadFull(rn.rnd, b[:])
 	return 2*time.Second + time.Duration(b[0])*4*time.Second/255
 }
 
@@ -365,4 +375,5 @@ type renewal struct {
 	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
 	// redundant after a collision) if the peer never deletes it.
 	lingerUntil time.Time
+	rnd         io.Reader // the engine's random source, for jitter
 }

@@ -74,6 +74,7 @@ type lease struct {
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
 		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), exchanger: newExchanger(e),
+		renewal: renewal{rnd: lockedReader{&e.randMu, e.cfg.rand}},
 		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
