@@ -40,7 +40,7 @@ func dpContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), dpTimeout)
 }
 
-// addSA installs s; with defer set it keeps s, an outbound SA, for
+// addSA installs s; with deferIt set it keeps s, an outbound SA, for
 // activateOut instead.
 func (p *childPlane) addSA(ctx context.Context, s *esp.SA, deferIt bool) error {
 	if deferIt {
