@@ -79,9 +79,9 @@ const maxExpiredPending = 16
 
 // lateExpiryWait bounds how long a ChildDown hook waits for the expiry
 // event of an ESP SA the data plane removed by itself: the event is
-// normally on its way already (a kernel sends it with the removal), so a
-// second is plenty; one that never comes (a data plane that lost it)
-// delays the hook by this much and its counters are missing.
+// normally on its way already (a kernel sends it with the removal) and
+// arrives within milliseconds; one that never comes (a data plane that
+// lost it) delays the hook by this much and its counters are missing.
 const lateExpiryWait = 2 * time.Second
 
 // ledger is what an IKE SA keeps of ESP SAs the data plane removed at
