@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -49,34 +48,27 @@ func (c *counters) addStats(dir esp.Direction, st esp.SAStats) {
 	}
 }
 
-// childCounters returns c's counters: what it took over and retired plus
+// counters returns c's counters: what it took over and retired plus
 // what its ESP SAs in the data plane have counted.
-func (sa *ikeSA) childCounters(c *childSA) counters {
+func (c *childSA) counters() counters {
 	n := c.acct
-	if dp := sa.e.cfg.dp; dp != nil {
-		for _, id := range c.installed {
-			if st, err := dp.SAStats(id); err == nil {
-				n.addStats(id.Dir, st)
-			}
-		}
-	}
+	c.plane.counters(&n)
 	return n
 }
 
-// retire reads the counters of c's ESP SA id, which is about to leave the
-// data plane, into c.acct. A data plane that removed the SA by itself (a
-// hard lifetime) has no counters left to read.
-func (c *childSA) retire(sa *ikeSA, id esp.SAID) {
-	if dp := sa.e.cfg.dp; dp != nil {
-		if st, err := dp.SAStats(id); err == nil {
-			c.acct.addStats(id.Dir, st)
-			return
+// book adds the final counters of c's ESP SAs that left the data plane
+// to c.acct. Those the data plane removed by itself (a hard lifetime)
+// have no counters left to read: their expiry event, with the counters,
+// has not reached us yet. They count when it comes (lateExpiry).
+func (l *ledger) book(c *childSA, rs []retired) {
+	for _, r := range rs {
+		if r.ok {
+			c.acct.addStats(r.id.Dir, r.st)
+			continue
 		}
-		// Gone already: a hard expiry whose event (with the counters) has
-		// not reached us yet. It goes to the session when it comes.
-		sa.expiredPending = append(sa.expiredPending, id)
-		if n := len(sa.expiredPending); n > maxExpiredPending {
-			sa.expiredPending = sa.expiredPending[n-maxExpiredPending:]
+		l.expiredPending = append(l.expiredPending, pendingExpiry{r.id, c})
+		if n := len(l.expiredPending); n > maxExpiredPending {
+			l.expiredPending = l.expiredPending[n-maxExpiredPending:]
 		}
 	}
 }
@@ -85,41 +77,122 @@ func (c *childSA) retire(sa *ikeSA, id esp.SAID) {
 // the data plane before their expiry event arrived.
 const maxExpiredPending = 16
 
+// lateExpiryWait bounds how long a ChildDown hook waits for the expiry
+// event of an ESP SA the data plane removed by itself: the event is
+// normally on its way already (a kernel sends it with the removal) and
+// arrives within milliseconds; one that never comes (a data plane that
+// lost it) delays the hook by this much and its counters are missing.
+const lateExpiryWait = 2 * time.Second
+
+// ledger is what an IKE SA keeps of ESP SAs the data plane removed at
+// their hard lifetime before the expiry event, with the final counters,
+// reached us (accounting.go).
+type ledger struct {
+	// expiredPending: those ESP SAs and the CHILD SA each belonged to.
+	expiredPending []pendingExpiry
+	// heldDowns: removed CHILD SAs whose ChildDown waits for such an
+	// event, so that it carries the final counters.
+	heldDowns []heldDown
+}
+
+// pendingExpiry is an ESP SA of c the data plane removed before we read
+// its counters.
+type pendingExpiry struct {
+	id esp.SAID
+	c  *childSA
+}
+
+// heldDown is a ChildDown of c held until its late expiry events arrive
+// or until passes.
+type heldDown struct {
+	c     *childSA
+	until time.Time
+}
+
 // lateExpiry adds the counters of a hard expiry event that arrived after
-// its CHILD SA was removed (see retire) to the session; it reports
+// its ESP SA left its CHILD SA (see retire) to that CHILD SA, and to the
+// session if the CHILD SA passed its counters on already; it reports the
+// CHILD SA down if its ChildDown was waiting for this event. It reports
 // whether id was such an SA. Each one counts once.
 func (sa *ikeSA) lateExpiry(id esp.SAID, st esp.SAStats) bool {
-	i := slices.IndexFunc(sa.expiredPending, func(x esp.SAID) bool { return x.SPI == id.SPI && x.Dir == id.Dir })
+	i := slices.IndexFunc(sa.expiredPending, func(x pendingExpiry) bool { return x.id.SPI == id.SPI && x.id.Dir == id.Dir })
 	if i < 0 {
 		return false
 	}
+	c := sa.expiredPending[i].c
 	sa.expiredPending = slices.Delete(sa.expiredPending, i, i+1)
 	var n counters
 	n.addStats(id.Dir, st)
-	s := sa.sess
-	s.mu.Lock()
-	s.gone.add(n)
-	s.mu.Unlock()
+	c.acct.add(n)
+	if c.passedOn {
+		// c's counters went to its successor or the session already;
+		// c.acct is only its ChildDown's now.
+		s := sa.sess
+		s.mu.Lock()
+		s.gone.add(n)
+		s.mu.Unlock()
+	}
+	if !sa.awaitingExpiry(c) {
+		if j := slices.IndexFunc(sa.heldDowns, func(h heldDown) bool { return h.c == c }); j >= 0 {
+			sa.heldDowns = slices.Delete(sa.heldDowns, j, j+1)
+			sa.fireChildDown(c)
+		}
+	}
 	return true
+}
+
+// awaitingExpiry reports whether an ESP SA of c awaits its late expiry
+// event.
+func (l *ledger) awaitingExpiry(c *childSA) bool {
+	return slices.ContainsFunc(l.expiredPending, func(x pendingExpiry) bool { return x.c == c })
+}
+
+// childDown reports c, which left the IKE SA, to the ChildDown hook: at
+// once, or, while the expiry event of an ESP SA of c that the data plane
+// removed by itself is on its way, when the event arrives (lateExpiry)
+// or lateExpiryWait has passed (releaseHeldDowns).
+func (sa *ikeSA) childDown(c *childSA) {
+	if sa.awaitingExpiry(c) {
+		sa.heldDowns = append(sa.heldDowns, heldDown{c, time.Now().Add(lateExpiryWait)})
+		return
+	}
+	sa.fireChildDown(c)
+}
+
+func (sa *ikeSA) fireChildDown(c *childSA) {
+	if f := sa.e.cfg.hooks.ChildDown; f != nil {
+		f(sa.info(), c.fullInfo())
+	}
+}
+
+// releaseHeldDowns fires the held ChildDown hooks whose wait is over at
+// now, or all of them (the IKE SA ends: no event reaches it any more).
+func (sa *ikeSA) releaseHeldDowns(now time.Time, all bool) {
+	for i := 0; i < len(sa.heldDowns); i++ {
+		if h := sa.heldDowns[i]; all || !now.Before(h.until) {
+			sa.heldDowns = slices.Delete(sa.heldDowns, i, i+1)
+			i--
+			sa.fireChildDown(h.c)
+		}
+	}
+}
+
+// nextHeldDown is when the first held ChildDown is due (zero: none).
+func (l *ledger) nextHeldDown() time.Time {
+	var t time.Time
+	for _, h := range l.heldDowns {
+		if t.IsZero() || h.until.Before(t) {
+			t = h.until
+		}
+	}
+	return t
 }
 
 // retireExpired takes the ESP SA id, which the data plane removed at its
 // hard lifetime, out of c with the counters the expiry event carried.
-func (c *childSA) retireExpired(sa *ikeSA, id esp.SAID, st esp.SAStats) {
-	for i := range c.installed {
-		if c.installed[i].SPI == id.SPI && c.installed[i].Dir == id.Dir {
-			c.acct.addStats(id.Dir, st)
-			if dp := sa.e.cfg.dp; dp != nil {
-				// Normally gone already; a data plane that only reported
-				// the expiry must not keep the SA.
-				ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
-				dp.DeleteSA(ctx, c.installed[i])
-				cancel()
-			}
-			c.installed = append(c.installed[:i], c.installed[i+1:]...)
-			c.sas = append(c.sas[:i], c.sas[i+1:]...)
-			return
-		}
+func (c *childSA) retireExpired(id esp.SAID, st esp.SAStats) {
+	if c.plane.forget(id) {
+		c.acct.addStats(id.Dir, st)
 	}
 }
 
@@ -127,6 +200,7 @@ func (c *childSA) retireExpired(sa *ikeSA, id esp.SAID, st esp.SAStats) {
 // retired, to heir (c's successor of a rekey, or nil) or to the session.
 // c keeps its own copy for the ChildDown hook.
 func (sa *ikeSA) passOnCounters(c, heir *childSA) {
+	c.passedOn = true
 	if heir != nil {
 		heir.acct.add(c.acct)
 		return
@@ -138,16 +212,16 @@ func (sa *ikeSA) passOnCounters(c, heir *childSA) {
 }
 
 // fillCounters sets a CHILD SA snapshot's traffic counters.
-func (sa *ikeSA) fillCounters(c *childSA, ci *ipsec.ChildSAInfo) {
-	n := sa.childCounters(c)
+func (c *childSA) fillCounters(ci *ipsec.ChildSAInfo) {
+	n := c.counters()
 	ci.BytesIn, ci.BytesOut, ci.PacketsIn, ci.PacketsOut = n.bytesIn, n.bytesOut, n.pktsIn, n.pktsOut
 	ci.LastIn, ci.LastOut = n.lastIn, n.lastOut
 }
 
-// childInfo is c's snapshot with its counters, for hooks.
-func (sa *ikeSA) childInfo(c *childSA) ipsec.ChildSAInfo {
+// fullInfo is c's snapshot with its counters, for hooks.
+func (c *childSA) fullInfo() ipsec.ChildSAInfo {
 	ci := c.info()
-	sa.fillCounters(c, &ci)
+	c.fillCounters(&ci)
 	return ci
 }
 
@@ -187,7 +261,7 @@ type RekeyEvent struct {
 // childRekeyed reports the rekey of old into c.
 func (sa *ikeSA) childRekeyed(old, c *childSA) {
 	if f := sa.e.cfg.hooks.Rekeyed; f != nil {
-		f(RekeyEvent{Scope: RekeyChildren, IKE: sa.info(), Child: sa.childInfo(c), OldChild: sa.childInfo(old)})
+		f(RekeyEvent{Scope: RekeyChildren, IKE: sa.info(), Child: c.fullInfo(), OldChild: old.fullInfo()})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/internal/testnet"
@@ -435,6 +436,79 @@ func TestCountersSurviveHardExpiry(t *testing.T) {
 			if d := rec.ikeDowns[0]; d.BytesIn != in.Bytes || d.BytesOut != out.Bytes || d.PacketsIn != 7 || d.PacketsOut != 3 {
 				t.Errorf("delay %d ms: IKEDown after a hard expiry: in %d bytes/%d packets, out %d/%d; want %d/7, %d/3", seed, d.BytesIn, d.PacketsIn, d.BytesOut, d.PacketsOut, in.Bytes, out.Bytes)
 			}
+		})
+	}
+}
+
+// TestChildDownWaitsForLateExpiry: the data plane removes the gateway's
+// outbound SA at its hard lifetime but reports it only later, after the
+// inbound SA's expiry made the gateway delete the CHILD SA with the
+// client. ChildDown still carries the outbound SA's final counters (from
+// the late event): it waits for that event, a bounded time. An event
+// that never comes delays ChildDown by that bound only.
+func TestChildDownWaitsForLateExpiry(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		name := map[bool]string{true: "event late", false: "event lost"}[late]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				respCfg, initCfg := pskConfigs()
+				var rec downRecorder
+				p := newPair(t, respCfg, ike.WithHooks(rec.hooks()))
+				sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				send(t, p.initDP, p.respDP, 7, 1000)
+				send(t, p.respDP, p.initDP, 3, 500)
+				var in, out esp.SAID
+				for _, s := range p.respDP.SAs() {
+					if s.Dir == esp.DirIn {
+						in = s.ID()
+					} else {
+						out = s.ID()
+					}
+				}
+				deliver, ok := p.respDP.ExpireLate(out)
+				if !ok || !p.respDP.Expire(in, true) {
+					t.Fatal("gateway's ESP SAs not installed")
+				}
+				time.Sleep(time.Second) // the gateway deletes the CHILD SA with the client
+				synctest.Wait()
+				if n := len(p.respDP.SAs()) + len(p.initDP.SAs()); n != 0 {
+					t.Fatalf("%d ESP SAs still installed after the Delete", n)
+				}
+				if late {
+					deliver()
+				}
+				time.Sleep(10 * time.Second) // beyond the wait for a lost event
+				synctest.Wait()
+				rec.mu.Lock()
+				downs := rec.childDowns
+				rec.mu.Unlock()
+				if len(downs) != 1 {
+					t.Fatalf("%d ChildDown hooks, want 1", len(downs))
+				}
+				d := downs[0]
+				wantOut, wantPktsOut := uint64(1500), uint64(3)
+				if !late {
+					wantOut, wantPktsOut = 0, 0 // never reported: unknowable
+				}
+				if d.BytesIn != 7000 || d.PacketsIn != 7 || d.BytesOut != wantOut || d.PacketsOut != wantPktsOut {
+					t.Errorf("ChildDown: in %d bytes/%d packets, out %d/%d; want 7000/7, %d/%d", d.BytesIn, d.PacketsIn, d.BytesOut, d.PacketsOut, wantOut, wantPktsOut)
+				}
+				if err := sa.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				if len(rec.ikeDowns) != 1 || len(rec.childDowns) != 1 {
+					t.Fatalf("%d IKEDown and %d ChildDown hooks after Close, want 1 and 1", len(rec.ikeDowns), len(rec.childDowns))
+				}
+				if i := rec.ikeDowns[0]; i.BytesIn != 7000 || i.BytesOut != wantOut {
+					t.Errorf("IKEDown: in %d, out %d; want 7000, %d", i.BytesIn, i.BytesOut, wantOut)
+				}
+			})
 		})
 	}
 }

@@ -172,8 +172,8 @@ var errAuthzPending = errors.New("ike: authorization pending")
 
 // authzWaiting reports whether the request mid is the one waiting for
 // its authorization: its retransmissions get no answer yet.
-func (sa *ikeSA) authzWaiting(mid uint32) bool {
-	p := sa.authz.pending
+func (pa *peerAuth) authzWaiting(mid uint32) bool {
+	p := pa.authz.pending
 	return p != nil && p.mid == mid
 }
 

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,21 +17,19 @@ import (
 
 // childSA is one CHILD SA pair (RFC 7296 section 1.3) of an IKE SA.
 type childSA struct {
-	name      string
-	reqid     uint32
-	spiIn     uint32 // ours: the peer sends with it
-	spiOut    uint32 // the peer's
-	prop      proposal.Proposal
-	mode      esp.Mode
-	localTS   []esp.Selector
-	remoteTS  []esp.Selector
-	installed []esp.SAID
-	sas       []esp.SA  // copies of what was installed, for UpdateSA
-	rekeyAt   time.Time // our rekey of this CHILD SA (zero: none)
+	name     string
+	reqid    uint32
+	spiIn    uint32 // ours: the peer sends with it
+	spiOut   uint32 // the peer's
+	prop     proposal.Proposal
+	mode     esp.Mode
+	localTS  []esp.Selector
+	remoteTS []esp.Selector
+	plane    childPlane // its ESP SAs and policies in the data plane
+	rekeyAt  time.Time  // our rekey of this CHILD SA (zero: none)
 	// Rekey bookkeeping for collisions (RFC 7296 section 2.8.1).
 	ourRekey  *rekeyRecord // our completed rekey
 	peerRekey *rekeyRecord // the peer's rekey of the same SA
-	policies  []esp.Policy
 	encap     bool
 	// initiator: we initiated the exchange that created this CHILD SA,
 	// which decides which half of KEYMAT protects our traffic (RFC 7296
@@ -40,20 +37,21 @@ type childSA struct {
 	initiator   bool
 	established time.Time
 	keys        *kdf.ChildKeys
-	// deferOut, outDeferred and outDeadline: as responder of a CHILD
-	// rekey we install the new inbound SA at once but the outbound SA only
-	// when the initiator deletes the old one (or outDeadline passes), so
-	// we never send with keys the initiator may not have installed yet and
-	// no packet is lost (strongSwan does the same).
-	deferOut    bool
-	outDeferred *esp.SA
+	// deferOut: as responder of a CHILD rekey we install the new inbound
+	// SA at once but the outbound SA only when the initiator deletes the
+	// old one (or plane.outDeadline passes), so we never send with keys
+	// the initiator may not have installed yet and no packet is lost
+	// (strongSwan does the same).
+	deferOut bool
 	// offered are the proposals we offered for an additional CHILD SA
 	// with its own ChildConfig (nil: the IKE SA's first ChildConfig).
-	offered     proposal.List
-	outDeadline time.Time
+	offered proposal.List
 	// acct: traffic this CHILD SA took over from the SAs it replaced,
 	// plus its own read from SAs it already removed (accounting.go).
 	acct counters
+	// passedOn: acct went to the successor or the session (the CHILD SA
+	// left the data plane); a late expiry adds to both from then on.
+	passedOn bool
 }
 
 // deferredOutMax bounds how long a rekey responder keeps sending through
@@ -244,11 +242,11 @@ func hostSelector(a netip.Addr) esp.Selector {
 
 // childConfig picks the child configuration for a new CHILD SA: the first
 // one (configurations with several children select by TS later).
-func (sa *ikeSA) childConfig() ChildConfig {
-	if len(sa.cfg.Children) > 0 {
-		return sa.cfg.Children[0]
+func (pa *peerAuth) childConfig() ChildConfig {
+	if len(pa.cfg.Children) > 0 {
+		return pa.cfg.Children[0]
 	}
-	return ChildConfig{Name: sa.cfg.Name}
+	return ChildConfig{Name: pa.cfg.Name}
 }
 
 func (c ChildConfig) proposals() proposal.List {
@@ -334,12 +332,12 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 }
 
 // childKeys derives the CHILD SA keys (RFC 7296 section 2.17).
-func (sa *ikeSA) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
+func (n *negotiated) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
 	_, _, encLen, integLen, err := keyLengths(c.prop)
 	if err != nil {
 		return err
 	}
-	keys, err := kdf.ChildSAKeys(sa.prf, sa.keys.SKd, ni, nr, secrets, encLen, integLen)
+	keys, err := kdf.ChildSAKeys(n.prf, n.keys.SKd, ni, nr, secrets, encLen, integLen)
 	if err != nil {
 		return err
 	}
@@ -347,15 +345,16 @@ func (sa *ikeSA) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
 	return nil
 }
 
-// install puts the CHILD SA pair and its policies into the data plane.
-func (c *childSA) install(sa *ikeSA) error {
+// installChild puts the CHILD SA pair c and its policies into the data
+// plane, through c's handle.
+func (sa *ikeSA) installChild(c *childSA) error {
 	c.established = sa.e.cfg.now()
 	sa.writeChildKeyLog(c)
-	dp := sa.e.cfg.dp
-	if dp == nil {
+	c.plane.dp = sa.e.cfg.dp
+	if c.plane.dp == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
+	ctx, cancel := dpContext()
 	defer cancel()
 	encr, integ := c.prop.Encr[0], integOf(c.prop)
 	esn := len(c.prop.ESN) > 0 && c.prop.ESN[0] == proposal.ESNOn
@@ -384,16 +383,10 @@ func (c *childSA) install(sa *ikeSA) error {
 		Encr: encr.ID, EncrKeyBits: int(encr.KeyLen), Integ: integ, EncrKey: outEnc, IntegKey: outInt, ESN: esn, ReqID: c.reqid,
 		NATKeepalive: sa.natLocal, Lifetime: life, IfID: cc.IfID}
 	for _, s := range []*esp.SA{in, out} {
-		if s.Dir == esp.DirOut && c.deferOut {
-			c.outDeferred, c.outDeadline = s, time.Now().Add(deferredOutMax)
-			continue
-		}
-		if err := dp.AddSA(ctx, s); err != nil {
-			c.remove(sa)
+		if err := c.plane.addSA(ctx, s, s.Dir == esp.DirOut && c.deferOut); err != nil {
+			sa.removeChild(c)
 			return fmt.Errorf("ike: data plane: add SA %s: %w", s.ID(), err)
 		}
-		c.installed = append(c.installed, s.ID())
-		c.sas = append(c.sas, *s)
 	}
 	if sa.policyHolder(c.reqid, c) != nil {
 		// A rekey: the policies stay with the ReqID and the data plane
@@ -409,48 +402,30 @@ func (c *childSA) install(sa *ikeSA) error {
 				{Dir: esp.DirOut, Src: l, Dst: r, Action: esp.ActionProtect, ReqID: c.reqid, IfID: cc.IfID},
 				{Dir: esp.DirIn, Src: r, Dst: l, Action: esp.ActionProtect, ReqID: c.reqid, IfID: cc.IfID},
 			} {
-				if err := dp.AddPolicy(ctx, p); err != nil {
-					c.remove(sa)
+				if err := c.plane.addPolicy(ctx, p); err != nil {
+					sa.removeChild(c)
 					return fmt.Errorf("ike: data plane: add policy: %w", err)
 				}
-				c.policies = append(c.policies, p)
 			}
 		}
 	}
 	return nil
 }
 
-// activateOut installs a deferred outbound SA (see deferOut), with the
+// activateOut installs c's deferred outbound SA (see deferOut), with the
 // IKE SA's current addresses (MOBIKE may have moved them meanwhile).
-func (c *childSA) activateOut(sa *ikeSA) {
-	s := c.outDeferred
-	if s == nil {
-		return
-	}
-	c.outDeferred, c.outDeadline = nil, time.Time{}
-	dp := sa.e.cfg.dp
-	if dp == nil {
-		return
-	}
-	if c.encap {
-		s.Src, s.Dst, s.NATKeepalive = sa.local, sa.remote, sa.natLocal
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
-	defer cancel()
-	if err := dp.AddSA(ctx, s); err != nil {
+func (sa *ikeSA) activateOut(c *childSA) {
+	if ok, err := c.plane.activateOut(c.encap, sa.local, sa.remote, sa.natLocal); ok && err != nil {
 		sa.log.Warn("data plane: add outbound SA of rekeyed CHILD SA", "child_sa", c.name, "err", err)
-		return
 	}
-	c.installed = append(c.installed, s.ID())
-	c.sas = append(c.sas, *s)
 }
 
 // activateSuccessors installs the deferred outbound SAs of old's
 // successors before old goes: traffic moves to the new keys.
 func (sa *ikeSA) activateSuccessors(old *childSA) {
 	for _, x := range sa.children {
-		if x != old && x.reqid == old.reqid && x.outDeferred != nil {
-			x.activateOut(sa)
+		if x != old && x.reqid == old.reqid && x.plane.outDeferred != nil {
+			sa.activateOut(x)
 		}
 	}
 }
@@ -458,68 +433,42 @@ func (sa *ikeSA) activateSuccessors(old *childSA) {
 // activateDueOutbound installs deferred outbound SAs whose wait is over.
 func (sa *ikeSA) activateDueOutbound(now time.Time) {
 	for _, c := range sa.children {
-		if c.outDeferred != nil && !now.Before(c.outDeadline) {
-			c.activateOut(sa)
+		if c.plane.outDeferred != nil && !now.Before(c.plane.outDeadline) {
+			sa.activateOut(c)
 		}
 	}
 }
 
-// removeOut takes the CHILD SA's outbound SA out of the data plane; the
-// inbound one stays until the peer confirms the Delete.
-func (c *childSA) removeOut(sa *ikeSA) {
-	dp := sa.e.cfg.dp
-	if dp == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
-	defer cancel()
-	for i := 0; i < len(c.installed); i++ {
-		if c.installed[i].Dir != esp.DirOut {
-			continue
-		}
-		c.retire(sa, c.installed[i])
-		if err := dp.DeleteSA(ctx, c.installed[i]); err != nil {
-			sa.log.Debug("data plane: delete outbound SA", "child_sa", c.name, "err", err)
-		}
-		c.installed = append(c.installed[:i], c.installed[i+1:]...)
-		c.sas = append(c.sas[:i], c.sas[i+1:]...)
-		i--
-	}
+// removeOut takes c's outbound SA out of the data plane; the inbound one
+// stays until the peer confirms the Delete.
+func (sa *ikeSA) removeOut(c *childSA) {
+	sa.book(c, c.plane.removeOut())
 }
 
-// remove takes the CHILD SA out of the data plane.
-func (c *childSA) remove(sa *ikeSA) {
+// removeChild takes the CHILD SA c out of the data plane and passes its
+// counters on.
+func (sa *ikeSA) removeChild(c *childSA) {
 	if c.keys != nil {
 		c.keys.Wipe()
 	}
-	c.outDeferred = nil
-	dp := sa.e.cfg.dp
-	if dp == nil {
+	if c.plane.dp == nil {
+		c.plane.outDeferred = nil
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
-	defer cancel()
 	heir := sa.sibling(c)
-	if heir != nil && c.policies != nil {
-		// The policies belong to the ReqID, which a rekeyed SA still uses.
-		heir.policies, c.policies = c.policies, nil
+	var hp *childPlane
+	if heir != nil {
+		hp = &heir.plane
 	}
-	for _, p := range c.policies {
-		dp.DeletePolicy(ctx, p)
-	}
-	for _, id := range c.installed {
-		c.retire(sa, id) // the final counters, before they are gone
-		dp.DeleteSA(ctx, id)
-	}
+	sa.book(c, c.plane.remove(hp))
 	sa.passOnCounters(c, heir)
-	c.policies, c.installed, c.sas = nil, nil, nil
 }
 
 // sibling returns another live CHILD SA with c's ReqID (the rekeyed one
 // or its successor), if any.
 func (sa *ikeSA) sibling(c *childSA) *childSA {
 	for _, x := range sa.children {
-		if x != c && x.reqid == c.reqid && x.installed != nil {
+		if x != c && x.reqid == c.reqid && x.plane.installed != nil {
 			return x
 		}
 	}
@@ -530,46 +479,20 @@ func (sa *ikeSA) sibling(c *childSA) *childSA {
 // of reqid.
 func (sa *ikeSA) policyHolder(reqid uint32, c *childSA) *childSA {
 	for _, x := range sa.children {
-		if x != c && x.reqid == reqid && x.policies != nil {
+		if x != c && x.reqid == reqid && x.plane.policies != nil {
 			return x
 		}
 	}
 	return nil
 }
 
-// updateAddresses moves the CHILD SA's outer addresses in the data plane
-// to the IKE SA's current path: a NAT rebinding or a MOBIKE move, which
-// may also switch UDP encapsulation on or off (RFC 4555 section 3.5).
-func (c *childSA) updateAddresses(sa *ikeSA) {
-	dp := sa.e.cfg.dp
+// moveChild moves c's outer addresses in the data plane to the IKE SA's
+// current path: a NAT rebinding or a MOBIKE move, which may also switch
+// UDP encapsulation on or off (RFC 4555 section 3.5).
+func (sa *ikeSA) moveChild(c *childSA) {
 	c.encap = sa.udpEncap()
-	if dp == nil {
-		return
-	}
-	local, remote := sa.local, sa.remote
-	if !c.encap {
-		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
-	defer cancel()
-	// UpdateSA takes the whole SA; only addresses, ports and the
-	// keepalive flag may differ from what was installed.
-	for i, id := range c.installed {
-		upd := c.sas[i]
-		if id.Dir == esp.DirOut {
-			upd.Src, upd.Dst, upd.NATKeepalive = local, remote, sa.natLocal
-		} else {
-			upd.Src, upd.Dst = remote, local
-		}
-		if upd.Src == c.sas[i].Src && upd.Dst == c.sas[i].Dst && upd.NATKeepalive == c.sas[i].NATKeepalive {
-			continue
-		}
-		if err := dp.UpdateSA(ctx, id, &upd); err != nil {
-			sa.log.Warn("data plane: update SA addresses", "child_sa", c.name, "err", err)
-			continue
-		}
-		c.sas[i] = upd
-		c.installed[i] = upd.ID()
+	for _, err := range c.plane.move(c.encap, sa.local, sa.remote, sa.natLocal) {
+		sa.log.Warn("data plane: update SA addresses", "child_sa", c.name, "err", err)
 	}
 }
 

@@ -20,7 +20,9 @@
 // Errors: Dial and the hooks return errors that errors.Is classifies with
 // this package's sentinels (ErrAuthFailed, ErrNoProposalChosen,
 // ErrTSUnacceptable, ErrTimeout, ...) whichever side refused; a
-// *NotifyError tells the notification and the side.
+// *NotifyError tells the notification and the side. SA.Err tells why a
+// client's IKE SA ended: ErrPeerDeleted when the gateway deleted it, nil
+// after our own Close.
 //
 // Tests: package ike/iketest runs a responder and an initiator over an
 // in-memory network, with a recording data plane and a fixed random
@@ -182,25 +184,55 @@
 // WithKeyLogWriter writes Wireshark's decryption tables on purpose.
 package ike
 
-// Files, for contributors (not part of the package documentation):
+// Files, for contributors (not part of the package documentation). An
+// IKE SA (ikeSA, sa.go) is made of named parts, each a type with the code
+// that touches only it; what spans parts stays on ikeSA. One line per
+// file, what it owns:
 //
-//	engine.go          the engine: transport registration, SPIs, dispatch, saTable, shutdown
+//	doc.go             this package documentation and file map
+//	engine.go          the engine: Conn, transport registration, SPIs, dispatch, the saTable, shutdown
 //	router.go          routing a transport's messages to the engines that share it
-//	sa.go              the IKE SA goroutine: start, run loop, timer, destroy, snapshot
-//	exchange.go        the exchange layer: requests, message IDs, window, retransmission,
-//	                   SK/SKF, fragments, cached responses, dispatch to the exchanges
-//	exchange_init.go   IKE_SA_INIT, both roles (initiation, negotiated)
-//	exchange_auth.go   IKE_AUTH, both roles, and the configuration payload (peerAuth, leaseState)
+//	transport.go       ListenUDP's Transport: UDP 500/4500 sockets, ESP-in-UDP and keepalive sorting
+//	sa.go              ikeSA and its parts; loop (the goroutine: inbox, commands, one timer),
+//	                   destroy, the snapshot
+//	exchange.go        exchanger (message IDs, window, queue, cached responses, SK/SKF
+//	                   sealing and opening, fragments, retransmission) and the dispatch of
+//	                   requests and responses to the exchanges
+//	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features)
+//	exchange_auth.go   IKE_AUTH, both roles, and the configuration payload: peerAuth, leaseState
 //	exchange_eap.go    EAP inside IKE_AUTH, both roles
-//	exchange_child.go  CREATE_CHILD_SA, both roles: new CHILD SAs, CHILD and IKE rekeys
-//	informational.go   Delete and liveness; mobike.go MOBIKE; redirect.go REDIRECT
-//	rekey.go           rekey timers, collisions, hand-over (renewal); reauth.go reauthentication
-//	child.go           CHILD SA selectors and their data plane state
-//	auth.go, cert.go   AUTH payloads and peer certificates; authorize.go Hooks.Authorize
-//	preauth.go         pre-authentication limits (admission); cookie.go cookies; nonce.go nonces
-//	natd.go            NAT detection and forced encapsulation (path)
-//	identity_caps.go   per-identity limits; session.go sessions; accounting.go counters
-//	terminate.go       ending sessions; dpevents.go data plane events
-//	responder.go, initiator.go, handle.go   the public Responder, Initiator and SA with all
-//	                   their methods; options.go every Option; options_role.go role checks
-//	config.go, hooks.go, errors.go, proposals.go, secrets.go, keylog.go, transport.go
+//	exchange_child.go  CREATE_CHILD_SA, both roles: new CHILD SAs, CHILD and IKE SA rekeys
+//	informational.go   INFORMATIONAL, both roles, with its state (informational): liveness,
+//	                   Deletes of CHILD SAs and of the IKE SA, the peer's requests
+//	mobike.go          MOBIKE (RFC 4555): address updates, return routability
+//	redirect.go        REDIRECT (RFC 5685) at IKE_SA_INIT, in IKE_AUTH and for established SAs
+//	rekey.go           rekey timers, collisions, the old IKE SA's Delete, hand-over (renewal)
+//	reauth.go          reauthentication, make before break, and AUTH_LIFETIME
+//	child.go           CHILD SAs: selectors and narrowing, ESP selection, installing,
+//	                   moving and removing them through their handle
+//	child_plane.go     childPlane, a CHILD SA's handle on the data plane: its ESP SAs and
+//	                   policies, their counters
+//	dpevents.go        data plane events (soft and hard expiry) to the SA owning the CHILD SA
+//	accounting.go      traffic counters over rekeys, the ledger of late expiries (held
+//	                   ChildDowns), rekey events, the Accounting interface
+//	session.go         sessions: SessionID, NAS-Port, a reauthenticating client's session
+//	terminate.go       ending sessions (Responder.Terminate and friends)
+//	natd.go            NAT detection (RFC 7296 section 2.23) and the path (addresses, NAT state)
+//	preauth.go         pre-authentication limits per source, key exchange pool (admission)
+//	cookie.go          COOKIE (RFC 7296 section 2.6): the secret, making and checking cookies
+//	nonce.go           our nonces and the checks of the peer's
+//	auth.go            AUTH payloads: PSK, RSA, ECDSA, RFC 7427 signatures; ErrAuthFailed
+//	cert.go            verifying peer certificates, gateway EKU, identity in certificate
+//	authorize.go       Hooks.Authorize: AuthRequest, AuthDecision, its goroutine
+//	identity_caps.go   per-identity limits (IdentityLimits): IKE SAs and leases an identity holds
+//	proposals.go       IKE and ESP proposals between package proposal and ike/wire
+//	secrets.go         wiping key material and secrets when an SA ends
+//	keylog.go          WithKeyLogWriter: Wireshark's IKEv2 and ESP decryption tables
+//	config.go          PeerConfig, ChildConfig, LocalAuth, RemoteAuth, PeerLookup, StaticPeers
+//	hooks.go           Hooks, Alert, AlertKind
+//	errors.go          NotifyError and the exported sentinel errors
+//	options.go         every Option and the engine's configuration
+//	options_role.go    options refused by the other role's constructor
+//	responder.go       Responder and all its methods
+//	initiator.go       Initiator and all its methods
+//	handle.go          SA, the Dial handle, and all its methods

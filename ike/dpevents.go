@@ -116,7 +116,7 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 			sa.log.Info("CHILD SA reached its hard lifetime", "child_sa", c.name, "spi_in", c.spiIn)
 			// The data plane removed the SA: its last counters come with
 			// the event, as SAStats cannot read them any more.
-			c.retireExpired(sa, ev.SA, ev.Stats)
+			c.retireExpired(ev.SA, ev.Stats)
 			if !sa.childDeleteQueued(c) { // both SAs of the pair expire, one Delete
 				sa.queueRequest(sa.deleteChildRequest(c))
 			}
@@ -127,10 +127,8 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 // childByInstalled finds the CHILD SA that installed the data plane SA id.
 func (sa *ikeSA) childByInstalled(id esp.SAID) *childSA {
 	for _, c := range sa.children {
-		for _, x := range c.installed {
-			if x.SPI == id.SPI && x.Dir == id.Dir {
-				return c
-			}
+		if c.plane.has(id) {
+			return c
 		}
 	}
 	return nil

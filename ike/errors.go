@@ -94,6 +94,13 @@ var (
 	ErrTimeout = errors.New("ike: peer did not respond")
 	// ErrClosed: the SA or engine was closed.
 	ErrClosed = errors.New("ike: closed")
+	// ErrPeerDeleted: the peer ended the IKE SA with an INFORMATIONAL
+	// Delete (RFC 7296 section 1.4.1), e.g. a gateway that terminated the
+	// session or shut down. SA.Err returns it; it is distinct from our own
+	// Close (SA.Err nil), a dead peer (ErrTimeout) and a refused
+	// authentication (ErrAuthFailed). The hooks keep nil for this orderly
+	// end: an IKEDown with a nil error is a Delete by either side.
+	ErrPeerDeleted = errors.New("ike: deleted by the peer")
 	// ErrProtocol: the peer's message broke the protocol (missing or
 	// unexpected payloads); wrapped with details. Matches the
 	// notifications UNSUPPORTED_CRITICAL_PAYLOAD, INVALID_MAJOR_VERSION,

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/netip"
 	"time"
 
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
 )
 
 // The exchange layer of an IKE SA (RFC 7296 sections 2.1-2.3, RFC 7383):
@@ -51,8 +53,11 @@ type request struct {
 // exchanger is the exchange layer of an IKE SA (RFC 7296 section 2.3,
 // window size 1): the message IDs, our one outstanding request and the
 // ones queued behind it, the cached response to the peer's last request
-// (resent for a retransmission) and the reassembly of fragmented
-// messages (RFC 7383).
+// (resent for a retransmission), encryption and integrity of SK and SKF
+// payloads, the reassembly of fragmented messages (RFC 7383) and the
+// retransmission schedule. Its methods touch nothing else of the SA; the
+// SA's methods below put its output on the wire (the path is the SA's)
+// and dispatch what it accepts to the exchanges.
 type exchanger struct {
 	nextMID      uint32 // message ID of our next request
 	pending      *request
@@ -63,11 +68,207 @@ type exchanger struct {
 	haveLastResp bool
 	reqFrags     wire.Reassembler
 	respFrags    wire.Reassembler
+	in, out      alg.Crypter // SK keys, from IKE_SA_INIT (nil before)
+	fragOK       bool        // RFC 7383 fragmentation negotiated
+	rt           retransmission
+	rnd          io.Reader // the engine's random source, for IVs and padding
+}
+
+// retransmission is the schedule of our requests (WithRetransmission).
+type retransmission struct {
+	timeout time.Duration // after the first transmission
+	base    float64       // each further timeout is base times longer
+	tries   int           // retransmissions before the peer is given up
+}
+
+func newExchanger(e *engine) exchanger {
+	return exchanger{rt: e.cfg.rt, rnd: lockedReader{&e.randMu, e.cfg.rand}}
 }
 
 // backoff is the timeout after the n-th transmission (n starting at 0).
-func (sa *ikeSA) backoff(n int) time.Duration {
-	return time.Duration(float64(sa.e.cfg.rtTimeout) * math.Pow(sa.e.cfg.rtBase, float64(n)))
+func (x *exchanger) backoff(n int) time.Duration {
+	return time.Duration(float64(x.rt.timeout) * math.Pow(x.rt.base, float64(n)))
+}
+
+// seal builds and encrypts a message, fragmenting it when both sides
+// support RFC 7383 and it exceeds maxLen.
+func (x *exchanger) seal(h wire.Header, inner []wire.Payload, maxLen int) ([][]byte, error) {
+	m := &wire.Message{Header: h, Payloads: []wire.Payload{&wire.SK{Payloads: inner}}}
+	b, err := m.AppendSealed(nil, x.out, x.rnd)
+	if err != nil {
+		return nil, err
+	}
+	if x.fragOK && len(b) > maxLen {
+		return m.AppendFragments(nil, x.out, x.rnd, maxLen)
+	}
+	return [][]byte{b}, nil
+}
+
+// open decrypts the SK payload or adds an SKF fragment. It returns the
+// inner payloads once the message is complete; ok is false while
+// fragments are missing or when the message is not authentic (err says
+// why, for the log).
+func (x *exchanger) open(m *wire.Message, frags *wire.Reassembler) (inner []wire.Payload, ok bool, err error) {
+	if len(m.Payloads) == 0 {
+		return nil, false, nil
+	}
+	switch sk := m.Payloads[len(m.Payloads)-1].(type) {
+	case *wire.SK:
+		if _, err := sk.Open(x.in, nil); err != nil {
+			return nil, false, fmt.Errorf("message fails integrity or decoding: %w", err)
+		}
+		return sk.Payloads, true, nil
+	case *wire.SKF:
+		if !x.fragOK {
+			return nil, false, nil
+		}
+		if _, err := sk.Open(x.in, nil); err != nil {
+			return nil, false, fmt.Errorf("fragment fails integrity: %w", err)
+		}
+		done, err := frags.Add(m.Header.MessageID, sk)
+		if err != nil || !done {
+			return nil, false, nil
+		}
+		first, plain := frags.Result()
+		ps, err := wire.ParsePayloads(first, plain)
+		if err != nil {
+			return nil, false, fmt.Errorf("reassembled message: %w", err)
+		}
+		return ps, true, nil
+	}
+	return nil, false, nil
+}
+
+// next takes the request to send next, if the window is free.
+func (x *exchanger) next() *request {
+	if x.pending != nil || len(x.queue) == 0 {
+		return nil
+	}
+	r := x.queue[0]
+	x.queue = x.queue[1:]
+	return r
+}
+
+// sent makes r, encoded as pkts with the next message ID, the request in
+// flight.
+func (x *exchanger) sent(r *request, pkts [][]byte) {
+	r.mid, r.packets, r.next = x.nextMID, pkts, time.Now().Add(x.backoff(0))
+	x.nextMID++
+	x.pending = r
+}
+
+// busy reports whether an exchange of ours is in flight or queued.
+func (x *exchanger) busy() bool { return x.pending != nil || len(x.queue) > 0 }
+
+// requests returns the request in flight (if any) and the queued ones.
+func (x *exchanger) requests() []*request {
+	out := make([]*request, 0, 1+len(x.queue))
+	if x.pending != nil {
+		out = append(out, x.pending)
+	}
+	return append(out, x.queue...)
+}
+
+// findRequest reports whether a request of kind, for child c if c is not
+// nil, is in flight or queued.
+func (x *exchanger) findRequest(kind reqKind, c *childSA) bool {
+	for _, r := range x.requests() {
+		if r.kind == kind && (c == nil || r.child == c) {
+			return true
+		}
+	}
+	return false
+}
+
+// takeQueue empties the queue and returns what was in it.
+func (x *exchanger) takeQueue() []*request {
+	q := x.queue
+	x.queue = nil
+	return q
+}
+
+// abortAll drops every request, telling their owners err.
+func (x *exchanger) abortAll(err error) {
+	for _, r := range x.requests() {
+		if r.abort != nil {
+			r.abort(err)
+		}
+	}
+	x.pending, x.queue = nil, nil
+}
+
+// retransmitAt is when the request in flight is due again (zero: none).
+func (x *exchanger) retransmitAt() time.Time {
+	if x.pending == nil {
+		return time.Time{}
+	}
+	return x.pending.next
+}
+
+// retransmit returns the request in flight if it is due at now, counting
+// the try; giveUp is set when its retransmissions are used up.
+func (x *exchanger) retransmit(now time.Time) (r *request, giveUp bool) {
+	r = x.pending
+	if r == nil || now.Before(r.next) {
+		return nil, false
+	}
+	if r.tries >= x.rt.tries {
+		return r, true
+	}
+	r.tries++
+	r.next = now.Add(x.backoff(r.tries))
+	return r, false
+}
+
+// replyTo returns the request in flight that the response m answers, or
+// nil.
+func (x *exchanger) replyTo(m *wire.Message) *request {
+	r := x.pending
+	if r == nil || m.Header.MessageID != r.mid || m.Header.Exchange != r.exchange {
+		return nil
+	}
+	return r
+}
+
+// repeated tells whether the peer's request m, arriving as p, is a
+// retransmission of the one answered last (RFC 7296 section 2.1), and if
+// so the cached response to resend: only an exact copy of a packet of
+// the request (or a fragment of it, RFC 7383 section 2.6.2) gets it, so
+// spoofed packets cannot make us send. old is set for any message ID
+// that is not the one expected next: such requests are not processed.
+func (x *exchanger) repeated(p Packet, m *wire.Message) (resend [][]byte, old bool) {
+	mid := m.Header.MessageID
+	if x.haveLastResp && mid+1 == x.peerMID {
+		if h := reqHash(p); h == x.lastReqHash || x.isFragmentOfLast(m) {
+			return x.lastResp, true
+		}
+		return nil, true
+	}
+	return nil, mid != x.peerMID
+}
+
+// isFragmentOfLast reports whether m is a fragment of the request answered
+// last (the peer retransmits fragments; RFC 7383 section 2.6.2).
+func (x *exchanger) isFragmentOfLast(m *wire.Message) bool {
+	if len(m.Payloads) == 0 {
+		return false
+	}
+	f, ok := m.Payloads[len(m.Payloads)-1].(*wire.SKF)
+	if !ok || f.Number != 1 {
+		return false
+	}
+	_, err := f.Open(x.in, nil)
+	return err == nil
+}
+
+// answering records the peer's request p, being processed now.
+func (x *exchanger) answering(p Packet) { x.lastReqHash = reqHash(p) }
+
+// cacheResponse caches pkts, our response to the peer's request mid, for its
+// retransmissions, and moves on to the next message ID.
+func (x *exchanger) cacheResponse(mid uint32, pkts [][]byte) {
+	x.lastResp, x.haveLastResp = pkts, true
+	x.peerMID = mid + 1
 }
 
 func (sa *ikeSA) sendPackets(pkts [][]byte) { sa.sendPacketsTo(pkts, sa.local, sa.remote) }
@@ -83,14 +284,8 @@ func (sa *ikeSA) sendPacketsTo(pkts [][]byte, local, remote netip.AddrPort) {
 	}
 }
 
-// natt reports whether the SA uses the NAT-T port.
-func (sa *ikeSA) natt() bool {
-	_, port := sa.e.conn.Ports()
-	return sa.local.Port() == port
-}
-
-// encode builds and encrypts a message, fragmenting it when both sides
-// support RFC 7383 and it exceeds the fragment size.
+// encode builds and encrypts a message of this SA (its SPIs, our role),
+// fragmented to the path's fragment size where negotiated.
 func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload) ([][]byte, error) {
 	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, MessageID: mid}
 	if sa.weInitiated {
@@ -99,21 +294,11 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner
 	if response {
 		h.Flags |= wire.FlagResponse
 	}
-	m := &wire.Message{Header: h, Payloads: []wire.Payload{&wire.SK{Payloads: inner}}}
-	rnd := lockedReader{&sa.e.randMu, sa.e.cfg.rand}
-	b, err := m.AppendSealed(nil, sa.out, rnd)
-	if err != nil {
-		return nil, err
-	}
 	mtu := DefaultFragmentMTU
 	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
 		mtu = sa.cfg.FragmentMTU
 	}
-	maxLen := wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt())
-	if sa.fragOK && len(b) > maxLen {
-		return m.AppendFragments(nil, sa.out, rnd, maxLen)
-	}
-	return [][]byte{b}, nil
+	return sa.seal(h, inner, wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt()))
 }
 
 // queueRequest adds an exchange we initiate; it is sent when the previous
@@ -124,9 +309,11 @@ func (sa *ikeSA) queueRequest(r *request) {
 }
 
 func (sa *ikeSA) sendNext() {
-	for sa.pending == nil && len(sa.queue) > 0 && sa.state != stateDead {
-		r := sa.queue[0]
-		sa.queue = sa.queue[1:]
+	for sa.state != stateDead {
+		r := sa.next()
+		if r == nil {
+			return
+		}
 		inner, err := r.build()
 		if err != nil {
 			sa.log.Warn("cannot build request", "exchange", r.exchange.String(), "err", err)
@@ -137,9 +324,7 @@ func (sa *ikeSA) sendNext() {
 			sa.log.Warn("cannot encode request", "exchange", r.exchange.String(), "err", err)
 			continue
 		}
-		r.mid, r.packets, r.next = sa.nextMID, pkts, time.Now().Add(sa.backoff(0))
-		sa.nextMID++
-		sa.pending = r
+		sa.sent(r, pkts)
 		sa.logMessage("sending", r.exchange, false, r.mid, inner, len(pkts))
 		sa.sendPackets(pkts)
 	}
@@ -171,58 +356,24 @@ func (sa *ikeSA) handlePacket(p Packet) {
 	}
 }
 
-// decrypt opens the SK payload or adds an SKF fragment. It returns the
-// inner payloads once the message is complete; ok is false while
-// fragments are missing or when the message is not authentic.
-func (sa *ikeSA) decrypt(m *wire.Message, frags *wire.Reassembler) (inner []wire.Payload, ok bool) {
-	if len(m.Payloads) == 0 {
-		return nil, false
+// decrypt opens the SK payload or adds an SKF fragment (see
+// exchanger.open), logging what it drops.
+func (sa *ikeSA) decrypt(m *wire.Message, frags *wire.Reassembler) ([]wire.Payload, bool) {
+	inner, ok, err := sa.open(m, frags)
+	if err != nil {
+		sa.log.Debug("dropping "+err.Error(), "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID)
 	}
-	switch sk := m.Payloads[len(m.Payloads)-1].(type) {
-	case *wire.SK:
-		if _, err := sk.Open(sa.in, nil); err != nil {
-			sa.log.Debug("dropping message that fails integrity or decoding", "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID, "err", err)
-			return nil, false
-		}
-		return sk.Payloads, true
-	case *wire.SKF:
-		if !sa.fragOK {
-			return nil, false
-		}
-		if _, err := sk.Open(sa.in, nil); err != nil {
-			sa.log.Debug("dropping fragment that fails integrity", "mid", m.Header.MessageID, "err", err)
-			return nil, false
-		}
-		done, err := frags.Add(m.Header.MessageID, sk)
-		if err != nil || !done {
-			return nil, false
-		}
-		first, plain := frags.Result()
-		ps, err := wire.ParsePayloads(first, plain)
-		if err != nil {
-			sa.log.Debug("dropping reassembled message", "err", err)
-			return nil, false
-		}
-		return ps, true
-	}
-	return nil, false
+	return inner, ok
 }
 
 func reqHash(p Packet) [sha256.Size]byte { return sha256.Sum256(p.Data) }
 
 func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	mid := m.Header.MessageID
-	if sa.haveLastResp && mid+1 == sa.peerMID {
+	if resend, old := sa.repeated(p, m); old {
 		// A retransmitted request gets the cached response, never a
-		// second processing (RFC 7296 section 2.1). Only an exact copy
-		// of a packet of the request triggers it, so spoofed packets
-		// cannot make us send.
-		if h := reqHash(p); h == sa.lastReqHash || sa.isFragmentOfLast(m) {
-			sa.sendPacketsTo(sa.lastResp, p.Local, p.Remote)
-		}
-		return
-	}
-	if mid != sa.peerMID {
+		// second processing (RFC 7296 section 2.1).
+		sa.sendPacketsTo(resend, p.Local, p.Remote)
 		return
 	}
 	if sa.authzWaiting(mid) {
@@ -247,8 +398,8 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		sa.log.Debug("ignoring INFORMATIONAL before IKE_AUTH completed", "mid", mid, "state", sa.state.String())
 		return
 	}
-	sa.lastReqHash = reqHash(p)
-	sa.lastRecv = time.Now()
+	sa.answering(p)
+	sa.heard(time.Now())
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
 	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
 		// RFC 7296 section 2.23: after NAT detection the initiator floats
@@ -297,28 +448,13 @@ func (sa *ikeSA) answerRequest(exch wire.ExchangeType, mid uint32, resp []wire.P
 	}
 }
 
-// isFragmentOfLast reports whether m is a fragment of the request answered
-// last (the peer retransmits fragments; RFC 7383 section 2.6.2).
-func (sa *ikeSA) isFragmentOfLast(m *wire.Message) bool {
-	if len(m.Payloads) == 0 {
-		return false
-	}
-	f, ok := m.Payloads[len(m.Payloads)-1].(*wire.SKF)
-	if !ok || f.Number != 1 {
-		return false
-	}
-	_, err := f.Open(sa.in, nil)
-	return err == nil
-}
-
 func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payload) {
 	pkts, err := sa.encode(exch, true, mid, inner)
 	if err != nil {
 		sa.log.Warn("cannot encode response", "exchange", exch.String(), "err", err)
 		return
 	}
-	sa.lastResp, sa.haveLastResp = pkts, true
-	sa.peerMID = mid + 1
+	sa.cacheResponse(mid, pkts)
 	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
 	if sa.reqFrom.Remote.IsValid() {
 		sa.sendPacketsTo(pkts, sa.reqFrom.Local, sa.reqFrom.Remote)
@@ -328,8 +464,8 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 }
 
 func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
-	r := sa.pending
-	if r == nil || m.Header.MessageID != r.mid || m.Header.Exchange != r.exchange {
+	r := sa.replyTo(m)
+	if r == nil {
 		return
 	}
 	inner, ok := sa.decrypt(m, &sa.respFrags)
@@ -337,7 +473,7 @@ func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
 		return
 	}
 	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
-	sa.lastRecv = time.Now()
+	sa.heard(time.Now())
 	sa.pending = nil
 	if err := r.onReply(m, inner); err != nil {
 		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)

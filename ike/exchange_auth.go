@@ -180,24 +180,24 @@ func (sa *ikeSA) verifyPeerAuth(ap *authPayloads, id ipsec.Identity, octets []by
 // Remote.AllowAnyEKU) and, without a configured RemoteID, the address we
 // dialed among its names, so that another certificate of the same CA
 // cannot pass for the gateway.
-func (sa *ikeSA) checkGatewayCert(leaf *x509.Certificate) error {
-	if !sa.cfg.Remote.AllowAnyEKU {
+func (pa *peerAuth) checkGatewayCert(leaf *x509.Certificate) error {
+	if !pa.cfg.Remote.AllowAnyEKU {
 		if err := gatewayEKU(leaf); err != nil {
 			return err
 		}
 	}
-	if gw := sa.cfg.gatewayID; sa.cfg.RemoteID.IsZero() && !gw.IsZero() && !certMatchesID(leaf, gw) {
+	if gw := pa.cfg.gatewayID; pa.cfg.RemoteID.IsZero() && !gw.IsZero() && !certMatchesID(leaf, gw) {
 		return fmt.Errorf("%w: gateway certificate %q does not name %s, the address we connected to (set PeerConfig.RemoteID to the identity the gateway proves)", ErrAuthFailed, leaf.Subject.String(), gw)
 	}
 	return nil
 }
 
 // certPayloads returns our CERT payloads (leaf first) per the policy.
-func (sa *ikeSA) certPayloads(peerAsked bool) []wire.Payload {
-	if sa.cfg.Local.Method != AuthPubkey {
+func (pa *peerAuth) certPayloads(peerAsked bool) []wire.Payload {
+	if pa.cfg.Local.Method != AuthPubkey {
 		return nil
 	}
-	switch sa.cfg.SendCert {
+	switch pa.cfg.SendCert {
 	case SendCertNever:
 		return nil
 	case SendCertIfAsked:
@@ -206,7 +206,7 @@ func (sa *ikeSA) certPayloads(peerAsked bool) []wire.Payload {
 		}
 	}
 	var out []wire.Payload
-	for _, der := range sa.cfg.Local.Certificates {
+	for _, der := range pa.cfg.Local.Certificates {
 		out = append(out, &wire.Cert{Encoding: wire.CertX509Signature, Data: der})
 	}
 	return out
@@ -347,7 +347,7 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 		err = sa.childKeys(c, sa.ni, sa.nr, nil)
 	}
 	if err == nil {
-		err = c.install(sa)
+		err = sa.installChild(c)
 		if err != nil {
 			err = notifyErr(wire.TEMPORARY_FAILURE, err)
 		}
@@ -376,8 +376,8 @@ func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 // identityKey names the authenticated peer for uniqueness: its IKE
 // identity and, with EAP, the EAP identity (Windows' IKE identity is just
 // its address).
-func (sa *ikeSA) identityKey() string {
-	return sa.remoteID.String() + "|" + sa.eapIdentity
+func (pa *peerAuth) identityKey() string {
+	return pa.remoteID.String() + "|" + pa.eapIdentity
 }
 
 // uniqueCheck enforces UniqueKeep before a new IKE SA is established.
@@ -406,10 +406,7 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	// the announcement may have come in any IKE_AUTH response (EAP).
 	sa.peerMOBIKE = (sa.mobikeSeen || ap != nil && ap.mobike) && !sa.cfg.DisableMOBIKE
 	sa.e.established(sa)
-	sa.lastRecv = time.Now()
-	if sa.cfg.DPDDelay > 0 {
-		sa.dpdAt = sa.lastRecv.Add(sa.cfg.DPDDelay)
-	}
+	sa.startLiveness(time.Now(), sa.cfg.DPDDelay)
 	sa.scheduleIKERekey()
 	sa.scheduleReauth()
 	if sa.weInitiated && ap != nil && ap.authLifetime > 0 {
@@ -776,14 +773,14 @@ func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secr
 	if err := sa.childKeys(c, ni, nr, secrets); err != nil {
 		return err
 	}
-	return c.install(sa)
+	return sa.installChild(c)
 }
 
 // dialResult reports the outcome to a waiting Dial once.
-func (sa *ikeSA) dialResult(err error) {
-	if sa.dialDone != nil {
+func (lp *loop) dialResult(err error) {
+	if lp.dialDone != nil {
 		select {
-		case sa.dialDone <- err:
+		case lp.dialDone <- err:
 		default:
 		}
 	}
@@ -798,6 +795,25 @@ type leaseState struct {
 	dns        []netip.Addr   // DNS servers the gateway gave us
 	dnsDomains []string       // split-DNS domains (RFC 8598) the gateway gave us
 	subnets    []netip.Prefix // INTERNAL_IP4/6_SUBNET the gateway sent us
+}
+
+// releaseLeases gives the addresses leased to the peer back to their
+// pools.
+func (ls *leaseState) releaseLeases() {
+	for _, l := range ls.leases {
+		l.pool.Release(l.addr)
+	}
+	ls.leases = nil
+}
+
+// virtualIPs are the virtual addresses of the SA: those leased to the
+// peer (responder) and ours (initiator).
+func (ls *leaseState) virtualIPs() []netip.Addr {
+	var out []netip.Addr
+	for _, l := range ls.leases {
+		out = append(out, l.addr)
+	}
+	return append(out, ls.vips...)
 }
 
 // peerAuth is the authentication of the peer (IKE_AUTH, EAP, RFC 7296

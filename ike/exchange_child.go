@@ -147,7 +147,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 		c.deferOut = true
 		sa.noteRekeyByPeer(old, c, nonce, nr)
 	}
-	if err := c.install(sa); err != nil {
+	if err := sa.installChild(c); err != nil {
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, err)
 	}
 	sa.children = append(sa.children, c)
@@ -363,7 +363,7 @@ func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *re
 				secrets = [][]byte{shared}
 			}
 			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
-				nc.remove(sa)
+				sa.removeChild(nc)
 				return finish(ipsec.ChildSAInfo{}, err)
 			}
 			sa.children = append(sa.children, nc)

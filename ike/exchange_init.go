@@ -336,7 +336,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
-	src, dst := sa.ourNATSource(sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
+	src, dst := sa.ourNATSource(sa.spii, sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
 	payloads := []wire.Payload{
 		listToWire(proposal.List{sa.prop}, nil),
 		&wire.KE{Group: wire.KEID(sa.prop.KE[0]), Data: pub},
@@ -450,7 +450,7 @@ func (sa *ikeSA) startInit(cookie []byte) {
 			props[i].KE = append([]proposal.KEID{group}, slices.Delete(props[i].KE, j, j+1)...)
 		}
 	}
-	src, dst := sa.ourNATSource(0, sa.local), natHash(sa.spii, 0, sa.remote)
+	src, dst := sa.ourNATSource(sa.spii, 0, sa.local), natHash(sa.spii, 0, sa.remote)
 	var ps []wire.Payload
 	if cookie != nil {
 		ps = append(ps, &wire.Notify{Type: wire.COOKIE, Data: cookie})
@@ -501,7 +501,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		}
 		return
 	case ip.cookie != nil && ip.sa == nil:
-		if sa.initRetries++; sa.initRetries > maxInitRetries {
+		if !sa.retryInit() {
 			fail(fmt.Errorf("%w: too many COOKIE requests", ErrProtocol))
 			return
 		}
@@ -515,7 +515,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		}
 		want := proposal.KEID(binary.BigEndian.Uint16(ip.invalidKE.Data))
 		offered := slices.ContainsFunc(sa.cfg.Proposals, func(p proposal.Proposal) bool { return slices.Contains(p.KE, want) })
-		if sa.initRetries++; !offered || want == sa.initGroup || sa.initRetries > maxInitRetries {
+		if !sa.retryInit() || !offered || want == sa.initGroup {
 			fail(&NotifyError{Type: wire.INVALID_KE_PAYLOAD, Remote: true, Data: ip.invalidKE.Data, Err: fmt.Errorf("responder wants %s", want)})
 			return
 		}
@@ -590,6 +590,25 @@ type initiation struct {
 	redirectedFrom netip.Addr // the gateway that redirected us (REDIRECTED_FROM)
 }
 
+// retryInit counts a COOKIE or INVALID_KE_PAYLOAD round trip of our
+// IKE_SA_INIT; false when there were more than maxInitRetries.
+func (in *initiation) retryInit() bool {
+	in.initRetries++
+	return in.initRetries <= maxInitRetries
+}
+
+// redirectedBy notes a gateway's REDIRECT from gw (RFC 5685): the next
+// IKE_SA_INIT starts afresh and names gw in REDIRECTED_FROM. It is false
+// beyond maxRedirects.
+func (in *initiation) redirectedBy(gw netip.Addr) bool {
+	if in.redirects++; in.redirects > maxRedirects {
+		return false
+	}
+	in.redirectedFrom = gw
+	in.kex, in.initGroup, in.initRetries = nil, proposal.KENone, 0
+	return true
+}
+
 // negotiated is what IKE_SA_INIT settled (RFC 7296 section 1.2): the
 // proposal, the keys, the nonces and raw messages AUTH signs, and the
 // features both sides announced.
@@ -597,11 +616,9 @@ type negotiated struct {
 	prop       proposal.Proposal
 	prf        alg.PRF
 	keys       *kdf.IKEKeys
-	in, out    alg.Crypter
 	ni, nr     []byte
 	initReq    []byte // raw IKE_SA_INIT request (the initiator signs it)
 	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
-	fragOK     bool   // both announced IKEV2_FRAGMENTATION_SUPPORTED
 	peerHashes []uint16
 	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
 	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED

@@ -54,8 +54,9 @@ func (s *SA) Subnets() []netip.Prefix {
 // Done is closed when the SA is gone (not when it is rekeyed).
 func (s *SA) Done() <-chan struct{} { return s.done }
 
-// Err returns why the SA ended (nil while it is up, and for an orderly
-// Delete).
+// Err returns why the SA ended: nil while it is up and after our own
+// Close, ErrPeerDeleted when the gateway deleted it, ErrTimeout when the
+// gateway stopped answering, ErrClosed when the Initiator was closed.
 func (s *SA) Err() error {
 	select {
 	case <-s.done:

@@ -91,11 +91,11 @@ type capEntry struct {
 
 // owner is the identity that limits and address pools count: the EAP
 // identity, else the IKE identity.
-func (sa *ikeSA) owner() string {
-	if sa.eapIdentity != "" {
-		return sa.eapIdentity
+func (pa *peerAuth) owner() string {
+	if pa.eapIdentity != "" {
+		return pa.eapIdentity
 	}
-	return sa.remoteID.String()
+	return pa.remoteID.String()
 }
 
 func (sa *ikeSA) limits() IdentityLimits {

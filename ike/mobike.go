@@ -43,7 +43,7 @@ func collectMOBIKE(inner []wire.Payload) mobikeNotifies {
 
 // natNotifies returns our NAT-D notifies for the path local -> remote.
 func (sa *ikeSA) natNotifies(local, remote netip.AddrPort) []wire.Payload {
-	src, dst := sa.ourNATSource(sa.spir, local), natHash(sa.spii, sa.spir, remote)
+	src, dst := sa.ourNATSource(sa.spii, sa.spir, local), natHash(sa.spii, sa.spir, remote)
 	return []wire.Payload{&wire.Notify{Type: wire.NAT_DETECTION_SOURCE_IP, Data: src[:]},
 		&wire.Notify{Type: wire.NAT_DETECTION_DESTINATION_IP, Data: dst[:]}}
 }
@@ -112,7 +112,7 @@ func (sa *ikeSA) routabilityCheck() *request {
 // SA to the IKE SA's current path and NAT state.
 func (sa *ikeSA) moveChildren() {
 	for _, c := range sa.children {
-		c.updateAddresses(sa)
+		sa.moveChild(c)
 	}
 }
 

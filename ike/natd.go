@@ -33,18 +33,21 @@ func natHash(spii, spir uint64, ap netip.AddrPort) [sha1.Size]byte {
 // 3948). IKE on port 4500 alone does not mean a NAT: MOBIKE clients float
 // there anyway (RFC 4555 section 3.1) and then send raw ESP, which a state
 // expecting ESP in UDP would drop.
-func (sa *ikeSA) udpEncap() bool {
-	return sa.natLocal || sa.natRemote || sa.e.cfg.forceEncap
+func (pt *path) udpEncap() bool {
+	return pt.natLocal || pt.natRemote || pt.forceEncap
 }
+
+// natt reports whether the SA uses the NAT-T port.
+func (pt *path) natt() bool { return pt.local.Port() == pt.nattPort }
 
 // ourNATSource is the NAT_DETECTION_SOURCE_IP value for local: its hash,
 // or with forced encapsulation the hash of port 0, which no real path
 // has, so the peer detects a NAT in front of us.
-func (sa *ikeSA) ourNATSource(spir uint64, local netip.AddrPort) [sha1.Size]byte {
-	if sa.e.cfg.forceEncap {
+func (pt *path) ourNATSource(spii, spir uint64, local netip.AddrPort) [sha1.Size]byte {
+	if pt.forceEncap {
 		local = netip.AddrPortFrom(local.Addr(), 0)
 	}
-	return natHash(sa.spii, spir, local)
+	return natHash(spii, spir, local)
 }
 
 // natResult says who is behind a NAT after comparing NAT-D notifies.
@@ -94,4 +97,12 @@ type path struct {
 	natLocal      bool           // we are behind a NAT: send keepalives
 	natRemote     bool           // the peer is behind a NAT
 	reqFrom       Packet         // the request being processed (addresses for MOBIKE)
+	nattPort      uint16         // the transport's NAT-T port (4500 on the wire)
+	forceEncap    bool           // WithForcedEncapsulation: ESP in UDP without a NAT
+}
+
+// newPath is the path of a new IKE SA between local and remote.
+func newPath(e *engine, local, remote netip.AddrPort) path {
+	_, natt := e.conn.Ports()
+	return path{local: local, remote: remote, initRemote: remote, nattPort: natt, forceEncap: e.cfg.forceEncap}
 }

@@ -79,9 +79,7 @@ type config struct {
 	proposalsSet bool // WithProposals was given
 	preferPeer   bool
 	keyLog       io.Writer
-	rtTimeout    time.Duration
-	rtBase       float64
-	rtTries      int
+	rt           retransmission // WithRetransmission (exchange.go)
 	halfOpenTO   time.Duration
 	cookieThresh int
 	maxHalfOpen  int
@@ -110,9 +108,7 @@ func defaultConfig() config {
 		logger:       slog.New(slog.DiscardHandler),
 		rand:         rand.Reader,
 		now:          time.Now,
-		rtTimeout:    DefaultRetransmitTimeout,
-		rtBase:       DefaultRetransmitBase,
-		rtTries:      DefaultRetransmitTries,
+		rt:           retransmission{DefaultRetransmitTimeout, DefaultRetransmitBase, DefaultRetransmitTries},
 		halfOpenTO:   DefaultHalfOpenTimeout,
 		cookieThresh: DefaultCookieThreshold,
 		maxHalfOpen:  DefaultMaxHalfOpen,
@@ -196,7 +192,7 @@ func WithKeyLogWriter(w io.Writer) Option { return func(c *config) { c.keyLog = 
 // first timeout, the factor it grows by, and the number of retransmissions
 // before the peer is declared dead.
 func WithRetransmission(timeout time.Duration, base float64, tries int) Option {
-	return func(c *config) { c.rtTimeout, c.rtBase, c.rtTries = timeout, base, tries }
+	return func(c *config) { c.rt = retransmission{timeout, base, tries} }
 }
 
 // WithHalfOpenLimits sets the half-open SA timeout, the number of
@@ -248,8 +244,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("ike: WithClock: nil function")
 	case c.logger == nil:
 		return fmt.Errorf("ike: WithLogger: nil logger")
-	case c.rtTimeout <= 0 || c.rtBase < 1 || c.rtTries < 0 || c.rtTries > 20:
-		return fmt.Errorf("ike: WithRetransmission: timeout %v, base %v, tries %d out of range", c.rtTimeout, c.rtBase, c.rtTries)
+	case c.rt.timeout <= 0 || c.rt.base < 1 || c.rt.tries < 0 || c.rt.tries > 20:
+		return fmt.Errorf("ike: WithRetransmission: timeout %v, base %v, tries %d out of range", c.rt.timeout, c.rt.base, c.rt.tries)
 	case c.halfOpenTO <= 0 || c.cookieThresh < 0 || c.maxHalfOpen <= 0:
 		return fmt.Errorf("ike: WithHalfOpenLimits: %v, %d, %d out of range", c.halfOpenTO, c.cookieThresh, c.maxHalfOpen)
 	case c.srcCookieThresh < 0 || c.srcMaxHalfOpen <= 0:

@@ -184,11 +184,10 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	if !equalBytes(rest, sa.ni) {
 		return fmt.Errorf("%w: REDIRECT without our nonce", ErrProtocol)
 	}
-	if sa.redirects++; sa.redirects > maxRedirects {
+	if !sa.redirectedBy(sa.remote.Addr()) {
 		return fmt.Errorf("%w: more than %d redirects", ErrProtocol, maxRedirects)
 	}
 	sa.log.Info("gateway redirects us", "to", gw.String())
-	sa.redirectedFrom = sa.remote.Addr()
 	sa.remote = netip.AddrPortFrom(gw, PortIKE)
 	// initRemote is read by other SAs' goroutines under the engine lock
 	// (hasOtherSA, the init table), so it changes only under that lock.
@@ -196,7 +195,7 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	sa.initRemote = sa.remote
 	sa.e.mu.Unlock()
 	sa.local = netip.AddrPortFrom(sa.e.localAddrFor(gw), sa.local.Port())
-	sa.ni, sa.kex, sa.initGroup, sa.initRetries, sa.pending = nil, nil, 0, 0, nil
+	sa.ni, sa.pending = nil, nil
 	sa.startInit(nil)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/goipsec/ipsec/ike/wire"
@@ -16,24 +17,33 @@ import (
 const rekeyJitter = 10 // percent
 
 // jittered returns d shortened by a random 0..10 %.
-func (sa *ikeSA) jittered(d time.Duration) time.Duration {
+func (rn *renewal) jittered(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
 	}
 	var b [2]byte
-	sa.e.random(b[:])
+	io.ReadFull(rn.rnd, b[:])
 	cut := time.Duration(binary.BigEndian.Uint16(b[:])) * (d * rekeyJitter / 100) / 65535
 	return d - cut
 }
 
-// scheduleRekeys arms the IKE SA's and a new CHILD SA's rekey timers
-// from the configuration.
-func (sa *ikeSA) scheduleIKERekey() {
-	if sa.cfg != nil && sa.cfg.RekeyTime > 0 {
-		sa.rekeyAt = time.Now().Add(sa.jittered(sa.cfg.RekeyTime))
+// scheduleRekey arms the IKE SA's rekey timer for after every (zero:
+// never), jittered.
+func (rn *renewal) scheduleRekey(every time.Duration) {
+	if every > 0 {
+		rn.rekeyAt = time.Now().Add(rn.jittered(every))
 	}
 }
 
+// scheduleIKERekey arms the IKE SA's rekey timer from the configuration.
+func (sa *ikeSA) scheduleIKERekey() {
+	if sa.cfg != nil {
+		sa.scheduleRekey(sa.cfg.RekeyTime)
+	}
+}
+
+// scheduleChildRekey arms a new CHILD SA's rekey timer from the
+// configuration.
 func (sa *ikeSA) scheduleChildRekey(c *childSA) {
 	cc := sa.childConfig()
 	if cc.RekeyTime > 0 {
@@ -46,7 +56,7 @@ func (sa *ikeSA) scheduleChildRekey(c *childSA) {
 func (sa *ikeSA) nextRekey() time.Time {
 	next := sa.rekeyAt
 	for _, c := range sa.children {
-		for _, t := range []time.Time{c.rekeyAt, c.outDeadline} {
+		for _, t := range []time.Time{c.rekeyAt, c.plane.outDeadline} {
 			if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 				next = t
 			}
@@ -80,42 +90,6 @@ func (sa *ikeSA) hasChild(c *childSA) bool {
 		}
 	}
 	return false
-}
-
-// deleteChildRequest deletes a CHILD SA with the peer (RFC 7296 section
-// 1.4.1); the local state goes when the peer confirms (or the IKE SA dies).
-func (sa *ikeSA) deleteChildRequest(c *childSA) *request {
-	return &request{
-		exchange: wire.INFORMATIONAL,
-		kind:     reqChildDelete,
-		child:    c,
-		build: func() ([]wire.Payload, error) {
-			// Stop sending with it now: the peer removes its inbound SA
-			// when our Delete arrives, before we see the response.
-			sa.activateSuccessors(c)
-			c.removeOut(sa)
-			return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(proposal.ProtoESP), SPISize: 4, NumSPIs: 1, SPIs: binary.BigEndian.AppendUint32(nil, c.spiIn)}}, nil
-		},
-		onReply: func(*wire.Message, []wire.Payload) error {
-			sa.dropChild(c)
-			return nil
-		},
-	}
-}
-
-// dropChild removes a CHILD SA we deleted ourselves.
-func (sa *ikeSA) dropChild(c *childSA) {
-	for i, x := range sa.children {
-		if x == c {
-			sa.activateSuccessors(c)
-			c.remove(sa)
-			sa.children = append(sa.children[:i], sa.children[i+1:]...)
-			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(sa.info(), sa.childInfo(c))
-			}
-			return
-		}
-	}
 }
 
 // ikeRekeyRecord is one of the CREATE_CHILD_SA exchanges that rekey an
@@ -165,9 +139,9 @@ func (sa *ikeSA) tooManySuperseded() bool {
 // retryDelay is a short random wait before retrying an exchange the peer
 // refused with TEMPORARY_FAILURE (RFC 7296 section 2.25): 2 to 6 seconds,
 // random so that two peers do not collide again.
-func (sa *ikeSA) retryDelay() time.Duration {
+func (rn *renewal) retryDelay() time.Duration {
 	var b [1]byte
-	sa.e.random(b[:])
+	io.ReadFull(rn.rnd, b[:])
 	return 2*time.Second + time.Duration(b[0])*4*time.Second/255
 }
 
@@ -260,10 +234,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.vips, ns.dns, ns.dnsDomains, ns.subnets = sa.vips, sa.dns, sa.dnsDomains, sa.subnets
 	ns.state, ns.establishedAt = stateEstablished, sa.e.cfg.now()
 	ns.log = sa.log
-	ns.lastRecv = time.Now()
-	if ns.cfg.DPDDelay > 0 {
-		ns.dpdAt = ns.lastRecv.Add(ns.cfg.DPDDelay)
-	}
+	ns.startLiveness(time.Now(), ns.cfg.DPDDelay)
 	ns.scheduleIKERekey()
 	ns.reauthAt = sa.reauthAt
 	sa.reauthAt = time.Time{}
@@ -277,9 +248,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 		sa.handle.cur.Store(ns)
 		ns.handle, sa.handle = sa.handle, nil
 	}
-	queued := sa.queue
-	sa.queue = nil
-	for _, r := range queued {
+	for _, r := range sa.takeQueue() {
 		switch r.kind {
 		case reqChildRekey:
 			if ns.hasChild(r.child) {
@@ -377,34 +346,19 @@ func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
 }
 
 // childDeleteQueued reports whether a Delete of c is queued or in flight.
-func (sa *ikeSA) childDeleteQueued(c *childSA) bool {
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.kind == reqChildDelete && r.child == c {
-			return true
-		}
-	}
-	return false
+func (x *exchanger) childDeleteQueued(c *childSA) bool {
+	return x.findRequest(reqChildDelete, c)
 }
 
 // childRekeyQueued reports whether a rekey of c is queued or in flight.
-func (sa *ikeSA) childRekeyQueued(c *childSA) bool {
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.kind == reqChildRekey && r.child == c {
-			return true
-		}
-	}
-	return false
+func (x *exchanger) childRekeyQueued(c *childSA) bool {
+	return x.findRequest(reqChildRekey, c)
 }
 
 // ikeRekeyQueued reports whether a rekey of the IKE SA is queued or in
 // flight.
-func (sa *ikeSA) ikeRekeyQueued() bool {
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.kind == reqIKERekey {
-			return true
-		}
-	}
-	return false
+func (x *exchanger) ikeRekeyQueued() bool {
+	return x.findRequest(reqIKERekey, nil)
 }
 
 // renewal is the IKE SA's rekeying and reauthentication state.
@@ -421,4 +375,5 @@ type renewal struct {
 	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
 	// redundant after a collision) if the peer never deletes it.
 	lingerUntil time.Time
+	rnd         io.Reader // the engine's random source, for jitter
 }

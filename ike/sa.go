@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
-	"github.com/goipsec/ipsec/esp"
 )
 
 type saState uint8
@@ -36,15 +35,17 @@ const inboxSize = 64
 // through inbox and cmds.
 type ikeSA struct {
 	// The parts of an IKE SA's state, each with the code that owns it.
-	exchanger  // message IDs, window, queue, cached response, fragments
-	initiation // our IKE_SA_INIT as initiator: key exchange, retries, redirects
-	leaseState // what the configuration exchange gave (either role)
-	loop       // the SA goroutine: inbox, commands, timer and deadlines
-	renewal    // IKE rekeying and reauthentication
-	path       // addresses and NAT state
-	admission  // what the SA holds of the engine's pre-authentication limits
-	negotiated // what IKE_SA_INIT settled: keys, nonces, raw messages, features
-	peerAuth   // the peer's authentication and the configuration chosen for it
+	exchanger     // message IDs, window, queue, cached response, fragments
+	initiation    // our IKE_SA_INIT as initiator: key exchange, retries, redirects
+	leaseState    // what the configuration exchange gave (either role)
+	loop          // the SA goroutine: inbox, commands, timer and deadlines
+	renewal       // IKE rekeying and reauthentication
+	path          // addresses and NAT state
+	admission     // what the SA holds of the engine's pre-authentication limits
+	negotiated    // what IKE_SA_INIT settled: keys, nonces, raw messages, features
+	peerAuth      // the peer's authentication and the configuration chosen for it
+	ledger        // ESP SAs removed by the data plane before their expiry event came
+	informational // the INFORMATIONAL exchange: liveness, the peer's Delete
 
 	e           *engine
 	log         *slog.Logger
@@ -56,11 +57,8 @@ type ikeSA struct {
 
 	children []*childSA
 
-	handle *SA // the Dial handle, which follows rekeys
-	// expiredPending: ESP SAs the data plane removed (hard lifetime)
-	// before their expiry event, with its counters, reached us (accounting.go).
-	expiredPending []esp.SAID
-	sess           *session // the peer's session, shared with the SAs that replace this one (session.go)
+	handle *SA      // the Dial handle, which follows rekeys
+	sess   *session // the peer's session, shared with the SAs that replace this one (session.go)
 
 	session atomic.Uint64 // session ID (session.go), read by other goroutines
 	// started: run was launched, so do reaches the SA. A rekey reserves
@@ -75,7 +73,8 @@ type lease struct {
 
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
-		e: e, weInitiated: weInitiated, path: path{local: local, remote: remote, initRemote: remote},
+		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), exchanger: newExchanger(e),
+		renewal: renewal{rnd: lockedReader{&e.randMu, e.cfg.rand}},
 		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
@@ -93,20 +92,28 @@ func (sa *ikeSA) ourSPI() uint64 {
 
 // deliver queues a packet for the SA without blocking the transport.
 func (sa *ikeSA) deliver(p Packet) {
-	select {
-	case sa.inbox <- p:
-	default:
+	if !sa.enqueue(p) {
 		sa.e.stats.dropped.Add(1)
+	}
+}
+
+// enqueue puts p in the inbox unless it is full.
+func (lp *loop) enqueue(p Packet) bool {
+	select {
+	case lp.inbox <- p:
+		return true
+	default:
+		return false
 	}
 }
 
 // do runs f on the SA goroutine and waits; it returns ErrClosed if the SA
 // is gone.
-func (sa *ikeSA) do(ctx context.Context, f func()) error {
+func (lp *loop) do(ctx context.Context, f func()) error {
 	ran := make(chan struct{})
 	select {
-	case sa.cmds <- func() { f(); close(ran) }:
-	case <-sa.done:
+	case lp.cmds <- func() { f(); close(ran) }:
+	case <-lp.done:
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
@@ -114,7 +121,7 @@ func (sa *ikeSA) do(ctx context.Context, f func()) error {
 	select {
 	case <-ran:
 		return nil
-	case <-sa.done:
+	case <-lp.done:
 		// f may have run and ended the SA: both channels are closed
 		// then, and select picks either.
 		select {
@@ -167,34 +174,33 @@ func (sa *ikeSA) run(first *initRequest) {
 	}
 }
 
-// armTimer re-arms the single timer to the earliest deadline.
+// armTimer re-arms the single timer to the earliest deadline of the
+// SA's parts.
 func (sa *ikeSA) armTimer() {
+	sa.arm(sa.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
+		sa.lingerUntil, sa.interimAt(), sa.nextHeldDown())
+}
+
+// arm re-arms the timer to the earliest of deadlines (zero ones do not
+// count; none: an hour, the timer must not stay idle forever).
+func (lp *loop) arm(deadlines ...time.Time) {
 	var next time.Time
-	consider := func(t time.Time) {
+	for _, t := range deadlines {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
-	if sa.pending != nil {
-		consider(sa.pending.next)
-	}
-	consider(sa.halfOpenDeadline)
-	consider(sa.dpdAt)
-	consider(sa.nextRekey())
-	consider(sa.reauthAt)
-	consider(sa.lingerUntil)
-	consider(sa.interimAt())
-	if !sa.timer.Stop() {
+	if !lp.timer.Stop() {
 		select {
-		case <-sa.timer.C:
+		case <-lp.timer.C:
 		default:
 		}
 	}
 	if next.IsZero() {
-		sa.timer.Reset(time.Hour)
+		lp.timer.Reset(time.Hour)
 		return
 	}
-	sa.timer.Reset(max(time.Until(next), 0))
+	lp.timer.Reset(max(time.Until(next), 0))
 }
 
 func (sa *ikeSA) onTimer() {
@@ -226,14 +232,12 @@ func (sa *ikeSA) onTimer() {
 		}
 	}
 	sa.interimDue(now)
-	if p := sa.pending; p != nil && !now.Before(p.next) {
-		if p.tries >= sa.e.cfg.rtTries {
-			sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
-			sa.destroy(ErrTimeout)
-			return
-		}
-		p.tries++
-		p.next = now.Add(sa.backoff(p.tries))
+	sa.releaseHeldDowns(now, false)
+	if p, giveUp := sa.retransmit(now); giveUp {
+		sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
+		sa.destroy(ErrTimeout)
+		return
+	} else if p != nil {
 		sa.log.Debug("retransmit", "exchange", p.exchange.String(), "mid", p.mid, "try", p.tries)
 		sa.sendPackets(p.packets)
 	}
@@ -246,7 +250,7 @@ func (sa *ikeSA) updateRemote(local, remote netip.AddrPort) {
 	sa.local, sa.remote = local, remote
 	sa.log = sa.e.log.With("peer", remote.String())
 	for _, c := range sa.children {
-		c.updateAddresses(sa)
+		sa.moveChild(c)
 	}
 }
 
@@ -263,20 +267,18 @@ func (sa *ikeSA) destroy(err error) {
 		return
 	}
 	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	sa.releaseHeldDowns(time.Time{}, true)
 	info := sa.info()
 	for _, c := range sa.children {
-		c.remove(sa)
+		sa.removeChild(c)
 		if wasUp {
 			if f := sa.e.cfg.hooks.ChildDown; f != nil {
-				f(info, sa.childInfo(c))
+				f(info, c.fullInfo())
 			}
 		}
 	}
 	sa.children = nil
-	for _, l := range sa.leases {
-		l.pool.Release(l.addr)
-	}
-	sa.leases = nil
+	sa.releaseLeases()
 	if sa.eap != nil {
 		sa.eap.close()
 		sa.eap = nil
@@ -294,12 +296,7 @@ func (sa *ikeSA) destroy(err error) {
 		}
 	}
 	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
-	for _, r := range append([]*request{sa.pending}, sa.queue...) {
-		if r != nil && r.abort != nil {
-			r.abort(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
-		}
-	}
-	sa.pending, sa.queue = nil, nil
+	sa.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()
 	}
@@ -315,7 +312,7 @@ func (sa *ikeSA) destroy(err error) {
 	sa.e.unregister(sa)
 	sa.downErr = err
 	if h := sa.handle; h != nil && !sa.rekeyed {
-		h.err = err
+		h.err = sa.endError(err)
 		close(h.done)
 	}
 	if sa.dialDone != nil {
@@ -360,13 +357,10 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 	if sa.prf != nil {
 		in.Proposal = sa.prop.String()
 	}
-	for _, l := range sa.leases {
-		in.VirtualIPs = append(in.VirtualIPs, l.addr)
-	}
-	in.VirtualIPs = append(in.VirtualIPs, sa.vips...)
+	in.VirtualIPs = sa.virtualIPs()
 	for _, c := range sa.children {
 		ci := c.info()
-		sa.fillCounters(c, &ci)
+		c.fillCounters(&ci)
 		in.Children = append(in.Children, ci)
 	}
 	sa.fillSession(&in)
@@ -385,8 +379,6 @@ type loop struct {
 	done             chan struct{}
 	timer            *time.Timer
 	halfOpenDeadline time.Time
-	lastRecv         time.Time  // last authentic message from the peer
-	dpdAt            time.Time  // next liveness check (zero: off)
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
 }

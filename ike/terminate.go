@@ -61,9 +61,7 @@ func (e *engine) terminate(ctx context.Context, sa *ikeSA, reason error) {
 		}
 		// The Delete goes next: queued exchanges are moot, the one in
 		// flight (window size 1) is answered first.
-		queued := sa.queue
-		sa.queue = nil
-		for _, q := range queued {
+		for _, q := range sa.takeQueue() {
 			if q.abort != nil {
 				q.abort(fmt.Errorf("%w: IKE SA %s is being deleted", ErrClosed, sa.name()))
 			}

@@ -448,11 +448,34 @@ func (d *DataPlane) Emit(ev esp.Event) { d.events <- ev }
 // counters, as a real data plane does; a hard expiry first removes the SA
 // (its counters stay in Totals). It reports whether id was installed.
 func (d *DataPlane) Expire(id esp.SAID, hard bool) bool {
+	ev, ok := d.expire(id, hard)
+	if ok {
+		d.events <- ev
+	}
+	return ok
+}
+
+// ExpireLate removes the installed SA id at its hard lifetime, like
+// Expire(id, true), but holds its expiry event back until deliver is
+// called: the order in which a kernel may report it, after the IKE side
+// went on (deleted the CHILD SA, say) without the SA's counters. It
+// reports whether id was installed; deliver is nil if not.
+func (d *DataPlane) ExpireLate(id esp.SAID) (deliver func(), ok bool) {
+	ev, ok := d.expire(id, true)
+	if !ok {
+		return nil, false
+	}
+	return func() { d.events <- ev }, true
+}
+
+// expire makes the expiry event of id and, for a hard expiry, removes
+// the SA.
+func (d *DataPlane) expire(id esp.SAID, hard bool) (esp.Event, bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	s, ok := d.sas[id]
 	if !ok {
-		d.mu.Unlock()
-		return false
+		return esp.Event{}, false
 	}
 	ev := esp.Event{Kind: esp.EventSoftExpire, SA: id, ReqID: s.ReqID, Stats: d.stats[id].SAStats}
 	if hard {
@@ -460,7 +483,5 @@ func (d *DataPlane) Expire(id esp.SAID, hard bool) bool {
 		delete(d.sas, id)
 		delete(d.stats, id)
 	}
-	d.mu.Unlock()
-	d.events <- ev
-	return true
+	return ev, true
 }

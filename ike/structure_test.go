@@ -1,0 +1,175 @@
+package ike
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// parsePackage parses the package's non-test files.
+func parsePackage(t *testing.T) (*token.FileSet, []*ast.File) {
+	t.Helper()
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, n, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return fset, files
+}
+
+// mentions reports whether the expression names the type name.
+func mentions(e ast.Node, name string) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == name {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// A CHILD SA reaches the data plane through its handle (childPlane), not
+// through its IKE SA: neither its fields, its handle's nor its methods'
+// parameters name ikeSA (issue 16).
+func TestChildSAHoldsNoIKESA(t *testing.T) {
+	fset, files := parsePackage(t)
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					ts, ok := s.(*ast.TypeSpec)
+					if !ok || (ts.Name.Name != "childSA" && ts.Name.Name != "childPlane") {
+						continue
+					}
+					if mentions(ts.Type, "ikeSA") {
+						t.Errorf("%s: %s has a field of type ikeSA", fset.Position(ts.Pos()), ts.Name.Name)
+					}
+				}
+			case *ast.FuncDecl:
+				if d.Recv == nil || len(d.Recv.List) != 1 {
+					continue
+				}
+				recv := d.Recv.List[0].Type
+				if !mentions(recv, "childSA") && !mentions(recv, "childPlane") {
+					continue
+				}
+				if mentions(d.Type, "ikeSA") {
+					t.Errorf("%s: method %s of a CHILD SA takes or returns its IKE SA", fset.Position(d.Pos()), d.Name.Name)
+				}
+			}
+		}
+	}
+}
+
+// The parts of an IKE SA that own their code work on themselves alone:
+// their methods name neither the IKE SA nor the engine (issue 16: "an
+// exchanger type owns message IDs, the window, the queue, cached
+// responses, fragmentation, encode/decrypt and retransmission"; the
+// INFORMATIONAL exchange holds its own state).
+func TestPartsStandAlone(t *testing.T) {
+	fset, files := parsePackage(t)
+	for _, part := range []struct {
+		name       string
+		minMethods int
+	}{{"exchanger", 10}, {"informational", 4}, {"ledger", 3}, {"childPlane", 8}, {"path", 3}, {"loop", 3}, {"leaseState", 2}, {"peerAuth", 5}, {"initiation", 2}} {
+		methods := 0
+		for _, f := range files {
+			for _, d := range f.Decls {
+				fd, ok := d.(*ast.FuncDecl)
+				if !ok || fd.Recv == nil || !mentions(fd.Recv.List[0].Type, part.name) {
+					continue
+				}
+				methods++
+				for _, name := range []string{"ikeSA", "engine"} {
+					if mentions(fd.Type, name) || mentions(fd.Body, name) {
+						t.Errorf("%s: %s.%s uses %s", fset.Position(fd.Pos()), part.name, fd.Name.Name, name)
+					}
+				}
+			}
+		}
+		if methods < part.minMethods {
+			t.Errorf("%s has %d methods, want at least %d: its code is elsewhere", part.name, methods, part.minMethods)
+		}
+	}
+}
+
+// maxFields is the issue's bound on a type's fields ("no type with more
+// than about 30 fields"); an embedded part counts as one.
+const maxFields = 30
+
+// No struct type of the package has more than maxFields fields.
+func TestNoTypeOverFieldBound(t *testing.T) {
+	fset, files := parsePackage(t)
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			fields := 0
+			for _, fl := range st.Fields.List {
+				fields += max(len(fl.Names), 1)
+			}
+			if fields > maxFields {
+				t.Errorf("%s: %s has %d fields, more than %d", fset.Position(ts.Pos()), ts.Name.Name, fields, maxFields)
+			}
+			return true
+		})
+	}
+}
+
+// The file map in doc.go lists every file of the package, and only those.
+func TestFileMapIsTrue(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	i := strings.Index(text, "// Files, for contributors")
+	if i < 0 {
+		t.Fatal("doc.go has no file map")
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(text[i:], "\n") {
+		if f := strings.Fields(strings.TrimPrefix(line, "//\t")); strings.HasPrefix(line, "//\t") && len(f) > 0 && strings.HasSuffix(f[0], ".go") {
+			listed[f[0]] = true
+		}
+	}
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		if !listed[n] {
+			t.Errorf("%s is missing from doc.go's file map", n)
+		}
+		delete(listed, n)
+	}
+	for n := range listed {
+		t.Errorf("doc.go's file map lists %s, which does not exist", n)
+	}
+}
