@@ -1,8 +1,10 @@
 package strongswan
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec/internal/testnet"
 )
@@ -162,5 +164,62 @@ func TestV1StrongSwanPersonas(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestV1StrongSwanRekeys proves the rekey variables: the client
+// re-authenticates (a new Main Mode: IKEv1's Phase 1 rekey) and rekeys
+// its CHILD SA (a new Quick Mode) every 20 s while a ping runs through
+// the tunnel, behind a NAT, and no echo is lost.
+func TestV1StrongSwanRekeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	Require(t)
+	vars := map[string]string{"REAUTH_TIME": "20s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "40s"}
+	run := RunV1(t, V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: vars}, V1StrongSwanServer, V1StrongSwanClient)
+	sent, recv, out := run.Env.Ping(225, 200*time.Millisecond) // 45 s
+	if sent != 225 || recv != sent {
+		t.Errorf("continuous ping through the rekeys: %d of %d answered\n%s", recv, sent, tail(out, 5))
+	}
+	// Count first messages: Main Mode's three requests all have ID 0,
+	// Quick Mode's first and third share theirs; only the first has SA.
+	log := run.Client.Charon.Log()
+	mm := strings.Count(log, "generating ID_PROT request 0 [ SA ")
+	qm := regexp.MustCompile(`generating QUICK_MODE request \d+ \[ HASH SA `).FindAllString(log, -1)
+	t.Logf("%d Main Modes, %d Quick Modes", mm, len(qm))
+	if mm < 3 {
+		t.Errorf("%d Main Modes in 45 s, want at least 3 (first + a re-authentication every 20 s)", mm)
+	}
+	if len(qm) < 3 {
+		t.Errorf("%d Quick Modes in 45 s, want at least 3", len(qm))
+	}
+	if err := V1Established(run.Client.Charon.ListSAs(), "ikev1-main-psk"); err != nil {
+		t.Errorf("after the rekeys: %v", err)
+	}
+}
+
+// TestV1StrongSwanDPD proves the DPD variables: when the client dies
+// without a Delete, the server's DPD (R-U-THERE every 2 s when the peer
+// is silent, given up after 6 s) removes its SAs.
+func TestV1StrongSwanDPD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	Require(t)
+	vars := map[string]string{"DPD_DELAY": "2s", "DPD_TIMEOUT": "6s"}
+	run := RunV1(t, V1Case{Profile: "ikev1-main-psk", Vars: vars}, V1StrongSwanServer, V1StrongSwanClient)
+	srv := run.Server.Charon
+	run.Client.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for ParseSAs(srv.ListSAs(), "ikev1-main-psk").IKEUp {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still has the dead client's SA after 30 s:\n%s", srv.ListSAs())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	log := srv.Log()
+	if !strings.Contains(log, "sending DPD request") {
+		t.Errorf("server sent no DPD request:\n%s", tail(log, 30))
 	}
 }
