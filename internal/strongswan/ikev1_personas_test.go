@@ -223,3 +223,44 @@ func TestV1StrongSwanDPD(t *testing.T) {
 		t.Errorf("server sent no DPD request:\n%s", tail(log, 30))
 	}
 }
+
+func TestDefaults(t *testing.T) {
+	d, err := Defaults("server", "ikev1-main-psk-transport")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d["CLIENT_TS"] != "dynamic[udp/1701]" || d["SERVER_TS"] != "dynamic[udp/1701]" {
+		t.Errorf("selectors %q %q", d["CLIENT_TS"], d["SERVER_TS"])
+	}
+	if !strings.HasPrefix(d["PROPOSALS"], "aes256-sha256-modp2048, ") {
+		t.Errorf("proposals %q", d["PROPOSALS"])
+	}
+	if _, ok := d["PSK"]; ok {
+		t.Error("the PSK has a default")
+	}
+	if _, err := Defaults("server", "nokia"); err == nil {
+		t.Error("unknown profile has defaults")
+	}
+}
+
+func TestV1Established(t *testing.T) {
+	v1 := `ikev1-main-psk: #1, ESTABLISHED, IKEv1, 2d8dc141283cea45_i* 5c820b0962808629_r
+  local  '192.0.2.2' @ 192.0.2.2[4500]
+  remote '192.0.2.1' @ 192.0.2.1[4500]
+  AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
+  ikev1-main-psk: #1, reqid 1, INSTALLED, TUNNEL-in-UDP, ESP:AES_CBC-256/HMAC_SHA2_256_128
+`
+	if err := V1Established(v1, "ikev1-main-psk"); err != nil {
+		t.Error(err)
+	}
+	noChild := strings.Join(strings.Split(v1, "\n")[:4], "\n")
+	if err := V1Established(noChild, "ikev1-main-psk"); err == nil {
+		t.Error("no CHILD SA accepted")
+	}
+	if err := V1Established(strings.Replace(v1, "IKEv1", "IKEv2", 1), "ikev1-main-psk"); err == nil || !strings.Contains(err.Error(), "not IKEv1") {
+		t.Errorf("IKEv2 SA accepted: %v", err)
+	}
+	if err := V1Established(v1, "other"); err == nil {
+		t.Error("another connection's SA accepted")
+	}
+}
