@@ -286,7 +286,11 @@ func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanCo
 	if s := v["LIBRESWAN_ESP"]; s != "" {
 		c.ESP = s
 	}
+	// Behind a NAT the server sees the NAT's outside address.
 	clientAddr, serverAddr := env.Topo.ClientAddr4, testnet.ServerAddr4
+	if !client && env.Topo.NAT != nil {
+		clientAddr = testnet.ClientAddr4
+	}
 	sel := func(ts string) (netip.Prefix, string) {
 		switch {
 		case ts == "" || ts == "dynamic":
@@ -308,8 +312,25 @@ func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanCo
 	} else {
 		c.Left, c.Right = serverAddr, clientAddr
 		c.LeftSubnet, c.RightSubnet, c.LeftProtoPort, c.RightProtoPort = sNet, cNet, sPort, cPort
+		if env.Topo.NAT != nil {
+			// The client's ID is its own, private address; pluto
+			// expects the address it sees unless told.
+			c.RightID = env.Topo.ClientAddr4.String()
+		}
 	}
 	return c
+}
+
+// gateway returns the next hop from ns towards dst: the router `ip
+// route get` names, or dst itself when it is on the link.
+func gateway(ns *testnet.NS, dst netip.Addr) string {
+	f := strings.Fields(ns.Run("ip", "route", "get", dst.String()))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "via" {
+			return f[i+1]
+		}
+	}
+	return dst.String()
 }
 
 // V1LibreswanServer starts pluto as the server side of an IKEv1 run
@@ -320,7 +341,7 @@ func V1LibreswanServer(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 	t.Helper()
 	c := libreswanConn(t, env, false)
 	if c.RightSubnet.IsValid() {
-		env.Topo.Server.Run("ip", "route", "add", c.RightSubnet.String(), "via", c.Right.String(), "src", testnet.Inner4.String())
+		env.Topo.Server.Run("ip", "route", "add", c.RightSubnet.String(), "via", gateway(env.Topo.Server, c.Right), "src", testnet.Inner4.String())
 	}
 	p := StartPluto(t, env.Topo.Server, c)
 	return &strongswan.V1Peer{Name: "libreswan server", Status: p.Status, Kill: p.Kill}
@@ -333,7 +354,7 @@ func V1LibreswanClient(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 	t.Helper()
 	c := libreswanConn(t, env, true)
 	if c.RightSubnet.IsValid() {
-		env.Topo.Client.Run("ip", "route", "add", c.RightSubnet.String(), "via", c.Right.String(), "src", strongswan.V1ClientInner4.String())
+		env.Topo.Client.Run("ip", "route", "add", c.RightSubnet.String(), "via", gateway(env.Topo.Client, c.Right), "src", strongswan.V1ClientInner4.String())
 	}
 	p := StartPluto(t, env.Topo.Client, c)
 	if out, err := p.Up(c.Name, 30*time.Second); err != nil || !p.Established(c.Name) {

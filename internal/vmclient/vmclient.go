@@ -37,8 +37,8 @@
 // .debs (installing libreswan would remove strongSwan), StartPluto runs
 // pluto with kernel ESP in a namespace with its own /run and NSS
 // database, and V1LibreswanClient and V1LibreswanServer are its sides for
-// strongswan.RunV1 (direct topology: the test adds the tunnel routes
-// libreswan's updown script would). scripts/test runs this package's
+// strongswan.RunV1 (the test adds the tunnel routes libreswan's updown
+// script would). scripts/test runs this package's
 // TestKernel* tests in their own VM stage, with the staged clients:
 //
 //	mapfile -t files < <(scripts/vmtest/stage-clients /tmp/root)
