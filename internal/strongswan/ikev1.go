@@ -69,6 +69,17 @@ type V1Env struct {
 	PKI *testpki.PKI
 }
 
+// Var returns a variable as the kind ("client" or "server") profile of
+// the run sees it: the run's value, else the profile's default, else "".
+// A side that is not strongSwan configures itself from it.
+func (e *V1Env) Var(kind, key string) string {
+	if v, ok := e.Vars[key]; ok {
+		return v
+	}
+	d, _ := Defaults(kind, e.Case.Profile)
+	return d[key]
+}
+
 // ClientFiles are the swanctl files of the client side: the CA, the
 // client's certificate and key.
 func (e *V1Env) ClientFiles() Files {

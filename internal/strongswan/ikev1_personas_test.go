@@ -264,3 +264,19 @@ func TestV1Established(t *testing.T) {
 		t.Error("another connection's SA accepted")
 	}
 }
+
+func TestV1EnvVar(t *testing.T) {
+	env := &V1Env{Case: V1Case{Profile: "ikev1-main-psk"}, Vars: map[string]string{"PSK": "k", "DPD_DELAY": "5s"}}
+	for _, tc := range []struct{ kind, key, want string }{
+		{"client", "PSK", "k"},
+		{"server", "DPD_DELAY", "5s"},    // the run's value over both defaults
+		{"client", "REAUTH_TIME", "48m"}, // the client's default
+		{"server", "REAUTH_TIME", "0s"},  // the server's
+		{"server", "CLIENT_TS", "203.0.113.2/32"},
+		{"server", "NOPE", ""},
+	} {
+		if got := env.Var(tc.kind, tc.key); got != tc.want {
+			t.Errorf("Var(%s, %s) = %q, want %q", tc.kind, tc.key, got, tc.want)
+		}
+	}
+}

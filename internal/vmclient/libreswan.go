@@ -266,24 +266,18 @@ func (p *Pluto) Kill() {
 // which side libreswan plays.
 func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanConn {
 	t.Helper()
-	v, err := strongswan.Defaults("server", env.Case.Profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, val := range env.Vars {
-		v[k] = val
-	}
+	v := func(key string) string { return env.Var("server", key) }
 	c := LibreswanConn{
 		Name:      env.Case.Profile,
 		Transport: strings.HasSuffix(env.Case.Profile, "-transport"),
 		IKE:       "aes256-sha2_256;modp2048",
 		ESP:       "aes256-sha2_256",
-		PSK:       v["PSK"],
+		PSK:       v("PSK"),
 	}
-	if s := v["LIBRESWAN_IKE"]; s != "" {
+	if s := v("LIBRESWAN_IKE"); s != "" {
 		c.IKE = s
 	}
-	if s := v["LIBRESWAN_ESP"]; s != "" {
+	if s := v("LIBRESWAN_ESP"); s != "" {
 		c.ESP = s
 	}
 	// Behind a NAT the server sees the NAT's outside address.
@@ -304,8 +298,8 @@ func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanCo
 		}
 		return p, ""
 	}
-	cNet, cPort := sel(v["CLIENT_TS"])
-	sNet, sPort := sel(v["SERVER_TS"])
+	cNet, cPort := sel(v("CLIENT_TS"))
+	sNet, sPort := sel(v("SERVER_TS"))
 	if client {
 		c.Left, c.Right = clientAddr, serverAddr
 		c.LeftSubnet, c.RightSubnet, c.LeftProtoPort, c.RightProtoPort = cNet, sNet, cPort, sPort
