@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec/internal/testnet"
+	"github.com/goipsec/ipsec/internal/testpki"
 )
 
 // v1Profiles are the IKEv1 profile pairs (client and server of one name)
@@ -164,6 +165,21 @@ func TestV1StrongSwanPersonas(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestV1StrongSwanECDSA: the RSA profile with ECDSA P-256 certificates
+// authenticates with ECDSA signatures (RFC 4754's auth method in IKEv1).
+func TestV1StrongSwanECDSA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	Require(t)
+	run := RunV1(t, V1Case{Profile: "ikev1-main-rsa", Key: testpki.ECDSAP256}, V1StrongSwanServer, V1StrongSwanClient)
+	// IKEv1 signs the hash itself: strongSwan names the scheme
+	// ECDSA_WITH_NULL (RSA would be RSA_EMSA_PKCS1_NULL).
+	if log := run.Server.Charon.Log(); !strings.Contains(log, "authentication of 'C=XX, O=goipsec test, CN=client@example.com' with ECDSA_WITH_NULL successful") {
+		t.Errorf("server log shows no ECDSA authentication of the client:\n%s", tail(log, 40))
 	}
 }
 
