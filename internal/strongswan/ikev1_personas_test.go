@@ -157,6 +157,9 @@ func TestV1StrongSwanPersonas(t *testing.T) {
 				if !strings.Contains(srvSAs, "remote '"+remoteID+"'") {
 					t.Errorf("server does not see the client as %q:\n%s", remoteID, srvSAs)
 				}
+				if p.auth == "pubkey" && !strings.Contains(srv.Log(), "authentication of '"+remoteID+"' with RSA_EMSA_PKCS1_NULL successful") {
+					t.Errorf("server did not authenticate the client with an RSA signature:\n%s", tail(srv.Log(), 40))
+				}
 				if nat != testnet.NoNAT && !strings.Contains(cli.Log(), "local host is behind NAT") {
 					t.Errorf("client did not detect the NAT:\n%s", tail(cli.Log(), 60))
 				}
