@@ -45,6 +45,10 @@ type V1Case struct {
 	// Vars override the profiles' "#@ default" values and RunV1's own
 	// (SERVER, PSK, GROUP_ID, SERVER_ID, CLIENT_DN).
 	Vars map[string]string
+	// Key is the key type of the run's certificates (the zero value is
+	// RSA 2048; testpki.ECDSAP256 for ECDSA signatures with the RSA
+	// profile, whose auth = pubkey takes either).
+	Key testpki.KeyType
 	// KernelESP makes the strongSwan sides use kernel ESP (the test VM);
 	// the zero value is kernel-libipsec (tunnel mode, always ESP in UDP).
 	KernelESP bool
@@ -63,10 +67,21 @@ type V1Env struct {
 	// Vars are the values for both profiles: RunV1's defaults with the
 	// case's Vars applied.
 	Vars map[string]string
-	// PKI holds the CA, server and client certificates (RSA 2048) the RSA
-	// profiles use: the client's subject is CLIENT_DN, the server's
+	// PKI holds the CA, server and client certificates (Case.Key) the
+	// RSA profile uses: the client's subject is CLIENT_DN, the server's
 	// names are SERVER_ID and the server's IPv4 and IPv6 addresses.
 	PKI *testpki.PKI
+}
+
+// Var returns a variable as the kind ("client" or "server") profile of
+// the run sees it: the run's value, else the profile's default, else "".
+// A side that is not strongSwan configures itself from it.
+func (e *V1Env) Var(kind, key string) string {
+	if v, ok := e.Vars[key]; ok {
+		return v
+	}
+	d, _ := Defaults(kind, e.Case.Profile)
+	return d[key]
 }
 
 // ClientFiles are the swanctl files of the client side: the CA, the
@@ -128,7 +143,7 @@ func RunV1(t *testing.T, c V1Case, startServer, startClient V1Start) *V1Run {
 	for k, v := range c.Vars {
 		env.Vars[k] = v
 	}
-	pki, err := testpki.New(testpki.RSA2048, "client@example.com", env.Vars["SERVER_ID"], testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
+	pki, err := testpki.New(c.Key, "client@example.com", env.Vars["SERVER_ID"], testnet.ServerAddr4.String(), testnet.ServerAddr6.String())
 	if err != nil {
 		t.Fatal(err)
 	}

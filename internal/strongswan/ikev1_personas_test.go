@@ -1,10 +1,13 @@
 package strongswan
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec/internal/testnet"
+	"github.com/goipsec/ipsec/internal/testpki"
 )
 
 // v1Profiles are the IKEv1 profile pairs (client and server of one name)
@@ -154,6 +157,9 @@ func TestV1StrongSwanPersonas(t *testing.T) {
 				if !strings.Contains(srvSAs, "remote '"+remoteID+"'") {
 					t.Errorf("server does not see the client as %q:\n%s", remoteID, srvSAs)
 				}
+				if p.auth == "pubkey" && !strings.Contains(srv.Log(), "authentication of '"+remoteID+"' with RSA_EMSA_PKCS1_NULL successful") {
+					t.Errorf("server did not authenticate the client with an RSA signature:\n%s", tail(srv.Log(), 40))
+				}
 				if nat != testnet.NoNAT && !strings.Contains(cli.Log(), "local host is behind NAT") {
 					t.Errorf("client did not detect the NAT:\n%s", tail(cli.Log(), 60))
 				}
@@ -161,6 +167,135 @@ func TestV1StrongSwanPersonas(t *testing.T) {
 					t.Errorf("CHILD SA not ESP in UDP (kernel-libipsec needs it):\n%s", cli.ListSAs())
 				}
 			})
+		}
+	}
+}
+
+// TestV1StrongSwanECDSA: the RSA profile with ECDSA P-256 certificates
+// authenticates with ECDSA signatures (RFC 4754's auth method in IKEv1).
+func TestV1StrongSwanECDSA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	Require(t)
+	run := RunV1(t, V1Case{Profile: "ikev1-main-rsa", Key: testpki.ECDSAP256}, V1StrongSwanServer, V1StrongSwanClient)
+	// IKEv1 signs the hash itself: strongSwan names the scheme
+	// ECDSA_WITH_NULL (RSA would be RSA_EMSA_PKCS1_NULL).
+	if log := run.Server.Charon.Log(); !strings.Contains(log, "authentication of 'C=XX, O=goipsec test, CN=client@example.com' with ECDSA_WITH_NULL successful") {
+		t.Errorf("server log shows no ECDSA authentication of the client:\n%s", tail(log, 40))
+	}
+}
+
+// TestV1StrongSwanRekeys proves the rekey variables: the client
+// re-authenticates (a new Main Mode: IKEv1's Phase 1 rekey) and rekeys
+// its CHILD SA (a new Quick Mode) every 20 s while a ping runs through
+// the tunnel, behind a NAT, and no echo is lost.
+func TestV1StrongSwanRekeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	Require(t)
+	vars := map[string]string{"REAUTH_TIME": "20s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "40s"}
+	run := RunV1(t, V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: vars}, V1StrongSwanServer, V1StrongSwanClient)
+	sent, recv, out := run.Env.Ping(225, 200*time.Millisecond) // 45 s
+	if sent != 225 || recv != sent {
+		t.Errorf("continuous ping through the rekeys: %d of %d answered\n%s", recv, sent, tail(out, 5))
+	}
+	// Count first messages: Main Mode's three requests all have ID 0,
+	// Quick Mode's first and third share theirs; only the first has SA.
+	log := run.Client.Charon.Log()
+	mm := strings.Count(log, "generating ID_PROT request 0 [ SA ")
+	qm := regexp.MustCompile(`generating QUICK_MODE request \d+ \[ HASH SA `).FindAllString(log, -1)
+	t.Logf("%d Main Modes, %d Quick Modes", mm, len(qm))
+	if mm < 3 {
+		t.Errorf("%d Main Modes in 45 s, want at least 3 (first + a re-authentication every 20 s)", mm)
+	}
+	if len(qm) < 3 {
+		t.Errorf("%d Quick Modes in 45 s, want at least 3", len(qm))
+	}
+	if err := V1Established(run.Client.Charon.ListSAs(), "ikev1-main-psk"); err != nil {
+		t.Errorf("after the rekeys: %v", err)
+	}
+}
+
+// TestV1StrongSwanDPD proves the DPD variables: when the client dies
+// without a Delete, the server's DPD (R-U-THERE every 2 s when the peer
+// is silent, given up after 6 s) removes its SAs.
+func TestV1StrongSwanDPD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop suite skipped in -short mode")
+	}
+	Require(t)
+	vars := map[string]string{"DPD_DELAY": "2s", "DPD_TIMEOUT": "6s"}
+	run := RunV1(t, V1Case{Profile: "ikev1-main-psk", Vars: vars}, V1StrongSwanServer, V1StrongSwanClient)
+	srv := run.Server.Charon
+	run.Client.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for ParseSAs(srv.ListSAs(), "ikev1-main-psk").IKEUp {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still has the dead client's SA after 30 s:\n%s", srv.ListSAs())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	log := srv.Log()
+	if !strings.Contains(log, "sending DPD request") {
+		t.Errorf("server sent no DPD request:\n%s", tail(log, 30))
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	d, err := Defaults("server", "ikev1-main-psk-transport")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d["CLIENT_TS"] != "dynamic[udp/1701]" || d["SERVER_TS"] != "dynamic[udp/1701]" {
+		t.Errorf("selectors %q %q", d["CLIENT_TS"], d["SERVER_TS"])
+	}
+	if !strings.HasPrefix(d["PROPOSALS"], "aes256-sha256-modp2048, ") {
+		t.Errorf("proposals %q", d["PROPOSALS"])
+	}
+	if _, ok := d["PSK"]; ok {
+		t.Error("the PSK has a default")
+	}
+	if _, err := Defaults("server", "nokia"); err == nil {
+		t.Error("unknown profile has defaults")
+	}
+}
+
+func TestV1Established(t *testing.T) {
+	v1 := `ikev1-main-psk: #1, ESTABLISHED, IKEv1, 2d8dc141283cea45_i* 5c820b0962808629_r
+  local  '192.0.2.2' @ 192.0.2.2[4500]
+  remote '192.0.2.1' @ 192.0.2.1[4500]
+  AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
+  ikev1-main-psk: #1, reqid 1, INSTALLED, TUNNEL-in-UDP, ESP:AES_CBC-256/HMAC_SHA2_256_128
+`
+	if err := V1Established(v1, "ikev1-main-psk"); err != nil {
+		t.Error(err)
+	}
+	noChild := strings.Join(strings.Split(v1, "\n")[:4], "\n")
+	if err := V1Established(noChild, "ikev1-main-psk"); err == nil {
+		t.Error("no CHILD SA accepted")
+	}
+	if err := V1Established(strings.Replace(v1, "IKEv1", "IKEv2", 1), "ikev1-main-psk"); err == nil || !strings.Contains(err.Error(), "not IKEv1") {
+		t.Errorf("IKEv2 SA accepted: %v", err)
+	}
+	if err := V1Established(v1, "other"); err == nil {
+		t.Error("another connection's SA accepted")
+	}
+}
+
+func TestV1EnvVar(t *testing.T) {
+	env := &V1Env{Case: V1Case{Profile: "ikev1-main-psk"}, Vars: map[string]string{"PSK": "k", "DPD_DELAY": "5s"}}
+	for _, tc := range []struct{ kind, key, want string }{
+		{"client", "PSK", "k"},
+		{"server", "DPD_DELAY", "5s"},    // the run's value over both defaults
+		{"client", "REAUTH_TIME", "48m"}, // the client's default
+		{"server", "REAUTH_TIME", "0s"},  // the server's
+		{"server", "CLIENT_TS", "203.0.113.2/32"},
+		{"server", "NOPE", ""},
+	} {
+		if got := env.Var(tc.kind, tc.key); got != tc.want {
+			t.Errorf("Var(%s, %s) = %q, want %q", tc.kind, tc.key, got, tc.want)
 		}
 	}
 }

@@ -8,6 +8,16 @@
 // clients send (profiles/client) and reference responders
 // (profiles/server), rendered from swanctl.conf templates.
 //
+// IKEv1 (ikev1.go): the ikev1-* profiles without XAuth (Main Mode PSK,
+// Aggressive Mode PSK with a KEY_ID, Main Mode RSA, and a transport-mode
+// variant for udp/1701) protect traffic between two inner networks, with
+// variables for addresses, identities, proposals (Apple's stock lists by
+// default), DPD and rekey/reauth times. RunV1 runs one of them with a
+// client side and a server side given as callbacks, strongSwan's
+// (V1StrongSwanClient, V1StrongSwanServer), libreswan's
+// (internal/vmclient) or an engine under test, and pings through the
+// tunnel.
+//
 // The templates and the charon set-up follow the interop harness the
 // project was seeded with; this package does not read it at run time.
 package strongswan

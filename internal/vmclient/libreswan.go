@@ -266,27 +266,25 @@ func (p *Pluto) Kill() {
 // which side libreswan plays.
 func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanConn {
 	t.Helper()
-	v, err := strongswan.Defaults("server", env.Case.Profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, val := range env.Vars {
-		v[k] = val
-	}
+	v := func(key string) string { return env.Var("server", key) }
 	c := LibreswanConn{
 		Name:      env.Case.Profile,
 		Transport: strings.HasSuffix(env.Case.Profile, "-transport"),
 		IKE:       "aes256-sha2_256;modp2048",
 		ESP:       "aes256-sha2_256",
-		PSK:       v["PSK"],
+		PSK:       v("PSK"),
 	}
-	if s := v["LIBRESWAN_IKE"]; s != "" {
+	if s := v("LIBRESWAN_IKE"); s != "" {
 		c.IKE = s
 	}
-	if s := v["LIBRESWAN_ESP"]; s != "" {
+	if s := v("LIBRESWAN_ESP"); s != "" {
 		c.ESP = s
 	}
+	// Behind a NAT the server sees the NAT's outside address.
 	clientAddr, serverAddr := env.Topo.ClientAddr4, testnet.ServerAddr4
+	if !client && env.Topo.NAT != nil {
+		clientAddr = testnet.ClientAddr4
+	}
 	sel := func(ts string) (netip.Prefix, string) {
 		switch {
 		case ts == "" || ts == "dynamic":
@@ -300,16 +298,33 @@ func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanCo
 		}
 		return p, ""
 	}
-	cNet, cPort := sel(v["CLIENT_TS"])
-	sNet, sPort := sel(v["SERVER_TS"])
+	cNet, cPort := sel(v("CLIENT_TS"))
+	sNet, sPort := sel(v("SERVER_TS"))
 	if client {
 		c.Left, c.Right = clientAddr, serverAddr
 		c.LeftSubnet, c.RightSubnet, c.LeftProtoPort, c.RightProtoPort = cNet, sNet, cPort, sPort
 	} else {
 		c.Left, c.Right = serverAddr, clientAddr
 		c.LeftSubnet, c.RightSubnet, c.LeftProtoPort, c.RightProtoPort = sNet, cNet, sPort, cPort
+		if env.Topo.NAT != nil {
+			// The client's ID is its own, private address; pluto
+			// expects the address it sees unless told.
+			c.RightID = env.Topo.ClientAddr4.String()
+		}
 	}
 	return c
+}
+
+// gateway returns the next hop from ns towards dst: the router `ip
+// route get` names, or dst itself when it is on the link.
+func gateway(ns *testnet.NS, dst netip.Addr) string {
+	f := strings.Fields(ns.Run("ip", "route", "get", dst.String()))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "via" {
+			return f[i+1]
+		}
+	}
+	return dst.String()
 }
 
 // V1LibreswanServer starts pluto as the server side of an IKEv1 run
@@ -320,7 +335,7 @@ func V1LibreswanServer(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 	t.Helper()
 	c := libreswanConn(t, env, false)
 	if c.RightSubnet.IsValid() {
-		env.Topo.Server.Run("ip", "route", "add", c.RightSubnet.String(), "via", c.Right.String(), "src", testnet.Inner4.String())
+		env.Topo.Server.Run("ip", "route", "add", c.RightSubnet.String(), "via", gateway(env.Topo.Server, c.Right), "src", testnet.Inner4.String())
 	}
 	p := StartPluto(t, env.Topo.Server, c)
 	return &strongswan.V1Peer{Name: "libreswan server", Status: p.Status, Kill: p.Kill}
@@ -333,7 +348,7 @@ func V1LibreswanClient(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 	t.Helper()
 	c := libreswanConn(t, env, true)
 	if c.RightSubnet.IsValid() {
-		env.Topo.Client.Run("ip", "route", "add", c.RightSubnet.String(), "via", c.Right.String(), "src", strongswan.V1ClientInner4.String())
+		env.Topo.Client.Run("ip", "route", "add", c.RightSubnet.String(), "via", gateway(env.Topo.Client, c.Right), "src", strongswan.V1ClientInner4.String())
 	}
 	p := StartPluto(t, env.Topo.Client, c)
 	if out, err := p.Up(c.Name, 30*time.Second); err != nil || !p.Established(c.Name) {

@@ -31,6 +31,19 @@
 // namespace, so exported configurations run unchanged. States and Check read
 // `ip -s xfrm state` to prove what went over the wire: raw ESP (no encap)
 // or ESP in UDP, and packets in both directions.
+//
+// libreswan 4.10 (libreswan.go) is the second IKEv1 implementation:
+// stage-clients unpacks pluto, whack, addconn and certutil from Debian's
+// .debs (installing libreswan would remove strongSwan), StartPluto runs
+// pluto with kernel ESP in a namespace with its own /run and NSS
+// database, and V1LibreswanClient and V1LibreswanServer are its sides for
+// strongswan.RunV1 (the test adds the tunnel routes libreswan's updown
+// script would). scripts/test runs this package's
+// TestKernel* tests in their own VM stage, with the staged clients:
+//
+//	mapfile -t files < <(scripts/vmtest/stage-clients /tmp/root)
+//	CGO_ENABLED=0 GOIPSEC_VMTEST=1 VMTEST_PASSENV="GOIPSEC_VMTEST CI" VMTEST_SMP=2 \
+//	  go test -exec "$PWD/scripts/vmtest/run-in-vm ${files[*]}" -run '^TestKernel' ./internal/vmclient
 package vmclient
 
 import (
