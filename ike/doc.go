@@ -190,9 +190,8 @@ package ike
 // file, what it owns:
 //
 //	doc.go             this package documentation and file map
-//	engine.go          the engine: Conn, transport registration, SPIs, dispatch, the saTable, shutdown
-//	router.go          routing a transport's messages to the engines that share it
-//	transport.go       ListenUDP's Transport: UDP 500/4500 sockets, ESP-in-UDP and keepalive sorting
+//	engine.go          the engine: transport registration, SPIs, dispatch, the saTable, shutdown
+//	transport.go       aliases of package transport's names (ListenUDP, Transport, Conn, Packet, Router, Role)
 //	sa.go              ikeSA and its parts; loop (the goroutine: inbox, commands, one timer),
 //	                   destroy, the snapshot
 //	exchange.go        exchanger (message IDs, window, queue, cached responses, SK/SKF
