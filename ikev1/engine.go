@@ -272,3 +272,37 @@ func (e *engine) initialContact(sa *isakmpSA) {
 		})
 	}
 }
+
+// adoptChildren moves the IPsec SAs of the peer's older ISAKMP SAs to sa,
+// which the peer just established as their replacement: strongSwan and
+// racoon re-authenticate with a new Main Mode and then delete the old
+// ISAKMP SA alone, keeping their IPsec SAs (IKEv1 IPsec SAs do not depend
+// on the ISAKMP SA that made them). Without this, deleting the old SA
+// would take the traffic's SAs with it until the next Quick Mode.
+func (e *engine) adoptChildren(sa *isakmpSA) {
+	id, remote, name := sa.remoteID, sa.remote.Addr(), sa.cfg.Name
+	for _, o := range e.list() {
+		if o == sa || o.initiator || sa.initiator {
+			continue
+		}
+		go func() {
+			var kids []*child
+			o.do(func() {
+				if o.state == stateEstablished && o.cfg != nil && o.cfg.Name == name && o.remoteID.Equal(id) && o.remote.Addr() == remote {
+					kids, o.children = o.children, nil
+					if len(kids) > 0 {
+						o.log.Info("the peer re-authenticated: its IPsec SAs move to the new ISAKMP SA", "n", len(kids))
+					}
+				}
+			})
+			if len(kids) == 0 {
+				return
+			}
+			if !sa.do(func() { sa.children = append(sa.children, kids...) }) {
+				for _, c := range kids {
+					o.removeChild(c) // both SAs are gone: the data plane state goes too
+				}
+			}
+		}()
+	}
+}

@@ -3,9 +3,11 @@ package ikev1_test
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,11 +96,32 @@ func ourConfig(t *testing.T, env *strongswan.V1Env, server bool) *ikev1.PeerConf
 // ourServer starts our responder in the server namespace.
 func ourServer(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 	t.Helper()
+	return ourServerWith(nil, nil)(t, env)
+}
+
+// ourServerWith is ourServer that hands the responder to *out and lets
+// edit change the configuration first.
+func ourServerWith(out **ikev1.Responder, edit func(*ikev1.PeerConfig)) strongswan.V1Start {
+	return func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		t.Helper()
+		p := startOurServer(t, env, edit)
+		if out != nil {
+			*out = v1Responders.get(t.Name())
+		}
+		return p
+	}
+}
+
+func startOurServer(t *testing.T, env *strongswan.V1Env, edit func(*ikev1.PeerConfig)) *strongswan.V1Peer {
+	t.Helper()
 	s := env.Topo.Server
 	tr, dp := listenWithTUN(t, s, []netip.Addr{testnet.ServerAddr4}, "gv1-tun0")
 	s.Run("ip", "route", "add", strongswan.V1ClientInner4.String()+"/32", "dev", "gv1-tun0")
 	log := &testnet.Buffer{}
 	cfg := ourConfig(t, env, true)
+	if edit != nil {
+		edit(cfg)
+	}
 	resp, err := ikev1.NewResponder(tr, ikev1.WithPeers(func(context.Context, ikev1.PeerQuery) (*ikev1.PeerConfig, error) { return cfg, nil }),
 		ikev1.WithDataPlane(dp), ikev1.WithLogger(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
@@ -110,12 +133,24 @@ func ourServer(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 			t.Logf("our responder's log:\n%s", log.String())
 		}
 	})
-	v1Responders[t.Name()] = resp
+	v1Responders.put(t.Name(), resp)
 	return &strongswan.V1Peer{Name: "goipsec responder", Status: func() string { return describe(resp.SAs()) }}
 }
 
 // v1Responders lets a test reach the responder RunV1 started.
-var v1Responders = map[string]*ikev1.Responder{}
+var v1Responders = &responderTable{m: map[string]*ikev1.Responder{}}
+
+type responderTable struct {
+	mu sync.Mutex
+	m  map[string]*ikev1.Responder
+}
+
+func (r *responderTable) put(k string, v *ikev1.Responder) { r.mu.Lock(); r.m[k] = v; r.mu.Unlock() }
+func (r *responderTable) get(k string) *ikev1.Responder {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[k]
+}
 
 func describe(sas []ipsec.IKESAInfo) string {
 	var b strings.Builder
@@ -130,6 +165,28 @@ func describe(sas []ipsec.IKESAInfo) string {
 
 // ourClient starts our initiator in the client namespace and dials.
 func ourClient(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+	t.Helper()
+	return ourClientWith(nil, nil)(t, env)
+}
+
+// ourClientWith is ourClient that hands the SA to *out and lets edit
+// change the configuration first.
+func ourClientWith(out **ikev1.SA, edit func(*ikev1.PeerConfig)) strongswan.V1Start {
+	return func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		t.Helper()
+		cfg := ourConfig(t, env, false)
+		if edit != nil {
+			edit(cfg)
+		}
+		p, sa := startOurClient(t, env, cfg)
+		if out != nil {
+			*out = sa
+		}
+		return p
+	}
+}
+
+func startOurClient(t *testing.T, env *strongswan.V1Env, cfg *ikev1.PeerConfig) (*strongswan.V1Peer, *ikev1.SA) {
 	t.Helper()
 	c := env.Topo.Client
 	tr, dp := listenWithTUN(t, c, []netip.Addr{env.Topo.ClientAddr4}, "gv1-tun1")
@@ -147,11 +204,11 @@ func ourClient(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sa, err := init.Dial(ctx, netip.AddrPortFrom(env.Topo.ClientAddr4, 500), netip.AddrPortFrom(testnet.ServerAddr4, 500), ourConfig(t, env, false))
+	sa, err := init.Dial(ctx, netip.AddrPortFrom(env.Topo.ClientAddr4, 500), netip.AddrPortFrom(testnet.ServerAddr4, 500), cfg)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
-	return &strongswan.V1Peer{Name: "goipsec initiator", Status: func() string { return describe([]ipsec.IKESAInfo{sa.Info()}) }}
+	return &strongswan.V1Peer{Name: "goipsec initiator", Status: func() string { return describe([]ipsec.IKESAInfo{sa.Info()}) }}, sa
 }
 
 func TestInteropV1(t *testing.T) {
@@ -161,7 +218,7 @@ func TestInteropV1(t *testing.T) {
 			natName := map[testnet.NATMode]string{testnet.NoNAT: "direct", testnet.NATRandomPort: "nat"}[nat]
 			t.Run(profile+"/"+natName+"/our-responder", func(t *testing.T) {
 				run := strongswan.RunV1(t, strongswan.V1Case{Profile: profile, NAT: nat}, ourServer, strongswan.V1StrongSwanClient)
-				resp := v1Responders[t.Name()]
+				resp := v1Responders.get(t.Name())
 				sas := resp.SAs()
 				if len(sas) != 1 || len(sas[0].Children) != 1 || sas[0].Children[0].BytesIn == 0 || sas[0].Children[0].BytesOut == 0 {
 					t.Fatalf("responder SAs after the ping: %+v", sas)
@@ -178,4 +235,90 @@ func TestInteropV1(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestInteropV1Rekeys: phase 1 and phase 2 renewed every 20 s for two
+// minutes under a continuous ping (5 per second), with strongSwan
+// re-authenticating and rekeying against our responder and our initiator
+// doing it against strongSwan: no ping may be lost.
+func TestInteropV1Rekeys(t *testing.T) {
+	strongswan.Require(t)
+	vars := map[string]string{"REKEY_TIME": "20s", "REAUTH_TIME": "0s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "40s"}
+	check := func(t *testing.T, run *strongswan.V1Run) {
+		// Six back-to-back runs of 100 (one command may take a minute).
+		for i := 0; i < 6; i++ {
+			sent, recv, out := run.Env.Ping(100, 200*time.Millisecond)
+			if sent != 100 || recv != sent {
+				t.Fatalf("run %d: %d of %d pings answered during the rekeys\n%s", i, recv, sent, out)
+			}
+		}
+	}
+	t.Run("our-responder", func(t *testing.T) {
+		t.Parallel()
+		var resp *ikev1.Responder
+		run := strongswan.RunV1(t, strongswan.V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: vars},
+			ourServerWith(&resp, nil), strongswan.V1StrongSwanClient)
+		check(t, run)
+		log := run.Client.Charon.Log()
+		if n := strings.Count(log, "initiating Main Mode"); n < 5 {
+			t.Errorf("strongSwan ran %d Main Modes in two minutes, want at least 5", n)
+		}
+		if n := strings.Count(log, "CHILD_SA ikev1-main-psk{"); n < 5 {
+			t.Errorf("strongSwan established %d IPsec SAs, want at least 5", n)
+		}
+		if sas := resp.SAs(); len(sas) > 2 {
+			t.Errorf("our responder holds %d ISAKMP SAs after the rekeys: old ones linger\n%s", len(sas), describe(sas))
+		}
+	})
+	t.Run("our-initiator", func(t *testing.T) {
+		t.Parallel()
+		var sa *ikev1.SA
+		run := strongswan.RunV1(t, strongswan.V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: vars}, strongswan.V1StrongSwanServer,
+			ourClientWith(&sa, func(c *ikev1.PeerConfig) {
+				c.Lifetime, c.RekeyMargin = 30*time.Second, 10*time.Second
+				c.Children[0].Lifetime, c.Children[0].RekeyMargin = 30*time.Second, 10*time.Second
+			}))
+		session := sa.Info().SessionID
+		check(t, run)
+		log := run.Server.Charon.Log()
+		if n := strings.Count(log, "IKE_SA ikev1-main-psk["); n < 5 {
+			t.Errorf("strongSwan saw %d ISAKMP SAs in two minutes, want at least 5", n)
+		}
+		if got := sa.Info(); got.SessionID != session || got.State != "ESTABLISHED" {
+			t.Errorf("after the rekeys: session %d (was %d), state %s", got.SessionID, session, got.State)
+		}
+	})
+}
+
+// TestInteropV1DPD: a strongSwan peer killed without a Delete is found
+// dead by DPD and removed with its IPsec SAs, on our responder and on our
+// initiator.
+func TestInteropV1DPD(t *testing.T) {
+	strongswan.Require(t)
+	dpd := func(c *ikev1.PeerConfig) { c.DPDDelay, c.DPDTimeout = 3*time.Second, 10*time.Second }
+	t.Run("our-responder", func(t *testing.T) {
+		var resp *ikev1.Responder
+		run := strongswan.RunV1(t, strongswan.V1Case{Profile: "ikev1-main-psk"}, ourServerWith(&resp, dpd), strongswan.V1StrongSwanClient)
+		run.Client.Kill()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(resp.SAs()) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("dead client not removed in 30 s:\n%s", describe(resp.SAs()))
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	t.Run("our-initiator", func(t *testing.T) {
+		var sa *ikev1.SA
+		run := strongswan.RunV1(t, strongswan.V1Case{Profile: "ikev1-main-psk"}, strongswan.V1StrongSwanServer, ourClientWith(&sa, dpd))
+		run.Server.Kill()
+		select {
+		case <-sa.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("dead server not detected in 30 s")
+		}
+		if !errors.Is(sa.Err(), ikev1.ErrDeadPeer) {
+			t.Errorf("SA ended with %v, want ErrDeadPeer", sa.Err())
+		}
+	})
 }

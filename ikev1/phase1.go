@@ -408,7 +408,12 @@ func (sa *isakmpSA) choosePhase1(sap *wire.SA) error {
 	if life <= 0 || life > sa.cfg.lifetime() {
 		life = sa.cfg.lifetime()
 	}
-	sa.expires = sa.e.cfg.now().Add(life)
+	// The initiator replaces the SA before its lifetime ends (strongSwan
+	// re-authenticates at the rekey time it derived the lifetime from,
+	// with jitter and a running exchange that may take it past the
+	// lifetime). A responder expiring it on the dot would delete the
+	// peer's working SAs, so it grants a grace period first.
+	sa.expires = sa.e.cfg.now().Add(life + max(30*time.Second, life/10))
 	sa.log.Debug("phase 1 proposal selected", "proposal", chosen.String(), "auth", a.AuthMethod)
 	return nil
 }
@@ -621,10 +626,16 @@ func (sa *isakmpSA) up(pl []wire.Payload) {
 	sa.peerFrag = sa.p1.peer.fragment
 	sa.mode = sa.p1.exchange
 	sa.e.established(sa)
+	contact := false
 	for _, p := range pl {
 		if n, ok := p.(*wire.Notify); ok && n.NotifyType == wire.INITIAL_CONTACT {
-			sa.e.initialContact(sa)
+			contact = true
 		}
+	}
+	if contact {
+		sa.e.initialContact(sa)
+	} else {
+		sa.e.adoptChildren(sa)
 	}
 	sa.p1.wipe()
 	sa.p1 = nil
