@@ -125,7 +125,7 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 	if !c.encap {
 		local, remote = netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0)
 	}
-	life := esp.Lifetime{Hard: esp.Limits{Time: q.life + 30*time.Second, Bytes: q.cc.LifeBytes}}
+	life := esp.Lifetime{Hard: esp.Limits{Time: q.life + 30*time.Second, Bytes: q.lifeBytes}}
 	in := &esp.SA{SPI: c.spiIn, Dir: esp.DirIn, Mode: mode, Src: remote, Dst: local, Encr: encr.ID, EncrKeyBits: int(encr.KeyLen),
 		Integ: integ, EncrKey: kin[:encLen], IntegKey: kin[encLen:], ReqID: c.reqid, Lifetime: life}
 	out := &esp.SA{SPI: c.spiOut, Dir: esp.DirOut, Mode: mode, Src: local, Dst: remote, Encr: encr.ID, EncrKeyBits: int(encr.KeyLen),

@@ -283,3 +283,27 @@ func TestAggressiveModePSK(t *testing.T) {
 		_ = sa
 	})
 }
+
+// TestQuickModeLifetimes: the responder takes the shorter of the peer's
+// and its own lifetimes, in seconds and kilobytes, and the data plane
+// gets the volume limit.
+func TestQuickModeLifetimes(t *testing.T) {
+	gw := ikev1.ChildConfig{Name: "h", Lifetime: 20 * time.Minute, LifeBytes: 8 << 20}
+	p := newPair(t, pskLookup("k", false, gw), false)
+	_, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("k"),
+		Children: []ikev1.ChildConfig{{Name: "h", Lifetime: time.Hour, LifeBytes: 4 << 20}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, p.gwEv.childUpCh, "responder's ChildUp")
+	for _, dp := range []*iketest.DataPlane{p.gwDP, p.clDP} {
+		for _, s := range dp.SAs() {
+			if s.Lifetime.Hard.Bytes != 4<<20 {
+				t.Errorf("SA %08x: volume limit %d, want %d", s.SPI, s.Lifetime.Hard.Bytes, 4<<20)
+			}
+			if s.Lifetime.Hard.Time > 21*time.Minute || s.Lifetime.Hard.Time < 20*time.Minute {
+				t.Errorf("SA %08x: hard time %v, want the responder's 20 minutes (plus a margin)", s.SPI, s.Lifetime.Hard.Time)
+			}
+		}
+	}
+}

@@ -191,6 +191,23 @@ func lifeOf(attrs []wire.Attribute, typeAttr, durAttr uint16) time.Duration {
 	return life
 }
 
+// lifeKB reads a kilobytes lifetime from life type/duration attribute
+// pairs (RFC 2407 section 4.5), in bytes; zero when there is none.
+func lifeKB(attrs []wire.Attribute, typeAttr, durAttr uint16) uint64 {
+	var cur uint32
+	var b uint64
+	for _, a := range attrs {
+		v, ok := a.Uint()
+		switch {
+		case a.Type == typeAttr:
+			cur = v
+		case a.Type == durAttr && ok && cur == uint32(wire.LifeKilobytes):
+			b = uint64(v) * 1024
+		}
+	}
+	return b
+}
+
 // selectPhase1 picks the transform of the peer's SA that our configuration
 // prefers, with the explanation of a mismatch.
 func (sa *isakmpSA) selectPhase1(sap *wire.SA) (*wire.Transform, proposal.Proposal, time.Duration, error) {

@@ -41,6 +41,7 @@ type quickMode struct {
 	remoteTS  []esp.Selector
 	ids       []*wire.ID // IDci, IDcr as they go on the wire (echoed by the responder)
 	life      time.Duration
+	lifeBytes uint64 // volume lifetime, 0 for none
 	shortened bool // we cut the peer's lifetime: RESPONDER-LIFETIME
 	replaces  *child
 	commit    bool
@@ -273,6 +274,7 @@ func (sa *isakmpSA) quickSelect(sap *wire.SA, q *quickMode) error {
 		q.prop, q.propNum, q.encap = chosen, p.Number, mode
 		q.spiOut = binary.BigEndian.Uint32(p.SPI)
 		q.life = q.cc.lifetime()
+		q.lifeBytes = q.cc.LifeBytes
 		if life > 0 && life < q.life {
 			q.life = life
 		} else if life > q.life {
@@ -281,6 +283,9 @@ func (sa *isakmpSA) quickSelect(sap *wire.SA, q *quickMode) error {
 		t.Attributes = append([]wire.Attribute(nil), t.Attributes...)
 		if q.shortened {
 			t.Attributes = setLife(t.Attributes, q.life)
+		}
+		if kb := lifeKB(t.Attributes, wire.AttrSALifeType, wire.AttrSALifeDuration); kb > 0 && (q.lifeBytes == 0 || kb < q.lifeBytes) {
+			q.lifeBytes = kb
 		}
 		q.transform = t
 		return nil
@@ -460,8 +465,11 @@ func (sa *isakmpSA) startQuick(cc ChildConfig, old *child) error {
 			return err
 		}
 		for _, x := range v1 {
-			attrs := []wire.Attribute{wire.TV(wire.AttrSALifeType, uint16(wire.LifeSeconds)), wire.Num(wire.AttrSALifeDuration, uint32(cc.lifetime().Seconds())),
-				wire.TV(wire.AttrEncapsulation, uint16(mode))}
+			attrs := []wire.Attribute{wire.TV(wire.AttrSALifeType, uint16(wire.LifeSeconds)), wire.Num(wire.AttrSALifeDuration, uint32(cc.lifetime().Seconds()))}
+			if cc.LifeBytes >= 1024 {
+				attrs = append(attrs, wire.TV(wire.AttrSALifeType, uint16(wire.LifeKilobytes)), wire.Num(wire.AttrSALifeDuration, uint32(min(cc.LifeBytes/1024, 1<<32-1))))
+			}
+			attrs = append(attrs, wire.TV(wire.AttrEncapsulation, uint16(mode)))
 			if x.AuthAlg != 0 {
 				attrs = append(attrs, wire.TV(wire.AttrAuthAlgorithm, x.AuthAlg))
 			}
@@ -539,6 +547,10 @@ func (sa *isakmpSA) quickInitiator2(in *inMsg, q *quickMode, h *wire.Hash) error
 	q.life = q.cc.lifetime()
 	if life > 0 && life < q.life {
 		q.life = life
+	}
+	q.lifeBytes = q.cc.LifeBytes
+	if kb := lifeKB(t.Attributes, wire.AttrSALifeType, wire.AttrSALifeDuration); kb > 0 && (q.lifeBytes == 0 || kb < q.lifeBytes) {
+		q.lifeBytes = kb
 	}
 	for _, pl := range in.Payloads {
 		if n, ok := pl.(*wire.Notify); ok && n.NotifyType == wire.RESPONDER_LIFETIME {
