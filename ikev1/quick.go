@@ -42,7 +42,7 @@ type quickMode struct {
 	ids       []*wire.ID // IDci, IDcr as they go on the wire (echoed by the responder)
 	life      time.Duration
 	lifeBytes uint64 // volume lifetime, 0 for none
-	shortened bool // we cut the peer's lifetime: RESPONDER-LIFETIME
+	shortened bool   // we cut the peer's lifetime: RESPONDER-LIFETIME
 	replaces  *child
 	commit    bool
 }
