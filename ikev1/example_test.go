@@ -42,7 +42,7 @@ func Example() {
 	defer init.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sa, err := init.Dial(ctx, netip.MustParseAddrPort("198.51.100.2:500"), netip.MustParseAddrPort("192.0.2.1:500"),
+	sa, err := init.Dial(ctx, netip.MustParseAddrPort("192.0.2.1:500"),
 		&ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("example-psk")})
 	if err != nil {
 		panic(err)

@@ -135,8 +135,7 @@ func newPair(t *testing.T, lookup ikev1.PeerLookup, nat bool) *pair {
 func (p *pair) dial(t *testing.T, cfg *ikev1.PeerConfig) (*ikev1.SA, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	local := netip.AddrPortFrom(p.cl.Addr(), 500)
-	return p.init.Dial(ctx, local, netip.AddrPortFrom(gwAddr, 500), cfg)
+	return p.init.Dial(ctx, netip.AddrPortFrom(gwAddr, 500), cfg)
 }
 
 func pskLookup(psk string, aggressive bool, children ...ikev1.ChildConfig) ikev1.PeerLookup {

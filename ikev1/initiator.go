@@ -3,6 +3,7 @@ package ikev1
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 
 	"github.com/goipsec/ipsec"
@@ -24,6 +25,28 @@ func NewInitiator(conn transport.Conn, opts ...Option) (*Initiator, error) {
 	return &Initiator{e: e}, nil
 }
 
+// localAddrFor picks our source address towards remote (as the IKEv2
+// engine does): the transport's address of that family, or the one the
+// routing table chooses (found by connecting a UDP socket, which sends
+// nothing).
+func (e *engine) localAddrFor(remote netip.Addr) netip.Addr {
+	if la, ok := e.conn.(interface{ LocalAddrs() []netip.AddrPort }); ok {
+		for _, a := range la.LocalAddrs() {
+			if a.Addr().Is4() == remote.Is4() && !a.Addr().IsUnspecified() {
+				return a.Addr()
+			}
+		}
+	}
+	if c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(remote, transport.PortIKE))); err == nil {
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	}
+	if remote.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
+}
+
 // Close deletes the initiator's SAs and unregisters it.
 func (i *Initiator) Close() error {
 	i.e.close()
@@ -35,11 +58,13 @@ type SA struct {
 	sa *isakmpSA
 }
 
-// Dial runs phase 1 with the peer at remote (from our address local; its
-// port selects the socket: the IKE port, normally) and the Quick Mode of
-// cfg's first IPsec SA, and returns when the IPsec SA is installed. A
-// failure, or ctx ending first, deletes the SA.
-func (i *Initiator) Dial(ctx context.Context, local, remote netip.AddrPort, cfg *PeerConfig) (*SA, error) {
+// Dial runs phase 1 with the peer at remote (port 500 when zero) and the
+// Quick Modes of cfg's IPsec SAs, and returns when the first IPsec SA is
+// installed. Our address is the transport's of remote's family or, when
+// it listens on a wildcard, the one the routing table picks. A failure,
+// or ctx ending first, deletes the SA. The shape is that of
+// ike.Initiator.Dial.
+func (i *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerConfig) (*SA, error) {
 	if cfg == nil {
 		return nil, errors.New("ikev1: Dial: nil PeerConfig")
 	}
@@ -47,6 +72,11 @@ func (i *Initiator) Dial(ctx context.Context, local, remote netip.AddrPort, cfg 
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if remote.Port() == 0 {
+		remote = netip.AddrPortFrom(remote.Addr(), transport.PortIKE)
+	}
+	ikePort, _ := i.e.conn.Ports()
+	local := netip.AddrPortFrom(i.e.localAddrFor(remote.Addr()), ikePort)
 	sa, err := i.e.newInitiatorSA(local, remote, &c)
 	if err != nil {
 		return nil, err

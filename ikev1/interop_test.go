@@ -204,7 +204,7 @@ func startOurClient(t *testing.T, env *strongswan.V1Env, cfg *ikev1.PeerConfig) 
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sa, err := init.Dial(ctx, netip.AddrPortFrom(env.Topo.ClientAddr4, 500), netip.AddrPortFrom(testnet.ServerAddr4, 500), cfg)
+	sa, err := init.Dial(ctx, netip.AddrPortFrom(testnet.ServerAddr4, 500), cfg)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
