@@ -92,9 +92,10 @@ type PeerConfig struct {
 	// (strongSwan keywords, e.g. "aes256-sha256-modp2048"); nil selects
 	// DefaultProposals.
 	Proposals proposal.List
-	// Lifetime is the ISAKMP SA's lifetime; a peer proposing a longer one
-	// is told ours with RESPONDER-LIFETIME (RFC 2407 section 4.6.3.2).
-	// Zero selects 3 hours.
+	// Lifetime is the ISAKMP SA's lifetime our initiator proposes (zero:
+	// 3 hours). A responder takes the initiator's proposal, which renews
+	// the SA on its own schedule (Windows proposes 8 hours), up to 24
+	// hours, and Lifetime when the peer proposes none.
 	Lifetime time.Duration
 	// RekeyMargin is how long before Lifetime ends our initiator starts
 	// the ISAKMP SA that replaces it (IKEv1 re-authenticates: a new phase

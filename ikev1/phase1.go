@@ -39,6 +39,9 @@ func (p *phase1) wipe() {
 	clear(p.gxy)
 }
 
+// maxPeerLifetime caps the phase 1 lifetime a responder accepts.
+const maxPeerLifetime = 24 * time.Hour
+
 // nonceLen is the length of our nonces (RFC 2409 section 5 asks for 8 to
 // 256 bytes; strongSwan sends 32).
 const nonceLen = 32
@@ -422,9 +425,12 @@ func (sa *isakmpSA) choosePhase1(sap *wire.SA) error {
 	sa.prop = chosen
 	a, _ := phase1Attrs(t)
 	sa.auth = a.AuthMethod
-	if life <= 0 || life > sa.cfg.lifetime() {
+	// The initiator renews the SA on its own schedule (Windows proposes
+	// 8 hours, Apple 1 hour): its lifetime holds up to maxPeerLifetime.
+	if life <= 0 {
 		life = sa.cfg.lifetime()
 	}
+	life = min(life, maxPeerLifetime)
 	// The initiator replaces the SA before its lifetime ends (strongSwan
 	// re-authenticates at the rekey time it derived the lifetime from,
 	// with jitter and a running exchange that may take it past the
