@@ -14,15 +14,14 @@ import (
 // Vendor IDs we send and look for (MD5 hashes of the names, as the
 // implementations that introduced them defined them).
 var (
-	vidRFC3947  = mustHex("4a131c81070358455c5728f20e95452f")                                                        // RFC 3947
-	vidNATT02   = mustHex("cd60464335df21f87cfdb2fc68b6a448")                                                        // draft-ietf-ipsec-nat-t-ike-02
-	vidNATT02n  = mustHex("90cb80913ebb696e086381b5ec427b1f")                                                        // draft-ietf-ipsec-nat-t-ike-02\n
-	vidNATT03   = mustHex("7d9419a65310ca6f2c179d9215529d56")                                                        // draft-ietf-ipsec-nat-t-ike-03
-	vidNATTOld  = [][]byte{mustHex("4485152d18b6bbcd0be8a8469579ddcc"), mustHex("16f6ca16e4a4066d83821a0f0aeaa862")} // drafts 00, 01
-	vidDPD      = mustHex("afcad71368a1f1c96b8696fc77570100")                                                        // RFC 3706
-	vidXAuth    = mustHex("09002689dfd6b712")                                                                        // draft-ietf-ipsra-isakmp-xauth
-	vidUnity    = mustHex("12f5f28c457168a9702d9fe274cc0100")                                                        // Cisco Unity
-	vidFragment = mustHex("4048b7d56ebce88525e7de7f00d6c2d3")                                                        // IKE fragmentation (Cisco, racoon); 4 more bytes may follow
+	vidRFC3947  = mustHex("4a131c81070358455c5728f20e95452f") // RFC 3947
+	vidNATT02   = mustHex("cd60464335df21f87cfdb2fc68b6a448") // draft-ietf-ipsec-nat-t-ike-02
+	vidNATT02n  = mustHex("90cb80913ebb696e086381b5ec427b1f") // draft-ietf-ipsec-nat-t-ike-02\n
+	vidNATT03   = mustHex("7d9419a65310ca6f2c179d9215529d56") // draft-ietf-ipsec-nat-t-ike-03
+	vidDPD      = mustHex("afcad71368a1f1c96b8696fc77570100") // RFC 3706
+	vidXAuth    = mustHex("09002689dfd6b712")                 // draft-ietf-ipsra-isakmp-xauth
+	vidUnity    = mustHex("12f5f28c457168a9702d9fe274cc0100") // Cisco Unity
+	vidFragment = mustHex("4048b7d56ebce88525e7de7f00d6c2d3") // IKE fragmentation (Cisco, racoon); 4 more bytes may follow
 )
 
 func mustHex(s string) []byte {

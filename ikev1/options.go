@@ -24,7 +24,6 @@ type config struct {
 	halfOpen int
 	retrans  []time.Duration
 	natKeep  time.Duration
-	firstSPI uint32
 }
 
 func defaultConfig() config {

@@ -279,7 +279,7 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 	case 0:
 		sap := findSA(in.Payloads)
 		if sap == nil {
-			return fail(wire.PAYLOAD_MALFORMED, errors.New("Main Mode message 1 without SA"))
+			return fail(wire.PAYLOAD_MALFORMED, errors.New("ikev1: Main Mode message 1 without SA"))
 		}
 		p1.peer = parseVIDs(in.Payloads)
 		m := authMethodFirst(sap)
@@ -302,7 +302,7 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 	case 1:
 		ke, ni := findKE(in.Payloads), findNonce(in.Payloads)
 		if ke == nil || ni == nil {
-			return fail(wire.PAYLOAD_MALFORMED, errors.New("Main Mode message 3 without KE or nonce"))
+			return fail(wire.PAYLOAD_MALFORMED, errors.New("ikev1: Main Mode message 3 without KE or nonce"))
 		}
 		sa.answered(0)
 		if err := sa.respondKE(ke.Data, ni.Data); err != nil {
@@ -321,7 +321,7 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 		return sa.send(&wire.Message{Header: wire.Header{Exchange: wire.IdentityProtection}, Payloads: out}, false, true)
 	case 2:
 		if in.Flags&wire.FlagEncryption == 0 {
-			return errors.New("Main Mode message 5 not encrypted")
+			return errors.New("ikev1: Main Mode message 5 not encrypted")
 		}
 		if err := sa.verifyPeerAuth(in, true); err != nil {
 			return err
@@ -354,7 +354,7 @@ func (sa *isakmpSA) aggressiveResponder(in *inMsg) error {
 	case 0:
 		sap, ke, ni, id := findSA(in.Payloads), findKE(in.Payloads), findNonce(in.Payloads), findID(in.Payloads)
 		if sap == nil || ke == nil || ni == nil || id == nil {
-			return fail(wire.PAYLOAD_MALFORMED, errors.New("Aggressive Mode message 1 without SA, KE, nonce or ID"))
+			return fail(wire.PAYLOAD_MALFORMED, errors.New("ikev1: Aggressive Mode message 1 without SA, KE, nonce or ID"))
 		}
 		p1.peer = parseVIDs(in.Payloads)
 		sa.remoteID = identityOf(id)

@@ -149,7 +149,7 @@ func (sa *isakmpSA) mainInitiator(in *inMsg) error {
 	case 2:
 		ke, nr := findKE(in.Payloads), findNonce(in.Payloads)
 		if ke == nil || nr == nil {
-			return errors.New("Main Mode message 4 without KE or nonce")
+			return errors.New("ikev1: Main Mode message 4 without KE or nonce")
 		}
 		if err := sa.initiatorShared(ke.Data, nr.Data); err != nil {
 			return err
@@ -173,7 +173,7 @@ func (sa *isakmpSA) mainInitiator(in *inMsg) error {
 		return sa.send(&wire.Message{Header: wire.Header{Exchange: wire.IdentityProtection}, Payloads: out}, true, true)
 	case 3:
 		if in.Flags&wire.FlagEncryption == 0 {
-			return errors.New("Main Mode message 6 not encrypted")
+			return errors.New("ikev1: Main Mode message 6 not encrypted")
 		}
 		if err := sa.verifyPeerAuth(in, true); err != nil {
 			if ne := (*notifyError)(nil); errors.As(err, &ne) {
@@ -202,7 +202,7 @@ func (sa *isakmpSA) aggressiveInitiator(in *inMsg) error {
 	}
 	ke, nr := findKE(in.Payloads), findNonce(in.Payloads)
 	if ke == nil || nr == nil {
-		return errors.New("Aggressive Mode message 2 without KE or nonce")
+		return errors.New("ikev1: Aggressive Mode message 2 without KE or nonce")
 	}
 	if err := sa.initiatorShared(ke.Data, nr.Data); err != nil {
 		return err

@@ -59,11 +59,11 @@ func midBytes(mid uint32) []byte {
 // quickProcess handles a Quick Mode message.
 func (sa *isakmpSA) quickProcess(in *inMsg) error {
 	if sa.state != stateEstablished || in.Flags&wire.FlagEncryption == 0 || in.MessageID == 0 {
-		return errors.New("Quick Mode message outside an established ISAKMP SA or not encrypted")
+		return errors.New("ikev1: Quick Mode message outside an established ISAKMP SA or not encrypted")
 	}
 	h, ok := in.Payloads[0].(*wire.Hash)
 	if !ok {
-		return errors.New("Quick Mode message does not start with HASH")
+		return errors.New("ikev1: Quick Mode message does not start with HASH")
 	}
 	q := sa.quick[in.MessageID]
 	if q == nil {
@@ -143,7 +143,7 @@ func keyPublic(q *quickMode) ([]byte, error) { return q.ke.Public() }
 func (sa *isakmpSA) quickChoose(in *inMsg, q *quickMode) error {
 	sap, ni := findSA(in.Payloads), findNonce(in.Payloads)
 	if sap == nil || ni == nil || len(ni.Data) < 8 || len(ni.Data) > 256 {
-		return &notifyError{typ: wire.PAYLOAD_MALFORMED, err: errors.New("Quick Mode message 1 without SA or nonce")}
+		return &notifyError{typ: wire.PAYLOAD_MALFORMED, err: errors.New("ikev1: Quick Mode message 1 without SA or nonce")}
 	}
 	q.ni = bytes.Clone(ni.Data)
 	ids := findIDs(in.Payloads)

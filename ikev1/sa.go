@@ -639,15 +639,6 @@ func (sa *isakmpSA) publish() {
 	sa.snap.Store(&in)
 }
 
-// snapshot returns the last published snapshot of an established SA.
-func (sa *isakmpSA) snapshot() (ipsec.IKESAInfo, bool) {
-	p := sa.snap.Load()
-	if p == nil || p.Established.IsZero() || p.State == stateDone.String() {
-		return ipsec.IKESAInfo{}, false
-	}
-	return *p, true
-}
-
 // alert raises Hooks.Alert.
 func (sa *isakmpSA) alert(kind AlertKind, err error, explanation string) {
 	if h := sa.e.cfg.hooks.Alert; h != nil {
