@@ -217,3 +217,51 @@ func replayV1(t *testing.T, ns *testnet.NS, server netip.AddrPort) {
 	}
 	t.Logf("replayed capture answered: %s", m.Summary())
 }
+
+// TestEndToEndIKEv1Aggressive: with ikev1.allow_aggressive and a key for
+// a group name, a strongSwan client in Aggressive Mode with that KEY_ID
+// (what Apple's "Cisco IPSec" sends with a group name) connects and
+// pings; the start and the connection are logged as weaker than Main
+// Mode. The keys come from the file (one by a psk_file relative to it),
+// so there is no demo key.
+func TestEndToEndIKEv1Aggressive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	const groupKey = "group-key-of-ExampleGroup-0123456789"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.psk"), []byte("main-mode-key-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `ikev1:
+  allow_aggressive: true
+  client_subnets: [203.0.113.0/30]
+  psks:
+    - {peer: "*", psk_file: main.psk}
+    - {id: "keyid:ExampleGroup", psk: "` + groupKey + `"}
+`
+	cfgFile := filepath.Join(dir, "responder.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	topo := testnet.New(t, testnet.NoNAT)
+	resp := startResponder(t, topo.Server, "-config", cfgFile, "-state", t.TempDir(), "-name", "vpn.example.com",
+		"-listen", testnet.ServerAddr4.String(), "-pool", testnet.Pool4.String())
+	if got := howTo(resp.Stdout.String(), "IKEv1 PSK"); got != "as configured (ikev1.psks)" {
+		t.Errorf("how-to IKEv1 PSK %q with keys in the file", got)
+	}
+	c := &v1Client{inside: netip.MustParseAddr("203.0.113.2"),
+		p: persona{profile: "ikev1-aggr-keyid", ns: topo.Client, server: testnet.ServerAddr4.String(), vars: map[string]string{"PSK": groupKey, "GROUP_ID": "ExampleGroup"}}}
+	connectV1(t, c, resp)
+	log := resp.Stderr.String()
+	for _, want := range []string{"IKEv1 Aggressive Mode is allowed", "a client used Aggressive Mode with a pre-shared key"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, groupKey) || strings.Contains(log, "main-mode-key-0123456789abcdef") {
+		t.Errorf("a pre-shared key is in the log")
+	}
+}
