@@ -265,3 +265,31 @@ func TestEndToEndIKEv1Aggressive(t *testing.T) {
 		t.Errorf("a pre-shared key is in the log")
 	}
 }
+
+// TestEndToEndIKEv1BehindNAT: a Main Mode PSK client behind a NAT that
+// changes its ports connects with the demo key (ID: its private address)
+// and pings; status marks it as behind a NAT.
+func TestEndToEndIKEv1BehindNAT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	cfgFile := filepath.Join(t.TempDir(), "responder.yaml")
+	if err := os.WriteFile(cfgFile, []byte("ikev1:\n  client_subnets: [203.0.113.0/30]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	topo := testnet.New(t, testnet.NATRandomPort)
+	resp := startResponder(t, topo.Server, "-config", cfgFile, "-state", state, "-name", "vpn.example.com",
+		"-listen", testnet.ServerAddr4.String(), "-pool", testnet.Pool4.String())
+	psk, _ := strings.CutSuffix(howTo(resp.Stdout.String(), "IKEv1 PSK"), " (every client address)")
+	c := &v1Client{inside: netip.MustParseAddr("203.0.113.2"),
+		p: persona{profile: "ikev1-main-psk", ns: topo.Client, server: testnet.ServerAddr4.String(), vars: map[string]string{"PSK": psk}}}
+	connectV1(t, c, resp)
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"status", "-state", state}, &o, &e); code != 0 ||
+		!strings.Contains(o.String(), "["+topo.ClientAddr4.String()+"] (behind NAT)") || !strings.Contains(o.String(), "TUNNEL-in-UDP") {
+		t.Errorf("status: %d\n%s%s", code, o.String(), e.String())
+	}
+}
