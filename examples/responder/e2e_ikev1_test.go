@@ -293,3 +293,45 @@ func TestEndToEndIKEv1BehindNAT(t *testing.T) {
 		t.Errorf("status: %d\n%s%s", code, o.String(), e.String())
 	}
 }
+
+// TestEndToEndIKEv1SameInsideAddress: a second IKEv1 client naming the
+// inside address a first one holds (both have the demo key) is ended
+// with a warning; the first keeps its tunnel and its traffic.
+func TestEndToEndIKEv1SameInsideAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	cfgFile := filepath.Join(t.TempDir(), "responder.yaml")
+	if err := os.WriteFile(cfgFile, []byte("ikev1:\n  client_subnets: [203.0.113.0/30]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	topo := testnet.New(t, testnet.NoNAT)
+	ns := testnet.NewNS(t, "v1two")
+	testnet.Link(t, ns, "eth0", topo.Server, "eth1")
+	topo.Server.AddAddr("eth1", "203.0.113.65/26")
+	ns.AddAddr("eth0", "203.0.113.66/26")
+	resp := startResponder(t, topo.Server, "-config", cfgFile, "-state", t.TempDir(), "-name", "vpn.example.com",
+		"-listen", testnet.ServerAddr4.String()+",203.0.113.65", "-pool", testnet.Pool4.String())
+	psk, _ := strings.CutSuffix(howTo(resp.Stdout.String(), "IKEv1 PSK"), " (every client address)")
+	inside := netip.MustParseAddr("203.0.113.2")
+	first := &v1Client{inside: inside, p: persona{profile: "ikev1-main-psk", ns: topo.Client, server: testnet.ServerAddr4.String(), vars: map[string]string{"PSK": psk}}}
+	connectV1(t, first, resp)
+
+	second := &v1Client{inside: inside, p: persona{profile: "ikev1-main-psk", ns: ns, server: "203.0.113.65", vars: map[string]string{"PSK": psk}}}
+	ns.AddAddr("lo", inside.String()+"/32")
+	second.p.vars["CLIENT_TS"] = inside.String() + "/32"
+	second.cli = startPersona(t, second.p, resp)
+	// Quick Mode completes, then the responder deletes the SAs.
+	second.cli.Initiate(second.p.profile, 30*time.Second)
+	if !waitFor(10*time.Second, func() bool { return !strongswan.ParseSAs(second.cli.ListSAs(), second.p.profile).IKEUp }) {
+		t.Errorf("the second client keeps its SAs:\n%s", second.cli.ListSAs())
+	}
+	if !strings.Contains(resp.Stderr.String(), "a client named the inside address of another client") {
+		t.Errorf("no warning in the log")
+	}
+	if err := first.ping(); err != nil {
+		t.Errorf("the first client after the second one's attempt: %v", err)
+	}
+}

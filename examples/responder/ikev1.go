@@ -10,7 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -441,6 +444,10 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 		log.Warn("IKEv1 transport mode for udp/1701 is on, but the L2TP server is not implemented yet: L2TP/IPsec clients get their IPsec SA and nothing answers L2TP")
 	}
 	lg := log.With("ike", "v1")
+	claims := &v1Claims{}
+	// Set once NewResponder returns; a hook cannot run before a peer
+	// completes Quick Mode, but the race detector need not believe that.
+	var resp atomic.Pointer[ikev1.Responder]
 	opts := []ikev1.Option{
 		ikev1.WithPeers(v.lookup), ikev1.WithDataPlane(dp), ikev1.WithLogger(lg),
 		ikev1.WithHooks(ikev1.Hooks{
@@ -450,6 +457,17 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 			IKEDown: func(i ipsec.IKESAInfo, err error) {
 				lg.Info("client disconnected", "id", i.RemoteID.String(), "addr", i.Remote.String(), "err", err)
 			},
+			ChildUp: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
+				if o, clash := claims.up(i, ch); clash {
+					lg.Warn("a client named the inside address of another client: ending it", "id", i.RemoteID.String(), "addr", i.Remote.String(),
+						"remote_ts", strings.Join(ch.RemoteTS, ","), "holder", o.id, "holder_session", sessionRef(1, o.session))
+					// Hooks must not block; Terminate waits for the SA.
+					if r := resp.Load(); r != nil {
+						go r.Terminate(i.SessionID)
+					}
+				}
+			},
+			ChildDown: claims.down,
 			Alert: func(a ikev1.Alert) {
 				switch a.Kind {
 				case ikev1.AlertNoProposal:
@@ -465,7 +483,12 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 	if keyLog != nil {
 		opts = append(opts, ikev1.WithKeyLogWriter(keyLog))
 	}
-	return ikev1.NewResponder(tr, opts...)
+	r, err := ikev1.NewResponder(tr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	resp.Store(r)
+	return r, nil
 }
 
 // v1HowTo is the IKEv1 part of the how-to-connect block: only what
@@ -561,4 +584,63 @@ func (e engines) TerminateUser(ctx context.Context, name string) int {
 		}
 	}
 	return n
+}
+
+// v1Claims keeps one IKEv1 client per inside network. IKEv1 without
+// Mode Config lets each client name its own inside address, and the
+// data plane gives identical or overlapping selectors to the newest SA:
+// a second client naming the address of a first one (a copied
+// configuration) would take its traffic. The engine installs the IPsec SA
+// before ChildUp reports it, so the newcomer is ended right away, with a
+// warning; the same identity (a client's re-authentication, a rekey) may
+// take its address over.
+type v1Claims struct {
+	mu     sync.Mutex
+	claims []v1Claim
+}
+
+type v1Claim struct {
+	ts      netip.Prefix
+	session uint64
+	id      string
+	spi     uint32 // the inbound SPI of the IPsec SA that made the claim
+}
+
+// up records the tunnel IPsec SA's inside networks; it returns the claim
+// it conflicts with, if any (then nothing is recorded).
+func (c *v1Claims) up(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) (v1Claim, bool) {
+	if ch.Transport {
+		return v1Claim{}, false
+	}
+	id := ike.RemoteID.String()
+	var mine []netip.Prefix
+	for _, s := range ch.RemoteTS {
+		// strongSwan's notation: a prefix, perhaps with [proto/port].
+		p, err := netip.ParsePrefix(strings.SplitN(s, "[", 2)[0])
+		if err == nil {
+			mine = append(mine, p.Masked())
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range mine {
+		for _, o := range c.claims {
+			if o.ts.Overlaps(p) && o.session != ike.SessionID && o.id != id {
+				return o, true
+			}
+		}
+	}
+	for _, p := range mine {
+		c.claims = slices.DeleteFunc(c.claims, func(o v1Claim) bool { return o.ts == p })
+		c.claims = append(c.claims, v1Claim{ts: p, session: ike.SessionID, id: id, spi: ch.SPIIn})
+	}
+	return v1Claim{}, false
+}
+
+// down forgets the claims of an IPsec SA that ended (not those a newer
+// SA of the client took over).
+func (c *v1Claims) down(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims = slices.DeleteFunc(c.claims, func(o v1Claim) bool { return o.session == ike.SessionID && o.spi == ch.SPIIn })
 }

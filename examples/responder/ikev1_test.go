@@ -276,3 +276,45 @@ func TestStatusAndTerminateIKEv1(t *testing.T) {
 		t.Errorf("IKEv1 terminations %s and %d IKEv2 ones, want [3 3 4] and none", got, v2calls)
 	}
 }
+
+// TestV1Claims: a second client naming an inside network that overlaps a
+// first client's is refused; the same session (a Quick Mode rekey) or the
+// same identity (a re-authentication) takes it over, and the end of the
+// replaced IPsec SA does not free the network.
+func TestV1Claims(t *testing.T) {
+	c := &v1Claims{}
+	alice := ipsec.IKESAInfo{SessionID: 1, RemoteID: ipsec.AddrID(netip.MustParseAddr("192.0.2.2"))}
+	bob := ipsec.IKESAInfo{SessionID: 2, RemoteID: ipsec.AddrID(netip.MustParseAddr("192.0.2.3"))}
+	child := func(spi uint32, ts ...string) ipsec.ChildSAInfo { return ipsec.ChildSAInfo{SPIIn: spi, RemoteTS: ts} }
+	if _, clash := c.up(alice, child(10, "203.0.113.2/32")); clash {
+		t.Fatal("first claim refused")
+	}
+	if o, clash := c.up(bob, child(20, "203.0.113.0/30")); !clash || o.session != 1 {
+		t.Errorf("an overlapping claim of another client: %v %+v", clash, o)
+	}
+	if _, clash := c.up(bob, child(21, "203.0.113.3/32[udp/1701]")); clash {
+		t.Error("a disjoint claim refused")
+	}
+	if _, clash := c.up(bob, ipsec.ChildSAInfo{SPIIn: 22, Transport: true, RemoteTS: []string{"203.0.113.2/32[udp/1701]"}}); clash {
+		t.Error("transport mode SAs claim no inside network")
+	}
+	// Alice rekeys (same session), then re-authenticates (new session,
+	// same identity); the ends of her older SAs keep the claim.
+	if _, clash := c.up(alice, child(11, "203.0.113.2/32")); clash {
+		t.Error("a rekey refused")
+	}
+	c.down(alice, child(10))
+	reauth := alice
+	reauth.SessionID = 3
+	if _, clash := c.up(reauth, child(12, "203.0.113.2/32")); clash {
+		t.Error("a re-authentication refused")
+	}
+	c.down(alice, child(11))
+	if _, clash := c.up(bob, child(23, "203.0.113.2/32")); !clash {
+		t.Error("the network was freed by the end of a replaced SA")
+	}
+	c.down(reauth, child(12))
+	if _, clash := c.up(bob, child(24, "203.0.113.2/32")); clash {
+		t.Error("the network is still claimed after its holder's last SA ended")
+	}
+}
