@@ -319,13 +319,12 @@ func ensureDemoV1PSK(dir string) (psk string, created bool, err error) {
 
 // v1Server is what serve needs to start the IKEv1 responder.
 type v1Server struct {
-	s        *v1Settings
-	localID  ipsec.Identity
-	sc       *serverCert
-	cas      []*x509.Certificate // client CAs (certificate clients), none: no certificate clients
-	global   []netip.Prefix      // the global subnets
-	demoPSK  string              // when s.demoPSK
-	children []ikev1.ChildConfig
+	s       *v1Settings
+	localID ipsec.Identity
+	sc      *serverCert
+	cas     []*x509.Certificate // client CAs (certificate clients), none: no certificate clients
+	global  []netip.Prefix      // the global subnets
+	demoPSK string              // when s.demoPSK
 }
 
 // localTS is the server's side of IKEv1 tunnels.
@@ -408,7 +407,7 @@ func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConf
 	cfg.Auth = ikev1.AuthPSK
 	if q.Aggressive {
 		if !v.s.allowAggressive {
-			return nil, errors.New("Aggressive Mode is off (ikev1.allow_aggressive)")
+			return nil, errors.New("aggressive mode is off (ikev1.allow_aggressive)")
 		}
 		for _, k := range v.s.byID {
 			if k.id.Equal(q.RemoteID) {
