@@ -57,6 +57,8 @@ type Config struct {
 	Limits      LimitsConfig     `yaml:"limits"`
 	// Groups are per-group policies for EAP users (see GroupConfig).
 	Groups map[string]GroupConfig `yaml:"groups"`
+	// IKEv1 is the IKEv1 responder on the same ports (see IKEv1Config).
+	IKEv1 IKEv1Config `yaml:"ikev1"`
 }
 
 // LimitsConfig caps what one account holds (ike.IdentityLimits): 0 is
@@ -157,6 +159,7 @@ type settings struct {
 	clientCerts ClientCertConfig
 	limits      ike.IdentityLimits
 	groups      map[string]groupPolicy
+	v1          *v1Settings // ikev1:
 }
 
 // pskPeer is a validated PSKPeer.
@@ -224,6 +227,9 @@ func loadConfig(path string) (*Config, error) {
 	paths = append(paths, &c.ClientCerts.CRL, &c.ClientCerts.RevokedSerials)
 	for i := range c.PSKPeers {
 		paths = append(paths, &c.PSKPeers[i].PSKFile)
+	}
+	for i := range c.IKEv1.PSKs {
+		paths = append(paths, &c.IKEv1.PSKs[i].PSKFile)
 	}
 	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
@@ -423,6 +429,15 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		s.subnets = append(s.subnets, pfx.Masked())
 	}
 	if s.groups, err = c.checkGroups(s); err != nil {
+		return nil, err
+	}
+	var pools []netip.Prefix
+	for _, p := range []netip.Prefix{s.pool4, s.pool6} {
+		if p.IsValid() {
+			pools = append(pools, p)
+		}
+	}
+	if s.v1, err = c.IKEv1.check(pools, localAddrs); err != nil {
 		return nil, err
 	}
 	if c.Proposals.IKE == "" {

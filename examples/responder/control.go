@@ -12,6 +12,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goipsec/ipsec/ike"
@@ -36,6 +37,9 @@ type controlRequest struct {
 	Cmd  string `json:"Cmd"`
 	ID   uint64 `json:"ID,omitempty"`   // terminate: the session ID status shows as #N
 	User string `json:"User,omitempty"` // terminate: every session of this user
+	// V1 says ID is an IKEv1 session (status shows it as v1-N): the two
+	// engines number their sessions apart.
+	V1 bool `json:"V1,omitempty"`
 }
 
 // terminateAnswer is the server's answer to a terminate request.
@@ -48,6 +52,29 @@ type terminateAnswer struct {
 type terminator interface {
 	Terminate(ctx context.Context, id uint64) error
 	TerminateUser(ctx context.Context, name string) int
+}
+
+// v1Terminator is a terminator that also ends IKEv1 sessions.
+type v1Terminator interface {
+	TerminateV1(id uint64) error
+}
+
+// v1SessionPrefix marks an IKEv1 session number in status and terminate.
+const v1SessionPrefix = "v1-"
+
+// sessionRef is how status names a session and terminate takes it.
+func sessionRef(version int, id uint64) string {
+	if version == 1 {
+		return v1SessionPrefix + strconv.FormatUint(id, 10)
+	}
+	return strconv.FormatUint(id, 10)
+}
+
+// parseSessionRef reads N (IKEv2) or v1-N (IKEv1).
+func parseSessionRef(s string) (id uint64, v1 bool, err error) {
+	rest, v1 := strings.CutPrefix(s, v1SessionPrefix)
+	id, err = strconv.ParseUint(rest, 10, 64)
+	return id, v1, err
 }
 
 func sendControlRequest(c net.Conn, req controlRequest) {
@@ -83,6 +110,14 @@ func runControlTerminate(term terminator, req controlRequest, log *slog.Logger) 
 		log.Info("sessions terminated by the operator", "user", req.User, "sessions", n)
 		return terminateAnswer{Terminated: n}
 	}
+	if req.V1 {
+		t1, ok := term.(v1Terminator)
+		if !ok || t1.TerminateV1(req.ID) != nil {
+			return terminateAnswer{Error: fmt.Sprintf("no session #%s (see responder status)", sessionRef(1, req.ID))}
+		}
+		log.Info("session terminated by the operator", "session", sessionRef(1, req.ID))
+		return terminateAnswer{Terminated: 1}
+	}
 	if err := term.Terminate(ctx, req.ID); err != nil {
 		if errors.Is(err, ike.ErrSANotFound) {
 			return terminateAnswer{Error: fmt.Sprintf("no session #%d (see responder status)", req.ID)}
@@ -102,15 +137,15 @@ func runTerminate(args []string, stdout, stderr io.Writer) int {
 	stateDir := fs.String("state", defaultStateDir, "the responder's state `directory`")
 	user := fs.String("user", "", "end every session of the user `NAME` (EAP name, or the IKE identity of a certificate or PSK peer)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: responder terminate [-state DIR] ID | -user NAME")
+		fmt.Fprintln(stderr, "usage: responder terminate [-state DIR] ID | v1-ID | -user NAME")
 		fs.PrintDefaults()
 	}
 	// The ID may come before the flags: responder terminate 3 -state DIR.
 	var id uint64
-	haveID := false
+	haveID, v1 := false, false
 	if len(args) > 0 {
-		if n, err := strconv.ParseUint(args[0], 10, 64); err == nil {
-			id, haveID, args = n, true, args[1:]
+		if n, isV1, err := parseSessionRef(args[0]); err == nil {
+			id, v1, haveID, args = n, isV1, true, args[1:]
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -120,12 +155,12 @@ func runTerminate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if !haveID && fs.NArg() == 1 {
-		n, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+		n, isV1, err := parseSessionRef(fs.Arg(0))
 		if err != nil {
-			fmt.Fprintf(stderr, "responder terminate: %q is not a session number (the #N of responder status)\n", fs.Arg(0))
+			fmt.Fprintf(stderr, "responder terminate: %q is not a session number (the #N or #v1-N of responder status)\n", fs.Arg(0))
 			return 2
 		}
-		id, haveID = n, true
+		id, v1, haveID = n, isV1, true
 	} else if fs.NArg() > 0 {
 		fs.Usage()
 		return 2
@@ -134,7 +169,7 @@ func runTerminate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	c, ok := dialControl(*stateDir, "terminate", controlRequest{Cmd: cmdTerminate, ID: id, User: *user}, stderr)
+	c, ok := dialControl(*stateDir, "terminate", controlRequest{Cmd: cmdTerminate, ID: id, User: *user, V1: v1}, stderr)
 	if !ok {
 		return 1
 	}
@@ -152,7 +187,7 @@ func runTerminate(args []string, stdout, stderr io.Writer) int {
 	case *user != "":
 		fmt.Fprintf(stdout, "terminated %d session(s) of %s\n", a.Terminated, visible(*user))
 	default:
-		fmt.Fprintf(stdout, "terminated session #%d\n", id)
+		fmt.Fprintf(stdout, "terminated session #%s\n", sessionRef(map[bool]int{true: 1, false: 2}[v1], id))
 	}
 	return 0
 }

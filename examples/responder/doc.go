@@ -52,6 +52,25 @@
 // override the file: -name, -listen, -pool, -dns, -masquerade,
 // -isolate-clients, -tun, -dataplane, -metrics, -log-level, -user.
 //
+// IKEv1 clients are answered on the same ports, data plane and server
+// identity (the ikev1: section; package ikev1 on the same transport,
+// which routes each message by its version): Main Mode with a pre-shared
+// key, chosen by the client's address ("*" for every address; without
+// ikev1.psks a demo key in the state directory, file demo-ikev1-psk,
+// printed on the start that created it), or with RSA/ECDSA signatures
+// (the server certificate; client certificates of the client CAs, with
+// the demo PKI those `export --auth cert` issues), then Quick Mode in
+// tunnel mode between the server's side (ikev1.subnets, else subnets,
+// else everything) and the clients' own inside networks
+// (ikev1.client_subnets, routed into the tunnel, never inside the pools;
+// without them a client's own outer address). Aggressive Mode is
+// answered only with ikev1.allow_aggressive, by identity (e.g.
+// keyid:GroupName), with a warning: its PSK hash can be attacked
+// offline. Transport mode for udp/1701 (ikev1.l2tp_transport) is off.
+// Not implemented yet: XAuth and Mode Config (Apple's "Cisco IPSec" with
+// a user name, virtual addresses from the pools) and L2TP/IPsec, so the
+// how-to offers no IKEv1 profiles.
+//
 // One server identity serves every kind of client: the responder has
 // one configuration for EAP clients, one for certificate clients and
 // one per PSK peer, all with the same local identity and certificate,
@@ -128,15 +147,15 @@
 //
 //	responder status [-state DIR] [-json]
 //
-// Ending a session (kicking a user, a revoked account): by the #N that
-// status shows, a session number that stays through rekeys and
+// Ending a session (kicking a user, a revoked account): by the #N (#v1-N
+// for IKEv1, whose sessions are numbered apart) that status shows, a session number that stays through rekeys and
 // reauthentication, or every session of a user. The client is told with
 // a Delete; its addresses go back to the pool. Users are read at start,
 // and revocation lists apply to new logins: to revoke an account, remove
 // it from the configuration (or revoke its certificate) and end its
 // running sessions with -user.
 //
-//	responder terminate [-state DIR] ID | -user NAME
+//	responder terminate [-state DIR] ID | v1-ID | -user NAME
 //
 // Whether the server certificate suits every client (SAN holds the name
 // and addresses, serverAuth and ikeIntermediate, RSA-2048 or more, at

@@ -184,8 +184,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
                                                   a machine certificate), --auth psk (linux) configures a
                                                   psk_peers entry
   responder status [-state DIR] [-json]           the connected clients (like swanctl --list-sas)
-  responder terminate [-state DIR] ID | -user NAME
-                                                  end session #ID of status, or every session of a user,
+  responder terminate [-state DIR] ID | v1-ID | -user NAME
+                                                  end session #ID (#v1-ID: IKEv1) of status, or every session of a user,
                                                   telling the client (like swanctl --terminate)
   responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
                                                   check the server certificate against the clients' requirements

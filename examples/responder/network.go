@@ -42,3 +42,23 @@ func netmask(p netip.Prefix) []byte {
 	}
 	return m
 }
+
+// addRoutes routes prefixes to the device (the IKEv1 clients' inside
+// networks); the routes go away with the device.
+func addRoutes(name string, prefixes []netip.Prefix) error {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("route to %s: %w", name, err)
+	}
+	for _, p := range prefixes {
+		dst := netlink.NewIPNet(p.Addr().AsSlice())
+		dst.Mask = netmask(p)
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst}); err != nil {
+			return fmt.Errorf("route %s to %s: %w", p, name, err)
+		}
+	}
+	return nil
+}

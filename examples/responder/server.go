@@ -17,6 +17,7 @@ import (
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ikev1"
 	"github.com/goipsec/ipsec/proposal"
 	"github.com/goipsec/ipsec/xfrm"
 )
@@ -105,6 +106,16 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			return err
 		}
 		users = []UserConfig{demo}
+	}
+	var v1 *v1Server
+	v1PSKCreated := false
+	if s.v1 != nil && s.v1.enabled {
+		v1 = &v1Server{s: s.v1, global: s.subnets}
+		if s.v1.demoPSK {
+			if v1.demoPSK, v1PSKCreated, err = ensureDemoV1PSK(stateDir); err != nil {
+				return err
+			}
+		}
 	}
 	store := ipsec.NewUsers()
 	for _, u := range users {
@@ -200,6 +211,13 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		}
 	}()
 	tunName := dp.device
+	if v1 != nil {
+		// IKEv1 clients' own inside networks: into the tunnel, like the
+		// pools (the routes go with the device).
+		if err := addRoutes(tunName, s.v1.clientSubnets); err != nil {
+			return err
+		}
+	}
 	m := newMetrics()
 
 	opts := []ike.Option{
@@ -246,6 +264,16 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	resp, err := ike.NewResponder(tr, opts...)
 	if err != nil {
 		return err
+	}
+	var v1resp *ikev1.Responder
+	if v1 != nil {
+		v1.localID, v1.sc, v1.cas = localID, sc, clientCAs
+		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log); err != nil {
+			return err
+		}
+		// Before the data plane goes (deferred earlier, so run later):
+		// the clients are told with a Delete.
+		defer v1resp.Close()
 	}
 	// Client profiles (without passwords) for every user, so the how-to
 	// can point to them; export -include-password makes one with it.
@@ -296,8 +324,14 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 			log.Info("forwarding clients to the Internet", "uplink", s.masquerade, "nft_table", nftTable, "isolate_clients", s.isolate)
 		}
 	}
-	snapshot := func() []ipsec.IKESAInfo { return withCounters(resp.SAs(), dp.DataPlane) }
-	stopStatus, err := serveControl(stateDir, snapshot, resp, log)
+	snapshot := func() []ipsec.IKESAInfo {
+		sas := resp.SAs()
+		if v1resp != nil {
+			sas = append(sas, v1resp.SAs()...)
+		}
+		return withCounters(sas, dp.DataPlane)
+	}
+	stopStatus, err := serveControl(stateDir, snapshot, engines{resp, v1resp}, log)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
 	}
@@ -329,7 +363,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		return fmt.Errorf("dropping privileges: %w", err)
 	}
 	log.Info("privileges dropped", "capabilities", kept.String(), "uid", os.Getuid())
-	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint)
+	printHowTo(stdout, name, addrs, tr.LocalAddrs(), users, demo, demoCreated, profiles, stateDir, sc, inside, certHint, v1HowTo(v1, v1PSKCreated, stateDir, certClients))
 	log.Info("responder started", "dataplane", map[bool]string{false: "userspace", true: "kernel"}[dp.kernel], "device", tunName, "pools", fmt.Sprint(inside), "ike", s.ike.String())
 	// Serve until the signal, then drain: every client is told with a
 	// Delete and its answer awaited (at most shutdownGrace), so clients
@@ -342,6 +376,9 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		if serr := resp.Shutdown(sctx); serr != nil {
 			log.Warn("not every client answered the Delete in time", "grace", shutdownGrace.String(), "err", serr)
+		}
+		if v1resp != nil {
+			v1resp.Close() // IKEv1 clients are told with a Delete
 		}
 		cancel()
 		err = <-served
@@ -401,7 +438,7 @@ func peerConfigs(base ike.PeerConfig, s *settings, sc *serverCert, users ipsec.U
 // printHowTo prints, once per start, what a user needs to connect. The
 // demo password appears only on the start that created it; later starts
 // point to the file.
-func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.AddrPort, users []UserConfig, demo UserConfig, demoCreated bool, profiles, stateDir string, sc *serverCert, inside []netip.Prefix, certHint string) {
+func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.AddrPort, users []UserConfig, demo UserConfig, demoCreated bool, profiles, stateDir string, sc *serverCert, inside []netip.Prefix, certHint, v1 string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "goipsec responder is running. Connect an IKEv2 client (type IKEv2, EAP user name and password):\n")
 	fmt.Fprintf(&b, "  server address:  %s\n", name)
@@ -437,6 +474,7 @@ func printHowTo(w io.Writer, name string, addrs []netip.Addr, listening []netip.
 		ins[i] = p.Addr().String()
 	}
 	fmt.Fprintf(&b, "  inside address:  %s (ping it through the tunnel)\n", strings.Join(ins, ", "))
+	b.WriteString(v1)
 	if len(listening) > 0 {
 		l := make([]string, len(listening))
 		for i, a := range listening {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -150,11 +151,13 @@ func printStatus(w io.Writer, sas []saStatus, now time.Time) {
 		return now.Sub(t).Truncate(time.Second).String()
 	}
 	for i, sa := range sas {
-		n := uint64(i + 1) // a server without session IDs: the position
+		n := strconv.Itoa(i + 1) // a server without session IDs: the position
 		if sa.SessionID != 0 {
-			n = sa.SessionID // what `responder terminate` takes, like swanctl's unique ID
+			// What `responder terminate` takes, like swanctl's unique ID;
+			// IKEv1 sessions are counted apart, as v1-N.
+			n = sessionRef(sa.Version, sa.SessionID)
 		}
-		fmt.Fprintf(w, "#%d: %s, IKEv%d, %016x_i %016x_r, up %s\n", n, visible(sa.State), sa.Version, sa.SPIi, sa.SPIr, ago(sa.Established))
+		fmt.Fprintf(w, "#%s: %s, IKEv%d, %016x_i %016x_r, up %s\n", n, visible(sa.State), sa.Version, sa.SPIi, sa.SPIr, ago(sa.Established))
 		fmt.Fprintf(w, "  local  %s [%s]\n", sa.Local, visible(sa.LocalID))
 		nat := ""
 		if sa.NATRemote {

@@ -1,0 +1,645 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ikev1"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// IKEv1Config is the ikev1: section: IKEv1 clients on the same ports,
+// data plane and server identity as the IKEv2 ones. What works is Main
+// Mode (and, when allowed, Aggressive Mode) with a pre-shared key or RSA
+// signatures, then Quick Mode for the IPsec SAs; XAuth, Mode Config (the
+// "Cisco IPSec" user name login and its virtual address) and L2TP are not
+// implemented yet, so IKEv1 clients bring their own inside addresses
+// (client_subnets).
+type IKEv1Config struct {
+	// Enabled answers IKEv1 at all (default true).
+	Enabled bool `yaml:"enabled"`
+	// PSKs are the pre-shared keys; empty: the demo key for every address.
+	PSKs []V1PSKConfig `yaml:"psks"`
+	// AllowAggressive answers Aggressive Mode for the psks entries with
+	// an id. Its PSK hash can be attacked offline.
+	AllowAggressive bool `yaml:"allow_aggressive"`
+	// Certificates answers RSA (or ECDSA) signature clients with the
+	// server certificate, for client certificates of the client CAs.
+	Certificates bool `yaml:"certificates"`
+	// Subnets are the server's side of the tunnel (Quick Mode IDcr);
+	// empty: the global subnets, or everything without them.
+	Subnets []string `yaml:"subnets"`
+	// ClientSubnets are the inside addresses IKEv1 clients may use (their
+	// Quick Mode IDci); empty: a client's own outer address only.
+	ClientSubnets []string `yaml:"client_subnets"`
+	// L2TPTransport accepts transport mode for udp/1701 (L2TP/IPsec). The
+	// L2TP server itself is not implemented yet.
+	L2TPTransport bool `yaml:"l2tp_transport"`
+	// Proposals are IKEv1 proposals (strongSwan keywords); empty: the
+	// library's defaults for the native clients.
+	Proposals ProposalConfig `yaml:"proposals"`
+	// DPDDelay is how long a client may be silent before it is probed
+	// (0: no probes); DPDTimeout how long probes go unanswered before
+	// the client is declared dead.
+	DPDDelay   time.Duration `yaml:"dpd_delay"`
+	DPDTimeout time.Duration `yaml:"dpd_timeout"`
+	// Lifetime is the ISAKMP SA's, IPsecLifetime the IPsec SAs' lifetime:
+	// a client proposing longer ones is told these (RESPONDER-LIFETIME).
+	Lifetime      time.Duration `yaml:"lifetime"`
+	IPsecLifetime time.Duration `yaml:"ipsec_lifetime"`
+}
+
+// V1PSKConfig is one IKEv1 pre-shared key. Main Mode chooses the key by
+// the client's address (peer: an address, a CIDR or "*" for every
+// address), since the client's identity arrives encrypted with it;
+// Aggressive Mode by the identity the client sends in the clear (id,
+// e.g. keyid:GroupName, only with allow_aggressive).
+type V1PSKConfig struct {
+	Peer    string `yaml:"peer"`
+	ID      string `yaml:"id"`
+	PSK     string `yaml:"psk"`
+	PSKFile string `yaml:"psk_file"`
+}
+
+// v1Settings is the validated ikev1: section.
+type v1Settings struct {
+	enabled         bool
+	byAddr          []v1AddrKey // Main Mode keys, most specific prefix first
+	byID            []v1IDKey   // Aggressive Mode keys
+	demoPSK         bool        // no psks: the demo key for every address
+	allowAggressive bool
+	certificates    bool
+	subnets         []netip.Prefix
+	clientSubnets   []netip.Prefix
+	l2tp            bool
+	ike, esp        proposal.List
+	dpdDelay        time.Duration
+	dpdTimeout      time.Duration
+	lifetime        time.Duration
+	ipsecLifetime   time.Duration
+}
+
+type v1AddrKey struct {
+	peer netip.Prefix // 0.0.0.0/0 and ::/0 for "*"
+	any  bool
+	psk  ipsec.Secret
+}
+
+type v1IDKey struct {
+	id  ipsec.Identity
+	psk ipsec.Secret
+}
+
+// demoV1PSKFile holds the demo IKEv1 pre-shared key in the state
+// directory (mode 0600).
+const demoV1PSKFile = "demo-ikev1-psk"
+
+// Bounds of the IKEv1 durations: below a minute the SAs would do nothing
+// but rekey; RFC 2409 sets no upper limit, a day is what clients accept.
+const (
+	minV1Lifetime = time.Minute
+	maxV1Lifetime = 24 * time.Hour
+)
+
+// check validates the ikev1: section; pools and localAddrs are what
+// client_subnets must not overlap.
+func (c *IKEv1Config) check(pools []netip.Prefix, localAddrs []netip.Prefix) (*v1Settings, error) {
+	s := &v1Settings{enabled: c.Enabled, allowAggressive: c.AllowAggressive, certificates: c.Certificates, l2tp: c.L2TPTransport}
+	if !c.Enabled {
+		return s, nil
+	}
+	seenPeer, seenID := map[netip.Prefix]bool{}, map[string]bool{}
+	for i, p := range c.PSKs {
+		field := fmt.Sprintf("ikev1.psks[%d]", i)
+		peer, id := strings.TrimSpace(p.Peer), strings.TrimSpace(p.ID)
+		if (peer == "") == (id == "") {
+			return nil, fieldErr(field, "either peer (an address, a CIDR or \"*\": Main Mode) or id (Aggressive Mode), exactly one")
+		}
+		psk := p.PSK
+		switch {
+		case p.PSK != "" && p.PSKFile != "":
+			return nil, fieldErr(field+".psk_file", "either psk or psk_file, not both")
+		case p.PSKFile != "":
+			b, err := readFileLimited(p.PSKFile, maxSecretFile)
+			if err != nil {
+				return nil, &fieldError{Field: field + ".psk_file", Err: err}
+			}
+			psk = strings.TrimRight(string(b), "\r\n")
+		}
+		// The key itself never appears in an error.
+		if len(psk) < minPSKLength {
+			return nil, fieldErr(field+".psk", "the key is empty or shorter than %d characters", minPSKLength)
+		}
+		if id != "" {
+			if !c.AllowAggressive {
+				return nil, fieldErr(field+".id", "an identity selects an Aggressive Mode key: set ikev1.allow_aggressive (its PSK hash can be attacked offline), or use peer for Main Mode")
+			}
+			ident, err := parseV1Identity(id)
+			if err != nil {
+				return nil, fieldErr(field+".id", "%q: %v", id, err)
+			}
+			if seenID[ident.String()] {
+				return nil, fieldErr(field+".id", "%q appears twice", id)
+			}
+			seenID[ident.String()] = true
+			s.byID = append(s.byID, v1IDKey{id: ident, psk: ipsec.Secret(psk)})
+			continue
+		}
+		var pfxs []netip.Prefix
+		anyAddr := peer == "*"
+		switch {
+		case anyAddr:
+			pfxs = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+		case strings.Contains(peer, "/"):
+			pfx, err := netip.ParsePrefix(peer)
+			if err != nil {
+				return nil, fieldErr(field+".peer", "%q is not an address, a CIDR or \"*\"", peer)
+			}
+			pfxs = []netip.Prefix{pfx.Masked()}
+		default:
+			a, err := netip.ParseAddr(peer)
+			if err != nil {
+				return nil, fieldErr(field+".peer", "%q is not an address, a CIDR or \"*\"", peer)
+			}
+			pfxs = []netip.Prefix{netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}
+		}
+		for _, pfx := range pfxs {
+			if seenPeer[pfx] {
+				return nil, fieldErr(field+".peer", "%q appears twice", peer)
+			}
+			seenPeer[pfx] = true
+			s.byAddr = append(s.byAddr, v1AddrKey{peer: pfx, any: anyAddr, psk: ipsec.Secret(psk)})
+		}
+	}
+	// The most specific prefix decides, as in a routing table.
+	sortByBits(s.byAddr)
+	s.demoPSK = len(c.PSKs) == 0
+	for i, p := range c.Subnets {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("ikev1.subnets[%d]", i), "bad CIDR %q", p)
+		}
+		s.subnets = append(s.subnets, pfx.Masked())
+	}
+	for i, p := range c.ClientSubnets {
+		field := fmt.Sprintf("ikev1.client_subnets[%d]", i)
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fieldErr(field, "bad CIDR %q", p)
+		}
+		pfx = pfx.Masked()
+		if pfx.Bits() == 0 {
+			return nil, fieldErr(field, "%s would route every destination into the tunnel: name the clients' inside networks", pfx)
+		}
+		// Routed into the tunnel at start: overlapping the pools would
+		// give one client another's traffic, overlapping the host's own
+		// networks would cut the server off.
+		for _, pl := range pools {
+			if pl.Overlaps(pfx) {
+				return nil, fieldErr(field, "%s overlaps the pool %s (IKEv2 clients' addresses)", pfx, pl)
+			}
+		}
+		for _, la := range localAddrs {
+			if la.Masked().Overlaps(pfx) && !la.Addr().IsLoopback() {
+				return nil, fieldErr(field, "%s overlaps the host's network %s", pfx, la.Masked())
+			}
+		}
+		s.clientSubnets = append(s.clientSubnets, pfx)
+	}
+	var err error
+	if c.Proposals.IKE != "" {
+		if s.ike, err = proposal.Parse(c.Proposals.IKE, proposal.ProtoIKE); err != nil {
+			return nil, fieldErr("ikev1.proposals.ike", "%v", err)
+		}
+		for _, p := range s.ike {
+			if _, err := proposal.ToIKEv1Phase1(p, proposal.V1AuthPSK); err != nil {
+				return nil, fieldErr("ikev1.proposals.ike", "%v", err)
+			}
+		}
+	}
+	if c.Proposals.ESP != "" {
+		if s.esp, err = proposal.Parse(c.Proposals.ESP, proposal.ProtoESP); err != nil {
+			return nil, fieldErr("ikev1.proposals.esp", "%v", err)
+		}
+		for _, p := range s.esp {
+			if _, err := proposal.ToIKEv1ESP(p); err != nil {
+				return nil, fieldErr("ikev1.proposals.esp", "%v", err)
+			}
+		}
+	}
+	switch {
+	case c.DPDDelay < 0:
+		return nil, fieldErr("ikev1.dpd_delay", "%s is negative (0 turns the probes off)", c.DPDDelay)
+	case c.DPDDelay == 0:
+		s.dpdDelay = -1 // the library's "off"
+	default:
+		s.dpdDelay = c.DPDDelay
+		if c.DPDTimeout < c.DPDDelay {
+			return nil, fieldErr("ikev1.dpd_timeout", "%s is shorter than ikev1.dpd_delay %s", c.DPDTimeout, c.DPDDelay)
+		}
+		s.dpdTimeout = c.DPDTimeout
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+		dst   *time.Duration
+	}{{"ikev1.lifetime", c.Lifetime, &s.lifetime}, {"ikev1.ipsec_lifetime", c.IPsecLifetime, &s.ipsecLifetime}} {
+		if d.v < minV1Lifetime || d.v > maxV1Lifetime {
+			return nil, fieldErr(d.field, "%s is outside %s..%s", d.v, minV1Lifetime, maxV1Lifetime)
+		}
+		*d.dst = d.v
+	}
+	return s, nil
+}
+
+// parseV1Identity reads an identity as strongSwan's configuration does,
+// with its "keyid:" prefix for a textual KEY_ID (the group name Apple's
+// "Cisco IPSec" and Android send in Aggressive Mode).
+func parseV1Identity(s string) (ipsec.Identity, error) {
+	if rest, ok := strings.CutPrefix(s, "keyid:"); ok {
+		if rest == "" {
+			return ipsec.Identity{}, errors.New("empty KEY_ID")
+		}
+		return ipsec.KeyID([]byte(rest)), nil
+	}
+	return ipsec.ParseIdentity(s)
+}
+
+// sortByBits orders keys by prefix length, longest first (insertion
+// sort: a handful of entries).
+func sortByBits(ks []v1AddrKey) {
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && ks[j].peer.Bits() > ks[j-1].peer.Bits(); j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
+		}
+	}
+}
+
+// ensureDemoV1PSK loads the demo IKEv1 key from the state directory or
+// creates it (mode 0600). created reports whether this start made it.
+func ensureDemoV1PSK(dir string) (psk string, created bool, err error) {
+	path := filepath.Join(dir, demoV1PSKFile)
+	data, err := readFileLimited(path, maxSecretFile)
+	if err == nil {
+		psk = strings.TrimRight(string(data), "\r\n")
+		if len(psk) < minPSKLength {
+			return "", false, fmt.Errorf("%s: not a demo key (shorter than %d characters); delete it to create a new one", path, minPSKLength)
+		}
+		return psk, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, err
+	}
+	// 24 characters of the password alphabet: about 138 bits, beyond an
+	// offline attack on a captured exchange.
+	psk = randomPassword(24)
+	if err := writeFileAtomic(path, []byte(psk+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return psk, true, nil
+}
+
+// v1Server is what serve needs to start the IKEv1 responder.
+type v1Server struct {
+	s       *v1Settings
+	localID ipsec.Identity
+	sc      *serverCert
+	cas     []*x509.Certificate // client CAs (certificate clients), none: no certificate clients
+	global  []netip.Prefix      // the global subnets
+	demoPSK string              // when s.demoPSK
+}
+
+// localTS is the server's side of IKEv1 tunnels.
+func (v *v1Server) localTS() []esp.Selector {
+	subnets := v.s.subnets
+	if len(subnets) == 0 {
+		subnets = v.global
+	}
+	if len(subnets) == 0 {
+		return []esp.Selector{esp.AnySelector(true), esp.AnySelector(false)}
+	}
+	out := make([]esp.Selector, len(subnets))
+	for i, p := range subnets {
+		out[i] = esp.PrefixSelector(p)
+	}
+	return out
+}
+
+// l2tpSelector is udp/1701 (port 0: any port) on any address of a
+// family.
+func l2tpSelector(v4 bool, port uint16) esp.Selector {
+	s := esp.AnySelector(v4)
+	s.Proto = 17
+	s.StartPort, s.EndPort = port, port
+	if port == 0 {
+		s.EndPort = 65535
+	}
+	return s
+}
+
+// childConfigs are the IPsec SA configurations every IKEv1 client gets:
+// the L2TP transport SA first when enabled (its udp/1701 selectors are
+// the narrower ones), then the tunnel. remote is the client's outer
+// address, its only inside address without client_subnets.
+func (v *v1Server) childConfigs(remote netip.Addr) []ikev1.ChildConfig {
+	var out []ikev1.ChildConfig
+	if v.s.l2tp {
+		// The server answers from 1701 to the client's port: Apple and
+		// Android use an ephemeral one (CLIENTS.md 8.1).
+		out = append(out, ikev1.ChildConfig{Name: "l2tp", Proposals: v.s.esp, Transport: true, Lifetime: v.s.ipsecLifetime,
+			LocalTS:  []esp.Selector{l2tpSelector(true, 1701), l2tpSelector(false, 1701)},
+			RemoteTS: []esp.Selector{l2tpSelector(true, 0), l2tpSelector(false, 0)}})
+	}
+	tunnel := ikev1.ChildConfig{Name: "v1", Proposals: v.s.esp, Lifetime: v.s.ipsecLifetime, LocalTS: v.localTS()}
+	if len(v.s.clientSubnets) > 0 {
+		for _, p := range v.s.clientSubnets {
+			tunnel.RemoteTS = append(tunnel.RemoteTS, esp.PrefixSelector(p))
+		}
+	} else {
+		// Not the library's default, which behind a NAT takes any single
+		// address the client names: that could be another client's.
+		tunnel.RemoteTS = []esp.Selector{esp.PrefixSelector(netip.PrefixFrom(remote.Unmap(), remote.Unmap().BitLen()))}
+	}
+	return append(out, tunnel)
+}
+
+// lookup is the IKEv1 responder's PeerLookup.
+func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
+	remote := q.Remote.Addr().Unmap()
+	cfg := &ikev1.PeerConfig{
+		Proposals: v.s.ike, Lifetime: v.s.lifetime, DPDDelay: v.s.dpdDelay, DPDTimeout: v.s.dpdTimeout,
+		Children: v.childConfigs(remote),
+	}
+	switch q.Method {
+	case ikev1.AuthPubkey:
+		if !v.s.certificates || len(v.cas) == 0 {
+			return nil, errors.New("no certificate clients configured (ikev1.certificates, client_cas)")
+		}
+		pool := x509.NewCertPool()
+		for _, c := range v.cas {
+			pool.AddCert(c)
+		}
+		cfg.Name, cfg.Auth = "v1-cert", ikev1.AuthPubkey
+		cfg.LocalID, cfg.Certificates, cfg.Key, cfg.CAs = v.localID, v.sc.chain, v.sc.key, pool
+		return cfg, nil
+	case ikev1.AuthPSK:
+	default:
+		return nil, fmt.Errorf("authentication method %s is not offered", q.Method)
+	}
+	cfg.Auth = ikev1.AuthPSK
+	if q.Aggressive {
+		if !v.s.allowAggressive {
+			return nil, errors.New("aggressive mode is off (ikev1.allow_aggressive)")
+		}
+		for _, k := range v.s.byID {
+			if k.id.Equal(q.RemoteID) {
+				cfg.Name, cfg.PSK, cfg.RemoteID, cfg.AllowAggressive = "v1-psk "+k.id.String(), k.psk, k.id, true
+				return cfg, nil
+			}
+		}
+		return nil, fmt.Errorf("no Aggressive Mode key for identity %s", q.RemoteID)
+	}
+	if v.s.demoPSK {
+		cfg.Name, cfg.PSK = "v1-psk demo", ipsec.Secret(v.demoPSK)
+		return cfg, nil
+	}
+	for _, k := range v.s.byAddr {
+		if k.peer.Contains(remote) {
+			cfg.Name, cfg.PSK = "v1-psk "+k.peer.String(), k.psk
+			if k.any {
+				cfg.Name = "v1-psk *"
+			}
+			return cfg, nil
+		}
+	}
+	return nil, fmt.Errorf("no Main Mode key for address %s", remote)
+}
+
+// startIKEv1 starts the IKEv1 responder on the transport and data plane
+// of the IKEv2 one.
+func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger) (*ikev1.Responder, error) {
+	if v.s.allowAggressive {
+		log.Warn("IKEv1 Aggressive Mode is allowed: its pre-shared key hash travels in the clear and can be attacked offline; prefer Main Mode")
+	}
+	if v.s.l2tp {
+		log.Warn("IKEv1 transport mode for udp/1701 is on, but the L2TP server is not implemented yet: L2TP/IPsec clients get their IPsec SA and nothing answers L2TP")
+	}
+	lg := log.With("ike", "v1")
+	claims := &v1Claims{}
+	// Set once NewResponder returns; a hook cannot run before a peer
+	// completes Quick Mode, but the race detector need not believe that.
+	var resp atomic.Pointer[ikev1.Responder]
+	opts := []ikev1.Option{
+		ikev1.WithPeers(v.lookup), ikev1.WithDataPlane(dp), ikev1.WithLogger(lg),
+		ikev1.WithHooks(ikev1.Hooks{
+			IKEUp: func(i ipsec.IKESAInfo) {
+				lg.Info("client connected", "id", i.RemoteID.String(), "addr", i.Remote.String(), "proposal", i.Proposal)
+			},
+			IKEDown: func(i ipsec.IKESAInfo, err error) {
+				lg.Info("client disconnected", "id", i.RemoteID.String(), "addr", i.Remote.String(), "err", err)
+			},
+			ChildUp: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
+				if o, clash := claims.up(i, ch); clash {
+					lg.Warn("a client named the inside address of another client: ending it", "id", i.RemoteID.String(), "addr", i.Remote.String(),
+						"remote_ts", strings.Join(ch.RemoteTS, ","), "holder", o.id, "holder_session", sessionRef(1, o.session))
+					// Hooks must not block; Terminate waits for the SA.
+					if r := resp.Load(); r != nil {
+						go r.Terminate(i.SessionID)
+					}
+				}
+			},
+			ChildDown: claims.down,
+			Alert: func(a ikev1.Alert) {
+				switch a.Kind {
+				case ikev1.AlertNoProposal:
+					lg.Warn("proposals refused", "addr", a.Info.Remote.String(), "detail", a.Explanation)
+				case ikev1.AlertWeakMode:
+					lg.Warn("a client used Aggressive Mode with a pre-shared key (weaker than Main Mode)", "id", a.Info.RemoteID.String(), "addr", a.Info.Remote.String())
+				default:
+					lg.Warn(a.Kind.String(), "id", a.Info.RemoteID.String(), "addr", a.Info.Remote.String(), "err", a.Err)
+				}
+			},
+		}),
+	}
+	if keyLog != nil {
+		opts = append(opts, ikev1.WithKeyLogWriter(keyLog))
+	}
+	r, err := ikev1.NewResponder(tr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	resp.Store(r)
+	return r, nil
+}
+
+// v1HowTo is the IKEv1 part of the how-to-connect block: only what
+// works. The demo key appears only on the start that created it.
+func v1HowTo(v *v1Server, created bool, stateDir string, certClients bool) string {
+	if v == nil {
+		return ""
+	}
+	var b strings.Builder
+	auth := "pre-shared key"
+	if v.s.certificates && certClients {
+		auth += " or certificate"
+	}
+	mode := "Main Mode"
+	if v.s.allowAggressive {
+		mode = "Main Mode (Aggressive Mode by identity)"
+	}
+	fmt.Fprintf(&b, "  IKEv1:           %s, %s, then tunnel mode; no XAuth, no Mode Config and no L2TP yet: \"Cisco IPSec\" with a user name and L2TP/IPsec do not work, and there are no profiles for them\n", mode, auth)
+	switch {
+	case v.s.demoPSK && created:
+		fmt.Fprintf(&b, "  IKEv1 PSK:       %s (every client address)\n", v.demoPSK)
+	case v.s.demoPSK:
+		fmt.Fprintf(&b, "  IKEv1 PSK:       in %s (every client address)\n", filepath.Join(stateDir, demoV1PSKFile))
+	default:
+		fmt.Fprintf(&b, "  IKEv1 PSK:       as configured (ikev1.psks)\n")
+	}
+	clients := "each client's own address"
+	if len(v.s.clientSubnets) > 0 {
+		clients = strings.Join(prefixStrings(v.s.clientSubnets), ", ")
+	}
+	var local []string
+	for _, sel := range v.localTS() {
+		local = append(local, selectorString(sel))
+	}
+	fmt.Fprintf(&b, "  IKEv1 tunnel:    client side %s, server side %s\n", clients, strings.Join(local, ", "))
+	return b.String()
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// selectorString writes an address selector as a prefix where it is one.
+func selectorString(s esp.Selector) string {
+	for bits := 0; bits <= s.Start.BitLen(); bits++ {
+		p := netip.PrefixFrom(s.Start, bits)
+		if p.Masked().Addr() == s.Start && esp.PrefixSelector(p).End == s.End {
+			return p.String()
+		}
+	}
+	return s.Start.String() + "-" + s.End.String()
+}
+
+// engines is what the control socket terminates: IKEv2 sessions by the
+// library's SessionID, IKEv1 sessions (v1 may be nil) by theirs, which
+// status shows as v1-N since the two engines count apart.
+type engines struct {
+	v2 *ike.Responder
+	v1 *ikev1.Responder
+}
+
+// Terminate ends an IKEv2 session.
+func (e engines) Terminate(ctx context.Context, id uint64) error { return e.v2.Terminate(ctx, id) }
+
+// TerminateV1 ends an IKEv1 session.
+func (e engines) TerminateV1(id uint64) error {
+	if e.v1 == nil {
+		return errV1SessionNotFound
+	}
+	if err := e.v1.Terminate(id); err != nil {
+		return errV1SessionNotFound
+	}
+	return nil
+}
+
+// errV1SessionNotFound: no IKEv1 session of that number.
+var errV1SessionNotFound = errors.New("no such IKEv1 session")
+
+// TerminateUser ends every session of a user: IKEv2 sessions of the EAP
+// name or identity, IKEv1 sessions of the identity.
+func (e engines) TerminateUser(ctx context.Context, name string) int {
+	n := e.v2.TerminateUser(ctx, name)
+	if e.v1 == nil {
+		return n
+	}
+	for _, sa := range e.v1.SAs() {
+		if sa.RemoteID.String() == name && e.v1.Terminate(sa.SessionID) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// v1Claims keeps one IKEv1 client per inside network. IKEv1 without
+// Mode Config lets each client name its own inside address, and the
+// data plane gives identical or overlapping selectors to the newest SA:
+// a second client naming the address of a first one (a copied
+// configuration) would take its traffic. The engine installs the IPsec SA
+// before ChildUp reports it, so the newcomer is ended right away, with a
+// warning; the same identity (a client's re-authentication, a rekey) may
+// take its address over.
+type v1Claims struct {
+	mu     sync.Mutex
+	claims []v1Claim
+}
+
+type v1Claim struct {
+	ts      netip.Prefix
+	session uint64
+	id      string
+	spi     uint32 // the inbound SPI of the IPsec SA that made the claim
+}
+
+// up records the tunnel IPsec SA's inside networks; it returns the claim
+// it conflicts with, if any (then nothing is recorded).
+func (c *v1Claims) up(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) (v1Claim, bool) {
+	if ch.Transport {
+		return v1Claim{}, false
+	}
+	id := ike.RemoteID.String()
+	var mine []netip.Prefix
+	for _, s := range ch.RemoteTS {
+		// strongSwan's notation: a prefix, perhaps with [proto/port].
+		p, err := netip.ParsePrefix(strings.SplitN(s, "[", 2)[0])
+		if err == nil {
+			mine = append(mine, p.Masked())
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range mine {
+		for _, o := range c.claims {
+			if o.ts.Overlaps(p) && o.session != ike.SessionID && o.id != id {
+				return o, true
+			}
+		}
+	}
+	for _, p := range mine {
+		c.claims = slices.DeleteFunc(c.claims, func(o v1Claim) bool { return o.ts == p })
+		c.claims = append(c.claims, v1Claim{ts: p, session: ike.SessionID, id: id, spi: ch.SPIIn})
+	}
+	return v1Claim{}, false
+}
+
+// down forgets the claims of an IPsec SA that ended (not those a newer
+// SA of the client took over).
+func (c *v1Claims) down(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims = slices.DeleteFunc(c.claims, func(o v1Claim) bool { return o.session == ike.SessionID && o.spi == ch.SPIIn })
+}
