@@ -306,3 +306,64 @@ func TestQuickModeLifetimes(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeHooks: Hooks.Authorize refuses a peer after phase 1
+// authentication (no IKEUp, Dial fails), Hooks.AuthorizeChild refuses a
+// Quick Mode before anything reaches the data plane.
+func TestAuthorizeHooks(t *testing.T) {
+	t.Run("phase 1", func(t *testing.T) {
+		var seen ipsec.IKESAInfo
+		net := iketest.NewNetwork(1)
+		gw, cl := net.Endpoint(gwAddr), net.Endpoint(clientAddr)
+		dp := iketest.NewDataPlane()
+		resp, err := ikev1.NewResponder(gw, ikev1.WithPeers(pskLookup("k", false)), ikev1.WithDataPlane(dp), ikev1.WithHooks(ikev1.Hooks{
+			Authorize: func(_ context.Context, info ipsec.IKESAInfo) error { seen = info; return errors.New("account disabled") },
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Close()
+		init, _ := ikev1.NewInitiator(cl)
+		defer init.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := init.Dial(ctx, netip.AddrPortFrom(gwAddr, 500), &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("k")}); err == nil {
+			t.Fatal("Dial succeeded although Authorize refused")
+		}
+		if !seen.RemoteID.Equal(ipsec.AddrID(clientAddr)) {
+			t.Errorf("Authorize saw RemoteID %v", seen.RemoteID)
+		}
+		if len(resp.SAs()) != 0 || len(dp.SAs()) != 0 {
+			t.Errorf("refused peer left state: %d SAs, %d data plane SAs", len(resp.SAs()), len(dp.SAs()))
+		}
+	})
+	t.Run("quick mode", func(t *testing.T) {
+		net := iketest.NewNetwork(1)
+		gw, cl := net.Endpoint(gwAddr), net.Endpoint(clientAddr)
+		dp := iketest.NewDataPlane()
+		var asked []string
+		resp, err := ikev1.NewResponder(gw, ikev1.WithPeers(pskLookup("k", false)), ikev1.WithDataPlane(dp), ikev1.WithHooks(ikev1.Hooks{
+			AuthorizeChild: func(_ ipsec.IKESAInfo, c ipsec.ChildSAInfo) error {
+				asked = append(asked, c.RemoteTS...)
+				return errors.New("address taken")
+			},
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Close()
+		init, _ := ikev1.NewInitiator(cl)
+		defer init.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := init.Dial(ctx, netip.AddrPortFrom(gwAddr, 500), &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("k")}); err == nil {
+			t.Fatal("Dial succeeded although AuthorizeChild refused")
+		}
+		if len(asked) == 0 || asked[0] != clientAddr.String()+"/32" {
+			t.Errorf("AuthorizeChild saw %v", asked)
+		}
+		if len(dp.SAs()) != 0 || len(dp.Policies()) != 0 {
+			t.Errorf("refused Quick Mode reached the data plane: %d SAs, %d policies", len(dp.SAs()), len(dp.Policies()))
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/goipsec/ipsec"
@@ -22,6 +23,20 @@ type Hooks struct {
 	ChildDown func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
 	// Alert reports a peer-caused problem worth an operator's attention.
 	Alert func(Alert)
+	// Authorize decides, on a responder, whether a peer that proved its
+	// identity in phase 1 may connect: info holds its identity,
+	// addresses and proposal. An error refuses it with
+	// AUTHENTICATION-FAILED (logged, and raised as AlertAuthFailed). It
+	// may block (a directory query) until ctx ends (5 s); only this SA
+	// waits.
+	Authorize func(ctx context.Context, info ipsec.IKESAInfo) error
+	// AuthorizeChild decides, on a responder, whether a peer's Quick Mode
+	// may set up the IPsec SA child (its selectors, mode and proposal;
+	// no SPIs or counters yet) before anything is installed: a gateway
+	// keeps two clients from claiming the same inside address. An error
+	// refuses the Quick Mode with INVALID-ID-INFORMATION. It runs on the
+	// SA's goroutine and must not block.
+	AuthorizeChild func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo) error
 }
 
 // AlertKind classifies an Alert.

@@ -329,6 +329,9 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 		sa.accepted()
 		sa.answered(0)
 		sa.local, sa.remote = in.pkt.Local, in.pkt.Remote
+		if err := sa.authorize(); err != nil {
+			return err
+		}
 		out, err := sa.ourAuth(false)
 		if err != nil {
 			return fail(wire.AUTHENTICATION_FAILED, err)
@@ -408,6 +411,12 @@ func (sa *isakmpSA) aggressiveResponder(in *inMsg) error {
 		sa.answered(0)
 		sa.checkNATD(in.Payloads, in.pkt.Local, in.pkt.Remote)
 		sa.local, sa.remote = in.pkt.Local, in.pkt.Remote
+		if err := sa.authorize(); err != nil {
+			ne := err.(*notifyError)
+			ne.typ = 0
+			ne.silent = true // Aggressive Mode has no answer left to refuse with
+			return err
+		}
 		sa.up(in.Payloads)
 		return nil
 	}
@@ -639,6 +648,29 @@ func certNames(c *x509.Certificate, id ipsec.Identity) bool {
 		}
 	}
 	return false
+}
+
+// authorizeTimeout bounds Hooks.Authorize.
+const authorizeTimeout = 5 * time.Second
+
+// authorize asks Hooks.Authorize whether the authenticated peer may
+// connect (responder).
+func (sa *isakmpSA) authorize() error {
+	h := sa.e.cfg.hooks.Authorize
+	if h == nil || sa.initiator {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(sa.e.ctx, authorizeTimeout)
+	defer cancel()
+	info, _ := sa.info()
+	info.State = stateEstablished.String()
+	if err := h(ctx, info); err != nil {
+		e := fmt.Errorf("%w: refused by Authorize: %w", ErrAuthFailed, err)
+		sa.log.Warn("peer refused by the authorization hook", "remote_id", sa.remoteID, "err", err)
+		sa.alert(AlertAuthFailed, e, "")
+		return &notifyError{typ: wire.AUTHENTICATION_FAILED, err: e, fatal: true}
+	}
+	return nil
 }
 
 // up marks phase 1 done.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ikev1/wire"
 	"github.com/goipsec/ipsec/internal/alg"
@@ -175,6 +176,20 @@ func (sa *isakmpSA) quickChoose(in *inMsg, q *quickMode) error {
 	q.localTS, q.remoteTS = ourTS, peerTS
 	if err := sa.quickSelect(sap, q); err != nil {
 		return err
+	}
+	if h := sa.e.cfg.hooks.AuthorizeChild; h != nil {
+		ike, _ := sa.info()
+		ci := ipsec.ChildSAInfo{Name: cc.Name, State: "CONNECTING", Transport: cc.Transport, UDPEncap: sa.udpEncap(), Proposal: q.prop.String()}
+		for _, s := range ourTS {
+			ci.LocalTS = append(ci.LocalTS, selString(s))
+		}
+		for _, s := range peerTS {
+			ci.RemoteTS = append(ci.RemoteTS, selString(s))
+		}
+		if err := h(ike, ci); err != nil {
+			sa.log.Warn("Quick Mode refused by the authorization hook", "local_ts", ci.LocalTS, "remote_ts", ci.RemoteTS, "err", err)
+			return &notifyError{typ: wire.INVALID_ID_INFORMATION, err: err}
+		}
 	}
 	if len(q.prop.KE) > 0 && q.prop.KE[0] != proposal.KENone {
 		ke := findKE(in.Payloads)

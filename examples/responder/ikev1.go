@@ -466,6 +466,16 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 					}
 				}
 			},
+			// Refused before anything is installed; ChildUp's check
+			// stays for IPsec SAs that raced each other.
+			AuthorizeChild: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) error {
+				if o, clash := claims.check(i, ch); clash {
+					lg.Warn("a client asked for the inside address of another client: refused", "id", i.RemoteID.String(), "addr", i.Remote.String(),
+						"remote_ts", strings.Join(ch.RemoteTS, ","), "holder", o.id, "holder_session", sessionRef(1, o.session))
+					return fmt.Errorf("inside address held by session %s", sessionRef(1, o.session))
+				}
+				return nil
+			},
 			ChildDown: claims.down,
 			Alert: func(a ikev1.Alert) {
 				switch a.Kind {
@@ -603,6 +613,37 @@ type v1Claim struct {
 	session uint64
 	id      string
 	spi     uint32 // the inbound SPI of the IPsec SA that made the claim
+}
+
+// check returns the claim a tunnel IPsec SA's inside networks conflict
+// with, if any, without recording anything.
+func (c *v1Claims) check(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) (v1Claim, bool) {
+	if ch.Transport {
+		return v1Claim{}, false
+	}
+	id := ike.RemoteID.String()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range insideNets(ch) {
+		for _, o := range c.claims {
+			if o.ts.Overlaps(p) && o.session != ike.SessionID && o.id != id {
+				return o, true
+			}
+		}
+	}
+	return v1Claim{}, false
+}
+
+// insideNets parses the peer's selectors (strongSwan's notation: a
+// prefix, perhaps with [proto/port]).
+func insideNets(ch ipsec.ChildSAInfo) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ch.RemoteTS {
+		if p, err := netip.ParsePrefix(strings.SplitN(s, "[", 2)[0]); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // up records the tunnel IPsec SA's inside networks; it returns the claim
