@@ -317,7 +317,10 @@ func TestAuthorizeHooks(t *testing.T) {
 		gw, cl := net.Endpoint(gwAddr), net.Endpoint(clientAddr)
 		dp := iketest.NewDataPlane()
 		resp, err := ikev1.NewResponder(gw, ikev1.WithPeers(pskLookup("k", false)), ikev1.WithDataPlane(dp), ikev1.WithHooks(ikev1.Hooks{
-			Authorize: func(_ context.Context, info ipsec.IKESAInfo) error { seen = info; return errors.New("account disabled") },
+			Authorize: func(_ context.Context, info ipsec.IKESAInfo) error {
+				seen = info
+				return errors.New("account disabled")
+			},
 		}))
 		if err != nil {
 			t.Fatal(err)
