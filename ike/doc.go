@@ -195,17 +195,19 @@ package ike
 //	sa.go              ikeSA and its parts; loop (the goroutine: inbox, commands, one timer),
 //	                   destroy, the snapshot
 //	exchange.go        exchanger (message IDs, window, queue, cached responses, SK/SKF
-//	                   sealing and opening, fragments, retransmission) and the dispatch of
-//	                   requests and responses to the exchanges
+//	                   sealing and opening, fragments, retransmission), exchangeTask, and
+//	                   the dispatch of requests and responses to the exchanges
 //	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features)
 //	exchange_auth.go   IKE_AUTH, both roles, and the configuration payload: peerAuth, leaseState
 //	exchange_eap.go    EAP inside IKE_AUTH, both roles
-//	exchange_child.go  CREATE_CHILD_SA, both roles: new CHILD SAs, CHILD and IKE SA rekeys
+//	exchange_child.go  CREATE_CHILD_SA, both roles: the responder; the initiator's tasks
+//	                   (newChildTask, childRekeyTask, ikeRekeyTask); its state on the SA
+//	                   (childExchange); rekey collisions of CHILD and IKE SAs
 //	informational.go   INFORMATIONAL, both roles, with its state (informational): liveness,
 //	                   Deletes of CHILD SAs and of the IKE SA, the peer's requests
 //	mobike.go          MOBIKE (RFC 4555): address updates, return routability
 //	redirect.go        REDIRECT (RFC 5685) at IKE_SA_INIT, in IKE_AUTH and for established SAs
-//	rekey.go           rekey timers, collisions, the old IKE SA's Delete, hand-over (renewal)
+//	rekey.go           rekey timers, the old IKE SA's Delete, hand-over (renewal), Rekey
 //	reauth.go          reauthentication, make before break, and AUTH_LIFETIME
 //	child.go           CHILD SAs: selectors and narrowing, ESP selection, installing,
 //	                   moving and removing them through their handle

@@ -50,6 +50,23 @@ type request struct {
 	next    time.Time
 }
 
+// exchangeTask is an exchange we initiate, holding its own state from
+// its request to the response: build makes the request's payloads when
+// it is sent, reply handles the response's.
+type exchangeTask interface {
+	build(sa *ikeSA) ([]wire.Payload, error)
+	reply(sa *ikeSA, inner []wire.Payload) error
+}
+
+// taskRequest is the request of task t on the IKE SA sa.
+func (sa *ikeSA) taskRequest(exch wire.ExchangeType, t exchangeTask) *request {
+	return &request{
+		exchange: exch,
+		build:    func() ([]wire.Payload, error) { return t.build(sa) },
+		onReply:  func(_ *wire.Message, inner []wire.Payload) error { return t.reply(sa, inner) },
+	}
+}
+
 // exchanger is the exchange layer of an IKE SA (RFC 7296 section 2.3,
 // window size 1): the message IDs, our one outstanding request and the
 // ones queued behind it, the cached response to the peer's last request

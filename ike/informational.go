@@ -163,7 +163,7 @@ func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, err
 		}
 		switch d.Protocol {
 		case wire.ProtocolID(1): // IKE: the whole SA goes (section 1.4.1)
-			if sa.ikeRekeyPeer != nil {
+			if sa.peerIKERekeyOpen() {
 				// We saw a rekey collision the peer did not: it completed
 				// its rekey and deletes this SA (RFC 7296 section 2.8.2).
 				sa.log.Info("peer finished its IKE rekey without seeing ours", "ike_sa", sa.name())

@@ -46,6 +46,7 @@ type ikeSA struct {
 	peerAuth      // the peer's authentication and the configuration chosen for it
 	ledger        // ESP SAs removed by the data plane before their expiry event came
 	informational // the INFORMATIONAL exchange: liveness, the peer's Delete
+	childExchange // the CREATE_CHILD_SA exchange: rekeys of the IKE SA in progress
 
 	e           *engine
 	log         *slog.Logger
@@ -290,12 +291,11 @@ func (sa *ikeSA) destroy(err error) {
 		sa.cfg.wipeSecrets()
 	}
 	// A new IKE SA reserved for a rekey that never completed.
-	for _, r := range []*ikeRekeyRecord{sa.ikeRekeyOurs, sa.ikeRekeyPeer} {
-		if r != nil && r.ns != nil && !r.started {
+	for _, r := range sa.abandonIKERekeys() {
+		if r.ns != nil && !r.started {
 			sa.e.unregister(r.ns)
 		}
 	}
-	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
 	sa.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()

@@ -88,7 +88,7 @@ func TestPartsStandAlone(t *testing.T) {
 	for _, part := range []struct {
 		name       string
 		minMethods int
-	}{{"exchanger", 10}, {"informational", 4}, {"ledger", 3}, {"childPlane", 8}, {"path", 3}, {"loop", 3}, {"leaseState", 2}, {"peerAuth", 5}, {"initiation", 2}} {
+	}{{"exchanger", 10}, {"informational", 4}, {"ledger", 3}, {"childPlane", 8}, {"path", 3}, {"loop", 3}, {"leaseState", 2}, {"peerAuth", 5}, {"initiation", 2}, {"childExchange", 6}} {
 		methods := 0
 		for _, f := range files {
 			for _, d := range f.Decls {
@@ -171,5 +171,56 @@ func TestFileMapIsTrue(t *testing.T) {
 	}
 	for n := range listed {
 		t.Errorf("doc.go's file map lists %s, which does not exist", n)
+	}
+}
+
+// Each exchange we initiate is a task holding its own state from request
+// to response, both roles of an exchange in one file (issue 16: "each
+// exchange is a task with both roles in one file, read top to bottom ...
+// holding its own state instead of fields on the SA"): the task type is
+// declared in its exchange's file with its build and reply methods there.
+func TestExchangesAreTasks(t *testing.T) {
+	fset, files := parsePackage(t)
+	tasks := map[string]string{
+		"newChildTask":   "exchange_child.go",
+		"childRekeyTask": "exchange_child.go",
+		"ikeRekeyTask":   "exchange_child.go",
+	}
+	declared := map[string]string{}
+	methods := map[string]map[string]string{}
+	for _, f := range files {
+		file := filepath.Base(fset.Position(f.Pos()).Filename)
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					if ts, ok := s.(*ast.TypeSpec); ok {
+						declared[ts.Name.Name] = file
+					}
+				}
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					continue
+				}
+				for name := range tasks {
+					if mentions(d.Recv.List[0].Type, name) {
+						if methods[name] == nil {
+							methods[name] = map[string]string{}
+						}
+						methods[name][d.Name.Name] = file
+					}
+				}
+			}
+		}
+	}
+	for name, file := range tasks {
+		if declared[name] != file {
+			t.Errorf("task %s is declared in %q, want %s", name, declared[name], file)
+		}
+		for _, m := range []string{"build", "reply"} {
+			if methods[name][m] != file {
+				t.Errorf("%s.%s is in %q, want %s", name, m, methods[name][m], file)
+			}
+		}
 	}
 }
