@@ -198,8 +198,10 @@ package ike
 //	                   sealing and opening, fragments, retransmission), exchangeTask, and
 //	                   the dispatch of requests and responses to the exchanges
 //	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features)
-//	exchange_auth.go   IKE_AUTH, both roles, and the configuration payload: peerAuth, leaseState
-//	exchange_eap.go    EAP inside IKE_AUTH, both roles
+//	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask), and the
+//	                   configuration payload; its results on the SA: peerAuth, leaseState
+//	exchange_eap.go    EAP inside IKE_AUTH, both roles (eapState in the authTask; the
+//	                   initiator's later rounds as eapRound tasks)
 //	exchange_child.go  CREATE_CHILD_SA, both roles: the responder; the initiator's tasks
 //	                   (newChildTask, childRekeyTask, ikeRekeyTask); its state on the SA
 //	                   (childExchange); rekey collisions of CHILD and IKE SAs
@@ -224,7 +226,8 @@ package ike
 //	nonce.go           our nonces and the checks of the peer's
 //	auth.go            AUTH payloads: PSK, RSA, ECDSA, RFC 7427 signatures; ErrAuthFailed
 //	cert.go            verifying peer certificates, gateway EKU, identity in certificate
-//	authorize.go       Hooks.Authorize: AuthRequest, AuthDecision, its goroutine
+//	authorize.go       Hooks.Authorize: AuthRequest, AuthDecision, its goroutine, the
+//	                   IKE_AUTH request waiting for it
 //	identity_caps.go   per-identity limits (IdentityLimits): IKE SAs and leases an identity holds
 //	proposals.go       IKE and ESP proposals between package proposal and ike/wire
 //	secrets.go         wiping key material and secrets when an SA ends

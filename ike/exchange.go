@@ -393,7 +393,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		sa.sendPacketsTo(resend, p.Local, p.Remote)
 		return
 	}
-	if sa.authzWaiting(mid) {
+	if sa.auth.authzWaiting(mid) {
 		// A retransmission of the IKE_AUTH request whose authorization
 		// is running: the answer follows when it is decided.
 		sa.log.Debug("IKE_AUTH request still being authorized", "mid", mid)

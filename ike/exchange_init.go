@@ -365,6 +365,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	}
 	sa.initResp = b
 	sa.state = stateAuth
+	sa.auth = &authTask{}
 	sa.peerMID = 1
 	sa.halfOpenDeadline = time.Now().Add(sa.e.cfg.halfOpenTO)
 	sa.logMessage("received", wire.IKE_SA_INIT, false, 0, m.Payloads, 0)
@@ -573,7 +574,8 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	sa.pending = nil
 	sa.state = stateAuth
 	sa.nextMID = 1
-	sa.queueRequest(&request{exchange: wire.IKE_AUTH, build: sa.buildAuthRequest, onReply: sa.processAuthResponse})
+	sa.auth = &authTask{}
+	sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, sa.auth))
 }
 
 // maxInitRetries bounds COOKIE and INVALID_KE_PAYLOAD round trips.

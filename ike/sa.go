@@ -48,6 +48,8 @@ type ikeSA struct {
 	informational // the INFORMATIONAL exchange: liveness, the peer's Delete
 	childExchange // the CREATE_CHILD_SA exchange: rekeys of the IKE SA in progress
 
+	auth *authTask // the IKE_AUTH exchange in progress (nil before and after it)
+
 	e           *engine
 	log         *slog.Logger
 	weInitiated bool
@@ -280,10 +282,8 @@ func (sa *ikeSA) destroy(err error) {
 	}
 	sa.children = nil
 	sa.releaseLeases()
-	if sa.eap != nil {
-		sa.eap.close()
-		sa.eap = nil
-	}
+	sa.auth.end()
+	sa.auth = nil
 	if sa.keys != nil {
 		sa.keys.Wipe()
 	}

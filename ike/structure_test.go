@@ -185,6 +185,8 @@ func TestExchangesAreTasks(t *testing.T) {
 		"newChildTask":   "exchange_child.go",
 		"childRekeyTask": "exchange_child.go",
 		"ikeRekeyTask":   "exchange_child.go",
+		"authTask":       "exchange_auth.go",
+		"eapRound":       "exchange_eap.go",
 	}
 	declared := map[string]string{}
 	methods := map[string]map[string]string{}
@@ -221,6 +223,53 @@ func TestExchangesAreTasks(t *testing.T) {
 			if methods[name][m] != file {
 				t.Errorf("%s.%s is in %q, want %s", name, m, methods[name][m], file)
 			}
+		}
+	}
+}
+
+// The state of an exchange in progress is held by the exchange's task,
+// not by the IKE SA's other parts: only the named types have fields of
+// these types.
+func TestExchangeStateOnTasks(t *testing.T) {
+	fset, files := parsePackage(t)
+	owners := map[string][]string{
+		"eapState":       {"authTask"},
+		"pendingAuthz":   {"authTask"},
+		"ikeRekeyRecord": {"childExchange", "ikeRekeyTask"},
+		"authTask":       {"ikeSA"},
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			for _, fl := range st.Fields.List {
+				for state, allowed := range owners {
+					if !mentions(fl.Type, state) {
+						continue
+					}
+					seen[state] = true
+					ok := false
+					for _, a := range allowed {
+						ok = ok || a == ts.Name.Name
+					}
+					if !ok {
+						t.Errorf("%s: %s holds %s, the state of an exchange in progress; it belongs to %v", fset.Position(fl.Pos()), ts.Name.Name, state, allowed)
+					}
+				}
+			}
+			return true
+		})
+	}
+	for state := range owners {
+		if !seen[state] {
+			t.Errorf("no type holds %s: the test names types that no longer exist", state)
 		}
 	}
 }
