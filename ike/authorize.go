@@ -167,19 +167,19 @@ var errAuthzPending = errors.New("ike: authorization pending")
 // its authorization: its retransmissions get no answer yet (none outside
 // IKE_AUTH, t nil).
 func (t *authTask) authzWaiting(mid uint32) bool {
-	return t != nil && t.pending != nil && t.pending.mid == mid
+	return t != nil && t.awaiting != nil && t.awaiting.mid == mid
 }
 
 // awaitAuthz notes the request p waiting for the hook's answer.
-func (t *authTask) awaitAuthz(p *pendingAuthz) { t.pending = p }
+func (t *authTask) awaitAuthz(p *pendingAuthz) { t.awaiting = p }
 
 // authzDecided takes the hook's answer to p: false when p is no longer
 // waiting (IKE_AUTH ended meanwhile, t nil).
 func (t *authTask) authzDecided(p *pendingAuthz) bool {
-	if t == nil || t.pending != p {
+	if t == nil || t.awaiting != p {
 		return false
 	}
-	t.pending = nil
+	t.awaiting = nil
 	return true
 }
 

@@ -197,7 +197,8 @@ package ike
 //	exchange.go        exchanger (message IDs, window, queue, cached responses, SK/SKF
 //	                   sealing and opening, fragments, retransmission), exchangeTask, and
 //	                   the dispatch of requests and responses to the exchanges
-//	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features)
+//	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features);
+//	                   its message IDs, request in flight and keys set through the exchanger
 //	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask), and the
 //	                   configuration payload; its results on the SA: peerAuth, leaseState
 //	exchange_eap.go    EAP inside IKE_AUTH, both roles (eapState in the authTask; the

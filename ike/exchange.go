@@ -102,6 +102,18 @@ func newExchanger(e *engine) exchanger {
 	return exchanger{rt: e.cfg.rt, rnd: lockedReader{&e.randMu, e.cfg.rand}}
 }
 
+// useKeys sets the SK keys of the IKE SA: out seals our messages, in
+// opens the peer's.
+func (x *exchanger) useKeys(out, in alg.Crypter) { x.out, x.in = out, in }
+
+// fragmentation turns RFC 7383 fragmentation on or off (both sides
+// announced it).
+func (x *exchanger) fragmentation(on bool) { x.fragOK = on }
+
+// queueUnsent adds r to the queue without sending it: the IKE SA's
+// goroutine sends it when it starts.
+func (x *exchanger) queueUnsent(r *request) { x.queue = append(x.queue, r) }
+
 // backoff is the timeout after the n-th transmission (n starting at 0).
 func (x *exchanger) backoff(n int) time.Duration {
 	return time.Duration(float64(x.rt.timeout) * math.Pow(x.rt.base, float64(n)))
@@ -121,11 +133,16 @@ func (x *exchanger) seal(h wire.Header, inner []wire.Payload, maxLen int) ([][]b
 	return [][]byte{b}, nil
 }
 
-// open decrypts the SK payload or adds an SKF fragment. It returns the
+// open decrypts the SK payload or adds an SKF fragment (to the peer's
+// request or, with response, to the response to ours). It returns the
 // inner payloads once the message is complete; ok is false while
 // fragments are missing or when the message is not authentic (err says
 // why, for the log).
-func (x *exchanger) open(m *wire.Message, frags *wire.Reassembler) (inner []wire.Payload, ok bool, err error) {
+func (x *exchanger) open(m *wire.Message, response bool) (inner []wire.Payload, ok bool, err error) {
+	frags := &x.reqFrags
+	if response {
+		frags = &x.respFrags
+	}
 	if len(m.Payloads) == 0 {
 		return nil, false, nil
 	}
@@ -173,6 +190,43 @@ func (x *exchanger) sent(r *request, pkts [][]byte) {
 	x.nextMID++
 	x.pending = r
 }
+
+// IKE_SA_INIT (message ID 0) is unencrypted and runs before the SA has
+// keys; the exchanger still owns its message IDs and its request in
+// flight.
+
+// initSent makes our IKE_SA_INIT request, encoded as pkts, the request in
+// flight with message ID 0, retransmitted like any other; a retry (with a
+// COOKIE, another KE method, at another gateway) replaces it.
+func (x *exchanger) initSent(pkts [][]byte) {
+	x.pending = &request{exchange: wire.IKE_SA_INIT, mid: 0, packets: pkts, next: time.Now().Add(x.backoff(0))}
+}
+
+// initReplyTo reports whether m may answer our IKE_SA_INIT request in
+// flight.
+func (x *exchanger) initReplyTo(m *wire.Message) bool {
+	return x.pending != nil && x.pending.exchange == wire.IKE_SA_INIT && m.Header.MessageID == 0
+}
+
+// initOver ends our IKE_SA_INIT request: answered, or dropped for a retry.
+// With keyed the IKE SA exists and our next request (IKE_AUTH) has
+// message ID 1.
+func (x *exchanger) initOver(keyed bool) {
+	x.pending = nil
+	if keyed {
+		x.nextMID = 1
+	}
+}
+
+// initAnswered records that we answered the peer's IKE_SA_INIT request
+// (message ID 0): its next request has message ID 1.
+func (x *exchanger) initAnswered() { x.peerMID = 1 }
+
+// replied frees the window: the request in flight was answered.
+func (x *exchanger) replied() { x.pending = nil }
+
+// inFlight is our request in flight (nil: none).
+func (x *exchanger) inFlight() *request { return x.pending }
 
 // busy reports whether an exchange of ours is in flight or queued.
 func (x *exchanger) busy() bool { return x.pending != nil || len(x.queue) > 0 }
@@ -321,7 +375,7 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner
 // queueRequest adds an exchange we initiate; it is sent when the previous
 // one is answered (window size 1).
 func (sa *ikeSA) queueRequest(r *request) {
-	sa.queue = append(sa.queue, r)
+	sa.queueUnsent(r)
 	sa.sendNext()
 }
 
@@ -375,8 +429,8 @@ func (sa *ikeSA) handlePacket(p Packet) {
 
 // decrypt opens the SK payload or adds an SKF fragment (see
 // exchanger.open), logging what it drops.
-func (sa *ikeSA) decrypt(m *wire.Message, frags *wire.Reassembler) ([]wire.Payload, bool) {
-	inner, ok, err := sa.open(m, frags)
+func (sa *ikeSA) decrypt(m *wire.Message) ([]wire.Payload, bool) {
+	inner, ok, err := sa.open(m, m.Header.IsResponse())
 	if err != nil {
 		sa.log.Debug("dropping "+err.Error(), "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID)
 	}
@@ -399,7 +453,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		sa.log.Debug("IKE_AUTH request still being authorized", "mid", mid)
 		return
 	}
-	inner, ok := sa.decrypt(m, &sa.reqFrags)
+	inner, ok := sa.decrypt(m)
 	if !ok {
 		return
 	}
@@ -485,13 +539,13 @@ func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
 	if r == nil {
 		return
 	}
-	inner, ok := sa.decrypt(m, &sa.respFrags)
+	inner, ok := sa.decrypt(m)
 	if !ok {
 		return
 	}
 	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
 	sa.heard(time.Now())
-	sa.pending = nil
+	sa.replied()
 	if err := r.onReply(m, inner); err != nil {
 		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)
 	}

@@ -239,7 +239,7 @@ type authTask struct {
 	eap        *eapState
 	chain      []*x509.Certificate // the peer's verified chain (AuthPubkey)
 	eapMethod  eap.Type            // the EAP method that succeeded
-	pending    *pendingAuthz       // the request waiting for Hooks.Authorize
+	awaiting   *pendingAuthz       // the request waiting for Hooks.Authorize
 	mobikeSeen bool                // an IKE_AUTH response announced MOBIKE_SUPPORTED
 }
 
@@ -261,7 +261,7 @@ func (t *authTask) end() {
 		return
 	}
 	t.endEAP()
-	t.chain, t.pending = nil, nil
+	t.chain, t.awaiting = nil, nil
 }
 
 // processAuthRequest is the responder's IKE_AUTH (RFC 7296 section 1.2).

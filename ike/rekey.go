@@ -152,7 +152,8 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
-	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
+	ns.natLocal, ns.natRemote, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.peerHashes, sa.peerMOBIKE
+	ns.fragmentation(sa.fragOK)
 	ns.peerRedirect = sa.peerRedirect
 	ns.children, sa.children = sa.children, nil
 	ns.leases, sa.leases = sa.leases, nil
@@ -181,7 +182,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 			}
 		case reqChildDelete:
 			if ns.hasChild(r.child) {
-				ns.queue = append(ns.queue, ns.deleteChildRequest(r.child))
+				ns.queueUnsent(ns.deleteChildRequest(r.child))
 			}
 		default:
 			if r.abort != nil {

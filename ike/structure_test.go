@@ -273,3 +273,63 @@ func TestExchangeStateOnTasks(t *testing.T) {
 		}
 	}
 }
+
+// exchangerFields are the exchanger's state (issue 16: it "owns message
+// IDs, the window, the queue, cached responses, fragmentation,
+// encode/decrypt and retransmission").
+var exchangerFields = map[string]bool{
+	"nextMID": true, "peerMID": true, "pending": true, "queue": true,
+	"lastResp": true, "haveLastResp": true, "lastReqHash": true,
+	"reqFrags": true, "respFrags": true, "in": true, "out": true, "fragOK": true,
+}
+
+// Only the exchanger's methods write its state: IKE_SA_INIT, the rekeys
+// and the rest go through them (no field of that name is written
+// elsewhere, whatever its type).
+func TestOnlyExchangerWritesItsState(t *testing.T) {
+	fset, files := parsePackage(t)
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil || (fd.Recv != nil && mentions(fd.Recv.List[0].Type, "exchanger")) {
+				continue
+			}
+			check := func(e ast.Expr) {
+				for {
+					switch x := e.(type) {
+					case *ast.IndexExpr:
+						e = x.X
+						continue
+					case *ast.StarExpr:
+						e = x.X
+						continue
+					case *ast.SelectorExpr:
+						if exchangerFields[x.Sel.Name] {
+							t.Errorf("%s: %s writes %s, the exchanger's", fset.Position(x.Pos()), fd.Name.Name, x.Sel.Name)
+						}
+						if inner, ok := x.X.(*ast.SelectorExpr); ok {
+							e = inner
+							continue
+						}
+					}
+					return
+				}
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				switch s := n.(type) {
+				case *ast.AssignStmt:
+					for _, l := range s.Lhs {
+						check(l)
+					}
+				case *ast.IncDecStmt:
+					check(s.X)
+				case *ast.UnaryExpr:
+					if s.Op == token.AND {
+						check(s.X) // a pointer to the field lets anyone write it
+					}
+				}
+				return true
+			})
+		}
+	}
+}
