@@ -195,7 +195,7 @@ func (sa *ikeSA) authorize(method AuthMethod, then func() ([]wire.Payload, error
 	if timeout <= 0 {
 		timeout = DefaultAuthorizeTimeout
 	}
-	p := &pendingAuthz{mid: sa.peerMID, from: sa.reqFrom, then: then}
+	p := &pendingAuthz{mid: sa.ex.peerID(), from: sa.reqFrom, then: then}
 	sa.auth.awaitAuthz(p)
 	sa.log.Debug("authorizing peer", "method", method.String(), "config", sa.cfg.Name)
 	ctx, cancel := context.WithTimeout(sa.e.ctx, timeout)

@@ -225,6 +225,16 @@ func (x *exchanger) initAnswered() { x.peerMID = 1 }
 // replied frees the window: the request in flight was answered.
 func (x *exchanger) replied() { x.pending = nil }
 
+// keyed reports whether the SK keys exist (IKE_SA_INIT completed).
+func (x *exchanger) keyed() bool { return x.out != nil }
+
+// peerID is the message ID of the peer's request being answered (the
+// one expected next once it is).
+func (x *exchanger) peerID() uint32 { return x.peerMID }
+
+// nextID is the message ID of our next request.
+func (x *exchanger) nextID() uint32 { return x.nextMID }
+
 // inFlight is our request in flight (nil: none).
 func (x *exchanger) inFlight() *request { return x.pending }
 
@@ -369,19 +379,19 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner
 	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
 		mtu = sa.cfg.FragmentMTU
 	}
-	return sa.seal(h, inner, wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt()))
+	return sa.ex.seal(h, inner, wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt()))
 }
 
 // queueRequest adds an exchange we initiate; it is sent when the previous
 // one is answered (window size 1).
 func (sa *ikeSA) queueRequest(r *request) {
-	sa.queueUnsent(r)
+	sa.ex.queueUnsent(r)
 	sa.sendNext()
 }
 
 func (sa *ikeSA) sendNext() {
 	for sa.state != stateDead {
-		r := sa.next()
+		r := sa.ex.next()
 		if r == nil {
 			return
 		}
@@ -390,12 +400,12 @@ func (sa *ikeSA) sendNext() {
 			sa.log.Warn("cannot build request", "exchange", r.exchange.String(), "err", err)
 			continue
 		}
-		pkts, err := sa.encode(r.exchange, false, sa.nextMID, inner)
+		pkts, err := sa.encode(r.exchange, false, sa.ex.nextID(), inner)
 		if err != nil {
 			sa.log.Warn("cannot encode request", "exchange", r.exchange.String(), "err", err)
 			continue
 		}
-		sa.sent(r, pkts)
+		sa.ex.sent(r, pkts)
 		sa.logMessage("sending", r.exchange, false, r.mid, inner, len(pkts))
 		sa.sendPackets(pkts)
 	}
@@ -417,7 +427,7 @@ func (sa *ikeSA) handlePacket(p Packet) {
 		}
 		return
 	}
-	if sa.out == nil {
+	if !sa.ex.keyed() {
 		return // no keys yet: nothing else can be authentic
 	}
 	if h.IsResponse() {
@@ -430,7 +440,7 @@ func (sa *ikeSA) handlePacket(p Packet) {
 // decrypt opens the SK payload or adds an SKF fragment (see
 // exchanger.open), logging what it drops.
 func (sa *ikeSA) decrypt(m *wire.Message) ([]wire.Payload, bool) {
-	inner, ok, err := sa.open(m, m.Header.IsResponse())
+	inner, ok, err := sa.ex.open(m, m.Header.IsResponse())
 	if err != nil {
 		sa.log.Debug("dropping "+err.Error(), "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID)
 	}
@@ -441,7 +451,7 @@ func reqHash(p Packet) [sha256.Size]byte { return sha256.Sum256(p.Data) }
 
 func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	mid := m.Header.MessageID
-	if resend, old := sa.repeated(p, m); old {
+	if resend, old := sa.ex.repeated(p, m); old {
 		// A retransmitted request gets the cached response, never a
 		// second processing (RFC 7296 section 2.1).
 		sa.sendPacketsTo(resend, p.Local, p.Remote)
@@ -469,7 +479,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		sa.log.Debug("ignoring INFORMATIONAL before IKE_AUTH completed", "mid", mid, "state", sa.state.String())
 		return
 	}
-	sa.answering(p)
+	sa.ex.answering(p)
 	sa.heard(time.Now())
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
 	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
@@ -525,7 +535,7 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 		sa.log.Warn("cannot encode response", "exchange", exch.String(), "err", err)
 		return
 	}
-	sa.cacheResponse(mid, pkts)
+	sa.ex.cacheResponse(mid, pkts)
 	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
 	if sa.reqFrom.Remote.IsValid() {
 		sa.sendPacketsTo(pkts, sa.reqFrom.Local, sa.reqFrom.Remote)
@@ -535,7 +545,7 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 }
 
 func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
-	r := sa.replyTo(m)
+	r := sa.ex.replyTo(m)
 	if r == nil {
 		return
 	}
@@ -545,7 +555,7 @@ func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
 	}
 	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
 	sa.heard(time.Now())
-	sa.replied()
+	sa.ex.replied()
 	if err := r.onReply(m, inner); err != nil {
 		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)
 	}

@@ -138,7 +138,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if rekeyIKE {
 		return sa.rekeyIKEResponder(sap, nonce, ke)
 	}
-	if p := sa.inFlight(); p != nil && p.kind == reqIKERekey {
+	if p := sa.ex.inFlight(); p != nil && p.kind == reqIKERekey {
 		// Section 2.25: CHILD SAs created now would stay behind on the
 		// old IKE SA; the peer retries after our rekey.
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("CREATE_CHILD_SA while we rekey the IKE SA"))
@@ -246,7 +246,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	if sap == nil || ke == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey without SA, KE or valid nonce", ErrProtocol))
 	}
-	if p := sa.inFlight(); p != nil && (p.kind == reqChildRekey || p.kind == reqChildDelete || p.exchange == wire.CREATE_CHILD_SA && p.kind != reqIKERekey) || sa.peerIKERekeyOpen() {
+	if p := sa.ex.inFlight(); p != nil && (p.kind == reqChildRekey || p.kind == reqChildDelete || p.exchange == wire.CREATE_CHILD_SA && p.kind != reqIKERekey) || sa.peerIKERekeyOpen() {
 		// A CHILD SA exchange of ours is in flight: its result would be
 		// left on the old IKE SA (strongSwan refuses the same way).
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("IKE rekey while a CHILD SA exchange is in progress"))
@@ -317,7 +317,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		e.unregister(ns)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
-	if p := sa.inFlight(); p != nil && p.kind == reqIKERekey {
+	if p := sa.ex.inFlight(); p != nil && p.kind == reqIKERekey {
 		// Simultaneous rekey (RFC 7296 section 2.8.2): settled when our
 		// own exchange completes.
 		sa.log.Info("IKE SA rekey collision detected", "ike_sa", sa.name(), "peer_ike_sa", ns.name())
@@ -782,7 +782,7 @@ func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
 	ns.cfgLent = true
 	sa.joinSession(ns)
 	ns.natLocal, ns.natRemote = sa.natLocal, sa.natRemote
-	ns.fragmentation(sa.fragOK)
+	ns.ex.fragmentation(sa.ex.fragOK)
 	ns.state, ns.establishedAt, ns.log = stateEstablished, sa.e.cfg.now(), sa.log
 	ns.rekeyed = true
 	ns.lingerUntil = time.Now().Add(rekeyedLinger)

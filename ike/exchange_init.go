@@ -330,7 +330,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	}
 	nat := detectNAT(sa.spii, 0, p.Local, p.Remote, ip.natSrc, ip.natDst)
 	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
-	sa.fragmentation(ip.frag)
+	sa.ex.fragmentation(ip.frag)
 	sa.peerRedirect = ip.redirectOK
 	sa.peerInitialContact = ip.msInitialContact
 	if ip.hashesSeen {
@@ -366,7 +366,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	sa.initResp = b
 	sa.state = stateAuth
 	sa.auth = &authTask{}
-	sa.initAnswered()
+	sa.ex.initAnswered()
 	sa.halfOpenDeadline = time.Now().Add(sa.e.cfg.halfOpenTO)
 	sa.logMessage("received", wire.IKE_SA_INIT, false, 0, m.Payloads, 0)
 	sa.logMessage("sending", wire.IKE_SA_INIT, true, 0, payloads, 0)
@@ -406,9 +406,9 @@ func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
 	}
 	sa.prf, sa.keys = prf, keys
 	if sa.weInitiated {
-		sa.useKeys(ci, cr)
+		sa.ex.useKeys(ci, cr)
 	} else {
-		sa.useKeys(cr, ci)
+		sa.ex.useKeys(cr, ci)
 	}
 	sa.writeIKEKeyLog()
 	return nil
@@ -479,14 +479,14 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		return
 	}
 	sa.initReq = b
-	sa.initSent([][]byte{b})
+	sa.ex.initSent([][]byte{b})
 	sa.logMessage("sending", wire.IKE_SA_INIT, false, 0, ps, 1)
 	sa.sendPackets([][]byte{b})
 }
 
 // handleInitResponse processes the responder's IKE_SA_INIT answer.
 func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
-	if sa.state != stateInit || !sa.initReplyTo(m) {
+	if sa.state != stateInit || !sa.ex.initReplyTo(m) {
 		return
 	}
 	ip := collectInit(m.Payloads)
@@ -506,7 +506,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 			fail(fmt.Errorf("%w: too many COOKIE requests", ErrProtocol))
 			return
 		}
-		sa.initOver(false)
+		sa.ex.initOver(false)
 		sa.startInit(append([]byte(nil), ip.cookie...))
 		return
 	case ip.invalidKE != nil && ip.sa == nil:
@@ -522,7 +522,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		}
 		sa.log.Info("responder asks for another key exchange method", "proposal", want.String())
 		sa.initGroup = want
-		sa.initOver(false)
+		sa.ex.initOver(false)
 		sa.startInit(nil)
 		return
 	case ip.errNotify != nil && ip.sa == nil:
@@ -559,7 +559,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	sa.kex = nil
 	nat := detectNAT(sa.spii, sa.spir, sa.local, sa.remote, ip.natSrc, ip.natDst)
 	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
-	sa.fragmentation(ip.frag && !sa.cfg.DisableFragmentation)
+	sa.ex.fragmentation(ip.frag && !sa.cfg.DisableFragmentation)
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
@@ -571,7 +571,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), PortNATT)
 		}
 	}
-	sa.initOver(true)
+	sa.ex.initOver(true)
 	sa.state = stateAuth
 	sa.auth = &authTask{}
 	sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, sa.auth))

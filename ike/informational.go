@@ -77,7 +77,7 @@ func (sa *ikeSA) checkLiveness(now time.Time) {
 	for _, c := range sa.children {
 		last = c.plane.lastInbound(last)
 	}
-	if !sa.probeDue(now, delay, last) || sa.busy() {
+	if !sa.probeDue(now, delay, last) || sa.ex.busy() {
 		return // an exchange in progress is a liveness check already
 	}
 	sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
@@ -136,9 +136,9 @@ func (sa *ikeSA) startDelete(sendDelete bool, err error) {
 	}
 	sa.state = stateDeleting
 	inner := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(1)}}
-	pkts, encErr := sa.encode(wire.INFORMATIONAL, false, sa.nextMID, inner)
+	pkts, encErr := sa.encode(wire.INFORMATIONAL, false, sa.ex.nextID(), inner)
 	if encErr == nil {
-		sa.logMessage("sending", wire.INFORMATIONAL, false, sa.nextMID, inner, len(pkts))
+		sa.logMessage("sending", wire.INFORMATIONAL, false, sa.ex.nextID(), inner, len(pkts))
 		sa.sendPackets(pkts)
 	}
 	sa.destroy(err)

@@ -196,7 +196,7 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	sa.e.mu.Unlock()
 	sa.local = netip.AddrPortFrom(sa.e.localAddrFor(gw), sa.local.Port())
 	sa.ni = nil
-	sa.initOver(false)
+	sa.ex.initOver(false)
 	sa.startInit(nil)
 	return nil
 }

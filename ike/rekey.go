@@ -153,7 +153,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
 	ns.natLocal, ns.natRemote, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.peerHashes, sa.peerMOBIKE
-	ns.fragmentation(sa.fragOK)
+	ns.ex.fragmentation(sa.ex.fragOK)
 	ns.peerRedirect = sa.peerRedirect
 	ns.children, sa.children = sa.children, nil
 	ns.leases, sa.leases = sa.leases, nil
@@ -174,7 +174,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 		sa.handle.cur.Store(ns)
 		ns.handle, sa.handle = sa.handle, nil
 	}
-	for _, r := range sa.takeQueue() {
+	for _, r := range sa.ex.takeQueue() {
 		switch r.kind {
 		case reqChildRekey:
 			if ns.hasChild(r.child) {
@@ -182,7 +182,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 			}
 		case reqChildDelete:
 			if ns.hasChild(r.child) {
-				ns.queueUnsent(ns.deleteChildRequest(r.child))
+				ns.ex.queueUnsent(ns.deleteChildRequest(r.child))
 			}
 		default:
 			if r.abort != nil {
@@ -216,14 +216,14 @@ func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
 	started := false
 	if scope&RekeyChildren != 0 {
 		for _, c := range sa.children {
-			if c.peerRekey == nil && c.ourRekey == nil && !sa.childRekeyQueued(c) {
+			if c.peerRekey == nil && c.ourRekey == nil && !sa.ex.childRekeyQueued(c) {
 				c.rekeyAt = time.Time{}
 				sa.queueRequest(sa.childRekeyRequest(c))
 				started = true
 			}
 		}
 	}
-	if scope&RekeyIKE != 0 && !sa.ikeRekeyQueued() {
+	if scope&RekeyIKE != 0 && !sa.ex.ikeRekeyQueued() {
 		sa.rekeyAt = time.Time{}
 		sa.queueRequest(sa.ikeRekeyRequest())
 		started = true

@@ -35,7 +35,6 @@ const inboxSize = 64
 // through inbox and cmds.
 type ikeSA struct {
 	// The parts of an IKE SA's state, each with the code that owns it.
-	exchanger     // message IDs, window, queue, cached response, fragments
 	initiation    // our IKE_SA_INIT as initiator: key exchange, retries, redirects
 	leaseState    // what the configuration exchange gave (either role)
 	loop          // the SA goroutine: inbox, commands, timer and deadlines
@@ -48,6 +47,10 @@ type ikeSA struct {
 	informational // the INFORMATIONAL exchange: liveness, the peer's Delete
 	childExchange // the CREATE_CHILD_SA exchange: rekeys of the IKE SA in progress
 
+	// ex is the exchange layer: message IDs, the window and queue, the
+	// cached response, fragments, the SK keys, retransmission. A named
+	// part: the SA's code asks it (sa.ex.busy()), never writes its state.
+	ex   exchanger
 	auth *authTask // the IKE_AUTH exchange in progress (nil before and after it)
 
 	e           *engine
@@ -76,7 +79,7 @@ type lease struct {
 
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
-		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), exchanger: newExchanger(e),
+		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), ex: newExchanger(e),
 		renewal: renewal{rnd: lockedReader{&e.randMu, e.cfg.rand}},
 		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
@@ -180,7 +183,7 @@ func (sa *ikeSA) run(first *initRequest) {
 // armTimer re-arms the single timer to the earliest deadline of the
 // SA's parts.
 func (sa *ikeSA) armTimer() {
-	sa.arm(sa.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
+	sa.arm(sa.ex.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
 		sa.lingerUntil, sa.interimAt(), sa.nextHeldDown())
 }
 
@@ -236,7 +239,7 @@ func (sa *ikeSA) onTimer() {
 	}
 	sa.interimDue(now)
 	sa.releaseHeldDowns(now, false)
-	if p, giveUp := sa.retransmit(now); giveUp {
+	if p, giveUp := sa.ex.retransmit(now); giveUp {
 		sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
 		sa.destroy(ErrTimeout)
 		return
@@ -296,7 +299,7 @@ func (sa *ikeSA) destroy(err error) {
 			sa.e.unregister(r.ns)
 		}
 	}
-	sa.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
+	sa.ex.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()
 	}

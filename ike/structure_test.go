@@ -333,3 +333,32 @@ func TestOnlyExchangerWritesItsState(t *testing.T) {
 		}
 	}
 }
+
+// The exchanger is a named part of the IKE SA (issue 16: "a named
+// exchanger"), not embedded: its fields and methods are not the SA's,
+// the SA's code reaches them through sa.ex.
+func TestExchangerIsNamed(t *testing.T) {
+	fset, files := parsePackage(t)
+	found := false
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || ts.Name.Name != "ikeSA" {
+				return true
+			}
+			for _, fl := range ts.Type.(*ast.StructType).Fields.List {
+				if !mentions(fl.Type, "exchanger") {
+					continue
+				}
+				if len(fl.Names) == 0 {
+					t.Errorf("%s: ikeSA embeds the exchanger", fset.Position(fl.Pos()))
+				}
+				found = true
+			}
+			return false
+		})
+	}
+	if !found {
+		t.Error("ikeSA has no exchanger")
+	}
+}
