@@ -199,10 +199,11 @@ package ike
 //	                   the dispatch of requests and responses to the exchanges
 //	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features);
 //	                   its message IDs, request in flight and keys set through the exchanger
-//	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask), and the
-//	                   configuration payload; its results on the SA: peerAuth, leaseState
-//	exchange_eap.go    EAP inside IKE_AUTH, both roles (eapState in the authTask; the
-//	                   initiator's later rounds as eapRound tasks)
+//	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask: respond,
+//	                   build, reply), and the configuration payload; its results on the
+//	                   SA: peerAuth, leaseState
+//	exchange_eap.go    EAP inside IKE_AUTH, both roles, on the authTask (eapState); the
+//	                   initiator's later rounds as eapRound tasks
 //	exchange_child.go  CREATE_CHILD_SA, both roles: the responder; the initiator's tasks
 //	                   (newChildTask, childRekeyTask, ikeRekeyTask); its state on the SA
 //	                   (childExchange); rekey collisions of CHILD and IKE SAs

@@ -496,7 +496,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	var err error
 	switch m.Header.Exchange {
 	case wire.IKE_AUTH:
-		resp, err = sa.processAuthRequest(inner)
+		resp, err = sa.auth.respond(sa, inner)
 	case wire.INFORMATIONAL:
 		resp, err = sa.processInformational(inner)
 	case wire.CREATE_CHILD_SA:

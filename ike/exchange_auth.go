@@ -264,13 +264,15 @@ func (t *authTask) end() {
 	t.chain, t.awaiting = nil, nil
 }
 
-// processAuthRequest is the responder's IKE_AUTH (RFC 7296 section 1.2).
-func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error) {
-	if sa.state != stateAuth {
+// respond is the responder's IKE_AUTH (RFC 7296 section 1.2): it answers
+// the peer's requests until the peer is authenticated (t is nil outside
+// IKE_AUTH).
+func (t *authTask) respond(sa *ikeSA, inner []wire.Payload) ([]wire.Payload, error) {
+	if t == nil || sa.state != stateAuth {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE_AUTH in state %s", ErrProtocol, sa.state))
 	}
-	if sa.auth.eap != nil {
-		return sa.continueEAP(inner)
+	if t.eap != nil {
+		return t.continueEAP(sa, inner)
 	}
 	ap := collectAuth(inner)
 	if ap.idi == nil {
@@ -309,7 +311,7 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		return nil, err
 	}
 	if ap.auth == nil {
-		return sa.startEAP(&ap)
+		return t.startEAP(sa, &ap)
 	}
 	if sa.cfg.Remote.Method == AuthEAP {
 		err := fmt.Errorf("%w: peer authenticates with %s, but %q expects EAP", ErrAuthFailed, ap.auth.Method, sa.cfg.Name)
@@ -726,7 +728,7 @@ func (t *authTask) reply(sa *ikeSA, inner []wire.Payload) error {
 		if ap.eap == nil {
 			return fail(fmt.Errorf("%w: gateway did not start EAP", ErrProtocol))
 		}
-		return sa.startPeerEAP(ap.eap.Data)
+		return t.startPeerEAP(sa, ap.eap.Data)
 	}
 	return sa.finishInitiatorAuth(&ap)
 }

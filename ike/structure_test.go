@@ -225,6 +225,15 @@ func TestExchangesAreTasks(t *testing.T) {
 			}
 		}
 	}
+	// IKE_AUTH's responder and EAP, both roles, are the task's too.
+	for m, file := range map[string]string{
+		"respond": "exchange_auth.go", "startEAP": "exchange_eap.go", "continueEAP": "exchange_eap.go",
+		"finishEAP": "exchange_eap.go", "startPeerEAP": "exchange_eap.go", "peerEAPStep": "exchange_eap.go",
+	} {
+		if methods["authTask"][m] != file {
+			t.Errorf("authTask.%s is in %q, want %s", m, methods["authTask"][m], file)
+		}
+	}
 }
 
 // The state of an exchange in progress is held by the exchange's task,
