@@ -185,9 +185,13 @@
 package ike
 
 // Files, for contributors (not part of the package documentation). An
-// IKE SA (ikeSA, sa.go) is made of named parts, each a type with the code
-// that touches only it; what spans parts stays on ikeSA. One line per
-// file, what it owns:
+// IKE SA (ikeSA, sa.go) is made of parts, each a type with the code that
+// touches only it; what spans parts stays on ikeSA. The exchanger is a
+// named part (sa.ex) that the SA's code asks, never writes. An exchange
+// in progress holds its state in its task: IKE_AUTH's authTask (sa.auth,
+// only while IKE_AUTH runs), the requests we initiate (exchangeTask:
+// newChildTask, childRekeyTask, ikeRekeyTask, eapRound; INFORMATIONAL's
+// are closures over the SA). One line per file, what it owns:
 //
 //	doc.go             this package documentation and file map
 //	engine.go          the engine: transport registration, SPIs, dispatch, the saTable, shutdown
