@@ -415,10 +415,23 @@ func TestCountersSurviveHardExpiry(t *testing.T) {
 			}
 			send(t, p.initDP, p.respDP, 7, 1000)
 			send(t, p.respDP, p.initDP, 3, 500)
+			// Both ESP SAs reach their hard lifetime together: the data
+			// plane removes both, then reports them. (Expiring one after
+			// the other let the gateway's reaction to the first, its
+			// Delete, remove the second before the test expired it.)
+			var deliver []func()
 			for _, s := range p.respDP.SAs() {
-				if !p.respDP.Expire(s.ID(), true) {
+				d, ok := p.respDP.ExpireLate(s.ID())
+				if !ok {
 					t.Fatalf("SA %s not installed", s.ID())
 				}
+				deliver = append(deliver, d)
+			}
+			if len(deliver) != 2 {
+				t.Fatalf("%d ESP SAs installed, want 2", len(deliver))
+			}
+			for _, d := range deliver {
+				d()
 			}
 			time.Sleep(5 * time.Second) // the gateway deletes the CHILD SA with the client
 			synctest.Wait()

@@ -146,13 +146,6 @@ func (d *AuthDecision) apply(c *PeerConfig) {
 	}
 }
 
-// authzState is an IKE SA's part in authorization.
-type authzState struct {
-	chain     []*x509.Certificate // the peer's verified chain (AuthPubkey)
-	eapMethod eap.Type            // the EAP method that succeeded
-	pending   *pendingAuthz       // the hook is running
-}
-
 // pendingAuthz is an IKE_AUTH request waiting for its authorization.
 type pendingAuthz struct {
 	mid  uint32 // the request's message ID
@@ -171,10 +164,23 @@ var errNotAuthorized = errors.New("not authorized")
 var errAuthzPending = errors.New("ike: authorization pending")
 
 // authzWaiting reports whether the request mid is the one waiting for
-// its authorization: its retransmissions get no answer yet.
-func (pa *peerAuth) authzWaiting(mid uint32) bool {
-	p := pa.authz.pending
-	return p != nil && p.mid == mid
+// its authorization: its retransmissions get no answer yet (none outside
+// IKE_AUTH, t nil).
+func (t *authTask) authzWaiting(mid uint32) bool {
+	return t != nil && t.awaiting != nil && t.awaiting.mid == mid
+}
+
+// awaitAuthz notes the request p waiting for the hook's answer.
+func (t *authTask) awaitAuthz(p *pendingAuthz) { t.awaiting = p }
+
+// authzDecided takes the hook's answer to p: false when p is no longer
+// waiting (IKE_AUTH ended meanwhile, t nil).
+func (t *authTask) authzDecided(p *pendingAuthz) bool {
+	if t == nil || t.awaiting != p {
+		return false
+	}
+	t.awaiting = nil
+	return true
 }
 
 // authorize runs Hooks.Authorize for a peer that authenticated with
@@ -189,8 +195,8 @@ func (sa *ikeSA) authorize(method AuthMethod, then func() ([]wire.Payload, error
 	if timeout <= 0 {
 		timeout = DefaultAuthorizeTimeout
 	}
-	p := &pendingAuthz{mid: sa.peerMID, from: sa.reqFrom, then: then}
-	sa.authz.pending = p
+	p := &pendingAuthz{mid: sa.ex.peerID(), from: sa.reqFrom, then: then}
+	sa.auth.awaitAuthz(p)
 	sa.log.Debug("authorizing peer", "method", method.String(), "config", sa.cfg.Name)
 	ctx, cancel := context.WithTimeout(sa.e.ctx, timeout)
 	go sa.runAuthorize(ctx, cancel, f, req, p, timeout)
@@ -202,9 +208,9 @@ func (sa *ikeSA) authRequest(method AuthMethod) AuthRequest {
 	req := AuthRequest{Info: sa.info(), PeerConfig: sa.cfg.Name, Method: method}
 	switch method {
 	case AuthPubkey:
-		req.Certificates = slices.Clone(sa.authz.chain)
+		req.Certificates = slices.Clone(sa.auth.chain)
 	case AuthEAP:
-		req.EAPMethod = sa.authz.eapMethod
+		req.EAPMethod = sa.auth.eapMethod
 		if u := sa.eapUser; u != nil {
 			c := *u
 			c.Password, c.NTHash = nil, nil
@@ -249,10 +255,9 @@ func (sa *ikeSA) runAuthorize(ctx context.Context, cancel context.CancelFunc, f 
 // authorized applies the hook's result on the SA goroutine and answers
 // the waiting IKE_AUTH request.
 func (sa *ikeSA) authorized(p *pendingAuthz, r authzResult) {
-	if sa.authz.pending != p || sa.state != stateAuth {
+	if sa.state != stateAuth || !sa.auth.authzDecided(p) {
 		return
 	}
-	sa.authz.pending = nil
 	err := r.err
 	if err == nil {
 		if err = r.d.validate(); err != nil {

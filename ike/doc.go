@@ -185,9 +185,13 @@
 package ike
 
 // Files, for contributors (not part of the package documentation). An
-// IKE SA (ikeSA, sa.go) is made of named parts, each a type with the code
-// that touches only it; what spans parts stays on ikeSA. One line per
-// file, what it owns:
+// IKE SA (ikeSA, sa.go) is made of parts, each a type with the code that
+// touches only it; what spans parts stays on ikeSA. The exchanger is a
+// named part (sa.ex) that the SA's code asks, never writes. An exchange
+// in progress holds its state in its task: IKE_AUTH's authTask (sa.auth,
+// only while IKE_AUTH runs), the requests we initiate (exchangeTask:
+// newChildTask, childRekeyTask, ikeRekeyTask, eapRound; INFORMATIONAL's
+// are closures over the SA). One line per file, what it owns:
 //
 //	doc.go             this package documentation and file map
 //	engine.go          the engine: transport registration, SPIs, dispatch, the saTable, shutdown
@@ -195,17 +199,23 @@ package ike
 //	sa.go              ikeSA and its parts; loop (the goroutine: inbox, commands, one timer),
 //	                   destroy, the snapshot
 //	exchange.go        exchanger (message IDs, window, queue, cached responses, SK/SKF
-//	                   sealing and opening, fragments, retransmission) and the dispatch of
-//	                   requests and responses to the exchanges
-//	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features)
-//	exchange_auth.go   IKE_AUTH, both roles, and the configuration payload: peerAuth, leaseState
-//	exchange_eap.go    EAP inside IKE_AUTH, both roles
-//	exchange_child.go  CREATE_CHILD_SA, both roles: new CHILD SAs, CHILD and IKE SA rekeys
+//	                   sealing and opening, fragments, retransmission), exchangeTask, and
+//	                   the dispatch of requests and responses to the exchanges
+//	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features);
+//	                   its message IDs, request in flight and keys set through the exchanger
+//	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask: respond,
+//	                   build, reply), and the configuration payload; its results on the
+//	                   SA: peerAuth, leaseState
+//	exchange_eap.go    EAP inside IKE_AUTH, both roles, on the authTask (eapState); the
+//	                   initiator's later rounds as eapRound tasks
+//	exchange_child.go  CREATE_CHILD_SA, both roles: the responder; the initiator's tasks
+//	                   (newChildTask, childRekeyTask, ikeRekeyTask); its state on the SA
+//	                   (childExchange); rekey collisions of CHILD and IKE SAs
 //	informational.go   INFORMATIONAL, both roles, with its state (informational): liveness,
 //	                   Deletes of CHILD SAs and of the IKE SA, the peer's requests
 //	mobike.go          MOBIKE (RFC 4555): address updates, return routability
 //	redirect.go        REDIRECT (RFC 5685) at IKE_SA_INIT, in IKE_AUTH and for established SAs
-//	rekey.go           rekey timers, collisions, the old IKE SA's Delete, hand-over (renewal)
+//	rekey.go           rekey timers, the old IKE SA's Delete, hand-over (renewal), Rekey
 //	reauth.go          reauthentication, make before break, and AUTH_LIFETIME
 //	child.go           CHILD SAs: selectors and narrowing, ESP selection, installing,
 //	                   moving and removing them through their handle
@@ -222,7 +232,8 @@ package ike
 //	nonce.go           our nonces and the checks of the peer's
 //	auth.go            AUTH payloads: PSK, RSA, ECDSA, RFC 7427 signatures; ErrAuthFailed
 //	cert.go            verifying peer certificates, gateway EKU, identity in certificate
-//	authorize.go       Hooks.Authorize: AuthRequest, AuthDecision, its goroutine
+//	authorize.go       Hooks.Authorize: AuthRequest, AuthDecision, its goroutine, the
+//	                   IKE_AUTH request waiting for it
 //	identity_caps.go   per-identity limits (IdentityLimits): IKE SAs and leases an identity holds
 //	proposals.go       IKE and ESP proposals between package proposal and ike/wire
 //	secrets.go         wiping key material and secrets when an SA ends

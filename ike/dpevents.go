@@ -106,7 +106,7 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 				// rekey of it is queued, in flight or done, ours or the
 				// peer's. (Two rekeys of one CHILD SA leave two successors
 				// with the same ReqID, one of which is never deleted.)
-				if c.peerRekey == nil && c.ourRekey == nil && !sa.childRekeyQueued(c) {
+				if c.peerRekey == nil && c.ourRekey == nil && !sa.ex.childRekeyQueued(c) {
 					sa.log.Info("CHILD SA reached its soft lifetime", "child_sa", c.name, "spi_in", c.spiIn)
 					c.rekeyAt = time.Time{}
 					sa.queueRequest(sa.childRekeyRequest(c))
@@ -117,7 +117,7 @@ func (e *engine) dataPlaneEvent(ev esp.Event) {
 			// The data plane removed the SA: its last counters come with
 			// the event, as SAStats cannot read them any more.
 			c.retireExpired(ev.SA, ev.Stats)
-			if !sa.childDeleteQueued(c) { // both SAs of the pair expire, one Delete
+			if !sa.ex.childDeleteQueued(c) { // both SAs of the pair expire, one Delete
 				sa.queueRequest(sa.deleteChildRequest(c))
 			}
 		})

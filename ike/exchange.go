@@ -50,6 +50,23 @@ type request struct {
 	next    time.Time
 }
 
+// exchangeTask is an exchange we initiate, holding its own state from
+// its request to the response: build makes the request's payloads when
+// it is sent, reply handles the response's.
+type exchangeTask interface {
+	build(sa *ikeSA) ([]wire.Payload, error)
+	reply(sa *ikeSA, inner []wire.Payload) error
+}
+
+// taskRequest is the request of task t on the IKE SA sa.
+func (sa *ikeSA) taskRequest(exch wire.ExchangeType, t exchangeTask) *request {
+	return &request{
+		exchange: exch,
+		build:    func() ([]wire.Payload, error) { return t.build(sa) },
+		onReply:  func(_ *wire.Message, inner []wire.Payload) error { return t.reply(sa, inner) },
+	}
+}
+
 // exchanger is the exchange layer of an IKE SA (RFC 7296 section 2.3,
 // window size 1): the message IDs, our one outstanding request and the
 // ones queued behind it, the cached response to the peer's last request
@@ -85,6 +102,18 @@ func newExchanger(e *engine) exchanger {
 	return exchanger{rt: e.cfg.rt, rnd: lockedReader{&e.randMu, e.cfg.rand}}
 }
 
+// useKeys sets the SK keys of the IKE SA: out seals our messages, in
+// opens the peer's.
+func (x *exchanger) useKeys(out, in alg.Crypter) { x.out, x.in = out, in }
+
+// fragmentation turns RFC 7383 fragmentation on or off (both sides
+// announced it).
+func (x *exchanger) fragmentation(on bool) { x.fragOK = on }
+
+// queueUnsent adds r to the queue without sending it: the IKE SA's
+// goroutine sends it when it starts.
+func (x *exchanger) queueUnsent(r *request) { x.queue = append(x.queue, r) }
+
 // backoff is the timeout after the n-th transmission (n starting at 0).
 func (x *exchanger) backoff(n int) time.Duration {
 	return time.Duration(float64(x.rt.timeout) * math.Pow(x.rt.base, float64(n)))
@@ -104,11 +133,16 @@ func (x *exchanger) seal(h wire.Header, inner []wire.Payload, maxLen int) ([][]b
 	return [][]byte{b}, nil
 }
 
-// open decrypts the SK payload or adds an SKF fragment. It returns the
+// open decrypts the SK payload or adds an SKF fragment (to the peer's
+// request or, with response, to the response to ours). It returns the
 // inner payloads once the message is complete; ok is false while
 // fragments are missing or when the message is not authentic (err says
 // why, for the log).
-func (x *exchanger) open(m *wire.Message, frags *wire.Reassembler) (inner []wire.Payload, ok bool, err error) {
+func (x *exchanger) open(m *wire.Message, response bool) (inner []wire.Payload, ok bool, err error) {
+	frags := &x.reqFrags
+	if response {
+		frags = &x.respFrags
+	}
 	if len(m.Payloads) == 0 {
 		return nil, false, nil
 	}
@@ -156,6 +190,53 @@ func (x *exchanger) sent(r *request, pkts [][]byte) {
 	x.nextMID++
 	x.pending = r
 }
+
+// IKE_SA_INIT (message ID 0) is unencrypted and runs before the SA has
+// keys; the exchanger still owns its message IDs and its request in
+// flight.
+
+// initSent makes our IKE_SA_INIT request, encoded as pkts, the request in
+// flight with message ID 0, retransmitted like any other; a retry (with a
+// COOKIE, another KE method, at another gateway) replaces it.
+func (x *exchanger) initSent(pkts [][]byte) {
+	x.pending = &request{exchange: wire.IKE_SA_INIT, mid: 0, packets: pkts, next: time.Now().Add(x.backoff(0))}
+}
+
+// initReplyTo reports whether m may answer our IKE_SA_INIT request in
+// flight.
+func (x *exchanger) initReplyTo(m *wire.Message) bool {
+	return x.pending != nil && x.pending.exchange == wire.IKE_SA_INIT && m.Header.MessageID == 0
+}
+
+// initOver ends our IKE_SA_INIT request: answered, or dropped for a retry.
+// With keyed the IKE SA exists and our next request (IKE_AUTH) has
+// message ID 1.
+func (x *exchanger) initOver(keyed bool) {
+	x.pending = nil
+	if keyed {
+		x.nextMID = 1
+	}
+}
+
+// initAnswered records that we answered the peer's IKE_SA_INIT request
+// (message ID 0): its next request has message ID 1.
+func (x *exchanger) initAnswered() { x.peerMID = 1 }
+
+// replied frees the window: the request in flight was answered.
+func (x *exchanger) replied() { x.pending = nil }
+
+// keyed reports whether the SK keys exist (IKE_SA_INIT completed).
+func (x *exchanger) keyed() bool { return x.out != nil }
+
+// peerID is the message ID of the peer's request being answered (the
+// one expected next once it is).
+func (x *exchanger) peerID() uint32 { return x.peerMID }
+
+// nextID is the message ID of our next request.
+func (x *exchanger) nextID() uint32 { return x.nextMID }
+
+// inFlight is our request in flight (nil: none).
+func (x *exchanger) inFlight() *request { return x.pending }
 
 // busy reports whether an exchange of ours is in flight or queued.
 func (x *exchanger) busy() bool { return x.pending != nil || len(x.queue) > 0 }
@@ -298,19 +379,19 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner
 	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
 		mtu = sa.cfg.FragmentMTU
 	}
-	return sa.seal(h, inner, wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt()))
+	return sa.ex.seal(h, inner, wire.FragmentSize(mtu, sa.remote.Addr().Is6(), sa.natt()))
 }
 
 // queueRequest adds an exchange we initiate; it is sent when the previous
 // one is answered (window size 1).
 func (sa *ikeSA) queueRequest(r *request) {
-	sa.queue = append(sa.queue, r)
+	sa.ex.queueUnsent(r)
 	sa.sendNext()
 }
 
 func (sa *ikeSA) sendNext() {
 	for sa.state != stateDead {
-		r := sa.next()
+		r := sa.ex.next()
 		if r == nil {
 			return
 		}
@@ -319,12 +400,12 @@ func (sa *ikeSA) sendNext() {
 			sa.log.Warn("cannot build request", "exchange", r.exchange.String(), "err", err)
 			continue
 		}
-		pkts, err := sa.encode(r.exchange, false, sa.nextMID, inner)
+		pkts, err := sa.encode(r.exchange, false, sa.ex.nextID(), inner)
 		if err != nil {
 			sa.log.Warn("cannot encode request", "exchange", r.exchange.String(), "err", err)
 			continue
 		}
-		sa.sent(r, pkts)
+		sa.ex.sent(r, pkts)
 		sa.logMessage("sending", r.exchange, false, r.mid, inner, len(pkts))
 		sa.sendPackets(pkts)
 	}
@@ -346,7 +427,7 @@ func (sa *ikeSA) handlePacket(p Packet) {
 		}
 		return
 	}
-	if sa.out == nil {
+	if !sa.ex.keyed() {
 		return // no keys yet: nothing else can be authentic
 	}
 	if h.IsResponse() {
@@ -358,8 +439,8 @@ func (sa *ikeSA) handlePacket(p Packet) {
 
 // decrypt opens the SK payload or adds an SKF fragment (see
 // exchanger.open), logging what it drops.
-func (sa *ikeSA) decrypt(m *wire.Message, frags *wire.Reassembler) ([]wire.Payload, bool) {
-	inner, ok, err := sa.open(m, frags)
+func (sa *ikeSA) decrypt(m *wire.Message) ([]wire.Payload, bool) {
+	inner, ok, err := sa.ex.open(m, m.Header.IsResponse())
 	if err != nil {
 		sa.log.Debug("dropping "+err.Error(), "exchange", m.Header.Exchange.String(), "mid", m.Header.MessageID)
 	}
@@ -370,19 +451,19 @@ func reqHash(p Packet) [sha256.Size]byte { return sha256.Sum256(p.Data) }
 
 func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	mid := m.Header.MessageID
-	if resend, old := sa.repeated(p, m); old {
+	if resend, old := sa.ex.repeated(p, m); old {
 		// A retransmitted request gets the cached response, never a
 		// second processing (RFC 7296 section 2.1).
 		sa.sendPacketsTo(resend, p.Local, p.Remote)
 		return
 	}
-	if sa.authzWaiting(mid) {
+	if sa.auth.authzWaiting(mid) {
 		// A retransmission of the IKE_AUTH request whose authorization
 		// is running: the answer follows when it is decided.
 		sa.log.Debug("IKE_AUTH request still being authorized", "mid", mid)
 		return
 	}
-	inner, ok := sa.decrypt(m, &sa.reqFrags)
+	inner, ok := sa.decrypt(m)
 	if !ok {
 		return
 	}
@@ -398,7 +479,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		sa.log.Debug("ignoring INFORMATIONAL before IKE_AUTH completed", "mid", mid, "state", sa.state.String())
 		return
 	}
-	sa.answering(p)
+	sa.ex.answering(p)
 	sa.heard(time.Now())
 	sa.logMessage("received", m.Header.Exchange, false, mid, inner, 0)
 	if (p.Remote != sa.remote || p.Local != sa.local) && !sa.peerMOBIKE {
@@ -415,7 +496,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	var err error
 	switch m.Header.Exchange {
 	case wire.IKE_AUTH:
-		resp, err = sa.processAuthRequest(inner)
+		resp, err = sa.auth.respond(sa, inner)
 	case wire.INFORMATIONAL:
 		resp, err = sa.processInformational(inner)
 	case wire.CREATE_CHILD_SA:
@@ -454,7 +535,7 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 		sa.log.Warn("cannot encode response", "exchange", exch.String(), "err", err)
 		return
 	}
-	sa.cacheResponse(mid, pkts)
+	sa.ex.cacheResponse(mid, pkts)
 	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
 	if sa.reqFrom.Remote.IsValid() {
 		sa.sendPacketsTo(pkts, sa.reqFrom.Local, sa.reqFrom.Remote)
@@ -464,17 +545,17 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 }
 
 func (sa *ikeSA) handleResponse(p Packet, m *wire.Message) {
-	r := sa.replyTo(m)
+	r := sa.ex.replyTo(m)
 	if r == nil {
 		return
 	}
-	inner, ok := sa.decrypt(m, &sa.respFrags)
+	inner, ok := sa.decrypt(m)
 	if !ok {
 		return
 	}
 	sa.logMessage("received", m.Header.Exchange, true, r.mid, inner, 0)
 	sa.heard(time.Now())
-	sa.pending = nil
+	sa.ex.replied()
 	if err := r.onReply(m, inner); err != nil {
 		sa.log.Warn("exchange failed", "exchange", r.exchange.String(), "err", err)
 	}

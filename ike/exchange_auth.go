@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/eap"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/wire"
 	"github.com/goipsec/ipsec/proposal"
@@ -169,7 +170,7 @@ func (sa *ikeSA) verifyPeerAuth(ap *authPayloads, id ipsec.Identity, octets []by
 				return fmt.Errorf("%w: certificate %q (serial %x): %w", ErrAuthFailed, leaf.Subject.String(), leaf.SerialNumber, err)
 			}
 		}
-		sa.authz.chain = chain
+		sa.auth.chain = chain
 		return nil
 	}
 	return fmt.Errorf("%w: peer authentication %v not available", ErrAuthFailed, sa.cfg.Remote.Method)
@@ -225,13 +226,53 @@ func peerMethod(a *wire.Auth) AuthMethod {
 	}
 }
 
-// processAuthRequest is the responder's IKE_AUTH (RFC 7296 section 1.2).
-func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error) {
-	if sa.state != stateAuth {
+// authTask is the IKE_AUTH exchange in progress, both roles, with EAP
+// (exchange_eap.go) and Hooks.Authorize (authorize.go). It holds its own
+// state from the end of IKE_SA_INIT until the IKE SA is established or
+// ends: the EAP conversation, what the hook is told (the peer's verified
+// chain, the EAP method that succeeded), the request waiting for the
+// hook's answer, and whether a response announced MOBIKE. The IKE SA
+// keeps only the results (peerAuth, leaseState). As initiator it is also
+// the task of our first IKE_AUTH request (build, reply); the EAP rounds
+// after it are eapRound tasks.
+type authTask struct {
+	eap        *eapState
+	chain      []*x509.Certificate // the peer's verified chain (AuthPubkey)
+	eapMethod  eap.Type            // the EAP method that succeeded
+	awaiting   *pendingAuthz       // the request waiting for Hooks.Authorize
+	mobikeSeen bool                // an IKE_AUTH response announced MOBIKE_SUPPORTED
+}
+
+// sawMOBIKE reports whether an IKE_AUTH response announced MOBIKE (false
+// for t nil).
+func (t *authTask) sawMOBIKE() bool { return t != nil && t.mobikeSeen }
+
+// endEAP closes the EAP conversation, which succeeded or failed.
+func (t *authTask) endEAP() {
+	if t.eap != nil {
+		t.eap.close()
+		t.eap = nil
+	}
+}
+
+// end releases what IKE_AUTH holds (t may be nil: none in progress).
+func (t *authTask) end() {
+	if t == nil {
+		return
+	}
+	t.endEAP()
+	t.chain, t.awaiting = nil, nil
+}
+
+// respond is the responder's IKE_AUTH (RFC 7296 section 1.2): it answers
+// the peer's requests until the peer is authenticated (t is nil outside
+// IKE_AUTH).
+func (t *authTask) respond(sa *ikeSA, inner []wire.Payload) ([]wire.Payload, error) {
+	if t == nil || sa.state != stateAuth {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE_AUTH in state %s", ErrProtocol, sa.state))
 	}
-	if sa.eap != nil {
-		return sa.continueEAP(inner)
+	if t.eap != nil {
+		return t.continueEAP(sa, inner)
 	}
 	ap := collectAuth(inner)
 	if ap.idi == nil {
@@ -270,7 +311,7 @@ func (sa *ikeSA) processAuthRequest(inner []wire.Payload) ([]wire.Payload, error
 		return nil, err
 	}
 	if ap.auth == nil {
-		return sa.startEAP(&ap)
+		return t.startEAP(sa, &ap)
 	}
 	if sa.cfg.Remote.Method == AuthEAP {
 		err := fmt.Errorf("%w: peer authenticates with %s, but %q expects EAP", ErrAuthFailed, ap.auth.Method, sa.cfg.Name)
@@ -404,7 +445,9 @@ func (sa *ikeSA) establish(ap *authPayloads) {
 	sa.halfOpenDeadline = time.Time{}
 	// MOBIKE (RFC 4555) is on when both sides announced it; as initiator
 	// the announcement may have come in any IKE_AUTH response (EAP).
-	sa.peerMOBIKE = (sa.mobikeSeen || ap != nil && ap.mobike) && !sa.cfg.DisableMOBIKE
+	sa.peerMOBIKE = (sa.auth.sawMOBIKE() || ap != nil && ap.mobike) && !sa.cfg.DisableMOBIKE
+	sa.auth.end() // IKE_AUTH is over: only its results stay (peerAuth)
+	sa.auth = nil
 	sa.e.established(sa)
 	sa.startLiveness(time.Now(), sa.cfg.DPDDelay)
 	sa.scheduleIKERekey()
@@ -559,8 +602,8 @@ func net4Mask(bits int) [4]byte {
 
 // --- initiator ---
 
-// buildAuthRequest is the initiator's IKE_AUTH request.
-func (sa *ikeSA) buildAuthRequest() ([]wire.Payload, error) {
+// build is the initiator's first IKE_AUTH request.
+func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	cfg := sa.cfg
 	sa.localID = sa.ourIdentity()
 	ps := []wire.Payload{&wire.ID{Type: wire.IDType(sa.localID.Type), Data: sa.localID.Data}}
@@ -659,10 +702,11 @@ func (sa *ikeSA) proposeChild() (*childSA, []wire.Payload, error) {
 	return c, payloads, nil
 }
 
-// processAuthResponse completes the initiator's IKE_AUTH.
-func (sa *ikeSA) processAuthResponse(_ *wire.Message, inner []wire.Payload) error {
+// reply handles the gateway's first IKE_AUTH response: it completes
+// IKE_AUTH or starts EAP.
+func (t *authTask) reply(sa *ikeSA, inner []wire.Payload) error {
 	ap := collectAuth(inner)
-	sa.mobikeSeen = sa.mobikeSeen || ap.mobike
+	t.mobikeSeen = t.mobikeSeen || ap.mobike
 	fail := func(err error) error {
 		sa.log.Warn("IKE_AUTH failed", "err", err)
 		sa.destroy(err)
@@ -684,7 +728,7 @@ func (sa *ikeSA) processAuthResponse(_ *wire.Message, inner []wire.Payload) erro
 		if ap.eap == nil {
 			return fail(fmt.Errorf("%w: gateway did not start EAP", ErrProtocol))
 		}
-		return sa.startPeerEAP(ap.eap.Data)
+		return t.startPeerEAP(sa, ap.eap.Data)
 	}
 	return sa.finishInitiatorAuth(&ap)
 }
@@ -825,10 +869,8 @@ type peerAuth struct {
 	localID     ipsec.Identity
 	remoteID    ipsec.Identity
 	eapIdentity string
-	eap         *eapState
 	eapUser     *ipsec.User
 	fixedAddrs  []netip.Addr // per-user addresses given instead of a lease
-	authz       authzState   // Hooks.Authorize (authorize.go)
 	peerKey     string       // identity key for uniqueness (responder, once authenticated)
 	capKey      string       // identity counted in engine.caps (responder), see IdentityLimits
 }

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +19,69 @@ import (
 // may briefly double it): far above what clients use (one, or one per
 // address family), low enough that one peer cannot fill the data plane.
 const maxChildSAs = 32
+
+// childExchange is what the CREATE_CHILD_SA exchange keeps on an IKE SA
+// between exchanges: the two halves of a simultaneous rekey of the IKE SA
+// itself (RFC 7296 section 2.8.2), ours and the peer's, until it is clear
+// which new IKE SA survives. An exchange we initiate holds its own state
+// in its task (newChildTask, childRekeyTask, ikeRekeyTask below); a CHILD
+// SA's rekeys are recorded on the CHILD SA (ourRekey, peerRekey).
+type childExchange struct {
+	ikeRekeyOurs *ikeRekeyRecord // our rekey of the IKE SA, from its request on
+	ikeRekeyPeer *ikeRekeyRecord // the peer's, answered while ours was in flight
+}
+
+// rekeyingIKE records our rekey of the IKE SA, whose request is being
+// built.
+func (cx *childExchange) rekeyingIKE(rec *ikeRekeyRecord) { cx.ikeRekeyOurs = rec }
+
+// collided records the peer's rekey of the IKE SA, answered while ours
+// is in flight: settled when ours completes.
+func (cx *childExchange) collided(rec *ikeRekeyRecord) { cx.ikeRekeyPeer = rec }
+
+// peerIKERekeyOpen reports whether the peer's half of a collision waits
+// for ours to settle.
+func (cx *childExchange) peerIKERekeyOpen() bool { return cx.ikeRekeyPeer != nil }
+
+// ourIKERekeyFailed forgets our rekey rec, which failed.
+func (cx *childExchange) ourIKERekeyFailed(rec *ikeRekeyRecord) {
+	if cx.ikeRekeyOurs == rec {
+		cx.ikeRekeyOurs = nil
+	}
+}
+
+// settleIKERekeys takes both halves once our exchange completed (ok is
+// false while it has not; the halves stay).
+func (cx *childExchange) settleIKERekeys() (ours, theirs *ikeRekeyRecord, ok bool) {
+	if cx.ikeRekeyOurs == nil || !cx.ikeRekeyOurs.done {
+		return nil, nil, false
+	}
+	ours, theirs = cx.ikeRekeyOurs, cx.ikeRekeyPeer
+	cx.ikeRekeyOurs, cx.ikeRekeyPeer = nil, nil
+	return ours, theirs, true
+}
+
+// takePeerIKERekey takes the peer's half of a collision (nil: none).
+func (cx *childExchange) takePeerIKERekey() *ikeRekeyRecord {
+	r := cx.ikeRekeyPeer
+	cx.ikeRekeyPeer = nil
+	return r
+}
+
+// abandonIKERekeys takes the halves still held when the IKE SA ends; the
+// caller releases the new IKE SAs they reserved and never started.
+func (cx *childExchange) abandonIKERekeys() []*ikeRekeyRecord {
+	var out []*ikeRekeyRecord
+	for _, r := range []*ikeRekeyRecord{cx.ikeRekeyOurs, cx.ikeRekeyPeer} {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	cx.ikeRekeyOurs, cx.ikeRekeyPeer = nil, nil
+	return out
+}
+
+// --- responder ---
 
 // processCreateChild answers CREATE_CHILD_SA (RFC 7296 sections 1.3.1 and
 // 1.3.3) for new and rekeyed CHILD SAs, with or without PFS, and the
@@ -74,7 +138,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if rekeyIKE {
 		return sa.rekeyIKEResponder(sap, nonce, ke)
 	}
-	if sa.pending != nil && sa.pending.kind == reqIKERekey {
+	if p := sa.ex.inFlight(); p != nil && p.kind == reqIKERekey {
 		// Section 2.25: CHILD SAs created now would stay behind on the
 		// old IKE SA; the peer retries after our rekey.
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("CREATE_CHILD_SA while we rekey the IKE SA"))
@@ -182,7 +246,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	if sap == nil || ke == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE rekey without SA, KE or valid nonce", ErrProtocol))
 	}
-	if p := sa.pending; p != nil && (p.kind == reqChildRekey || p.kind == reqChildDelete || p.exchange == wire.CREATE_CHILD_SA && p.kind != reqIKERekey) || sa.ikeRekeyPeer != nil {
+	if p := sa.ex.inFlight(); p != nil && (p.kind == reqChildRekey || p.kind == reqChildDelete || p.exchange == wire.CREATE_CHILD_SA && p.kind != reqIKERekey) || sa.peerIKERekeyOpen() {
 		// A CHILD SA exchange of ours is in flight: its result would be
 		// left on the old IKE SA (strongSwan refuses the same way).
 		return nil, notifyErr(wire.TEMPORARY_FAILURE, fmt.Errorf("IKE rekey while a CHILD SA exchange is in progress"))
@@ -253,11 +317,11 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		e.unregister(ns)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
-	if p := sa.pending; p != nil && p.kind == reqIKERekey {
+	if p := sa.ex.inFlight(); p != nil && p.kind == reqIKERekey {
 		// Simultaneous rekey (RFC 7296 section 2.8.2): settled when our
 		// own exchange completes.
 		sa.log.Info("IKE SA rekey collision detected", "ike_sa", sa.name(), "peer_ike_sa", ns.name())
-		sa.ikeRekeyPeer = &ikeRekeyRecord{ns: ns, ni: ns.ni, nr: ns.nr, done: true}
+		sa.collided(&ikeRekeyRecord{ns: ns, ni: ns.ni, nr: ns.nr, done: true})
 	} else {
 		sa.handOver(ns)
 		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
@@ -267,110 +331,126 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
 }
 
-// createChildRequest negotiates an additional CHILD SA described by cc
-// (RFC 7296 section 1.3.1): its own traffic selectors and proposals,
-// with PFS when cc's proposals carry a KE method. done receives the
-// result.
+// --- initiator ---
+//
+// Each CREATE_CHILD_SA exchange we initiate is a task holding its own
+// state from the request to the response (exchangeTask, exchange.go):
+// newChildTask, childRekeyTask and ikeRekeyTask.
+
+// newChildTask negotiates an additional CHILD SA described by cc (RFC
+// 7296 section 1.3.1): its own traffic selectors and proposals, with PFS
+// when cc's proposals carry a KE method. It holds the CHILD SA proposed,
+// our nonce and key exchange; done receives the result.
+type newChildTask struct {
+	cc    ChildConfig
+	props proposal.List
+	done  chan<- childResult
+	nc    *childSA
+	ni    []byte
+	kex   alg.KeyExchange
+}
+
+// createChildRequest is the request of a newChildTask for cc.
 func (sa *ikeSA) createChildRequest(cc ChildConfig, done chan<- childResult) *request {
-	var (
-		nc  *childSA
-		ni  []byte
-		kex alg.KeyExchange
-	)
-	props := cc.proposals()
-	finish := func(info ipsec.ChildSAInfo, err error) error {
-		select {
-		case done <- childResult{info, err}:
-		default: // already answered
+	t := &newChildTask{cc: cc, props: cc.proposals(), done: done}
+	r := sa.taskRequest(wire.CREATE_CHILD_SA, t)
+	r.abort = func(err error) { t.finish(ipsec.ChildSAInfo{}, err) }
+	return r
+}
+
+// finish reports the result to the caller once; it returns err.
+func (t *newChildTask) finish(info ipsec.ChildSAInfo, err error) error {
+	select {
+	case t.done <- childResult{info, err}:
+	default: // already answered
+	}
+	return err
+}
+
+func (t *newChildTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	cc, props := t.cc, t.props
+	if sa.state != stateEstablished || sa.rekeyed {
+		err := fmt.Errorf("%w: IKE SA %s is not established", ErrClosed, sa.name())
+		t.finish(ipsec.ChildSAInfo{}, err)
+		return nil, err
+	}
+	spi, err := sa.newChildSPI()
+	if err != nil {
+		t.finish(ipsec.ChildSAInfo{}, err)
+		return nil, err
+	}
+	local := cc.LocalTS
+	if len(local) == 0 {
+		for _, a := range sa.vips {
+			local = append(local, hostSelector(a))
 		}
-		return err
+		if len(local) == 0 {
+			local = []esp.Selector{hostSelector(sa.local.Addr())}
+		}
 	}
-	return &request{
-		exchange: wire.CREATE_CHILD_SA,
-		abort:    func(err error) { finish(ipsec.ChildSAInfo{}, err) },
-		build: func() ([]wire.Payload, error) {
-			if sa.state != stateEstablished || sa.rekeyed {
-				err := fmt.Errorf("%w: IKE SA %s is not established", ErrClosed, sa.name())
-				finish(ipsec.ChildSAInfo{}, err)
-				return nil, err
-			}
-			spi, err := sa.newChildSPI()
-			if err != nil {
-				finish(ipsec.ChildSAInfo{}, err)
-				return nil, err
-			}
-			local := cc.LocalTS
-			if len(local) == 0 {
-				for _, a := range sa.vips {
-					local = append(local, hostSelector(a))
-				}
-				if len(local) == 0 {
-					local = []esp.Selector{hostSelector(sa.local.Addr())}
-				}
-			}
-			remote := cc.RemoteTS
-			if len(remote) == 0 {
-				remote = anyTS
-			}
-			nc = &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, mode: cc.Mode, initiator: true, offered: props}
-			ni = make([]byte, sa.e.nonceLen())
-			if err := sa.e.random(ni); err != nil {
-				finish(ipsec.ChildSAInfo{}, err)
-				return nil, err
-			}
-			var ps []wire.Payload
-			if cc.Mode == esp.ModeTransport {
-				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
-			}
-			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
-			if g := pfsGroup(props); g != proposal.KENone {
-				if kex, err = sa.e.newKeyExchange(g); err != nil {
-					finish(ipsec.ChildSAInfo{}, err)
-					return nil, err
-				}
-				pub, err := kex.Public()
-				if err != nil {
-					finish(ipsec.ChildSAInfo{}, err)
-					return nil, err
-				}
-				ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
-			}
-			return append(ps, tsToWire(local, false), tsToWire(remote, true)), nil
-		},
-		onReply: func(_ *wire.Message, inner []wire.Payload) error {
-			ap := collectAuth(inner)
-			nr, ke := nonceAndKE(inner)
-			if ap.errNotify != nil && ap.sa == nil {
-				return finish(ipsec.ChildSAInfo{}, &NotifyError{Type: ap.errNotify.Type, Remote: true, Data: ap.errNotify.Data})
-			}
-			if len(nr) < minNonce || len(nr) > maxNonce {
-				return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without nonce", ErrProtocol))
-			}
-			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
-				return finish(ipsec.ChildSAInfo{}, err)
-			}
-			pfs := ap.sa != nil && len(ap.sa.Proposals) == 1 && len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
-			var secrets [][]byte
-			if kex != nil && pfs {
-				if ke == nil || proposal.KEID(ke.Group) != kex.Method() {
-					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without our KE method", ErrProtocol))
-				}
-				shared, err := kex.Shared(ke.Data)
-				defer wipe(shared) // keys derived from it (see secrets.go)
-				if err != nil {
-					return finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
-				}
-				secrets = [][]byte{shared}
-			}
-			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
-				sa.removeChild(nc)
-				return finish(ipsec.ChildSAInfo{}, err)
-			}
-			sa.children = append(sa.children, nc)
-			sa.childUp(nc)
-			return finish(nc.info(), nil)
-		},
+	remote := cc.RemoteTS
+	if len(remote) == 0 {
+		remote = anyTS
 	}
+	t.nc = &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, mode: cc.Mode, initiator: true, offered: props}
+	t.ni = make([]byte, sa.e.nonceLen())
+	if err := sa.e.random(t.ni); err != nil {
+		t.finish(ipsec.ChildSAInfo{}, err)
+		return nil, err
+	}
+	var ps []wire.Payload
+	if cc.Mode == esp.ModeTransport {
+		ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
+	}
+	ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: t.ni})
+	if g := pfsGroup(props); g != proposal.KENone {
+		if t.kex, err = sa.e.newKeyExchange(g); err != nil {
+			t.finish(ipsec.ChildSAInfo{}, err)
+			return nil, err
+		}
+		pub, err := t.kex.Public()
+		if err != nil {
+			t.finish(ipsec.ChildSAInfo{}, err)
+			return nil, err
+		}
+		ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
+	}
+	return append(ps, tsToWire(local, false), tsToWire(remote, true)), nil
+}
+
+func (t *newChildTask) reply(sa *ikeSA, inner []wire.Payload) error {
+	ap := collectAuth(inner)
+	nr, ke := nonceAndKE(inner)
+	if ap.errNotify != nil && ap.sa == nil {
+		return t.finish(ipsec.ChildSAInfo{}, &NotifyError{Type: ap.errNotify.Type, Remote: true, Data: ap.errNotify.Data})
+	}
+	if len(nr) < minNonce || len(nr) > maxNonce {
+		return t.finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without nonce", ErrProtocol))
+	}
+	if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+		return t.finish(ipsec.ChildSAInfo{}, err)
+	}
+	pfs := ap.sa != nil && len(ap.sa.Proposals) == 1 && len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
+	var secrets [][]byte
+	if t.kex != nil && pfs {
+		if ke == nil || proposal.KEID(ke.Group) != t.kex.Method() {
+			return t.finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without our KE method", ErrProtocol))
+		}
+		shared, err := t.kex.Shared(ke.Data)
+		defer wipe(shared) // keys derived from it (see secrets.go)
+		if err != nil {
+			return t.finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+		}
+		secrets = [][]byte{shared}
+	}
+	nc := t.nc
+	if err := sa.completeChild(nc, &ap, t.ni, nr, secrets, false); err != nil {
+		sa.removeChild(nc)
+		return t.finish(ipsec.ChildSAInfo{}, err)
+	}
+	sa.children = append(sa.children, nc)
+	sa.childUp(nc)
+	return t.finish(nc.info(), nil)
 }
 
 // pfsGroup is the key exchange method for PFS in a CHILD rekey: the first
@@ -386,105 +466,110 @@ func pfsGroup(l proposal.List) proposal.KEID {
 	return proposal.KENone
 }
 
-// childRekeyRequest rekeys c (RFC 7296 section 1.3.3): a new CHILD SA
-// with the same traffic selectors, made before the old one is deleted.
+// childRekeyTask rekeys the CHILD SA old (RFC 7296 section 1.3.3): a new
+// CHILD SA with the same traffic selectors, made before the old one is
+// deleted. It holds the new CHILD SA, our nonce and key exchange.
+type childRekeyTask struct {
+	old, nc *childSA
+	ni      []byte
+	kex     alg.KeyExchange
+}
+
+// childRekeyRequest is the request of a childRekeyTask for old.
 func (sa *ikeSA) childRekeyRequest(old *childSA) *request {
-	var (
-		nc  *childSA
-		ni  []byte
-		kex alg.KeyExchange
-	)
-	return &request{
-		exchange: wire.CREATE_CHILD_SA,
-		kind:     reqChildRekey,
-		child:    old,
-		build: func() ([]wire.Payload, error) {
-			if !sa.hasChild(old) {
-				return nil, fmt.Errorf("CHILD SA %08x is gone", old.spiIn)
-			}
-			if old.peerRekey != nil {
-				// The peer rekeyed it first; its successor has its own timer.
-				return nil, fmt.Errorf("CHILD SA %08x already rekeyed by the peer", old.spiIn)
-			}
-			spi, err := sa.newChildSPI()
-			if err != nil {
-				return nil, err
-			}
-			nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
-			ni = make([]byte, sa.e.nonceLen())
-			if err := sa.e.random(ni); err != nil {
-				return nil, err
-			}
-			// The proposals the CHILD SA was created with: an additional
-			// one (SA.AddChild) keeps its own through every rekey.
-			props := old.offered
-			if props == nil {
-				props = sa.childConfig().proposals()
-			}
-			nc.offered = props
-			ps := []wire.Payload{&wire.Notify{Protocol: wire.ProtocolID(proposal.ProtoESP), SPI: binary.BigEndian.AppendUint32(nil, old.spiIn), Type: wire.REKEY_SA}}
-			if old.mode == esp.ModeTransport {
-				ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
-			}
-			ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: ni})
-			if g := pfsGroup(props); g != proposal.KENone {
-				if kex, err = sa.e.newKeyExchange(g); err != nil {
-					return nil, err
-				}
-				pub, err := kex.Public()
-				if err != nil {
-					return nil, err
-				}
-				ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
-			}
-			return append(ps, tsToWire(old.localTS, false), tsToWire(old.remoteTS, true)), nil
-		},
-		onReply: func(_ *wire.Message, inner []wire.Payload) error {
-			ap := collectAuth(inner)
-			nr, ke := nonceAndKE(inner)
-			if ap.errNotify != nil && ap.sa == nil {
-				return sa.childRekeyFailed(old, &NotifyError{Type: ap.errNotify.Type, Remote: true})
-			}
-			// The responder may pick a proposal without KE when ours made
-			// it optional ("modpnone"): then our KE payload is ignored.
-			pfs := false
-			if ap.sa != nil && len(ap.sa.Proposals) == 1 {
-				pfs = len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
-			}
-			var secrets [][]byte
-			if kex != nil && pfs {
-				if ke == nil || proposal.KEID(ke.Group) != kex.Method() {
-					return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without our KE method", ErrProtocol))
-				}
-				shared, err := kex.Shared(ke.Data)
-				defer wipe(shared) // keys derived from it (see secrets.go)
-				if err != nil {
-					return sa.childRekeyFailed(old, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
-				}
-				secrets = [][]byte{shared}
-			}
-			if len(nr) < minNonce || len(nr) > maxNonce {
-				return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
-			}
-			if err := checkNonce(prfOf(sa.prop), nr); err != nil {
-				return sa.childRekeyFailed(old, err)
-			}
-			if err := sa.completeChild(nc, &ap, ni, nr, secrets, false); err != nil {
-				old.ourRekey = nil
-				return sa.childRekeyFailed(old, err)
-			}
-			sa.children = append(sa.children, nc)
-			sa.log.Info("CHILD SA rekeyed", "child_sa", nc.name, "spi_in", fmt.Sprintf("%08x", nc.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
-			sa.childUp(nc)
-			sa.childRekeyed(old, nc)
-			old.ourRekey = &rekeyRecord{child: nc, ni: ni, nr: nr}
-			sa.resolveCollision(old)
-			if sa.hasChild(old) {
-				sa.queueRequest(sa.deleteChildRequest(old))
-			}
-			return nil
-		},
+	r := sa.taskRequest(wire.CREATE_CHILD_SA, &childRekeyTask{old: old})
+	r.kind, r.child = reqChildRekey, old
+	return r
+}
+
+func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	old := t.old
+	if !sa.hasChild(old) {
+		return nil, fmt.Errorf("CHILD SA %08x is gone", old.spiIn)
 	}
+	if old.peerRekey != nil {
+		// The peer rekeyed it first; its successor has its own timer.
+		return nil, fmt.Errorf("CHILD SA %08x already rekeyed by the peer", old.spiIn)
+	}
+	spi, err := sa.newChildSPI()
+	if err != nil {
+		return nil, err
+	}
+	t.nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
+	t.ni = make([]byte, sa.e.nonceLen())
+	if err := sa.e.random(t.ni); err != nil {
+		return nil, err
+	}
+	// The proposals the CHILD SA was created with: an additional
+	// one (SA.AddChild) keeps its own through every rekey.
+	props := old.offered
+	if props == nil {
+		props = sa.childConfig().proposals()
+	}
+	t.nc.offered = props
+	ps := []wire.Payload{&wire.Notify{Protocol: wire.ProtocolID(proposal.ProtoESP), SPI: binary.BigEndian.AppendUint32(nil, old.spiIn), Type: wire.REKEY_SA}}
+	if old.mode == esp.ModeTransport {
+		ps = append(ps, &wire.Notify{Type: wire.USE_TRANSPORT_MODE})
+	}
+	ps = append(ps, listToWire(props, binary.BigEndian.AppendUint32(nil, spi)), &wire.Nonce{Data: t.ni})
+	if g := pfsGroup(props); g != proposal.KENone {
+		if t.kex, err = sa.e.newKeyExchange(g); err != nil {
+			return nil, err
+		}
+		pub, err := t.kex.Public()
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, &wire.KE{Group: wire.KEID(g), Data: pub})
+	}
+	return append(ps, tsToWire(old.localTS, false), tsToWire(old.remoteTS, true)), nil
+}
+
+func (t *childRekeyTask) reply(sa *ikeSA, inner []wire.Payload) error {
+	old, nc := t.old, t.nc
+	ap := collectAuth(inner)
+	nr, ke := nonceAndKE(inner)
+	if ap.errNotify != nil && ap.sa == nil {
+		return sa.childRekeyFailed(old, &NotifyError{Type: ap.errNotify.Type, Remote: true})
+	}
+	// The responder may pick a proposal without KE when ours made
+	// it optional ("modpnone"): then our KE payload is ignored.
+	pfs := false
+	if ap.sa != nil && len(ap.sa.Proposals) == 1 {
+		pfs = len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
+	}
+	var secrets [][]byte
+	if t.kex != nil && pfs {
+		if ke == nil || proposal.KEID(ke.Group) != t.kex.Method() {
+			return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without our KE method", ErrProtocol))
+		}
+		shared, err := t.kex.Shared(ke.Data)
+		defer wipe(shared) // keys derived from it (see secrets.go)
+		if err != nil {
+			return sa.childRekeyFailed(old, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+		}
+		secrets = [][]byte{shared}
+	}
+	if len(nr) < minNonce || len(nr) > maxNonce {
+		return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
+	}
+	if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+		return sa.childRekeyFailed(old, err)
+	}
+	if err := sa.completeChild(nc, &ap, t.ni, nr, secrets, false); err != nil {
+		old.ourRekey = nil
+		return sa.childRekeyFailed(old, err)
+	}
+	sa.children = append(sa.children, nc)
+	sa.log.Info("CHILD SA rekeyed", "child_sa", nc.name, "spi_in", fmt.Sprintf("%08x", nc.spiIn), "old_spi_in", fmt.Sprintf("%08x", old.spiIn))
+	sa.childUp(nc)
+	sa.childRekeyed(old, nc)
+	old.ourRekey = &rekeyRecord{child: nc, ni: t.ni, nr: nr}
+	sa.resolveCollision(old)
+	if sa.hasChild(old) {
+		sa.queueRequest(sa.deleteChildRequest(old))
+	}
+	return nil
 }
 
 // nonceAndKE returns the Nonce and KE payloads of a CREATE_CHILD_SA
@@ -512,112 +597,117 @@ func (sa *ikeSA) childRekeyFailed(old *childSA, err error) error {
 	return err
 }
 
-// ikeRekeyRequest rekeys the IKE SA (RFC 7296 sections 1.3.2 and 2.18): we
+// ikeRekeyTask rekeys the IKE SA (RFC 7296 sections 1.3.2 and 2.18): we
 // become the original initiator of the new SA, which takes over the CHILD
-// SAs; then the old one is deleted.
+// SAs; then the old one is deleted. It holds our proposals (as they were
+// when the rekey was queued), our key exchange and the record of the new
+// IKE SA, which the IKE SA also keeps (childExchange) for a collision.
+type ikeRekeyTask struct {
+	props proposal.List
+	kex   alg.KeyExchange
+	rec   *ikeRekeyRecord
+}
+
+// ikeRekeyRequest is the request of an ikeRekeyTask.
 func (sa *ikeSA) ikeRekeyRequest() *request {
-	var (
-		kex alg.KeyExchange
-		rec *ikeRekeyRecord
-	)
 	props, _ := sa.ikeProposals()
-	return &request{
-		exchange: wire.CREATE_CHILD_SA,
-		kind:     reqIKERekey,
-		build: func() ([]wire.Payload, error) {
-			if sa.rekeyed || sa.state != stateEstablished {
-				return nil, fmt.Errorf("IKE SA %s already superseded", sa.name())
-			}
-			e := sa.e
-			ns := newSA(e, true, sa.local, sa.remote)
-			e.mu.Lock()
-			spi, err := e.newSPI(true)
-			if err == nil {
-				e.sas[spi] = ns // reserved; started once the keys exist
-			}
-			e.mu.Unlock()
-			if err != nil {
-				return nil, err
-			}
-			ns.spii = spi
-			rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, sa.e.nonceLen())}
-			sa.ikeRekeyOurs = rec
-			if err := e.random(rec.ni); err != nil {
-				return nil, err
-			}
-			group := sa.prop.KE[0]
-			if kex, err = e.newKeyExchange(group); err != nil {
-				return nil, err
-			}
-			pub, err := kex.Public()
-			if err != nil {
-				return nil, err
-			}
-			// Our current KE method first: the responder accepted it.
-			p := props.Clone()
-			for i := range p {
-				for j, k := range p[i].KE {
-					if k == group && j > 0 {
-						p[i].KE[0], p[i].KE[j] = p[i].KE[j], p[i].KE[0]
-					}
-				}
-			}
-			return []wire.Payload{listToWire(p, spiBytes(spi)), &wire.Nonce{Data: rec.ni}, &wire.KE{Group: wire.KEID(group), Data: pub}}, nil
-		},
-		onReply: func(_ *wire.Message, inner []wire.Payload) error {
-			ns := rec.ns
-			ip := collectInit(inner)
-			fail := func(err error) error {
-				if sa.ikeRekeyOurs == rec {
-					sa.ikeRekeyOurs = nil
-				}
-				sa.e.unregister(ns)
-				if sa.ikeRekeyPeer != nil {
-					// The peer's rekey of a collision survives alone.
-					sa.adoptPeerRekey()
-					return err
-				}
-				retry := time.Minute
-				if ip.errNotify != nil && ip.errNotify.Type == wire.TEMPORARY_FAILURE {
-					retry = sa.retryDelay()
-				}
-				sa.log.Warn("IKE SA rekey failed, retrying later", "err", err, "retry_in", retry.String())
-				sa.rekeyAt = time.Now().Add(retry)
-				return err
-			}
-			if ip.sa == nil || ip.ke == nil || len(ip.sa.Proposals) != 1 || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
-				return fail(fmt.Errorf("%w: IKE rekey response incomplete (%v)", ErrProtocol, ip.errNotify))
-			}
-			theirs := propFromWire(&ip.sa.Proposals[0])
-			sel, err := proposal.Select(props, proposal.List{theirs}, proposal.SelectOptions{})
-			if err != nil || len(theirs.SPI) != 8 || len(sel.KE) != 1 || sel.KE[0] != kex.Method() || proposal.KEID(ip.ke.Group) != kex.Method() {
-				return fail(fmt.Errorf("%w: IKE rekey: responder chose %s", ErrProtocol, theirs))
-			}
-			if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
-				return fail(err)
-			}
-			shared, err := kex.Shared(ip.ke.Data)
-			defer wipe(shared) // keys derived from it (see secrets.go)
-			if err != nil {
-				return fail(fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
-			}
-			prf, err := alg.NewPRF(sel.PRF[0])
-			if err != nil {
-				return fail(err)
-			}
-			rec.nr = append([]byte(nil), ip.nonce...)
-			ns.prop, ns.ni, ns.nr = sel, rec.ni, rec.nr
-			ns.spir = binary.BigEndian.Uint64(theirs.SPI)
-			skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
-			defer skeyseed.Wipe()
-			if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
-				return fail(err)
-			}
-			rec.done = true
-			sa.resolveIKERekey()
-			return nil
-		},
+	r := sa.taskRequest(wire.CREATE_CHILD_SA, &ikeRekeyTask{props: props})
+	r.kind = reqIKERekey
+	return r
+}
+
+func (t *ikeRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	if sa.rekeyed || sa.state != stateEstablished {
+		return nil, fmt.Errorf("IKE SA %s already superseded", sa.name())
 	}
+	e := sa.e
+	ns := newSA(e, true, sa.local, sa.remote)
+	e.mu.Lock()
+	spi, err := e.newSPI(true)
+	if err == nil {
+		e.sas[spi] = ns // reserved; started once the keys exist
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	ns.spii = spi
+	t.rec = &ikeRekeyRecord{ns: ns, ni: make([]byte, sa.e.nonceLen())}
+	sa.rekeyingIKE(t.rec)
+	if err := e.random(t.rec.ni); err != nil {
+		return nil, err
+	}
+	group := sa.prop.KE[0]
+	if t.kex, err = e.newKeyExchange(group); err != nil {
+		return nil, err
+	}
+	pub, err := t.kex.Public()
+	if err != nil {
+		return nil, err
+	}
+	// Our current KE method first: the responder accepted it.
+	p := t.props.Clone()
+	for i := range p {
+		for j, k := range p[i].KE {
+			if k == group && j > 0 {
+				p[i].KE[0], p[i].KE[j] = p[i].KE[j], p[i].KE[0]
+			}
+		}
+	}
+	return []wire.Payload{listToWire(p, spiBytes(spi)), &wire.Nonce{Data: t.rec.ni}, &wire.KE{Group: wire.KEID(group), Data: pub}}, nil
+}
+
+func (t *ikeRekeyTask) reply(sa *ikeSA, inner []wire.Payload) error {
+	rec, kex := t.rec, t.kex
+	ns := rec.ns
+	ip := collectInit(inner)
+	fail := func(err error) error {
+		sa.ourIKERekeyFailed(rec)
+		sa.e.unregister(ns)
+		if sa.peerIKERekeyOpen() {
+			// The peer's rekey of a collision survives alone.
+			sa.adoptPeerRekey()
+			return err
+		}
+		retry := time.Minute
+		if ip.errNotify != nil && ip.errNotify.Type == wire.TEMPORARY_FAILURE {
+			retry = sa.retryDelay()
+		}
+		sa.log.Warn("IKE SA rekey failed, retrying later", "err", err, "retry_in", retry.String())
+		sa.rekeyAt = time.Now().Add(retry)
+		return err
+	}
+	if ip.sa == nil || ip.ke == nil || len(ip.sa.Proposals) != 1 || len(ip.nonce) < minNonce || len(ip.nonce) > maxNonce {
+		return fail(fmt.Errorf("%w: IKE rekey response incomplete (%v)", ErrProtocol, ip.errNotify))
+	}
+	theirs := propFromWire(&ip.sa.Proposals[0])
+	sel, err := proposal.Select(t.props, proposal.List{theirs}, proposal.SelectOptions{})
+	if err != nil || len(theirs.SPI) != 8 || len(sel.KE) != 1 || sel.KE[0] != kex.Method() || proposal.KEID(ip.ke.Group) != kex.Method() {
+		return fail(fmt.Errorf("%w: IKE rekey: responder chose %s", ErrProtocol, theirs))
+	}
+	if err := checkNonce(prfOf(sel), ip.nonce); err != nil {
+		return fail(err)
+	}
+	shared, err := kex.Shared(ip.ke.Data)
+	defer wipe(shared) // keys derived from it (see secrets.go)
+	if err != nil {
+		return fail(fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
+	}
+	prf, err := alg.NewPRF(sel.PRF[0])
+	if err != nil {
+		return fail(err)
+	}
+	rec.nr = append([]byte(nil), ip.nonce...)
+	ns.prop, ns.ni, ns.nr = sel, rec.ni, rec.nr
+	ns.spir = binary.BigEndian.Uint64(theirs.SPI)
+	skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
+	defer skeyseed.Wipe()
+	if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
+		return fail(err)
+	}
+	rec.done = true
+	sa.resolveIKERekey()
+	return nil
 }
 
 // childResult is what an additional CHILD SA's creation (SA.AddChild)
@@ -625,4 +715,119 @@ func (sa *ikeSA) ikeRekeyRequest() *request {
 type childResult struct {
 	info ipsec.ChildSAInfo
 	err  error
+}
+
+// --- collisions (RFC 7296 sections 2.8.1 and 2.8.2) ---
+
+// ikeRekeyRecord is one of the CREATE_CHILD_SA exchanges that rekey an
+// IKE SA: the new SA and the nonces, kept on the old SA until it is clear
+// which new SA survives (RFC 7296 section 2.8.2).
+type ikeRekeyRecord struct {
+	ns      *ikeSA
+	ni, nr  []byte
+	done    bool // the exchange completed: ns has its keys
+	started bool // ns runs on its own goroutine (or was handed over)
+}
+
+// resolveIKERekey finishes our IKE rekey once its exchange completed. If
+// the peer rekeyed the same IKE SA at the same time (RFC 7296 section
+// 2.8.2), three IKE SAs exist: the new one created by the exchange with
+// the lowest of the four nonces is redundant and is deleted by the side
+// that initiated that exchange; the other inherits the CHILD SAs, and its
+// initiator deletes the old IKE SA.
+func (sa *ikeSA) resolveIKERekey() {
+	ours, theirs, ok := sa.settleIKERekeys()
+	if !ok {
+		return
+	}
+	ours.started = true
+	if theirs == nil {
+		sa.handOver(ours.ns)
+		sa.queueRequest(sa.deleteRekeyedRequest())
+		return
+	}
+	theirs.started = true
+	if bytes.Compare(lowerNonce(ours.ni, ours.nr), lowerNonce(theirs.ni, theirs.nr)) < 0 {
+		sa.log.Info("IKE SA rekey collision: ours is redundant", "ike_sa", sa.name(), "redundant_ike_sa", ours.ns.name())
+		sa.handOver(theirs.ns)
+		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
+		sa.startRedundant(ours.ns, true)
+		return
+	}
+	sa.log.Info("IKE SA rekey collision: the peer's is redundant", "ike_sa", sa.name(), "redundant_ike_sa", theirs.ns.name())
+	sa.handOver(ours.ns)
+	sa.startRedundant(theirs.ns, false)
+	sa.queueRequest(sa.deleteRekeyedRequest())
+}
+
+// adoptPeerRekey hands over to the IKE SA the peer created, when our own
+// rekey of a collision failed or the peer deleted the old SA without
+// noticing the collision (RFC 7296 section 2.8.2, last paragraph).
+func (sa *ikeSA) adoptPeerRekey() {
+	theirs := sa.takePeerIKERekey()
+	if theirs == nil || sa.rekeyed {
+		return
+	}
+	theirs.started = true
+	sa.handOver(theirs.ns)
+	sa.lingerUntil = time.Now().Add(rekeyedLinger)
+}
+
+// startRedundant runs the new IKE SA that lost a rekey collision until it
+// is deleted: by us (sendDelete) or by the peer. It carries no CHILD SAs
+// and its end is not reported as the peer going away.
+func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
+	ns.continueSession(sa)
+	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
+	ns.cfgLent = true
+	sa.joinSession(ns)
+	ns.natLocal, ns.natRemote = sa.natLocal, sa.natRemote
+	ns.ex.fragmentation(sa.ex.fragOK)
+	ns.state, ns.establishedAt, ns.log = stateEstablished, sa.e.cfg.now(), sa.log
+	ns.rekeyed = true
+	ns.lingerUntil = time.Now().Add(rekeyedLinger)
+	if sendDelete {
+		ns.queueRequest(ns.deleteRekeyedRequest())
+	}
+	ns.start(nil)
+}
+
+// rekeyRecord is one completed rekey of a CHILD SA: the new SA and the
+// nonces of the exchange that made it.
+type rekeyRecord struct {
+	child  *childSA
+	ni, nr []byte
+}
+
+// noteRekeyByPeer records that the peer rekeyed old into c. If we are
+// rekeying old ourselves, this is a collision (RFC 7296 section 2.8.1).
+func (sa *ikeSA) noteRekeyByPeer(old, c *childSA, ni, nr []byte) {
+	old.peerRekey = &rekeyRecord{child: c, ni: append([]byte(nil), ni...), nr: nr}
+	sa.resolveCollision(old)
+}
+
+// resolveCollision settles a simultaneous rekey of old once both new CHILD
+// SAs exist (RFC 7296 section 2.8.1): the one created by the exchange with
+// the lowest of the four nonces is redundant and is deleted by the side
+// that initiated that exchange. If it is ours we delete it; if it is the
+// peer's, the peer will.
+func (sa *ikeSA) resolveCollision(old *childSA) {
+	ours, theirs := old.ourRekey, old.peerRekey
+	if ours == nil || theirs == nil {
+		return
+	}
+	old.ourRekey = nil
+	if bytes.Compare(lowerNonce(ours.ni, ours.nr), lowerNonce(theirs.ni, theirs.nr)) < 0 {
+		sa.log.Info("CHILD SA rekey collision: ours is redundant", "child_sa", ours.child.name, "spi_in", fmt.Sprintf("%08x", ours.child.spiIn))
+		sa.queueRequest(sa.deleteChildRequest(ours.child))
+	} else {
+		sa.log.Info("CHILD SA rekey collision: the peer's is redundant", "child_sa", theirs.child.name, "spi_in", fmt.Sprintf("%08x", theirs.child.spiIn))
+	}
+}
+
+func lowerNonce(a, b []byte) []byte {
+	if bytes.Compare(a, b) < 0 {
+		return a
+	}
+	return b
 }

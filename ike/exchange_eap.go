@@ -48,7 +48,7 @@ func (sa *ikeSA) eapServerConfig() eap.ServerConfig {
 // startEAP answers the first IKE_AUTH request of a client that wants EAP
 // (no AUTH payload): our identity, certificate and AUTH, and the first EAP
 // request.
-func (sa *ikeSA) startEAP(ap *authPayloads) ([]wire.Payload, error) {
+func (t *authTask) startEAP(sa *ikeSA, ap *authPayloads) ([]wire.Payload, error) {
 	if sa.cfg.Remote.Method != AuthEAP {
 		err := fmt.Errorf("%w: peer requests EAP, but %q expects %v", ErrAuthFailed, sa.cfg.Name, sa.cfg.Remote.Method)
 		sa.alert(AlertAuthFailed, err, err.Error())
@@ -68,7 +68,7 @@ func (sa *ikeSA) startEAP(ap *authPayloads) ([]wire.Payload, error) {
 		srv.Close()
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
-	sa.eap = &eapState{server: srv, first: *ap}
+	t.eap = &eapState{server: srv, first: *ap}
 	sa.localID = sa.ourIdentity()
 	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
 	auth, err := sa.localAuth(octets)
@@ -86,11 +86,11 @@ func (sa *ikeSA) startEAP(ap *authPayloads) ([]wire.Payload, error) {
 
 // continueEAP handles the IKE_AUTH requests after the first: EAP responses,
 // then the AUTH payload computed over the MSK.
-func (sa *ikeSA) continueEAP(inner []wire.Payload) ([]wire.Payload, error) {
+func (t *authTask) continueEAP(sa *ikeSA, inner []wire.Payload) ([]wire.Payload, error) {
 	ap := collectAuth(inner)
-	st := sa.eap
+	st := t.eap
 	if st.done {
-		return sa.finishEAP(&ap)
+		return t.finishEAP(sa, &ap)
 	}
 	if ap.eap == nil {
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: IKE_AUTH without EAP payload during EAP", ErrProtocol))
@@ -111,7 +111,7 @@ func (sa *ikeSA) continueEAP(inner []wire.Payload) ([]wire.Payload, error) {
 		wipe(res.EMSK)
 		sa.eapIdentity = res.Identity
 		sa.eapUser = res.User
-		sa.authz.eapMethod = res.Method
+		t.eapMethod = res.Method
 		sa.log.Info("EAP authentication succeeded", "method", res.Method.String(), "eap_identity", res.Identity)
 		return []wire.Payload{&wire.EAP{Data: out}}, nil
 	}
@@ -140,8 +140,8 @@ func (st *eapState) authKey(sk []byte) []byte {
 
 // finishEAP checks the client's AUTH over the MSK and completes IKE_AUTH
 // with the configuration and the CHILD SA of the first request.
-func (sa *ikeSA) finishEAP(ap *authPayloads) ([]wire.Payload, error) {
-	st := sa.eap
+func (t *authTask) finishEAP(sa *ikeSA, ap *authPayloads) ([]wire.Payload, error) {
+	st := t.eap
 	if ap.auth == nil || ap.auth.Method != wire.AuthSharedKey {
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: no AUTH over the EAP MSK", ErrAuthFailed))
 	}
@@ -162,8 +162,7 @@ func (sa *ikeSA) finishEAP(ap *authPayloads) ([]wire.Payload, error) {
 		}
 		respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
 		auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), respOctets)}
-		st.close()
-		sa.eap = nil
+		t.endEAP()
 		rest, err := sa.finishAuth(first)
 		return append([]wire.Payload{auth}, rest...), err
 	})
@@ -173,23 +172,22 @@ func (sa *ikeSA) finishEAP(ap *authPayloads) ([]wire.Payload, error) {
 
 // startPeerEAP answers the gateway's first EAP request (the gateway has
 // already proven itself with its certificate).
-func (sa *ikeSA) startPeerEAP(req []byte) error {
-	sa.eap = &eapState{peer: eap.NewPeer(eap.PeerConfig{
+func (t *authTask) startPeerEAP(sa *ikeSA, req []byte) error {
+	t.eap = &eapState{peer: eap.NewPeer(eap.PeerConfig{
 		Identity: sa.cfg.Local.EAPIdentity, Password: sa.cfg.Local.EAPPassword,
 		Rand: lockedReader{&sa.e.randMu, sa.e.cfg.rand}, Now: sa.e.cfg.now,
 	})}
-	return sa.peerEAPStep(req)
+	return t.peerEAPStep(sa, req)
 }
 
 // peerEAPStep feeds one EAP request to our peer machine and sends what it
 // answers, or, at EAP-Success, our AUTH over the MSK.
-func (sa *ikeSA) peerEAPStep(req []byte) error {
-	st := sa.eap
+func (t *authTask) peerEAPStep(sa *ikeSA, req []byte) error {
+	st := t.eap
 	resp, res, err := st.peer.Process(req)
 	switch {
 	case err == nil && res.Status == eap.StatusContinue && resp != nil:
-		sa.queueRequest(&request{exchange: wire.IKE_AUTH, onReply: sa.processEAPReply,
-			build: func() ([]wire.Payload, error) { return []wire.Payload{&wire.EAP{Data: resp}}, nil }})
+		sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, eapRound{&wire.EAP{Data: resp}}))
 		return nil
 	case res.Status == eap.StatusSuccess:
 		st.done = true
@@ -201,8 +199,7 @@ func (sa *ikeSA) peerEAPStep(req []byte) error {
 		sa.eapIdentity = sa.cfg.Local.EAPIdentity
 		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data))
 		auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpi), octets)}
-		sa.queueRequest(&request{exchange: wire.IKE_AUTH, onReply: sa.processEAPReply,
-			build: func() ([]wire.Payload, error) { return []wire.Payload{auth}, nil }})
+		sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, eapRound{auth}))
 		return nil
 	}
 	if err == nil {
@@ -217,14 +214,23 @@ func (sa *ikeSA) peerEAPStep(req []byte) error {
 	return err
 }
 
-// processEAPReply handles the gateway's answers during and after EAP.
-func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
+// eapRound is one IKE_AUTH exchange of ours after the first, during and
+// after EAP (the initiator's side): the request carries its payload (EAP,
+// or AUTH over the MSK at the end), the gateway's answer goes to the
+// conversation in the IKE SA's authTask.
+type eapRound [1]wire.Payload
+
+func (r eapRound) build(*ikeSA) ([]wire.Payload, error) { return r[:], nil }
+
+// reply handles the gateway's answers during and after EAP.
+func (r eapRound) reply(sa *ikeSA, inner []wire.Payload) error {
 	ap := collectAuth(inner)
-	sa.mobikeSeen = sa.mobikeSeen || ap.mobike
-	st := sa.eap
-	if st == nil {
+	t := sa.auth
+	if t == nil || t.eap == nil {
 		return nil
 	}
+	t.mobikeSeen = t.mobikeSeen || ap.mobike
+	st := t.eap
 	if ap.errNotify != nil && !(st.done && ap.auth != nil && childOnlyError(ap.errNotify.Type)) {
 		err := &NotifyError{Type: ap.errNotify.Type, Remote: true}
 		sa.destroy(err)
@@ -236,7 +242,7 @@ func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 			sa.destroy(err)
 			return err
 		}
-		return sa.peerEAPStep(ap.eap.Data)
+		return t.peerEAPStep(sa, ap.eap.Data)
 	}
 	if ap.auth == nil || ap.auth.Method != wire.AuthSharedKey {
 		err := fmt.Errorf("%w: gateway sent no AUTH over the MSK", ErrAuthFailed)
@@ -250,8 +256,7 @@ func (sa *ikeSA) processEAPReply(_ *wire.Message, inner []wire.Payload) error {
 		sa.destroy(err)
 		return err
 	}
-	st.close()
-	sa.eap = nil
+	t.endEAP()
 	return sa.finishInitiatorAuth(&ap)
 }
 

@@ -330,7 +330,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	}
 	nat := detectNAT(sa.spii, 0, p.Local, p.Remote, ip.natSrc, ip.natDst)
 	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
-	sa.fragOK = ip.frag
+	sa.ex.fragmentation(ip.frag)
 	sa.peerRedirect = ip.redirectOK
 	sa.peerInitialContact = ip.msInitialContact
 	if ip.hashesSeen {
@@ -365,7 +365,8 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	}
 	sa.initResp = b
 	sa.state = stateAuth
-	sa.peerMID = 1
+	sa.auth = &authTask{}
+	sa.ex.initAnswered()
 	sa.halfOpenDeadline = time.Now().Add(sa.e.cfg.halfOpenTO)
 	sa.logMessage("received", wire.IKE_SA_INIT, false, 0, m.Payloads, 0)
 	sa.logMessage("sending", wire.IKE_SA_INIT, true, 0, payloads, 0)
@@ -405,9 +406,9 @@ func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
 	}
 	sa.prf, sa.keys = prf, keys
 	if sa.weInitiated {
-		sa.out, sa.in = ci, cr
+		sa.ex.useKeys(ci, cr)
 	} else {
-		sa.out, sa.in = cr, ci
+		sa.ex.useKeys(cr, ci)
 	}
 	sa.writeIKEKeyLog()
 	return nil
@@ -478,14 +479,14 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		return
 	}
 	sa.initReq = b
-	sa.pending = &request{exchange: wire.IKE_SA_INIT, mid: 0, packets: [][]byte{b}, next: time.Now().Add(sa.backoff(0))}
+	sa.ex.initSent([][]byte{b})
 	sa.logMessage("sending", wire.IKE_SA_INIT, false, 0, ps, 1)
 	sa.sendPackets([][]byte{b})
 }
 
 // handleInitResponse processes the responder's IKE_SA_INIT answer.
 func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
-	if sa.state != stateInit || sa.pending == nil || sa.pending.exchange != wire.IKE_SA_INIT || m.Header.MessageID != 0 {
+	if sa.state != stateInit || !sa.ex.initReplyTo(m) {
 		return
 	}
 	ip := collectInit(m.Payloads)
@@ -505,7 +506,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 			fail(fmt.Errorf("%w: too many COOKIE requests", ErrProtocol))
 			return
 		}
-		sa.pending = nil
+		sa.ex.initOver(false)
 		sa.startInit(append([]byte(nil), ip.cookie...))
 		return
 	case ip.invalidKE != nil && ip.sa == nil:
@@ -521,7 +522,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		}
 		sa.log.Info("responder asks for another key exchange method", "proposal", want.String())
 		sa.initGroup = want
-		sa.pending = nil
+		sa.ex.initOver(false)
 		sa.startInit(nil)
 		return
 	case ip.errNotify != nil && ip.sa == nil:
@@ -558,7 +559,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	sa.kex = nil
 	nat := detectNAT(sa.spii, sa.spir, sa.local, sa.remote, ip.natSrc, ip.natDst)
 	sa.natLocal, sa.natRemote = nat.LocalBehind, nat.RemoteBehind
-	sa.fragOK = ip.frag && !sa.cfg.DisableFragmentation
+	sa.ex.fragmentation(ip.frag && !sa.cfg.DisableFragmentation)
 	if ip.hashesSeen {
 		sa.peerHashes = ip.hashes
 	}
@@ -570,10 +571,10 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), PortNATT)
 		}
 	}
-	sa.pending = nil
+	sa.ex.initOver(true)
 	sa.state = stateAuth
-	sa.nextMID = 1
-	sa.queueRequest(&request{exchange: wire.IKE_AUTH, build: sa.buildAuthRequest, onReply: sa.processAuthResponse})
+	sa.auth = &authTask{}
+	sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, sa.auth))
 }
 
 // maxInitRetries bounds COOKIE and INVALID_KE_PAYLOAD round trips.
@@ -621,7 +622,6 @@ type negotiated struct {
 	initResp   []byte // raw IKE_SA_INIT response (the responder signs it)
 	peerHashes []uint16
 	peerMOBIKE bool // MOBIKE negotiated: both sent MOBIKE_SUPPORTED (RFC 4555)
-	mobikeSeen bool // an IKE_AUTH response announced MOBIKE_SUPPORTED
 	redirected bool // we sent the peer elsewhere in IKE_AUTH
 	// peerInitialContact: the peer said in IKE_SA_INIT that it holds no
 	// other IKE SA with us (Windows' Vendor ID).

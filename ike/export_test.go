@@ -56,9 +56,9 @@ func (in *Initiator) SendHalfOpenRequest(ctx context.Context, exch wire.Exchange
 			if sa.state != stateAuth {
 				return
 			}
-			mid := sa.nextMID
-			if sa.pending != nil {
-				mid = sa.pending.mid
+			mid := sa.ex.nextMID
+			if sa.ex.pending != nil {
+				mid = sa.ex.pending.mid
 			}
 			var pkts [][]byte
 			if pkts, err = sa.encode(exch, false, mid, inner); err == nil {

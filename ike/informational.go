@@ -77,7 +77,7 @@ func (sa *ikeSA) checkLiveness(now time.Time) {
 	for _, c := range sa.children {
 		last = c.plane.lastInbound(last)
 	}
-	if !sa.probeDue(now, delay, last) || sa.busy() {
+	if !sa.probeDue(now, delay, last) || sa.ex.busy() {
 		return // an exchange in progress is a liveness check already
 	}
 	sa.queueRequest(&request{exchange: wire.INFORMATIONAL,
@@ -136,9 +136,9 @@ func (sa *ikeSA) startDelete(sendDelete bool, err error) {
 	}
 	sa.state = stateDeleting
 	inner := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolID(1)}}
-	pkts, encErr := sa.encode(wire.INFORMATIONAL, false, sa.nextMID, inner)
+	pkts, encErr := sa.encode(wire.INFORMATIONAL, false, sa.ex.nextID(), inner)
 	if encErr == nil {
-		sa.logMessage("sending", wire.INFORMATIONAL, false, sa.nextMID, inner, len(pkts))
+		sa.logMessage("sending", wire.INFORMATIONAL, false, sa.ex.nextID(), inner, len(pkts))
 		sa.sendPackets(pkts)
 	}
 	sa.destroy(err)
@@ -163,7 +163,7 @@ func (sa *ikeSA) processInformational(inner []wire.Payload) ([]wire.Payload, err
 		}
 		switch d.Protocol {
 		case wire.ProtocolID(1): // IKE: the whole SA goes (section 1.4.1)
-			if sa.ikeRekeyPeer != nil {
+			if sa.peerIKERekeyOpen() {
 				// We saw a rekey collision the peer did not: it completed
 				// its rekey and deletes this SA (RFC 7296 section 2.8.2).
 				sa.log.Info("peer finished its IKE rekey without seeing ours", "ike_sa", sa.name())

@@ -195,7 +195,8 @@ func (sa *ikeSA) followRedirect(n *wire.Notify) error {
 	sa.initRemote = sa.remote
 	sa.e.mu.Unlock()
 	sa.local = netip.AddrPortFrom(sa.e.localAddrFor(gw), sa.local.Port())
-	sa.ni, sa.pending = nil, nil
+	sa.ni = nil
+	sa.ex.initOver(false)
 	sa.startInit(nil)
 	return nil
 }

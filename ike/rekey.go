@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -92,16 +91,6 @@ func (sa *ikeSA) hasChild(c *childSA) bool {
 	return false
 }
 
-// ikeRekeyRecord is one of the CREATE_CHILD_SA exchanges that rekey an
-// IKE SA: the new SA and the nonces, kept on the old SA until it is clear
-// which new SA survives (RFC 7296 section 2.8.2).
-type ikeRekeyRecord struct {
-	ns      *ikeSA
-	ni, nr  []byte
-	done    bool // the exchange completed: ns has its keys
-	started bool // ns runs on its own goroutine (or was handed over)
-}
-
 // rekeyedLinger is how long a superseded IKE SA waits for the peer's
 // Delete before it is removed quietly.
 const rekeyedLinger = 2 * time.Minute
@@ -145,70 +134,6 @@ func (rn *renewal) retryDelay() time.Duration {
 	return 2*time.Second + time.Duration(b[0])*4*time.Second/255
 }
 
-// resolveIKERekey finishes our IKE rekey once its exchange completed. If
-// the peer rekeyed the same IKE SA at the same time (RFC 7296 section
-// 2.8.2), three IKE SAs exist: the new one created by the exchange with
-// the lowest of the four nonces is redundant and is deleted by the side
-// that initiated that exchange; the other inherits the CHILD SAs, and its
-// initiator deletes the old IKE SA.
-func (sa *ikeSA) resolveIKERekey() {
-	ours, theirs := sa.ikeRekeyOurs, sa.ikeRekeyPeer
-	if ours == nil || !ours.done {
-		return
-	}
-	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
-	ours.started = true
-	if theirs == nil {
-		sa.handOver(ours.ns)
-		sa.queueRequest(sa.deleteRekeyedRequest())
-		return
-	}
-	theirs.started = true
-	if bytes.Compare(lowerNonce(ours.ni, ours.nr), lowerNonce(theirs.ni, theirs.nr)) < 0 {
-		sa.log.Info("IKE SA rekey collision: ours is redundant", "ike_sa", sa.name(), "redundant_ike_sa", ours.ns.name())
-		sa.handOver(theirs.ns)
-		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
-		sa.startRedundant(ours.ns, true)
-		return
-	}
-	sa.log.Info("IKE SA rekey collision: the peer's is redundant", "ike_sa", sa.name(), "redundant_ike_sa", theirs.ns.name())
-	sa.handOver(ours.ns)
-	sa.startRedundant(theirs.ns, false)
-	sa.queueRequest(sa.deleteRekeyedRequest())
-}
-
-// adoptPeerRekey hands over to the IKE SA the peer created, when our own
-// rekey of a collision failed or the peer deleted the old SA without
-// noticing the collision (RFC 7296 section 2.8.2, last paragraph).
-func (sa *ikeSA) adoptPeerRekey() {
-	theirs := sa.ikeRekeyPeer
-	sa.ikeRekeyPeer = nil
-	if theirs == nil || sa.rekeyed {
-		return
-	}
-	theirs.started = true
-	sa.handOver(theirs.ns)
-	sa.lingerUntil = time.Now().Add(rekeyedLinger)
-}
-
-// startRedundant runs the new IKE SA that lost a rekey collision until it
-// is deleted: by us (sendDelete) or by the peer. It carries no CHILD SAs
-// and its end is not reported as the peer going away.
-func (sa *ikeSA) startRedundant(ns *ikeSA, sendDelete bool) {
-	ns.continueSession(sa)
-	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
-	ns.cfgLent = true
-	sa.joinSession(ns)
-	ns.natLocal, ns.natRemote, ns.fragOK = sa.natLocal, sa.natRemote, sa.fragOK
-	ns.state, ns.establishedAt, ns.log = stateEstablished, sa.e.cfg.now(), sa.log
-	ns.rekeyed = true
-	ns.lingerUntil = time.Now().Add(rekeyedLinger)
-	if sendDelete {
-		ns.queueRequest(ns.deleteRekeyedRequest())
-	}
-	ns.start(nil)
-}
-
 // deleteRekeyedRequest deletes an IKE SA whose successor took over.
 func (sa *ikeSA) deleteRekeyedRequest() *request {
 	return &request{exchange: wire.INFORMATIONAL,
@@ -227,7 +152,8 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	ns.cfg, ns.localID, ns.remoteID = sa.cfg, sa.localID, sa.remoteID
 	ns.cfgLent, sa.cfgLent = sa.cfgLent, true
 	ns.eapIdentity, ns.eapUser, ns.fixedAddrs = sa.eapIdentity, sa.eapUser, sa.fixedAddrs
-	ns.natLocal, ns.natRemote, ns.fragOK, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.fragOK, sa.peerHashes, sa.peerMOBIKE
+	ns.natLocal, ns.natRemote, ns.peerHashes, ns.peerMOBIKE = sa.natLocal, sa.natRemote, sa.peerHashes, sa.peerMOBIKE
+	ns.ex.fragmentation(sa.ex.fragOK)
 	ns.peerRedirect = sa.peerRedirect
 	ns.children, sa.children = sa.children, nil
 	ns.leases, sa.leases = sa.leases, nil
@@ -248,7 +174,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 		sa.handle.cur.Store(ns)
 		ns.handle, sa.handle = sa.handle, nil
 	}
-	for _, r := range sa.takeQueue() {
+	for _, r := range sa.ex.takeQueue() {
 		switch r.kind {
 		case reqChildRekey:
 			if ns.hasChild(r.child) {
@@ -256,7 +182,7 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 			}
 		case reqChildDelete:
 			if ns.hasChild(r.child) {
-				ns.queue = append(ns.queue, ns.deleteChildRequest(r.child))
+				ns.ex.queueUnsent(ns.deleteChildRequest(r.child))
 			}
 		default:
 			if r.abort != nil {
@@ -268,46 +194,6 @@ func (sa *ikeSA) handOver(ns *ikeSA) {
 	sa.ikeRekeyed(ns)
 	ns.start(nil)
 	sa.log.Info("IKE SA rekeyed", "ike_sa", sa.name(), "new_ike_sa", ns.name(), "proposal", ns.prop.String())
-}
-
-// rekeyRecord is one completed rekey of a CHILD SA: the new SA and the
-// nonces of the exchange that made it.
-type rekeyRecord struct {
-	child  *childSA
-	ni, nr []byte
-}
-
-// noteRekeyByPeer records that the peer rekeyed old into c. If we are
-// rekeying old ourselves, this is a collision (RFC 7296 section 2.8.1).
-func (sa *ikeSA) noteRekeyByPeer(old, c *childSA, ni, nr []byte) {
-	old.peerRekey = &rekeyRecord{child: c, ni: append([]byte(nil), ni...), nr: nr}
-	sa.resolveCollision(old)
-}
-
-// resolveCollision settles a simultaneous rekey of old once both new CHILD
-// SAs exist (RFC 7296 section 2.8.1): the one created by the exchange with
-// the lowest of the four nonces is redundant and is deleted by the side
-// that initiated that exchange. If it is ours we delete it; if it is the
-// peer's, the peer will.
-func (sa *ikeSA) resolveCollision(old *childSA) {
-	ours, theirs := old.ourRekey, old.peerRekey
-	if ours == nil || theirs == nil {
-		return
-	}
-	old.ourRekey = nil
-	if bytes.Compare(lowerNonce(ours.ni, ours.nr), lowerNonce(theirs.ni, theirs.nr)) < 0 {
-		sa.log.Info("CHILD SA rekey collision: ours is redundant", "child_sa", ours.child.name, "spi_in", fmt.Sprintf("%08x", ours.child.spiIn))
-		sa.queueRequest(sa.deleteChildRequest(ours.child))
-	} else {
-		sa.log.Info("CHILD SA rekey collision: the peer's is redundant", "child_sa", theirs.child.name, "spi_in", fmt.Sprintf("%08x", theirs.child.spiIn))
-	}
-}
-
-func lowerNonce(a, b []byte) []byte {
-	if bytes.Compare(a, b) < 0 {
-		return a
-	}
-	return b
 }
 
 // RekeyScope says what Rekey renews.
@@ -330,14 +216,14 @@ func (sa *ikeSA) rekeyNow(scope RekeyScope) bool {
 	started := false
 	if scope&RekeyChildren != 0 {
 		for _, c := range sa.children {
-			if c.peerRekey == nil && c.ourRekey == nil && !sa.childRekeyQueued(c) {
+			if c.peerRekey == nil && c.ourRekey == nil && !sa.ex.childRekeyQueued(c) {
 				c.rekeyAt = time.Time{}
 				sa.queueRequest(sa.childRekeyRequest(c))
 				started = true
 			}
 		}
 	}
-	if scope&RekeyIKE != 0 && !sa.ikeRekeyQueued() {
+	if scope&RekeyIKE != 0 && !sa.ex.ikeRekeyQueued() {
 		sa.rekeyAt = time.Time{}
 		sa.queueRequest(sa.ikeRekeyRequest())
 		started = true
@@ -369,9 +255,6 @@ type renewal struct {
 	// rekeyed: a new IKE SA took over; deleting this one must not look
 	// like the peer going away.
 	rekeyed bool
-	// ikeRekeyOurs and ikeRekeyPeer are the two halves of a simultaneous
-	// IKE rekey (RFC 7296 section 2.8.2), kept until both are known.
-	ikeRekeyOurs, ikeRekeyPeer *ikeRekeyRecord
 	// lingerUntil destroys an SA that has no more purpose (rekeyed, or
 	// redundant after a collision) if the peer never deletes it.
 	lingerUntil time.Time

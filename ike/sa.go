@@ -35,7 +35,6 @@ const inboxSize = 64
 // through inbox and cmds.
 type ikeSA struct {
 	// The parts of an IKE SA's state, each with the code that owns it.
-	exchanger     // message IDs, window, queue, cached response, fragments
 	initiation    // our IKE_SA_INIT as initiator: key exchange, retries, redirects
 	leaseState    // what the configuration exchange gave (either role)
 	loop          // the SA goroutine: inbox, commands, timer and deadlines
@@ -46,6 +45,13 @@ type ikeSA struct {
 	peerAuth      // the peer's authentication and the configuration chosen for it
 	ledger        // ESP SAs removed by the data plane before their expiry event came
 	informational // the INFORMATIONAL exchange: liveness, the peer's Delete
+	childExchange // the CREATE_CHILD_SA exchange: rekeys of the IKE SA in progress
+
+	// ex is the exchange layer: message IDs, the window and queue, the
+	// cached response, fragments, the SK keys, retransmission. A named
+	// part: the SA's code asks it (sa.ex.busy()), never writes its state.
+	ex   exchanger
+	auth *authTask // the IKE_AUTH exchange in progress (nil before and after it)
 
 	e           *engine
 	log         *slog.Logger
@@ -73,7 +79,7 @@ type lease struct {
 
 func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
-		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), exchanger: newExchanger(e),
+		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), ex: newExchanger(e),
 		renewal: renewal{rnd: lockedReader{&e.randMu, e.cfg.rand}},
 		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
@@ -177,7 +183,7 @@ func (sa *ikeSA) run(first *initRequest) {
 // armTimer re-arms the single timer to the earliest deadline of the
 // SA's parts.
 func (sa *ikeSA) armTimer() {
-	sa.arm(sa.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
+	sa.arm(sa.ex.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
 		sa.lingerUntil, sa.interimAt(), sa.nextHeldDown())
 }
 
@@ -233,7 +239,7 @@ func (sa *ikeSA) onTimer() {
 	}
 	sa.interimDue(now)
 	sa.releaseHeldDowns(now, false)
-	if p, giveUp := sa.retransmit(now); giveUp {
+	if p, giveUp := sa.ex.retransmit(now); giveUp {
 		sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
 		sa.destroy(ErrTimeout)
 		return
@@ -279,10 +285,8 @@ func (sa *ikeSA) destroy(err error) {
 	}
 	sa.children = nil
 	sa.releaseLeases()
-	if sa.eap != nil {
-		sa.eap.close()
-		sa.eap = nil
-	}
+	sa.auth.end()
+	sa.auth = nil
 	if sa.keys != nil {
 		sa.keys.Wipe()
 	}
@@ -290,13 +294,12 @@ func (sa *ikeSA) destroy(err error) {
 		sa.cfg.wipeSecrets()
 	}
 	// A new IKE SA reserved for a rekey that never completed.
-	for _, r := range []*ikeRekeyRecord{sa.ikeRekeyOurs, sa.ikeRekeyPeer} {
-		if r != nil && r.ns != nil && !r.started {
+	for _, r := range sa.abandonIKERekeys() {
+		if r.ns != nil && !r.started {
 			sa.e.unregister(r.ns)
 		}
 	}
-	sa.ikeRekeyOurs, sa.ikeRekeyPeer = nil, nil
-	sa.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
+	sa.ex.abortAll(fmt.Errorf("%w: IKE SA %s ended", ErrClosed, sa.name()))
 	if sa.reauthOf != nil && !wasUp {
 		sa.reauthFailed()
 	}

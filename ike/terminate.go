@@ -61,7 +61,7 @@ func (e *engine) terminate(ctx context.Context, sa *ikeSA, reason error) {
 		}
 		// The Delete goes next: queued exchanges are moot, the one in
 		// flight (window size 1) is answered first.
-		for _, q := range sa.takeQueue() {
+		for _, q := range sa.ex.takeQueue() {
 			if q.abort != nil {
 				q.abort(fmt.Errorf("%w: IKE SA %s is being deleted", ErrClosed, sa.name()))
 			}
