@@ -395,11 +395,13 @@ func ParseLease(m *Message) (*Lease, error) {
 	}
 	for _, a := range m.Attrs {
 		if a.TV {
+			// Messages built by hand may carry a TV value of any length.
+			v, _ := a.Uint16()
 			switch a.Type {
 			case UnitySavePasswd:
-				l.SavePassword = binary.BigEndian.Uint16(a.Value) != 0
+				l.SavePassword = v != 0
 			case UnityPFS:
-				l.PFS = binary.BigEndian.Uint16(a.Value) != 0
+				l.PFS = v != 0
 			}
 			continue
 		}

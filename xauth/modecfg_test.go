@@ -219,3 +219,26 @@ func TestAppendErrors(t *testing.T) {
 		t.Errorf("%d attributes: %v", MaxAttributes+1, err)
 	}
 }
+
+// Messages the engine builds by hand may break the codec's invariants
+// (a TV attribute whose value is not two octets); nothing may panic.
+func TestHandBuiltMessagesDoNotPanic(t *testing.T) {
+	odd := []Attribute{
+		{Type: UnitySavePasswd, TV: true}, {Type: UnityPFS, TV: true, Value: []byte{1}},
+		{Type: XAuthType, TV: true}, {Type: XAuthStatus, TV: true, Value: []byte{1, 2, 3}},
+		{Type: InternalIP4Address, TV: true}, {Type: XAuthUserName, TV: true},
+	}
+	for _, typ := range []CfgType{CfgRequest, CfgReply, CfgSet, CfgAck} {
+		m := &Message{Type: typ, Attrs: odd}
+		_, _ = ParseLease(m)
+		_, _ = ParseRequest(m)
+		_, _ = Reply(m, fullLease())
+		_ = Ack(m)
+		c, _ := NewClient(ClientConfig{Name: "a"})
+		_, _, _ = c.Process(m)
+		s, _ := NewServer(ServerConfig{Users: testUsers()})
+		req, _ := s.Start()
+		m.Identifier = req.Identifier
+		_, _, _ = s.Process(t.Context(), m)
+	}
+}
