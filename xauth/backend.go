@@ -58,13 +58,17 @@ func NASFromContext(ctx context.Context) (nas NAS, ok bool) {
 	return nas, ok
 }
 
+var unknownUserPassword = make(ipsec.Secret, MaxPasswordLen)
+
 // storeBackend checks passwords against an ipsec.UserStore.
 type storeBackend struct{ users ipsec.UserStore }
 
 func (s storeBackend) Authenticate(ctx context.Context, name string, password ipsec.Secret) (*ipsec.User, error) {
 	u, err := lookupUser(ctx, s.users, name)
 	if errors.Is(err, ipsec.ErrUnknownUser) {
-		// Same answer as a wrong password, so names cannot be probed.
+		// Same answer and the same comparison as for a wrong password, so
+		// names cannot be probed.
+		_ = unknownUserPassword.Equal(password)
 		return nil, ErrAuthFailed
 	}
 	if err != nil {

@@ -233,3 +233,31 @@ func TestClientWithStrongSwanBytes(t *testing.T) {
 		t.Errorf("REPLY %x, want racoon's %s", got, racoonXAuthReply)
 	}
 }
+
+// With OmitType our REQUEST is strongSwan's, byte for byte.
+func TestOmitTypeIsStrongSwanRequest(t *testing.T) {
+	s, err := NewServer(ServerConfig{Users: testUsers(), OmitType: true, Rand: bytes.NewReader(make([]byte, 4))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(t, req); !bytes.Equal(got, unhex(t, swanXAuthRequest)) {
+		t.Errorf("REQUEST %x, want %s", got, swanXAuthRequest)
+	}
+}
+
+// racoon fills APPLICATION_VERSION when the VPN controller gives it one.
+func TestRacoonRequestWithVersion(t *testing.T) {
+	m := mustParse(t, racoonCfgRequest)
+	m.Attrs[5].Value = []byte("Apple iOS\x00")
+	r, err := ParseRequest(wire(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.AppVersion != "Apple iOS?" || !r.Wants(UnitySplitInclude) || r.Wants(UnityPFS) {
+		t.Errorf("request %+v", r)
+	}
+}
