@@ -28,6 +28,8 @@
 //	esp                   SA and policy types, the DataPlane interface, the
 //	                      userspace ESP engine (TUN + UDP), replay window
 //	eap                   EAP method state machines, credential backends
+//	xauth                 IKEv1 XAuth and Mode Config (with Cisco Unity
+//	                      attributes) state machines over Attributes payloads
 //	transport             the UDP sockets of IKE shared by every engine of a
 //	                      process: routes messages by version, SPI and role
 //	ike, ike/wire         IKEv2 engine and its message codec
@@ -42,6 +44,6 @@
 //	internal/depcheck, internal/doccheck  tests of the layering and the docs
 //	examples/...          runnable programs: responder, roadwarrior, proposalcheck
 //
-// Planned, not yet written: xauth (IKEv1 extended authentication, Mode
-// Config), l2tp and ppp (an L2TP/IPsec LNS). README.md says what works today.
+// Planned, not yet written: l2tp and ppp (an L2TP/IPsec LNS); the IKEv1
+// engine does not drive xauth yet. README.md says what works today.
 package ipsec
