@@ -108,6 +108,10 @@ type PeerConfig struct {
 	// DPDTimeout is how long we wait for an answer to our probes before
 	// the peer is declared dead; zero selects 150 s.
 	DPDTimeout time.Duration
+	// XAuth, on a responder, authenticates the user with XAuth after
+	// phase 1 and hands out a virtual address with Mode Config (Apple's
+	// "Cisco IPSec" client). Our initiator does not speak XAuth yet.
+	XAuth *XAuthConfig
 	// Children are the IPsec SAs: an initiator sets up the first one
 	// after phase 1; a responder picks the one whose selectors hold the
 	// peer's Quick Mode proposal (the first one when there is only one).
@@ -149,6 +153,9 @@ type PeerQuery struct {
 	Aggressive bool
 	// Method is the authentication method the peer proposes.
 	Method AuthMethod
+	// XAuth reports that the peer proposes an XAuth method (a "Cisco
+	// IPSec" client): choose a configuration with XAuth set.
+	XAuth bool
 }
 
 // PeerLookup finds the configuration for a peer; nil and no error
@@ -243,6 +250,14 @@ func (c *PeerConfig) validate() error {
 		}
 	default:
 		return fmt.Errorf("ikev1: peer config %q: no authentication method", c.Name)
+	}
+	if x := c.XAuth; x != nil {
+		if x.Users == nil && x.Backend == nil {
+			return fmt.Errorf("ikev1: peer config %q: XAuth needs Users or a Backend", c.Name)
+		}
+		if len(x.Pools) == 0 {
+			return fmt.Errorf("ikev1: peer config %q: XAuth needs an address pool for Mode Config", c.Name)
+		}
 	}
 	for _, p := range c.Proposals {
 		if _, err := proposal.ToIKEv1Phase1(p, proposal.V1AuthPSK); err != nil {

@@ -35,6 +35,8 @@ type engine struct {
 	opening  map[openKey]*isakmpSA // responder: phase 1 by the peer's address and cookie
 	halfOpen int
 
+	xauthed map[string]*xauthRecord // under mu: authenticated Cisco IPSec sessions
+
 	polMu    sync.Mutex
 	policies map[string]*policyRef // under polMu
 

@@ -322,3 +322,82 @@ func TestInteropV1DPD(t *testing.T) {
 		}
 	})
 }
+
+// TestInteropV1XAuth: strongSwan 5.9.8 as a "Cisco IPSec" client
+// (Aggressive Mode PSK with the group name as KEY_ID, XAuth, Mode Config
+// pulled like racoon) against our responder: it gets an address of our
+// pool and pings through the tunnel; with a wrong password it is refused
+// and gets no address.
+func TestInteropV1XAuth(t *testing.T) {
+	strongswan.Require(t)
+	for _, tc := range []struct {
+		name     string
+		password string
+		ok       bool
+	}{{"good password", "xauth-pass-1", true}, {"wrong password", "not-the-password", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			users := ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("xauth-pass-1")})
+			pool, err := ipsec.NewPool(testnet.Pool4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp *ikev1.Responder
+			edit := func(c *ikev1.PeerConfig) {
+				c.AllowAggressive = true
+				c.Children = nil
+				c.XAuth = &ikev1.XAuthConfig{Users: users, Pools: []ipsec.AddressPool{pool}, DNS: []netip.Addr{testnet.DNS4}}
+			}
+			var vip netip.Addr
+			check := func(t *testing.T, env *strongswan.V1Env) {}
+			c := strongswan.V1Case{Profile: "ikev1-xauth-psk", NAT: testnet.NATRandomPort,
+				Vars: map[string]string{"EAP_USER": "alice", "EAP_PASS": tc.password, "POOL4": testnet.Pool4.String(), "DNS4": testnet.DNS4.String()},
+				Check: check}
+			server := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+				p := ourServerWith(&resp, edit)(t, env)
+				env.Topo.Server.Run("ip", "route", "add", testnet.Pool4.String(), "dev", "gv1-tun0")
+				return p
+			}
+			client := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+				p, err := strongswan.Render("client", env.Case.Profile, env.Vars)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ch := strongswan.StartWith(t, env.Topo.Client, p, "", env.ClientFiles(), strongswan.Options{})
+				out, err := ch.Initiate(env.Case.Profile, 30*time.Second)
+				st := strongswan.ParseSAs(ch.ListSAs(), env.Case.Profile)
+				if !tc.ok {
+					if err == nil && st.ChildUp {
+						t.Fatalf("a wrong XAuth password got a tunnel:\n%s", ch.ListSAs())
+					}
+					return &strongswan.V1Peer{Name: "strongSwan client", Charon: ch, Status: ch.ListSAs}
+				}
+				if err != nil || !st.ChildUp {
+					t.Fatalf("initiate: %v\n%s\n%s", err, out, ch.Log())
+				}
+				vip, _ = st.VIP(false)
+				return &strongswan.V1Peer{Name: "strongSwan client", Charon: ch, Status: ch.ListSAs}
+			}
+			run := strongswan.RunV1(t, c, server, client)
+			sas := resp.SAs()
+			if !tc.ok {
+				if len(sas) != 0 {
+					t.Errorf("the refused client keeps an SA: %s", describe(sas))
+				}
+				if l := pool.Leases(); len(l) != 0 {
+					t.Errorf("the refused client holds a lease: %v", l)
+				}
+				return
+			}
+			if !testnet.Pool4.Contains(vip) {
+				t.Fatalf("client's virtual address %v is not from the pool %v", vip, testnet.Pool4)
+			}
+			if len(sas) != 1 || sas[0].EAPIdentity != "alice" || len(sas[0].VirtualIPs) != 1 || sas[0].VirtualIPs[0] != vip {
+				t.Fatalf("responder SAs: %+v", sas)
+			}
+			out, err := run.Env.Topo.Client.Try("ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", vip.String(), testnet.Inner4.String())
+			if sent, recv := strongswan.ParsePing(out); err != nil || sent == 0 || recv != sent {
+				t.Fatalf("ping from the virtual address: %v\n%s", err, out)
+			}
+		})
+	}
+}

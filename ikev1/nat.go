@@ -109,6 +109,12 @@ func ourVIDs(natt nattVariant, request bool, peer peerVIDs) []wire.Payload {
 	if request || peer.fragment {
 		add(vidFragment)
 	}
+	if !request && peer.xauth {
+		add(vidXAuth)
+	}
+	if !request && peer.unity {
+		add(vidUnity)
+	}
 	return out
 }
 

@@ -144,13 +144,24 @@ func (sa *isakmpSA) lookup(q PeerQuery) (*PeerConfig, error) {
 // authMethodOf maps the phase 1 Authentication Method attribute to the
 // method of a configuration.
 func authMethodOf(m proposal.IKEv1AuthMethod) (AuthMethod, bool) {
+	a, _, ok := authMethodXAuth(m)
+	return a, ok
+}
+
+// authMethodXAuth also reports whether the method asks for XAuth after
+// phase 1 (the client, the initiator, is then authenticated by it).
+func authMethodXAuth(m proposal.IKEv1AuthMethod) (AuthMethod, bool, bool) {
 	switch m {
 	case proposal.V1AuthPSK:
-		return AuthPSK, true
+		return AuthPSK, false, true
 	case proposal.V1AuthRSASig, proposal.V1AuthECDSA256, proposal.V1AuthECDSA384, proposal.V1AuthECDSA521:
-		return AuthPubkey, true
+		return AuthPubkey, false, true
+	case proposal.V1AuthXAuthInitPSK:
+		return AuthPSK, true, true
+	case proposal.V1AuthXAuthInitRSA:
+		return AuthPubkey, true, true
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // ourAuthAttr is the Authentication Method attribute for our key.
@@ -227,8 +238,8 @@ func (sa *isakmpSA) selectPhase1(sap *wire.SA) (*wire.Transform, proposal.Propos
 	for i := range p.Transforms {
 		t := &p.Transforms[i]
 		a, _ := phase1Attrs(t)
-		m, ok := authMethodOf(a.AuthMethod)
-		if !ok || m != sa.cfg.Auth {
+		m, xa, ok := authMethodXAuth(a.AuthMethod)
+		if !ok || m != sa.cfg.Auth || xa != (sa.cfg.XAuth != nil) {
 			skipped = append(skipped, fmt.Sprintf("%s (auth %s)", a, a.AuthMethod))
 			continue
 		}
@@ -283,7 +294,7 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 		}
 		p1.peer = parseVIDs(in.Payloads)
 		m := authMethodFirst(sap)
-		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, Method: m})
+		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, Method: m, XAuth: xauthFirst(sap)})
 		if err != nil {
 			sa.log.Warn("no configuration for the peer", "err", err)
 			sa.alert(AlertAuthFailed, fmt.Errorf("%w: %v", ErrAuthFailed, err), "")
@@ -361,7 +372,7 @@ func (sa *isakmpSA) aggressiveResponder(in *inMsg) error {
 		}
 		p1.peer = parseVIDs(in.Payloads)
 		sa.remoteID = identityOf(id)
-		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, RemoteID: sa.remoteID, Aggressive: true, Method: authMethodFirst(sap)})
+		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, RemoteID: sa.remoteID, Aggressive: true, Method: authMethodFirst(sap), XAuth: xauthFirst(sap)})
 		if err != nil {
 			sa.log.Warn("no configuration for the peer", "remote_id", sa.remoteID, "err", err)
 			sa.alert(AlertAuthFailed, fmt.Errorf("%w: %v", ErrAuthFailed, err), "")
@@ -709,6 +720,9 @@ func (sa *isakmpSA) up(pl []wire.Payload) {
 	if h := sa.e.cfg.hooks.IKEUp; h != nil {
 		h(info)
 	}
+	if !sa.initiator && sa.cfg.XAuth != nil {
+		sa.startXAuth()
+	}
 }
 
 // authMethodFirst returns the authentication method of the peer's first
@@ -720,4 +734,14 @@ func authMethodFirst(sap *wire.SA) AuthMethod {
 	a, _ := phase1Attrs(&sap.Proposals[0].Transforms[0])
 	m, _ := authMethodOf(a.AuthMethod)
 	return m
+}
+
+// xauthFirst reports whether the peer's first transform asks for XAuth.
+func xauthFirst(sap *wire.SA) bool {
+	if len(sap.Proposals) == 0 || len(sap.Proposals[0].Transforms) == 0 {
+		return false
+	}
+	a, _ := phase1Attrs(&sap.Proposals[0].Transforms[0])
+	_, x, _ := authMethodXAuth(a.AuthMethod)
+	return x
 }

@@ -106,7 +106,10 @@ func (sa *isakmpSA) quickRespond1(in *inMsg, h *wire.Hash) error {
 	}
 	sa.accepted()
 	q := &quickMode{mid: in.MessageID, started: sa.e.cfg.now(), commit: in.Flags&wire.FlagCommit != 0}
-	err := sa.quickChoose(in, q)
+	err := sa.quickAllowed()
+	if err == nil {
+		err = sa.quickChoose(in, q)
+	}
 	if err != nil {
 		sa.log.Warn("Quick Mode refused", "mid", in.MessageID, "err", err)
 		var ne *notifyError

@@ -121,7 +121,9 @@ type isakmpSA struct {
 	children []*child
 	out      map[uint32]*outMsg
 	lastIn   map[uint32][32]byte
-	recent   []uint32 // exchange IDs in out and lastIn, oldest first
+	recent   []uint32    // exchange IDs in out and lastIn, oldest first
+	xa       *xauthState // XAuth and Mode Config (gateway)
+	eapName  string      // the XAuth user
 	frags    *wire.Reassembler
 	fragID   uint16
 	mode     wire.ExchangeType // the phase 1 exchange, kept after it
@@ -237,6 +239,7 @@ func (sa *isakmpSA) arm() {
 		at(sa.rekeyAt)
 	}
 	at(sa.dpd.next(sa))
+	at(sa.xauthDeadline())
 	for _, c := range sa.children {
 		at(c.deadline())
 	}
@@ -291,6 +294,11 @@ func (sa *isakmpSA) onTimer(now time.Time) {
 	if !sa.expires.IsZero() && !now.Before(sa.expires) {
 		sa.log.Info("ISAKMP SA expired")
 		sa.terminate(ErrExpired, true)
+		return
+	}
+	if t := sa.xauthDeadline(); !t.IsZero() && !now.Before(t) {
+		sa.log.Warn("XAuth or Mode Config did not finish in time")
+		sa.terminate(fmt.Errorf("%w: XAuth or Mode Config did not finish", ErrTimeout), true)
 		return
 	}
 	if sa.state == stateEstablished && !sa.reauthing && !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) {
@@ -390,6 +398,8 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		err = sa.quickProcess(in)
 	case wire.Informational:
 		err = sa.infoProcess(in)
+	case wire.Transaction:
+		err = sa.transactionProcess(in)
 	default:
 		sa.log.Debug("ignoring unsupported exchange", "exchange", msg.Exchange, "mid", mid)
 		return
@@ -593,6 +603,7 @@ func (sa *isakmpSA) terminate(err error, notify bool) {
 func (sa *isakmpSA) finish() {
 	sa.state = stateDone
 	sa.e.remove(sa)
+	sa.e.releaseXAuth(sa)
 	if !sa.established.IsZero() {
 		info, _ := sa.info()
 		if h := sa.e.cfg.hooks.IKEDown; h != nil {
@@ -617,7 +628,10 @@ func (sa *isakmpSA) info() (ipsec.IKESAInfo, bool) {
 		SPIi: beUint64(sa.ckyI[:]), SPIr: beUint64(sa.ckyR[:]),
 		Local: sa.local, Remote: sa.remote, NATLocal: sa.nat.local, NATRemote: sa.nat.remote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, Established: sa.established,
-		SessionID: sa.session,
+		SessionID: sa.session, EAPIdentity: sa.eapName,
+	}
+	if sa.xa != nil && sa.xa.lease.IsValid() {
+		in.VirtualIPs = []netip.Addr{sa.xa.lease}
 	}
 	if len(sa.prop.Encr) > 0 {
 		in.Proposal = sa.prop.String()

@@ -165,6 +165,24 @@ func (sa *isakmpSA) childFor(peerTS, ourTS esp.Selector, sap *wire.SA) (ChildCon
 	if len(children) == 0 {
 		children = []ChildConfig{{Name: sa.cfg.Name}}
 	}
+	if sa.xa != nil && sa.xa.lease.IsValid() {
+		// A Mode Config client: its virtual address only, to our side's
+		// networks (the configuration's or the split-include ones).
+		remote, local := sa.xauthSelectors()
+		for _, cc := range children {
+			l := local
+			if len(cc.LocalTS) > 0 {
+				l = cc.LocalTS
+			}
+			if anyContains(remote, peerTS) && anyContains(l, ourTS) {
+				if cc.Name == "" {
+					cc.Name = sa.cfg.Name
+				}
+				return cc, nil
+			}
+		}
+		return ChildConfig{}, fmt.Errorf("selectors %s === %s are not the client's virtual address %s", selString(ourTS), selString(peerTS), sa.xa.lease)
+	}
 	for _, cc := range children {
 		remote, local := cc.RemoteTS, cc.LocalTS
 		if len(remote) == 0 {

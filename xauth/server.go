@@ -237,7 +237,9 @@ func (s *Server) Process(ctx context.Context, in *Message) (*Message, Result, er
 		return nil, s.result, ErrFinished
 	case s.state == srvNew:
 		return nil, s.result, errors.New("xauth: Process before Start")
-	case in == nil || s.pending == nil || in.Identifier != s.pending.Identifier:
+	case in == nil || s.pending == nil || (in.Identifier != s.pending.Identifier && in.Identifier != 0):
+		// strongSwan's client answers with Identifier 0; the exchange's
+		// message ID already binds the answer to our message.
 		return nil, s.result, ErrDiscarded
 	case s.state == srvRequest && in.Type == CfgReply:
 		return s.processReply(ctx, in)

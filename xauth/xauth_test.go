@@ -1,6 +1,7 @@
 package xauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -405,5 +406,24 @@ func TestNoPasswordInOutput(t *testing.T) {
 	}
 	if len(seen) < 8 {
 		t.Fatalf("only %d renderings checked", len(seen))
+	}
+}
+
+// TestReplyWithIdentifierZero: strongSwan's XAuth client answers with
+// Identifier 0 (found against strongSwan 5.9.8); the server takes it, as
+// the Transaction exchange's message ID binds it to the REQUEST.
+func TestReplyWithIdentifierZero(t *testing.T) {
+	s, _ := NewServer(ServerConfig{Users: testUsers(), Rand: bytes.NewReader(bytes.Repeat([]byte{0x5a}, 64))})
+	req, _ := s.Start()
+	if req.Identifier == 0 {
+		t.Fatal("the fixed random source gave Identifier 0")
+	}
+	reply := &Message{Type: CfgReply, Identifier: 0, Attrs: []Attribute{Long(XAuthUserName, []byte("alice")), Long(XAuthUserPassword, []byte(testPassword))}}
+	set, res, err := s.Process(context.Background(), reply)
+	if err != nil || set == nil || set.Type != CfgSet || res.Status != StatusContinue {
+		t.Fatalf("REPLY with Identifier 0: %v %v %v", set, res, err)
+	}
+	if _, res, err := s.Process(context.Background(), &Message{Type: CfgAck, Identifier: 0}); err != nil || res.Status != StatusSuccess {
+		t.Fatalf("ACK with Identifier 0: %v %v", res, err)
 	}
 }
