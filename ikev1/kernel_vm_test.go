@@ -72,7 +72,7 @@ func TestKernelIKEv1Libreswan(t *testing.T) {
 			t.Run("our-responder/"+c.name+"/"+natLabel(nat), func(t *testing.T) {
 				k := &kernelPeer{c: c}
 				run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, NAT: nat, Vars: c.vars, KernelESP: true, Check: c.check},
-					k.server, vmclient.V1LibreswanClient)
+					k.server, serverInstalled(vmclient.V1LibreswanClient))
 				wantPluto(t, run.Client)
 				k.verify(t, run.Env)
 			})
@@ -87,7 +87,7 @@ func TestKernelIKEv1Libreswan(t *testing.T) {
 			t.Run("our-initiator/"+c.name+"/"+natLabel(nat), func(t *testing.T) {
 				k := &kernelPeer{c: c}
 				run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, NAT: nat, Vars: c.vars, KernelESP: true, Check: c.check},
-					vmclient.V1LibreswanServer, k.client)
+					vmclient.V1LibreswanServer, serverInstalled(k.client))
 				wantPluto(t, run.Server)
 				k.verify(t, run.Env)
 			})
@@ -108,18 +108,53 @@ func TestKernelIKEv1StrongSwan(t *testing.T) {
 		t.Run("our-responder/"+c.name+"/"+natLabel(nat), func(t *testing.T) {
 			k := &kernelPeer{c: c}
 			run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, NAT: nat, Vars: c.vars, KernelESP: true, Check: c.check},
-				k.server, strongswan.V1StrongSwanClient)
+				k.server, serverInstalled(strongswan.V1StrongSwanClient))
 			wantCharon(t, run.Client, c.profile)
 			k.verify(t, run.Env)
 		})
 		t.Run("our-initiator/"+c.name+"/"+natLabel(nat), func(t *testing.T) {
 			k := &kernelPeer{c: c}
 			run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, NAT: nat, Vars: c.vars, KernelESP: true, Check: c.check},
-				strongswan.V1StrongSwanServer, k.client)
+				strongswan.V1StrongSwanServer, serverInstalled(k.client))
 			wantCharon(t, run.Server, c.profile)
 			k.verify(t, run.Env)
 		})
 	}
+}
+
+// serverInstalled wraps the start of a run's client side: it returns once
+// the server's kernel also holds the IPsec SA's outbound policy. Quick
+// Mode ends with the initiator's third message, which nothing answers
+// (RFC 2409 section 5.5, without the commit bit), so the initiator
+// installs its SAs and sends traffic while the responder may still be
+// installing its own: a reply sent before the responder's outbound
+// policy exists leaves in the clear and is dropped by the initiator's
+// inbound policy (XfrmInTmplMismatch). An L2TP client retransmits; the
+// checks here send each packet once.
+func serverInstalled(start strongswan.V1Start) strongswan.V1Start {
+	return func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		t.Helper()
+		p := start(t, env)
+		deadline := time.Now().Add(5 * time.Second)
+		for !hasOutPolicy(env.Topo.Server.Run("ip", "xfrm", "policy")) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server's kernel has no outbound IPsec policy 5 s after the client's side is up:\n%s", env.Topo.Server.Run("ip", "xfrm", "policy"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return p
+	}
+}
+
+// hasOutPolicy reports whether `ip xfrm policy` output holds an outbound
+// policy with a template (the IKE sockets' bypass policies have none).
+func hasOutPolicy(out string) bool {
+	for _, block := range strings.Split(out, "\nsrc ") {
+		if strings.Contains(block, "dir out") && strings.Contains(block, "tmpl ") {
+			return true
+		}
+	}
+	return false
 }
 
 func natLabel(nat testnet.NATMode) string {
