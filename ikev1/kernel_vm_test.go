@@ -75,14 +75,14 @@ func TestKernelIKEv1Libreswan(t *testing.T) {
 				k := &kernelPeer{c: c}
 				run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, NAT: nat, Vars: c.vars, KernelESP: true, Check: c.check},
 					k.server, serverInstalled(vmclient.V1LibreswanClient))
-				wantPluto(t, run.Client)
+				wantPluto(t, run.Client, true)
 				k.verify(t, run.Env)
 			})
 			t.Run("our-initiator/"+c.name+"/"+natLabel(nat), func(t *testing.T) {
 				k := &kernelPeer{c: c}
 				run := strongswan.RunV1(t, strongswan.V1Case{Profile: c.profile, NAT: nat, Vars: c.vars, KernelESP: true, Check: c.check},
 					vmclient.V1LibreswanServer, serverInstalled(k.client))
-				wantPluto(t, run.Server)
+				wantPluto(t, run.Server, false)
 				k.verify(t, run.Env)
 			})
 		}
@@ -158,12 +158,18 @@ func natLabel(nat testnet.NATMode) string {
 	return "nat"
 }
 
-// wantPluto checks that pluto ran Main Mode and Quick Mode.
-func wantPluto(t *testing.T, p *strongswan.V1Peer) {
+// wantPluto checks that pluto completed Main Mode and Quick Mode in its
+// role: as the initiator (client) STATE_MAIN_I4 and STATE_QUICK_I2, as
+// the responder STATE_MAIN_R3 and STATE_QUICK_R2.
+func wantPluto(t *testing.T, p *strongswan.V1Peer, initiator bool) {
 	t.Helper()
+	main, quick := "STATE_MAIN_R3", "STATE_QUICK_R2"
+	if initiator {
+		main, quick = "STATE_MAIN_I4", "STATE_QUICK_I2"
+	}
 	st := p.Status()
-	if !strings.Contains(st, "STATE_MAIN_") || !strings.Contains(st, "STATE_QUICK_") {
-		t.Errorf("pluto has no Main Mode and Quick Mode states:\n%s", st)
+	if !strings.Contains(st, main) || !strings.Contains(st, quick) {
+		t.Errorf("pluto has no %s and %s state:\n%s", main, quick, st)
 	}
 }
 
