@@ -111,9 +111,15 @@ func (s *SA) cur() *isakmpSA {
 }
 
 // Info returns a snapshot of the SA (after a re-authentication, of the
-// ISAKMP SA that replaced it: the SessionID stays).
+// ISAKMP SA that replaced it: the SessionID stays), with the data plane's
+// current counters. It waits for the SA's goroutine, so a hook must not
+// call it (hooks get the snapshot as their argument).
 func (s *SA) Info() ipsec.IKESAInfo {
-	in := s.cur().snap.Load()
+	x := s.cur()
+	// The published snapshot dates from the SA's last event; the
+	// counters change without one. An ended SA keeps its final one.
+	x.do(x.publish)
+	in := x.snap.Load()
 	if in == nil {
 		return ipsec.IKESAInfo{}
 	}

@@ -52,6 +52,11 @@ type LibreswanConn struct {
 	LeftID, RightID string
 	// DPDDelay and DPDTimeout enable dead peer detection (0: off).
 	DPDDelay, DPDTimeout time.Duration
+	// RightPrivate, when valid, holds the private address of a peer
+	// behind a NAT in transport mode (libreswan's L2TP server set-up): it
+	// becomes virtual-private, and the peer's side rightsubnet=vhost:%priv,
+	// so pluto accepts the private address the peer names in Quick Mode.
+	RightPrivate netip.Prefix
 }
 
 // LibreswanConf renders ipsec.conf for conns with the NSS database in
@@ -60,7 +65,21 @@ type LibreswanConn struct {
 // started.
 func LibreswanConf(nssDir string, conns ...LibreswanConn) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "config setup\n\tikev1-policy=accept\n\tnssdir=%s\n\tuniqueids=yes\n\tplutodebug=none\n\n", nssDir)
+	fmt.Fprintf(&b, "config setup\n\tikev1-policy=accept\n\tnssdir=%s\n\tuniqueids=yes\n\tplutodebug=none\n", nssDir)
+	var private []string
+	for _, c := range conns {
+		if c.RightPrivate.IsValid() {
+			v := "%v4:"
+			if c.RightPrivate.Addr().Is6() {
+				v = "%v6:"
+			}
+			private = append(private, v+c.RightPrivate.Masked().String())
+		}
+	}
+	if len(private) > 0 {
+		fmt.Fprintf(&b, "\tvirtual-private=%s\n", strings.Join(private, ","))
+	}
+	b.WriteString("\n")
 	for _, c := range conns {
 		fmt.Fprintf(&b, "conn %s\n\tikev2=no\n\tauthby=secret\n\tauto=add\n\tpfs=no\n", c.Name)
 		typ := "tunnel"
@@ -73,6 +92,8 @@ func LibreswanConf(nssDir string, conns ...LibreswanConn) string {
 		}
 		if c.RightSubnet.IsValid() {
 			fmt.Fprintf(&b, "\trightsubnet=%s\n", c.RightSubnet)
+		} else if c.RightPrivate.IsValid() {
+			b.WriteString("\trightsubnet=vhost:%priv\n")
 		}
 		if c.LeftProtoPort != "" {
 			fmt.Fprintf(&b, "\tleftprotoport=%s\n", c.LeftProtoPort)
@@ -310,6 +331,11 @@ func libreswanConn(t testing.TB, env *strongswan.V1Env, client bool) LibreswanCo
 			// The client's ID is its own, private address; pluto
 			// expects the address it sees unless told.
 			c.RightID = env.Topo.ClientAddr4.String()
+			if c.Transport {
+				// ... and in transport mode it names that address
+				// in Quick Mode too.
+				c.RightPrivate = netip.PrefixFrom(env.Topo.ClientAddr4, 32)
+			}
 		}
 	}
 	return c

@@ -38,12 +38,15 @@
 // pluto with kernel ESP in a namespace with its own /run and NSS
 // database, and V1LibreswanClient and V1LibreswanServer are its sides for
 // strongswan.RunV1 (the test adds the tunnel routes libreswan's updown
-// script would). scripts/test runs this package's
-// TestKernel* tests in their own VM stage, with the staged clients:
+// script would); PingHosts and UDP1701 are the transport-mode traffic
+// checks. scripts/test runs the TestKernel* tests of this package and of
+// the packages whose tests import it (ikev1: our engine on the kernel
+// data plane against libreswan and strongSwan) in their own VM stage,
+// with the staged clients:
 //
 //	mapfile -t files < <(scripts/vmtest/stage-clients /tmp/root)
 //	CGO_ENABLED=0 GOIPSEC_VMTEST=1 VMTEST_PASSENV="GOIPSEC_VMTEST CI" VMTEST_SMP=2 \
-//	  go test -exec "$PWD/scripts/vmtest/run-in-vm ${files[*]}" -run '^TestKernel' ./internal/vmclient
+//	  go test -p 1 -exec "$PWD/scripts/vmtest/run-in-vm ${files[*]}" -run '^TestKernel' ./internal/vmclient ./ikev1
 package vmclient
 
 import (
