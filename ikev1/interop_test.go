@@ -350,7 +350,7 @@ func TestInteropV1XAuth(t *testing.T) {
 			var vip netip.Addr
 			check := func(t *testing.T, env *strongswan.V1Env) {}
 			c := strongswan.V1Case{Profile: "ikev1-xauth-psk", NAT: testnet.NATRandomPort,
-				Vars: map[string]string{"EAP_USER": "alice", "EAP_PASS": tc.password, "POOL4": testnet.Pool4.String(), "DNS4": testnet.DNS4.String()},
+				Vars:  map[string]string{"EAP_USER": "alice", "EAP_PASS": tc.password, "POOL4": testnet.Pool4.String(), "DNS4": testnet.DNS4.String()},
 				Check: check}
 			server := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
 				p := ourServerWith(&resp, edit)(t, env)

@@ -4,7 +4,6 @@ package ikev1_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -351,27 +350,12 @@ func (k *kernelPeer) client(t *testing.T, env *strongswan.V1Env) *strongswan.V1P
 	t.Cleanup(func() { init.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sa, err := dial(ctx, init, netip.AddrPortFrom(env.Topo.ClientAddr4, 500), netip.AddrPortFrom(testnet.ServerAddr4, 500), k.config(env, false))
+	sa, err := init.Dial(ctx, netip.AddrPortFrom(testnet.ServerAddr4, 500), k.config(env, false))
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
 	k.sa = sa
 	return &strongswan.V1Peer{Name: "goipsec initiator (kernel ESP)", Status: func() string { return describe([]ipsec.IKESAInfo{sa.Info()}) }}
-}
-
-// dial is Initiator.Dial in either of its shapes: with our address
-// (this branch's base) or without it, the transport's address of the
-// peer's family (main since the Dial of ike's shape). Transitional, so
-// the branch builds before and after the merge: once merged, call
-// init.Dial(ctx, remote, cfg) and drop this.
-func dial(ctx context.Context, init *ikev1.Initiator, local, remote netip.AddrPort, cfg *ikev1.PeerConfig) (*ikev1.SA, error) {
-	switch d := any(init.Dial).(type) {
-	case func(context.Context, netip.AddrPort, netip.AddrPort, *ikev1.PeerConfig) (*ikev1.SA, error):
-		return d(ctx, local, remote, cfg)
-	case func(context.Context, netip.AddrPort, *ikev1.PeerConfig) (*ikev1.SA, error):
-		return d(ctx, remote, cfg)
-	}
-	return nil, fmt.Errorf("Initiator.Dial has an unknown signature %T", init.Dial)
 }
 
 // sas returns our engine's snapshots.
