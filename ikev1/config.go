@@ -110,7 +110,8 @@ type PeerConfig struct {
 	DPDTimeout time.Duration
 	// XAuth, on a responder, authenticates the user with XAuth after
 	// phase 1 and hands out a virtual address with Mode Config (Apple's
-	// "Cisco IPSec" client). Our initiator does not speak XAuth yet.
+	// "Cisco IPSec" client); on our initiator it answers the gateway's
+	// XAuth with XAuth.User and Password and pulls its address.
 	XAuth *XAuthConfig
 	// Children are the IPsec SAs: an initiator sets up the first one
 	// after phase 1; a responder picks the one whose selectors hold the
@@ -251,7 +252,7 @@ func (c *PeerConfig) validate() error {
 	default:
 		return fmt.Errorf("ikev1: peer config %q: no authentication method", c.Name)
 	}
-	if x := c.XAuth; x != nil {
+	if x := c.XAuth; x != nil && x.User == "" {
 		if x.Users == nil && x.Backend == nil {
 			return fmt.Errorf("ikev1: peer config %q: XAuth needs Users or a Backend", c.Name)
 		}

@@ -370,3 +370,67 @@ func TestAuthorizeHooks(t *testing.T) {
 		}
 	})
 }
+
+// TestXAuthModeConfig: our initiator as a Cisco IPSec client against our
+// gateway: XAuth with the user's password, Mode Config pull, an IPsec SA
+// for the virtual address; a wrong password fails Dial with
+// ErrAuthFailed and leaves no lease.
+func TestXAuthModeConfig(t *testing.T) {
+	for _, good := range []bool{true, false} {
+		t.Run(map[bool]string{true: "good password", false: "wrong password"}[good], func(t *testing.T) {
+			users := ipsec.NewUsers(ipsec.User{Name: "bob", Password: ipsec.Secret("pw-1")})
+			pool, _ := ipsec.NewPool(netip.MustParsePrefix("10.77.0.0/24"))
+			lookup := func(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
+				if !q.XAuth {
+					return nil, errors.New("this gateway serves Cisco IPSec clients only")
+				}
+				return &ikev1.PeerConfig{Name: "cisco", Auth: ikev1.AuthPSK, PSK: ipsec.Secret("group-secret"),
+					XAuth: &ikev1.XAuthConfig{Users: users, Pools: []ipsec.AddressPool{pool}, DNS: []netip.Addr{netip.MustParseAddr("10.77.0.53")},
+						SplitInclude: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}}, nil
+			}
+			p := newPair(t, lookup, true)
+			pw := "pw-1"
+			if !good {
+				pw = "wrong"
+			}
+			sa, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("group-secret"),
+				XAuth: &ikev1.XAuthConfig{User: "bob", Password: ipsec.Secret(pw)}})
+			if !good {
+				if !errors.Is(err, ikev1.ErrAuthFailed) {
+					t.Fatalf("Dial with a wrong password: %v, want ErrAuthFailed", err)
+				}
+				if strings.Contains(err.Error(), "wrong") {
+					t.Errorf("the error shows the password: %v", err)
+				}
+				if l := pool.Leases(); len(l) != 0 {
+					t.Errorf("leases after a refused client: %v", l)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, p.gwEv.childUpCh, "gateway's ChildUp")
+			info := sa.Info()
+			if len(info.VirtualIPs) != 1 || !pool.Prefix().Contains(info.VirtualIPs[0]) || info.EAPIdentity != "bob" {
+				t.Fatalf("client info: %+v", info)
+			}
+			c := info.Children[0]
+			if len(c.LocalTS) != 1 || c.LocalTS[0] != info.VirtualIPs[0].String()+"/32" || len(c.RemoteTS) != 1 || c.RemoteTS[0] != "10.1.0.0/16" {
+				t.Errorf("client selectors %v === %v", c.LocalTS, c.RemoteTS)
+			}
+			gw := p.resp.SAs()
+			if len(gw) != 1 || gw[0].EAPIdentity != "bob" || len(gw[0].VirtualIPs) != 1 || gw[0].VirtualIPs[0] != info.VirtualIPs[0] {
+				t.Fatalf("gateway SAs: %+v", gw)
+			}
+			if err := p.clDP.Transmit(p.gwDP, 0, 100); err != nil {
+				t.Fatal(err)
+			}
+			sa.Close()
+			wait(t, p.gwEv.ikeDownCh, "gateway's IKEDown")
+			if l := pool.Leases(); len(l) != 0 {
+				t.Errorf("the lease outlives the session: %v", l)
+			}
+		})
+	}
+}

@@ -72,8 +72,8 @@ func (i *Initiator) Dial(ctx context.Context, remote netip.AddrPort, cfg *PeerCo
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	if c.XAuth != nil {
-		return nil, errors.New("ikev1: Dial: XAuth is not implemented for the initiator yet")
+	if c.XAuth != nil && c.XAuth.User == "" {
+		return nil, errors.New("ikev1: Dial: XAuth needs a User (and Password)")
 	}
 	if remote.Port() == 0 {
 		remote = netip.AddrPortFrom(remote.Addr(), transport.PortIKE)

@@ -18,6 +18,7 @@ import (
 	"github.com/goipsec/ipsec/ikev1"
 	"github.com/goipsec/ipsec/internal/strongswan"
 	"github.com/goipsec/ipsec/internal/testnet"
+	"github.com/goipsec/ipsec/proposal"
 	"github.com/goipsec/ipsec/transport"
 )
 
@@ -400,4 +401,70 @@ func TestInteropV1XAuth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInteropV1XAuthInitiator: our initiator as a Cisco IPSec client of
+// strongSwan's ikev1-xauth-psk gateway (Aggressive Mode with the group
+// name, XAuth, Mode Config pull): it gets an address of strongSwan's pool
+// and pings from it through the tunnel.
+func TestInteropV1XAuthInitiator(t *testing.T) {
+	strongswan.Require(t)
+	vars := map[string]string{"POOL4": testnet.Pool4.String(), "DNS4": testnet.DNS4.String()}
+	server := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		p, err := strongswan.Render("server", env.Case.Profile, env.Vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := strongswan.StartWith(t, env.Topo.Server, p, strongswan.Users(map[string]string{"carol": "xauth-pass-2"}), env.ServerFiles(), strongswan.Options{})
+		return &strongswan.V1Peer{Name: "strongSwan gateway", Charon: ch, Status: ch.ListSAs}
+	}
+	var sa *ikev1.SA
+	client := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		c := env.Topo.Client
+		tr, dp := listenWithTUN(t, c, []netip.Addr{env.Topo.ClientAddr4}, "gv1-tun1")
+		log := &testnet.Buffer{}
+		init, err := ikev1.NewInitiator(tr, ikev1.WithDataPlane(dp), ikev1.WithLogger(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			init.Close()
+			if t.Failed() {
+				t.Logf("our initiator's log:\n%s", log.String())
+			}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sa, err = init.Dial(ctx, netip.AddrPortFrom(testnet.ServerAddr4, 500), &ikev1.PeerConfig{Name: "cisco", Mode: ikev1.AggressiveMode,
+			Auth: ikev1.AuthPSK, PSK: ipsec.Secret(env.Vars["PSK"]), LocalID: ipsec.KeyID([]byte(env.Vars["GROUP_ID"])),
+			Proposals: mustIKE(t, "aes256-sha1-modp1024"),
+			XAuth:     &ikev1.XAuthConfig{User: "carol", Password: ipsec.Secret("xauth-pass-2")}})
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		return &strongswan.V1Peer{Name: "goipsec Cisco IPSec client", Status: func() string { return describe([]ipsec.IKESAInfo{sa.Info()}) }}
+	}
+	c := strongswan.V1Case{Profile: "ikev1-xauth-psk", NAT: testnet.NATRandomPort, Vars: vars, Check: func(*testing.T, *strongswan.V1Env) {}}
+	run := strongswan.RunV1(t, c, server, client)
+	info := sa.Info()
+	if len(info.VirtualIPs) != 1 || !testnet.Pool4.Contains(info.VirtualIPs[0]) {
+		t.Fatalf("virtual address %v, want one of %v", info.VirtualIPs, testnet.Pool4)
+	}
+	vip := info.VirtualIPs[0]
+	cl := run.Env.Topo.Client
+	cl.Run("ip", "addr", "add", vip.String()+"/32", "dev", "gv1-tun1")
+	cl.Run("ip", "route", "add", testnet.Inner4.String()+"/32", "dev", "gv1-tun1", "src", vip.String())
+	out, err := cl.Try("ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", vip.String(), testnet.Inner4.String())
+	if sent, recv := strongswan.ParsePing(out); err != nil || sent == 0 || recv != sent {
+		t.Fatalf("ping from the virtual address: %v\n%s\ngateway:\n%s", err, out, run.Server.Charon.ListSAs())
+	}
+}
+
+func mustIKE(t *testing.T, s string) proposal.List {
+	t.Helper()
+	l, err := proposal.Parse(s, proposal.ProtoIKE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -166,6 +166,12 @@ func authMethodXAuth(m proposal.IKEv1AuthMethod) (AuthMethod, bool, bool) {
 
 // ourAuthAttr is the Authentication Method attribute for our key.
 func (c *PeerConfig) authAttr() proposal.IKEv1AuthMethod {
+	if c.XAuth != nil {
+		if c.Auth == AuthPSK {
+			return proposal.V1AuthXAuthInitPSK
+		}
+		return proposal.V1AuthXAuthInitRSA
+	}
 	if c.Auth == AuthPSK {
 		return proposal.V1AuthPSK
 	}

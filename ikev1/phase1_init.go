@@ -185,7 +185,7 @@ func (sa *isakmpSA) mainInitiator(in *inMsg) error {
 		sa.accepted()
 		sa.answered(0)
 		sa.up(nil)
-		sa.initiateChildren()
+		sa.afterPhase1()
 		return nil
 	}
 	return errors.New("unexpected Main Mode message")
@@ -236,7 +236,7 @@ func (sa *isakmpSA) aggressiveInitiator(in *inMsg) error {
 		return err
 	}
 	sa.up(nil)
-	sa.initiateChildren()
+	sa.afterPhase1()
 	return nil
 }
 
@@ -251,4 +251,20 @@ func (sa *isakmpSA) initiatorShared(gxr, nr []byte) error {
 	}
 	sa.p1.gxr, sa.p1.gxy, sa.p1.nr = bytes.Clone(gxr), shared, bytes.Clone(nr)
 	return nil
+}
+
+// afterPhase1 goes on after our initiator's phase 1: with XAuth it waits
+// for the gateway's XAuth and pulls Mode Config first, otherwise it
+// starts the Quick Modes.
+func (sa *isakmpSA) afterPhase1() {
+	if sa.state != stateEstablished {
+		return
+	}
+	if sa.cfg.XAuth == nil {
+		sa.initiateChildren()
+		return
+	}
+	if err := sa.startXAuthClient(); err != nil {
+		sa.terminate(err, true)
+	}
 }

@@ -452,6 +452,18 @@ func (sa *isakmpSA) startQuick(cc ChildConfig, old *child) error {
 	}
 	q.spiIn = spi
 	q.localTS, q.remoteTS = cc.LocalTS, cc.RemoteTS
+	if sa.xa != nil && sa.xa.lease.IsValid() {
+		// Our virtual address, to what the gateway routes for us.
+		q.localTS = []esp.Selector{hostSel(sa.xa.lease)}
+		if len(q.remoteTS) == 0 && sa.xa.got != nil {
+			for _, p := range sa.xa.got.SplitInclude {
+				q.remoteTS = append(q.remoteTS, esp.PrefixSelector(p))
+			}
+		}
+		if len(q.remoteTS) == 0 {
+			q.remoteTS = []esp.Selector{esp.AnySelector(true)}
+		}
+	}
 	if len(q.localTS) == 0 {
 		q.localTS = []esp.Selector{hostSel(sa.local.Addr())}
 	}

@@ -36,6 +36,12 @@ type XAuthConfig struct {
 	SplitDNS      []string
 	SplitInclude  []netip.Prefix
 	Banner        string
+	// User and Password are our credentials when our initiator connects
+	// to a Cisco IPSec gateway; it then pulls its virtual address with
+	// Mode Config and sets up its IPsec SA for it (to the Children's
+	// RemoteTS, the gateway's split-include networks, or everything).
+	User     string
+	Password ipsec.Secret
 }
 
 // xauthAuthMethods are the phase 1 methods of XAuth (RFC-less: the XAuth
@@ -47,11 +53,14 @@ func xauthMethod(m AuthMethod) wire.AuthMethod {
 	return wire.AuthXAUTHInitRSA
 }
 
-// xauthState is an ISAKMP SA's XAuth and Mode Config (gateway side).
+// xauthState is an ISAKMP SA's XAuth and Mode Config, gateway or client.
 type xauthState struct {
 	server  *xauth.Server
-	mid     uint32 // our REQUEST or SET in flight
-	done    bool   // the user is authenticated (or the SA inherited it)
+	client  *xauth.Client
+	cfgReq  *xauth.Message // our Mode Config REQUEST (client)
+	got     *xauth.Lease   // what the gateway gave us (client)
+	mid     uint32         // our REQUEST or SET in flight
+	done    bool           // the user is authenticated (or the SA inherited it)
 	user    *ipsec.User
 	name    string
 	lease   netip.Addr
@@ -140,8 +149,11 @@ func (sa *isakmpSA) transactionProcess(in *inMsg) error {
 	}
 	sa.accepted()
 	x := sa.xa
-	if x == nil || sa.initiator {
+	if x == nil {
 		return errors.New("ikev1: Transaction exchange without XAuth configured")
+	}
+	if sa.initiator {
+		return sa.transactionClient(in)
 	}
 	body := payloadBody(in.body, in.Next, wire.PayloadAttributes)
 	m, err := xauth.Parse(body)
@@ -191,6 +203,71 @@ func (sa *isakmpSA) transactionProcess(in *inMsg) error {
 			return nil
 		}
 		return sa.modeConfigReply(in.MessageID, m)
+	}
+	return fmt.Errorf("ikev1: unexpected %s in a Transaction exchange", m.Type)
+}
+
+// startXAuthClient prepares our initiator for the gateway's XAuth.
+func (sa *isakmpSA) startXAuthClient() error {
+	c, err := xauth.NewClient(xauth.ClientConfig{Name: sa.cfg.XAuth.User, Password: sa.cfg.XAuth.Password})
+	if err != nil {
+		return err
+	}
+	sa.xa = &xauthState{client: c, started: sa.e.cfg.now()}
+	return nil
+}
+
+// transactionClient handles the gateway's XAuth REQUEST and SET and its
+// Mode Config REPLY on our initiator.
+func (sa *isakmpSA) transactionClient(in *inMsg) error {
+	x := sa.xa
+	m, err := xauth.Parse(payloadBody(in.body, in.Next, wire.PayloadAttributes))
+	if err != nil {
+		return fmt.Errorf("ikev1: Transaction: %w", err)
+	}
+	switch m.Type {
+	case xauth.CfgRequest, xauth.CfgSet:
+		if x.client == nil {
+			return errors.New("ikev1: XAuth message after XAuth ended")
+		}
+		out, res, err := x.client.Process(m)
+		if out != nil {
+			sa.sendTransaction(out, in.MessageID, false)
+		}
+		if err != nil && res.Status != xauth.StatusFailure {
+			sa.log.Debug("XAuth message not taken", "err", err)
+			return nil
+		}
+		switch res.Status {
+		case xauth.StatusSuccess:
+			x.client, x.done, x.name = nil, true, res.Name
+			sa.eapName = res.Name
+			sa.log.Info("XAuth succeeded", "user", res.Name)
+			id := uint16(in.MessageID) | 1
+			x.cfgReq = xauth.NewRequest(id, xauth.AppleRequest...)
+			sa.sendTransaction(x.cfgReq, 0, true)
+		case xauth.StatusFailure:
+			e := fmt.Errorf("%w: the gateway refused our XAuth credentials: %v", ErrAuthFailed, res.Err)
+			sa.log.Warn("XAuth failed", "err", res.Err)
+			sa.terminate(e, false)
+		}
+		return nil
+	case xauth.CfgReply:
+		if x.cfgReq == nil || in.MessageID != x.mid {
+			return errors.New("ikev1: Mode Config REPLY to nothing we asked")
+		}
+		sa.answered(in.MessageID)
+		lease, err := xauth.ParseLease(m)
+		if err != nil || !lease.IP4.IsValid() {
+			e := fmt.Errorf("ikev1: Mode Config: no virtual address from the gateway: %v", err)
+			sa.log.Warn("Mode Config failed", "err", e)
+			sa.terminate(e, true)
+			return nil
+		}
+		x.got, x.lease, x.cfgReq = lease, lease.IP4, nil
+		sa.log.Info("Mode Config: virtual address received", "vip", lease.IP4, "dns", lease.DNS)
+		sa.initiateChildren()
+		return nil
 	}
 	return fmt.Errorf("ikev1: unexpected %s in a Transaction exchange", m.Type)
 }
