@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -145,5 +146,67 @@ func TestExchangeMemoryBounded(t *testing.T) {
 		if n := ikev1.ExchangesKept(sa); n > 40 {
 			t.Errorf("the SA keeps %d exchanges after an hour of DPD", n)
 		}
+	})
+}
+
+// countingUsers counts the gateway's credential checks.
+type countingUsers struct {
+	ipsec.UserStore
+	n atomic.Int32
+}
+
+func (c *countingUsers) LookupUser(ctx context.Context, name string) (*ipsec.User, error) {
+	c.n.Add(1)
+	return c.UserStore.LookupUser(ctx, name)
+}
+
+// TestXAuthRenewalWithoutSecondXAuth: a Cisco IPSec client renewing phase
+// 1 (our initiator re-authenticates every ~60 s here, as iOS does at 80-90
+// % of its lifetime) keeps its virtual address and its traffic, and the
+// gateway checks the password once: the new ISAKMP SA inherits the
+// session and gets a bare XAUTH_STATUS OK.
+func TestXAuthRenewalWithoutSecondXAuth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := &countingUsers{UserStore: ipsec.NewUsers(ipsec.User{Name: "bob", Password: ipsec.Secret("pw-1")})}
+		pool, _ := ipsec.NewPool(netip.MustParsePrefix("10.77.0.0/24"))
+		lookup := func(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
+			return &ikev1.PeerConfig{Name: "cisco", Auth: ikev1.AuthPSK, PSK: ipsec.Secret("g"),
+				XAuth: &ikev1.XAuthConfig{Users: users, Pools: []ipsec.AddressPool{pool}}}, nil
+		}
+		p := newPair(t, lookup, true)
+		sa, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("g"), Lifetime: 80 * time.Second, RekeyMargin: 20 * time.Second,
+			DPDDelay: -1, XAuth: &ikev1.XAuthConfig{User: "bob", Password: ipsec.Secret("pw-1")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vip := sa.Info().VirtualIPs[0]
+		for i := 0; i < 300; i++ {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if err := p.clDP.Transmit(p.gwDP, 0, 100); err != nil {
+				t.Fatalf("second %d: %v", i, err)
+			}
+			if err := p.gwDP.Transmit(p.clDP, 0, 100); err != nil {
+				t.Fatalf("second %d, back: %v", i, err)
+			}
+		}
+		p.clEv.mu.Lock()
+		ups := len(p.clEv.up)
+		p.clEv.mu.Unlock()
+		if ups < 4 {
+			t.Errorf("%d phase 1 SAs in 5 minutes, want at least 4", ups)
+		}
+		if n := users.n.Load(); n != 1 {
+			t.Errorf("the gateway checked the password %d times, want once", n)
+		}
+		info := sa.Info()
+		if len(info.VirtualIPs) != 1 || info.VirtualIPs[0] != vip {
+			t.Errorf("virtual address after renewals: %v, was %v", info.VirtualIPs, vip)
+		}
+		if l := pool.Leases(); len(l) != 1 {
+			t.Errorf("leases: %v, want the one address", l)
+		}
+		sa.Close()
+		synctest.Wait()
 	})
 }

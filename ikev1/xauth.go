@@ -55,17 +55,19 @@ func xauthMethod(m AuthMethod) wire.AuthMethod {
 
 // xauthState is an ISAKMP SA's XAuth and Mode Config, gateway or client.
 type xauthState struct {
-	server  *xauth.Server
-	client  *xauth.Client
-	cfgReq  *xauth.Message // our Mode Config REQUEST (client)
-	got     *xauth.Lease   // what the gateway gave us (client)
-	mid     uint32         // our REQUEST or SET in flight
-	done    bool           // the user is authenticated (or the SA inherited it)
-	user    *ipsec.User
-	name    string
-	lease   netip.Addr
-	pool    ipsec.AddressPool
-	started time.Time
+	server     *xauth.Server
+	client     *xauth.Client
+	cfgReq     *xauth.Message // our Mode Config REQUEST (client)
+	got        *xauth.Lease   // what the gateway gave us (client)
+	mid        uint32         // our REQUEST or SET in flight
+	done       bool           // the user is authenticated (or the SA inherited it)
+	statusOnly bool
+	rec        *xauthRecord // the session this SA holds (under e.mu)           // the SA inherited the session and sent a bare STATUS OK
+	user       *ipsec.User
+	name       string
+	lease      netip.Addr
+	pool       ipsec.AddressPool
+	started    time.Time
 }
 
 // xauthTimeout bounds XAuth and Mode Config after phase 1: a client that
@@ -79,8 +81,18 @@ func (sa *isakmpSA) startXAuth() {
 	x := &xauthState{started: sa.e.cfg.now()}
 	sa.xa = x
 	if rec := sa.e.inheritXAuth(sa); rec != nil {
+		x.rec = rec
 		x.done, x.user, x.name, x.lease, x.pool = true, rec.user, rec.name, rec.lease, rec.pool
+		sa.eapName = rec.name
 		sa.log.Info("XAuth skipped: the client renewed phase 1 of an authenticated session", "user", x.name)
+		// A bare XAUTH_STATUS OK, as strongSwan's xauth-noauth sends:
+		// clients waiting for XAuth go on to Mode Config, and iOS, which
+		// cannot answer a second XAuth, only acknowledges it.
+		x.statusOnly = true
+		var id [2]byte
+		sa.e.cfg.rand.Read(id[:])
+		sa.sendTransaction(&xauth.Message{Type: xauth.CfgSet, Identifier: uint16(id[0])<<8 | uint16(id[1]),
+			Attrs: []xauth.Attribute{xauth.Short(xauth.XAuthStatus, xauth.StatusOK)}}, 0, true)
 		return
 	}
 	srv, err := xauth.NewServer(xauth.ServerConfig{Users: sa.cfg.XAuth.Users, Backend: sa.cfg.XAuth.Backend, Rand: sa.e.cfg.rand})
@@ -162,6 +174,11 @@ func (sa *isakmpSA) transactionProcess(in *inMsg) error {
 	}
 	switch m.Type {
 	case xauth.CfgReply, xauth.CfgAck:
+		if x.statusOnly && m.Type == xauth.CfgAck && in.MessageID == x.mid {
+			sa.answered(in.MessageID)
+			x.statusOnly = false
+			return nil
+		}
 		if x.server == nil || in.MessageID != x.mid {
 			return errors.New("ikev1: Transaction answer to nothing we asked")
 		}
@@ -187,7 +204,6 @@ func (sa *isakmpSA) transactionProcess(in *inMsg) error {
 			x.server, x.done, x.user, x.name = nil, true, res.User, res.Name
 			sa.eapName = res.Name
 			sa.log.Info("XAuth succeeded", "user", res.Name)
-			sa.e.recordXAuth(sa)
 		case xauth.StatusFailure:
 			if out == nil {
 				e := fmt.Errorf("%w: XAuth: %w", ErrAuthFailed, res.Err)
@@ -289,6 +305,9 @@ func (sa *isakmpSA) modeConfigReply(mid uint32, m *xauth.Message) error {
 	if err != nil {
 		return fmt.Errorf("ikev1: Mode Config: %w", err)
 	}
+	if x.rec == nil {
+		sa.e.recordXAuth(sa)
+	}
 	sa.sendTransaction(reply, mid, false)
 	sa.log.Info("Mode Config: virtual address assigned", "user", x.name, "vip", x.lease)
 	return nil
@@ -376,7 +395,7 @@ func xauthKey(sa *isakmpSA) string {
 	return sa.cfg.Name + "|" + sa.remoteID.String() + "|" + sa.remote.Addr().String()
 }
 
-// recordXAuth notes an SA's authenticated session.
+// recordXAuth notes an SA's authenticated session once it has its lease.
 func (e *engine) recordXAuth(sa *isakmpSA) {
 	x := sa.xa
 	e.mu.Lock()
@@ -384,7 +403,9 @@ func (e *engine) recordXAuth(sa *isakmpSA) {
 	if e.xauthed == nil {
 		e.xauthed = map[string]*xauthRecord{}
 	}
-	e.xauthed[xauthKey(sa)] = &xauthRecord{owner: sa, user: x.user, name: x.name, lease: x.lease, pool: x.pool}
+	rec := &xauthRecord{owner: sa, user: x.user, name: x.name, lease: x.lease, pool: x.pool}
+	x.rec = rec
+	e.xauthed[xauthKey(sa)] = rec
 }
 
 // inheritXAuth hands the session of the peer's live XAuth'd SA to sa.
@@ -400,20 +421,22 @@ func (e *engine) inheritXAuth(sa *isakmpSA) *xauthRecord {
 }
 
 // releaseXAuth gives back the lease of an SA that ends, unless another SA
-// inherited the session.
+// inherited its session.
 func (e *engine) releaseXAuth(sa *isakmpSA) {
-	if sa.xa == nil || sa.cfg == nil {
+	x := sa.xa
+	if x == nil || sa.cfg == nil || sa.initiator {
 		return
 	}
 	e.mu.Lock()
-	k := xauthKey(sa)
-	rec := e.xauthed[k]
+	rec := x.rec
 	mine := rec == nil || rec.owner == sa
 	if rec != nil && rec.owner == sa {
-		delete(e.xauthed, k)
+		if k := xauthKey(sa); e.xauthed[k] == rec {
+			delete(e.xauthed, k)
+		}
 	}
 	e.mu.Unlock()
-	if mine && sa.xa.pool != nil && sa.xa.lease.IsValid() {
-		sa.xa.pool.Release(sa.xa.lease)
+	if mine && x.pool != nil && x.lease.IsValid() {
+		x.pool.Release(x.lease)
 	}
 }
