@@ -180,14 +180,15 @@ func (e *engine) start(sa *isakmpSA) {
 	}()
 }
 
-// established takes an SA off the half-open count.
+// established takes an SA off the half-open count. Its entry in
+// e.opening stays until the SA goes (remove): a replayed first message
+// then reaches this SA, which drops it, instead of opening a new one.
 func (e *engine) established(sa *isakmpSA) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if sa.halfOpen {
 		sa.halfOpen = false
 		e.halfOpen--
-		delete(e.opening, openKey{sa.openRemote, sa.ckyI})
 	}
 }
 

@@ -81,6 +81,7 @@ type outMsg struct {
 	sent    int  // retransmissions so far
 	next    time.Time
 	created time.Time
+	answers [32]byte // SHA-256 of the peer's message it answers; zero if none
 }
 
 // isakmpSA is one ISAKMP (phase 1) SA with its IPsec SAs. One goroutine
@@ -121,6 +122,7 @@ type isakmpSA struct {
 	children []*child
 	out      map[uint32]*outMsg
 	lastIn   map[uint32][32]byte
+	inSum    [32]byte // SHA-256 of the message being handled
 	frags    *wire.Reassembler
 	fragID   uint16
 	mode     wire.ExchangeType // the phase 1 exchange, kept after it
@@ -347,7 +349,11 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 	mid := msg.MessageID
 	sum := sha256.Sum256(p.Data)
 	if last, ok := sa.lastIn[mid]; ok && last == sum {
-		if o := sa.out[mid]; o != nil && !o.retry {
+		// Only an answer to that very message is resent: our message
+		// sent before it (Main Mode message 5, Quick Mode message 2)
+		// would make the peer resend its answer in turn, and the two
+		// would bounce a replayed message between them forever.
+		if o := sa.out[mid]; o != nil && !o.retry && o.answers == sum {
 			sa.log.Debug("peer retransmitted, resending our answer", "mid", mid)
 			sa.write(o)
 		}
@@ -378,6 +384,8 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		body = plain
 	}
 	in := &inMsg{Message: msg, body: body, pkt: p}
+	sa.inSum = sum
+	defer func() { sa.inSum = [32]byte{} }()
 	sa.log.Debug("received "+msg.Summary(), "exchange", msg.Exchange, "mid", mid)
 	switch msg.Exchange {
 	case wire.IdentityProtection, wire.Aggressive:
@@ -451,7 +459,7 @@ func (sa *isakmpSA) sendRaw(m *wire.Message, b []byte, retry bool) error {
 			return err
 		}
 	}
-	o := &outMsg{data: frags, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0])}
+	o := &outMsg{data: frags, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0]), answers: sa.inSum}
 	sa.out[m.MessageID] = o
 	sa.log.Debug("sending "+m.Summary(), "exchange", m.Exchange, "mid", m.MessageID)
 	return sa.write(o)
