@@ -527,7 +527,7 @@ func garbled(m []byte) [][]byte {
 	fixLen := func(b []byte) []byte { binary.BigEndian.PutUint32(b[24:], uint32(len(b))); return b }
 	mut(func(b []byte) []byte { return fixLen(b[:28+16]) }) // cut to its first block (a cut padding block would be no garbage)
 	mut(func(b []byte) []byte { return fixLen(b[:len(b)-5]) })
-	mut(func(b []byte) []byte { return b[:len(b)-7] }) // length field lies
+	mut(func(b []byte) []byte { return b[:len(b)-7] })            // length field lies
 	mut(func(b []byte) []byte { b[len(b)-17] ^= 0x55; return b }) // the last block may be all padding: flip the one before
 	mut(func(b []byte) []byte { b[28] ^= 0x80; return b })
 	mut(func(b []byte) []byte { return fixLen(b[:28]) })
