@@ -58,3 +58,12 @@ func (r *Responder) CountsForTest() (sas, halfOpen, quick int) {
 	}
 	return sas, halfOpen, quick
 }
+
+// RememberedForTest sums, over the responder's SAs, the exchanges whose
+// last received message (lastIn) and last sent message (out) are kept.
+func (r *Responder) RememberedForTest() (lastIn, out int) {
+	for _, sa := range r.e.list() {
+		sa.do(func() { lastIn += len(sa.lastIn); out += len(sa.out) })
+	}
+	return lastIn, out
+}

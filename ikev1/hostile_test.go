@@ -711,3 +711,46 @@ var errorsIs = errors.Is
 var _ = fmt.Sprint
 var _ = io.EOF
 var _ = sha256.New
+
+// TestHostileExchangeStateBounded: a peer that sends many authentic
+// Informational exchanges (R-U-THERE, each under a new message ID, as
+// DPD does every 30 s for the life of an SA) does not make the SA's
+// memory of past exchanges grow without bound.
+func TestHostileExchangeStateBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHostilePair(t, fastLookup)
+		tp := newTap(p.net)
+		sa, err := dialFrom(p.init, clientAddr, fastClient("client.example", 5, ikev1.MainMode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		ckyI, ckyR := sa.CookiesForTest()
+		cookies := append(ckyI[:], ckyR[:]...)
+		before := len(tp.sent(gwAddr))
+		const n = 500
+		for i := range n {
+			m := &wire.Message{Payloads: []wire.Payload{&wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtoISAKMP, SPI: cookies,
+				NotifyType: wire.R_U_THERE, Data: binary.BigEndian.AppendUint32(nil, uint32(i+1))}}}
+			b, err := m.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := append([]byte{b[16]}, b[28:]...)
+			mid := uint32(0x10000 + i)
+			enc, ok := sa.SealForTest(hashedMessage(ckyI, ckyR, wire.Informational, mid, sa.HashForTest(midBytes(mid), body[1:]), body))
+			if !ok {
+				t.Fatal("SealForTest failed")
+			}
+			p.cl.Send(ike.Packet{Data: enc, Local: netip.AddrPortFrom(clientAddr, 500), Remote: netip.AddrPortFrom(gwAddr, 500)})
+			synctest.Wait()
+		}
+		if acks := len(tp.sent(gwAddr)) - before; acks != n {
+			t.Fatalf("responder answered %d of %d R-U-THEREs", acks, n)
+		}
+		if lastIn, out := p.resp.RememberedForTest(); lastIn > 64 || out > 64 {
+			t.Errorf("after %d Informational exchanges the responder remembers %d received and %d sent messages", n, lastIn, out)
+		}
+		checkTraffic(t, p)
+	})
+}

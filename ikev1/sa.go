@@ -123,6 +123,7 @@ type isakmpSA struct {
 	out      map[uint32]*outMsg
 	lastIn   map[uint32][32]byte
 	inSum    [32]byte // SHA-256 of the message being handled
+	inOrder  []uint32 // the message IDs of lastIn, oldest first
 	frags    *wire.Reassembler
 	fragID   uint16
 	mode     wire.ExchangeType // the phase 1 exchange, kept after it
@@ -405,8 +406,32 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		sa.log.Debug("message rejected", "exchange", msg.Exchange, "mid", mid, "err", err)
 		return
 	}
-	sa.lastIn[mid] = sum
+	sa.remember(mid, sum)
 	sa.dpd.heard(sa.e.cfg.now())
+}
+
+// maxRemembered bounds the exchanges whose last messages (the peer's in
+// lastIn, ours in out) an SA keeps to spot and answer retransmissions.
+// Every DPD probe and rekey is a new exchange: without a bound, a
+// long-lived SA's memory would grow for as long as it lives.
+const maxRemembered = 32
+
+// remember records the peer's last message of exchange mid and forgets
+// the oldest exchanges beyond maxRemembered (with our message of them,
+// unless it still waits for an answer).
+func (sa *isakmpSA) remember(mid uint32, sum [32]byte) {
+	if _, ok := sa.lastIn[mid]; !ok {
+		sa.inOrder = append(sa.inOrder, mid)
+	}
+	sa.lastIn[mid] = sum
+	for len(sa.inOrder) > maxRemembered {
+		old := sa.inOrder[0]
+		sa.inOrder = sa.inOrder[1:]
+		delete(sa.lastIn, old)
+		if o := sa.out[old]; o != nil && !o.retry {
+			delete(sa.out, old)
+		}
+	}
 }
 
 // authFailedUndecryptable ends a phase 1 whose first encrypted message
