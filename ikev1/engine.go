@@ -261,12 +261,13 @@ var ErrClosed = errors.New("ikev1: engine closed")
 // INITIAL-CONTACT (RFC 2407 section 4.6.3.3): it restarted and lost them.
 func (e *engine) initialContact(sa *isakmpSA) {
 	for _, o := range e.list() {
-		if o == sa || o.remoteID.IsZero() {
+		if o == sa {
 			continue
 		}
 		id, remote := sa.remoteID, sa.remote.Addr()
+		// o's identity is read on o's goroutine: o may be in phase 1.
 		go o.do(func() {
-			if o.state == stateEstablished && o.remoteID.Equal(id) && o.remote.Addr() == remote {
+			if o.state == stateEstablished && !o.remoteID.IsZero() && o.remoteID.Equal(id) && o.remote.Addr() == remote {
 				o.log.Info("peer sent INITIAL-CONTACT: deleting its older ISAKMP SA")
 				o.terminate(nil, false)
 			}

@@ -754,3 +754,98 @@ func TestHostileExchangeStateBounded(t *testing.T) {
 		checkTraffic(t, p)
 	})
 }
+
+// TestHostileTruncatedPhase1 sends truncated copies of the client's Main
+// Mode message 5 (the first encrypted one) before the real one: a body
+// that is no whole number of cipher blocks is no sign of a wrong PSK, so
+// it is dropped and the handshake completes with the real message.
+func TestHostileTruncatedPhase1(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHostilePair(t, fastLookup)
+		tp := newTap(p.net)
+		var held []wirePkt
+		tp.mu.Lock()
+		tp.alter = func(pk *ike.Packet) bool {
+			h, err := wire.ParseHeader(pk.Data)
+			if err == nil && pk.Remote.Addr() == clientAddr && h.Exchange == wire.IdentityProtection && h.Flags&wire.FlagEncryption != 0 && len(held) == 0 {
+				held = append(held, wirePkt{data: bytes.Clone(pk.Data), from: pk.Remote, to: pk.Local})
+				return false
+			}
+			return true
+		}
+		tp.mu.Unlock()
+		done := make(chan error, 1)
+		go func() {
+			_, err := dialFrom(p.init, clientAddr, fastClient("client.example", 5, ikev1.MainMode))
+			done <- err
+		}()
+		synctest.Wait()
+		tp.mu.Lock()
+		tp.alter = nil
+		tp.mu.Unlock()
+		if len(held) != 1 {
+			t.Fatalf("held %d Main Mode messages 5", len(held))
+		}
+		m := held[0]
+		for _, cut := range []int{1, 5, 15} {
+			b := bytes.Clone(m.data[:len(m.data)-cut])
+			binary.BigEndian.PutUint32(b[24:], uint32(len(b)))
+			p.cl.Send(ike.Packet{Data: b, Local: m.from, Remote: m.to})
+			synctest.Wait()
+		}
+		b := bytes.Clone(m.data[:28])
+		binary.BigEndian.PutUint32(b[24:], 28)
+		p.cl.Send(ike.Packet{Data: b, Local: m.from, Remote: m.to})
+		synctest.Wait()
+		p.cl.Send(ike.Packet{Data: m.data, Local: m.from, Remote: m.to})
+		if err := <-done; err != nil {
+			t.Fatalf("handshake after truncated copies of message 5: %v", err)
+		}
+		p.gwEv.mu.Lock()
+		defer p.gwEv.mu.Unlock()
+		for _, a := range p.gwEv.alerts {
+			if a.Kind == ikev1.AlertAuthFailed {
+				t.Errorf("truncated message raised %v", a.Err)
+			}
+		}
+	})
+}
+
+// TestHostileConcurrentInitialContact runs many clients with their own
+// identities at once, each sending INITIAL-CONTACT while the others are
+// in the middle of phase 1: none loses its SA (and, under -race, the
+// check of the other SAs' identities does not race with their
+// handshakes).
+func TestHostileConcurrentInitialContact(t *testing.T) {
+	const n = 12
+	p := newHostilePair(t, fastLookup)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		addr := netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)})
+		in, err := ikev1.NewInitiator(p.net.Endpoint(addr), ikev1.WithLogger(quietLogger()), ikev1.WithDataPlane(iketest.NewDataPlane()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := dialFrom(in, addr, fastClient(fmt.Sprintf("c%d.example", i), byte(10+i), ikev1.MainMode))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, down, _, _ := p.gwEv.counts(); down != 0 {
+		t.Errorf("%d SAs went", down)
+	}
+	if got := len(p.resp.SAs()); got != n {
+		t.Errorf("responder holds %d SAs, want %d", got, n)
+	}
+}

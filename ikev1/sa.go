@@ -374,9 +374,11 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		}
 		if err != nil {
 			sa.log.Debug("dropping message that does not decrypt", "exchange", msg.Exchange, "mid", mid, "err", err)
-			if sa.state == stateConnecting && mid == 0 {
+			if ct := len(msg.Encrypted); sa.state == stateConnecting && mid == 0 && ct > 0 && ct%sa.keys.crypto.BlockSize() == 0 {
 				// The first encrypted message of phase 1 is garbage
-				// with the keys we derived: the PSKs differ.
+				// with the keys we derived: the PSKs differ. (A body
+				// that is no whole number of blocks was cut on the
+				// way or forged: dropped, the peer retransmits.)
 				sa.authFailedUndecryptable(err)
 			}
 			return
