@@ -3,11 +3,8 @@ package ikev1_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -245,14 +242,13 @@ func TestHostileReplay(t *testing.T) {
 						}
 					}
 				}
-				for round := range 2 { // replayed twice: the cached answer must not change
+				for range 2 { // replayed twice: the cached answer must not change
 					for _, m := range fromClient {
 						replay(p.gw, m, gwSent, gwAddr)
 					}
 					for _, m := range fromGW {
 						replay(p.cl, m, clSent, clientAddr)
 					}
-					_ = round
 				}
 				synctest.Wait()
 				if up, down, childUp, childDown := p.gwEv.counts(); up != 1 || down != 0 || childUp != 1 || childDown != 0 {
@@ -400,8 +396,8 @@ func TestHostileFlood(t *testing.T) {
 		for _, r := range peers {
 			answered += len(r.replies())
 		}
-		if answered == 0 || answered > limit*(1+len(ikev1Retransmits)) {
-			t.Errorf("%d answers to %d first messages (limit %d)", answered, flood, limit)
+		if answered != limit {
+			t.Errorf("%d answers to %d first messages, want one to each of the %d within the half-open limit", answered, flood, limit)
 		}
 		if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
 			t.Errorf("heap grew by %d bytes during the flood", grew)
@@ -420,10 +416,6 @@ func TestHostileFlood(t *testing.T) {
 		checkTraffic(t, p)
 	})
 }
-
-// ikev1Retransmits are the responder's default retransmissions (4 s
-// growing by 1.8, five of them): within 31 s it sends at most three.
-var ikev1Retransmits = []time.Duration{4 * time.Second, 7200 * time.Millisecond, 13 * time.Second}
 
 // TestHostileGarbledEncrypted garbles and truncates the initiator's
 // encrypted messages on the wire (Quick Mode message 3, an
@@ -704,13 +696,6 @@ func TestHostileInitialContact(t *testing.T) {
 		}
 	})
 }
-
-// errorsIs is errors.Is, named for the fuzz targets' checks.
-var errorsIs = errors.Is
-
-var _ = fmt.Sprint
-var _ = io.EOF
-var _ = sha256.New
 
 // TestHostileExchangeStateBounded: a peer that sends many authentic
 // Informational exchanges (R-U-THERE, each under a new message ID, as
