@@ -834,3 +834,56 @@ func TestHostileConcurrentInitialContact(t *testing.T) {
 		t.Errorf("responder holds %d SAs, want %d", got, n)
 	}
 }
+
+// TestHostileReplayLateQuickMode replays the client's Quick Mode message
+// 1 after 20 further exchanges (DPD probes, more than wire.MaxExchangeIVs):
+// the responder keeps the finished exchange's IV (Informationals do not
+// push it out), so the replay does not decrypt to a valid HASH(1) and is
+// dropped, not answered as a new Quick Mode. (After 16 further Quick
+// Modes it would decrypt again: IKEv1 gives no replay protection beyond
+// what an SA remembers.)
+func TestHostileReplayLateQuickMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHostilePair(t, fastLookup)
+		tp := newTap(p.net)
+		sa, err := dialFrom(p.init, clientAddr, fastClient("client.example", 5, ikev1.MainMode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		var qm1 *wirePkt
+		for _, m := range tp.sent(clientAddr) {
+			if exchangeOf(m.data) == wire.QuickMode {
+				qm1 = &m
+				break
+			}
+		}
+		if qm1 == nil {
+			t.Fatal("no Quick Mode captured")
+		}
+		ckyI, ckyR := sa.CookiesForTest()
+		cookies := append(ckyI[:], ckyR[:]...)
+		for i := range 20 {
+			m := &wire.Message{Payloads: []wire.Payload{&wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtoISAKMP, SPI: cookies,
+				NotifyType: wire.R_U_THERE, Data: binary.BigEndian.AppendUint32(nil, uint32(i+1))}}}
+			b, _ := m.Append(nil)
+			body := append([]byte{b[16]}, b[28:]...)
+			mid := uint32(0x20000 + i)
+			enc, ok := sa.SealForTest(hashedMessage(ckyI, ckyR, wire.Informational, mid, sa.HashForTest(midBytes(mid), body[1:]), body))
+			if !ok {
+				t.Fatal("SealForTest failed")
+			}
+			p.cl.Send(ike.Packet{Data: enc, Local: netip.AddrPortFrom(clientAddr, 500), Remote: netip.AddrPortFrom(gwAddr, 500)})
+			synctest.Wait()
+		}
+		before := len(tp.sent(gwAddr))
+		p.cl.Send(ike.Packet{Data: qm1.data, Local: qm1.from, Remote: qm1.to})
+		synctest.Wait()
+		if n := len(tp.sent(gwAddr)) - before; n != 0 {
+			t.Errorf("responder sent %d messages to a replayed Quick Mode message 1", n)
+		}
+		if _, _, quick := p.resp.CountsForTest(); quick != 0 {
+			t.Errorf("a replayed Quick Mode message 1 started %d Quick Modes", quick)
+		}
+	})
+}
