@@ -122,8 +122,6 @@ type isakmpSA struct {
 	children []*child
 	out      map[uint32]*outMsg
 	lastIn   map[uint32][32]byte
-	inSum    [32]byte // SHA-256 of the message being handled
-	inOrder  []uint32 // the message IDs of lastIn, oldest first
 	frags    *wire.Reassembler
 	fragID   uint16
 	mode     wire.ExchangeType // the phase 1 exchange, kept after it
@@ -387,8 +385,7 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		body = plain
 	}
 	in := &inMsg{Message: msg, body: body, pkt: p}
-	sa.inSum = sum
-	defer func() { sa.inSum = [32]byte{} }()
+	prev := sa.out[mid] // a message we send now answers this one
 	sa.log.Debug("received "+msg.Summary(), "exchange", msg.Exchange, "mid", mid)
 	switch msg.Exchange {
 	case wire.IdentityProtection, wire.Aggressive:
@@ -404,36 +401,15 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		sa.log.Debug("ignoring unsupported exchange", "exchange", msg.Exchange, "mid", mid)
 		return
 	}
+	if o := sa.out[mid]; o != nil && o != prev {
+		o.answers = sum
+	}
 	if err != nil {
 		sa.log.Debug("message rejected", "exchange", msg.Exchange, "mid", mid, "err", err)
 		return
 	}
-	sa.remember(mid, sum)
-	sa.dpd.heard(sa.e.cfg.now())
-}
-
-// maxRemembered bounds the exchanges whose last messages (the peer's in
-// lastIn, ours in out) an SA keeps to spot and answer retransmissions.
-// Every DPD probe and rekey is a new exchange: without a bound, a
-// long-lived SA's memory would grow for as long as it lives.
-const maxRemembered = 32
-
-// remember records the peer's last message of exchange mid and forgets
-// the oldest exchanges beyond maxRemembered (with our message of them,
-// unless it still waits for an answer).
-func (sa *isakmpSA) remember(mid uint32, sum [32]byte) {
-	if _, ok := sa.lastIn[mid]; !ok {
-		sa.inOrder = append(sa.inOrder, mid)
-	}
 	sa.lastIn[mid] = sum
-	for len(sa.inOrder) > maxRemembered {
-		old := sa.inOrder[0]
-		sa.inOrder = sa.inOrder[1:]
-		delete(sa.lastIn, old)
-		if o := sa.out[old]; o != nil && !o.retry {
-			delete(sa.out, old)
-		}
-	}
+	sa.dpd.heard(sa.e.cfg.now())
 }
 
 // authFailedUndecryptable ends a phase 1 whose first encrypted message
@@ -486,7 +462,7 @@ func (sa *isakmpSA) sendRaw(m *wire.Message, b []byte, retry bool) error {
 			return err
 		}
 	}
-	o := &outMsg{data: frags, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0]), answers: sa.inSum}
+	o := &outMsg{data: frags, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0])}
 	sa.out[m.MessageID] = o
 	sa.log.Debug("sending "+m.Summary(), "exchange", m.Exchange, "mid", m.MessageID)
 	return sa.write(o)
