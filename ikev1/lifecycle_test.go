@@ -127,3 +127,23 @@ func TestDPD(t *testing.T) {
 
 var _ = context.Background
 var _ = netip.Addr{}
+
+// TestExchangeMemoryBounded: a long-lived SA with DPD every few seconds
+// keeps a bounded number of exchanges' messages.
+func TestExchangeMemoryBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, pskLookup("k", false), false)
+		sa, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("k"), DPDDelay: 2 * time.Second, Lifetime: 10 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour) // about 1800 DPD exchanges each way
+		synctest.Wait()
+		if sa.Err() != nil {
+			t.Fatalf("SA ended: %v", sa.Err())
+		}
+		if n := ikev1.ExchangesKept(sa); n > 40 {
+			t.Errorf("the SA keeps %d exchanges after an hour of DPD", n)
+		}
+	})
+}

@@ -122,6 +122,7 @@ type isakmpSA struct {
 	children []*child
 	out      map[uint32]*outMsg
 	lastIn   map[uint32][32]byte
+	recent   []uint32 // exchange IDs in out and lastIn, oldest first
 	frags    *wire.Reassembler
 	fragID   uint16
 	mode     wire.ExchangeType // the phase 1 exchange, kept after it
@@ -409,6 +410,7 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		return
 	}
 	sa.lastIn[mid] = sum
+	sa.remember(mid)
 	sa.dpd.heard(sa.e.cfg.now())
 }
 
@@ -464,6 +466,7 @@ func (sa *isakmpSA) sendRaw(m *wire.Message, b []byte, retry bool) error {
 	}
 	o := &outMsg{data: frags, local: sa.local, remote: sa.remote, retry: retry, created: now, next: now.Add(sa.e.cfg.retrans[0])}
 	sa.out[m.MessageID] = o
+	sa.remember(m.MessageID)
 	sa.log.Debug("sending "+m.Summary(), "exchange", m.Exchange, "mid", m.MessageID)
 	return sa.write(o)
 }
@@ -530,6 +533,37 @@ func (sa *isakmpSA) fragment(f *wire.Fragment, p transport.Packet) {
 	if done {
 		p.Data = msg
 		sa.handle(p)
+	}
+}
+
+// maxExchanges bounds the exchanges whose last messages an SA keeps
+// (to answer retransmissions): DPD and rekeys add one every few seconds
+// for as long as the SA lives.
+const maxExchanges = 32
+
+// remember notes exchange mid as the newest; the oldest finished ones
+// beyond maxExchanges are forgotten (phase 1's, mid 0, and running Quick
+// Modes stay).
+func (sa *isakmpSA) remember(mid uint32) {
+	if mid == 0 {
+		return
+	}
+	for i, m := range sa.recent {
+		if m == mid {
+			sa.recent = append(sa.recent[:i], sa.recent[i+1:]...)
+			break
+		}
+	}
+	sa.recent = append(sa.recent, mid)
+	for i := 0; len(sa.recent) > maxExchanges && i < len(sa.recent); {
+		old := sa.recent[i]
+		if sa.quick[old] != nil {
+			i++
+			continue
+		}
+		delete(sa.out, old)
+		delete(sa.lastIn, old)
+		sa.recent = append(sa.recent[:i], sa.recent[i+1:]...)
 	}
 }
 
