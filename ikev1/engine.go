@@ -182,14 +182,15 @@ func (e *engine) start(sa *isakmpSA) {
 	}()
 }
 
-// established takes an SA off the half-open count.
+// established takes an SA off the half-open count. Its entry in
+// e.opening stays until the SA goes (remove): a replayed first message
+// then reaches this SA, which drops it, instead of opening a new one.
 func (e *engine) established(sa *isakmpSA) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if sa.halfOpen {
 		sa.halfOpen = false
 		e.halfOpen--
-		delete(e.opening, openKey{sa.openRemote, sa.ckyI})
 	}
 }
 
@@ -262,12 +263,13 @@ var ErrClosed = errors.New("ikev1: engine closed")
 // INITIAL-CONTACT (RFC 2407 section 4.6.3.3): it restarted and lost them.
 func (e *engine) initialContact(sa *isakmpSA) {
 	for _, o := range e.list() {
-		if o == sa || o.remoteID.IsZero() {
+		if o == sa {
 			continue
 		}
 		id, remote := sa.remoteID, sa.remote.Addr()
+		// o's identity is read on o's goroutine: o may be in phase 1.
 		go o.do(func() {
-			if o.state == stateEstablished && o.remoteID.Equal(id) && o.remote.Addr() == remote {
+			if o.state == stateEstablished && !o.remoteID.IsZero() && o.remoteID.Equal(id) && o.remote.Addr() == remote {
 				o.log.Info("peer sent INITIAL-CONTACT: deleting its older ISAKMP SA")
 				o.terminate(nil, false)
 			}

@@ -81,6 +81,7 @@ type outMsg struct {
 	sent    int  // retransmissions so far
 	next    time.Time
 	created time.Time
+	answers [32]byte // SHA-256 of the peer's message it answers; zero if none
 }
 
 // isakmpSA is one ISAKMP (phase 1) SA with its IPsec SAs. One goroutine
@@ -356,7 +357,11 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 	mid := msg.MessageID
 	sum := sha256.Sum256(p.Data)
 	if last, ok := sa.lastIn[mid]; ok && last == sum {
-		if o := sa.out[mid]; o != nil && !o.retry {
+		// Only an answer to that very message is resent: our message
+		// sent before it (Main Mode message 5, Quick Mode message 2)
+		// would make the peer resend its answer in turn, and the two
+		// would bounce a replayed message between them forever.
+		if o := sa.out[mid]; o != nil && !o.retry && o.answers == sum {
 			sa.log.Debug("peer retransmitted, resending our answer", "mid", mid)
 			sa.write(o)
 		}
@@ -376,9 +381,11 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		}
 		if err != nil {
 			sa.log.Debug("dropping message that does not decrypt", "exchange", msg.Exchange, "mid", mid, "err", err)
-			if sa.state == stateConnecting && mid == 0 {
+			if ct := len(msg.Encrypted); sa.state == stateConnecting && mid == 0 && ct > 0 && ct%sa.keys.crypto.BlockSize() == 0 {
 				// The first encrypted message of phase 1 is garbage
-				// with the keys we derived: the PSKs differ.
+				// with the keys we derived: the PSKs differ. (A body
+				// that is no whole number of blocks was cut on the
+				// way or forged: dropped, the peer retransmits.)
 				sa.authFailedUndecryptable(err)
 			}
 			return
@@ -387,6 +394,7 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		body = plain
 	}
 	in := &inMsg{Message: msg, body: body, pkt: p}
+	prev := sa.out[mid] // a message we send now answers this one
 	sa.log.Debug("received "+msg.Summary(), "exchange", msg.Exchange, "mid", mid)
 	switch msg.Exchange {
 	case wire.IdentityProtection, wire.Aggressive:
@@ -403,6 +411,9 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 	default:
 		sa.log.Debug("ignoring unsupported exchange", "exchange", msg.Exchange, "mid", mid)
 		return
+	}
+	if o := sa.out[mid]; o != nil && o != prev {
+		o.answers = sum
 	}
 	if err != nil {
 		sa.log.Debug("message rejected", "exchange", msg.Exchange, "mid", mid, "err", err)
