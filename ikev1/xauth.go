@@ -44,15 +44,6 @@ type XAuthConfig struct {
 	Password ipsec.Secret
 }
 
-// xauthAuthMethods are the phase 1 methods of XAuth (RFC-less: the XAuth
-// draft's numbers, as Apple and strongSwan use them).
-func xauthMethod(m AuthMethod) wire.AuthMethod {
-	if m == AuthPSK {
-		return wire.AuthXAUTHInitPreShared
-	}
-	return wire.AuthXAUTHInitRSA
-}
-
 // xauthState is an ISAKMP SA's XAuth and Mode Config, gateway or client.
 type xauthState struct {
 	server     *xauth.Server
