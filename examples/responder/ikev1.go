@@ -99,9 +99,9 @@ type v1Settings struct {
 	xauth           bool
 	groupName       string       // "": no Aggressive Mode group
 	groupSecret     ipsec.Secret // "": the demo key
-	byAddr          []v1AddrKey // Main Mode keys, most specific prefix first
-	byID            []v1IDKey   // Aggressive Mode keys
-	demoPSK         bool        // no psks: the demo key for every address
+	byAddr          []v1AddrKey  // Main Mode keys, most specific prefix first
+	byID            []v1IDKey    // Aggressive Mode keys
+	demoPSK         bool         // no psks: the demo key for every address
 	allowAggressive bool
 	certificates    bool
 	subnets         []netip.Prefix
