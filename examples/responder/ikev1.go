@@ -98,7 +98,7 @@ type v1Settings struct {
 	enabled         bool
 	xauth           bool
 	groupName       string       // "": no Aggressive Mode group
-	groupSecret     ipsec.Secret // "": the demo key
+	groupSecret     ipsec.Secret // nil: the demo key
 	byAddr          []v1AddrKey  // Main Mode keys, most specific prefix first
 	byID            []v1IDKey    // Aggressive Mode keys
 	demoPSK         bool         // no psks: the demo key for every address
