@@ -33,7 +33,8 @@ func ciscoResponder(t *testing.T, ns *testnet.NS, state string, listen ...string
 		listen = []string{testnet.ServerAddr4.String()}
 	}
 	resp = startResponder(t, ns, "-config", cfgFile, "-state", state, "-name", "vpn.example.com",
-		"-listen", strings.Join(listen, ","), "-pool", testnet.Pool4.String()+","+testnet.Pool6.String(), "-dns", testnet.DNS4.String())
+		"-listen", strings.Join(listen, ","), "-pool", testnet.Pool4.String()+","+testnet.Pool6.String(), "-dns", testnet.DNS4.String(),
+		"-metrics", "127.0.0.1:9100")
 	out := resp.Stdout.String()
 	psk, ok := strings.CutSuffix(howTo(out, "IKEv1 PSK"), " (every client address)")
 	if !ok || len(psk) < minPSKLength {
@@ -167,7 +168,8 @@ func TestEndToEndCiscoIPSec(t *testing.T) {
 
 // TestEndToEndCiscoIPSecWrongPassword: a Cisco IPSec client with a wrong
 // XAuth password gets no tunnel and no address and sees the failure; the
-// responder logs the failure without the password.
+// responder logs the failure without the password and counts it in the
+// metrics; no lease stays behind.
 func TestEndToEndCiscoIPSecWrongPassword(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -195,6 +197,15 @@ func TestEndToEndCiscoIPSecWrongPassword(t *testing.T) {
 	if !strings.Contains(log, "XAuth failed") || strings.Contains(log, "XAuth succeeded") {
 		t.Errorf("the log does not show one failed XAuth:\n%s", log)
 	}
+	m := scrapeMetrics(t, topo.Server, "127.0.0.1:9100")
+	for k, want := range map[string]float64{
+		`goipsec_auth_failures_total`: 1, `goipsec_clients{ike="v1"}`: 0,
+		`goipsec_pool_addresses_leased{pool="` + testnet.Pool4.String() + `"}`: 0,
+	} {
+		if m[k] != want {
+			t.Errorf("metrics: %s = %v, want %v", k, m[k], want)
+		}
+	}
 	for _, secret := range []string{wrong, password, psk} {
 		if strings.Contains(log, secret) || strings.Contains(clog, secret) {
 			t.Errorf("a password or key is in a log")
@@ -211,7 +222,8 @@ func cliStatus(state string) string {
 
 // TestEndToEndCiscoIPSecAndIKEv2SharePool: an iOS IKEv2 persona and a
 // Cisco IPSec persona, both the demo user, connected at the same time get
-// different addresses of the one pool and both ping.
+// different addresses of the one pool and both ping; status shows both
+// addresses, the metrics one client of each IKE version and two leases.
 func TestEndToEndCiscoIPSecAndIKEv2SharePool(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -243,6 +255,15 @@ func TestEndToEndCiscoIPSecAndIKEv2SharePool(t *testing.T) {
 	st := cliStatus(state)
 	if !strings.Contains(st, "virtual IPs "+v1vip.String()) || !strings.Contains(st, "virtual IPs "+v2vips[0].String()) {
 		t.Errorf("status does not show both addresses:\n%s", st)
+	}
+	m := scrapeMetrics(t, topo.Server, "127.0.0.1:9100")
+	for k, want := range map[string]float64{
+		`goipsec_clients{ike="v1"}`: 1, `goipsec_clients{ike="v2"}`: 1,
+		`goipsec_pool_addresses_leased{pool="` + testnet.Pool4.String() + `"}`: 2,
+	} {
+		if m[k] != want {
+			t.Errorf("metrics: %s = %v, want %v", k, m[k], want)
+		}
 	}
 	_ = ciscoCli
 }

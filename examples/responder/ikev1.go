@@ -588,8 +588,9 @@ func (v *v1Server) lookupAuth(q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
 }
 
 // startIKEv1 starts the IKEv1 responder on the transport and data plane
-// of the IKEv2 one.
-func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger) (*ikev1.Responder, error) {
+// of the IKEv2 one; m (may be nil) counts its failed authentications
+// (a wrong group key, certificate or XAuth password).
+func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger, m *metrics) (*ikev1.Responder, error) {
 	if v.s.allowAggressive {
 		log.Warn("IKEv1 Aggressive Mode is allowed: its pre-shared key hash travels in the clear and can be attacked offline; prefer Main Mode (a blank group name for Cisco IPSec clients)", "group", v.s.groupName)
 	}
@@ -635,6 +636,11 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 				switch a.Kind {
 				case ikev1.AlertNoProposal:
 					lg.Warn("proposals refused", "addr", a.Info.Remote.String(), "detail", a.Explanation)
+				case ikev1.AlertAuthFailed:
+					if m != nil {
+						m.alert(ike.Alert{Kind: ike.AlertAuthFailed})
+					}
+					lg.Warn("authentication failed", "id", a.Info.RemoteID.String(), "user", a.Info.EAPIdentity, "addr", a.Info.Remote.String(), "err", a.Err)
 				case ikev1.AlertWeakMode:
 					lg.Warn("a client used Aggressive Mode with a pre-shared key (weaker than Main Mode)", "id", a.Info.RemoteID.String(), "addr", a.Info.Remote.String())
 				default:

@@ -270,7 +270,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		v1.localID, v1.sc, v1.cas = localID, sc, clientCAs
 		// One user store and one address space for both engines.
 		v1.users, v1.pools, v1.dns, v1.dnsDomains = store, pools, s.dns, s.dnsDomains
-		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log); err != nil {
+		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log, m); err != nil {
 			return err
 		}
 		// Before the data plane goes (deferred earlier, so run later):
