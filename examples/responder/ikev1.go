@@ -408,6 +408,12 @@ type v1Server struct {
 	dnsDomains []string
 }
 
+// hasPool4 reports whether Mode Config has an IPv4 pool to lease from
+// (Apple's client asks for an IPv4 address only).
+func (v *v1Server) hasPool4() bool {
+	return slices.ContainsFunc(v.pools, func(p ipsec.AddressPool) bool { return p.Prefix().Addr().Is4() })
+}
+
 // groupKey is the key of the Aggressive Mode group.
 func (v *v1Server) groupKey() ipsec.Secret {
 	if v.s.groupSecret != nil {
@@ -523,6 +529,9 @@ func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConf
 		if !v.s.xauth {
 			return nil, errors.New("Cisco IPSec (XAuth) clients are off (ikev1.xauth)")
 		}
+		if !v.hasPool4() {
+			return nil, errors.New("Cisco IPSec (XAuth) clients need an IPv4 pool for their address")
+		}
 		cfg.Name += " xauth"
 		cfg.XAuth, cfg.Children = v.xauthConfig(), v.xauthChildren()
 	}
@@ -593,6 +602,9 @@ func (v *v1Server) lookupAuth(q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
 func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger, m *metrics) (*ikev1.Responder, error) {
 	if v.s.allowAggressive {
 		log.Warn("IKEv1 Aggressive Mode is allowed: its pre-shared key hash travels in the clear and can be attacked offline; prefer Main Mode (a blank group name for Cisco IPSec clients)", "group", v.s.groupName)
+	}
+	if v.s.xauth && !v.hasPool4() {
+		log.Warn("Cisco IPSec (XAuth) clients are refused: no IPv4 pool for their address (pools)")
 	}
 	if v.s.l2tp {
 		log.Warn("IKEv1 transport mode for udp/1701 is on, but the L2TP server is not implemented yet: L2TP/IPsec clients get their IPsec SA and nothing answers L2TP")

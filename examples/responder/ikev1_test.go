@@ -389,6 +389,10 @@ func TestIKEv1LookupCiscoIPSec(t *testing.T) {
 	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Aggressive: true, RemoteID: ipsec.KeyID([]byte("Other")), Method: ikev1.AuthPSK, XAuth: true}); err == nil {
 		t.Error("an unknown group answered")
 	}
+	srv.pools = nil
+	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK, XAuth: true}); err == nil || !strings.Contains(err.Error(), "IPv4 pool") {
+		t.Errorf("an XAuth client without an IPv4 pool: %v", err)
+	}
 	srv.s.xauth = false
 	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK, XAuth: true}); err == nil {
 		t.Error("an XAuth client answered with ikev1.xauth off")
