@@ -231,6 +231,7 @@ func loadConfig(path string) (*Config, error) {
 	for i := range c.IKEv1.PSKs {
 		paths = append(paths, &c.IKEv1.PSKs[i].PSKFile)
 	}
+	paths = append(paths, &c.IKEv1.GroupSecretFile)
 	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)

@@ -66,10 +66,24 @@
 // without them a client's own outer address). Aggressive Mode is
 // answered only with ikev1.allow_aggressive, by identity (e.g.
 // keyid:GroupName), with a warning: its PSK hash can be attacked
-// offline. Transport mode for udp/1701 (ikev1.l2tp_transport) is off.
-// Not implemented yet: XAuth and Mode Config (Apple's "Cisco IPSec" with
-// a user name, virtual addresses from the pools) and L2TP/IPsec, so the
-// how-to offers no IKEv1 profiles.
+// offline. Transport mode for udp/1701 (ikev1.l2tp_transport) is off;
+// L2TP/IPsec is not implemented yet.
+//
+// "Cisco IPSec" clients (Apple's built-in IKEv1 client, which proposes
+// the XAuth phase 1 methods) are served from the same configuration as
+// the IKEv2 ones (ikev1.xauth, on by default): after phase 1 (the group
+// key, or the server certificate and a client certificate) the user logs
+// in with XAuth against users: (the EAP users), then pulls a virtual
+// address from the same pools (one address space: an IKEv1 and an IKEv2
+// client never get the same address), the dns: servers and dns_domains
+// (Mode Config; the server's subnets as split-include when set), and
+// its tunnel runs from that address only. A group name on the client
+// means Aggressive Mode with the group as KEY_ID: ikev1.group_name (with
+// allow_aggressive, warned about at start) and ikev1.group_secret, else
+// the demo key; a blank group name means Main Mode with the key of the
+// client's address (psks, group_secret or the demo key). status shows
+// such a client's user (XAuth: [...]) and virtual address, and
+// `export apple --type ikev1` writes its profile.
 //
 // One server identity serves every kind of client: the responder has
 // one configuration for EAP clients, one for certificate clients and
@@ -124,6 +138,7 @@
 // -include-password, puts into the profile):
 //
 //	responder export apple --auth cert --user alice@example.com   # .mobileconfig with a com.apple.security.pkcs12 payload, no EAP
+//	responder export apple --type ikev1 --user demo             # "Cisco IPSec": group name and secret, XAuth user (USER-ikev1.mobileconfig)
 //	responder export windows --auth cert --user pc.example.com    # .ps1 importing the PKCS#12 as machine certificate
 //	responder export android --auth cert --user phone.example.com  # .sswan of type ikev2-cert with the PKCS#12 embedded
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12

@@ -103,8 +103,11 @@ func TestEndToEndIKEv1(t *testing.T) {
 	if !ok || len(psk) < minPSKLength {
 		t.Fatalf("no demo IKEv1 key in the how-to:\n%s", out)
 	}
-	if v1 := howTo(out, "IKEv1"); !strings.Contains(v1, "Main Mode") || !strings.Contains(v1, "no XAuth") || !strings.Contains(v1, "L2TP") {
+	if v1 := howTo(out, "IKEv1"); !strings.Contains(v1, "Main Mode") || !strings.Contains(v1, "no L2TP") {
 		t.Errorf("the how-to's IKEv1 line: %q", v1)
+	}
+	if c := howTo(out, "Cisco IPSec"); !strings.Contains(c, "group name blank (Main Mode)") || !strings.Contains(c, "secret the IKEv1 PSK") {
+		t.Errorf("the how-to's Cisco IPSec line: %q", c)
 	}
 	password := howTo(out, "password")
 
@@ -249,7 +252,7 @@ func TestEndToEndIKEv1Aggressive(t *testing.T) {
 	topo := testnet.New(t, testnet.NoNAT)
 	resp := startResponder(t, topo.Server, "-config", cfgFile, "-state", t.TempDir(), "-name", "vpn.example.com",
 		"-listen", testnet.ServerAddr4.String(), "-pool", testnet.Pool4.String())
-	if got := howTo(resp.Stdout.String(), "IKEv1 PSK"); got != "as configured (ikev1.psks)" {
+	if got := howTo(resp.Stdout.String(), "IKEv1 PSK"); got != "as configured (ikev1.psks, ikev1.group_secret)" {
 		t.Errorf("how-to IKEv1 PSK %q with keys in the file", got)
 	}
 	c := &v1Client{inside: netip.MustParseAddr("203.0.113.2"),

@@ -176,6 +176,101 @@ func (p *appleProfile) mobileconfig() []byte {
 	})
 }
 
+// ciscoProfile is what the "Cisco IPSec" (IKEv1) Apple profile needs
+// besides the appleProfile: the group name (empty: Main Mode) and the
+// group's shared secret, both unused with a client certificate.
+type ciscoProfile struct {
+	group  string
+	secret []byte
+}
+
+// ciscoMobileconfig builds an Apple configuration profile for the
+// built-in IKEv1 client ("Cisco IPSec" on macOS, "IPSec" on iOS): VPNType
+// IPSec, the group name as a KEY_ID LocalIdentifier with the shared secret,
+// or a client certificate (with the CA that checks the server's), then
+// XAuth with the user's name (and password when included). Keys as in
+// Apple's Configuration Profile Reference, com.apple.vpn.managed IPSec.
+func (p *appleProfile) ciscoMobileconfig(c ciscoProfile) []byte {
+	r := p.uuidSource
+	if r == nil {
+		r = randReader()
+	}
+	id := "org.goipsec.responder." + p.server + ".ikev1"
+	var ipsecDict plistDict
+	var content []any
+	if p.cert != nil {
+		certUUID := uuid4(r)
+		if p.ca != nil {
+			content = append(content, plistDict{
+				{"PayloadCertificateFileName", "goipsec-ca.cer"},
+				{"PayloadContent", p.ca.Raw},
+				{"PayloadDescription", "Trusts the certificate authority of the VPN server " + p.server},
+				{"PayloadDisplayName", p.ca.Subject.CommonName},
+				{"PayloadIdentifier", id + ".ca"},
+				{"PayloadType", "com.apple.security.root"},
+				{"PayloadUUID", uuid4(r)},
+				{"PayloadVersion", 1},
+			})
+		}
+		pk := plistDict{}
+		if p.includeP12Password {
+			pk = append(pk, plistEntry{"Password", p.cert.password})
+		}
+		pk = append(pk,
+			plistEntry{"PayloadCertificateFileName", fileSafe(p.cert.identity) + ".p12"},
+			plistEntry{"PayloadContent", p.cert.pfx},
+			plistEntry{"PayloadDescription", "The client certificate of " + p.cert.identity + " for the VPN server " + p.server},
+			plistEntry{"PayloadDisplayName", p.cert.identity},
+			plistEntry{"PayloadIdentifier", id + ".client"},
+			plistEntry{"PayloadType", "com.apple.security.pkcs12"},
+			plistEntry{"PayloadUUID", certUUID},
+			plistEntry{"PayloadVersion", 1},
+		)
+		content = append(content, pk)
+		ipsecDict = plistDict{
+			{"AuthenticationMethod", "Certificate"},
+			{"PayloadCertificateUUID", certUUID},
+		}
+	} else {
+		ipsecDict = plistDict{{"AuthenticationMethod", "SharedSecret"}}
+		if c.group != "" {
+			// A group name makes the client use Aggressive Mode with it
+			// as ID_KEY_ID; without one it uses Main Mode.
+			ipsecDict = append(ipsecDict, plistEntry{"LocalIdentifier", c.group}, plistEntry{"LocalIdentifierType", "KeyID"})
+		}
+		ipsecDict = append(ipsecDict, plistEntry{"SharedSecret", c.secret})
+	}
+	ipsecDict = append(ipsecDict,
+		plistEntry{"RemoteAddress", p.server},
+		plistEntry{"XAuthEnabled", 1},
+		plistEntry{"XAuthName", p.user},
+	)
+	if p.password != "" {
+		ipsecDict = append(ipsecDict, plistEntry{"XAuthPassword", p.password})
+	}
+	content = append(content, plistDict{
+		{"IPSec", ipsecDict},
+		{"IPv4", plistDict{{"OverridePrimary", 1}}},
+		{"PayloadDescription", "Cisco IPSec (IKEv1) VPN to " + p.server},
+		{"PayloadDisplayName", "VPN " + p.server + " (IKEv1)"},
+		{"PayloadIdentifier", id + ".vpn"},
+		{"PayloadType", "com.apple.vpn.managed"},
+		{"PayloadUUID", uuid4(r)},
+		{"PayloadVersion", 1},
+		{"UserDefinedName", "VPN " + p.server + " (IKEv1)"},
+		{"VPNType", "IPSec"},
+	})
+	return plistDocument(plistDict{
+		{"PayloadContent", content},
+		{"PayloadDisplayName", "VPN " + p.server + " IKEv1 (" + p.user + ")"},
+		{"PayloadIdentifier", id},
+		{"PayloadRemovalDisallowed", false},
+		{"PayloadType", "Configuration"},
+		{"PayloadUUID", uuid4(r)},
+		{"PayloadVersion", 1},
+	})
+}
+
 // certificateType is the Apple profile's CertificateType for the
 // client's key: RSA, or ECDSA256/384/521 by curve.
 func certificateType(c *x509.Certificate) string {
@@ -189,7 +284,7 @@ func certificateType(c *x509.Certificate) string {
 // name extension. linux writes a directory laid out like /etc/swanctl.
 var profileKinds = map[string]string{"apple": ".mobileconfig", "windows": ".ps1", "android": ".sswan", "linux": "-swanctl"}
 
-const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert|psk] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
+const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert|psk] [--type ikev2|ikev1] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
 
 // exportRequest is what runExport collected from the command line.
 type exportRequest struct {
@@ -199,6 +294,9 @@ type exportRequest struct {
 	auth         string
 	withPassword bool
 	o            overrides
+	// ikeVersion is "ikev2", or "ikev1" for Apple's "Cisco IPSec"
+	// profile (XAuth with a user of the configuration).
+	ikeVersion string
 }
 
 // runExport writes a client profile: `export apple|windows|android|linux --user NAME`.
@@ -212,6 +310,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&r.user, "user", "", "user `name` the profile is for (default: the demo user; with --auth cert any name, which becomes the certificate's identity)")
 	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password), cert (a client certificate from the demo CA; for windows a machine certificate) or psk (the pre-shared key of the psk_peers entry whose id is --user; linux)")
+	fs.StringVar(&r.ikeVersion, "type", "ikev2", "apple: ikev2, or ikev1 for the built-in \"Cisco IPSec\" client (group name and secret, or --auth cert, then the user's name and password by XAuth)")
 	fs.StringVar(&r.configPath, "config", "", "the responder's configuration `file`")
 	fs.StringVar(&r.stateDir, "state", defaultStateDir, "the responder's state `directory`")
 	def := "STATE/profiles/USER" + profileKinds[r.kind]
@@ -235,6 +334,12 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case r.auth != "eap" && r.auth != "cert" && r.auth != "psk":
 		fmt.Fprintf(stderr, "responder export: --auth %q: want eap, cert or psk\n", r.auth)
+		return 2
+	case r.ikeVersion != "ikev2" && r.ikeVersion != "ikev1":
+		fmt.Fprintf(stderr, "responder export: --type %q: want ikev2 or ikev1\n", r.ikeVersion)
+		return 2
+	case r.ikeVersion == "ikev1" && r.kind != "apple":
+		fmt.Fprintf(stderr, "responder export: --type ikev1 is for apple (the \"Cisco IPSec\" client)\n")
 		return 2
 	case r.auth == "psk" && r.kind != "linux":
 		fmt.Fprintf(stderr, "responder export: --auth psk is for linux (the built-in clients of the other systems use EAP or certificates)\n")
@@ -297,7 +402,9 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	}
 	name, _ := serverIdentity(s)
 	user := UserConfig{Name: r.user}
-	if r.auth == "eap" {
+	cisco := r.ikeVersion == "ikev1"
+	// A Cisco IPSec client logs in by XAuth also with a certificate.
+	if r.auth == "eap" || cisco {
 		users := s.users
 		if len(users) == 0 {
 			demo, _, err := ensureDemoUser(r.stateDir)
@@ -357,7 +464,28 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	}
 	var data []byte
 	var hint string
-	switch r.kind {
+	kind := r.kind
+	if cisco {
+		kind = "apple-ikev1"
+	}
+	switch kind {
+	case "apple-ikev1":
+		p := newAppleProfile(sc, name, user.Name)
+		var c ciscoProfile
+		if cred != nil {
+			p.cert = cred
+			p.includeP12Password = r.withPassword
+		} else if c, err = ciscoGroup(s, r.stateDir); err != nil {
+			return err
+		}
+		if r.withPassword {
+			p.password = user.Password
+		}
+		data = p.ciscoMobileconfig(c)
+		hint = "open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings"
+		if cred == nil {
+			hint += "; it holds the group secret: keep it secret"
+		}
 	case "apple":
 		p := newAppleProfile(sc, name, user.Name)
 		if cred != nil {
@@ -414,7 +542,11 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	}
 	out := r.out
 	if out == "" {
-		if out, err = writeProfile(r.stateDir, user.Name, profileKinds[r.kind], data); err != nil {
+		ext := profileKinds[r.kind]
+		if cisco {
+			ext = "-ikev1" + ext // beside the IKEv2 profile
+		}
+		if out, err = writeProfile(r.stateDir, user.Name, ext, data); err != nil {
 			return err
 		}
 	} else if err := writeFileAtomic(out, data, 0o600); err != nil {
@@ -427,6 +559,33 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	// The .sswan format has no place for the PKCS#12 password.
 	printCredentialHint(stdout, user, cred, r.withPassword && (r.kind == "apple" || r.kind == "windows"))
 	return nil
+}
+
+// ciscoGroup is the group name and secret a Cisco IPSec profile carries:
+// the configured group (Aggressive Mode) with its secret or the demo key,
+// or a blank group name (Main Mode) with the key every address gets.
+func ciscoGroup(s *settings, stateDir string) (ciscoProfile, error) {
+	v := s.v1
+	switch {
+	case v == nil || !v.enabled:
+		return ciscoProfile{}, errors.New("--type ikev1: IKEv1 is off (ikev1.enabled)")
+	case !v.xauth:
+		return ciscoProfile{}, errors.New("--type ikev1: Cisco IPSec clients are off (ikev1.xauth)")
+	case v.groupSecret != nil:
+		return ciscoProfile{group: v.groupName, secret: v.groupSecret}, nil
+	case v.needsDemoPSK():
+		psk, _, err := ensureDemoV1PSK(stateDir)
+		if err != nil {
+			return ciscoProfile{}, err
+		}
+		return ciscoProfile{group: v.groupName, secret: []byte(psk)}, nil
+	}
+	for _, k := range v.byAddr {
+		if k.any {
+			return ciscoProfile{secret: k.psk}, nil
+		}
+	}
+	return ciscoProfile{}, errors.New("--type ikev1: no group_name with a group_secret and no psks entry for every address (peer \"*\"): the profile would need the key of the client's address")
 }
 
 // printCredentialHint tells the operator the PKCS#12 password (which is

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -272,6 +273,125 @@ func TestFileSafe(t *testing.T) {
 	for in, want := range map[string]string{"alice": "alice", "../etc/passwd": "___etc_passwd", `DOM\bob`: "DOM_bob", "a@b.c": "a@b_c"} {
 		if got := fileSafe(in); got != want {
 			t.Errorf("fileSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestExportAppleCiscoIPSec: export apple --type ikev1 writes the "Cisco
+// IPSec" profile of Apple's Configuration Profile Reference (VPNType
+// IPSec, the IPSec dictionary): with a group name, the group as a KeyID
+// LocalIdentifier and its secret; with a blank group name (the default
+// configuration), no LocalIdentifier and the demo key; with --auth cert,
+// the client certificate and the CA instead of a secret; XAuth with the
+// user's name, the password only with -include-password. It sits beside
+// the user's IKEv2 profile.
+func TestExportAppleCiscoIPSec(t *testing.T) {
+	state := t.TempDir()
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"init", "-state", state, "-name", "vpn.example.com", "-o", filepath.Join(state, "r.yaml")}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("init: %s", stderr.String())
+	}
+	demo, _, err := ensureDemoUser(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "group-secret-0123456789abcdef"
+	cfg := filepath.Join(t.TempDir(), "responder.yaml")
+	if err := os.WriteFile(cfg, []byte("ikev1:\n  allow_aggressive: true\n  group_name: Sales\n  group_secret: "+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	export := func(args ...string) (map[string]any, map[any]map[string]any, []byte) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args = append([]string{"export", "apple", "--type", "ikev1", "-state", state, "-name", "vpn.example.com"}, args...)
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, stderr.String())
+		}
+		path := filepath.Join(state, "profiles", "demo-ikev1.mobileconfig")
+		if slices.Contains(args, "-o") {
+			path = args[slices.Index(args, "-o")+1]
+		}
+		if !strings.Contains(stdout.String(), path) {
+			t.Errorf("export did not say where the profile is: %q", stdout.String())
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := parsePlist(data)
+		if err != nil {
+			t.Fatalf("not a property list: %v", err)
+		}
+		byType := map[any]map[string]any{}
+		for _, p := range v.(map[string]any)["PayloadContent"].([]any) {
+			m := p.(map[string]any)
+			byType[m["PayloadType"]] = m
+		}
+		vpn := byType["com.apple.vpn.managed"]
+		if vpn["VPNType"] != "IPSec" || vpn["IKEv2"] != nil {
+			t.Errorf("VPNType %v, IKEv2 %v", vpn["VPNType"], vpn["IKEv2"])
+		}
+		if v4, _ := vpn["IPv4"].(map[string]any); v4["OverridePrimary"] != int64(1) {
+			t.Errorf("IPv4 %v: not all traffic through the VPN", vpn["IPv4"])
+		}
+		d, _ := vpn["IPSec"].(map[string]any)
+		for k, want := range map[string]any{"RemoteAddress": "vpn.example.com", "XAuthEnabled": int64(1), "XAuthName": "demo"} {
+			if d[k] != want {
+				t.Errorf("IPSec.%s = %v, want %v", k, d[k], want)
+			}
+		}
+		return d, byType, data
+	}
+
+	// A group: Aggressive Mode with the group name as KEY_ID.
+	d, byType, data := export("-config", cfg)
+	if d["AuthenticationMethod"] != "SharedSecret" || d["LocalIdentifier"] != "Sales" || d["LocalIdentifierType"] != "KeyID" {
+		t.Errorf("group profile: %v", d)
+	}
+	if s, _ := d["SharedSecret"].([]byte); string(s) != secret {
+		t.Errorf("SharedSecret %q, want the group secret", s)
+	}
+	if _, ok := d["XAuthPassword"]; ok || bytes.Contains(data, []byte(demo.Password)) {
+		t.Error("the XAuth password is in the profile without -include-password")
+	}
+	if len(byType) != 1 {
+		t.Errorf("payloads %v: want only the VPN (no certificate is used)", byType)
+	}
+	if _, err := os.Stat(filepath.Join(state, "profiles", "demo.mobileconfig")); err == nil {
+		t.Error("the IKEv1 export wrote the IKEv2 profile's file")
+	}
+
+	// The default configuration: a blank group name (Main Mode) and the
+	// demo key, which the responder uses for every address.
+	d, _, _ = export("-include-password")
+	psk, _, err := ensureDemoV1PSK(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d["LocalIdentifier"]; ok || d["AuthenticationMethod"] != "SharedSecret" {
+		t.Errorf("blank group profile: %v", d)
+	}
+	if s, _ := d["SharedSecret"].([]byte); string(s) != psk {
+		t.Errorf("SharedSecret is not the demo IKEv1 key")
+	}
+	if d["XAuthPassword"] != demo.Password {
+		t.Errorf("-include-password: XAuthPassword missing")
+	}
+
+	// A client certificate (XAUTHInitRSA): the PKCS#12 and the CA.
+	out := filepath.Join(t.TempDir(), "cert.mobileconfig")
+	d, byType, _ = export("--auth", "cert", "-o", out)
+	p12 := byType["com.apple.security.pkcs12"]
+	if d["AuthenticationMethod"] != "Certificate" || p12 == nil || d["PayloadCertificateUUID"] != p12["PayloadUUID"] || byType["com.apple.security.root"] == nil {
+		t.Errorf("certificate profile: %v, payloads %v", d, byType)
+	}
+	if _, ok := d["SharedSecret"]; ok {
+		t.Error("a shared secret in the certificate profile")
+	}
+
+	for _, args := range [][]string{{"export", "windows", "--type", "ikev1"}, {"export", "apple", "--type", "ikev3"}} {
+		if code := run(context.Background(), append(args, "-state", state), io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
 }

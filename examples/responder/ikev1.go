@@ -24,15 +24,32 @@ import (
 )
 
 // IKEv1Config is the ikev1: section: IKEv1 clients on the same ports,
-// data plane and server identity as the IKEv2 ones. What works is Main
-// Mode (and, when allowed, Aggressive Mode) with a pre-shared key or RSA
-// signatures, then Quick Mode for the IPsec SAs; XAuth, Mode Config (the
-// "Cisco IPSec" user name login and its virtual address) and L2TP are not
-// implemented yet, so IKEv1 clients bring their own inside addresses
-// (client_subnets).
+// data plane and server identity as the IKEv2 ones. Main Mode (and, when
+// allowed, Aggressive Mode) with a pre-shared key or RSA signatures, then
+// Quick Mode for the IPsec SAs. "Cisco IPSec" clients (Apple's built-in
+// IKEv1 client: the XAuth phase 1 methods) log in with the users of the
+// IKEv2 clients and get their virtual address from the same pools, with
+// the same DNS settings (Mode Config); other IKEv1 clients bring their
+// own inside addresses (client_subnets). L2TP is not implemented yet.
 type IKEv1Config struct {
 	// Enabled answers IKEv1 at all (default true).
 	Enabled bool `yaml:"enabled"`
+	// XAuth answers "Cisco IPSec" clients (default true): after the
+	// group key or certificate of phase 1 the user logs in with the user
+	// name and password of users: (XAuth), then gets an address of the
+	// pools and the dns: settings (Mode Config).
+	XAuth bool `yaml:"xauth"`
+	// GroupName is the "Group Name" of Apple's "Cisco IPSec" settings:
+	// such clients use Aggressive Mode with it as their KEY_ID identity
+	// (only with allow_aggressive). Clients with a blank group name use
+	// Main Mode and the key of their address (psks, group_secret or the
+	// demo key).
+	GroupName string `yaml:"group_name"`
+	// GroupSecret (or the first line of GroupSecretFile) is the group's
+	// "Shared Secret": the key of group_name and, without psks, of every
+	// Main Mode client. Empty: the demo key (only without psks).
+	GroupSecret     string `yaml:"group_secret"`
+	GroupSecretFile string `yaml:"group_secret_file"`
 	// PSKs are the pre-shared keys; empty: the demo key for every address.
 	PSKs []V1PSKConfig `yaml:"psks"`
 	// AllowAggressive answers Aggressive Mode for the psks entries with
@@ -79,9 +96,12 @@ type V1PSKConfig struct {
 // v1Settings is the validated ikev1: section.
 type v1Settings struct {
 	enabled         bool
-	byAddr          []v1AddrKey // Main Mode keys, most specific prefix first
-	byID            []v1IDKey   // Aggressive Mode keys
-	demoPSK         bool        // no psks: the demo key for every address
+	xauth           bool
+	groupName       string       // "": no Aggressive Mode group
+	groupSecret     ipsec.Secret // nil: the demo key
+	byAddr          []v1AddrKey  // Main Mode keys, most specific prefix first
+	byID            []v1IDKey    // Aggressive Mode keys
+	demoPSK         bool         // no psks: the demo key for every address
 	allowAggressive bool
 	certificates    bool
 	subnets         []netip.Prefix
@@ -119,9 +139,12 @@ const (
 // check validates the ikev1: section; pools and localAddrs are what
 // client_subnets must not overlap.
 func (c *IKEv1Config) check(pools []netip.Prefix, localAddrs []netip.Prefix) (*v1Settings, error) {
-	s := &v1Settings{enabled: c.Enabled, allowAggressive: c.AllowAggressive, certificates: c.Certificates, l2tp: c.L2TPTransport}
+	s := &v1Settings{enabled: c.Enabled, xauth: c.XAuth, allowAggressive: c.AllowAggressive, certificates: c.Certificates, l2tp: c.L2TPTransport}
 	if !c.Enabled {
 		return s, nil
+	}
+	if err := s.checkGroup(c); err != nil {
+		return nil, err
 	}
 	seenPeer, seenID := map[netip.Prefix]bool{}, map[string]bool{}
 	for i, p := range c.PSKs {
@@ -186,9 +209,15 @@ func (c *IKEv1Config) check(pools []netip.Prefix, localAddrs []netip.Prefix) (*v
 			s.byAddr = append(s.byAddr, v1AddrKey{peer: pfx, any: anyAddr, psk: ipsec.Secret(psk)})
 		}
 	}
+	if len(c.PSKs) == 0 && s.groupSecret != nil {
+		// The group secret is the key of blank-group (Main Mode) clients.
+		for _, pfx := range []string{"0.0.0.0/0", "::/0"} {
+			s.byAddr = append(s.byAddr, v1AddrKey{peer: netip.MustParsePrefix(pfx), any: true, psk: s.groupSecret})
+		}
+	}
 	// The most specific prefix decides, as in a routing table.
 	sortByBits(s.byAddr)
-	s.demoPSK = len(c.PSKs) == 0
+	s.demoPSK = len(c.PSKs) == 0 && s.groupSecret == nil
 	for i, p := range c.Subnets {
 		pfx, err := netip.ParsePrefix(p)
 		if err != nil {
@@ -267,6 +296,51 @@ func (c *IKEv1Config) check(pools []netip.Prefix, localAddrs []netip.Prefix) (*v
 	return s, nil
 }
 
+// checkGroup validates group_name and group_secret(_file).
+func (s *v1Settings) checkGroup(c *IKEv1Config) error {
+	secret := c.GroupSecret
+	switch {
+	case c.GroupSecret != "" && c.GroupSecretFile != "":
+		return fieldErr("ikev1.group_secret_file", "either group_secret or group_secret_file, not both")
+	case c.GroupSecretFile != "":
+		b, err := readFileLimited(c.GroupSecretFile, maxSecretFile)
+		if err != nil {
+			return &fieldError{Field: "ikev1.group_secret_file", Err: err}
+		}
+		secret = strings.TrimRight(string(b), "\r\n")
+		if secret == "" {
+			return fieldErr("ikev1.group_secret_file", "the file holds no key")
+		}
+	}
+	// The key itself never appears in an error.
+	if secret != "" && len(secret) < minPSKLength {
+		return fieldErr("ikev1.group_secret", "the key is shorter than %d characters", minPSKLength)
+	}
+	if secret != "" && len(c.PSKs) > 0 && c.GroupName == "" {
+		return fieldErr("ikev1.group_secret", "without group_name it would be the key of every address, which psks already set: drop one")
+	}
+	if secret != "" {
+		s.groupSecret = ipsec.Secret(secret)
+	}
+	name := strings.TrimSpace(c.GroupName)
+	if name == "" {
+		return nil
+	}
+	if !c.AllowAggressive {
+		return fieldErr("ikev1.group_name", "a group name makes Apple's client use Aggressive Mode: set ikev1.allow_aggressive (its PSK hash can be attacked offline), or leave the group name blank for Main Mode")
+	}
+	if secret == "" && len(c.PSKs) > 0 {
+		return fieldErr("ikev1.group_secret", "group_name needs a group_secret (the demo key only serves a configuration without psks)")
+	}
+	for i, p := range c.PSKs {
+		if strings.TrimSpace(p.ID) == "keyid:"+name {
+			return fieldErr(fmt.Sprintf("ikev1.psks[%d].id", i), "keyid:%s is ikev1.group_name already", name)
+		}
+	}
+	s.groupName = name
+	return nil
+}
+
 // parseV1Identity reads an identity as strongSwan's configuration does,
 // with its "keyid:" prefix for a textual KEY_ID (the group name Apple's
 // "Cisco IPSec" and Android send in Aggressive Mode).
@@ -324,7 +398,70 @@ type v1Server struct {
 	sc      *serverCert
 	cas     []*x509.Certificate // client CAs (certificate clients), none: no certificate clients
 	global  []netip.Prefix      // the global subnets
-	demoPSK string              // when s.demoPSK
+	demoPSK string              // when s.demoPSK or a group without a secret
+
+	// "Cisco IPSec" clients: the IKEv2 clients' users, pools (the same
+	// objects: one address space) and DNS settings.
+	users      ipsec.UserStore
+	pools      []ipsec.AddressPool
+	dns        []netip.Addr
+	dnsDomains []string
+}
+
+// hasPool4 reports whether Mode Config has an IPv4 pool to lease from
+// (Apple's client asks for an IPv4 address only).
+func (v *v1Server) hasPool4() bool {
+	return slices.ContainsFunc(v.pools, func(p ipsec.AddressPool) bool { return p.Prefix().Addr().Is4() })
+}
+
+// groupKey is the key of the Aggressive Mode group.
+func (v *v1Server) groupKey() ipsec.Secret {
+	if v.s.groupSecret != nil {
+		return v.s.groupSecret
+	}
+	return ipsec.Secret(v.demoPSK)
+}
+
+// needsDemoPSK reports whether the demo key serves some client.
+func (s *v1Settings) needsDemoPSK() bool {
+	return s.demoPSK || (s.groupName != "" && s.groupSecret == nil)
+}
+
+// xauthConfig is what "Cisco IPSec" clients get after phase 1: XAuth
+// against the users, then a lease of the shared pools, the DNS servers
+// and domains, and the server's networks as split-include when they are
+// narrower than everything.
+func (v *v1Server) xauthConfig() *ikev1.XAuthConfig {
+	x := &ikev1.XAuthConfig{Users: v.users, Pools: v.pools}
+	for _, a := range v.dns {
+		if a.Is4() {
+			x.DNS = append(x.DNS, a)
+		}
+	}
+	subnets := v.s.subnets
+	if len(subnets) == 0 {
+		subnets = v.global
+	}
+	for _, p := range subnets {
+		if p.Addr().Is4() && p.Bits() > 0 {
+			x.SplitInclude = append(x.SplitInclude, p)
+		}
+	}
+	if len(v.dnsDomains) > 0 {
+		x.DefaultDomain = v.dnsDomains[0]
+		if len(x.SplitInclude) > 0 {
+			// A split tunnel: only these names go to our DNS servers.
+			x.SplitDNS = v.dnsDomains
+		}
+	}
+	return x
+}
+
+// xauthChildren is the IPsec SA of a "Cisco IPSec" client: its virtual
+// address (the engine checks it against the lease) to the server's
+// networks; Apple's client asks for 0.0.0.0/0 without split-include.
+func (v *v1Server) xauthChildren() []ikev1.ChildConfig {
+	return []ikev1.ChildConfig{{Name: "cisco", Proposals: v.s.esp, Lifetime: v.s.ipsecLifetime, LocalTS: v.localTS()}}
 }
 
 // localTS is the server's side of IKEv1 tunnels.
@@ -383,6 +520,28 @@ func (v *v1Server) childConfigs(remote netip.Addr) []ikev1.ChildConfig {
 
 // lookup is the IKEv1 responder's PeerLookup.
 func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
+	cfg, err := v.lookupAuth(q)
+	if err != nil {
+		return nil, err
+	}
+	if q.XAuth {
+		// A "Cisco IPSec" client: XAuth, then Mode Config.
+		if !v.s.xauth {
+			return nil, errors.New("Cisco IPSec (XAuth) clients are off (ikev1.xauth)")
+		}
+		if !v.hasPool4() {
+			return nil, errors.New("Cisco IPSec (XAuth) clients need an IPv4 pool for their address")
+		}
+		cfg.Name += " xauth"
+		cfg.XAuth, cfg.Children = v.xauthConfig(), v.xauthChildren()
+	}
+	return cfg, nil
+}
+
+// lookupAuth chooses phase 1's authentication: the server certificate
+// and the client CAs, or the pre-shared key of the client's address
+// (Main Mode) or identity (Aggressive Mode).
+func (v *v1Server) lookupAuth(q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
 	remote := q.Remote.Addr().Unmap()
 	cfg := &ikev1.PeerConfig{
 		Proposals: v.s.ike, Lifetime: v.s.lifetime, DPDDelay: v.s.dpdDelay, DPDTimeout: v.s.dpdTimeout,
@@ -409,6 +568,10 @@ func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConf
 		if !v.s.allowAggressive {
 			return nil, errors.New("aggressive mode is off (ikev1.allow_aggressive)")
 		}
+		if v.s.groupName != "" && q.RemoteID.Equal(ipsec.KeyID([]byte(v.s.groupName))) {
+			cfg.Name, cfg.PSK, cfg.RemoteID, cfg.AllowAggressive = "v1-group "+v.s.groupName, v.groupKey(), q.RemoteID, true
+			return cfg, nil
+		}
 		for _, k := range v.s.byID {
 			if k.id.Equal(q.RemoteID) {
 				cfg.Name, cfg.PSK, cfg.RemoteID, cfg.AllowAggressive = "v1-psk "+k.id.String(), k.psk, k.id, true
@@ -434,10 +597,14 @@ func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConf
 }
 
 // startIKEv1 starts the IKEv1 responder on the transport and data plane
-// of the IKEv2 one.
-func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger) (*ikev1.Responder, error) {
+// of the IKEv2 one; m (may be nil) counts its failed authentications
+// (a wrong group key, certificate or XAuth password).
+func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger, m *metrics) (*ikev1.Responder, error) {
 	if v.s.allowAggressive {
-		log.Warn("IKEv1 Aggressive Mode is allowed: its pre-shared key hash travels in the clear and can be attacked offline; prefer Main Mode")
+		log.Warn("IKEv1 Aggressive Mode is allowed: its pre-shared key hash travels in the clear and can be attacked offline; prefer Main Mode (a blank group name for Cisco IPSec clients)", "group", v.s.groupName)
+	}
+	if v.s.xauth && !v.hasPool4() {
+		log.Warn("Cisco IPSec (XAuth) clients are refused: no IPv4 pool for their address (pools)")
 	}
 	if v.s.l2tp {
 		log.Warn("IKEv1 transport mode for udp/1701 is on, but the L2TP server is not implemented yet: L2TP/IPsec clients get their IPsec SA and nothing answers L2TP")
@@ -481,6 +648,11 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 				switch a.Kind {
 				case ikev1.AlertNoProposal:
 					lg.Warn("proposals refused", "addr", a.Info.Remote.String(), "detail", a.Explanation)
+				case ikev1.AlertAuthFailed:
+					if m != nil {
+						m.alert(ike.Alert{Kind: ike.AlertAuthFailed})
+					}
+					lg.Warn("authentication failed", "id", a.Info.RemoteID.String(), "user", a.Info.EAPIdentity, "addr", a.Info.Remote.String(), "err", a.Err)
 				case ikev1.AlertWeakMode:
 					lg.Warn("a client used Aggressive Mode with a pre-shared key (weaker than Main Mode)", "id", a.Info.RemoteID.String(), "addr", a.Info.Remote.String())
 				default:
@@ -515,14 +687,33 @@ func v1HowTo(v *v1Server, created bool, stateDir string, certClients bool) strin
 	if v.s.allowAggressive {
 		mode = "Main Mode (Aggressive Mode by identity)"
 	}
-	fmt.Fprintf(&b, "  IKEv1:           %s, %s, then tunnel mode; no XAuth, no Mode Config and no L2TP yet: \"Cisco IPSec\" with a user name and L2TP/IPsec do not work, and there are no profiles for them\n", mode, auth)
+	fmt.Fprintf(&b, "  IKEv1:           %s, %s, then tunnel mode; no L2TP yet: L2TP/IPsec does not work\n", mode, auth)
+	if v.s.xauth {
+		group := "blank (Main Mode)"
+		if v.s.groupName != "" {
+			group = v.s.groupName + " (Aggressive Mode), or blank (Main Mode)"
+		}
+		secret := "the IKEv1 PSK"
+		if v.s.groupSecret != nil {
+			secret = "ikev1.group_secret"
+		}
+		cert := ""
+		if v.s.certificates && certClients {
+			cert = ", or Use Certificate"
+		}
+		fmt.Fprintf(&b, "  Cisco IPSec:     account and password of a user (as for IKEv2), group name %s, secret %s%s; address from the pools; profile: export apple --type ikev1\n", group, secret, cert)
+	}
 	switch {
 	case v.s.demoPSK && created:
 		fmt.Fprintf(&b, "  IKEv1 PSK:       %s (every client address)\n", v.demoPSK)
 	case v.s.demoPSK:
 		fmt.Fprintf(&b, "  IKEv1 PSK:       in %s (every client address)\n", filepath.Join(stateDir, demoV1PSKFile))
+	case v.s.groupName != "" && v.s.groupSecret == nil && created:
+		fmt.Fprintf(&b, "  IKEv1 PSK:       %s (group %s)\n", v.demoPSK, v.s.groupName)
+	case v.s.groupName != "" && v.s.groupSecret == nil:
+		fmt.Fprintf(&b, "  IKEv1 PSK:       in %s (group %s)\n", filepath.Join(stateDir, demoV1PSKFile), v.s.groupName)
 	default:
-		fmt.Fprintf(&b, "  IKEv1 PSK:       as configured (ikev1.psks)\n")
+		fmt.Fprintf(&b, "  IKEv1 PSK:       as configured (ikev1.psks, ikev1.group_secret)\n")
 	}
 	clients := "each client's own address"
 	if len(v.s.clientSubnets) > 0 {

@@ -82,6 +82,12 @@ func TestConfigIKEv1Errors(t *testing.T) {
 		{"dpd-timeout", "ikev1: {dpd_delay: 60s, dpd_timeout: 10s}\n", "ikev1.dpd_timeout"},
 		{"lifetime", "ikev1: {lifetime: 10s}\n", "ikev1.lifetime"},
 		{"ipsec-lifetime", "ikev1: {ipsec_lifetime: 48h}\n", "ikev1.ipsec_lifetime"},
+		{"group-not-aggressive", "ikev1: {group_name: Sales}\n", "ikev1.group_name"},
+		{"group-short-secret", "ikev1: {allow_aggressive: true, group_name: Sales, group_secret: short}\n", "ikev1.group_secret"},
+		{"group-secret-and-file", "ikev1: {group_secret: " + key + ", group_secret_file: x}\n", "ikev1.group_secret_file"},
+		{"group-without-secret", "ikev1: {allow_aggressive: true, group_name: Sales, psks: [{peer: '*', psk: " + key + "}]}\n", "ikev1.group_secret"},
+		{"secret-without-group", "ikev1: {group_secret: " + key + ", psks: [{peer: '*', psk: " + key + "}]}\n", "ikev1.group_secret"},
+		{"group-twice", "ikev1: {allow_aggressive: true, group_name: Sales, group_secret: " + key + ", psks: [{id: 'keyid:Sales', psk: " + key + "}]}\n", "ikev1.psks[0].id"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := parseConfig(defaultConfig)
@@ -202,7 +208,7 @@ func TestDemoV1PSK(t *testing.T) {
 	}
 	// The how-to shows the key only on the start that created it.
 	v := &v1Server{s: &v1Settings{enabled: true, demoPSK: true}, demoPSK: psk}
-	if h := v1HowTo(v, true, dir, false); howTo(h, "IKEv1 PSK") != psk+" (every client address)" || !strings.Contains(h, "no XAuth") {
+	if h := v1HowTo(v, true, dir, false); howTo(h, "IKEv1 PSK") != psk+" (every client address)" || !strings.Contains(h, "no L2TP") {
 		t.Errorf("how-to on creation:\n%s", h)
 	}
 	if h := v1HowTo(v, false, dir, false); strings.Contains(h, psk) || !strings.Contains(h, demoV1PSKFile) {
@@ -236,6 +242,7 @@ func TestStatusAndTerminateIKEv1(t *testing.T) {
 	sas := []ipsec.IKESAInfo{
 		{Version: 2, SessionID: 3, State: "ESTABLISHED", EAPIdentity: "alice"},
 		{Version: 1, SessionID: 3, State: "ESTABLISHED", RemoteID: ipsec.AddrID(netip.MustParseAddr("192.0.2.2")), Proposal: "aes256-sha256-modp2048",
+			EAPIdentity: "bob", VirtualIPs: []netip.Addr{netip.MustParseAddr("198.51.100.70")}, // a Cisco IPSec client's XAuth user and Mode Config address
 			Children: []ipsec.ChildSAInfo{{Name: "v1", State: "INSTALLED", Proposal: "aes256-sha256", LocalTS: []string{"0.0.0.0/0"}, RemoteTS: []string{"203.0.113.2/32"}}}},
 	}
 	stop, err := serveControl(state, func() []ipsec.IKESAInfo { return sas }, term, slog.New(slog.DiscardHandler))
@@ -246,7 +253,8 @@ func TestStatusAndTerminateIKEv1(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"status", "-state", state}, &out, &errb); code != 0 ||
 		!strings.Contains(out.String(), "#3: ESTABLISHED, IKEv2") || !strings.Contains(out.String(), "#v1-3: ESTABLISHED, IKEv1") ||
-		!strings.Contains(out.String(), "  v1: INSTALLED, TUNNEL") {
+		!strings.Contains(out.String(), "  v1: INSTALLED, TUNNEL") || !strings.Contains(out.String(), "[192.0.2.2] XAuth: [bob]") ||
+		!strings.Contains(out.String(), "virtual IPs 198.51.100.70") || !strings.Contains(out.String(), "EAP: [alice]") {
 		t.Errorf("status: %d\n%s%s", code, out.String(), errb.String())
 	}
 	for _, tc := range []struct {
@@ -316,5 +324,77 @@ func TestV1Claims(t *testing.T) {
 	c.down(reauth, child(12))
 	if _, clash := c.up(bob, child(24, "203.0.113.2/32")); clash {
 		t.Error("the network is still claimed after its holder's last SA ended")
+	}
+}
+
+// TestIKEv1LookupCiscoIPSec: a client proposing the XAuth methods gets
+// XAuth against the IKEv2 users, the shared pools (the same objects) and
+// the DNS settings, and a tunnel from its virtual address to the server's
+// networks; the group name selects the Aggressive Mode key, the group
+// secret is the Main Mode key of every address, and ikev1.xauth off
+// refuses such clients. The default configuration has XAuth on.
+func TestIKEv1LookupCiscoIPSec(t *testing.T) {
+	c, err := parseConfig(defaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def, err := c.validate([]netip.Prefix{uplink}); err != nil || !def.v1.xauth || def.v1.groupName != "" {
+		t.Fatalf("default: xauth %v, group %q, %v", def.v1.xauth, def.v1.groupName, err)
+	}
+	const secret = "group-secret-0123456789abcdef"
+	y := "pools: [198.51.100.0/24]\nsubnets: [10.1.0.0/16]\ndns_domains: [corp.example.com]\n" +
+		"ikev1: {allow_aggressive: true, group_name: Sales, group_secret: " + secret + "}\n"
+	if err := decodeInto(c, []byte(y)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.validate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := ipsec.NewPool(netip.MustParsePrefix("198.51.100.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("pw-alice")})
+	dns := []netip.Addr{netip.MustParseAddr("198.51.100.53"), netip.MustParseAddr("2001:db8::53")}
+	srv := &v1Server{s: s.v1, global: s.subnets, users: users, pools: []ipsec.AddressPool{pool}, dns: dns, dnsDomains: s.dnsDomains}
+	remote := netip.MustParseAddrPort("192.0.2.7:500")
+
+	cfg, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Aggressive: true, RemoteID: ipsec.KeyID([]byte("Sales")), Method: ikev1.AuthPSK, XAuth: true})
+	if err != nil || string(cfg.PSK) != secret || !cfg.AllowAggressive || cfg.XAuth == nil {
+		t.Fatalf("Aggressive Mode with the group name: %+v %v", cfg, err)
+	}
+	x := cfg.XAuth
+	if x.Users != ipsec.UserStore(users) || len(x.Pools) != 1 || x.Pools[0] != ipsec.AddressPool(pool) {
+		t.Errorf("XAuth users %v, pools %v: not the IKEv2 ones", x.Users, x.Pools)
+	}
+	if len(x.DNS) != 1 || x.DNS[0] != dns[0] || x.DefaultDomain != "corp.example.com" || len(x.SplitDNS) != 1 {
+		t.Errorf("DNS %v, domain %q, split DNS %v", x.DNS, x.DefaultDomain, x.SplitDNS)
+	}
+	if len(x.SplitInclude) != 1 || x.SplitInclude[0] != netip.MustParsePrefix("10.1.0.0/16") {
+		t.Errorf("split-include %v, want the subnets", x.SplitInclude)
+	}
+	if len(cfg.Children) != 1 || len(cfg.Children[0].RemoteTS) != 0 || cfg.Children[0].LocalTS[0] != esp.PrefixSelector(netip.MustParsePrefix("10.1.0.0/16")) {
+		t.Errorf("children %+v: want the virtual address (the engine's) to the subnets", cfg.Children)
+	}
+	// A blank group name: Main Mode with the group secret.
+	cfg, err = srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK, XAuth: true})
+	if err != nil || string(cfg.PSK) != secret || cfg.XAuth == nil {
+		t.Fatalf("Main Mode XAuth PSK: %+v %v", cfg, err)
+	}
+	// The same client without XAuth: no XAuth, its own address.
+	if cfg, err = srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK}); err != nil || cfg.XAuth != nil || len(cfg.Children[0].RemoteTS) != 1 {
+		t.Fatalf("Main Mode PSK without XAuth: %+v %v", cfg, err)
+	}
+	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Aggressive: true, RemoteID: ipsec.KeyID([]byte("Other")), Method: ikev1.AuthPSK, XAuth: true}); err == nil {
+		t.Error("an unknown group answered")
+	}
+	srv.pools = nil
+	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK, XAuth: true}); err == nil || !strings.Contains(err.Error(), "IPv4 pool") {
+		t.Errorf("an XAuth client without an IPv4 pool: %v", err)
+	}
+	srv.s.xauth = false
+	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK, XAuth: true}); err == nil {
+		t.Error("an XAuth client answered with ikev1.xauth off")
 	}
 }

@@ -108,8 +108,12 @@ func (m *metrics) write(w io.Writer, sas []ipsec.IKESAInfo, st ike.Stats, pools 
 	states := map[string]int{"ESTABLISHED": 0}
 	childStates := map[string]int{"INSTALLED": 0}
 	var bytesIn, bytesOut, pktsIn, pktsOut uint64
+	clients := map[string]int{"v1": 0, "v2": 0}
 	for _, sa := range sas {
 		states[sa.State]++
+		if sa.State == "ESTABLISHED" {
+			clients[fmt.Sprintf("v%d", sa.Version)]++
+		}
 		for _, c := range sa.Children {
 			childStates[c.State]++
 			bytesIn += c.BytesIn
@@ -129,6 +133,10 @@ func (m *metrics) write(w io.Writer, sas []ipsec.IKESAInfo, st ike.Stats, pools 
 	p.family("goipsec_ike_sas", "gauge", "IKE SAs by state (half-open SAs, before IKE_AUTH completes, are in goipsec_ike_sas_half_open).")
 	for _, k := range sorted(states) {
 		p.sample("goipsec_ike_sas", float64(states[k]), "state", k)
+	}
+	p.family("goipsec_clients", "gauge", "Established IKE SAs by IKE version (v1: IKEv1 and Cisco IPSec clients).")
+	for _, k := range sorted(clients) {
+		p.sample("goipsec_clients", float64(clients[k]), "ike", k)
 	}
 	p.family("goipsec_ike_sas_half_open", "gauge", "IKE SAs between IKE_SA_INIT and a completed IKE_AUTH.")
 	p.sample("goipsec_ike_sas_half_open", float64(st.HalfOpen))

@@ -33,12 +33,12 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	pool6, _ := ipsec.NewPool(netip.MustParsePrefix("2001:db8:100:1::/120"))
 	sas := []ipsec.IKESAInfo{
-		{State: "ESTABLISHED", Children: []ipsec.ChildSAInfo{
+		{Version: 2, State: "ESTABLISHED", Children: []ipsec.ChildSAInfo{
 			{State: "INSTALLED", BytesIn: 100, BytesOut: 200, PacketsIn: 1, PacketsOut: 2},
 			{State: "REKEYED", BytesIn: 10, BytesOut: 20, PacketsIn: 3, PacketsOut: 4},
 		}},
-		{State: "ESTABLISHED", Children: []ipsec.ChildSAInfo{{State: "INSTALLED", BytesIn: 1000, PacketsIn: 5}}},
-		{State: "DELETING"},
+		{Version: 1, State: "ESTABLISHED", Children: []ipsec.ChildSAInfo{{State: "INSTALLED", BytesIn: 1000, PacketsIn: 5}}},
+		{Version: 2, State: "DELETING"},
 	}
 	var b strings.Builder
 	m.write(&b, sas, ike.Stats{HalfOpen: 7, CookiesSent: 8, Rejected: 9, Dropped: 10}, []ipsec.AddressPool{pool, pool6})
@@ -47,6 +47,8 @@ func TestMetricsExposition(t *testing.T) {
 		`goipsec_ike_sas{state="ESTABLISHED"}`:                       2,
 		`goipsec_ike_sas{state="DELETING"}`:                          1,
 		`goipsec_ike_sas_half_open`:                                  7,
+		`goipsec_clients{ike="v1"}`:                                  1,
+		`goipsec_clients{ike="v2"}`:                                  1,
 		`goipsec_child_sas{state="INSTALLED"}`:                       2,
 		`goipsec_child_sas{state="REKEYED"}`:                         1,
 		`goipsec_esp_bytes{direction="in"}`:                          1110,

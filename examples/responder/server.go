@@ -111,7 +111,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	v1PSKCreated := false
 	if s.v1 != nil && s.v1.enabled {
 		v1 = &v1Server{s: s.v1, global: s.subnets}
-		if s.v1.demoPSK {
+		if s.v1.needsDemoPSK() {
 			if v1.demoPSK, v1PSKCreated, err = ensureDemoV1PSK(stateDir); err != nil {
 				return err
 			}
@@ -268,7 +268,9 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	var v1resp *ikev1.Responder
 	if v1 != nil {
 		v1.localID, v1.sc, v1.cas = localID, sc, clientCAs
-		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log); err != nil {
+		// One user store and one address space for both engines.
+		v1.users, v1.pools, v1.dns, v1.dnsDomains = store, pools, s.dns, s.dnsDomains
+		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log, m); err != nil {
 			return err
 		}
 		// Before the data plane goes (deferred earlier, so run later):

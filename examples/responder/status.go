@@ -165,7 +165,12 @@ func printStatus(w io.Writer, sas []saStatus, now time.Time) {
 		}
 		fmt.Fprintf(w, "  remote %s [%s]%s", sa.Remote, visible(sa.RemoteID), nat)
 		if sa.EAPIdentity != "" {
-			fmt.Fprintf(w, " EAP: [%s]", visible(sa.EAPIdentity))
+			// IKEv1 clients' user logs in with XAuth.
+			how := "EAP"
+			if sa.Version == 1 {
+				how = "XAuth"
+			}
+			fmt.Fprintf(w, " %s: [%s]", how, visible(sa.EAPIdentity))
 		}
 		fmt.Fprintln(w)
 		if len(sa.VirtualIPs) > 0 {
