@@ -165,11 +165,12 @@ type PeerLookup func(ctx context.Context, q PeerQuery) (*PeerConfig, error)
 
 // DefaultProposals are the phase 1 proposals a configuration without its
 // own uses: those of the native clients (CLIENTS.md: Apple MODP-2048
-// first, Windows ECP-384 and MODP-2048, Android MODP-1024) without the
-// broken ones (DES, MD5).
+// first, then MODP-1536 and MODP-1024; Windows ECP-384 and MODP-2048;
+// Android MODP-1024) without the broken ones (DES, MD5).
 func DefaultProposals() proposal.List {
 	l, err := proposal.Parse("aes256-sha256-modp2048, aes256-sha256-ecp384, aes256-sha1-modp2048, aes128-sha256-modp2048, "+
-		"aes256-sha384-ecp384, aes256-sha1-ecp384, aes128-sha1-modp2048, aes256-sha1-modp1024, aes128-sha1-modp1024, 3des-sha1-modp2048, 3des-sha1-modp1024", proposal.ProtoIKE)
+		"aes256-sha384-ecp384, aes256-sha1-ecp384, aes128-sha1-modp2048, aes256-sha256-modp1536, aes256-sha1-modp1536, "+
+		"aes256-sha1-modp1024, aes128-sha1-modp1024, 3des-sha1-modp2048, 3des-sha1-modp1024", proposal.ProtoIKE)
 	if err != nil {
 		panic(err) // a constant list
 	}
