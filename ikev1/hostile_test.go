@@ -888,3 +888,48 @@ func TestHostileReplayLateQuickMode(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileReplayQuickModeAfterRekeys replays the client's first Quick
+// Mode message after more than 16 further Quick Modes (rekeys every 20
+// s): its IV state is gone, so it decrypts again with a valid HASH(1);
+// the responder remembers the Quick Modes' message IDs and drops it.
+func TestHostileReplayQuickModeAfterRekeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHostilePair(t, fastLookup)
+		tp := newTap(p.net)
+		cfg := fastClient("client.example", 5, ikev1.MainMode)
+		cfg.Children[0].Lifetime, cfg.Children[0].RekeyMargin = 30*time.Second, 10*time.Second
+		cfg.Lifetime = 24 * time.Hour
+		if _, err := dialFrom(p.init, clientAddr, cfg); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		var qm1 *wirePkt
+		for _, m := range tp.sent(clientAddr) {
+			if exchangeOf(m.data) == wire.QuickMode {
+				qm1 = &m
+				break
+			}
+		}
+		if qm1 == nil {
+			t.Fatal("no Quick Mode captured")
+		}
+		time.Sleep(8 * time.Minute) // about 24 rekeys
+		synctest.Wait()
+		p.gwEv.mu.Lock()
+		rekeys := len(p.gwEv.childUp)
+		p.gwEv.mu.Unlock()
+		if rekeys < 18 {
+			t.Fatalf("only %d IPsec SAs in 8 minutes", rekeys)
+		}
+		before := len(tp.sent(gwAddr))
+		p.cl.Send(ike.Packet{Data: qm1.data, Local: qm1.from, Remote: qm1.to})
+		synctest.Wait()
+		if n := len(tp.sent(gwAddr)) - before; n != 0 {
+			t.Errorf("responder sent %d messages to a Quick Mode message 1 replayed after %d rekeys", n, rekeys)
+		}
+		if _, _, quick := p.resp.CountsForTest(); quick != 0 {
+			t.Errorf("the replay started %d Quick Modes", quick)
+		}
+	})
+}

@@ -71,6 +71,12 @@ func (sa *isakmpSA) quickProcess(in *inMsg) error {
 		if len(sa.quick) >= maxQuickModes {
 			return errors.New("too many Quick Modes running")
 		}
+		if sa.quickMIDs.has(in.MessageID) {
+			// A replay of a finished Quick Mode's first message (its
+			// cached answer is gone): it decrypts and its HASH holds, but
+			// it must not start a Quick Mode again.
+			return errors.New("ikev1: replayed Quick Mode message ID")
+		}
 		return sa.quickRespond1(in, h)
 	}
 	switch {
@@ -84,6 +90,36 @@ func (sa *isakmpSA) quickProcess(in *inMsg) error {
 
 // maxQuickModes bounds the Quick Modes running at once on one ISAKMP SA.
 const maxQuickModes = 8
+
+// midSet remembers the message IDs of the last maxQuickMIDs Quick Modes
+// of an ISAKMP SA (4 bytes each): a Quick Mode's first message replayed
+// later must not start it again.
+type midSet struct {
+	seen  map[uint32]struct{}
+	order []uint32
+}
+
+const maxQuickMIDs = 1024
+
+func (s *midSet) has(mid uint32) bool {
+	_, ok := s.seen[mid]
+	return ok
+}
+
+func (s *midSet) add(mid uint32) {
+	if s.seen == nil {
+		s.seen = map[uint32]struct{}{}
+	}
+	if _, ok := s.seen[mid]; ok {
+		return
+	}
+	s.seen[mid] = struct{}{}
+	s.order = append(s.order, mid)
+	if len(s.order) > maxQuickMIDs {
+		delete(s.seen, s.order[0])
+		s.order = s.order[1:]
+	}
+}
 
 // verifyHash12 checks HASH(1) (prefix nil) or HASH(2) (prefix Ni_b) over
 // the payloads that follow the HASH.
@@ -106,6 +142,7 @@ func (sa *isakmpSA) quickRespond1(in *inMsg, h *wire.Hash) error {
 	}
 	sa.accepted()
 	q := &quickMode{mid: in.MessageID, started: sa.e.cfg.now(), commit: in.Flags&wire.FlagCommit != 0}
+	sa.quickMIDs.add(q.mid)
 	err := sa.quickAllowed()
 	if err == nil {
 		err = sa.quickChoose(in, q)
@@ -542,6 +579,7 @@ func (sa *isakmpSA) startQuick(cc ChildConfig, old *child) error {
 	}
 	q.step = 1
 	sa.quick[q.mid] = q
+	sa.quickMIDs.add(q.mid)
 	return sa.sendHashed(wire.QuickMode, q.mid, 0, out, nil, true)
 }
 

@@ -111,28 +111,29 @@ type isakmpSA struct {
 	p1   *phase1 // the running phase 1 exchange; nil after it
 	keys *p1keys // after the key exchange
 
-	prop     proposal.Proposal
-	auth     proposal.IKEv1AuthMethod
-	localID  ipsec.Identity
-	remoteID ipsec.Identity
-	nat      natState
-	peerDPD  bool
-	peerFrag bool
-	quick    map[uint32]*quickMode
-	children []*child
-	out      map[uint32]*outMsg
-	lastIn   map[uint32][32]byte
-	recent   []uint32    // exchange IDs in out and lastIn, oldest first
-	xa       *xauthState // XAuth and Mode Config (gateway)
-	eapName  string      // the XAuth user
-	frags    *wire.Reassembler
-	fragID   uint16
-	mode     wire.ExchangeType // the phase 1 exchange, kept after it
-	confirm  func()            // advances the receive IV once a message is verified
-	dpd      dpdState
-	timer    *time.Timer
-	snap     atomic.Pointer[ipsec.IKESAInfo]
-	waiters  []chan error // Dial waiting for the first IPsec SA
+	prop      proposal.Proposal
+	auth      proposal.IKEv1AuthMethod
+	localID   ipsec.Identity
+	remoteID  ipsec.Identity
+	nat       natState
+	peerDPD   bool
+	peerFrag  bool
+	quick     map[uint32]*quickMode
+	children  []*child
+	out       map[uint32]*outMsg
+	lastIn    map[uint32][32]byte
+	recent    []uint32    // exchange IDs in out and lastIn, oldest first
+	xa        *xauthState // XAuth and Mode Config (gateway)
+	eapName   string      // the XAuth user
+	quickMIDs midSet      // the last Quick Modes' message IDs
+	frags     *wire.Reassembler
+	fragID    uint16
+	mode      wire.ExchangeType // the phase 1 exchange, kept after it
+	confirm   func()            // advances the receive IV once a message is verified
+	dpd       dpdState
+	timer     *time.Timer
+	snap      atomic.Pointer[ipsec.IKESAInfo]
+	waiters   []chan error // Dial waiting for the first IPsec SA
 
 	// Re-authentication (our initiator): IKEv1 has no rekey of an
 	// ISAKMP SA, so a new one replaces it before it expires.
