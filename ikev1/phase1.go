@@ -711,6 +711,7 @@ func (sa *isakmpSA) up(pl []wire.Payload) {
 	}
 	sa.p1.wipe()
 	sa.p1 = nil
+	sa.frags = nil // a larger bound from now on
 	sa.dpd.start(sa)
 	if sa.initiator {
 		life := sa.expires.Sub(sa.established)

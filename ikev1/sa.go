@@ -499,10 +499,11 @@ func (sa *isakmpSA) write(o *outMsg) error {
 // the FRAGMENTATION vendor ID; received fragments are reassembled within
 // bounds.
 const (
-	fragmentAbove = 1200
-	fragmentSize  = 1200
-	fragMax       = 32
-	fragMaxSize   = 64 << 10
+	fragmentAbove   = 1200
+	fragmentSize    = 1200
+	fragMax         = 32
+	fragMaxSize     = 64 << 10
+	fragMaxHalfOpen = 16 << 10
 )
 
 func (sa *isakmpSA) peerFragments() bool {
@@ -534,7 +535,14 @@ func fragmentOf(m *wire.Message) *wire.Fragment {
 // complete.
 func (sa *isakmpSA) fragment(f *wire.Fragment, p transport.Packet) {
 	if sa.frags == nil {
-		sa.frags = wire.NewReassembler(fragMax, fragMaxSize)
+		// Before phase 1 is authenticated the peer may be anyone: a
+		// half-open SA holds at most 16 KB of fragments (a certificate
+		// chain fits), so the half-open limit bounds the memory.
+		size := fragMaxSize
+		if sa.state == stateConnecting {
+			size = fragMaxHalfOpen
+		}
+		sa.frags = wire.NewReassembler(fragMax, size)
 	}
 	msg, done, err := sa.frags.Add(f)
 	if err != nil {
