@@ -434,3 +434,29 @@ func TestXAuthModeConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestModeConfigPush: a client that waits for its configuration gets it
+// pushed (SET) after XAuth, acknowledges it and sets up its IPsec SA for
+// the pushed address.
+func TestModeConfigPush(t *testing.T) {
+	users := ipsec.NewUsers(ipsec.User{Name: "bob", Password: ipsec.Secret("pw-1")})
+	pool, _ := ipsec.NewPool(netip.MustParsePrefix("10.77.0.0/24"))
+	lookup := func(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
+		return &ikev1.PeerConfig{Name: "cisco", Auth: ikev1.AuthPSK, PSK: ipsec.Secret("g"),
+			XAuth: &ikev1.XAuthConfig{Users: users, Pools: []ipsec.AddressPool{pool}}}, nil
+	}
+	p := newPair(t, lookup, false)
+	sa, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("g"),
+		XAuth: &ikev1.XAuthConfig{User: "bob", Password: ipsec.Secret("pw-1"), WaitForPush: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sa.Info()
+	if len(info.VirtualIPs) != 1 || !pool.Prefix().Contains(info.VirtualIPs[0]) {
+		t.Fatalf("pushed address: %+v", info.VirtualIPs)
+	}
+	wait(t, p.gwEv.childUpCh, "gateway's ChildUp")
+	if err := p.clDP.Transmit(p.gwDP, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+}

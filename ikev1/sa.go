@@ -242,6 +242,9 @@ func (sa *isakmpSA) arm() {
 	}
 	at(sa.dpd.next(sa))
 	at(sa.xauthDeadline())
+	if sa.xa != nil {
+		at(sa.xa.pushAt)
+	}
 	for _, c := range sa.children {
 		at(c.deadline())
 	}
@@ -297,6 +300,9 @@ func (sa *isakmpSA) onTimer(now time.Time) {
 		sa.log.Info("ISAKMP SA expired")
 		sa.terminate(ErrExpired, true)
 		return
+	}
+	if x := sa.xa; x != nil && !x.pushAt.IsZero() && !now.Before(x.pushAt) && !x.lease.IsValid() && sa.state == stateEstablished {
+		sa.modeConfigPush()
 	}
 	if t := sa.xauthDeadline(); !t.IsZero() && !now.Before(t) {
 		sa.log.Warn("XAuth or Mode Config did not finish in time")

@@ -42,6 +42,9 @@ type XAuthConfig struct {
 	// RemoteTS, the gateway's split-include networks, or everything).
 	User     string
 	Password ipsec.Secret
+	// WaitForPush makes our initiator wait for the gateway to push Mode
+	// Config (SET) instead of asking for it (REQUEST), as some clients do.
+	WaitForPush bool
 }
 
 // xauthState is an ISAKMP SA's XAuth and Mode Config, gateway or client.
@@ -53,7 +56,9 @@ type xauthState struct {
 	mid        uint32         // our REQUEST or SET in flight
 	done       bool           // the user is authenticated (or the SA inherited it)
 	statusOnly bool
-	rec        *xauthRecord // the session this SA holds (under e.mu)           // the SA inherited the session and sent a bare STATUS OK
+	pushAt     time.Time      // gateway: push Mode Config then, unless the client pulled
+	pushed     *xauth.Message // gateway: our Mode Config SET waiting for its ACK
+	rec        *xauthRecord   // the session this SA holds (under e.mu)           // the SA inherited the session and sent a bare STATUS OK
 	user       *ipsec.User
 	name       string
 	lease      netip.Addr
@@ -165,6 +170,14 @@ func (sa *isakmpSA) transactionProcess(in *inMsg) error {
 	}
 	switch m.Type {
 	case xauth.CfgReply, xauth.CfgAck:
+		if x.pushed != nil && m.Type == xauth.CfgAck && in.MessageID == x.mid {
+			if m.Identifier != 0 && xauth.CheckAck(x.pushed, m) != nil {
+				return errors.New("ikev1: Mode Config ACK does not match our SET")
+			}
+			sa.answered(in.MessageID)
+			x.pushed = nil
+			return nil
+		}
 		if x.statusOnly && m.Type == xauth.CfgAck && in.MessageID == x.mid {
 			sa.answered(in.MessageID)
 			x.statusOnly = false
@@ -195,6 +208,9 @@ func (sa *isakmpSA) transactionProcess(in *inMsg) error {
 			x.server, x.done, x.user, x.name = nil, true, res.User, res.Name
 			sa.eapName = res.Name
 			sa.log.Info("XAuth succeeded", "user", res.Name)
+			// Clients pull their configuration (racoon, strongSwan with
+			// pull); one that waits for it gets it pushed.
+			x.pushAt = sa.e.cfg.now().Add(pushDelay)
 		case xauth.StatusFailure:
 			if out == nil {
 				e := fmt.Errorf("%w: XAuth: %w", ErrAuthFailed, res.Err)
@@ -234,6 +250,11 @@ func (sa *isakmpSA) transactionClient(in *inMsg) error {
 	}
 	switch m.Type {
 	case xauth.CfgRequest, xauth.CfgSet:
+		if x.client == nil && m.Type == xauth.CfgSet && m.Has(xauth.InternalIP4Address) {
+			// Mode Config pushed by the gateway.
+			sa.sendTransaction(xauth.Ack(m), in.MessageID, false)
+			return sa.clientLease(m)
+		}
 		if x.client == nil {
 			return errors.New("ikev1: XAuth message after XAuth ended")
 		}
@@ -250,9 +271,11 @@ func (sa *isakmpSA) transactionClient(in *inMsg) error {
 			x.client, x.done, x.name = nil, true, res.Name
 			sa.eapName = res.Name
 			sa.log.Info("XAuth succeeded", "user", res.Name)
-			id := uint16(in.MessageID) | 1
-			x.cfgReq = xauth.NewRequest(id, xauth.AppleRequest...)
-			sa.sendTransaction(x.cfgReq, 0, true)
+			if !sa.cfg.XAuth.WaitForPush {
+				id := uint16(in.MessageID) | 1
+				x.cfgReq = xauth.NewRequest(id, xauth.AppleRequest...)
+				sa.sendTransaction(x.cfgReq, 0, true)
+			}
 		case xauth.StatusFailure:
 			e := fmt.Errorf("%w: the gateway refused our XAuth credentials: %v", ErrAuthFailed, res.Err)
 			sa.log.Warn("XAuth failed", "err", res.Err)
@@ -264,24 +287,74 @@ func (sa *isakmpSA) transactionClient(in *inMsg) error {
 			return errors.New("ikev1: Mode Config REPLY to nothing we asked")
 		}
 		sa.answered(in.MessageID)
-		lease, err := xauth.ParseLease(m)
-		if err != nil || !lease.IP4.IsValid() {
-			e := fmt.Errorf("ikev1: Mode Config: no virtual address from the gateway: %v", err)
-			sa.log.Warn("Mode Config failed", "err", e)
-			sa.terminate(e, true)
-			return nil
-		}
-		x.got, x.lease, x.cfgReq = lease, lease.IP4, nil
-		sa.log.Info("Mode Config: virtual address received", "vip", lease.IP4, "dns", lease.DNS)
-		sa.initiateChildren()
-		return nil
+		return sa.clientLease(m)
 	}
 	return fmt.Errorf("ikev1: unexpected %s in a Transaction exchange", m.Type)
 }
 
+// pushDelay is how long a gateway waits for a client's Mode Config
+// REQUEST after XAuth before it pushes the configuration with SET.
+const pushDelay = 2 * time.Second
+
+// modeConfigPush sends the client its configuration unasked (Mode Config
+// push, draft-dukes-ike-mode-cfg-02 section 3.3).
+func (sa *isakmpSA) modeConfigPush() {
+	x := sa.xa
+	x.pushAt = time.Time{}
+	if err := sa.leaseAddress(); err != nil {
+		sa.log.Warn("no virtual address for the client", "err", err)
+		sa.alert(AlertAuthFailed, err, "")
+		sa.terminate(err, true)
+		return
+	}
+	var id [2]byte
+	sa.e.cfg.rand.Read(id[:])
+	set, err := xauth.Set(uint16(id[0])<<8|uint16(id[1]), sa.lease())
+	if err != nil {
+		sa.log.Warn("Mode Config push failed", "err", err)
+		return
+	}
+	if x.rec == nil {
+		sa.e.recordXAuth(sa)
+	}
+	x.pushed = set
+	sa.sendTransaction(set, 0, true)
+	sa.log.Info("Mode Config: virtual address pushed", "user", x.name, "vip", x.lease)
+}
+
+// lease is what Mode Config gives the client.
+func (sa *isakmpSA) lease() *xauth.Lease {
+	xc := sa.cfg.XAuth
+	return &xauth.Lease{IP4: sa.xa.lease, Netmask4: netip.AddrFrom4([4]byte{255, 255, 255, 255}), DNS: xc.DNS,
+		DefaultDomain: xc.DefaultDomain, SplitDNS: xc.SplitDNS, SplitInclude: xc.SplitInclude, Banner: xc.Banner}
+}
+
+// clientLease takes the configuration the gateway gave our initiator
+// (its REPLY to our REQUEST, or its SET) and sets up the IPsec SAs.
+func (sa *isakmpSA) clientLease(m *xauth.Message) error {
+	x := sa.xa
+	if x.lease.IsValid() {
+		return nil // pulled and pushed both: the first one counts
+	}
+	lease, err := xauth.ParseLease(m)
+	if err != nil || !lease.IP4.IsValid() {
+		e := fmt.Errorf("ikev1: Mode Config: no virtual address from the gateway: %v", err)
+		sa.log.Warn("Mode Config failed", "err", e)
+		sa.terminate(e, true)
+		return nil
+	}
+	if x.cfgReq != nil {
+		sa.answered(x.mid)
+	}
+	x.got, x.lease, x.cfgReq = lease, lease.IP4, nil
+	sa.log.Info("Mode Config: virtual address received", "vip", lease.IP4, "dns", lease.DNS)
+	sa.initiateChildren()
+	return nil
+}
+
 // modeConfigReply answers a client's Mode Config REQUEST with its lease.
 func (sa *isakmpSA) modeConfigReply(mid uint32, m *xauth.Message) error {
-	x, xc := sa.xa, sa.cfg.XAuth
+	x := sa.xa
 	if !x.lease.IsValid() {
 		if err := sa.leaseAddress(); err != nil {
 			sa.log.Warn("no virtual address for the client", "err", err)
@@ -290,9 +363,8 @@ func (sa *isakmpSA) modeConfigReply(mid uint32, m *xauth.Message) error {
 			return nil
 		}
 	}
-	lease := &xauth.Lease{IP4: x.lease, Netmask4: netip.AddrFrom4([4]byte{255, 255, 255, 255}), DNS: xc.DNS,
-		DefaultDomain: xc.DefaultDomain, SplitDNS: xc.SplitDNS, SplitInclude: xc.SplitInclude, Banner: xc.Banner}
-	reply, err := xauth.Reply(m, lease)
+	x.pushAt = time.Time{}
+	reply, err := xauth.Reply(m, sa.lease())
 	if err != nil {
 		return fmt.Errorf("ikev1: Mode Config: %w", err)
 	}
