@@ -43,8 +43,6 @@ type engine struct {
 	wg     sync.WaitGroup
 	randMu sync.Mutex // cfg.rand need not be safe for concurrent use
 
-	sessionIDs atomic.Uint64 // the last SessionID given (session.go)
-
 	stats struct {
 		cookiesSent, dropped, rejected atomic.Uint64
 		blocked, kexDropped            atomic.Uint64

@@ -14,19 +14,25 @@ import (
 // printAccounting is an ike.Accounting that prints; a RADIUS client would
 // queue each record as an Accounting-Request instead (the methods must
 // not block).
-type printAccounting struct{ stopped chan struct{} }
-
-func (printAccounting) Start(r ike.AccountingRecord) {
-	fmt.Printf("start: session %d of %s, NAS-Port %d\n", r.SessionID, r.Info.RemoteID, r.NASPort)
+// (Session IDs are unique in the process, so the example prints whether
+// records name the same session rather than the numbers.)
+type printAccounting struct {
+	stopped chan struct{}
+	session *uint64
 }
 
-func (printAccounting) Interim(r ike.AccountingRecord) {
-	fmt.Printf("interim: session %d, %d bytes in, %d out\n", r.SessionID, r.Info.BytesIn, r.Info.BytesOut)
+func (a printAccounting) Start(r ike.AccountingRecord) {
+	*a.session = r.SessionID
+	fmt.Printf("start: session of %s, NAS-Port from the session ID: %v\n", r.Info.RemoteID, uint64(r.NASPort) == r.SessionID&0xffffffff)
+}
+
+func (a printAccounting) Interim(r ike.AccountingRecord) {
+	fmt.Printf("interim: same session %v, %d bytes in, %d out\n", r.SessionID == *a.session, r.Info.BytesIn, r.Info.BytesOut)
 }
 
 func (a printAccounting) Stop(r ike.AccountingRecord) {
-	fmt.Printf("stop: session %d, %d bytes in, %d out, %d packets in, %d out\n",
-		r.SessionID, r.Info.BytesIn, r.Info.BytesOut, r.Info.PacketsIn, r.Info.PacketsOut)
+	fmt.Printf("stop: same session %v, %d bytes in, %d out, %d packets in, %d out\n",
+		r.SessionID == *a.session, r.Info.BytesIn, r.Info.BytesOut, r.Info.PacketsIn, r.Info.PacketsOut)
 	close(a.stopped)
 }
 
@@ -41,7 +47,7 @@ func Example_accounting() {
 	gwAddr, clientAddr := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	gwDP, clientDP := iketest.NewDataPlane(), iketest.NewDataPlane()
 	psk := ipsec.Secret("example psk, use a long random one")
-	acct := printAccounting{stopped: make(chan struct{})}
+	acct := printAccounting{stopped: make(chan struct{}), session: new(uint64)}
 	gw, err := ike.NewResponder(network.Endpoint(gwAddr),
 		ike.WithPeers(ike.StaticPeers(&ike.PeerConfig{
 			Name: "psk", LocalID: ipsec.FQDN("vpn.example.com"),
@@ -99,14 +105,14 @@ func Example_accounting() {
 		}
 	}
 	traffic()
-	fmt.Printf("client: session %d, %d bytes out, %d in\n", sa.Info().SessionID, sa.Info().BytesOut, sa.Info().BytesIn)
+	fmt.Printf("client: %d bytes out, %d in\n", sa.Info().BytesOut, sa.Info().BytesIn)
 	sa.Close(ctx)
 	<-acct.stopped
 	in, out := gwDP.Totals()
 	fmt.Printf("gateway data plane: %d bytes in, %d out, %d packets in, %d out\n", in.Bytes, out.Bytes, in.Packets, out.Packets)
 	// Output:
-	// start: session 1 of alice@example.com, NAS-Port 1
-	// client: session 1, 156000 bytes out, 52000 in
-	// stop: session 1, 156000 bytes in, 52000 out, 130 packets in, 130 out
+	// start: session of alice@example.com, NAS-Port from the session ID: true
+	// client: 156000 bytes out, 52000 in
+	// stop: same session true, 156000 bytes in, 52000 out, 130 packets in, 130 out
 	// gateway data plane: 156000 bytes in, 52000 out, 130 packets in, 130 out
 }

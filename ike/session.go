@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/goipsec/ipsec/transport"
+
 	"github.com/goipsec/ipsec/eap"
 )
 
@@ -35,7 +37,7 @@ type session struct {
 // newSession gives a new IKE SA its own session with a fresh ID. A rekey
 // or reauthentication later replaces it with its predecessor's
 // (joinSession); the fresh ID is then never used, and never reused.
-func (e *engine) newSession() *session { return &session{id: e.sessionIDs.Add(1)} }
+func (e *engine) newSession() *session { return &session{id: transport.NewSessionID()} }
 
 // joinSession makes ns, which replaces or accompanies sa, part of sa's
 // session. It runs before ns's goroutine starts.

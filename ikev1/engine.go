@@ -40,8 +40,7 @@ type engine struct {
 	polMu    sync.Mutex
 	policies map[string]*policyRef // under polMu
 
-	session atomic.Uint64
-	reqid   atomic.Uint32
+	reqid atomic.Uint32
 }
 
 // openKey finds the SA of a retransmitted first phase 1 message, which

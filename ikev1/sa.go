@@ -148,7 +148,7 @@ func newSA(e *engine, initiator bool, local, remote netip.AddrPort) *isakmpSA {
 	sa := &isakmpSA{e: e, initiator: initiator, local: local, remote: remote, openRemote: remote,
 		in: make(chan transport.Packet, 16), cmds: make(chan func(), 8), done: make(chan struct{}),
 		quick: map[uint32]*quickMode{}, out: map[uint32]*outMsg{}, lastIn: map[uint32][32]byte{},
-		session: e.session.Add(1), started: e.cfg.now()}
+		session: transport.NewSessionID(), started: e.cfg.now()}
 	sa.log = e.log.With("peer", remote)
 	sa.publish()
 	return sa

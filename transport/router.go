@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Conn is what the IKE engines (ike, ikev1) need from a transport: *Transport implements it
@@ -38,6 +39,15 @@ type PacketHandler interface {
 	// process it; p.Data belongs to the handler.
 	HandlePacket(p Packet)
 }
+
+// sessionIDs is the process's last session ID (see NewSessionID).
+var sessionIDs atomic.Uint64
+
+// NewSessionID returns a session ID no other call in this process
+// returned: the IKE engines number their sessions with it, so a
+// SessionID (ipsec.IKESAInfo.SessionID) names one session among all the
+// IKEv2 and IKEv1 engines of a process. It is never 0.
+func NewSessionID() uint64 { return sessionIDs.Add(1) }
 
 // Role is the part we play in an IKE SA: the original initiator, who sent
 // its first message, or the original responder (RFC 7296 section 2.2).
