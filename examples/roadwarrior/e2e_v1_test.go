@@ -71,6 +71,12 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 	}
 	if msg := bad.Stderr.String(); !strings.Contains(msg, "the gateway refused our credentials") || !strings.Contains(msg, "XAuth") {
 		t.Errorf("no clear message about the refused XAuth password:\n%s", msg)
+	} else {
+		for l := range strings.SplitSeq(msg, "\n") {
+			if strings.Contains(l, "roadwarrior failed") {
+				t.Logf("wrong password: %s", l)
+			}
+		}
 	}
 	if strings.Contains(bad.Stdout.String(), "tunnel up:") {
 		t.Errorf("tunnel up with a wrong password:\n%s", bad.Stdout.String())

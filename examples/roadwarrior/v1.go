@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ikev1"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 // tunnelSA is what the client needs of a connected SA: an IKEv2 *ike.SA
@@ -39,8 +41,8 @@ var (
 type v1SA struct{ sa *ikev1.SA }
 
 func (s v1SA) Info() ipsec.IKESAInfo { return s.sa.Info() }
-func (s v1SA) Done() <-chan struct{}  { return s.sa.Done() }
-func (s v1SA) Err() error             { return s.sa.Err() }
+func (s v1SA) Done() <-chan struct{} { return s.sa.Done() }
+func (s v1SA) Err() error            { return s.sa.Err() }
 
 // DNS is empty: package ikev1 does not hand out the DNS servers and
 // domain of the Mode Config reply yet, so roadwarrior cannot apply them.
@@ -136,6 +138,7 @@ func (o *options) validateV1(s *settings) error {
 			}
 			peer.Mode = ikev1.AggressiveMode
 			peer.LocalID = ipsec.KeyID([]byte(o.group))
+			peer.Proposals = oneGroup(ikev1.DefaultProposals())
 		} else {
 			peer.Mode = ikev1.MainMode
 		}
@@ -167,6 +170,26 @@ func (o *options) validateV1(s *settings) error {
 	}
 	s.v1 = peer
 	return nil
+}
+
+// oneGroup keeps the proposals of l that offer its first Diffie-Hellman
+// group, with that group alone: Aggressive Mode sends its KE payload with
+// the proposals, so a gateway choosing a proposal of another group could
+// not use it (strongSwan then aborts with "invalid DH public value size").
+func oneGroup(l proposal.List) proposal.List {
+	if len(l) == 0 || len(l[0].KE) == 0 {
+		return l
+	}
+	g := l[0].KE[0]
+	var out proposal.List
+	for _, p := range l.Clone() {
+		if slices.Contains(p.KE, g) {
+			p.KE = []proposal.KEID{g}
+			p.Number = uint8(len(out) + 1)
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // dialV1 connects to a Cisco IPSec gateway.
