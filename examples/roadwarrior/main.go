@@ -149,7 +149,7 @@ func (o *options) validate() (*settings, error) {
 			return nil, err
 		}
 		return s, nil
-	case "v2":
+	case "v2", "":
 		if o.group != "" || o.groupSecretFile != "" {
 			return nil, errors.New("-group and -group-secret-file apply to -ike v1 only")
 		}
