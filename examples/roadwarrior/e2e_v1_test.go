@@ -9,6 +9,7 @@ import (
 
 	"github.com/goipsec/ipsec/internal/strongswan"
 	"github.com/goipsec/ipsec/internal/testnet"
+	"github.com/goipsec/ipsec/internal/testpki"
 )
 
 // TestEndToEndCiscoIPSecStrongSwan connects with -ike v1 to strongSwan's
@@ -148,5 +149,57 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 	}
 	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev1-xauth-psk"); st.IKEUp {
 		t.Errorf("strongSwan still has the ISAKMP SA after our shutdown:\n%s", srv.ListSAs())
+	}
+}
+
+// TestEndToEndCiscoIPSecCertStrongSwan connects with -ike v1 -auth cert to
+// strongSwan's certificate + XAuth gateway profile (Main Mode with RSA
+// signatures, then XAuth and Mode Config) and pings from the virtual
+// address.
+func TestEndToEndCiscoIPSecCertStrongSwan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	pki, err := testpki.New(testpki.RSA2048, "carol@example.com", "vpn.example.com", testnet.ServerAddr4.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := pki.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	const password = "xauth-cert-pass-3"
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	topo := testnet.New(t, testnet.NATRandomPort)
+	sp, err := strongswan.Render("server", "ikev1-xauth-rsa", map[string]string{
+		"SERVER_ID": "vpn.example.com", "POOL4": testnet.Pool4.String(), "DNS4": testnet.DNS4.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := strongswan.Start(t, topo.Server, sp, strongswan.Users(map[string]string{"carol": password}),
+		strongswan.Files{"x509ca/ca.pem": pki.CA.CertPEM(), "x509/server.pem": pki.Server.CertPEM(), "private/server.key": pki.Server.KeyPEM()})
+	const tunName = "gi-rw7"
+	p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-ike", "v1", "-auth", "cert",
+		"-cert", filepath.Join(dir, "client.pem"), "-key", filepath.Join(dir, "client.key"), "-ca", filepath.Join(dir, "ca.pem"),
+		"-remote-id", "vpn.example.com", "-user", "carol", "-password-file", pwFile, "-tun", tunName,
+		"-split", testnet.Inner4.String()+"/32")
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
+	if up := p.Stdout.String(); !strings.Contains(up, "virtual IPs [198.51.100.") || !strings.Contains(up, "routes ["+testnet.Inner4.String()+"/32] via "+tunName) {
+		t.Errorf("tunnel-up line:\n%s", up)
+	}
+	if out, err := topo.Client.Try("ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", testnet.Inner4.String()); err != nil {
+		t.Errorf("ping %s through the tunnel: %v\n%s\ngateway:\n%s", testnet.Inner4, err, out, srv.ListSAs())
+	}
+	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev1-xauth-rsa"); !st.IKEUp || !st.ChildUp {
+		t.Errorf("strongSwan does not show the SAs up:\n%s", srv.ListSAs())
+	}
+	p.stop(t, tunName)
+	if strings.Contains(p.Stderr.String(), password) || strings.Contains(p.Stdout.String(), password) {
+		t.Error("the password appears in roadwarrior's output")
 	}
 }
