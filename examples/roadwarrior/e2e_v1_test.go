@@ -70,7 +70,7 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("roadwarrior still runs 60 s after a wrong XAuth password; stderr:\n%s", bad.Stderr.String())
 	}
-	if msg := bad.Stderr.String(); !strings.Contains(msg, "the gateway refused our credentials") || !strings.Contains(msg, "XAuth") {
+	if msg := bad.Stderr.String(); !strings.Contains(msg, "authentication failed, not retrying") || !strings.Contains(msg, "refused our XAuth credentials") {
 		t.Errorf("no clear message about the refused XAuth password:\n%s", msg)
 	} else {
 		for l := range strings.SplitSeq(msg, "\n") {

@@ -204,13 +204,14 @@ func (c *client) dialV1(ctx context.Context, addr netip.AddrPort) (tunnelSA, err
 	return v1SA{sa}, nil
 }
 
-// authError is a refused authentication (a wrong XAuth password, group
-// secret or certificate): trying again with the same credentials cannot
-// help and may lock the account, so roadwarrior stops.
+// authError is a failed authentication (the gateway refused our XAuth
+// password, group secret or certificate, or the gateway is not who
+// -remote-id says): trying again with the same settings cannot help and
+// may lock the account, so roadwarrior stops.
 type authError struct{ err error }
 
 func (e *authError) Error() string {
-	return "the gateway refused our credentials (check -user, -password-file and the group secret or certificate): " + e.err.Error()
+	return "authentication failed, not retrying (check -user, -password-file, the group secret or certificate, and -remote-id): " + e.err.Error()
 }
 
 func (e *authError) Unwrap() error { return e.err }
