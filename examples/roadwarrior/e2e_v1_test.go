@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goipsec/ipsec/ikev1"
 	"github.com/goipsec/ipsec/internal/strongswan"
 	"github.com/goipsec/ipsec/internal/testnet"
 	"github.com/goipsec/ipsec/internal/testpki"
@@ -44,7 +45,9 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 
 	dir := t.TempDir()
 	secretFile, pwFile, wrongFile := filepath.Join(dir, "group"), filepath.Join(dir, "pw"), filepath.Join(dir, "wrong")
-	for name, content := range map[string]string{secretFile: secret + "\n", pwFile: password + "\n", wrongFile: wrong + "\n"} {
+	resolv := filepath.Join(dir, "resolv.conf")
+	const oldResolv = "nameserver 192.0.2.53\n"
+	for name, content := range map[string]string{secretFile: secret + "\n", pwFile: password + "\n", wrongFile: wrong + "\n", resolv: oldResolv} {
 		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +56,7 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 	args := func(pw string) []string {
 		return []string{"-server", testnet.ServerAddr4.String(), "-ike", "v1", "-auth", "psk",
 			"-group", group, "-group-secret-file", secretFile, "-user", "carol", "-password-file", pw,
-			"-remote-id", "vpn.example.com", "-tun", tunName, "-dpd", "2s",
+			"-remote-id", "vpn.example.com", "-tun", tunName, "-resolv", resolv, "-dpd", "2s",
 			"-retransmit-timeout", "500ms", "-retransmit-tries", "2", "-dial-timeout", "10s", "-max-backoff", "4s",
 			"-log-level", "debug"}
 	}
@@ -124,6 +127,18 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 		}
 	}
 	ping("first SA")
+	// The DNS server of the gateway's pool, once package ikev1 hands out
+	// the Mode Config reply's DNS servers (see v1SA.DNS).
+	if _, ok := any((*ikev1.SA)(nil)).(dnsSA); ok {
+		if !strings.Contains(up, "DNS ["+testnet.DNS4.String()+"]") {
+			t.Errorf("tunnel-up line lacks the gateway's DNS server %v:\n%s", testnet.DNS4, up)
+		}
+		if b, _ := os.ReadFile(resolv); !strings.Contains(string(b), "nameserver "+testnet.DNS4.String()) {
+			t.Errorf("resolv.conf while up:\n%s", b)
+		}
+	} else {
+		t.Log("package ikev1 does not hand out the Mode Config DNS servers yet: not applied")
+	}
 	if st := strongswan.ParseSAs(srv.ListSAs(), "ikev1-xauth-psk"); !st.IKEUp || !st.ChildUp {
 		t.Errorf("strongSwan does not show the SAs up:\n%s", srv.ListSAs())
 	}
@@ -137,6 +152,9 @@ func TestEndToEndCiscoIPSecStrongSwan(t *testing.T) {
 	ping("after the gateway restarted")
 
 	p.stop(t, tunName)
+	if b, _ := os.ReadFile(resolv); string(b) != oldResolv {
+		t.Errorf("resolv.conf not restored: %q", b)
+	}
 	for _, out := range []string{p.Stderr.String(), p.Stdout.String()} {
 		if strings.Contains(out, password) || strings.Contains(out, secret) {
 			t.Error("the password or group secret appears in roadwarrior's output")

@@ -44,9 +44,21 @@ func (s v1SA) Info() ipsec.IKESAInfo { return s.sa.Info() }
 func (s v1SA) Done() <-chan struct{} { return s.sa.Done() }
 func (s v1SA) Err() error            { return s.sa.Err() }
 
-// DNS is empty: package ikev1 does not hand out the DNS servers and
-// domain of the Mode Config reply yet, so roadwarrior cannot apply them.
-func (s v1SA) DNS() ([]netip.Addr, []string) { return nil, nil }
+// dnsSA is the accessor an IKEv1 SA needs for the DNS servers and
+// domains of the gateway's Mode Config reply, as ike.SA has it.
+type dnsSA interface {
+	DNS() (servers []netip.Addr, domains []string)
+}
+
+// DNS is what the gateway's Mode Config reply held, once package ikev1
+// hands it out (dnsSA); until then it is empty and roadwarrior leaves the
+// host's DNS alone.
+func (s v1SA) DNS() ([]netip.Addr, []string) {
+	if d, ok := any(s.sa).(dnsSA); ok {
+		return d.DNS()
+	}
+	return nil, nil
+}
 
 // Subnets is empty: the split-include networks are the selectors.
 func (s v1SA) Subnets() []netip.Prefix { return nil }
