@@ -95,3 +95,57 @@ func TestEndToEndCiscoIPSecAgainstResponder(t *testing.T) {
 		t.Error("the group secret appears in the responder's output")
 	}
 }
+
+// TestEndToEndCiscoIPSecSplitInclude has examples/responder hand out two
+// networks as Cisco Unity split-include to a -ike v1 client without
+// -split: exactly those are routed through the tunnel (the one holding
+// the gateway's own address with the gateway pinned outside), other
+// destinations stay on the normal routes, and a host inside them answers
+// pings.
+func TestEndToEndCiscoIPSecSplitInclude(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	strongswan.Require(t)
+	testnet.Require(t, "ping")
+	topo := testnet.New(t, testnet.NATRandomPort)
+	const secret = "goipsec-responder-group-secret-42"
+	dir := t.TempDir()
+	conf, secretFile := filepath.Join(dir, "responder.yaml"), filepath.Join(dir, "group")
+	for name, content := range map[string]string{
+		conf:       "subnets:\n  - 198.51.100.0/25\n  - 192.0.2.0/31\nikev1:\n  group_secret: " + secret + "\n",
+		secretFile: secret + "\n",
+	} {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := startResponder(t, topo.Server, append([]string{"-config", conf}, respArgs()...)...)
+	const tunName = "gi-rw9"
+	p := startRoadwarrior(t, topo.Client, "-server", testnet.ServerAddr4.String(), "-ike", "v1", "-auth", "psk",
+		"-group-secret-file", secretFile, "-user", "demo", "-password-file", r.demoPasswordFile(t), "-tun", tunName)
+	waitLines(t, p.Stdout, p.Done, "tunnel up:", 1, 45*time.Second)
+	if !strings.Contains(p.Stdout.String(), "routes [198.51.100.0/25 192.0.2.0/31] via "+tunName) {
+		t.Errorf("routes are not the split-include networks:\n%s", p.Stdout.String())
+	}
+	for _, c := range []struct {
+		dst string
+		in  bool
+	}{
+		{testnet.Inner4.String(), true},
+		{"198.51.100.100", true},
+		{"198.51.100.200", false}, // next to the /25
+		{"203.0.113.9", false},
+		{"192.0.2.0", true},
+		{testnet.ServerAddr4.String(), false}, // the gateway: pinned outside
+	} {
+		out, _ := topo.Client.Try("ip", "-4", "route", "get", c.dst)
+		if strings.Contains(out, tunName) != c.in {
+			t.Errorf("%s through the tunnel: %v, want %v: %s", c.dst, !c.in, c.in, out)
+		}
+	}
+	if out, err := topo.Client.Try("ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", testnet.Inner4.String()); err != nil {
+		t.Errorf("ping %s inside a split-include network: %v\n%s", testnet.Inner4, err, out)
+	}
+	p.stop(t, tunName)
+}
