@@ -38,7 +38,8 @@
 // name and password (XAuth, -user and -password-file) and hands out one
 // virtual IPv4 address (Mode Config), for which the IPsec SA is set up:
 // to the networks the gateway lists (Cisco Unity split-include), which
-// are then routed through the tunnel, or to everything. -split, -dpd,
+// are then routed through the tunnel, or to everything (IPv4 only: IPv6
+// keeps the normal routes, -kill-switch drops it). -split, -dpd,
 // -kill-switch and the retransmission and backoff flags work as for
 // IKEv2; roaming does not (IKEv1 has no MOBIKE: after a move, dead peer
 // detection ends the SA and roadwarrior connects again). The gateway's
