@@ -16,6 +16,7 @@ import (
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ikev1"
 )
 
 const (
@@ -40,7 +41,8 @@ type client struct {
 
 	tr   *ike.Transport
 	dp   *esp.Userspace
-	in   *ike.Initiator
+	in   *ike.Initiator   // -ike v2
+	in1  *ikev1.Initiator // -ike v1
 	net  *tunnelNet
 	dns  *resolvFile
 	kill *killSwitch // nil without -kill-switch
@@ -77,6 +79,9 @@ func (c *client) run(ctx context.Context) (err error) {
 			if ctx.Err() != nil {
 				break
 			}
+			if ae := (*authError)(nil); errors.As(err, &ae) {
+				return err
+			}
 			d := wait.next()
 			c.log.Warn("connection failed", "server", c.s.server, "err", err, "retry_in", d)
 			sleep(ctx, d)
@@ -96,7 +101,13 @@ func (c *client) run(ctx context.Context) (err error) {
 		}
 		roamCtx, stopRoam := context.WithCancel(ctx)
 		roamDone := make(chan struct{})
-		go func() { defer close(roamDone); c.roam(roamCtx, sa) }()
+		if v2, ok := sa.(*ike.SA); ok {
+			go func() { defer close(roamDone); c.roam(roamCtx, v2) }()
+		} else {
+			// IKEv1 has no MOBIKE: a move ends in dead peer detection
+			// and a reconnection.
+			close(roamDone)
+		}
 		select {
 		case <-sa.Done():
 		case <-ctx.Done():
@@ -183,6 +194,26 @@ func (c *client) start(ctx context.Context) error {
 	}
 	c.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { c.dp.HandleUDP(pkt, remote) })
 	c.ikeUp = make(chan ipsec.IKESAInfo, 1)
+	if c.s.v1 != nil {
+		c.in1, err = ikev1.NewInitiator(c.tr, ikev1.WithDataPlane(c.dp), ikev1.WithLogger(c.log),
+			ikev1.WithRetransmissions(v1Retransmissions(c.s.rtTO, c.s.rtTries)...))
+		if err != nil {
+			return fmt.Errorf("initiator: %w", err)
+		}
+	} else if err := c.startV2(); err != nil {
+		return err
+	}
+	c.net, err = newTunnelNet(c.tunn, c.log)
+	if err != nil {
+		return err
+	}
+	c.dns = &resolvFile{path: c.s.resolv}
+	c.log.Info("roadwarrior started", "server", c.s.server, "tun", c.tunn, "split", c.s.split, "ike", c.s.version())
+	return nil
+}
+
+// startV2 creates the IKEv2 initiator.
+func (c *client) startV2() (err error) {
 	hooks := &ike.Hooks{IKEUp: func(info ipsec.IKESAInfo) {
 		// Keep only the newest: drop an unread older one.
 		select {
@@ -199,18 +230,12 @@ func (c *client) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("initiator: %w", err)
 	}
-	c.net, err = newTunnelNet(c.tunn, c.log)
-	if err != nil {
-		return err
-	}
-	c.dns = &resolvFile{path: c.s.resolv}
-	c.log.Info("roadwarrior started", "server", c.s.server, "tun", c.tunn, "split", c.s.split)
 	return nil
 }
 
 // connect resolves the gateway (again on each attempt: its address may
 // change) and dials it.
-func (c *client) connect(ctx context.Context) (*ike.SA, error) {
+func (c *client) connect(ctx context.Context) (tunnelSA, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.s.dialTO)
 	defer cancel()
 	addr, err := c.resolve(ctx)
@@ -228,6 +253,10 @@ func (c *client) connect(ctx context.Context) (*ike.SA, error) {
 			return nil, err
 		}
 	}
+	if c.s.v1 != nil {
+		c.log.Info("connecting", "gateway", addr, "ike", "v1")
+		return c.dialV1(ctx, addr)
+	}
 	peer := c.s.peer
 	if peer.Local.Method == ike.AuthPSK && peer.LocalID.IsZero() {
 		// Our address as the identity, fixed for the SA's life: after a
@@ -240,7 +269,12 @@ func (c *client) connect(ctx context.Context) (*ike.SA, error) {
 		}
 	}
 	c.log.Info("connecting", "gateway", addr)
-	return c.in.Dial(ctx, addr, peer)
+	sa, err := c.in.Dial(ctx, addr, peer)
+	if err != nil {
+		// Not a nil *ike.SA in a non-nil interface.
+		return nil, err
+	}
+	return sa, nil
 }
 
 func (c *client) resolve(ctx context.Context) (netip.AddrPort, error) {
@@ -259,7 +293,7 @@ func (c *client) resolve(ctx context.Context) (netip.AddrPort, error) {
 
 // up applies the SA's virtual addresses, routes and DNS and reports the
 // tunnel.
-func (c *client) up(sa *ike.SA) error {
+func (c *client) up(sa tunnelSA) error {
 	info := sa.Info()
 	if len(info.VirtualIPs) == 0 {
 		return errors.New("the gateway assigned no virtual IP address")
@@ -278,7 +312,7 @@ func (c *client) up(sa *ike.SA) error {
 		esps = append(esps, ch.Proposal)
 	}
 	routes := fmt.Sprint(dsts)
-	if len(dsts) == 2 && dsts[0].Bits() == 0 && dsts[1].Bits() == 0 {
+	if everything(dsts) {
 		routes = "everything"
 	}
 	search := ""
@@ -293,7 +327,7 @@ func (c *client) up(sa *ike.SA) error {
 
 // routesFor is what goes through the tunnel: -split, or what the gateway
 // pushed and its selectors cover.
-func (c *client) routesFor(sa *ike.SA, info ipsec.IKESAInfo) []netip.Prefix {
+func (c *client) routesFor(sa tunnelSA, info ipsec.IKESAInfo) []netip.Prefix {
 	if c.s.split != nil {
 		return c.s.split
 	}
@@ -304,7 +338,7 @@ func (c *client) routesFor(sa *ike.SA, info ipsec.IKESAInfo) []netip.Prefix {
 	return gatewayRoutes(sa.Subnets(), ts)
 }
 
-func stateOf(info ipsec.IKESAInfo, routes []netip.Prefix, sa *ike.SA) tunnelState {
+func stateOf(info ipsec.IKESAInfo, routes []netip.Prefix, sa tunnelSA) tunnelState {
 	servers, domains := sa.DNS()
 	return tunnelState{vips: fmt.Sprint(info.VirtualIPs), routes: fmt.Sprint(routes), dns: fmt.Sprint(servers, domains)}
 }
@@ -351,7 +385,7 @@ func (c *client) refresh(ctx context.Context, sa *ike.SA, up ipsec.IKESAInfo) {
 }
 
 // closeSA sends the Delete and removes the routes and DNS of the SA.
-func (c *client) closeSA(sa *ike.SA) {
+func (c *client) closeSA(sa tunnelSA) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	if err := sa.Close(ctx); err != nil {
@@ -367,6 +401,9 @@ func (c *client) stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		c.in.Close(ctx)
 		cancel()
+	}
+	if c.in1 != nil {
+		c.in1.Close()
 	}
 	if c.net != nil {
 		c.net.remove()
@@ -416,4 +453,24 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// everything reports whether dsts are only default routes (0.0.0.0/0,
+// ::/0): a full tunnel, for IPv4 and IPv6 (IKEv2) or IPv4 alone (a Cisco
+// IPSec gateway hands out an IPv4 address only).
+func everything(dsts []netip.Prefix) bool {
+	for _, d := range dsts {
+		if d.Bits() != 0 {
+			return false
+		}
+	}
+	return len(dsts) > 0
+}
+
+// version is the -ike flag's value.
+func (s *settings) version() string {
+	if s.v1 != nil {
+		return "v1"
+	}
+	return "v2"
 }

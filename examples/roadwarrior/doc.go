@@ -1,6 +1,6 @@
 // Command roadwarrior is goipsec's VPN client: an IKEv2 initiator that
 // connects to a gateway (the responder example, strongSwan, or any IKEv2
-// VPN server), puts the virtual IPv4 and IPv6 addresses it is given on a
+// VPN server), or with -ike v1 to a "Cisco IPSec" gateway, puts the virtual IPv4 and IPv6 addresses it is given on a
 // TUN device, routes through it and applies the gateway's DNS servers,
 // over the userspace ESP data plane. It is written against the public API
 // only.
@@ -20,6 +20,33 @@
 //     chaining to -ca (default: the system roots);
 //   - eap: EAP-MSCHAPv2 with -user and the password in -password-file;
 //     the gateway authenticates with a certificate, as for cert.
+//
+// Cisco IPSec (-ike v1, IKEv1 with XAuth and Mode Config, as Apple's
+// built-in client and racoon; gateways: examples/responder's ikev1
+// section, strongSwan, Cisco ASA and others):
+//
+//	roadwarrior -server vpn.example.com -ike v1 -auth psk -group Sales -group-secret-file group -user alice -password-file pw
+//	roadwarrior -server 192.0.2.1 -ike v1 -auth psk -group-secret-file group -user alice -password-file pw
+//	roadwarrior -server vpn.example.com -ike v1 -auth cert -cert me.pem -key me.key -ca ca.pem -user alice -password-file pw
+//
+// Phase 1 authenticates the group: with -group, Aggressive Mode with the
+// group name as our identity (KEY_ID) and the group secret from
+// -group-secret-file (its hash travels in the clear: prefer Main Mode
+// when the gateway allows it); without -group, Main Mode with that secret
+// (a blank group name); or, -auth cert, Main Mode with our certificate and
+// the gateway's chaining to -ca. Then the gateway asks for the user's
+// name and password (XAuth, -user and -password-file) and hands out one
+// virtual IPv4 address (Mode Config), for which the IPsec SA is set up:
+// to the networks the gateway lists (Cisco Unity split-include), which
+// are then routed through the tunnel, or to everything (IPv4 only: IPv6
+// keeps the normal routes, -kill-switch drops it). -split, -dpd,
+// -kill-switch and the retransmission and backoff flags work as for
+// IKEv2; roaming does not (IKEv1 has no MOBIKE: after a move, dead peer
+// detection ends the SA and roadwarrior connects again). The gateway's
+// DNS servers are not applied yet (the "DNS" of the tunnel-up line stays
+// empty). A refused login (wrong password, group secret or certificate)
+// or a gateway that is not -remote-id ends roadwarrior with status 1 and
+// the reason, instead of trying the same credentials again.
 //
 // -id sets our identity in strongSwan's syntax (an address, user@host,
 // a name, "CN=..." or "@#hex"; default: the certificate's first e-mail

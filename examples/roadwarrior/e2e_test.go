@@ -46,7 +46,11 @@ func startRoadwarrior(t *testing.T, ns *testnet.NS, args ...string) *rwProcess {
 	t.Cleanup(func() {
 		if !p.exited {
 			_ = p.Cmd.Process.Kill()
-			<-p.Done
+			// waitLines may have taken the exit status already.
+			select {
+			case <-p.Done:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		t.Logf("roadwarrior stdout:\n%s", p.Stdout.String())
 		if t.Failed() {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ikev1"
 )
 
 // maxIfNameLen is IFNAMSIZ minus the terminating NUL (linux/if.h).
@@ -35,7 +36,8 @@ func main() {
 
 // options are the parsed command line, before anything is read from disk.
 type options struct {
-	server, auth                 string
+	server, auth, ikeVersion     string
+	group, groupSecretFile       string
 	psk, pskFile                 string
 	certFile, keyFile, caFile    string
 	user, passwordFile           string
@@ -53,7 +55,8 @@ type settings struct {
 	server  string // host[:port] as given, for name lookups on each attempt
 	host    string
 	port    uint16
-	peer    *ike.PeerConfig
+	peer    *ike.PeerConfig   // -ike v2
+	v1      *ikev1.PeerConfig // -ike v1: a Cisco IPSec gateway
 	tun     string
 	split   []netip.Prefix // nil: full tunnel
 	resolv  string
@@ -68,14 +71,17 @@ type settings struct {
 
 func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.server, "server", "", "gateway `host[:port]` (port 500 by default)")
-	fs.StringVar(&o.auth, "auth", "", "authentication: `psk`, cert or eap")
+	fs.StringVar(&o.ikeVersion, "ike", "v2", "IKE `version`: v2, or v1 for a Cisco IPSec gateway (XAuth and Mode Config)")
+	fs.StringVar(&o.auth, "auth", "", "authentication: `psk`, cert or eap (with -ike v1: psk for the group secret, or cert; the user then authenticates with XAuth)")
+	fs.StringVar(&o.group, "group", "", "-ike v1: the group `name` (Aggressive Mode; without it Main Mode with a blank group)")
+	fs.StringVar(&o.groupSecretFile, "group-secret-file", "", "-ike v1: `file` holding the group secret (pre-shared key)")
 	fs.StringVar(&o.psk, "psk", "", "pre-shared `key` (visible in ps; prefer -psk-file)")
 	fs.StringVar(&o.pskFile, "psk-file", "", "`file` holding the pre-shared key")
 	fs.StringVar(&o.certFile, "cert", "", "our certificate (PEM `file`, chain allowed) for -auth cert")
 	fs.StringVar(&o.keyFile, "key", "", "our private key (PEM `file`: PKCS#8, PKCS#1 or SEC 1) for -auth cert")
 	fs.StringVar(&o.caFile, "ca", "", "CA certificates (PEM `file`) that the gateway's certificate must chain to (default: the system roots)")
-	fs.StringVar(&o.user, "user", "", "EAP-MSCHAPv2 user `name` for -auth eap")
-	fs.StringVar(&o.passwordFile, "password-file", "", "`file` holding the EAP password")
+	fs.StringVar(&o.user, "user", "", "EAP-MSCHAPv2 user `name` for -auth eap, XAuth user for -ike v1")
+	fs.StringVar(&o.passwordFile, "password-file", "", "`file` holding the EAP or XAuth password")
 	fs.StringVar(&o.id, "id", "", "our IKE `identity` (strongSwan syntax; default: the certificate's e-mail/DNS SAN or DN for cert, the user name for eap, our IP address for psk)")
 	fs.StringVar(&o.remoteID, "remote-id", "", "the gateway's required `identity` (default: the -server host name; for an address, the gateway's certificate must contain that address)")
 	fs.StringVar(&o.tun, "tun", "goipsec-rw0", "TUN device `name`")
@@ -136,6 +142,19 @@ func (o *options) validate() (*settings, error) {
 	}
 	if o.maxBackoff < time.Second {
 		return nil, fmt.Errorf("-max-backoff %v: must be at least 1s", o.maxBackoff)
+	}
+	switch o.ikeVersion {
+	case "v1":
+		if err := o.validateV1(s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	case "v2", "":
+		if o.group != "" || o.groupSecretFile != "" {
+			return nil, errors.New("-group and -group-secret-file apply to -ike v1 only")
+		}
+	default:
+		return nil, fmt.Errorf("-ike %q: want v2 or v1", o.ikeVersion)
 	}
 	peer := &ike.PeerConfig{
 		Name:       "roadwarrior",
@@ -381,7 +400,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o options
 	o.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: roadwarrior -server HOST[:PORT] -auth psk|cert|eap [flags]  (as root)")
+		fmt.Fprintln(stderr, "usage: roadwarrior -server HOST[:PORT] [-ike v1] -auth psk|cert|eap [flags]  (as root)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
