@@ -415,6 +415,9 @@ func TestXAuthModeConfig(t *testing.T) {
 			if len(info.VirtualIPs) != 1 || !pool.Prefix().Contains(info.VirtualIPs[0]) || info.EAPIdentity != "bob" {
 				t.Fatalf("client info: %+v", info)
 			}
+			if dns, _ := sa.DNS(); len(dns) != 1 || dns[0] != netip.MustParseAddr("10.77.0.53") {
+				t.Errorf("client's DNS from Mode Config: %v", dns)
+			}
 			c := info.Children[0]
 			if len(c.LocalTS) != 1 || c.LocalTS[0] != info.VirtualIPs[0].String()+"/32" || len(c.RemoteTS) != 1 || c.RemoteTS[0] != "10.1.0.0/16" {
 				t.Errorf("client selectors %v === %v", c.LocalTS, c.RemoteTS)
@@ -454,6 +457,9 @@ func TestModeConfigPush(t *testing.T) {
 	info := sa.Info()
 	if len(info.VirtualIPs) != 1 || !pool.Prefix().Contains(info.VirtualIPs[0]) {
 		t.Fatalf("pushed address: %+v", info.VirtualIPs)
+	}
+	if dns, _ := sa.DNS(); len(dns) != 0 {
+		t.Errorf("DNS %v although the gateway has none configured", dns)
 	}
 	wait(t, p.gwEv.childUpCh, "gateway's ChildUp")
 	if err := p.clDP.Transmit(p.gwDP, 0, 10); err != nil {

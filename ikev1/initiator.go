@@ -126,6 +126,25 @@ func (s *SA) Info() ipsec.IKESAInfo {
 	return *in
 }
 
+// DNS returns the DNS servers and domains (the default domain first,
+// then the split-DNS ones) the gateway gave us with Mode Config; none
+// without XAuth/Mode Config.
+func (s *SA) DNS() (servers []netip.Addr, domains []string) {
+	x := s.cur()
+	x.do(func() {
+		if x.xa == nil || x.xa.got == nil {
+			return
+		}
+		l := x.xa.got
+		servers = append(servers, l.DNS...)
+		if l.DefaultDomain != "" {
+			domains = append(domains, l.DefaultDomain)
+		}
+		domains = append(domains, l.SplitDNS...)
+	})
+	return servers, domains
+}
+
 // Done is closed when the SA has ended.
 func (s *SA) Done() <-chan struct{} { return s.cur().done }
 

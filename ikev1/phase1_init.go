@@ -39,6 +39,20 @@ func (sa *isakmpSA) ourPhase1SA() (*wire.SA, error) {
 	if len(ts) == 0 {
 		return nil, errors.New("ikev1: no phase 1 proposal")
 	}
+	if sa.cfg.Mode == AggressiveMode {
+		// Our KE goes with the proposal: only transforms of its group can
+		// be chosen (strongSwan picks another group's transform and then
+		// fails on the KE's size).
+		first, _ := phase1Attrs(&ts[0])
+		kept := ts[:0]
+		for _, t := range ts {
+			if a, _ := phase1Attrs(&t); a.Group == first.Group {
+				t.Number = uint8(len(kept) + 1)
+				kept = append(kept, t)
+			}
+		}
+		ts = kept
+	}
 	sa.p1.ourTrans = ts
 	return &wire.SA{DOI: wire.DOIIPsec, Situation: wire.SituationIdentityOnly,
 		Proposals: []wire.Proposal{{Number: 1, Protocol: wire.ProtoISAKMP, Transforms: ts}}}, nil
