@@ -244,10 +244,12 @@ func (c *PeerConfig) validate() error {
 			return fmt.Errorf("ikev1: peer config %q: AuthPSK without a PSK", c.Name)
 		}
 	case AuthPubkey:
-		if len(c.Certificates) == 0 || c.Key == nil {
+		hybridClient := c.hybrid() && c.XAuth.User != ""
+		hybridGateway := c.hybrid() && c.XAuth.User == ""
+		if !hybridClient && (len(c.Certificates) == 0 || c.Key == nil) {
 			return fmt.Errorf("ikev1: peer config %q: AuthPubkey needs Certificates and Key", c.Name)
 		}
-		if c.CAs == nil {
+		if c.CAs == nil && !hybridGateway {
 			return fmt.Errorf("ikev1: peer config %q: AuthPubkey needs CAs", c.Name)
 		}
 	default:

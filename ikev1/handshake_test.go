@@ -2,6 +2,7 @@ package ikev1_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ikev1"
+	"github.com/goipsec/ipsec/internal/testpki"
 	"github.com/goipsec/ipsec/proposal"
 )
 
@@ -464,5 +466,56 @@ func TestModeConfigPush(t *testing.T) {
 	wait(t, p.gwEv.childUpCh, "gateway's ChildUp")
 	if err := p.clDP.Transmit(p.gwDP, 0, 10); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHybridAuth: hybrid authentication (HybridInitRSA): the gateway
+// signs with its certificate, the client has none and proves itself with
+// HASH_I, then XAuth; a client that does not trust the gateway's CA
+// fails.
+func TestHybridAuth(t *testing.T) {
+	pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	users := ipsec.NewUsers(ipsec.User{Name: "bob", Password: ipsec.Secret("pw-1")})
+	pool, _ := ipsec.NewPool(netip.MustParsePrefix("10.77.0.0/24"))
+	lookup := func(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
+		return &ikev1.PeerConfig{Name: "hybrid", Auth: ikev1.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key,
+			LocalID: ipsec.FQDN("vpn.example.com"), XAuth: &ikev1.XAuthConfig{Hybrid: true, Users: users, Pools: []ipsec.AddressPool{pool}}}, nil
+	}
+	for _, trust := range []bool{true, false} {
+		t.Run(map[bool]string{true: "trusted gateway", false: "unknown CA"}[trust], func(t *testing.T) {
+			p := newPair(t, lookup, false)
+			cas := roots
+			if !trust {
+				other, _ := testpki.New(testpki.RSA2048, "x@example.com", "vpn.example.com")
+				cas = x509.NewCertPool()
+				cas.AddCert(other.CA.Cert)
+			}
+			sa, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPubkey, CAs: cas, RemoteID: ipsec.FQDN("vpn.example.com"),
+				XAuth: &ikev1.XAuthConfig{Hybrid: true, User: "bob", Password: ipsec.Secret("pw-1")}})
+			if !trust {
+				if !errors.Is(err, ikev1.ErrAuthFailed) {
+					t.Fatalf("Dial to a gateway of an unknown CA: %v, want ErrAuthFailed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := sa.Info()
+			if info.Proposal == "" || len(info.VirtualIPs) != 1 || info.EAPIdentity != "bob" {
+				t.Fatalf("client info %+v", info)
+			}
+			wait(t, p.gwEv.upCh, "gateway's IKEUp")
+			p.gwEv.mu.Lock()
+			defer p.gwEv.mu.Unlock()
+			if len(p.gwEv.up) == 0 {
+				t.Fatal("no IKEUp on the gateway")
+			}
+		})
 	}
 }

@@ -468,3 +468,53 @@ func mustIKE(t *testing.T, s string) proposal.List {
 	}
 	return l
 }
+
+// TestInteropV1Hybrid: strongSwan as a hybrid-authentication client
+// (HybridInitRSA: no client certificate, XAuth only) against our gateway,
+// which signs with its certificate: the client gets a pool address and
+// pings.
+func TestInteropV1Hybrid(t *testing.T) {
+	strongswan.Require(t)
+	users := ipsec.NewUsers(ipsec.User{Name: "alice", Password: ipsec.Secret("hybrid-pass-1")})
+	pool, err := ipsec.NewPool(testnet.Pool4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp *ikev1.Responder
+	var vip netip.Addr
+	server := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		p := ourServerWith(&resp, func(c *ikev1.PeerConfig) {
+			// ourConfig sets up certificates for the RSA profile only.
+			c.Auth, c.Certificates, c.Key, c.LocalID = ikev1.AuthPubkey, [][]byte{env.PKI.Server.DER}, env.PKI.Server.Key, ipsec.FQDN(env.Vars["SERVER_ID"])
+			c.Children, c.CAs = nil, nil
+			c.XAuth = &ikev1.XAuthConfig{Hybrid: true, Users: users, Pools: []ipsec.AddressPool{pool}}
+		})(t, env)
+		env.Topo.Server.Run("ip", "route", "add", testnet.Pool4.String(), "dev", "gv1-tun0")
+		return p
+	}
+	client := func(t *testing.T, env *strongswan.V1Env) *strongswan.V1Peer {
+		p, err := strongswan.Render("client", env.Case.Profile, env.Vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := strongswan.StartWith(t, env.Topo.Client, p, "", env.ClientFiles(), strongswan.Options{})
+		out, err := ch.Initiate(env.Case.Profile, 30*time.Second)
+		st := strongswan.ParseSAs(ch.ListSAs(), env.Case.Profile)
+		if err != nil || !st.ChildUp {
+			t.Fatalf("initiate: %v\n%s\n%s", err, out, ch.Log())
+		}
+		vip, _ = st.VIP(false)
+		return &strongswan.V1Peer{Name: "strongSwan hybrid client", Charon: ch, Status: ch.ListSAs}
+	}
+	c := strongswan.V1Case{Profile: "ios-ikev1-hybrid", NAT: testnet.NATRandomPort,
+		Vars: map[string]string{"EAP_USER": "alice", "EAP_PASS": "hybrid-pass-1"}, Check: func(*testing.T, *strongswan.V1Env) {}}
+	run := strongswan.RunV1(t, c, server, client)
+	sas := resp.SAs()
+	if len(sas) != 1 || sas[0].EAPIdentity != "alice" || len(sas[0].VirtualIPs) != 1 || sas[0].VirtualIPs[0] != vip {
+		t.Fatalf("responder SAs: %+v", sas)
+	}
+	out, err := run.Env.Topo.Client.Try("ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", vip.String(), testnet.Inner4.String())
+	if sent, recv := strongswan.ParsePing(out); err != nil || sent == 0 || recv != sent {
+		t.Fatalf("ping from the virtual address %v: %v\n%s", vip, err, out)
+	}
+}

@@ -158,17 +158,26 @@ func authMethodXAuth(m proposal.IKEv1AuthMethod) (AuthMethod, bool, bool) {
 		return AuthPubkey, false, true
 	case proposal.V1AuthXAuthInitPSK:
 		return AuthPSK, true, true
-	case proposal.V1AuthXAuthInitRSA:
+	case proposal.V1AuthXAuthInitRSA, proposal.V1AuthHybridInitRSA:
 		return AuthPubkey, true, true
 	}
 	return 0, false, false
 }
 
+// hybrid reports whether the configuration uses hybrid authentication
+// (draft-ietf-ipsec-isakmp-hybrid-auth-05): the gateway signs with its
+// certificate, the client sends only HASH_I and is authenticated by
+// XAuth.
+func (c *PeerConfig) hybrid() bool { return c.XAuth != nil && c.XAuth.Hybrid }
+
 // ourAuthAttr is the Authentication Method attribute for our key.
 func (c *PeerConfig) authAttr() proposal.IKEv1AuthMethod {
 	if c.XAuth != nil {
-		if c.Auth == AuthPSK {
+		switch {
+		case c.Auth == AuthPSK:
 			return proposal.V1AuthXAuthInitPSK
+		case c.XAuth.Hybrid:
+			return proposal.V1AuthHybridInitRSA
 		}
 		return proposal.V1AuthXAuthInitRSA
 	}
@@ -245,7 +254,7 @@ func (sa *isakmpSA) selectPhase1(sap *wire.SA) (*wire.Transform, proposal.Propos
 		t := &p.Transforms[i]
 		a, _ := phase1Attrs(t)
 		m, xa, ok := authMethodXAuth(a.AuthMethod)
-		if !ok || m != sa.cfg.Auth || xa != (sa.cfg.XAuth != nil) {
+		if !ok || m != sa.cfg.Auth || xa != (sa.cfg.XAuth != nil) || (a.AuthMethod == proposal.V1AuthHybridInitRSA) != sa.cfg.hybrid() {
 			skipped = append(skipped, fmt.Sprintf("%s (auth %s)", a, a.AuthMethod))
 			continue
 		}
@@ -331,7 +340,7 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 		}
 		out := []wire.Payload{&wire.KE{Data: p1.gxr}, &wire.Nonce{Data: p1.nr}}
 		out = append(out, sa.natdPayloads()...)
-		if sa.cfg.Auth == AuthPubkey {
+		if sa.cfg.Auth == AuthPubkey && !sa.cfg.hybrid() {
 			out = append(out, sa.certReqs()...)
 		}
 		p1.step = 2
@@ -506,7 +515,7 @@ func (sa *isakmpSA) ourIdentity() ipsec.Identity {
 	if !sa.cfg.LocalID.IsZero() {
 		return sa.cfg.LocalID
 	}
-	if sa.cfg.Auth == AuthPubkey && len(sa.cfg.Certificates) > 0 {
+	if sa.cfg.Auth == AuthPubkey && len(sa.cfg.Certificates) > 0 && !(sa.initiator && sa.cfg.hybrid()) {
 		if c, err := x509.ParseCertificate(sa.cfg.Certificates[0]); err == nil {
 			return ipsec.Identity{Type: ipsec.IDDERASN1DN, Data: c.RawSubject}
 		}
@@ -533,7 +542,7 @@ func (sa *isakmpSA) ourAuth(initiator bool) ([]wire.Payload, error) {
 		h = sa.hashR()
 	}
 	out := []wire.Payload{id}
-	if sa.cfg.Auth == AuthPSK {
+	if sa.cfg.Auth == AuthPSK || (sa.cfg.hybrid() && initiator) {
 		return append(out, &wire.Hash{Data: h}), nil
 	}
 	for _, c := range sa.cfg.Certificates {
@@ -585,7 +594,9 @@ func (sa *isakmpSA) verifyPeerAuth(in *inMsg, idInMsg bool) error {
 	} else {
 		want = sa.hashR()
 	}
-	if sa.cfg.Auth == AuthPSK {
+	if sa.cfg.Auth == AuthPSK || (sa.cfg.hybrid() && peerIsInitiator) {
+		// A PSK, or the client of hybrid authentication, proves itself
+		// with HASH (the user is authenticated by XAuth next).
 		h := findHash(in.Payloads)
 		if h == nil || subtle.ConstantTimeCompare(h.Data, want) != 1 {
 			sa.log.Warn("peer's HASH does not verify (wrong pre-shared key?)", "remote_id", sa.remoteID)

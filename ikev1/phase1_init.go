@@ -231,7 +231,7 @@ func (sa *isakmpSA) aggressiveInitiator(in *inMsg) error {
 	}
 	sa.answered(0)
 	var out []wire.Payload
-	if sa.cfg.Auth == AuthPSK {
+	if sa.cfg.Auth == AuthPSK || sa.cfg.hybrid() {
 		out = append(out, &wire.Hash{Data: sa.hashI()})
 	} else {
 		for _, c := range sa.cfg.Certificates {

@@ -42,6 +42,12 @@ type XAuthConfig struct {
 	// RemoteTS, the gateway's split-include networks, or everything).
 	User     string
 	Password ipsec.Secret
+	// Hybrid selects hybrid authentication (HybridInitRSA,
+	// draft-ietf-ipsec-isakmp-hybrid-auth-05, Apple's "certificate" Cisco
+	// IPSec without a client certificate): the gateway proves itself
+	// with its certificate (PeerConfig.Auth AuthPubkey), the client only
+	// with XAuth. A gateway then needs no CAs, a client no certificate.
+	Hybrid bool
 	// WaitForPush makes our initiator wait for the gateway to push Mode
 	// Config (SET) instead of asking for it (REQUEST), as some clients do.
 	WaitForPush bool
