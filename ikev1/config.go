@@ -157,6 +157,10 @@ type PeerQuery struct {
 	// XAuth reports that the peer proposes an XAuth method (a "Cisco
 	// IPSec" client): choose a configuration with XAuth set.
 	XAuth bool
+	// Hybrid reports that the peer proposes hybrid authentication
+	// (HybridInitRSA: no client certificate): choose a configuration with
+	// XAuth.Hybrid set and our certificate.
+	Hybrid bool
 }
 
 // PeerLookup finds the configuration for a peer; nil and no error

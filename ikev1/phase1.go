@@ -309,7 +309,7 @@ func (sa *isakmpSA) mainResponder(in *inMsg) error {
 		}
 		p1.peer = parseVIDs(in.Payloads)
 		m := authMethodFirst(sap)
-		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, Method: m, XAuth: xauthFirst(sap)})
+		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, Method: m, XAuth: xauthFirst(sap), Hybrid: hybridFirst(sap)})
 		if err != nil {
 			sa.log.Warn("no configuration for the peer", "err", err)
 			sa.alert(AlertAuthFailed, fmt.Errorf("%w: %v", ErrAuthFailed, err), "")
@@ -387,7 +387,7 @@ func (sa *isakmpSA) aggressiveResponder(in *inMsg) error {
 		}
 		p1.peer = parseVIDs(in.Payloads)
 		sa.remoteID = identityOf(id)
-		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, RemoteID: sa.remoteID, Aggressive: true, Method: authMethodFirst(sap), XAuth: xauthFirst(sap)})
+		cfg, err := sa.lookup(PeerQuery{Local: in.pkt.Local, Remote: in.pkt.Remote, RemoteID: sa.remoteID, Aggressive: true, Method: authMethodFirst(sap), XAuth: xauthFirst(sap), Hybrid: hybridFirst(sap)})
 		if err != nil {
 			sa.log.Warn("no configuration for the peer", "remote_id", sa.remoteID, "err", err)
 			sa.alert(AlertAuthFailed, fmt.Errorf("%w: %v", ErrAuthFailed, err), "")
@@ -752,6 +752,16 @@ func authMethodFirst(sap *wire.SA) AuthMethod {
 	a, _ := phase1Attrs(&sap.Proposals[0].Transforms[0])
 	m, _ := authMethodOf(a.AuthMethod)
 	return m
+}
+
+// hybridFirst reports whether the peer's first transform asks for hybrid
+// authentication.
+func hybridFirst(sap *wire.SA) bool {
+	if len(sap.Proposals) == 0 || len(sap.Proposals[0].Transforms) == 0 {
+		return false
+	}
+	a, _ := phase1Attrs(&sap.Proposals[0].Transforms[0])
+	return a.AuthMethod == proposal.V1AuthHybridInitRSA
 }
 
 // xauthFirst reports whether the peer's first transform asks for XAuth.

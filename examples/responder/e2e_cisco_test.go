@@ -53,10 +53,14 @@ func ciscoPersona(t *testing.T, profile string, ns *testnet.NS, state, psk, pass
 	t.Helper()
 	vars := map[string]string{"PSK": psk, "GROUP_ID": "ExampleGroup", "EAP_USER": demoUserName, "EAP_PASS": password}
 	p := persona{profile: profile, ns: ns, server: testnet.ServerAddr4.String(), vars: vars}
-	if profile == "ikev1-xauth-rsa" {
+	switch profile {
+	case "ikev1-xauth-rsa":
 		mac := macPersona(t, ns, p.server, state, "carol")
 		p.files = mac.files
 		vars["CLIENT_ID"] = "O=goipsec responder, CN=carol"
+	case "ios-ikev1-hybrid":
+		// Hybrid: the CA to check the server with, no client certificate.
+		p.files = macPersona(t, ns, p.server, state, "carol").files
 	}
 	return p
 }
@@ -129,7 +133,8 @@ func TestEndToEndCiscoIPSec(t *testing.T) {
 			state := t.TempDir()
 			topo := testnet.New(t, tc.nat)
 			resp, psk, password := ciscoResponder(t, topo.Server, state)
-			for _, profile := range []string{"ios-ikev1-xauth-main", "ios-ikev1-xauth-aggr", "ikev1-xauth-psk", "ikev1-xauth-rsa"} {
+			profiles := []string{"ios-ikev1-xauth-main", "ios-ikev1-xauth-aggr", "ikev1-xauth-psk", "ikev1-xauth-rsa", "ios-ikev1-hybrid"}
+			for _, profile := range profiles {
 				p := ciscoPersona(t, profile, topo.Client, state, psk, password)
 				cli, vip := connectCisco(t, p, resp)
 				if want := map[string]int{"ios-ikev1-xauth-main": 15, "ios-ikev1-xauth-aggr": 4}[profile]; want > 0 {
@@ -151,8 +156,8 @@ func TestEndToEndCiscoIPSec(t *testing.T) {
 				cli.Stop()
 			}
 			log := resp.Stderr.String()
-			if n := strings.Count(log, "XAuth succeeded"); n != 4 {
-				t.Errorf("%d successful XAuth logins in the log, want 4", n)
+			if n := strings.Count(log, "XAuth succeeded"); n != len(profiles) {
+				t.Errorf("%d successful XAuth logins in the log, want %d", n, len(profiles))
 			}
 			for _, secret := range []string{psk, password} {
 				if strings.Contains(log, secret) {

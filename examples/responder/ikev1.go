@@ -534,6 +534,7 @@ func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConf
 		}
 		cfg.Name += " xauth"
 		cfg.XAuth, cfg.Children = v.xauthConfig(), v.xauthChildren()
+		cfg.XAuth.Hybrid = q.Hybrid
 	}
 	return cfg, nil
 }
@@ -549,6 +550,13 @@ func (v *v1Server) lookupAuth(q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
 	}
 	switch q.Method {
 	case ikev1.AuthPubkey:
+		if q.Hybrid {
+			// Hybrid authentication: our certificate only; the user
+			// proves itself with XAuth (lookup adds it).
+			cfg.Name, cfg.Auth = "v1-hybrid", ikev1.AuthPubkey
+			cfg.LocalID, cfg.Certificates, cfg.Key = v.localID, v.sc.chain, v.sc.key
+			return cfg, nil
+		}
 		if !v.s.certificates || len(v.cas) == 0 {
 			return nil, errors.New("no certificate clients configured (ikev1.certificates, client_cas)")
 		}
