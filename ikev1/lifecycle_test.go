@@ -12,6 +12,7 @@ import (
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ikev1"
 )
 
@@ -208,5 +209,42 @@ func TestXAuthRenewalWithoutSecondXAuth(t *testing.T) {
 		}
 		sa.Close()
 		synctest.Wait()
+	})
+}
+
+// TestLostAnswerResentOnRetransmission: the responder's Main Mode message
+// 2 is lost once; the initiator retransmits message 1 after 1 s and gets
+// the answer at once, not when the responder's own timer (4 s) fires.
+func TestLostAnswerResentOnRetransmission(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &pair{net: iketest.NewNetwork(1), gwDP: iketest.NewDataPlane(), clDP: iketest.NewDataPlane(), gwEv: newEvents(), clEv: newEvents()}
+		p.gw, p.cl = p.net.Endpoint(gwAddr), p.net.Endpoint(clientAddr)
+		var err error
+		if p.resp, err = ikev1.NewResponder(p.gw, ikev1.WithPeers(pskLookup("k", false)), ikev1.WithDataPlane(p.gwDP)); err != nil {
+			t.Fatal(err)
+		}
+		if p.init, err = ikev1.NewInitiator(p.cl, ikev1.WithDataPlane(p.clDP), ikev1.WithRetransmissions(time.Second, time.Second, time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		defer p.init.Close()
+		defer p.resp.Close()
+		dropped := false
+		p.net.SetFilter(func(pk *ike.Packet) bool {
+			if !dropped && pk.Remote.Addr() == gwAddr && len(pk.Data) > 18 && pk.Data[18] == 2 {
+				dropped = true // the responder's first Main Mode message
+				return false
+			}
+			return true
+		})
+		start := time.Now()
+		if _, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("k")}); err != nil {
+			t.Fatal(err)
+		}
+		if !dropped {
+			t.Fatal("no message dropped")
+		}
+		if d := time.Since(start); d >= 3*time.Second {
+			t.Errorf("handshake took %v: the lost answer waited for the responder's timer", d)
+		}
 	})
 }

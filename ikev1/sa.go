@@ -367,8 +367,13 @@ func (sa *isakmpSA) handle(p transport.Packet) {
 		// Only an answer to that very message is resent: our message
 		// sent before it (Main Mode message 5, Quick Mode message 2)
 		// would make the peer resend its answer in turn, and the two
-		// would bounce a replayed message between them forever.
-		if o := sa.out[mid]; o != nil && !o.retry && o.answers == sum {
+		// would bounce a replayed message between them forever. The
+		// answer is resent also while it waits for the peer's next
+		// message (Main Mode message 2 waits for 3): the retransmission
+		// says it was lost, and the peer gives up on the exchange long
+		// before our own timer would resend it (strongSwan deletes the
+		// SA it re-authenticates 2 s after starting the new one).
+		if o := sa.out[mid]; o != nil && o.answers == sum {
 			sa.log.Debug("peer retransmitted, resending our answer", "mid", mid)
 			sa.write(o)
 		}

@@ -527,10 +527,10 @@ func (v *v1Server) lookup(_ context.Context, q ikev1.PeerQuery) (*ikev1.PeerConf
 	if q.XAuth {
 		// A "Cisco IPSec" client: XAuth, then Mode Config.
 		if !v.s.xauth {
-			return nil, errors.New("Cisco IPSec (XAuth) clients are off (ikev1.xauth)")
+			return nil, errors.New("clients with XAuth (Cisco IPSec) are off (ikev1.xauth)")
 		}
 		if !v.hasPool4() {
-			return nil, errors.New("Cisco IPSec (XAuth) clients need an IPv4 pool for their address")
+			return nil, errors.New("clients with XAuth (Cisco IPSec) need an IPv4 pool for their address")
 		}
 		cfg.Name += " xauth"
 		cfg.XAuth, cfg.Children = v.xauthConfig(), v.xauthChildren()
