@@ -291,7 +291,7 @@ func (e *engine) adoptChildren(sa *isakmpSA) {
 		go func() {
 			var kids []*child
 			o.do(func() {
-				if o.state == stateEstablished && o.cfg != nil && o.cfg.Name == name && o.remoteID.Equal(id) && o.remote.Addr() == remote {
+				if (o.state == stateEstablished || o.state == stateOrphaned) && o.cfg != nil && o.cfg.Name == name && o.remoteID.Equal(id) && o.remote.Addr() == remote {
 					kids, o.children = o.children, nil
 					if len(kids) > 0 {
 						o.log.Info("the peer re-authenticated: its IPsec SAs move to the new ISAKMP SA", "n", len(kids))

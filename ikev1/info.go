@@ -110,6 +110,19 @@ func (sa *isakmpSA) peerDelete(d *wire.Delete) {
 	case wire.ProtoISAKMP:
 		for _, s := range d.SPIs {
 			if bytes.Equal(s, sa.cookies()) {
+				if !sa.initiator && len(sa.children) > 0 {
+					// IKEv1 IPsec SAs do not depend on the ISAKMP SA that
+					// made them: strongSwan re-authenticating deletes the
+					// old ISAKMP SA 2 s after starting the new one, even
+					// when the new one is not up yet, and moves its IPsec
+					// SAs over. Keep them for the peer's next ISAKMP SA
+					// to adopt (adoptChildren), then let them go.
+					sa.log.Info("peer deleted the ISAKMP SA; its IPsec SAs wait for the peer's next one", "grace", orphanGrace)
+					sa.state = stateOrphaned
+					sa.orphanedAt = sa.e.cfg.now()
+					sa.endErr = ErrPeerDeleted
+					return
+				}
 				sa.log.Info("peer deleted the ISAKMP SA")
 				sa.terminate(ErrPeerDeleted, false)
 				return

@@ -23,6 +23,7 @@ const (
 	stateConnecting  saState = iota // phase 1 running
 	stateEstablished                // phase 1 done
 	stateDeleting                   // our Delete sent, SA about to go
+	stateOrphaned                   // the peer deleted the ISAKMP SA; its IPsec SAs wait to be adopted
 	stateDone                       // the goroutine ends
 )
 
@@ -34,9 +35,15 @@ func (s saState) String() string {
 		return "ESTABLISHED"
 	case stateDeleting:
 		return "DELETING"
+	case stateOrphaned:
+		return "ORPHANED"
 	}
 	return "DESTROYING"
 }
+
+// orphanGrace is how long the IPsec SAs of an ISAKMP SA the peer deleted
+// wait for the peer's next ISAKMP SA to adopt them.
+const orphanGrace = 20 * time.Second
 
 // phase1Timeout bounds a phase 1 exchange: half-open SAs go after it.
 const phase1Timeout = 30 * time.Second
@@ -111,29 +118,30 @@ type isakmpSA struct {
 	p1   *phase1 // the running phase 1 exchange; nil after it
 	keys *p1keys // after the key exchange
 
-	prop      proposal.Proposal
-	auth      proposal.IKEv1AuthMethod
-	localID   ipsec.Identity
-	remoteID  ipsec.Identity
-	nat       natState
-	peerDPD   bool
-	peerFrag  bool
-	quick     map[uint32]*quickMode
-	children  []*child
-	out       map[uint32]*outMsg
-	lastIn    map[uint32][32]byte
-	recent    []uint32    // exchange IDs in out and lastIn, oldest first
-	xa        *xauthState // XAuth and Mode Config (gateway)
-	eapName   string      // the XAuth user
-	quickMIDs midSet      // the last Quick Modes' message IDs
-	frags     *wire.Reassembler
-	fragID    uint16
-	mode      wire.ExchangeType // the phase 1 exchange, kept after it
-	confirm   func()            // advances the receive IV once a message is verified
-	dpd       dpdState
-	timer     *time.Timer
-	snap      atomic.Pointer[ipsec.IKESAInfo]
-	waiters   []chan error // Dial waiting for the first IPsec SA
+	prop       proposal.Proposal
+	auth       proposal.IKEv1AuthMethod
+	localID    ipsec.Identity
+	remoteID   ipsec.Identity
+	nat        natState
+	peerDPD    bool
+	peerFrag   bool
+	quick      map[uint32]*quickMode
+	children   []*child
+	out        map[uint32]*outMsg
+	lastIn     map[uint32][32]byte
+	recent     []uint32    // exchange IDs in out and lastIn, oldest first
+	xa         *xauthState // XAuth and Mode Config (gateway)
+	eapName    string      // the XAuth user
+	orphanedAt time.Time   // when the peer deleted the ISAKMP SA (stateOrphaned)
+	quickMIDs  midSet      // the last Quick Modes' message IDs
+	frags      *wire.Reassembler
+	fragID     uint16
+	mode       wire.ExchangeType // the phase 1 exchange, kept after it
+	confirm    func()            // advances the receive IV once a message is verified
+	dpd        dpdState
+	timer      *time.Timer
+	snap       atomic.Pointer[ipsec.IKESAInfo]
+	waiters    []chan error // Dial waiting for the first IPsec SA
 
 	// Re-authentication (our initiator): IKEv1 has no rekey of an
 	// ISAKMP SA, so a new one replaces it before it expires.
@@ -236,6 +244,9 @@ func (sa *isakmpSA) arm() {
 	if sa.state == stateConnecting {
 		at(sa.started.Add(phase1Timeout))
 	}
+	if sa.state == stateOrphaned {
+		at(sa.orphanedAt.Add(orphanGrace))
+	}
 	at(sa.expires)
 	if sa.state == stateEstablished && !sa.reauthing {
 		at(sa.rekeyAt)
@@ -284,6 +295,10 @@ func (sa *isakmpSA) onTimer(now time.Time) {
 		sa.write(o)
 		o.next = now.Add(sa.e.cfg.retrans[min(o.sent+1, len(sa.e.cfg.retrans)-1)])
 		o.sent++
+	}
+	if sa.state == stateOrphaned && (len(sa.children) == 0 || !now.Before(sa.orphanedAt.Add(orphanGrace))) {
+		sa.terminate(ErrPeerDeleted, false)
+		return
 	}
 	if sa.state == stateConnecting && !now.Before(sa.started.Add(phase1Timeout)) {
 		sa.log.Debug("phase 1 timed out")
