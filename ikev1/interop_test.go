@@ -257,9 +257,9 @@ func TestInteropV1Rekeys(t *testing.T) {
 	// strongSwan 5.9.8 as the client moves its IPsec SAs to each
 	// re-authenticated ISAKMP SA but then never rekeys them (they expire
 	// at their hard lifetime, on its side too): with both renewals every
-	// 20 s its tunnel breaks by itself. Against our responder the two
-	// renewals run in two clients side by side instead; our initiator
-	// does both at once.
+	// 20 s its tunnel breaks by itself. Against our responder it
+	// re-authenticates every 20 s (with kernel-libipsec its phase 2 rekey
+	// jobs are not reliable either); our initiator does both at once.
 	for _, tc := range []struct {
 		name string
 		vars map[string]string
@@ -267,10 +267,6 @@ func TestInteropV1Rekeys(t *testing.T) {
 		qm   int // and IPsec SAs
 	}{
 		{"our-responder/phase1", map[string]string{"REKEY_TIME": "20s", "REAUTH_TIME": "0s", "CHILD_REKEY_TIME": "10m", "CHILD_LIFE_TIME": "20m"}, 5, 1},
-		// strongSwan with kernel-libipsec sometimes loses the rekey job
-		// of an IPsec SA it just made (it rekeys each SA per direction);
-		// a long hard lifetime keeps such an SA alive through the test.
-		{"our-responder/phase2", map[string]string{"REKEY_TIME": "0s", "REAUTH_TIME": "0s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "10m"}, 1, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
