@@ -44,6 +44,7 @@ var table = []rule{
 	{pkg: "ike/iketest", allow: []string{".", "ike", "ike/wire", "transport", "proposal", "esp", "esp/esptest", "eap", "internal/..."}, ext: true},
 	{pkg: "ikev1/wire", allow: []string{"internal/isakmp"}},
 	{pkg: "ikev1", allow: []string{".", "proposal", "esp", "xauth", "internal/...", "ikev1/wire", "transport"}, ext: true},
+	{pkg: "l2tp", allow: []string{".", "internal/..."}, ext: true},
 	{pkg: "xfrm", allow: []string{"esp", "proposal"}, ext: true},
 	{pkg: "examples/...", allow: []string{"..."}, ext: true},
 }
