@@ -1,8 +1,11 @@
 package esp
 
 import (
+	"context"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec/proposal"
 )
@@ -118,5 +121,89 @@ func TestEngineZeroAllocs(t *testing.T) {
 	}
 	if dev.written != 202 {
 		t.Fatalf("TUN got %d packets", dev.written)
+	}
+}
+
+// localLoop is an engine with a transport SA pair to itself (loopback)
+// and WithLocalUDP(1701), for the allocation test and benchmark of the
+// L2TP path: SendUDP, then the inbound steps up to the handler.
+type localLoop struct {
+	u       *Userspace
+	bi      *batch
+	sc      *scratch
+	rd      *net.UDPConn
+	ap      netip.AddrPort
+	buf     []byte
+	got     int
+	payload []byte
+}
+
+func newLocalLoop(tb testing.TB) *localLoop {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	l := &localLoop{ap: ap, buf: make([]byte, 65536), rd: c, sc: newScratch(), payload: make([]byte, 1200)}
+	u, err := NewUserspace(newNullTUN(), WithUDPSendConn(c), WithLocalUDP(1701, func(d LocalDatagram) {
+		if d.ReqID == 4 && len(d.Payload) == len(l.payload) {
+			l.got++
+		}
+	}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l.u = u
+	ts := testSuites[0]
+	for _, dir := range []Direction{DirOut, DirIn} {
+		sa := &SA{SPI: 0x6000, Dir: dir, Mode: ModeTransport, Src: ap, Dst: ap, Encr: ts.encr, EncrKeyBits: ts.bits, EncrKey: keyBytes(ts.encKeyLen, 3), ReqID: 4}
+		if err := u.AddSA(context.Background(), sa); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	sel := PrefixSelector(netip.PrefixFrom(ap.Addr(), 32))
+	if err := u.AddPolicy(context.Background(), Policy{Dir: DirIn, Src: sel, Dst: sel, ReqID: 4}); err != nil {
+		tb.Fatal(err)
+	}
+	l.bi = <-u.inFree
+	return l
+}
+
+// round sends one datagram with SendUDP, reads it back from the socket
+// and runs it through the inbound steps to the local handler.
+func (l *localLoop) round(tb testing.TB) {
+	if err := l.u.SendUDP(4, l.ap, netip.AddrPortFrom(l.ap.Addr(), 1701), l.payload); err != nil {
+		tb.Fatal(err)
+	}
+	n, from, err := l.rd.ReadFromUDPAddrPort(l.buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := &l.bi.pkts[0]
+	q.off, q.n, q.from, q.err, q.sa = inReadOffset, n, from, nil, nil
+	copy(q.buf[inReadOffset:], l.buf[:n])
+	l.bi.n = 1
+	l.u.classifyIn(l.bi)
+	openBatch(l.bi, l.sc)
+	l.u.finishIn(l.bi)
+}
+
+// TestLocalZeroAllocs asserts that SendUDP and local delivery allocate
+// nothing per datagram in steady state.
+func TestLocalZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race; run without -race")
+	}
+	l := newLocalLoop(t)
+	defer l.u.Close()
+	l.round(t)
+	if n := testing.AllocsPerRun(200, func() { l.round(t) }); n != 0 {
+		t.Errorf("SendUDP + local delivery: %.1f allocations, want 0", n)
+	}
+	if l.got != 202 || l.u.Stats().InLocal != 202 {
+		t.Fatalf("handler saw %d datagrams; stats %+v", l.got, l.u.Stats())
 	}
 }

@@ -128,3 +128,18 @@ func BenchmarkReplay(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLocalUDP measures one L2TP-sized datagram through SendUDP,
+// a loopback socket and the inbound steps to a WithLocalUDP handler.
+func BenchmarkLocalUDP(b *testing.B) {
+	l := newLocalLoop(b)
+	defer l.u.Close()
+	b.SetBytes(int64(len(l.payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		l.round(b)
+	}
+	if l.got == 0 {
+		b.Fatal("nothing delivered")
+	}
+}

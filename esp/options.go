@@ -23,6 +23,7 @@ type config struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	inBufSize int
+	local     []localUDP
 }
 
 func defaultConfig() config {
@@ -129,6 +130,9 @@ func (cf *config) validate() error {
 		return errOpt("WithClock", "nil clock")
 	case cf.logger == nil:
 		return errOpt("WithLogger", "nil logger")
+	}
+	if err := validateLocal(cf.local); err != nil {
+		return err
 	}
 	for _, c := range cf.udp {
 		if c == nil {

@@ -29,6 +29,9 @@ type packet struct {
 	err  error
 	from netip.AddrPort
 	out  []byte // outbound: the sealed ESP packet
+	// local is the WithLocalUDP handler an accepted inbound datagram goes
+	// to instead of the TUN device; off/n are then the UDP payload.
+	local func(LocalDatagram)
 }
 
 // batch is the unit of work of the pipeline. A worker signals done when
@@ -565,8 +568,10 @@ func (u *Userspace) finishIn(b *batch) {
 	b.tw = b.tw[:0]
 	curOff := -1
 	u.mu.RLock()
+	locals := false
 	for i := range b.n {
 		p := &b.pkts[i]
+		p.local = nil
 		if p.sa == nil {
 			continue
 		}
@@ -578,6 +583,10 @@ func (u *Userspace) finishIn(b *batch) {
 		if err != nil {
 			p.err = err
 			u.cnt.countInErr(err)
+			continue
+		}
+		if p.local != nil {
+			locals = true
 			continue
 		}
 		// The TUN device takes one offset per write call; SAs with
@@ -592,6 +601,9 @@ func (u *Userspace) finishIn(b *batch) {
 	u.mu.RUnlock()
 	if len(b.tw) > 0 {
 		u.writeTUN(b.tw, curOff)
+	}
+	if locals {
+		deliverLocal(b)
 	}
 }
 
@@ -622,6 +634,7 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 	}
 	off, n := p.off, p.n
 	var f flow
+	var local func(LocalDatagram)
 	cfg := s.cfg.Load() // one snapshot per packet (UpdateSA replaces it)
 	if cfg.Mode == ModeTunnel {
 		if p.nh != protoIPv4 && p.nh != protoIPv6 {
@@ -633,6 +646,13 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 			return 0, 0, ErrInnerPacket
 		}
 		n = f.totalLen // drop TFC padding (RFC 4303 section 2.7)
+	} else if h := u.localFor(p, cfg); h != nil {
+		var ok bool
+		if f, ok = localFlow(p, cfg); !ok {
+			return 0, 0, ErrInnerPacket
+		}
+		local = h
+		n = f.totalLen
 	} else {
 		hl := 40
 		if cfg.Dst.Addr().Unmap().Is4() {
@@ -662,5 +682,21 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 	}
 	u.cnt.inPackets.Add(1)
 	u.cnt.inBytes.Add(uint64(n))
+	if local != nil {
+		u.cnt.inLocal.Add(1)
+		p.local = local
+		p.off += 8
+		p.n = f.totalLen - f.hdrLen - 8
+		return p.off, p.n, nil
+	}
 	return off, n, nil
+}
+
+// localFor returns the WithLocalUDP handler for a decrypted transport-mode
+// payload, or nil when it is no UDP datagram to a registered port.
+func (u *Userspace) localFor(p *packet, cfg *SA) func(LocalDatagram) {
+	if len(u.cfg.local) == 0 || p.nh != protoUDP || p.n < 8 {
+		return nil
+	}
+	return u.cfg.localHandler(binary.BigEndian.Uint16(p.buf[p.off+2:]))
 }

@@ -36,9 +36,10 @@ type saState struct {
 
 // outerDst is where an outbound SA's packets go.
 type outerDst struct {
-	sock      *udpSock     // ESP in UDP: the socket to send from
-	udp       *net.UDPAddr // ESP in UDP
-	ip        *net.IPAddr  // raw ESP
+	sock      *udpSock       // ESP in UDP: the socket to send from
+	udp       *net.UDPAddr   // ESP in UDP
+	udpAP     netip.AddrPort // udp as an AddrPort (SendUDP's allocation-free send)
+	ip        *net.IPAddr    // raw ESP
 	encap     bool
 	keepalive bool
 }
@@ -48,7 +49,8 @@ func newOuterDst(sa *SA, socks []*udpSock) *outerDst {
 	a := sa.Dst.Addr().Unmap()
 	if d.encap {
 		d.sock = pickUDP(socks, sa.Src, sa.Dst)
-		d.udp = net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, sa.Dst.Port()))
+		d.udpAP = netip.AddrPortFrom(a, sa.Dst.Port())
+		d.udp = net.UDPAddrFromAddrPort(d.udpAP)
 	} else {
 		d.ip = &net.IPAddr{IP: a.AsSlice()}
 	}

@@ -7,6 +7,9 @@ import "sync/atomic"
 type Stats struct {
 	InPackets, InBytes   uint64 // accepted inbound packets, inner bytes
 	OutPackets, OutBytes uint64 // sent outbound packets, inner bytes
+	// InLocal counts the accepted inbound packets (included in InPackets)
+	// handed to a WithLocalUDP handler instead of the TUN device.
+	InLocal uint64
 
 	InUnknownSPI uint64 // no inbound SA for the SPI
 	InTruncated  uint64 // too short for header, IV and ICV, or not block aligned
@@ -37,7 +40,7 @@ type Stats struct {
 type counters struct {
 	inPackets, inBytes, outPackets, outBytes                                    atomic.Uint64
 	inUnknownSPI, inTruncated, inAuth, inReplay, inPadding, inDummy, inSelector atomic.Uint64
-	inMalformed, inExpired                                                      atomic.Uint64
+	inMalformed, inExpired, inLocal                                             atomic.Uint64
 	outNoPolicy, outDiscard, outBypass, outNoSA, outSeqOverflow, outMalformed   atomic.Uint64
 	outNoSocket, sendErrors, tunWriteErrors                                     atomic.Uint64
 	keepalivesSent, keepalivesRecv, nonESP, eventsDropped                       atomic.Uint64
@@ -46,7 +49,7 @@ type counters struct {
 func (c *counters) snapshot() Stats {
 	return Stats{
 		InPackets: c.inPackets.Load(), InBytes: c.inBytes.Load(),
-		OutPackets: c.outPackets.Load(), OutBytes: c.outBytes.Load(),
+		OutPackets: c.outPackets.Load(), OutBytes: c.outBytes.Load(), InLocal: c.inLocal.Load(),
 		InUnknownSPI: c.inUnknownSPI.Load(), InTruncated: c.inTruncated.Load(), InAuth: c.inAuth.Load(),
 		InReplay: c.inReplay.Load(), InPadding: c.inPadding.Load(), InDummy: c.inDummy.Load(),
 		InSelector: c.inSelector.Load(), InMalformed: c.inMalformed.Load(), InExpired: c.inExpired.Load(),

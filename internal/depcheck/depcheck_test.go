@@ -38,6 +38,8 @@ var table = []rule{
 	{pkg: "esp/esptest", allow: []string{".", "esp", "proposal", "internal/..."}, ext: true},
 	{pkg: "eap", allow: []string{".", "internal/..."}, ext: true},
 	{pkg: "xauth", allow: []string{".", "internal/..."}, ext: true},
+	{pkg: "internal/mschapv2", allow: nil, ext: true},
+	{pkg: "ppp", allow: []string{".", "internal/..."}, ext: true},
 	{pkg: "transport", allow: nil, ext: true},
 	{pkg: "ike/wire", allow: []string{"internal/isakmp"}},
 	{pkg: "ike", allow: []string{".", "proposal", "esp", "eap", "internal/...", "ike/wire", "transport"}, ext: true},
