@@ -355,6 +355,9 @@ func (t *tunnel) dispatch(m *Message, fx *effects) {
 		t.handleStopCCN(m, fx)
 		return
 	case MsgHello, MsgWEN, MsgSLI:
+		if u, bad := m.UnknownMandatory(); bad {
+			t.stop(stopGeneralError, errCodeUnknownMAVP, "unknown mandatory "+u.Type.String(), fx)
+		}
 		return
 	case MsgICRQ, MsgICCN, MsgCDN:
 		if t.state != stateEstablished {
