@@ -183,6 +183,14 @@ func (m *Message) Find(t AVPType) (AVP, bool) {
 	return AVP{}, false
 }
 
+// bodyOffset is where the AVPs start (for errors about a missing AVP).
+func (m *Message) bodyOffset() int {
+	if len(m.AVPs) > 0 {
+		return m.AVPs[0].Offset
+	}
+	return 12
+}
+
 // UnknownMandatory returns the first AVP with the M bit that this package
 // does not recognize (RFC 2661 section 4.1: the session or tunnel must
 // then be terminated).

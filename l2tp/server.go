@@ -302,7 +302,7 @@ func decodeSCCRQ(m *Message) (sccrqInfo, error) {
 	info := sccrqInfo{rws: defaultPeerWindow}
 	a, ok := m.Find(AVPProtocolVersion)
 	if !ok {
-		return info, &ParseError{Offset: m.AVPs[0].Offset, AVP: AVPProtocolVersion, HasAVP: true, Err: ErrMissingAVP}
+		return info, &ParseError{Offset: m.bodyOffset(), AVP: AVPProtocolVersion, HasAVP: true, Err: ErrMissingAVP}
 	}
 	if len(a.Value) != 2 {
 		return info, avpErr(a.Offset, 0, a.Type, ErrAVPValue)

@@ -468,7 +468,7 @@ func u32AVP(m *Message, typ AVPType) (uint32, bool, error) {
 }
 
 func missing(m *Message, typ AVPType) error {
-	return &ParseError{Offset: m.AVPs[0].Offset, AVP: typ, HasAVP: true, Err: ErrMissingAVP}
+	return &ParseError{Offset: m.bodyOffset(), AVP: typ, HasAVP: true, Err: ErrMissingAVP}
 }
 
 // handleSessionMessage handles ICRQ, ICCN and CDN.
