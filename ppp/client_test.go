@@ -62,13 +62,13 @@ type tclient struct {
 	link *testLink
 
 	// configuration
-	lcpReq        []byte               // options of the client's LCP Configure-Request
-	accept        []AuthProtocol       // auth protocols it accepts, first = the one it Naks with
-	user, pass    string               // credentials
-	peerChallenge []byte               // MS-CHAPv2 peer challenge (random if nil)
-	ipcpReq       []byte               // options of its IPCP Configure-Request (nil: no IPCP)
-	ipv6cpReq     []byte               // options of its IPV6CP Configure-Request (nil: none)
-	afterAuth     [][]byte             // frames it sends once authenticated
+	lcpReq        []byte                        // options of the client's LCP Configure-Request
+	accept        []AuthProtocol                // auth protocols it accepts, first = the one it Naks with
+	user, pass    string                        // credentials
+	peerChallenge []byte                        // MS-CHAPv2 peer challenge (random if nil)
+	ipcpReq       []byte                        // options of its IPCP Configure-Request (nil: no IPCP)
+	ipv6cpReq     []byte                        // options of its IPV6CP Configure-Request (nil: none)
+	afterAuth     [][]byte                      // frames it sends once authenticated
 	lose          func(out bool, b []byte) bool // drop a frame (out: client to server)
 
 	// observed

@@ -78,9 +78,9 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 func (h *harness) client(t *testing.T) *tclient {
 	return &tclient{
 		t: t, s: h.s, link: h.link,
-		lcpReq:  appendOption32(nil, lcpMagic, 0x11223344),
-		accept:  []AuthProtocol{AuthMSCHAPv2, AuthCHAPMD5, AuthPAP},
-		user:    "User", pass: "clientPass",
+		lcpReq: appendOption32(nil, lcpMagic, 0x11223344),
+		accept: []AuthProtocol{AuthMSCHAPv2, AuthCHAPMD5, AuthPAP},
+		user:   "User", pass: "clientPass",
 		ipcpReq: appendOption(nil, ipcpAddress, 0, 0, 0, 0),
 	}
 }
@@ -414,7 +414,7 @@ func TestDataPath(t *testing.T) {
 		h.link.take()
 		h.s.HandleFrame(append([]byte{0, 0x21}, ipv4(me, testLocal, 60)...))
 		h.s.HandleFrame(append([]byte{0, 0x21}, ipv4(netip.MustParseAddr("198.51.100.99"), testLocal, 60)...)) // spoofed
-		h.s.HandleFrame(append([]byte{0, 0x21}, 0x45, 0))                                                         // truncated
+		h.s.HandleFrame(append([]byte{0, 0x21}, 0x45, 0))                                                      // truncated
 		if _, _, n := h.counts(); n != 1 {
 			t.Errorf("delivered %d packets", n)
 		}
@@ -647,18 +647,18 @@ func TestHostileFrames(t *testing.T) {
 			{},
 			{0x00},
 			{0xc0},
-			{0xc0, 0x20, 1, 1, 0, 4},                          // even second octet
-			{0xc0, 0x21, 1},                                   // short header
-			{0xc0, 0x21, 1, 1, 0, 40, 1, 4},                   // length past the end
-			{0xc0, 0x21, 1, 1, 0, 3},                          // length below header
-			{0xc0, 0x21, 1, 1, 0, 7, 1, 4, 5},                 // option past the end
-			{0xc0, 0x21, 1, 1, 0, 6, 5, 0},                    // option length 0
-			{0xc0, 0x21, 1, 1, 0, 6, 5, 1},                    // option length 1
-			{0xc0, 0x21, 8, 1, 0, 5, 0xc0},                    // short Protocol-Reject
-			{0xc0, 0x21, 9, 1, 0, 6, 0, 0},                    // short Echo-Request
-			{0xc0, 0x21, 7, 1, 0, 6, 0, 0},                    // short Code-Reject
-			{0xc2, 0x23, 2, 1, 0, 8, 200, 1, 2, 3},            // CHAP after success, bad size
-			{0x80, 0x21, 1, 5, 0, 0x0a, 3, 6, 0, 0},           // IPCP option past the end
+			{0xc0, 0x20, 1, 1, 0, 4},                // even second octet
+			{0xc0, 0x21, 1},                         // short header
+			{0xc0, 0x21, 1, 1, 0, 40, 1, 4},         // length past the end
+			{0xc0, 0x21, 1, 1, 0, 3},                // length below header
+			{0xc0, 0x21, 1, 1, 0, 7, 1, 4, 5},       // option past the end
+			{0xc0, 0x21, 1, 1, 0, 6, 5, 0},          // option length 0
+			{0xc0, 0x21, 1, 1, 0, 6, 5, 1},          // option length 1
+			{0xc0, 0x21, 8, 1, 0, 5, 0xc0},          // short Protocol-Reject
+			{0xc0, 0x21, 9, 1, 0, 6, 0, 0},          // short Echo-Request
+			{0xc0, 0x21, 7, 1, 0, 6, 0, 0},          // short Code-Reject
+			{0xc2, 0x23, 2, 1, 0, 8, 200, 1, 2, 3},  // CHAP after success, bad size
+			{0x80, 0x21, 1, 5, 0, 0x0a, 3, 6, 0, 0}, // IPCP option past the end
 			appendPacket(nil, protoLCP, codeConfReq, 9, flood), // 700 unknown options
 		}
 		for _, f := range bad {
