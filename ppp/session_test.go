@@ -708,3 +708,104 @@ func TestStringHidesSecrets(t *testing.T) {
 		}
 	})
 }
+
+// TestNoAddress: without a pool or a fixed address for the user IPCP
+// cannot open, and without IPv6 the link ends.
+func TestNoAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.Pool = nil })
+		c := h.client(t)
+		c.start()
+		if c.ipcpAckRcvd && c.ipcpAckSent || c.termReqs == 0 {
+			t.Fatalf("ipcp %v/%v term %d\n%s", c.ipcpAckRcvd, c.ipcpAckSent, c.termReqs, strings.Join(c.trace, "\n"))
+		}
+		synctest.Wait()
+		if ups, downs, _ := h.counts(); ups != 0 || downs != 1 {
+			t.Errorf("ups %d downs %d", ups, downs)
+		}
+	})
+}
+
+// TestFixedAddress: a user's own address wins over the pool.
+func TestFixedAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fixed := netip.MustParseAddr("203.0.113.7")
+		h := newHarness(t, func(c *Config) {
+			c.Users = ipsec.NewUsers(ipsec.User{Name: "User", Password: ipsec.Secret("clientPass"), Addresses: []netip.Addr{netip.MustParseAddr("2001:db8::7"), fixed}})
+		})
+		c := h.client(t)
+		up(t, h, c)
+		if got := h.s.Info().Addr4; got != fixed || c.addr() != fixed || len(h.pool.Leases()) != 0 {
+			t.Errorf("addr %v client %v leases %v", got, c.addr(), h.pool.Leases())
+		}
+		h.s.Close()
+	})
+}
+
+// TestClientRejectsIPCP: a client that Protocol-Rejects IPCP (IPv6-only)
+// while IPV6CP is up keeps the link; the IPCP state goes to Stopped.
+func TestClientRejectsIPCP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.IPv6 = true })
+		c := h.client(t)
+		c.ipv6cpReq = appendOption(nil, ipv6cpIID, 1, 2, 3, 4, 5, 6, 7, 8)
+		up(t, h, c)
+		c.send(protoLCP, codeProtoRej, 50, []byte{0x80, 0x21, 1, 1, 0, 4})
+		c.pump()
+		// RFC 1661 RXJ- in Opened: Terminate-Request, then Stopped after
+		// the Restart timer (the client will not answer).
+		time.Sleep(3 * DefaultRestartTimer)
+		synctest.Wait()
+		c.pump()
+		in := h.s.Info()
+		if in.IPCP != StateStopped || in.IPV6CP != StateOpened || in.LCP != StateOpened {
+			t.Errorf("info %+v", in)
+		}
+		// The last NCP gone: the link ends.
+		c.send(protoLCP, codeProtoRej, 51, []byte{0x80, 0x57, 1, 1, 0, 4})
+		c.pump()
+		time.Sleep(3 * DefaultRestartTimer)
+		synctest.Wait()
+		c.pump()
+		if c.termReqs == 0 {
+			t.Errorf("no Terminate-Request after both NCPs were rejected")
+		}
+	})
+}
+
+// TestCodeReject: a Code-Reject of an echo is tolerated (RXJ+); one of a
+// Configure-Request ends LCP (RXJ-).
+func TestCodeReject(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.client(t)
+		up(t, h, c)
+		c.send(protoLCP, codeCodeRej, 60, []byte{codeEchoReq, 1, 0, 8, 0, 0, 0, 0})
+		c.pump()
+		if in := h.s.Info(); in.LCP != StateOpened {
+			t.Fatalf("RXJ+ took LCP to %v", in.LCP)
+		}
+		c.send(protoLCP, codeCodeRej, 61, []byte{codeConfReq, 1, 0, 4})
+		c.pump()
+		if c.termReqs == 0 {
+			t.Errorf("RXJ- sent no Terminate-Request")
+		}
+	})
+}
+
+// TestLCPRenegotiation: a new LCP Configure-Request in Opened takes the
+// link back through authentication; a different user is refused.
+func TestLCPRenegotiation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.client(t)
+		up(t, h, c)
+		c.authOK, c.lcpAckRcvd, c.lcpAckSent = false, false, false
+		c.user, c.pass = "alice", "wonderland"
+		c.send(protoLCP, codeConfReq, c.nextID(), c.lcpReq)
+		c.pump()
+		if c.termReqs == 0 {
+			t.Errorf("another user took over the link\n%s", strings.Join(c.trace, "\n"))
+		}
+	})
+}
