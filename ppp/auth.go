@@ -188,6 +188,7 @@ func (s *Session) papRequest(p packet) {
 		return
 	}
 	s.sendPacket(protoPAP, papAck, p.id, papMessage("Welcome"))
+	s.auth.successID = p.id
 	s.authSucceeded(name, u, AuthPAP)
 }
 
@@ -298,15 +299,25 @@ func (s *Session) chapResponse(p packet) {
 	s.authSucceeded(name, u, a.proto)
 }
 
-// chapResendSuccess answers a retransmitted Response after success with
-// the same Success (RFC 1994 section 4.2: the Success may have been lost).
-func (s *Session) chapResendSuccess(info []byte) {
+// resendAuthSuccess answers a retransmitted CHAP Response or PAP
+// Authenticate-Request after success with the same Success or
+// Authenticate-Ack: ours may have been lost (RFC 1994 section 4.2, RFC
+// 1334 section 2.2.2; pppd's upap re-acks the same way). Only the
+// identifier and, for PAP, the user name of the successful attempt
+// qualify; nothing is checked again.
+func (s *Session) resendAuthSuccess(proto uint16, info []byte) {
 	a := &s.auth
 	p, err := parsePacket(info)
-	if err != nil || p.code != chapResponse || a.success == nil || p.id != a.successID {
+	if err != nil || !a.done {
 		return
 	}
-	s.sendPacket(protoCHAP, chapSuccess, p.id, a.success)
+	switch {
+	case proto == protoCHAP && a.proto != AuthPAP && p.code == chapResponse && a.success != nil && p.id == a.successID:
+		s.sendPacket(protoCHAP, chapSuccess, p.id, a.success)
+	case proto == protoPAP && a.proto == AuthPAP && p.code == papRequest && p.id == a.successID &&
+		len(p.data) >= 1+int(p.data[0]) && string(p.data[1:1+p.data[0]]) == s.user:
+		s.sendPacket(protoPAP, papAck, p.id, papMessage("Welcome"))
+	}
 }
 
 // authFailed answers a failed attempt; without retries left the link is

@@ -90,6 +90,7 @@ type tclient struct {
 	lastChal     []byte
 	lastChalID   uint8
 	sentIPCP     bool
+	lastResp     []byte // the last authentication frame, for retransmission
 	echoReplies  int
 }
 
@@ -216,7 +217,8 @@ func (c *tclient) lcpMaybeUp() {
 		d = append(d, c.user...)
 		d = append(d, byte(len(c.pass)))
 		d = append(d, c.pass...)
-		c.send(protoPAP, papRequest, c.nextID(), d)
+		c.lastResp = appendPacket(nil, protoPAP, papRequest, c.nextID(), d)
+		c.sendFrame(c.lastResp)
 	}
 }
 
@@ -255,7 +257,25 @@ func (c *tclient) chapRespond(id uint8, chal []byte) {
 		value = append(append(append(append([]byte{}, pc...), make([]byte, 8)...), nt...), 0)
 	}
 	d := append([]byte{byte(len(value))}, value...)
-	c.send(protoCHAP, chapResponse, id, append(d, c.user...))
+	c.lastResp = appendPacket(nil, protoCHAP, chapResponse, id, append(d, c.user...))
+	c.sendFrame(c.lastResp)
+}
+
+// retransmit resends what the client still waits an answer for, as a
+// client's restart timers would.
+func (c *tclient) retransmit() {
+	if !c.lcpAckRcvd {
+		c.send(protoLCP, codeConfReq, c.nextID(), c.lcpReq)
+	}
+	if c.lcpAckRcvd && c.lcpAckSent && !c.authOK && c.lastResp != nil {
+		c.sendFrame(c.lastResp)
+	}
+	if c.authOK && c.ipcpReq != nil && !c.ipcpAckRcvd {
+		c.send(protoIPCP, codeConfReq, c.nextID(), c.ipcpReq)
+	}
+	if c.authOK && c.ipv6cpReq != nil && !c.ip6AckRcvd {
+		c.send(protoIPV6CP, codeConfReq, c.nextID(), c.ipv6cpReq)
+	}
 }
 
 func (c *tclient) authed() {

@@ -223,8 +223,8 @@ func (s *Session) HandleFrame(frame []byte) {
 	case protoPAP, protoCHAP:
 		if s.phase != PhaseAuthenticate {
 			s.stats.Dropped++ // a late retransmission, or out of order
-			if s.phase == PhaseNetwork && proto == protoCHAP {
-				s.chapResendSuccess(info)
+			if s.phase == PhaseNetwork {
+				s.resendAuthSuccess(proto, info)
 			}
 			break
 		}

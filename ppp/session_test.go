@@ -3,7 +3,9 @@ package ppp
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -808,4 +810,47 @@ func TestLCPRenegotiation(t *testing.T) {
 			t.Errorf("another user took over the link\n%s", strings.Join(c.trace, "\n"))
 		}
 	})
+}
+
+// TestLossyLadder loses a fifth of the frames in both directions (seeded)
+// and checks that the restart timers of both sides bring the session up,
+// for each authentication protocol.
+func TestLossyLadder(t *testing.T) {
+	for _, auth := range []AuthProtocol{AuthMSCHAPv2, AuthCHAPMD5, AuthPAP} {
+		for seed := range uint64(8) {
+			t.Run(fmt.Sprintf("%v/%d", auth, seed), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					h := newHarness(t, func(c *Config) { c.Auth = []AuthProtocol{auth}; c.MaxConfigure = 30 })
+					c := h.client(t)
+					rng := rand.New(rand.NewPCG(seed, 19))
+					lost := 0
+					c.lose = func(bool, []byte) bool {
+						if rng.IntN(5) == 0 {
+							lost++
+							return true
+						}
+						return false
+					}
+					c.start()
+					for range 60 {
+						if c.ipcpAckRcvd && c.authOK && h.s.Info().IPCP == StateOpened {
+							break
+						}
+						time.Sleep(DefaultRestartTimer)
+						synctest.Wait()
+						c.retransmit()
+						c.pump()
+					}
+					in := h.s.Info()
+					if !c.authOK || in.IPCP != StateOpened || c.addr() != in.Addr4 {
+						t.Fatalf("not up after %d losses: %+v\n%s", lost, in, strings.Join(c.trace, "\n"))
+					}
+					if ups, downs, _ := h.counts(); ups != 1 || downs != 0 {
+						t.Errorf("ups %d downs %d", ups, downs)
+					}
+					h.s.Close()
+				})
+			})
+		}
+	}
 }
