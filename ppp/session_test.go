@@ -854,3 +854,163 @@ func TestLossyLadder(t *testing.T) {
 		}
 	}
 }
+
+// lcpRequest returns the description of the last LCP Configure-Request
+// among frames.
+func lastRequest(frames [][]byte, proto string) (string, packet) {
+	var d string
+	var p packet
+	for _, f := range frames {
+		if x := describe(f); strings.HasPrefix(x, proto+" ConfReq") {
+			d = x
+			_, info, _ := parseProtocol(f)
+			p, _ = parsePacket(info)
+		}
+	}
+	return d, p
+}
+
+// TestClientRefusesOurLCPOptions: Naks and Rejects of our MRU, magic and
+// authentication change our next request as RFC 1661 section 5 says.
+func TestClientRefusesOurLCPOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		code  uint8
+		opts  []byte
+		want  string // the next request, by describe
+		ended bool   // LCP is closed instead
+	}{
+		{"nak smaller MRU", codeConfNak, appendOption16(nil, lcpMRU, 1280), "LCP ConfReq id=2 [1:0500 3:c22381 5:01020304]", false},
+		{"nak larger MRU", codeConfNak, appendOption16(nil, lcpMRU, 1500), "LCP ConfReq id=2 [3:c22381 5:01020304]", false},
+		{"reject MRU and magic", codeConfRej, append(appendOption16(nil, lcpMRU, 1400), appendOption32(nil, lcpMagic, 0x01020304)...), "LCP ConfReq id=2 [3:c22381]", false},
+		{"nak magic", codeConfNak, appendOption32(nil, lcpMagic, 0x0a0b0c0d), "LCP ConfReq id=2 [1:0578 3:c22381 5:05060708]", false},
+		{"nak auth with chap-md5", codeConfNak, appendAuth(nil, AuthCHAPMD5), "LCP ConfReq id=2 [1:0578 3:c22305 5:01020304]", false},
+		{"nak auth with eap", codeConfNak, appendOption16(nil, lcpAuth, 0xc227), "LCP ConfReq id=2 [1:0578 3:c22305 5:01020304]", false},
+		{"reject auth", codeConfRej, appendAuth(nil, AuthMSCHAPv2), "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, func(c *Config) { c.Rand = bytes.NewReader([]byte{1, 2, 3, 4, 5, 6, 7, 8}) })
+				h.link.take()
+				h.s.HandleFrame(appendPacket(nil, protoLCP, tc.code, 1, tc.opts))
+				out := h.link.take()
+				got, _ := lastRequest(out, "LCP")
+				if tc.ended {
+					if len(out) != 1 || !strings.HasPrefix(describe(out[0]), "LCP TermReq") {
+						t.Errorf("sent %d frames, first %q", len(out), describe(out[0]))
+					}
+					return
+				}
+				if got != tc.want {
+					t.Errorf("next request %q, want %q", got, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// TestRefusalLoopsEnd: a client that Naks every request, and one that
+// sends a Configure-Request we Nak forever, do not keep the link busy.
+func TestRefusalLoopsEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil)
+		for i := range 20 {
+			_, p := lastRequest(h.link.take(), "LCP")
+			if h.s.Info().Phase == PhaseDead || p.code == 0 {
+				break
+			}
+			h.s.HandleFrame(appendPacket(nil, protoLCP, codeConfNak, p.id, appendOption16(nil, lcpMRU, 1000+uint16(i))))
+		}
+		time.Sleep(5 * DefaultRestartTimer)
+		synctest.Wait()
+		if _, downs, _ := h.counts(); downs != 1 {
+			t.Errorf("Nak loop: downs %d, info %+v", downs, h.s.Info())
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil)
+		var last string
+		for i := range DefaultMaxFailure + 2 {
+			h.link.take()
+			h.s.HandleFrame(appendPacket(nil, protoLCP, codeConfReq, uint8(i), appendOption32(nil, lcpMagic, 0)))
+			for _, f := range h.link.take() {
+				last = describe(f)
+			}
+		}
+		if !strings.HasPrefix(last, "LCP ConfRej") {
+			t.Errorf("after Max-Failure Naks the answer is %q, want a Reject", last)
+		}
+	})
+}
+
+// TestNCPRefusals: a client Naking or Rejecting our IPCP address and
+// Naking our IPV6CP interface identifier.
+func TestNCPRefusals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.IPv6 = true })
+		c := h.client(t)
+		c.ipv6cpReq = appendOption(nil, ipv6cpIID, 1, 2, 3, 4, 5, 6, 7, 8)
+		up(t, h, c)
+		// Renegotiate IPCP: the client rejects our address.
+		c.send(protoIPCP, codeConfReq, c.nextID(), c.ipcpReq)
+		_, p := lastRequest(h.link.take(), "IPCP")
+		h.s.HandleFrame(appendPacket(nil, protoIPCP, codeConfRej, p.id, p.data))
+		if d, _ := lastRequest(h.link.take(), "IPCP"); d != fmt.Sprintf("IPCP ConfReq id=%d []", p.id+1) {
+			t.Errorf("after Reject: %q", d)
+		}
+		// IPV6CP: the client Naks our identifier with one of its choice.
+		c.send(protoIPV6CP, codeConfReq, c.nextID(), c.ipv6cpReq)
+		_, p = lastRequest(h.link.take(), "IPV6CP")
+		h.s.HandleFrame(appendPacket(nil, protoIPV6CP, codeConfNak, p.id, appendOption(nil, ipv6cpIID, 9, 9, 9, 9, 9, 9, 9, 9)))
+		if d, _ := lastRequest(h.link.take(), "IPV6CP"); d != fmt.Sprintf("IPV6CP ConfReq id=%d [1:0909090909090909]", p.id+1) {
+			t.Errorf("after Nak: %q", d)
+		}
+		// A suggestion equal to the client's own identifier is not taken.
+		h.s.HandleFrame(appendPacket(nil, protoIPV6CP, codeConfNak, p.id+1, appendOption(nil, ipv6cpIID, 1, 2, 3, 4, 5, 6, 7, 8)))
+		if d, _ := lastRequest(h.link.take(), "IPV6CP"); d == "" || strings.Contains(d, "0102030405060708") {
+			t.Errorf("took the client's identifier: %q", d)
+		}
+	})
+}
+
+// TestAuthTimeouts: an unanswered Challenge is resent Max-Configure times,
+// then the link ends; a PAP client that never sends its request is cut
+// off after AuthTimeout.
+func TestAuthTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil)
+		c := h.client(t)
+		c.lose = func(out bool, b []byte) bool { return strings.Contains(describe(b), "CHAP") }
+		c.start()
+		time.Sleep(time.Duration(DefaultMaxConfigure+3) * DefaultRestartTimer)
+		synctest.Wait()
+		c.pump()
+		n := 0
+		for _, l := range c.trace {
+			if strings.HasPrefix(l, "S CHAP Challenge") {
+				n++
+			}
+		}
+		if n != DefaultMaxConfigure || c.termReqs == 0 {
+			t.Errorf("%d challenges, %d Terminate-Requests", n, c.termReqs)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.Auth = []AuthProtocol{AuthPAP}; c.AuthTimeout = 7 * time.Second })
+		c := h.client(t)
+		c.lose = func(out bool, b []byte) bool { return strings.Contains(describe(b), "PAP") }
+		c.start()
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		c.pump()
+		if c.termReqs != 0 {
+			t.Fatal("cut off before AuthTimeout")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		c.pump()
+		if c.termReqs == 0 {
+			t.Error("not cut off after AuthTimeout")
+		}
+	})
+}
