@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,6 +193,12 @@ type L2TPResult struct {
 	// IKEUp reports the IKE SA and the IPsec SA established (swanctl
 	// --list-sas or pluto's states).
 	IKEUp bool
+	// IKEProposal is the negotiated ISAKMP proposal as swanctl
+	// --list-sas shows it (e.g. AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384);
+	// "" for libreswan.
+	IKEProposal string
+	// Policy is the client's `ip xfrm policy` after the pings.
+	Policy string
 	// SAs are the client's kernel states (ip -s xfrm state) after the
 	// pings.
 	SAs []State
@@ -372,6 +379,7 @@ func RunL2TP(t *testing.T, c L2TPCase, start L2TPServerStart) *L2TPRun {
 		r.PingInside = ping(r.NS, c.Inside, 0, 3)
 		r.PingMTU = ping(r.NS, c.Inside, mtuPingSize, 2)
 		r.SAs = States(t, r.NS)
+		r.Policy = r.NS.Run("ip", "xfrm", "policy")
 	}
 	return run
 }
@@ -561,8 +569,40 @@ func StartXl2tpd(t testing.TB, ns *testnet.NS, dir, conf string) *testnet.Proces
 			t.Fatal(err)
 		}
 	}
-	return startDaemonBind(t, ns, filepath.Join(dir, "run"), [][2]string{{filepath.Join(dir, "etc-ppp"), "/etc/ppp"}}, nil,
+	p := startDaemonBind(t, ns, filepath.Join(dir, "run"), [][2]string{{filepath.Join(dir, "etc-ppp"), "/etc/ppp"}}, nil,
 		"xl2tpd", "-D", "-c", conf)
+	// Runs before StartDaemon's clean-up: xl2tpd with a live call does
+	// not stop on SIGTERM within seconds, so its pppd processes (their
+	// PIDs in pppN.pid in xl2tpd's /run) are ended first.
+	t.Cleanup(func() { stopPPPD(filepath.Join(dir, "run")) })
+	return p
+}
+
+// stopPPPD ends the pppd processes whose PID files are in runDir:
+// SIGTERM (pppd sends an LCP Terminate-Request), SIGKILL after 2 s.
+func stopPPPD(runDir string) {
+	files, _ := filepath.Glob(filepath.Join(runDir, "ppp*.pid"))
+	var procs []*os.Process
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscanf(string(b), "%d", &pid); err != nil || pid <= 1 {
+			continue
+		}
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.SIGTERM) == nil {
+			procs = append(procs, p)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for _, p := range procs {
+		for p.Signal(syscall.Signal(0)) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = p.Signal(syscall.SIGKILL)
+	}
 }
 
 // startL2TPClient brings client i up: IKE (failing the test when it does
@@ -582,9 +622,11 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		if err != nil {
 			t.Fatalf("client %d (%s): initiate: %v\n%s\n%s", i, cl.Persona, err, out, ch.Log())
 		}
-		if err := strongswan.V1Established(ch.ListSAs(), L2TPConnName); err != nil {
-			t.Fatalf("client %d (%s): %v\n%s", i, cl.Persona, err, ch.ListSAs())
+		sas := ch.ListSAs()
+		if err := strongswan.V1Established(sas, L2TPConnName); err != nil {
+			t.Fatalf("client %d (%s): %v\n%s", i, cl.Persona, err, sas)
 		}
+		r.IKEProposal = strongswan.ParseSAs(sas, L2TPConnName).IKEAlg
 	case L2TPLibreswan:
 		conn := LibreswanConn{
 			Name: L2TPConnName, Left: r.Addr, Right: env.ServerAddr, Transport: true,
@@ -801,6 +843,9 @@ func (run *L2TPRun) Problems(r *L2TPResult) []string {
 	if err := Check(r.SAs, r.Addr, run.Env.ServerAddr, encap, 6); err != nil {
 		p = append(p, "kernel SAs: "+err.Error())
 	}
+	if sel := fmt.Sprintf("proto udp sport %d dport 1701", r.Client.l2tpPort()); !strings.Contains(r.Policy, sel) {
+		p = append(p, fmt.Sprintf("the client's IPsec policies are not for %q:\n%s", sel, r.Policy))
+	}
 	for _, s := range r.SAs {
 		if s.Proto == "esp" && s.Mode != "transport" {
 			p = append(p, fmt.Sprintf("SA %v not in transport mode", s))
@@ -817,8 +862,8 @@ func (run *L2TPRun) WantUp(t testing.TB) {
 			t.Errorf("client %d (%s/%s at %v): %s\n%s", i, r.Client.Persona, r.Client.IKE, r.Addr, strings.Join(p, "; "), r.Log)
 			continue
 		}
-		t.Logf("client %d (%s/%s at %v): %s %v peer %v mtu %d dns %v; %v; %v; %v; SAs %v",
-			i, r.Client.Persona, r.Client.IKE, r.Addr, r.Interface, r.Local, r.Peer, r.MTU, r.DNS, r.PingPeer, r.PingInside, r.PingMTU, r.SAs)
+		t.Logf("client %d (%s/%s at %v): IKE %s; %s %v peer %v mtu %d dns %v; %v; %v; %v; SAs %v",
+			i, r.Client.Persona, r.Client.IKE, r.Addr, r.IKEProposal, r.Interface, r.Local, r.Peer, r.MTU, r.DNS, r.PingPeer, r.PingInside, r.PingMTU, r.SAs)
 	}
 }
 

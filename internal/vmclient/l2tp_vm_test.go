@@ -148,12 +148,42 @@ func TestKernelL2TPReference(t *testing.T) {
 			t0 := time.Now()
 			run := RunL2TP(t, c.c, referenceServer)
 			run.WantUp(t)
+			for i, r := range run.Results {
+				want := "ECP_384" // Windows' first choice
+				if r.Client.Persona == L2TPApple {
+					want = "MODP_2048" // Apple's first choices
+				}
+				if r.Client.IKE == L2TPStrongSwan && !strings.Contains(r.IKEProposal, want) {
+					t.Errorf("client %d (%s): IKE proposal %q, want %s", i, r.Client.Persona, r.IKEProposal, want)
+				}
+			}
 			if c.c.Topology == L2TPTwoBehindNAT && len(run.Results) == 2 && run.Results[0].Local == run.Results[1].Local {
 				t.Errorf("both clients got %v", run.Results[0].Local)
 			}
 			t.Logf("%s: %v", c.name, time.Since(t0).Round(10*time.Millisecond))
 		})
 	}
+	// Two Windows-like clients behind one NAT send the same datagrams
+	// (192.0.2.2:1701 to 192.0.2.1:1701 after the NAT): the reference's
+	// kernel policies and xl2tpd cannot tell them apart (one outbound
+	// policy, one peer address), so not both can work, the known limit
+	// of such gateways (CLIENTS.md 8.1). The harness must see that.
+	t.Run("windows+windows/two-behind-nat", func(t *testing.T) {
+		t0 := time.Now()
+		run := RunL2TP(t, L2TPCase{Topology: L2TPTwoBehindNAT, UpTimeout: 8 * time.Second}, referenceServer)
+		working := 0
+		for i, r := range run.Results {
+			p := run.Problems(r)
+			if len(p) == 0 {
+				working++
+			}
+			t.Logf("client %d: ppp %q %v; %v; %v; %d problems", i, r.Interface, r.Local, r.PingPeer, r.PingInside, len(p))
+		}
+		if working == 2 {
+			t.Errorf("both Windows-like clients behind one NAT work against the reference: the harness misses that they share one address and port")
+		}
+		t.Logf("windows+windows: %v", time.Since(t0).Round(10*time.Millisecond))
+	})
 	t.Run("windows/wrong-password", func(t *testing.T) {
 		t0 := time.Now()
 		bad := win
