@@ -215,6 +215,10 @@ type L2TPResult struct {
 	// address, PingMTU Inside with a 1,400-byte IP packet and DF
 	// (ping -M do -s 1372). They are zero when ppp did not come up.
 	PingPeer, PingInside, PingMTU L2TPPing
+	// IKETime is how long IKE took to come up, PPPTime how long xl2tpd
+	// and pppd then took until the ppp interface had its address (or
+	// failed).
+	IKETime, PPPTime time.Duration
 	// Log is xl2tpd's and pppd's output, and the IKE daemon's log when
 	// the client did not come up.
 	Log string
@@ -613,6 +617,7 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 	ns := r.NS
 	dir := t.TempDir()
 	var ikeLog func() string
+	t0 := time.Now()
 	switch cl.IKE {
 	case L2TPStrongSwan:
 		p := &strongswan.Profile{Name: "l2tp-" + string(cl.Persona), Conf: L2TPSwanctlConf(cl, env.ServerAddr, c.PSK)}
@@ -640,6 +645,8 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		}
 	}
 	r.IKEUp = true
+	r.IKETime = time.Since(t0)
+	t0 = time.Now()
 
 	pppLog := filepath.Join(dir, "pppd.log")
 	opts := filepath.Join(dir, "options.l2tpd.client")
@@ -681,6 +688,7 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	r.PPPTime = time.Since(t0)
 	// DNS is logged right after IPCP, before the interface has its
 	// address or at once: wait briefly for the line.
 	for range 20 {
@@ -862,8 +870,8 @@ func (run *L2TPRun) WantUp(t testing.TB) {
 			t.Errorf("client %d (%s/%s at %v): %s\n%s", i, r.Client.Persona, r.Client.IKE, r.Addr, strings.Join(p, "; "), r.Log)
 			continue
 		}
-		t.Logf("client %d (%s/%s at %v): IKE %s; %s %v peer %v mtu %d dns %v; %v; %v; %v; SAs %v",
-			i, r.Client.Persona, r.Client.IKE, r.Addr, r.IKEProposal, r.Interface, r.Local, r.Peer, r.MTU, r.DNS, r.PingPeer, r.PingInside, r.PingMTU, r.SAs)
+		t.Logf("client %d (%s/%s at %v): IKE %v %s; PPP %v %s %v peer %v mtu %d dns %v; %v; %v; %v; SAs %v",
+			i, r.Client.Persona, r.Client.IKE, r.Addr, r.IKETime.Round(time.Millisecond), r.IKEProposal, r.PPPTime.Round(time.Millisecond), r.Interface, r.Local, r.Peer, r.MTU, r.DNS, r.PingPeer, r.PingInside, r.PingMTU, r.SAs)
 	}
 }
 
