@@ -1,6 +1,7 @@
 package l2tp
 
 import (
+	"io"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -81,6 +82,9 @@ type Config struct {
 	NewSession func(s *Session) (FrameHandler, error)
 	// Logger receives tunnel and session events (default: discard).
 	Logger *slog.Logger
+	// Rand is the source of tunnel and session IDs, challenges and
+	// Random Vectors (default crypto/rand).
+	Rand io.Reader
 }
 
 // TunnelInfo is a snapshot of one tunnel (control connection).

@@ -12,7 +12,14 @@ import (
 // Link carries PPP frames to the client. *l2tp.Session satisfies it.
 type Link interface {
 	// WriteFrame sends one PPP frame that starts at the protocol field.
-	// The frame must not be retained after the call returns.
+	// The frame must not be retained after the call returns. It is
+	// called from several goroutines (the caller of HandleFrame, WriteIP's
+	// callers, the session's timers), never with the session's lock held.
+	//
+	// When the session ends by itself (the client terminated, failed to
+	// authenticate or stopped answering echoes) and the Link also has a
+	// Close() method, that is called once from a new goroutine, so the
+	// L2TP session can send its CDN.
 	WriteFrame(frame []byte) error
 }
 
@@ -102,8 +109,12 @@ type Config struct {
 	// link down; 0 means DefaultEchoFailures.
 	EchoFailures int
 	// DeliverIP receives the IP packets the client sends from its own
-	// address. pkt is valid only during the call. It runs without the
-	// session's lock held, so it may call WriteIP.
+	// address: for IPv4 the IPCP address, for IPv6 the link-local address
+	// made of its IPV6CP interface identifier (this package announces no
+	// prefix, so a client has no other IPv6 address it can prove is its
+	// own). Others are dropped and counted in Stats.Spoofed. pkt is valid
+	// only during the call. It runs without the session's lock held, so it
+	// may call WriteIP.
 	DeliverIP func(s *Session, pkt []byte)
 	// OnUp is called once when the first network control protocol opened
 	// (the client has its address).

@@ -16,15 +16,18 @@
 // control protocol of their family opened, and only from the address the
 // client was given.
 //
-// CCP (MPPE, RFC 2118/3078) is declined with an LCP Protocol-Reject, which
-// is what pppd does as a server with "noccp": it then never sends or
-// accepts CCP and answers the client's CCP Configure-Request with a
-// Protocol-Reject. Clients that merely offer MPPE (Android's pppd without
-// noccp, Windows, macOS) continue without it, because IPsec already
-// encrypts the L2TP traffic; a client configured to require MPPE then
-// gives up with its own clean error ("MPPE required but peer negotiation
-// failed"). A Configure-Reject of every CCP option would work too, but it
-// keeps CCP alive as an empty negotiation and some clients loop on it.
+// CCP (MPPE, RFC 1962 and RFC 3078) is declined with an LCP
+// Protocol-Reject, which is what pppd does as a server with "noccp" (the
+// configuration every L2TP/IPsec guide uses): noccp clears CCP's
+// enabled_flag, and pppd's get_input answers frames of a disabled protocol
+// with lcp_sprotrej once the authentication phase is over (before it, they
+// are discarded; so are they here). Clients that merely offer MPPE
+// (Android's pppd without noccp, Windows, macOS) then continue without it,
+// which is safe because IPsec already encrypts the L2TP traffic; a client
+// configured to require MPPE gives up with its own clean error ("MPPE
+// required but peer negotiation failed"). A Configure-Reject of every CCP
+// option was the alternative; it keeps CCP in the negotiation for nothing
+// and is not what the servers these clients are tested against do.
 //
 // Apple's private protocol ACSCP (0x8235) gets a Protocol-Reject like any
 // protocol this package does not know, and the link stays up.

@@ -10,22 +10,23 @@ import (
 // section 3.5.3 as stored in testdata (hex strings), for this package's and
 // its users' tests.
 type Vector struct {
-	ID                     string `json:"id"`
-	Username               string `json:"username"`
-	Password               string `json:"password"`
-	AuthenticatorChallenge string `json:"authenticator_challenge"`
-	PeerChallenge          string `json:"peer_challenge"`
-	Challenge              string `json:"challenge"`
-	PasswordHash           string `json:"password_hash"`
-	PasswordHashHash       string `json:"password_hash_hash"`
-	NTResponse             string `json:"nt_response"`
-	AuthenticatorResponse  string `json:"authenticator_response"`
-	MasterKey              string `json:"master_key"`
-	ServerSendStartKey     string `json:"server_send_start_key_128_magic3"`
-	Derived                struct {
-		ClientSendKey    string `json:"client_send_key_magic2"`
-		ClientReceiveKey string `json:"client_receive_key_magic3"`
-		MSK              string `json:"eap_mschapv2_msk_64"`
+	ID                     string `json:"id"`                               // names the vector
+	Username               string `json:"username"`                         // the user name as the peer sends it
+	Password               string `json:"password"`                         // the clear-text password
+	AuthenticatorChallenge string `json:"authenticator_challenge"`          // the server's 16-octet challenge
+	PeerChallenge          string `json:"peer_challenge"`                   // the client's 16-octet challenge
+	Challenge              string `json:"challenge"`                        // ChallengeHash's result
+	PasswordHash           string `json:"password_hash"`                    // NtPasswordHash
+	PasswordHashHash       string `json:"password_hash_hash"`               // HashNtPasswordHash
+	NTResponse             string `json:"nt_response"`                      // GenerateNTResponse
+	AuthenticatorResponse  string `json:"authenticator_response"`           // "S=" and 40 hex digits
+	MasterKey              string `json:"master_key"`                       // RFC 3079 GetMasterKey
+	ServerSendStartKey     string `json:"server_send_start_key_128_magic3"` // RFC 3079 with Magic3
+	// Derived are values the RFCs do not list, computed independently.
+	Derived struct {
+		ClientSendKey    string `json:"client_send_key_magic2"`    // the start key with Magic2
+		ClientReceiveKey string `json:"client_receive_key_magic3"` // the start key with Magic3
+		MSK              string `json:"eap_mschapv2_msk_64"`       // the 64-octet EAP MSK
 	} `json:"derived_not_in_rfc"`
 }
 
