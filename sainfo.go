@@ -54,6 +54,7 @@ type ChildSAInfo struct {
 	State       string    // "INSTALLED" (the IKEv2 engine reports no other state yet)
 	Transport   bool      // transport mode instead of tunnel mode
 	UDPEncap    bool      // ESP encapsulated in UDP (RFC 3948)
+	ReqID       uint32    // the data plane's request ID of the SA pair (kept through rekeys)
 	SPIIn       uint32    // inbound SA's SPI (chosen by us)
 	SPIOut      uint32    // outbound SA's SPI (chosen by the peer)
 	Proposal    string    // the selected ESP proposal in keyword form
