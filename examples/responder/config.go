@@ -59,6 +59,8 @@ type Config struct {
 	Groups map[string]GroupConfig `yaml:"groups"`
 	// IKEv1 is the IKEv1 responder on the same ports (see IKEv1Config).
 	IKEv1 IKEv1Config `yaml:"ikev1"`
+	// L2TP serves L2TP/IPsec clients (see L2TPConfig).
+	L2TP L2TPConfig `yaml:"l2tp"`
 }
 
 // LimitsConfig caps what one account holds (ike.IdentityLimits): 0 is
@@ -160,6 +162,7 @@ type settings struct {
 	limits      ike.IdentityLimits
 	groups      map[string]groupPolicy
 	v1          *v1Settings // ikev1:
+	l2tp        l2tpSettings
 }
 
 // pskPeer is a validated PSKPeer.
@@ -231,7 +234,7 @@ func loadConfig(path string) (*Config, error) {
 	for i := range c.IKEv1.PSKs {
 		paths = append(paths, &c.IKEv1.PSKs[i].PSKFile)
 	}
-	paths = append(paths, &c.IKEv1.GroupSecretFile)
+	paths = append(paths, &c.IKEv1.GroupSecretFile, &c.L2TP.TunnelSecretFile)
 	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
@@ -474,6 +477,15 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		s.kernel = true
 	default:
 		return nil, fieldErr("dataplane", "%q is not userspace or kernel", c.DataPlane)
+	}
+	l2c := c.L2TP
+	// ikev1.l2tp_transport predates the L2TP server: it turns it on.
+	l2c.Enabled = l2c.Enabled || c.IKEv1.L2TPTransport
+	if s.l2tp, err = l2c.check(s.v1, s.tunName, s.pool4.IsValid()); err != nil {
+		return nil, err
+	}
+	if s.l2tp.enabled {
+		s.v1.l2tp = true
 	}
 	if c.Metrics != "" {
 		host, port, err := net.SplitHostPort(c.Metrics)

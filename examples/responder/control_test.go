@@ -45,7 +45,7 @@ func TestTerminateCommand(t *testing.T) {
 	state := t.TempDir()
 	term := &fakeTerminator{}
 	info := ipsec.IKESAInfo{Version: 2, SessionID: 7, State: "ESTABLISHED", EAPIdentity: "alice"}
-	stop, err := serveControl(state, func() []ipsec.IKESAInfo { return []ipsec.IKESAInfo{info} }, term, slog.New(slog.DiscardHandler))
+	stop, err := serveControl(state, func() []ipsec.IKESAInfo { return []ipsec.IKESAInfo{info} }, term, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

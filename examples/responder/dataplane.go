@@ -33,7 +33,10 @@ type dataPlane struct {
 // newUserspaceDataPlane creates the TUN device with the inside
 // addresses and the userspace ESP engine on it, fed by the transport's
 // ESP-in-UDP packets and sending through its NAT-T sockets.
-func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []netip.Prefix, log *slog.Logger) (*dataPlane, error) {
+//
+// local, when not nil, receives the decrypted L2TP datagrams (transport
+// mode, udp/1701) instead of the TUN device: the in-process L2TP server.
+func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []netip.Prefix, local func(esp.LocalDatagram), log *slog.Logger) (*dataPlane, error) {
 	dev, err := tun.CreateTUN(name, mtu)
 	if err != nil {
 		return nil, fmt.Errorf("TUN %s: %w", name, err)
@@ -51,6 +54,9 @@ func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []net
 		dpOpts = append(dpOpts, esp.WithUDPSendConn(c))
 	}
 	dpOpts = append(dpOpts, rawESPOptions(log)...)
+	if local != nil {
+		dpOpts = append(dpOpts, esp.WithLocalUDP(l2tpPort, local))
+	}
 	dp, err := esp.NewUserspace(dev, dpOpts...)
 	if err != nil {
 		dev.Close()

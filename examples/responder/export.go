@@ -284,7 +284,7 @@ func certificateType(c *x509.Certificate) string {
 // name extension. linux writes a directory laid out like /etc/swanctl.
 var profileKinds = map[string]string{"apple": ".mobileconfig", "windows": ".ps1", "android": ".sswan", "linux": "-swanctl"}
 
-const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert|psk] [--type ikev2|ikev1] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
+const exportUsage = "responder export apple|windows|android|linux [--user NAME] [--auth eap|cert|psk] [--type ikev2|ikev1|l2tp] [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-o FILE] [-include-password]"
 
 // exportRequest is what runExport collected from the command line.
 type exportRequest struct {
@@ -310,7 +310,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&r.user, "user", "", "user `name` the profile is for (default: the demo user; with --auth cert any name, which becomes the certificate's identity)")
 	fs.StringVar(&r.auth, "auth", "eap", "how the client authenticates: eap (user name and password), cert (a client certificate from the demo CA; for windows a machine certificate) or psk (the pre-shared key of the psk_peers entry whose id is --user; linux)")
-	fs.StringVar(&r.ikeVersion, "type", "ikev2", "apple: ikev2, or ikev1 for the built-in \"Cisco IPSec\" client (group name and secret, or --auth cert, then the user's name and password by XAuth)")
+	fs.StringVar(&r.ikeVersion, "type", "ikev2", "apple: ikev2, or ikev1 for the built-in \"Cisco IPSec\" client (group name and secret, or --auth cert, then the user's name and password by XAuth); apple, windows: l2tp for the built-in L2TP/IPsec client (pre-shared key or --auth cert, then the user's name and password by PPP)")
 	fs.StringVar(&r.configPath, "config", "", "the responder's configuration `file`")
 	fs.StringVar(&r.stateDir, "state", defaultStateDir, "the responder's state `directory`")
 	def := "STATE/profiles/USER" + profileKinds[r.kind]
@@ -335,8 +335,11 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	case r.auth != "eap" && r.auth != "cert" && r.auth != "psk":
 		fmt.Fprintf(stderr, "responder export: --auth %q: want eap, cert or psk\n", r.auth)
 		return 2
-	case r.ikeVersion != "ikev2" && r.ikeVersion != "ikev1":
-		fmt.Fprintf(stderr, "responder export: --type %q: want ikev2 or ikev1\n", r.ikeVersion)
+	case r.ikeVersion != "ikev2" && r.ikeVersion != "ikev1" && r.ikeVersion != "l2tp":
+		fmt.Fprintf(stderr, "responder export: --type %q: want ikev2, ikev1 or l2tp\n", r.ikeVersion)
+		return 2
+	case r.ikeVersion == "l2tp" && r.kind != "apple" && r.kind != "windows":
+		fmt.Fprintf(stderr, "responder export: --type l2tp is for apple and windows (their built-in L2TP/IPsec clients)\n")
 		return 2
 	case r.ikeVersion == "ikev1" && r.kind != "apple":
 		fmt.Fprintf(stderr, "responder export: --type ikev1 is for apple (the \"Cisco IPSec\" client)\n")
@@ -402,9 +405,10 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	}
 	name, _ := serverIdentity(s)
 	user := UserConfig{Name: r.user}
-	cisco := r.ikeVersion == "ikev1"
-	// A Cisco IPSec client logs in by XAuth also with a certificate.
-	if r.auth == "eap" || cisco {
+	cisco, l2tpType := r.ikeVersion == "ikev1", r.ikeVersion == "l2tp"
+	// A Cisco IPSec client logs in by XAuth also with a certificate, an
+	// L2TP/IPsec client by PPP.
+	if r.auth == "eap" || cisco || l2tpType {
 		users := s.users
 		if len(users) == 0 {
 			demo, _, err := ensureDemoUser(r.stateDir)
@@ -468,7 +472,36 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 	if cisco {
 		kind = "apple-ikev1"
 	}
+	var psk ipsec.Secret
+	if l2tpType {
+		kind += "-l2tp"
+		if cred == nil {
+			if psk, err = l2tpPSK(s, r.stateDir); err != nil {
+				return err
+			}
+		}
+	}
 	switch kind {
+	case "apple-l2tp":
+		p := newAppleProfile(sc, name, user.Name)
+		if cred != nil {
+			p.cert = cred
+			p.includeP12Password = r.withPassword
+		}
+		if r.withPassword {
+			p.password = user.Password
+		}
+		data = p.l2tpMobileconfig(psk)
+		hint = "open it on the iPhone or Mac (AirDrop, mail attachment) and install it in Settings"
+		if cred == nil {
+			hint += "; it holds the pre-shared key: keep it secret"
+		}
+	case "windows-l2tp":
+		data = windowsL2TPScript(name, user.Name, psk, cred, r.withPassword, behindNAT(s))
+		hint = "run it on the Windows PC in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File %s; it holds the pre-shared key: keep it secret"
+		if cred != nil {
+			hint = "run it on the Windows PC in an elevated PowerShell: powershell -ExecutionPolicy Bypass -File %s (it imports the machine certificate)"
+		}
 	case "apple-ikev1":
 		p := newAppleProfile(sc, name, user.Name)
 		var c ciscoProfile
@@ -545,6 +578,9 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 		ext := profileKinds[r.kind]
 		if cisco {
 			ext = "-ikev1" + ext // beside the IKEv2 profile
+		}
+		if l2tpType {
+			ext = "-l2tp" + ext
 		}
 		if out, err = writeProfile(r.stateDir, user.Name, ext, data); err != nil {
 			return err

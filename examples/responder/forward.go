@@ -63,6 +63,12 @@ type forwardRules struct {
 	// kernel data plane, where the pools' addresses identify it.
 	device string
 	pools  []netip.Prefix
+	// pppDevice is the TUN device of the L2TP/IPsec clients' packets; ""
+	// without L2TP.
+	pppDevice string
+	// l2tpOnlyIPsec drops L2TP datagrams (udp/1701) that did not arrive
+	// through IPsec: the kernel data plane's L2TP socket would take them.
+	l2tpOnlyIPsec bool
 	// isolate drops traffic from one client to another (pool to pool).
 	isolate bool
 	// confine4 and confine6 drop every other forwarded packet of the
@@ -99,10 +105,21 @@ func nftRuleset(f forwardRules) string {
 		}
 		b.WriteString("\t}\n")
 	}
+	if f.l2tpOnlyIPsec {
+		// L2TP carries PPP with the users' credentials: never in the clear.
+		b.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n")
+		b.WriteString("\t\tudp dport 1701 meta secpath missing counter drop comment \"L2TP only through IPsec\"\n")
+		b.WriteString("\t}\n")
+	}
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
 	if f.device != "" {
-		fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", f.device)
-		fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", f.device)
+		for _, dev := range []string{f.device, f.pppDevice} {
+			if dev == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", dev)
+			fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", dev)
+		}
 	} else {
 		// The kernel data plane: no device carries the clients' traffic,
 		// the pools' addresses identify it.

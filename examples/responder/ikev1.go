@@ -30,7 +30,7 @@ import (
 // IKEv1 client: the XAuth phase 1 methods) log in with the users of the
 // IKEv2 clients and get their virtual address from the same pools, with
 // the same DNS settings (Mode Config); other IKEv1 clients bring their
-// own inside addresses (client_subnets). L2TP is not implemented yet.
+// own inside addresses (client_subnets). L2TP/IPsec clients: see L2TPConfig.
 type IKEv1Config struct {
 	// Enabled answers IKEv1 at all (default true).
 	Enabled bool `yaml:"enabled"`
@@ -64,8 +64,8 @@ type IKEv1Config struct {
 	// ClientSubnets are the inside addresses IKEv1 clients may use (their
 	// Quick Mode IDci); empty: a client's own outer address only.
 	ClientSubnets []string `yaml:"client_subnets"`
-	// L2TPTransport accepts transport mode for udp/1701 (L2TP/IPsec). The
-	// L2TP server itself is not implemented yet.
+	// L2TPTransport is the former switch of L2TP/IPsec: true turns on
+	// l2tp.enabled.
 	L2TPTransport bool `yaml:"l2tp_transport"`
 	// Proposals are IKEv1 proposals (strongSwan keywords); empty: the
 	// library's defaults for the native clients.
@@ -607,16 +607,17 @@ func (v *v1Server) lookupAuth(q ikev1.PeerQuery) (*ikev1.PeerConfig, error) {
 // startIKEv1 starts the IKEv1 responder on the transport and data plane
 // of the IKEv2 one; m (may be nil) counts its failed authentications
 // (a wrong group key, certificate or XAuth password).
-func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger, m *metrics) (*ikev1.Responder, error) {
+//
+// l2tpHook (may be nil) is the L2TP server, told when the last IPsec SA of
+// an L2TP client (its ReqID) went away, so its tunnels go at once.
+func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writer, log *slog.Logger, m *metrics, l2tpHook *atomic.Pointer[l2tpGateway]) (*ikev1.Responder, error) {
 	if v.s.allowAggressive {
 		log.Warn("IKEv1 Aggressive Mode is allowed: its pre-shared key hash travels in the clear and can be attacked offline; prefer Main Mode (a blank group name for Cisco IPSec clients)", "group", v.s.groupName)
 	}
 	if v.s.xauth && !v.hasPool4() {
 		log.Warn("Cisco IPSec (XAuth) clients are refused: no IPv4 pool for their address (pools)")
 	}
-	if v.s.l2tp {
-		log.Warn("IKEv1 transport mode for udp/1701 is on, but the L2TP server is not implemented yet: L2TP/IPsec clients get their IPsec SA and nothing answers L2TP")
-	}
+	l2tpSAs := &l2tpReqIDs{n: map[uint32]int{}}
 	lg := log.With("ike", "v1")
 	claims := &v1Claims{}
 	// Set once NewResponder returns; a hook cannot run before a peer
@@ -632,6 +633,9 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 				lg.Info("client disconnected", "id", i.RemoteID.String(), "addr", i.Remote.String(), "err", err)
 			},
 			ChildUp: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
+				if ch.Transport {
+					l2tpSAs.up(ch.ReqID)
+				}
 				if o, clash := claims.up(i, ch); clash {
 					lg.Warn("a client named the inside address of another client: ending it", "id", i.RemoteID.String(), "addr", i.Remote.String(),
 						"remote_ts", strings.Join(ch.RemoteTS, ","), "holder", o.id, "holder_session", sessionRef(1, o.session))
@@ -651,7 +655,14 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 				}
 				return nil
 			},
-			ChildDown: claims.down,
+			ChildDown: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
+				claims.down(i, ch)
+				if ch.Transport && l2tpSAs.down(ch.ReqID) && l2tpHook != nil {
+					if g := l2tpHook.Load(); g != nil {
+						g.closePeer(ch.ReqID)
+					}
+				}
+			},
 			Alert: func(a ikev1.Alert) {
 				switch a.Kind {
 				case ikev1.AlertNoProposal:
@@ -695,7 +706,14 @@ func v1HowTo(v *v1Server, created bool, stateDir string, certClients bool) strin
 	if v.s.allowAggressive {
 		mode = "Main Mode (Aggressive Mode by identity)"
 	}
-	fmt.Fprintf(&b, "  IKEv1:           %s, %s, then tunnel mode; no L2TP yet: L2TP/IPsec does not work\n", mode, auth)
+	then := "then tunnel mode"
+	if v.s.l2tp {
+		then += ", or transport mode for L2TP/IPsec"
+	}
+	fmt.Fprintf(&b, "  IKEv1:           %s, %s, %s\n", mode, auth, then)
+	if v.s.l2tp {
+		fmt.Fprintf(&b, "  L2TP/IPsec:      account and password of a user (MS-CHAPv2), pre-shared key below (or the certificate); address from the pools; profiles: export apple|windows --type l2tp\n")
+	}
 	if v.s.xauth {
 		group := "blank (Main Mode)"
 		if v.s.groupName != "" {
@@ -882,4 +900,33 @@ func (c *v1Claims) down(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.claims = slices.DeleteFunc(c.claims, func(o v1Claim) bool { return o.session == ike.SessionID && o.spi == ch.SPIIn })
+}
+
+// l2tpReqIDs counts the transport-mode IPsec SAs of each ReqID: a client's
+// rekeyed and re-authenticated SAs keep its ReqID, and its L2TP tunnels
+// end only when the last of them goes.
+type l2tpReqIDs struct {
+	mu sync.Mutex
+	n  map[uint32]int
+}
+
+func (r *l2tpReqIDs) up(id uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n[id]++
+}
+
+// down reports whether id's last SA went.
+func (r *l2tpReqIDs) down(id uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n[id] == 0 {
+		return false
+	}
+	r.n[id]--
+	if r.n[id] > 0 {
+		return false
+	}
+	delete(r.n, id)
+	return true
 }

@@ -17,12 +17,14 @@ import (
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ikev1"
+	"github.com/goipsec/ipsec/ppp"
 )
 
 // TestDefaultConfigIKEv1 pins what the built-in configuration does for
 // IKEv1: on, Main Mode with the demo key for every address, certificate
-// clients, no Aggressive Mode, no L2TP transport mode, DPD and the
-// lifetimes of the native clients.
+// clients, no Aggressive Mode, L2TP/IPsec (transport mode for udp/1701
+// and the L2TP server with MS-CHAPv2 and CHAP), DPD and the lifetimes of
+// the native clients.
 func TestDefaultConfigIKEv1(t *testing.T) {
 	c, err := parseConfig(defaultConfig)
 	if err != nil {
@@ -33,8 +35,12 @@ func TestDefaultConfigIKEv1(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := s.v1
-	if v == nil || !v.enabled || !v.demoPSK || !v.certificates || v.allowAggressive || v.l2tp {
+	if v == nil || !v.enabled || !v.demoPSK || !v.certificates || v.allowAggressive || !v.l2tp {
 		t.Fatalf("default IKEv1 settings: %+v", v)
+	}
+	if l := s.l2tp; !l.enabled || l.mtu != 1400 || !l.ipv6 || l.secret != nil || l.device != "goipsec0l" || len(l.auth) != 2 ||
+		l.auth[0] != ppp.AuthMSCHAPv2 || l.auth[1] != ppp.AuthCHAPMD5 || l.hello != time.Minute || l.maxSessions != 1000 {
+		t.Errorf("default L2TP settings: %+v", l)
 	}
 	if v.dpdDelay != 30*time.Second || v.dpdTimeout != 150*time.Second || v.lifetime != 3*time.Hour || v.ipsecLifetime != time.Hour {
 		t.Errorf("default IKEv1 timers: DPD %v/%v, lifetimes %v/%v", v.dpdDelay, v.dpdTimeout, v.lifetime, v.ipsecLifetime)
@@ -44,12 +50,17 @@ func TestDefaultConfigIKEv1(t *testing.T) {
 	if err != nil || cfg.Auth != ikev1.AuthPSK || string(cfg.PSK) != srv.demoPSK || cfg.AllowAggressive {
 		t.Fatalf("Main Mode PSK lookup on the default configuration: %+v, %v", cfg, err)
 	}
-	// The tunnel: everything on the server's side, the client's own
-	// address on its side (never any address it names).
-	if len(cfg.Children) != 1 || cfg.Children[0].Transport {
+	// L2TP's transport SA first: udp/1701 on the server's side, any
+	// port on the client's (Apple and Android use an ephemeral one).
+	if len(cfg.Children) != 2 || !cfg.Children[0].Transport || cfg.Children[1].Transport {
 		t.Fatalf("children %+v", cfg.Children)
 	}
-	ch := cfg.Children[0]
+	if l := cfg.Children[0]; len(l.LocalTS) != 2 || l.LocalTS[0] != l2tpSelector(true, 1701) || len(l.RemoteTS) != 2 || l.RemoteTS[0] != l2tpSelector(true, 0) {
+		t.Errorf("L2TP selectors %v %v", l.LocalTS, l.RemoteTS)
+	}
+	// The tunnel: everything on the server's side, the client's own
+	// address on its side (never any address it names).
+	ch := cfg.Children[1]
 	if len(ch.LocalTS) != 2 || ch.LocalTS[0] != esp.AnySelector(true) || ch.LocalTS[1] != esp.AnySelector(false) {
 		t.Errorf("local selectors %v", ch.LocalTS)
 	}
@@ -245,7 +256,7 @@ func TestStatusAndTerminateIKEv1(t *testing.T) {
 			EAPIdentity: "bob", VirtualIPs: []netip.Addr{netip.MustParseAddr("198.51.100.70")}, // a Cisco IPSec client's XAuth user and Mode Config address
 			Children: []ipsec.ChildSAInfo{{Name: "v1", State: "INSTALLED", Proposal: "aes256-sha256", LocalTS: []string{"0.0.0.0/0"}, RemoteTS: []string{"203.0.113.2/32"}}}},
 	}
-	stop, err := serveControl(state, func() []ipsec.IKESAInfo { return sas }, term, slog.New(slog.DiscardHandler))
+	stop, err := serveControl(state, func() []ipsec.IKESAInfo { return sas }, term, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +394,8 @@ func TestIKEv1LookupCiscoIPSec(t *testing.T) {
 		t.Fatalf("Main Mode XAuth PSK: %+v %v", cfg, err)
 	}
 	// The same client without XAuth: no XAuth, its own address.
-	if cfg, err = srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK}); err != nil || cfg.XAuth != nil || len(cfg.Children[0].RemoteTS) != 1 {
+	// (L2TP's transport SA comes first; the tunnel is the last.)
+	if cfg, err = srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Method: ikev1.AuthPSK}); err != nil || cfg.XAuth != nil || len(cfg.Children[len(cfg.Children)-1].RemoteTS) != 1 {
 		t.Fatalf("Main Mode PSK without XAuth: %+v %v", cfg, err)
 	}
 	if _, err := srv.lookup(context.Background(), ikev1.PeerQuery{Remote: remote, Aggressive: true, RemoteID: ipsec.KeyID([]byte("Other")), Method: ikev1.AuthPSK, XAuth: true}); err == nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/goipsec/ipsec"
@@ -196,11 +197,21 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	}
 	defer tr.Close()
 	var dp *dataPlane
+	// The L2TP server, once started; the data plane hands it datagrams.
+	var l2tpHook atomic.Pointer[l2tpGateway]
 	if kdp != nil {
 		dp, err = startKernelDataPlane(kdp, tr, s.tunName, inside)
 		kdp = nil // closed by startKernelDataPlane on error, owned by dp otherwise
 	} else {
-		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside, log)
+		var local func(esp.LocalDatagram)
+		if s.l2tp.enabled {
+			local = func(d esp.LocalDatagram) {
+				if g := l2tpHook.Load(); g != nil {
+					g.handleLocal(d)
+				}
+			}
+		}
+		dp, err = newUserspaceDataPlane(tr, s.tunName, s.tunMTU, inside, local, log)
 	}
 	if err != nil {
 		return err
@@ -270,12 +281,29 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		v1.localID, v1.sc, v1.cas = localID, sc, clientCAs
 		// One user store and one address space for both engines.
 		v1.users, v1.pools, v1.dns, v1.dnsDomains = store, pools, s.dns, s.dnsDomains
-		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log, m); err != nil {
+		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log, m, &l2tpHook); err != nil {
 			return err
 		}
 		// Before the data plane goes (deferred earlier, so run later):
 		// the clients are told with a Delete.
 		defer v1resp.Close()
+	}
+	var l2tpGW *l2tpGateway
+	if s.l2tp.enabled {
+		var pool4 ipsec.AddressPool
+		var local4 netip.Addr
+		for i, p := range inside {
+			if p.Addr().Is4() {
+				pool4, local4 = pools[i], p.Addr()
+			}
+		}
+		l2tpGW, err = startL2TP(l2tpParams{s: s.l2tp, users: store, pool: pool4, local: local4, dns: s.dns, hostName: name}, dp, &l2tpHook, log)
+		if err != nil {
+			return err
+		}
+		// Before the IKEv1 SAs go (deferred later, so run earlier): the
+		// StopCCN still reaches the clients through them.
+		defer l2tpGW.close()
 	}
 	// Client profiles (without passwords) for every user, so the how-to
 	// can point to them; export -include-password makes one with it.
@@ -306,6 +334,12 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	}
 	if needsTable(s.masquerade, dp.kernel, s.isolate) {
 		rules := forwardRules{uplink: s.masquerade, device: tunName, pools: poolPfx, isolate: s.isolate}
+		if l2tpGW != nil {
+			rules.pppDevice = l2tpGW.name
+			// On the kernel data plane the L2TP socket is a normal one:
+			// only datagrams the kernel decrypted may reach it.
+			rules.l2tpOnlyIPsec = dp.kernel
+		}
 		if dp.kernel {
 			rules.device = "" // no device carries the clients' traffic: match the pools
 		}
@@ -333,7 +367,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		}
 		return withCounters(sas, dp.DataPlane)
 	}
-	stopStatus, err := serveControl(stateDir, snapshot, engines{resp, v1resp}, log)
+	stopStatus, err := serveControl(stateDir, snapshot, engines{resp, v1resp}, l2tpGW.sessions, log)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
 	}
@@ -341,6 +375,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	if s.metrics != "" {
 		stopMetrics, addr, err := serveMetrics(s.metrics, func(w io.Writer) {
 			m.write(w, snapshot(), resp.Stats(), pools)
+			l2tpGW.writeMetrics(w)
 		}, log)
 		if err != nil {
 			return &fieldError{Field: "metrics", Err: err}
@@ -379,6 +414,8 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		if serr := resp.Shutdown(sctx); serr != nil {
 			log.Warn("not every client answered the Delete in time", "grace", shutdownGrace.String(), "err", serr)
 		}
+		// L2TP clients get a StopCCN through their IPsec SAs first.
+		l2tpGW.close()
 		if v1resp != nil {
 			v1resp.Close() // IKEv1 clients are told with a Delete
 		}

@@ -32,18 +32,22 @@ type saStatus struct {
 	ipsec.IKESAInfo
 	LocalID  string `json:"LocalID"`
 	RemoteID string `json:"RemoteID"`
+	// L2TP are the L2TP/IPsec sessions (with their PPP user and address)
+	// carried by this IKEv1 SA's transport-mode IPsec SA.
+	L2TP []l2tpSessionStatus `json:"L2TP,omitempty"`
 }
 
 // serveStatus answers every connection to STATE/control.sock with the
 // SAs as JSON. It returns a function that stops it and removes the
 // socket.
 func serveStatus(stateDir string, sas func() []ipsec.IKESAInfo, log *slog.Logger) (stop func(), err error) {
-	return serveControl(stateDir, sas, nil, log)
+	return serveControl(stateDir, sas, nil, nil, log)
 }
 
 // serveControl is serveStatus that also carries out `terminate` requests
-// (control.go) through term, when set.
-func serveControl(stateDir string, sas func() []ipsec.IKESAInfo, term terminator, log *slog.Logger) (stop func(), err error) {
+// (control.go) through term, when set; l2tp (may be nil) lists the L2TP
+// sessions, each shown under the IKE SA that carries it.
+func serveControl(stateDir string, sas func() []ipsec.IKESAInfo, term terminator, l2tp func() []l2tpSessionStatus, log *slog.Logger) (stop func(), err error) {
 	path := filepath.Join(stateDir, controlSocket)
 	// A socket left by a killed instance would make Listen fail; a live
 	// instance answers, and then we must not steal its socket.
@@ -85,6 +89,9 @@ func serveControl(stateDir string, sas func() []ipsec.IKESAInfo, term terminator
 					var out []saStatus
 					for _, sa := range sas() {
 						out = append(out, saStatus{IKESAInfo: sa, LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String()})
+					}
+					if l2tp != nil {
+						attachL2TP(out, l2tp())
 					}
 					answer = out
 				}
@@ -189,6 +196,14 @@ func printStatus(w io.Writer, sas []saStatus, now time.Time) {
 			fmt.Fprintf(w, "    in  %d bytes, %d packets\n    out %d bytes, %d packets\n", c.BytesIn, c.PacketsIn, c.BytesOut, c.PacketsOut)
 			fmt.Fprintf(w, "    local  %s\n    remote %s\n", visible(strings.Join(c.LocalTS, " ")), visible(strings.Join(c.RemoteTS, " ")))
 		}
+		for _, l := range sa.L2TP {
+			addr := l.Addr
+			if addr == "" {
+				addr = "no address yet"
+			}
+			fmt.Fprintf(w, "  L2TP: [%s] %s, %s, %s, tunnel %d session %d, host [%s], up %s\n", visible(l.User), visible(l.Auth), addr, visible(l.State), l.Tunnel, l.Session, visible(l.HostName), ago(l.Up))
+			fmt.Fprintf(w, "    in  %d bytes, %d packets\n    out %d bytes\n", l.BytesIn, l.PacketsIn, l.BytesOut)
+		}
 	}
 }
 
@@ -265,4 +280,30 @@ func visibleJSON(b []byte) []byte {
 		i += n
 	}
 	return out
+}
+
+// attachL2TP puts each L2TP session under the IKE SA that carries it: the
+// one with a transport-mode IPsec SA of the session's ReqID (userspace data
+// plane), else the IKEv1 SA from the session's peer address.
+func attachL2TP(sas []saStatus, sessions []l2tpSessionStatus) {
+	for _, l := range sessions {
+		best := -1
+		for i := range sas {
+			sa := &sas[i]
+			if sa.Version != 1 {
+				continue
+			}
+			for _, c := range sa.Children {
+				if c.Transport && l.reqID != 0 && c.ReqID == l.reqID {
+					best = i
+				}
+			}
+			if best < 0 && l.reqID == 0 && sa.Remote.Addr() == l.peerAddr {
+				best = i
+			}
+		}
+		if best >= 0 {
+			sas[best].L2TP = append(sas[best].L2TP, l)
+		}
+	}
 }
