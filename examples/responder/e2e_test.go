@@ -97,8 +97,10 @@ func (p *responderProcess) stop(t *testing.T) {
 	} else if err != nil {
 		t.Errorf("responder exited with %v after SIGTERM", err)
 	}
-	if out, err := p.ns.Try("ip", "link", "show", "goipsec0"); err == nil {
-		t.Errorf("TUN device still present after shutdown:\n%s", out)
+	for _, dev := range []string{"goipsec0", "goipsec0l"} { // the data plane's, L2TP's
+		if out, err := p.ns.Try("ip", "link", "show", dev); err == nil {
+			t.Errorf("TUN device %s still present after shutdown:\n%s", dev, out)
+		}
 	}
 	if !strings.Contains(p.Stderr.String(), "responder stopped") {
 		t.Errorf("no orderly stop in the log")
