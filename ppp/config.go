@@ -116,8 +116,9 @@ type Config struct {
 	// only during the call. It runs without the session's lock held, so it
 	// may call WriteIP.
 	DeliverIP func(s *Session, pkt []byte)
-	// OnUp is called once when the first network control protocol opened
-	// (the client has its address).
+	// OnUp is called once for each network control protocol that opened:
+	// when IPCP opened (Info().Addr4 is the client's address) and when
+	// IPV6CP opened (Info().Addr6), in the order they did.
 	OnUp func(s *Session)
 	// OnDown is called once when the session ended (after OnUp or not).
 	OnDown func(s *Session)

@@ -55,7 +55,8 @@ type Session struct {
 	user      string
 	authProto AuthProtocol
 	upAt      time.Time
-	upCalled  bool
+	upCalled4 bool // OnUp queued for IPCP
+	upCalled6 bool // OnUp queued for IPV6CP
 	echoTimer *time.Timer
 	echoGen   uint64
 	echoOut   int // unanswered Echo-Requests
@@ -521,14 +522,21 @@ func lookupCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), lookupTimeout)
 }
 
-// networkUp runs when an NCP opened: OnUp once.
-func (s *Session) networkUp() {
-	if s.upCalled {
+// networkUp runs when an NCP opened: OnUp once per NCP (v6: IPV6CP), so
+// the embedder learns of the IPv4 address also when IPV6CP opened first.
+func (s *Session) networkUp(v6 bool) {
+	done := &s.upCalled4
+	if v6 {
+		done = &s.upCalled6
+	}
+	if *done {
 		return
 	}
-	s.upCalled = true
-	s.upAt = time.Now()
-	s.log.Info("ppp session up", "user", s.user, "addr", s.ip4.peer)
+	*done = true
+	if s.upAt.IsZero() {
+		s.upAt = time.Now()
+		s.log.Info("ppp session up", "user", s.user)
+	}
 	if f := s.cfg.OnUp; f != nil {
 		s.after = append(s.after, func() { f(s) })
 	}

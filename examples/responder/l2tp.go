@@ -176,6 +176,7 @@ type l2tpGateway struct {
 
 	mu     sync.Mutex
 	byAddr map[netip.Addr]*ppp.Session // clients with IPCP open
+	addrOf map[*ppp.Session]netip.Addr // the reverse, kept past the lease's release
 	all    map[*ppp.Session]*l2tp.Session
 
 	wg      sync.WaitGroup
@@ -228,7 +229,7 @@ func startL2TP(p l2tpParams, dp *dataPlane, hook *atomic.Pointer[l2tpGateway], l
 		return nil, fmt.Errorf("L2TP: TUN %s: %w", name, err)
 	}
 	g := &l2tpGateway{log: lg, dev: dev, name: name, index: link.Attrs().Index,
-		byAddr: map[netip.Addr]*ppp.Session{}, all: map[*ppp.Session]*l2tp.Session{}}
+		byAddr: map[netip.Addr]*ppp.Session{}, addrOf: map[*ppp.Session]netip.Addr{}, all: map[*ppp.Session]*l2tp.Session{}}
 	g.pppCfg = ppp.Config{
 		Users: p.users, Auth: p.s.auth, Pool: p.pool, LocalAddr: p.local, IPv6: p.s.ipv6,
 		MRU: uint16(p.s.mtu), DeliverIP: g.deliver, OnUp: g.up, OnDown: g.down, Logger: lg,
@@ -291,7 +292,8 @@ func (g *l2tpGateway) newSession(ls *l2tp.Session) (l2tp.FrameHandler, error) {
 	return ps, nil
 }
 
-// up routes the client's address to the device once IPCP opened.
+// up routes the client's address to the device once IPCP opened (ppp
+// calls it for IPV6CP too, which has no routed address).
 func (g *l2tpGateway) up(ps *ppp.Session) {
 	info := ps.Info()
 	a := info.Addr4
@@ -299,8 +301,12 @@ func (g *l2tpGateway) up(ps *ppp.Session) {
 		return
 	}
 	g.mu.Lock()
+	if g.addrOf[ps] == a {
+		g.mu.Unlock()
+		return
+	}
 	old := g.byAddr[a]
-	g.byAddr[a] = ps
+	g.byAddr[a], g.addrOf[ps] = ps, a
 	g.mu.Unlock()
 	if old != nil && old != ps {
 		// The pool never leases an address twice; a user's fixed address
@@ -327,7 +333,8 @@ func (g *l2tpGateway) down(ps *ppp.Session) {
 	info := ps.Info()
 	g.mu.Lock()
 	delete(g.all, ps)
-	a := info.Addr4
+	a := g.addrOf[ps]
+	delete(g.addrOf, ps)
 	owner := a.IsValid() && g.byAddr[a] == ps
 	if owner {
 		delete(g.byAddr, a)

@@ -284,10 +284,10 @@ func visibleJSON(b []byte) []byte {
 
 // attachL2TP puts each L2TP session under the IKE SA that carries it: the
 // one with a transport-mode IPsec SA of the session's ReqID (userspace data
-// plane), else the IKEv1 SA from the session's peer address.
+// plane), else the first IKEv1 SA from the session's peer address.
 func attachL2TP(sas []saStatus, sessions []l2tpSessionStatus) {
 	for _, l := range sessions {
-		best := -1
+		best, byAddr := -1, -1
 		for i := range sas {
 			sa := &sas[i]
 			if sa.Version != 1 {
@@ -298,9 +298,12 @@ func attachL2TP(sas []saStatus, sessions []l2tpSessionStatus) {
 					best = i
 				}
 			}
-			if best < 0 && l.reqID == 0 && sa.Remote.Addr() == l.peerAddr {
-				best = i
+			if byAddr < 0 && sa.Remote.Addr() == l.peerAddr {
+				byAddr = i
 			}
+		}
+		if best < 0 {
+			best = byAddr
 		}
 		if best >= 0 {
 			sas[best].L2TP = append(sas[best].L2TP, l)
