@@ -88,7 +88,7 @@ func newL2TPSetup(t *testing.T, life, childLife time.Duration) *l2tpSetup {
 		// Both name the same private address (two home networks behind
 		// one carrier-grade NAT): identity and public address alike.
 		c.sa, err = c.init.Dial(ctx, netip.AddrPortFrom(gwAddr, 500), &ikev1.PeerConfig{Name: "cl", Auth: ikev1.AuthPSK, PSK: ipsec.Secret("l2tp-psk"),
-			LocalID: ipsec.AddrID(netip.MustParseAddr("192.168.1.10")),
+			LocalID:  ipsec.AddrID(netip.MustParseAddr("192.168.1.10")),
 			Lifetime: life, RekeyMargin: life / 4, DPDDelay: -1,
 			Children: []ikev1.ChildConfig{{Name: "l2tp", Transport: true, Lifetime: childLife, RekeyMargin: childLife / 4,
 				LocalTS: []esp.Selector{udp1701(c.private)}, RemoteTS: []esp.Selector{udp1701(gwAddr)}}}})
