@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ikev1"
 	"golang.zx2c4.com/wireguard/tun/tuntest"
@@ -369,3 +372,144 @@ func ipChecksum(b []byte, initial uint32) uint16 {
 	}
 	return ^uint16(s)
 }
+
+// TestL2TPQuickModeShapes runs the Quick Mode shapes of the native L2TP/IPsec
+// clients (CLIENTS.md 8.1-8.5) against a gateway configured as an LNS is:
+// transport mode, udp/1701 of our address, any client. Each must install
+// a transport SA pair (UDP-encapsulated behind the NAT) whose keys agree.
+func TestL2TPQuickModeShapes(t *testing.T) {
+	private := netip.MustParseAddr("10.0.0.2")
+	anyUDP := func(a netip.Addr) esp.Selector { return esp.Selector{Start: a, End: a, Proto: 17, EndPort: 65535} }
+	for _, c := range []struct {
+		name     string
+		nat      bool
+		draft    bool // the client speaks only the NAT-T drafts: mode 61444, NAT-OA 131
+		local    esp.Selector
+		remote   esp.Selector
+		remoteTS string // the gateway's view of the client's selector
+	}{
+		// Windows: 1701 at both ends, NAT-OA, mode 4.
+		{"windows-nat", true, false, udp1701(private), udp1701(gwAddr), clientAddr.String() + "/32[17/1701]"},
+		// Apple and Android: an ephemeral client port (IDci udp/0).
+		{"apple-nat", true, false, anyUDP(private), udp1701(gwAddr), clientAddr.String() + "/32[17/0-65535]"},
+		// A client that leaves the server port open too (IDcr udp/0).
+		{"server-any-port", true, false, udp1701(private), anyUDP(gwAddr), clientAddr.String() + "/32[17/1701]"},
+		// racoon-era clients with draft NAT-T only.
+		{"draft-natt", true, true, anyUDP(private), udp1701(gwAddr), clientAddr.String() + "/32[17/0-65535]"},
+		// No NAT: plain transport mode (2), raw ESP.
+		{"direct", false, false, udp1701(clientAddr), udp1701(gwAddr), clientAddr.String() + "/32[17/1701]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logs logLines
+			p := newPair(t, pskLookup("l2tp-psk", false, l2tpGateway()), c.nat, ikev1.WithLogger(slog.New(&logs)))
+			if c.draft {
+				// Blank the RFC 3947 Vendor ID in the client's messages:
+				// the gateway then chooses the draft dialect.
+				p.net.SetFilter(func(pk *ike.Packet) bool {
+					if pk.Local.Addr() == gwAddr { // the packet as the receiver sees it
+						if i := bytes.Index(pk.Data, rfc3947VID); i >= 0 {
+							clear(pk.Data[i : i+len(rfc3947VID)])
+						}
+					}
+					return true
+				})
+			}
+			sa, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("l2tp-psk"),
+				Children: []ikev1.ChildConfig{{Name: "l2tp", Transport: true, LocalTS: []esp.Selector{c.local}, RemoteTS: []esp.Selector{c.remote}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, p.gwEv.childUpCh, "the gateway's ChildUp")
+			gws := p.resp.SAs()
+			if len(gws) != 1 || len(gws[0].Children) != 1 {
+				t.Fatalf("gateway SAs %+v", gws)
+			}
+			ch := gws[0].Children[0]
+			if !ch.Transport || ch.UDPEncap != c.nat || len(ch.RemoteTS) != 1 || ch.RemoteTS[0] != c.remoteTS || ch.LocalTS[0] != gwAddr.String()+"/32[17/1701]" {
+				t.Fatalf("gateway child %+v", ch)
+			}
+			in, ok := p.gwDP.SA(ch.SPIIn, esp.DirIn)
+			if !ok || in.Mode != esp.ModeTransport || in.UDPEncap() != c.nat || in.ReqID != ch.ReqID {
+				t.Fatalf("gateway inbound SA %+v", in)
+			}
+			// The gateway's policies are for udp/1701 of ours only, even
+			// when the client left the server port open.
+			for _, pol := range p.gwDP.Policies() {
+				our := pol.Src
+				if pol.Dir == esp.DirIn {
+					our = pol.Dst
+				}
+				if our.Proto != 17 || our.StartPort != 1701 || our.EndPort != 1701 {
+					t.Fatalf("gateway policy %+v", pol)
+				}
+			}
+			if d := sa.Info().Children; len(d) != 1 || !d[0].Transport || d[0].UDPEncap != c.nat {
+				t.Fatalf("client child %+v", d)
+			}
+			if err := p.clDP.Transmit(p.gwDP, 0, 100); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.gwDP.Transmit(p.clDP, ch.ReqID, 100); err != nil {
+				t.Fatal(err)
+			}
+			// RFC 3947 section 5.2: UDP-encapsulated transport mode makes
+			// the responder send NAT-OA as well.
+			want := "[ HASH SA No ID ID ]"
+			if c.nat {
+				want = "[ HASH SA No ID ID NAT-OA NAT-OA ]"
+			}
+			if !logs.has("sending QUICK_MODE request", want) {
+				t.Fatalf("the gateway's Quick Mode answer is not %s:\n%s", want, logs.String())
+			}
+		})
+	}
+	// A tunnel-mode request for the same selectors is refused.
+	t.Run("tunnel-refused", func(t *testing.T) {
+		p := newPair(t, pskLookup("l2tp-psk", false, l2tpGateway()), true)
+		_, err := p.dial(t, &ikev1.PeerConfig{Auth: ikev1.AuthPSK, PSK: ipsec.Secret("l2tp-psk"),
+			Children: []ikev1.ChildConfig{{Name: "l2tp", LocalTS: []esp.Selector{udp1701(private)}, RemoteTS: []esp.Selector{udp1701(gwAddr)}}}})
+		if err == nil {
+			t.Fatal("a tunnel-mode Quick Mode was accepted by a transport-mode configuration")
+		}
+		if n := len(p.gwDP.SAs()); n != 0 {
+			t.Fatalf("%d SAs installed", n)
+		}
+	})
+}
+
+// logLines is a slog.Handler that keeps the messages.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.lines = append(l.lines, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logLines) WithGroup(string) slog.Handler      { return l }
+
+// has reports whether a message starts with prefix and ends with suffix.
+func (l *logLines) has(prefix, suffix string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.lines {
+		if strings.HasPrefix(m, prefix) && strings.HasSuffix(m, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// rfc3947VID is the RFC 3947 NAT-T Vendor ID (MD5 of "RFC 3947").
+var rfc3947VID = []byte{0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f}
