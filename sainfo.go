@@ -50,17 +50,13 @@ type IKESAInfo struct {
 // snapshot never counts a byte twice. In a ChildDown hook they are the
 // final counters, read before the SA left the data plane.
 type ChildSAInfo struct {
-	Name      string // the ChildConfig's name
-	State     string // "INSTALLED" (the IKEv2 engine reports no other state yet)
-	Transport bool   // transport mode instead of tunnel mode
-	UDPEncap  bool   // ESP encapsulated in UDP (RFC 3948)
-	SPIIn     uint32 // inbound SA's SPI (chosen by us)
-	SPIOut    uint32 // outbound SA's SPI (chosen by the peer)
-	// ReqID is the data plane ReqID of the SA pair (esp.SA.ReqID), which
-	// its rekeys keep: an embedder keying per-client state by it (the
-	// L2TP server behind esp.WithLocalUDP) drops that state when the
-	// last SA with it goes. Zero where the engine does not report it.
-	ReqID       uint32
+	Name        string    // the ChildConfig's name
+	State       string    // "INSTALLED" (the IKEv2 engine reports no other state yet)
+	Transport   bool      // transport mode instead of tunnel mode
+	UDPEncap    bool      // ESP encapsulated in UDP (RFC 3948)
+	ReqID       uint32    // the data plane's request ID of the SA pair (kept through rekeys)
+	SPIIn       uint32    // inbound SA's SPI (chosen by us)
+	SPIOut      uint32    // outbound SA's SPI (chosen by the peer)
 	Proposal    string    // the selected ESP proposal in keyword form
 	LocalTS     []string  // traffic selectors in strongSwan notation, e.g. "0.0.0.0/0"
 	RemoteTS    []string  // the peer's traffic selectors, same notation
