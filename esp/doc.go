@@ -22,6 +22,21 @@
 //   - WithUDPSendConn and Userspace.HandleUDP: the IKE transport reads the
 //     socket and passes each ESP packet; simple but one packet at a time.
 //
+// # Local delivery (L2TP/IPsec)
+//
+// WithLocalUDP hands inbound transport-mode UDP datagrams to a local port
+// (1701 for an in-process L2TP server) to a function instead of the TUN
+// device, with the ReqID of the SA they came through (LocalDatagram);
+// SendUDP sends a datagram back through the newest outbound SA of a ReqID
+// without a policy lookup. Two L2TP clients behind one NAT negotiate
+// identical selectors (the NAT's address, udp/1701), so the ReqID, which
+// the IKE engine gives each client's SAs, is what tells them apart; on
+// the TUN path the newest of the identical policies would take all the
+// traffic. The inner UDP checksum is not verified on this path (RFC 3948
+// section 3.1.2, see WithLocalUDP); on the TUN path, transport-mode TCP
+// and UDP checksums are recomputed for the rebuilt IP header, because a
+// NAT changed the addresses they cover.
+//
 // # Rekeying
 //
 // Inbound SAs are found by SPI, so old and new inbound SAs work side by

@@ -58,7 +58,15 @@ func FuzzOpen(f *testing.F) {
 	// execution independent of earlier ones and of timers, so coverage is
 	// deterministic and minimisation converges (replay is covered by the
 	// model-based tests in replay_test.go).
-	u, err := NewUserspace(dev, WithHousekeepingInterval(time.Hour), WithWorkers(1), WithInboundBufferSize(8192))
+	// Transport-mode UDP to port 2 (the seeds' destination port) takes
+	// the local delivery path; the handler reads the whole payload.
+	var localSum byte
+	localOpt := WithLocalUDP(2, func(d LocalDatagram) {
+		for _, b := range d.Payload {
+			localSum += b
+		}
+	})
+	u, err := NewUserspace(dev, WithHousekeepingInterval(time.Hour), WithWorkers(1), WithInboundBufferSize(8192), localOpt)
 	if err != nil {
 		f.Fatal(err)
 	}

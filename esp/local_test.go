@@ -305,7 +305,8 @@ func TestWithLocalUDPErrors(t *testing.T) {
 // checksum covers the client's private address (NAT-OA, RFC 3948 section
 // 3.1.2) leaves the TUN path with a checksum that verifies against the
 // rebuilt IP header, so the kernel behind the TUN accepts it. IPv4 UDP
-// and TCP.
+// and TCP, and UDP with TFC padding, which the rebuilt packet must leave
+// out.
 func TestTransportNATChecksum(t *testing.T) {
 	a, b := newSide(t), newSide(t)
 	ts := testSuites[0]
@@ -321,10 +322,11 @@ func TestTransportNATChecksum(t *testing.T) {
 	ps := append(append([]byte{}, private.Addr().AsSlice()...), to.Addr().AsSlice()...)
 	binary.BigEndian.PutUint16(tcp[16:], foldChecksum(checksum(tcp, checksum(ps, uint64(protoTCP)+uint64(len(tcp))))))
 	for i, c := range []struct {
-		nh byte
-		l4 []byte
-	}{{protoUDP, udpDatagram(private, to, []byte("l2tp behind nat"))}, {protoTCP, tcp}} {
-		l4 := c.l4
+		nh  byte
+		l4  []byte
+		pad int // TFC padding after the datagram
+	}{{protoUDP, udpDatagram(private, to, []byte("l2tp behind nat")), 0}, {protoTCP, tcp, 0}, {protoUDP, udpDatagram(private, to, []byte("padded")), 6}} {
+		l4 := append(bytes.Clone(c.l4), make([]byte, c.pad)...)
 		ck, err := newCrypter(&SA{SPI: 0x1001, Encr: ts.encr, EncrKeyBits: ts.bits, EncrKey: keyBytes(ts.encKeyLen, 0x01)})
 		if err != nil {
 			t.Fatal(err)
@@ -351,6 +353,7 @@ func TestTransportNATChecksum(t *testing.T) {
 		if c.nh == protoTCP {
 			at = 16
 		}
+		l4 = l4[:len(l4)-c.pad]
 		if got[9] != c.nh || len(got) != 20+len(l4) || !bytes.Equal(got[20:20+at], l4[:at]) || !bytes.Equal(got[20+at+2:], l4[at+2:]) {
 			t.Fatalf("packet %x", got)
 		}

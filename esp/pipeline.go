@@ -658,6 +658,15 @@ func (u *Userspace) acceptIn(p *packet, now int64) (int, int, error) {
 		if cfg.Dst.Addr().Unmap().Is4() {
 			hl = 20
 		}
+		if p.nh == protoUDP && n >= 8 {
+			// TFC padding behind a UDP datagram (RFC 4303 section 2.7,
+			// possible in transport mode because UDP carries its length):
+			// the rebuilt packet ends with the datagram, as the checksum
+			// computed below and the receiving stack both assume.
+			if ul := int(binary.BigEndian.Uint16(p.buf[off+4:])); ul >= 8 && ul < n {
+				n = ul
+			}
+		}
 		if off-hl < 10 || n+hl > 0xffff {
 			return 0, 0, ErrInnerPacket
 		}

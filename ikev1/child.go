@@ -101,11 +101,14 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 	if q.initiator {
 		c.rekeyAt = c.expires.Add(-q.cc.rekeyMargin())
 	}
-	c.polKey = policyKey(c)
+	c.polKey = policyKey(c, sa.remote)
 	// The policies belong to the selectors, shared by every IPsec SA with
 	// them (rekeys, and the IPsec SAs of a new ISAKMP SA after the
 	// client's re-authentication), so traffic moves to the newest SA
-	// without a gap.
+	// without a gap. In transport mode they belong to the selectors and
+	// the peer's outer address and port: two L2TP clients behind one NAT
+	// negotiate identical selectors (the NAT's address, udp/1701) and
+	// must not share a ReqID, which is what tells their traffic apart.
 	sa.e.polMu.Lock()
 	defer sa.e.polMu.Unlock()
 	ref, fresh := sa.e.acquirePolicies(c.polKey)
@@ -173,17 +176,24 @@ func (sa *isakmpSA) newChild(q *quickMode) (*child, error) {
 
 // removeChild takes an IPsec SA out of the data plane, keeping its final
 // counters; its selectors' policies go with the last IPsec SA using them.
+// When c was the last IPsec SA with its ReqID, the ReqIDDown hook runs
+// (after the lock is released).
 func (sa *isakmpSA) removeChild(c *child) {
 	sa.e.polMu.Lock()
-	defer sa.e.polMu.Unlock()
-	sa.removeChildLocked(c)
+	last := sa.removeChildLocked(c)
+	sa.e.polMu.Unlock()
+	if h := sa.e.cfg.hooks.ReqIDDown; h != nil && last {
+		h(c.reqid)
+	}
 }
 
-func (sa *isakmpSA) removeChildLocked(c *child) {
-	pols := sa.e.releasePolicies(c)
+// removeChildLocked reports whether c was the last IPsec SA with its
+// ReqID.
+func (sa *isakmpSA) removeChildLocked(c *child) bool {
+	pols, last := sa.e.releasePolicies(c)
 	dp := sa.e.cfg.dp
 	if dp == nil {
-		return
+		return last
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dpTimeout)
 	defer cancel()
@@ -201,12 +211,17 @@ func (sa *isakmpSA) removeChildLocked(c *child) {
 		dp.DeleteSA(ctx, id)
 	}
 	c.installed = nil
+	return last
 }
 
-// policyKey names the policies of an IPsec SA: its selectors and mode.
-func policyKey(c *child) string {
+// policyKey names the policies of an IPsec SA: its selectors and mode,
+// and in transport mode the peer's outer address and port (see newChild).
+func policyKey(c *child, remote netip.AddrPort) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v|", c.transport)
+	if c.transport {
+		fmt.Fprintf(&b, "%s|", remote)
+	}
 	for _, s := range c.localTS {
 		b.WriteString(selString(s) + ",")
 	}
@@ -237,28 +252,28 @@ func (e *engine) acquirePolicies(key string) (*policyRef, bool) {
 	return ref, true
 }
 
-// releasePolicies ends c's use of its policies and returns them when it
-// was the last user. e.polMu is held.
-func (e *engine) releasePolicies(c *child) []esp.Policy {
+// releasePolicies ends c's use of its policies and returns them, and
+// true, when it was the last user. e.polMu is held.
+func (e *engine) releasePolicies(c *child) ([]esp.Policy, bool) {
 	if c.released || c.polKey == "" {
-		return nil
+		return nil, false
 	}
 	c.released = true
 	ref := e.policies[c.polKey]
 	if ref == nil {
-		return nil
+		return nil, false
 	}
 	if ref.users--; ref.users > 0 {
-		return nil
+		return nil, false
 	}
 	delete(e.policies, c.polKey)
-	return ref.pols
+	return ref.pols, true
 }
 
 // info is the IPsec SA's snapshot with its counters.
 func (c *child) info(sa *isakmpSA) ipsec.ChildSAInfo {
 	in := ipsec.ChildSAInfo{Name: c.name, State: "INSTALLED", Transport: c.transport, UDPEncap: c.encap,
-		SPIIn: c.spiIn, SPIOut: c.spiOut, Proposal: c.prop.String(), Established: c.established}
+		SPIIn: c.spiIn, SPIOut: c.spiOut, ReqID: c.reqid, Proposal: c.prop.String(), Established: c.established}
 	if !c.rekeyAt.IsZero() {
 		in.RekeyAt = c.rekeyAt
 	}
@@ -304,7 +319,9 @@ func (sa *isakmpSA) deleteChild(c *child, notify bool) {
 		clear(c.outPending.IntegKey)
 		c.outPending = nil
 	}
-	sa.removeChild(c)
+	sa.e.polMu.Lock()
+	last := sa.removeChildLocked(c)
+	sa.e.polMu.Unlock()
 	ike, _ := sa.info()
 	ci := c.info(sa)
 	sa.children = append(sa.children[:idx], sa.children[idx+1:]...)
@@ -312,6 +329,9 @@ func (sa *isakmpSA) deleteChild(c *child, notify bool) {
 		"bytes_in", ci.BytesIn, "bytes_out", ci.BytesOut)
 	if h := sa.e.cfg.hooks.ChildDown; h != nil {
 		h(ike, ci)
+	}
+	if h := sa.e.cfg.hooks.ReqIDDown; h != nil && last {
+		h(c.reqid)
 	}
 }
 

@@ -260,7 +260,10 @@ var ErrClosed = errors.New("ikev1: engine closed")
 
 // initialContact ends the other SAs of the peer identity that sent
 // INITIAL-CONTACT (RFC 2407 section 4.6.3.3): it restarted and lost them.
+// Behind a NAT only those from the same public port count: other clients
+// behind the same NAT may have the same identity (see adoptChildren).
 func (e *engine) initialContact(sa *isakmpSA) {
+	natted, remotePort := sa.nat.remote, sa.remote
 	for _, o := range e.list() {
 		if o == sa {
 			continue
@@ -268,7 +271,7 @@ func (e *engine) initialContact(sa *isakmpSA) {
 		id, remote := sa.remoteID, sa.remote.Addr()
 		// o's identity is read on o's goroutine: o may be in phase 1.
 		go o.do(func() {
-			if o.state == stateEstablished && !o.remoteID.IsZero() && o.remoteID.Equal(id) && o.remote.Addr() == remote {
+			if o.state == stateEstablished && !o.remoteID.IsZero() && o.remoteID.Equal(id) && o.remote.Addr() == remote && (!natted || o.remote == remotePort) {
 				o.log.Info("peer sent INITIAL-CONTACT: deleting its older ISAKMP SA")
 				o.terminate(nil, false)
 			}
@@ -282,8 +285,15 @@ func (e *engine) initialContact(sa *isakmpSA) {
 // ISAKMP SA alone, keeping their IPsec SAs (IKEv1 IPsec SAs do not depend
 // on the ISAKMP SA that made them). Without this, deleting the old SA
 // would take the traffic's SAs with it until the next Quick Mode.
+//
+// A peer behind a NAT must also come from the same port: several clients
+// behind one NAT (carrier-grade NAT puts whole home networks, with the
+// same private addresses, behind one address) share the public address
+// and may name the same identity, and one client's new SA must not take
+// another's IPsec SAs. A client re-authenticating keeps its NAT mapping.
 func (e *engine) adoptChildren(sa *isakmpSA) {
 	id, remote, name := sa.remoteID, sa.remote.Addr(), sa.cfg.Name
+	natted, remotePort := sa.nat.remote, sa.remote
 	for _, o := range e.list() {
 		if o == sa || o.initiator || sa.initiator {
 			continue
@@ -291,7 +301,7 @@ func (e *engine) adoptChildren(sa *isakmpSA) {
 		go func() {
 			var kids []*child
 			o.do(func() {
-				if (o.state == stateEstablished || o.state == stateOrphaned) && o.cfg != nil && o.cfg.Name == name && o.remoteID.Equal(id) && o.remote.Addr() == remote {
+				if (o.state == stateEstablished || o.state == stateOrphaned) && o.cfg != nil && o.cfg.Name == name && o.remoteID.Equal(id) && o.remote.Addr() == remote && (!natted || o.remote == remotePort) {
 					kids, o.children = o.children, nil
 					if len(kids) > 0 {
 						o.log.Info("the peer re-authenticated: its IPsec SAs move to the new ISAKMP SA", "n", len(kids))

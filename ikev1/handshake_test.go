@@ -108,7 +108,7 @@ type pair struct {
 	gwEv, clEv *events
 }
 
-func newPair(t *testing.T, lookup ikev1.PeerLookup, nat bool) *pair {
+func newPair(t *testing.T, lookup ikev1.PeerLookup, nat bool, respOpts ...ikev1.Option) *pair {
 	t.Helper()
 	p := &pair{net: iketest.NewNetwork(1), gwDP: iketest.NewDataPlane(), clDP: iketest.NewDataPlane(), gwEv: newEvents(), clEv: newEvents()}
 	p.gw = p.net.Endpoint(gwAddr)
@@ -121,8 +121,9 @@ func newPair(t *testing.T, lookup ikev1.PeerLookup, nat bool) *pair {
 	}
 	var err error
 	logGW, logCL := testLogger(t, "gw"), testLogger(t, "client")
-	p.resp, err = ikev1.NewResponder(p.gw, ikev1.WithPeers(lookup), ikev1.WithLogger(logGW), ikev1.WithDataPlane(p.gwDP), ikev1.WithHooks(p.gwEv.hooks()),
-		ikev1.WithRand(iketest.NewRand(1)))
+	opts := []ikev1.Option{ikev1.WithPeers(lookup), ikev1.WithLogger(logGW), ikev1.WithDataPlane(p.gwDP), ikev1.WithHooks(p.gwEv.hooks()),
+		ikev1.WithRand(iketest.NewRand(1))}
+	p.resp, err = ikev1.NewResponder(p.gw, append(opts, respOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

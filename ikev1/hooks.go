@@ -21,6 +21,14 @@ type Hooks struct {
 	// carries the final counters.
 	ChildUp   func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
 	ChildDown func(ike ipsec.IKESAInfo, child ipsec.ChildSAInfo)
+	// ReqIDDown: the last IPsec SA with this ReqID (child.ReqID) left the
+	// data plane; no rekey or re-authentication carries it on. An
+	// embedder keeping per-client state by ReqID drops it now, as the
+	// L2TP/IPsec glue calls l2tp.Server.ClosePeer(reqID): no StopCCN can
+	// reach that client any more. It comes after that SA's ChildDown, if
+	// any, and may run on another goroutine than the SA's; it must not
+	// block.
+	ReqIDDown func(reqID uint32)
 	// Alert reports a peer-caused problem worth an operator's attention.
 	Alert func(Alert)
 	// Authorize decides, on a responder, whether a peer that proved its

@@ -168,6 +168,14 @@ func (sa *isakmpSA) quickRespond1(in *inMsg, h *wire.Hash) error {
 	for _, id := range q.ids {
 		out = append(out, id)
 	}
+	if q.encap == wire.EncapUDPTransport || q.encap == wire.EncapUDPTransportDraft {
+		// RFC 3947 section 5.2: the responder that selected UDP-encapsulated
+		// transport mode sends NAT-OA too: the initiator's address as we
+		// see it, then ours.
+		draft := q.encap == wire.EncapUDPTransportDraft
+		out = append(out, &wire.NATOA{IDType: idTypeOfAddr(sa.remote.Addr()), Addr: sa.remote.Addr(), Draft: draft},
+			&wire.NATOA{IDType: idTypeOfAddr(sa.local.Addr()), Addr: sa.local.Addr(), Draft: draft})
+	}
 	if q.shortened {
 		out = append(out, &wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtoIPsecESP, SPI: be32(q.spiIn),
 			NotifyType: wire.RESPONDER_LIFETIME, Data: lifetimeAttrs(q.life)})
@@ -208,10 +216,11 @@ func (sa *isakmpSA) quickChoose(in *inMsg, q *quickMode) error {
 	if sa.nat.remote && len(ids) == 2 && isHost(peerTS[0]) && wantsTransport(sap) {
 		peerTS = []esp.Selector{withAddr(peerTS[0], sa.remote.Addr())}
 	}
-	cc, err := sa.childFor(peerTS[0], ourTS[0], sap)
+	cc, our, err := sa.childFor(peerTS[0], ourTS[0], sap)
 	if err != nil {
 		return &notifyError{typ: wire.INVALID_ID_INFORMATION, err: err}
 	}
+	ourTS = []esp.Selector{our}
 	q.cc = cc
 	q.localTS, q.remoteTS = ourTS, peerTS
 	if err := sa.quickSelect(sap, q); err != nil {

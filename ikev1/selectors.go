@@ -159,8 +159,13 @@ func contains(outer, inner esp.Selector) bool {
 
 // childFor finds the ChildConfig whose selectors hold the peer's Quick
 // Mode IDs (RFC 2409 leaves no room to narrow: the responder accepts the
-// selectors or refuses them with INVALID-ID-INFORMATION).
-func (sa *isakmpSA) childFor(peerTS, ourTS esp.Selector, sap *wire.SA) (ChildConfig, error) {
+// selectors or refuses them with INVALID-ID-INFORMATION). It returns the
+// selector of our side to install: ourTS, or for a transport-mode
+// configuration whose own selector is a single host with a port (an
+// L2TP server's udp/1701) and a peer that names that host with any port
+// (IDcr udp/0, as some L2TP clients send), the configuration's narrower
+// one: the IDs go back unchanged, the policies admit only what we serve.
+func (sa *isakmpSA) childFor(peerTS, ourTS esp.Selector, sap *wire.SA) (ChildConfig, esp.Selector, error) {
 	children := sa.cfg.Children
 	if len(children) == 0 {
 		children = []ChildConfig{{Name: sa.cfg.Name}}
@@ -178,10 +183,10 @@ func (sa *isakmpSA) childFor(peerTS, ourTS esp.Selector, sap *wire.SA) (ChildCon
 				if cc.Name == "" {
 					cc.Name = sa.cfg.Name
 				}
-				return cc, nil
+				return cc, ourTS, nil
 			}
 		}
-		return ChildConfig{}, fmt.Errorf("selectors %s === %s are not the client's virtual address %s", selString(ourTS), selString(peerTS), sa.xa.lease)
+		return ChildConfig{}, ourTS, fmt.Errorf("selectors %s === %s are not the client's virtual address %s", selString(ourTS), selString(peerTS), sa.xa.lease)
 	}
 	for _, cc := range children {
 		remote, local := cc.RemoteTS, cc.LocalTS
@@ -194,14 +199,24 @@ func (sa *isakmpSA) childFor(peerTS, ourTS esp.Selector, sap *wire.SA) (ChildCon
 		// A peer behind a NAT names its private address: with the
 		// default selectors any single host is its "dynamic" address.
 		natHost := len(cc.RemoteTS) == 0 && sa.nat.remote && isHost(peerTS)
-		if (natHost || anyContains(remote, peerTS)) && anyContains(local, ourTS) {
-			if cc.Name == "" {
-				cc.Name = sa.cfg.Name
+		if !natHost && !anyContains(remote, peerTS) {
+			continue
+		}
+		if cc.Name == "" {
+			cc.Name = sa.cfg.Name
+		}
+		if anyContains(local, ourTS) {
+			return cc, ourTS, nil
+		}
+		if cc.Transport && isHost(ourTS) {
+			for _, l := range cc.LocalTS {
+				if isHost(l) && l.Proto != 0 && contains(ourTS, l) {
+					return cc, l, nil
+				}
 			}
-			return cc, nil
 		}
 	}
-	return ChildConfig{}, fmt.Errorf("no IPsec SA configuration for %s === %s", selString(ourTS), selString(peerTS))
+	return ChildConfig{}, ourTS, fmt.Errorf("no IPsec SA configuration for %s === %s", selString(ourTS), selString(peerTS))
 }
 
 func anyContains(l []esp.Selector, s esp.Selector) bool {
