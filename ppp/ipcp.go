@@ -199,6 +199,7 @@ func (s *Session) ipcpGiveUp() {
 func (h *ipcpHandler) up() {
 	s := h.s()
 	s.log.Info("ppp IPCP up", "user", s.user, "addr", h.ip4.peer)
+	s.addr4 = h.ip4.peer
 	s.networkUp()
 }
 
@@ -329,7 +330,7 @@ func (h *ipv6cpHandler) reqCI(opts []option, rejectIfDisagree bool) (uint8, []by
 func (h *ipv6cpHandler) up() {
 	s := h.s()
 	s.log.Info("ppp IPV6CP up", "user", s.user, "addr", h.ip6.peerAddr())
-	s.networkUp()
+	s.addr6 = h.ip6.peerAddr()
 }
 
 func (h *ipv6cpHandler) down() {}

@@ -54,6 +54,8 @@ type Session struct {
 
 	user      string
 	authProto AuthProtocol
+	addr4     netip.Addr // the client's addresses once their NCP opened,
+	addr6     netip.Addr // kept after the session ended (for OnDown)
 	upAt      time.Time
 	upCalled  bool
 	echoTimer *time.Timer
@@ -383,12 +385,7 @@ func (s *Session) Info() SessionInfo {
 		LCP: s.lcp.state, IPCP: s.ipcp.state, IPV6CP: s.ip6cp.state,
 		MRU: s.lcpO.peerMRU, Up: s.upAt, Stats: s.stats,
 	}
-	if s.ipcp.state == StateOpened {
-		in.Addr4 = s.ip4.peer
-	}
-	if s.ip6cp.state == StateOpened {
-		in.Addr6 = s.ip6.peerAddr()
-	}
+	in.Addr4, in.Addr6 = s.addr4, s.addr6
 	return in
 }
 
@@ -521,7 +518,8 @@ func lookupCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), lookupTimeout)
 }
 
-// networkUp runs when an NCP opened: OnUp once.
+// networkUp runs when IPCP opened: OnUp once (a renegotiation keeps the
+// address, see assignAddr).
 func (s *Session) networkUp() {
 	if s.upCalled {
 		return
