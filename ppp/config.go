@@ -116,11 +116,11 @@ type Config struct {
 	// only during the call. It runs without the session's lock held, so it
 	// may call WriteIP.
 	DeliverIP func(s *Session, pkt []byte)
-	// OnUp is called once for each network control protocol that opened:
-	// when IPCP opened (Info().Addr4 is the client's address) and when
-	// IPV6CP opened (Info().Addr6), in the order they did.
+	// OnUp is called once, when IPCP opened: Info().Addr4 is the
+	// client's address, to route to this session.
 	OnUp func(s *Session)
-	// OnDown is called once when the session ended (after OnUp or not).
+	// OnDown is called once when the session ended (after OnUp or not);
+	// Info() still reports the addresses the client had.
 	OnDown func(s *Session)
 	// Logger receives the session's events; nil discards them.
 	Logger *slog.Logger
@@ -221,10 +221,12 @@ type SessionInfo struct {
 	User string
 	// Auth is the authentication protocol used (0 before authentication).
 	Auth AuthProtocol
-	// Addr4 is the client's IPv4 address once IPCP opened.
+	// Addr4 is the client's IPv4 address once IPCP opened; it stays set
+	// after the session ended.
 	Addr4 netip.Addr
 	// Addr6 is the client's IPv6 link-local address (fe80:: and its
-	// interface identifier) once IPV6CP opened.
+	// interface identifier) once IPV6CP opened; it stays set after the
+	// session ended.
 	Addr6 netip.Addr
 	// Phase is the link phase.
 	Phase Phase
@@ -232,7 +234,7 @@ type SessionInfo struct {
 	LCP, IPCP, IPV6CP State
 	// MRU is the client's Maximum-Receive-Unit (what we may send).
 	MRU uint16
-	// Up is when the first network protocol opened (zero before).
+	// Up is when IPCP opened (zero before).
 	Up time.Time
 	// Stats are the counters.
 	Stats Stats

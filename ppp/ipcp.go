@@ -199,7 +199,8 @@ func (s *Session) ipcpGiveUp() {
 func (h *ipcpHandler) up() {
 	s := h.s()
 	s.log.Info("ppp IPCP up", "user", s.user, "addr", h.ip4.peer)
-	s.networkUp(false)
+	s.addr4 = h.ip4.peer
+	s.networkUp()
 }
 
 func (h *ipcpHandler) down() {}
@@ -329,7 +330,7 @@ func (h *ipv6cpHandler) reqCI(opts []option, rejectIfDisagree bool) (uint8, []by
 func (h *ipv6cpHandler) up() {
 	s := h.s()
 	s.log.Info("ppp IPV6CP up", "user", s.user, "addr", h.ip6.peerAddr())
-	s.networkUp(true)
+	s.addr6 = h.ip6.peerAddr()
 }
 
 func (h *ipv6cpHandler) down() {}

@@ -54,9 +54,10 @@ type Session struct {
 
 	user      string
 	authProto AuthProtocol
+	addr4     netip.Addr // the client's addresses once their NCP opened,
+	addr6     netip.Addr // kept after the session ended (for OnDown)
 	upAt      time.Time
-	upCalled4 bool // OnUp queued for IPCP
-	upCalled6 bool // OnUp queued for IPV6CP
+	upCalled  bool
 	echoTimer *time.Timer
 	echoGen   uint64
 	echoOut   int // unanswered Echo-Requests
@@ -384,12 +385,7 @@ func (s *Session) Info() SessionInfo {
 		LCP: s.lcp.state, IPCP: s.ipcp.state, IPV6CP: s.ip6cp.state,
 		MRU: s.lcpO.peerMRU, Up: s.upAt, Stats: s.stats,
 	}
-	if s.ipcp.state == StateOpened {
-		in.Addr4 = s.ip4.peer
-	}
-	if s.ip6cp.state == StateOpened {
-		in.Addr6 = s.ip6.peerAddr()
-	}
+	in.Addr4, in.Addr6 = s.addr4, s.addr6
 	return in
 }
 
@@ -522,21 +518,15 @@ func lookupCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), lookupTimeout)
 }
 
-// networkUp runs when an NCP opened: OnUp once per NCP (v6: IPV6CP), so
-// the embedder learns of the IPv4 address also when IPV6CP opened first.
-func (s *Session) networkUp(v6 bool) {
-	done := &s.upCalled4
-	if v6 {
-		done = &s.upCalled6
-	}
-	if *done {
+// networkUp runs when IPCP opened: OnUp once (a renegotiation keeps the
+// address, see assignAddr).
+func (s *Session) networkUp() {
+	if s.upCalled {
 		return
 	}
-	*done = true
-	if s.upAt.IsZero() {
-		s.upAt = time.Now()
-		s.log.Info("ppp session up", "user", s.user)
-	}
+	s.upCalled = true
+	s.upAt = time.Now()
+	s.log.Info("ppp session up", "user", s.user, "addr", s.ip4.peer)
 	if f := s.cfg.OnUp; f != nil {
 		s.after = append(s.after, func() { f(s) })
 	}

@@ -1014,3 +1014,36 @@ func TestAuthTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// TestCallbacksSeeTheAddress: OnUp comes when IPCP opened, also when
+// IPV6CP opened first, and OnDown still sees the address, so the embedder
+// can add and remove the client's route from Info.
+func TestCallbacksSeeTheAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var atUp, atDown []netip.Addr
+		h := newHarness(t, func(c *Config) {
+			c.IPv6 = true
+			c.OnUp = func(s *Session) { atUp = append(atUp, s.Info().Addr4) }
+			c.OnDown = func(s *Session) { atDown = append(atDown, s.Info().Addr4) }
+		})
+		c := h.client(t)
+		c.ipv6cpReq = appendOption(nil, ipv6cpIID, 1, 2, 3, 4, 5, 6, 7, 8)
+		ipcp := c.ipcpReq
+		c.ipcpReq = nil // IPV6CP alone first
+		c.start()
+		if h.s.Info().IPV6CP != StateOpened || len(atUp) != 0 {
+			t.Fatalf("IPV6CP %v, OnUp %v", h.s.Info().IPV6CP, atUp)
+		}
+		c.ipcpReq = ipcp
+		c.send(protoIPCP, codeConfReq, c.nextID(), c.ipcpReq)
+		c.pump()
+		addr := h.s.Info().Addr4
+		if !addr.IsValid() || len(atUp) != 1 || atUp[0] != addr {
+			t.Fatalf("OnUp saw %v, address %v", atUp, addr)
+		}
+		h.s.Close()
+		if len(atDown) != 1 || atDown[0] != addr || h.s.Info().Addr4 != addr || h.s.Info().Addr6 != netip.MustParseAddr("fe80::102:304:506:708") {
+			t.Errorf("OnDown saw %v, Info after Close %+v", atDown, h.s.Info())
+		}
+	})
+}
