@@ -617,7 +617,6 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 	if v.s.xauth && !v.hasPool4() {
 		log.Warn("Cisco IPSec (XAuth) clients are refused: no IPv4 pool for their address (pools)")
 	}
-	l2tpSAs := &l2tpReqIDs{n: map[uint32]int{}}
 	lg := log.With("ike", "v1")
 	claims := &v1Claims{}
 	// Set once NewResponder returns; a hook cannot run before a peer
@@ -633,9 +632,6 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 				lg.Info("client disconnected", "id", i.RemoteID.String(), "addr", i.Remote.String(), "err", err)
 			},
 			ChildUp: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
-				if ch.Transport {
-					l2tpSAs.up(ch.ReqID)
-				}
 				if o, clash := claims.up(i, ch); clash {
 					lg.Warn("a client named the inside address of another client: ending it", "id", i.RemoteID.String(), "addr", i.Remote.String(),
 						"remote_ts", strings.Join(ch.RemoteTS, ","), "holder", o.id, "holder_session", sessionRef(1, o.session))
@@ -655,12 +651,15 @@ func startIKEv1(v *v1Server, tr *ike.Transport, dp esp.DataPlane, keyLog io.Writ
 				}
 				return nil
 			},
-			ChildDown: func(i ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
-				claims.down(i, ch)
-				if ch.Transport && l2tpSAs.down(ch.ReqID) && l2tpHook != nil {
-					if g := l2tpHook.Load(); g != nil {
-						g.closePeer(ch.ReqID)
-					}
+			ChildDown: claims.down,
+			// The last IPsec SA of a client's ReqID went (rekeys and its
+			// re-authentication keep the ReqID): its L2TP tunnels go too.
+			ReqIDDown: func(reqID uint32) {
+				if l2tpHook == nil {
+					return
+				}
+				if g := l2tpHook.Load(); g != nil {
+					g.closePeer(reqID)
 				}
 			},
 			Alert: func(a ikev1.Alert) {
@@ -900,33 +899,4 @@ func (c *v1Claims) down(ike ipsec.IKESAInfo, ch ipsec.ChildSAInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.claims = slices.DeleteFunc(c.claims, func(o v1Claim) bool { return o.session == ike.SessionID && o.spi == ch.SPIIn })
-}
-
-// l2tpReqIDs counts the transport-mode IPsec SAs of each ReqID: a client's
-// rekeyed and re-authenticated SAs keep its ReqID, and its L2TP tunnels
-// end only when the last of them goes.
-type l2tpReqIDs struct {
-	mu sync.Mutex
-	n  map[uint32]int
-}
-
-func (r *l2tpReqIDs) up(id uint32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n[id]++
-}
-
-// down reports whether id's last SA went.
-func (r *l2tpReqIDs) down(id uint32) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n[id] == 0 {
-		return false
-	}
-	r.n[id]--
-	if r.n[id] > 0 {
-		return false
-	}
-	delete(r.n, id)
-	return true
 }

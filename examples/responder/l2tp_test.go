@@ -243,20 +243,3 @@ func TestStatusL2TP(t *testing.T) {
 		t.Errorf("a session without an IKE SA is shown:\n%s", out)
 	}
 }
-
-// TestL2TPReqIDs: a client's L2TP tunnels end only when the last IPsec SA
-// of its ReqID goes (a rekey adds the new SA before the old one goes).
-func TestL2TPReqIDs(t *testing.T) {
-	r := &l2tpReqIDs{n: map[uint32]int{}}
-	r.up(7)
-	r.up(7) // rekeyed
-	if r.down(7) {
-		t.Error("the old SA's end closed the tunnels")
-	}
-	if !r.down(7) {
-		t.Error("the last SA's end did not close the tunnels")
-	}
-	if r.down(7) || r.down(8) {
-		t.Error("an unknown ReqID closed tunnels")
-	}
-}
