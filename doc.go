@@ -36,6 +36,10 @@
 //	ikev1, ikev1/wire     IKEv1 engine (Main, Aggressive, Quick Mode, DPD,
 //	                      NAT-T, fragmentation) and its ISAKMP codec
 //	xfrm                  esp.DataPlane on the Linux kernel's XFRM (netlink)
+//	l2tp, ppp             L2TP v2 LNS (RFC 2661) and the server side of PPP
+//	                      (LCP, PAP/CHAP/MS-CHAPv2, IPCP, IPV6CP) over bytes:
+//	                      L2TP/IPsec in one process, no kernel PPP
+//	internal/mschapv2     MS-CHAPv2 primitives shared by eap and ppp
 //	esp/esptest, ike/iketest  test doubles
 //	internal/testnet      test networks of Linux namespaces (veth, NAT router)
 //	internal/testpki      throw-away CA, server and client certificates for tests
@@ -44,6 +48,5 @@
 //	internal/depcheck, internal/doccheck  tests of the layering and the docs
 //	examples/...          runnable programs: responder, roadwarrior, proposalcheck
 //
-// Planned, not yet written: l2tp and ppp (an L2TP/IPsec LNS); the IKEv1
-// engine does not drive xauth yet. README.md says what works today.
+// README.md says what works today and what it was tested against.
 package ipsec

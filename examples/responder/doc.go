@@ -66,8 +66,26 @@
 // without them a client's own outer address). Aggressive Mode is
 // answered only with ikev1.allow_aggressive, by identity (e.g.
 // keyid:GroupName), with a warning: its PSK hash can be attacked
-// offline. Transport mode for udp/1701 (ikev1.l2tp_transport) is off;
-// L2TP/IPsec is not implemented yet.
+// offline.
+//
+// L2TP/IPsec clients (the L2TP client built into macOS, iOS, Windows and
+// Android; the l2tp: section, on by default) use the same Main Mode key
+// (or certificates), then transport mode for udp/1701 from any client
+// port; the L2TP tunnel and its PPP session run in this process (package
+// l2tp and ppp: no xl2tpd, pppd or kernel PPP). The user logs in with
+// MS-CHAPv2 (l2tp.auth: CHAP and PAP too) as one of users:, gets an
+// address of the IPv4 pool and the dns: servers (IPCP), and its packets
+// go through a TUN device of their own (l2tp.device, goipsec0l by
+// default) with a /32 route per client. On the userspace data plane the
+// decrypted datagrams go straight to the L2TP server with the IPsec SA
+// they came through, so two clients behind one NAT, both on port 1701,
+// work; on the kernel plane the L2TP server reads a udp/1701 socket that
+// the nftables table lets only IPsec-protected datagrams reach, and of
+// two such clients only one works (the kernel's policies cannot tell
+// them apart). `export apple --type l2tp` and `export windows --type
+// l2tp` write the profiles (the Windows script also shows the registry
+// value Windows needs for a server behind a NAT); status lists each L2TP
+// session (user, address, tunnel) under its IKEv1 SA.
 //
 // "Cisco IPSec" clients (Apple's built-in IKEv1 client, which proposes
 // the XAuth phase 1 methods) are served from the same configuration as
@@ -139,6 +157,8 @@
 //
 //	responder export apple --auth cert --user alice@example.com   # .mobileconfig with a com.apple.security.pkcs12 payload, no EAP
 //	responder export apple --type ikev1 --user demo             # "Cisco IPSec": group name and secret, XAuth user (USER-ikev1.mobileconfig)
+//	responder export apple --type l2tp --user demo              # L2TP/IPsec: the IKEv1 key and the PPP user (USER-l2tp.mobileconfig)
+//	responder export windows --type l2tp --user demo            # L2TP/IPsec: Add-VpnConnection -TunnelType L2tp (USER-l2tp.ps1)
 //	responder export windows --auth cert --user pc.example.com    # .ps1 importing the PKCS#12 as machine certificate
 //	responder export android --auth cert --user phone.example.com  # .sswan of type ikev2-cert with the PKCS#12 embedded
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
