@@ -209,8 +209,11 @@ type L2TPResult struct {
 	MTU         int
 	// DNS are the servers pppd received (usepeerdns, from pppd's log).
 	DNS []netip.Addr
-	// AuthFailed reports that pppd logged a failed authentication.
+	// AuthFailed reports that pppd logged a failed authentication, and
+	// AuthError is that line (e.g. "MS-CHAP authentication failed: E=691
+	// Authentication failure").
 	AuthFailed bool
+	AuthError  string
 	// PingPeer pings the PPP peer address, PingInside the case's Inside
 	// address, PingMTU Inside with a 1,400-byte IP packet and DF
 	// (ping -M do -s 1372). They are zero when ppp did not come up.
@@ -671,8 +674,8 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 			break
 		}
 		b, _ := os.ReadFile(pppLog)
-		if strings.Contains(string(b), "authentication failed") {
-			r.AuthFailed = true
+		if line := lineWith(string(b), "authentication failed"); line != "" {
+			r.AuthFailed, r.AuthError = true, line
 		}
 		exited := false
 		select {
@@ -694,6 +697,12 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 	for range 20 {
 		b, _ := os.ReadFile(pppLog)
 		r.DNS = ParsePPPDNS(string(b))
+		if len(r.DNS) == 0 {
+			// usepeerdns also writes them to /etc/ppp/resolv.conf,
+			// which is xl2tpd's private etc-ppp.
+			rc, _ := os.ReadFile(filepath.Join(dir, "etc-ppp", "resolv.conf"))
+			r.DNS = ParseResolvConf(string(rc))
+		}
 		if len(r.DNS) > 0 || !r.PPPUp() {
 			break
 		}
@@ -734,6 +743,16 @@ func pppAddr(ns *testnet.NS) (ifc string, local, peer netip.Addr, mtu int, ok bo
 		fmt.Sscanf(afterWord(l, "mtu"), "%d", &mtu)
 	}
 	return ifc, local, peer, mtu, true
+}
+
+// lineWith returns the first line of s containing sub, trimmed, or "".
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 func afterWord(s, w string) string {
@@ -777,6 +796,20 @@ func ParsePPPDNS(log string) []netip.Addr {
 	return out
 }
 
+// ParseResolvConf reads the nameserver lines of a resolv.conf.
+func ParseResolvConf(s string) []netip.Addr {
+	var out []netip.Addr
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && !containsAddr(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
 func containsAddr(as []netip.Addr, a netip.Addr) bool {
 	for _, x := range as {
 		if x == a {
@@ -798,7 +831,9 @@ func pingPath() string {
 // ping sends count echo requests to dst from ns (size 0: ping's
 // default; otherwise -s size with DF set, -M do).
 func ping(ns *testnet.NS, dst netip.Addr, size, count int) L2TPPing {
-	args := []string{"-n", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "2"}
+	// -W 1 per reply, -w bounds the whole run: a lost path costs about
+	// count*0.3+1 s, not count*2 s.
+	args := []string{"-n", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "1", "-w", fmt.Sprint(count/2 + 2)}
 	if size > 0 {
 		args = append(args, "-M", "do", "-s", fmt.Sprint(size))
 	}
@@ -883,5 +918,8 @@ func (run *L2TPRun) WantAuthFailed(t testing.TB, i int) {
 	r := run.Results[i]
 	if !r.IKEUp || r.PPPUp() || !r.AuthFailed {
 		t.Errorf("client %d: IKE up %v, ppp up %v, authentication failed %v: want IKE up and PPP refused\n%s", i, r.IKEUp, r.PPPUp(), r.AuthFailed, r.Log)
+		return
 	}
+	t.Logf("client %d (%s/%s at %v): IKE %v %s; PPP refused after %v: %s", i, r.Client.Persona, r.Client.IKE, r.Addr,
+		r.IKETime.Round(time.Millisecond), r.IKEProposal, r.PPPTime.Round(time.Millisecond), r.AuthError)
 }

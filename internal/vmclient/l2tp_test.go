@@ -120,6 +120,9 @@ func TestParsePPP(t *testing.T) {
 	if len(dns) != 2 || dns[0] != netip.MustParseAddr("198.51.100.53") || dns[1] != netip.MustParseAddr("198.51.100.54") {
 		t.Errorf("ParsePPPDNS: %v", dns)
 	}
+	if d := ParseResolvConf("nameserver 198.51.100.53\n# x\nnameserver bogus\nnameserver 198.51.100.54\n"); len(d) != 2 || d[1] != netip.MustParseAddr("198.51.100.54") {
+		t.Errorf("ParseResolvConf: %v", d)
+	}
 	if d := ParsePPPDNS("MS-CHAP authentication failed: E=691 Authentication failure\n"); len(d) != 0 {
 		t.Errorf("ParsePPPDNS on a failure: %v", d)
 	}
