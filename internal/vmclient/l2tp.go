@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -361,18 +360,21 @@ func RunL2TP(t *testing.T, c L2TPCase, start L2TPServerStart) *L2TPRun {
 	RequireL2TP(t, c)
 	env := &L2TPEnv{Case: c, ServerAddr: testnet.ServerAddr4, Users: map[string]string{c.User: c.Password}, Dir: t.TempDir()}
 	clientNS, clientAddrs := l2tpTopology(t, env)
-	if status := start(t, env); status != nil {
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("server status:\n%s", status())
-			}
-		})
-	}
+	status := start(t, env)
 	run := &L2TPRun{Env: env}
 	for i, cl := range c.Clients {
 		r := &L2TPResult{Client: cl, NS: clientNS[i], Addr: clientAddrs[i]}
 		run.Results = append(run.Results, r)
 		startL2TPClient(t, env, i, r)
+	}
+	// Registered after the clients' clean-ups, so it runs before them:
+	// the server's state while the clients are still up.
+	if status != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("server status:\n%s", status())
+			}
+		})
 	}
 	// All clients are up (or failed): now the traffic, so two clients
 	// behind one NAT prove they work at the same time.
@@ -661,10 +663,9 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		b, _ := os.ReadFile(pppLog)
 		return "xl2tpd:\n" + proc.Stderr.String() + proc.Stdout.String() + "pppd:\n" + string(b)
 	}
-	var once sync.Once
 	t.Cleanup(func() {
 		if t.Failed() {
-			once.Do(func() { t.Logf("client %d (%s/%s) %s", i, cl.Persona, cl.IKE, logs()) })
+			t.Logf("client %d (%s/%s) %s", i, cl.Persona, cl.IKE, logs())
 		}
 	})
 	deadline := time.Now().Add(c.UpTimeout)
