@@ -361,6 +361,16 @@ func RunL2TP(t *testing.T, c L2TPCase, start L2TPServerStart) *L2TPRun {
 	env := &L2TPEnv{Case: c, ServerAddr: testnet.ServerAddr4, Users: map[string]string{c.User: c.Password}, Dir: t.TempDir()}
 	clientNS, clientAddrs := l2tpTopology(t, env)
 	status := start(t, env)
+	logged := false
+	logStatus := func() {
+		if t.Failed() && status != nil && !logged {
+			logged = true
+			t.Logf("server status:\n%s", status())
+		}
+	}
+	// When a client's start fails the test, after that client's
+	// clean-ups; else the one below logs first.
+	t.Cleanup(logStatus)
 	run := &L2TPRun{Env: env}
 	for i, cl := range c.Clients {
 		r := &L2TPResult{Client: cl, NS: clientNS[i], Addr: clientAddrs[i]}
@@ -369,13 +379,7 @@ func RunL2TP(t *testing.T, c L2TPCase, start L2TPServerStart) *L2TPRun {
 	}
 	// Registered after the clients' clean-ups, so it runs before them:
 	// the server's state while the clients are still up.
-	if status != nil {
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("server status:\n%s", status())
-			}
-		})
-	}
+	t.Cleanup(logStatus)
 	// All clients are up (or failed): now the traffic, so two clients
 	// behind one NAT prove they work at the same time.
 	for _, r := range run.Results {
