@@ -193,8 +193,9 @@ type L2TPResult struct {
 	// --list-sas or pluto's states).
 	IKEUp bool
 	// IKEProposal is the negotiated ISAKMP proposal as swanctl
-	// --list-sas shows it (e.g. AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384);
-	// "" for libreswan.
+	// --list-sas shows it (e.g. AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384)
+	// or pluto logs it (e.g. "auth=PRESHARED_KEY cipher=AES_CBC_256
+	// integ=HMAC_SHA1 group=DH20").
 	IKEProposal string
 	// Policy is the client's `ip xfrm policy` after the pings.
 	Policy string
@@ -652,6 +653,7 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		if out, err := p.Up(conn.Name, 30*time.Second); err != nil || !p.Established(conn.Name) {
 			t.Fatalf("client %d (libreswan): %s not established: %v\n%s", i, conn.Name, err, out)
 		}
+		r.IKEProposal = plutoProposal(p.Log())
 	}
 	r.IKEUp = true
 	r.IKETime = time.Since(t0)
@@ -748,6 +750,17 @@ func pppAddr(ns *testnet.NS) (ifc string, local, peer netip.Addr, mtu int, ok bo
 		fmt.Sscanf(afterWord(l, "mtu"), "%d", &mtu)
 	}
 	return ifc, local, peer, mtu, true
+}
+
+var plutoSARE = regexp.MustCompile(`(?:ISAKMP|IKE) SA established \{([^}]*)\}`)
+
+// plutoProposal returns what pluto logged about its established ISAKMP
+// SA ("" when it logged nothing).
+func plutoProposal(log string) string {
+	if m := plutoSARE.FindStringSubmatch(log); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // lineWith returns the first line of s containing sub, trimmed, or "".
