@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -383,17 +384,24 @@ func RunL2TP(t *testing.T, c L2TPCase, start L2TPServerStart) *L2TPRun {
 	t.Cleanup(logStatus)
 	// All clients are up (or failed): now the traffic, so two clients
 	// behind one NAT prove they work at the same time.
+	// The pings run at the same time (each ping waits, mostly).
+	var wg sync.WaitGroup
 	for _, r := range run.Results {
 		if !r.PPPUp() {
 			continue
 		}
 		// nodefaultroute: only the inside address goes through ppp.
 		r.NS.Run("ip", "route", "replace", c.Inside.String()+"/32", "dev", r.Interface)
-		r.PingPeer = ping(r.NS, r.Peer, 0, 3)
-		r.PingInside = ping(r.NS, c.Inside, 0, 3)
-		r.PingMTU = ping(r.NS, c.Inside, mtuPingSize, 2)
-		r.SAs = States(t, r.NS)
-		r.Policy = r.NS.Run("ip", "xfrm", "policy")
+		wg.Go(func() { r.PingPeer = ping(r.NS, r.Peer, 0, 3) })
+		wg.Go(func() { r.PingInside = ping(r.NS, c.Inside, 0, 3) })
+		wg.Go(func() { r.PingMTU = ping(r.NS, c.Inside, mtuPingSize, 2) })
+	}
+	wg.Wait()
+	for _, r := range run.Results {
+		if r.PPPUp() {
+			r.SAs = States(t, r.NS)
+			r.Policy = r.NS.Run("ip", "xfrm", "policy")
+		}
 	}
 	return run
 }
@@ -849,9 +857,9 @@ func pingPath() string {
 // ping sends count echo requests to dst from ns (size 0: ping's
 // default; otherwise -s size with DF set, -M do).
 func ping(ns *testnet.NS, dst netip.Addr, size, count int) L2TPPing {
-	// -W 1 per reply, -w bounds the whole run: a lost path costs about
-	// count*0.3+1 s, not count*2 s.
-	args := []string{"-n", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "1", "-w", fmt.Sprint(count/2 + 2)}
+	// -W 1 per reply, -w 2 for the whole run: a lost path costs 2 s,
+	// not count*2 s.
+	args := []string{"-n", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "1", "-w", "2"}
 	if size > 0 {
 		args = append(args, "-M", "do", "-s", fmt.Sprint(size))
 	}
