@@ -194,8 +194,9 @@ type L2TPResult struct {
 	// --list-sas or pluto's states).
 	IKEUp bool
 	// IKEProposal is the negotiated ISAKMP proposal as swanctl
-	// --list-sas shows it (e.g. AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384);
-	// "" for libreswan.
+	// --list-sas shows it (e.g. AES_CBC-256/HMAC_SHA1_96/PRF_HMAC_SHA1/ECP_384)
+	// or pluto logs it (e.g. "auth=PRESHARED_KEY cipher=AES_CBC_256
+	// integ=HMAC_SHA1 group=DH20").
 	IKEProposal string
 	// Policy is the client's `ip xfrm policy` after the pings.
 	Policy string
@@ -209,8 +210,11 @@ type L2TPResult struct {
 	MTU         int
 	// DNS are the servers pppd received (usepeerdns, from pppd's log).
 	DNS []netip.Addr
-	// AuthFailed reports that pppd logged a failed authentication.
+	// AuthFailed reports that pppd logged a failed authentication, and
+	// AuthError is that line (e.g. "MS-CHAP authentication failed: E=691
+	// Authentication failure").
 	AuthFailed bool
+	AuthError  string
 	// PingPeer pings the PPP peer address, PingInside the case's Inside
 	// address, PingMTU Inside with a 1,400-byte IP packet and DF
 	// (ping -M do -s 1372). They are zero when ppp did not come up.
@@ -358,32 +362,46 @@ func RunL2TP(t *testing.T, c L2TPCase, start L2TPServerStart) *L2TPRun {
 	RequireL2TP(t, c)
 	env := &L2TPEnv{Case: c, ServerAddr: testnet.ServerAddr4, Users: map[string]string{c.User: c.Password}, Dir: t.TempDir()}
 	clientNS, clientAddrs := l2tpTopology(t, env)
-	if status := start(t, env); status != nil {
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("server status:\n%s", status())
-			}
-		})
+	status := start(t, env)
+	logged := false
+	logStatus := func() {
+		if t.Failed() && status != nil && !logged {
+			logged = true
+			t.Logf("server status:\n%s", status())
+		}
 	}
+	// When a client's start fails the test, after that client's
+	// clean-ups; else the one below logs first.
+	t.Cleanup(logStatus)
 	run := &L2TPRun{Env: env}
 	for i, cl := range c.Clients {
 		r := &L2TPResult{Client: cl, NS: clientNS[i], Addr: clientAddrs[i]}
 		run.Results = append(run.Results, r)
 		startL2TPClient(t, env, i, r)
 	}
+	// Registered after the clients' clean-ups, so it runs before them:
+	// the server's state while the clients are still up.
+	t.Cleanup(logStatus)
 	// All clients are up (or failed): now the traffic, so two clients
 	// behind one NAT prove they work at the same time.
+	// The pings run at the same time (each ping waits, mostly).
+	var wg sync.WaitGroup
 	for _, r := range run.Results {
 		if !r.PPPUp() {
 			continue
 		}
 		// nodefaultroute: only the inside address goes through ppp.
 		r.NS.Run("ip", "route", "replace", c.Inside.String()+"/32", "dev", r.Interface)
-		r.PingPeer = ping(r.NS, r.Peer, 0, 3)
-		r.PingInside = ping(r.NS, c.Inside, 0, 3)
-		r.PingMTU = ping(r.NS, c.Inside, mtuPingSize, 2)
-		r.SAs = States(t, r.NS)
-		r.Policy = r.NS.Run("ip", "xfrm", "policy")
+		wg.Go(func() { r.PingPeer = ping(r.NS, r.Peer, 0, 3) })
+		wg.Go(func() { r.PingInside = ping(r.NS, c.Inside, 0, 3) })
+		wg.Go(func() { r.PingMTU = ping(r.NS, c.Inside, mtuPingSize, 2) })
+	}
+	wg.Wait()
+	for _, r := range run.Results {
+		if r.PPPUp() {
+			r.SAs = States(t, r.NS)
+			r.Policy = r.NS.Run("ip", "xfrm", "policy")
+		}
 	}
 	return run
 }
@@ -643,6 +661,7 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		if out, err := p.Up(conn.Name, 30*time.Second); err != nil || !p.Established(conn.Name) {
 			t.Fatalf("client %d (libreswan): %s not established: %v\n%s", i, conn.Name, err, out)
 		}
+		r.IKEProposal = plutoProposal(p.Log())
 	}
 	r.IKEUp = true
 	r.IKETime = time.Since(t0)
@@ -658,10 +677,9 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 		b, _ := os.ReadFile(pppLog)
 		return "xl2tpd:\n" + proc.Stderr.String() + proc.Stdout.String() + "pppd:\n" + string(b)
 	}
-	var once sync.Once
 	t.Cleanup(func() {
 		if t.Failed() {
-			once.Do(func() { t.Logf("client %d (%s/%s) %s", i, cl.Persona, cl.IKE, logs()) })
+			t.Logf("client %d (%s/%s) %s", i, cl.Persona, cl.IKE, logs())
 		}
 	})
 	deadline := time.Now().Add(c.UpTimeout)
@@ -671,8 +689,8 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 			break
 		}
 		b, _ := os.ReadFile(pppLog)
-		if strings.Contains(string(b), "authentication failed") {
-			r.AuthFailed = true
+		if line := lineWith(string(b), "authentication failed"); line != "" {
+			r.AuthFailed, r.AuthError = true, line
 		}
 		exited := false
 		select {
@@ -694,6 +712,12 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 	for range 20 {
 		b, _ := os.ReadFile(pppLog)
 		r.DNS = ParsePPPDNS(string(b))
+		if len(r.DNS) == 0 {
+			// usepeerdns also writes them to /etc/ppp/resolv.conf,
+			// which is xl2tpd's private etc-ppp.
+			rc, _ := os.ReadFile(filepath.Join(dir, "etc-ppp", "resolv.conf"))
+			r.DNS = ParseResolvConf(string(rc))
+		}
 		if len(r.DNS) > 0 || !r.PPPUp() {
 			break
 		}
@@ -734,6 +758,27 @@ func pppAddr(ns *testnet.NS) (ifc string, local, peer netip.Addr, mtu int, ok bo
 		fmt.Sscanf(afterWord(l, "mtu"), "%d", &mtu)
 	}
 	return ifc, local, peer, mtu, true
+}
+
+var plutoSARE = regexp.MustCompile(`(?:ISAKMP|IKE) SA established \{([^}]*)\}`)
+
+// plutoProposal returns what pluto logged about its established ISAKMP
+// SA ("" when it logged nothing).
+func plutoProposal(log string) string {
+	if m := plutoSARE.FindStringSubmatch(log); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// lineWith returns the first line of s containing sub, trimmed, or "".
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
 
 func afterWord(s, w string) string {
@@ -777,6 +822,20 @@ func ParsePPPDNS(log string) []netip.Addr {
 	return out
 }
 
+// ParseResolvConf reads the nameserver lines of a resolv.conf.
+func ParseResolvConf(s string) []netip.Addr {
+	var out []netip.Addr
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && !containsAddr(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
 func containsAddr(as []netip.Addr, a netip.Addr) bool {
 	for _, x := range as {
 		if x == a {
@@ -798,7 +857,9 @@ func pingPath() string {
 // ping sends count echo requests to dst from ns (size 0: ping's
 // default; otherwise -s size with DF set, -M do).
 func ping(ns *testnet.NS, dst netip.Addr, size, count int) L2TPPing {
-	args := []string{"-n", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "2"}
+	// -W 1 per reply, -w 2 for the whole run: a lost path costs 2 s,
+	// not count*2 s.
+	args := []string{"-n", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "1", "-w", "2"}
 	if size > 0 {
 		args = append(args, "-M", "do", "-s", fmt.Sprint(size))
 	}
@@ -883,5 +944,8 @@ func (run *L2TPRun) WantAuthFailed(t testing.TB, i int) {
 	r := run.Results[i]
 	if !r.IKEUp || r.PPPUp() || !r.AuthFailed {
 		t.Errorf("client %d: IKE up %v, ppp up %v, authentication failed %v: want IKE up and PPP refused\n%s", i, r.IKEUp, r.PPPUp(), r.AuthFailed, r.Log)
+		return
 	}
+	t.Logf("client %d (%s/%s at %v): IKE %v %s; PPP refused after %v: %s", i, r.Client.Persona, r.Client.IKE, r.Addr,
+		r.IKETime.Round(time.Millisecond), r.IKEProposal, r.PPPTime.Round(time.Millisecond), r.AuthError)
 }

@@ -120,6 +120,19 @@ func TestParsePPP(t *testing.T) {
 	if len(dns) != 2 || dns[0] != netip.MustParseAddr("198.51.100.53") || dns[1] != netip.MustParseAddr("198.51.100.54") {
 		t.Errorf("ParsePPPDNS: %v", dns)
 	}
+	if got, want := plutoProposal(`"l2tp" #1: ISAKMP SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA1 group=DH20}`+"\n"), "auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA1 group=DH20"; got != want {
+		t.Errorf("plutoProposal: %q, want %q", got, want)
+	}
+	// libreswan 4.10's wording
+	if got := plutoProposal(`"l2tp" #1: IKE SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA1 group=DH20}`); !strings.HasSuffix(got, "group=DH20") {
+		t.Errorf("plutoProposal (4.10): %q", got)
+	}
+	if got := plutoProposal("STATE_MAIN_I3\n"); got != "" {
+		t.Errorf("plutoProposal without an SA: %q", got)
+	}
+	if d := ParseResolvConf("nameserver 198.51.100.53\n# x\nnameserver bogus\nnameserver 198.51.100.54\n"); len(d) != 2 || d[1] != netip.MustParseAddr("198.51.100.54") {
+		t.Errorf("ParseResolvConf: %v", d)
+	}
 	if d := ParsePPPDNS("MS-CHAP authentication failed: E=691 Authentication failure\n"); len(d) != 0 {
 		t.Errorf("ParsePPPDNS on a failure: %v", d)
 	}

@@ -47,6 +47,17 @@
 //	mapfile -t files < <(scripts/vmtest/stage-clients /tmp/root)
 //	CGO_ENABLED=0 GOIPSEC_VMTEST=1 VMTEST_PASSENV="GOIPSEC_VMTEST CI" VMTEST_SMP=2 \
 //	  go test -p 1 -exec "$PWD/scripts/vmtest/run-in-vm ${files[*]}" -run '^TestKernel' ./internal/vmclient ./ikev1
+//
+// L2TP/IPsec clients (l2tp.go): RunL2TP runs the personas of
+// shared/interop/IKEV1-L2TP.md section 4 — Windows-like (1701 at both
+// ends, receive window 8, MS-CHAPv2 only, ECP groups first) and
+// Apple-like (floating port 50123, receive window 4, MTU 1280, Apple's 14
+// transforms) on strongSwan, the Windows-like one also on libreswan —
+// with xl2tpd (kernel L2TP) and pppd, directly, behind a NAT and two
+// behind one NAT, against a server the test starts in the server
+// namespace, and returns per client IKE, the kernel SAs, ppp's
+// addresses, the DNS received, pings and the daemons' logs.
+// TestKernelL2TPReference proves it against strongSwan + xl2tpd + pppd.
 package vmclient
 
 import (
