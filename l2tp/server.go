@@ -2,6 +2,7 @@ package l2tp
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -477,8 +479,10 @@ func (s *Server) Tunnels() []TunnelInfo {
 		for _, se := range t.sessions {
 			ti.Sessions = append(ti.Sessions, se.infoLocked())
 		}
+		slices.SortFunc(ti.Sessions, func(a, b SessionInfo) int { return cmp.Compare(a.LocalID, b.LocalID) })
 		out = append(out, ti)
 	}
+	slices.SortFunc(out, func(a, b TunnelInfo) int { return cmp.Compare(a.LocalID, b.LocalID) })
 	return out
 }
 

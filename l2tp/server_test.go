@@ -2,9 +2,8 @@ package l2tp
 
 import (
 	"bytes"
-	"context"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -705,11 +704,30 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := NewServer(nil, Config{}); err == nil {
 		t.Error("nil conn accepted")
 	}
-	// The secret never prints.
+	// The secret never prints, not even with the whole Config.
 	cfg := Config{Secret: []byte("abc-secret")}
-	if s := strings.Join([]string{cfg.Secret.String()}, ""); strings.Contains(s, "abc-secret") {
-		t.Error("secret printed")
+	for _, s := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
+		if strings.Contains(s, "abc-secret") || strings.Contains(s, "97 98 99") {
+			t.Errorf("secret printed: %s", s)
+		}
 	}
-	_ = context.Background
-	_ = binary.BigEndian
+}
+
+func TestHugeLengths(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, Config{})
+		for _, b := range [][]byte{
+			unhex(t, "c802 ffff 0000 0000 0000 0000 8008 0000 0000 0001"),
+			unhex(t, "c802 0014 0000 0000 0000 0000 83ff 0000 0000 0001"),
+			append(unhex(t, "c802 0413 0000 0000 0000 0000 8008 0000 0000 0001 83ff 0000 0007"), make([]byte, 1017)...), // a 1017-byte Host Name, no Tunnel ID
+			unhex(t, "4202 ffff 0001 0002 ffff"),
+		} {
+			if ms := d.deliver(b); len(ms) != 0 {
+				t.Fatalf("answered %x", b[:12])
+			}
+		}
+		if st := d.srv.Stats(); st.Malformed != 3 || st.Dropped != 1 || st.Tunnels != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
 }
