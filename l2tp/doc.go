@@ -77,8 +77,9 @@
 //
 // # Limits
 //
-// Config.MaxTunnels (half-open ones included), MaxSessions and
-// MaxSessionsPerTunnel bound the tables; a tunnel waiting for SCCCN or a
+// Config.MaxTunnels (half-open ones included), MaxTunnelsPerPeer (per
+// peer address and Key, so one client cannot take every tunnel),
+// MaxSessions and MaxSessionsPerTunnel bound the tables; a tunnel waiting for SCCCN or a
 // session waiting for ICCN is dropped after Config.HalfOpenTimeout; the
 // out-of-order queue holds at most ReceiveWindow messages, the send queue
 // 32. Datagrams from another address or Key than the tunnel's peer are

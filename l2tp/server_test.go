@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -728,6 +729,63 @@ func TestHugeLengths(t *testing.T) {
 		}
 		if st := d.srv.Stats(); st.Malformed != 3 || st.Dropped != 1 || st.Tunnels != 0 {
 			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+// TestTunnelsPerPeer: one client cannot take the tunnels of the others.
+func TestTunnelsPerPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, Config{MaxTunnelsPerPeer: 2})
+		a := Peer{Addr: lacAddr, Key: 1}
+		aOtherPort := Peer{Addr: netip.AddrPortFrom(lacAddr.Addr(), 50000), Key: 1}
+		b := Peer{Addr: lacAddr, Key: 2}
+		for i, tc := range []struct {
+			from Peer
+			want MessageType
+		}{
+			{a, MsgSCCRP}, {aOtherPort, MsgSCCRP}, {a, MsgStopCCN}, {aOtherPort, MsgStopCCN},
+			{b, MsgSCCRP}, {Peer{Addr: otherAddr}, MsgSCCRP},
+		} {
+			d.from, d.ns, d.srvTID = tc.from, 0, 0
+			ms := d.deliver(d.msg(MsgSCCRQ, 0, sccrqFill(uint16(100+i))))
+			if len(ms) != 1 || ms[0].Type != tc.want {
+				t.Fatalf("SCCRQ %d from %+v: got %d messages, want %v", i, tc.from, len(ms), tc.want)
+			}
+		}
+		// When a tunnel goes, the peer may open another.
+		d.srv.ClosePeer(1)
+		d.from, d.ns, d.srvTID = a, 0, 0
+		one(t, d.deliver(d.msg(MsgSCCRQ, 0, sccrqFill(200))), MsgSCCRP)
+		d.srv.ClosePeer(0)
+		d.srv.ClosePeer(1)
+		d.srv.ClosePeer(2)
+	})
+}
+
+// TestHelloUnansweredTearsDown: a peer that vanished is noticed by the
+// HELLO nobody acknowledges; its sessions are closed.
+func TestHelloUnansweredTearsDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, Config{HelloInterval: 10 * time.Second})
+		d.tunnelUp()
+		d.sessionUp(1)
+		synctest.Wait()
+		d.conn.take(t, nil)
+		time.Sleep(10*time.Second + time.Millisecond)
+		if ms := d.conn.take(t, nil); len(ms) != 1 || ms[0].Type != MsgHello {
+			t.Fatalf("no HELLO after the idle interval: %d messages", len(ms))
+		}
+		time.Sleep(time.Minute)
+		hellos := d.conn.take(t, nil)
+		if len(hellos) != defaultMaxRetransmits {
+			t.Fatalf("%d HELLO retransmissions, want %d", len(hellos), defaultMaxRetransmits)
+		}
+		if st := d.srv.Stats(); st.Tunnels != 0 || st.TimedOut != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		if _, closed := d.h.get(0).snapshot(); closed != 1 {
+			t.Fatal("FrameHandler not closed")
 		}
 	})
 }

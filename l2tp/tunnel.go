@@ -302,6 +302,10 @@ func (t *tunnel) teardown(reason string, fx *effects) {
 	if s.byPeer[t.key] == t {
 		delete(s.byPeer, t.key)
 	}
+	host := hostKey{addr: t.peer.Addr.Addr(), key: t.peer.Key}
+	if s.perHost[host]--; s.perHost[host] <= 0 {
+		delete(s.perHost, host)
+	}
 	s.log.Info("l2tp: tunnel down", "peer", t.peer.Addr, "tunnel", t.localID, "reason", reason)
 	s.checkDrained()
 }
