@@ -68,6 +68,10 @@ type Config struct {
 	// MaxTunnels limits the number of tunnels, half-open ones included
 	// (default 1024).
 	MaxTunnels int
+	// MaxTunnelsPerPeer limits the tunnels of one peer address (any
+	// port) and Key, so one client cannot take every tunnel (default 16;
+	// clients behind one NAT on the kernel data plane share an address).
+	MaxTunnelsPerPeer int
 	// MaxSessions limits the number of sessions of the whole server
 	// (default 1024).
 	MaxSessions int

@@ -26,6 +26,11 @@ const (
 	// floods; one client uses one tunnel with one session.
 	defaultMaxTunnels  = 1024
 	defaultMaxSessions = 1024
+	// defaultTunnelsPerPeer: a client uses one tunnel; 16 leaves room
+	// for several clients behind one NAT on the kernel data plane (where
+	// Key is 0) and for a client reconnecting before its old tunnel
+	// timed out.
+	defaultTunnelsPerPeer = 16
 	// defaultSessionsPerTunnel: real clients open one session.
 	defaultSessionsPerTunnel = 8
 	// defaultHalfOpen bounds a tunnel waiting for SCCCN or a session for
@@ -59,6 +64,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.MaxTunnels == 0 {
 		cfg.MaxTunnels = defaultMaxTunnels
+	}
+	if cfg.MaxTunnelsPerPeer == 0 {
+		cfg.MaxTunnelsPerPeer = defaultTunnelsPerPeer
 	}
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = defaultMaxSessions

@@ -47,6 +47,7 @@ type ParseError struct {
 	Err error
 }
 
+// Error says what is wrong, where, and in which AVP.
 func (e *ParseError) Error() string {
 	if e.HasAVP {
 		if e.Vendor != 0 {

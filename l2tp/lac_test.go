@@ -44,6 +44,8 @@ type lossyLink struct {
 	srv     *Server
 	lacs    map[netip.AddrPort]*lac
 	log     []sent // everything the server sent, before loss
+	// What the link did, to show a lossy run was lossy.
+	dropped, duplicated, delayed int
 }
 
 func newLink(seed uint64, loss, dup, reorder float64) *lossyLink {
@@ -59,17 +61,20 @@ func (l *lossyLink) fate() []time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.rng.Float64() < l.loss {
+		l.dropped++
 		return nil
 	}
 	n := 1
 	if l.rng.Float64() < l.dup {
 		n = 2
+		l.duplicated++
 	}
 	var d []time.Duration
 	for range n {
 		delay := time.Millisecond
 		if l.rng.Float64() < l.reorder {
 			delay = time.Duration(2+l.rng.IntN(30)) * time.Millisecond
+			l.delayed++
 		}
 		d = append(d, delay)
 	}
@@ -185,10 +190,11 @@ type lac struct {
 	rtx       *time.Timer
 	stopped   bool
 	challenge []byte
+	rws       uint16 // announced in SCCRQ
 }
 
 func newLAC(link *lossyLink, peer Peer, tid uint16) *lac {
-	c := &lac{link: link, peer: peer, tid: tid}
+	c := &lac{link: link, peer: peer, tid: tid, rws: 4}
 	link.mu.Lock()
 	link.lacs[peer.Addr] = c
 	link.mu.Unlock()
@@ -352,7 +358,7 @@ func expectedResponse(typ byte, secret, challenge []byte) []byte {
 // establish runs SCCRQ..ICCN and returns the server's session ID.
 func (c *lac) establish(t testing.TB, sid uint16) uint16 {
 	t.Helper()
-	c.send(MsgSCCRQ, 0, c.sccrq(4))
+	c.send(MsgSCCRQ, 0, c.sccrq(c.rws))
 	waitFor(t, "SCCRP", func() bool { return c.gotType(MsgSCCRP) != nil })
 	sccrp := c.gotType(MsgSCCRP)
 	c.send(MsgSCCCN, 0, func(w *builder) {

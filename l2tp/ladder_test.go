@@ -26,12 +26,16 @@ func newTestServer(t testing.TB, link *lossyLink, cfg Config) (*Server, *handler
 // runLadder runs a whole session: SCCRQ..ICCN, data both ways, HELLO,
 // CDN, StopCCN, and a second tunnel closed by Server.Close.
 func runLadder(t *testing.T, link *lossyLink, secret []byte, hide bool) {
+	runLadderRWS(t, link, secret, hide, 4)
+}
+
+func runLadderRWS(t *testing.T, link *lossyLink, secret []byte, hide bool, rws uint16) {
 	srv, h := newTestServer(t, link, Config{
 		Secret: secret, HideAVPs: hide, HelloInterval: 20 * time.Second,
 		MaxRetransmits: 10,
 	})
 	c := newLAC(link, lacPeer, 0x1234)
-	c.secret, c.hide = secret, hide
+	c.secret, c.hide, c.rws = secret, hide, rws
 	defer c.stop()
 	srvSID := c.establish(t, 0x77)
 
@@ -41,14 +45,22 @@ func runLadder(t *testing.T, link *lossyLink, secret []byte, hide bool) {
 		if !ok || !bytes.Equal(a.Value, expectedResponse(2, secret, c.challenge)) {
 			t.Fatalf("SCCRP Challenge Response wrong or missing: %x", a.Value)
 		}
-		if hide && !a.Hidden {
-			t.Errorf("Challenge Response not hidden with HideAVPs")
+		// SCCRP hides nothing (xl2tpd cannot reveal it, see
+		// sendSCCRP); later messages hide with HideAVPs.
+		for _, a := range sccrp.AVPs {
+			if a.Hidden {
+				t.Errorf("SCCRP hides %v", a.Type)
+			}
+		}
+		icrp, _ := c.gotType(MsgICRP).Find(AVPAssignedSessionID)
+		if icrp.Hidden != hide {
+			t.Errorf("ICRP's Assigned Session ID hidden = %v with HideAVPs %v", icrp.Hidden, hide)
 		}
 	}
 	waitFor(t, "NewSession", func() bool { return h.get(0) != nil })
 	rec := h.get(0)
 	tun := srv.Tunnels()
-	if len(tun) != 1 || tun[0].State != "established" || tun[0].HostName != "lac" || tun[0].RemoteID != 0x1234 {
+	if len(tun) != 1 || tun[0].State != "established" || tun[0].HostName != "lac" || tun[0].RemoteID != 0x1234 || tun[0].PeerWindow != rws {
 		t.Fatalf("Tunnels() = %+v", tun)
 	}
 	if secret != nil && !tun[0].Authenticated {
@@ -127,6 +139,17 @@ func runLadder(t *testing.T, link *lossyLink, secret []byte, hide bool) {
 	if st := srv.Stats(); st.Tunnels != 0 || st.Sessions != 0 || st.TunnelsOpened != 2 || st.SessionsOpened != 2 {
 		t.Errorf("Stats after Close = %+v", st)
 	}
+	if link.loss > 0 {
+		link.mu.Lock()
+		dropped, duplicated, delayed := link.dropped, link.duplicated, link.delayed
+		link.mu.Unlock()
+		st := srv.Stats()
+		t.Logf("link dropped %d, duplicated %d, delayed %d; server retransmitted %d, dropped %d",
+			dropped, duplicated, delayed, st.Retransmits, st.Dropped)
+		if dropped == 0 || duplicated == 0 || delayed == 0 || st.Retransmits == 0 {
+			t.Errorf("a lossy run without loss, duplicates, reordering or retransmissions")
+		}
+	}
 }
 
 // checkFrames: every delivered frame is one that was sent, no frame
@@ -160,10 +183,11 @@ func TestLadderClean(t *testing.T) {
 }
 
 func TestLadderLossy(t *testing.T) {
-	for seed := range uint64(8) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for seed := range uint64(9) {
+		rws := []uint16{1, 4, 8}[seed%3] // Android, Apple, Windows
+		t.Run(fmt.Sprintf("seed%d-rws%d", seed, rws), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				runLadder(t, newLink(seed, 0.2, 0.15, 0.3), nil, false)
+				runLadderRWS(t, newLink(seed, 0.2, 0.15, 0.3), nil, false, rws)
 			})
 		})
 	}

@@ -2,6 +2,7 @@ package l2tp
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -28,6 +30,7 @@ type Server struct {
 	closed    bool
 	tunnels   map[uint16]*tunnel
 	byPeer    map[peerKey]*tunnel
+	perHost   map[hostKey]int // tunnels per peer address (without port) and Key
 	nsessions int
 	stats     Stats
 	drained   chan struct{} // closed by Close's wait when tunnels is empty
@@ -39,6 +42,12 @@ type peerKey struct {
 	addr netip.AddrPort
 	key  uint32
 	id   uint16
+}
+
+// hostKey identifies one client for Config.MaxTunnelsPerPeer.
+type hostKey struct {
+	addr netip.Addr
+	key  uint32
 }
 
 // NewServer makes a server that sends through conn. It checks cfg and
@@ -65,6 +74,7 @@ func NewServer(conn PacketConn, cfg Config) (*Server, error) {
 		log:     log,
 		tunnels: make(map[uint16]*tunnel),
 		byPeer:  make(map[peerKey]*tunnel),
+		perHost: make(map[hostKey]int),
 	}, nil
 }
 
@@ -82,6 +92,8 @@ func validate(c *Config) error {
 		return fmt.Errorf("l2tp: Config.MaxRetransmits: %d outside 0..100", c.MaxRetransmits)
 	case c.MaxTunnels < 0 || c.MaxTunnels > maxIDs:
 		return fmt.Errorf("l2tp: Config.MaxTunnels: %d outside 0..%d", c.MaxTunnels, maxIDs)
+	case c.MaxTunnelsPerPeer < 0:
+		return errors.New("l2tp: Config.MaxTunnelsPerPeer: negative")
 	case c.MaxSessions < 0:
 		return errors.New("l2tp: Config.MaxSessions: negative")
 	case c.MaxSessionsPerTunnel < 0 || c.MaxSessionsPerTunnel > maxIDs:
@@ -237,6 +249,11 @@ func (s *Server) handleSCCRQ(m *Message, from Peer, fx *effects) {
 		refuse(stopGeneralError, errCodeResources, "too many tunnels")
 		return
 	}
+	host := hostKey{addr: from.Addr.Addr(), key: from.Key}
+	if s.perHost[host] >= s.cfg.MaxTunnelsPerPeer {
+		refuse(stopGeneralError, errCodeResources, "too many tunnels from this peer")
+		return
+	}
 	id, ok := s.newTunnelID()
 	if !ok {
 		refuse(stopGeneralError, errCodeResources, "no tunnel ID")
@@ -267,6 +284,7 @@ func (s *Server) handleSCCRQ(m *Message, from Peer, fx *effects) {
 	}
 	s.tunnels[id] = t
 	s.byPeer[key] = t
+	s.perHost[host]++
 	t.halfOpen = time.AfterFunc(s.cfg.HalfOpenTimeout, t.halfOpenExpired)
 	s.log.Info("l2tp: SCCRQ", "peer", from.Addr, "tunnel", id, "peer_tunnel", peerID,
 		"host", info.hostName, "vendor", info.vendor, "rws", info.rws)
@@ -477,8 +495,10 @@ func (s *Server) Tunnels() []TunnelInfo {
 		for _, se := range t.sessions {
 			ti.Sessions = append(ti.Sessions, se.infoLocked())
 		}
+		slices.SortFunc(ti.Sessions, func(a, b SessionInfo) int { return cmp.Compare(a.LocalID, b.LocalID) })
 		out = append(out, ti)
 	}
+	slices.SortFunc(out, func(a, b TunnelInfo) int { return cmp.Compare(a.LocalID, b.LocalID) })
 	return out
 }
 

@@ -2,10 +2,10 @@ package l2tp
 
 import (
 	"bytes"
-	"context"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -705,11 +705,87 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := NewServer(nil, Config{}); err == nil {
 		t.Error("nil conn accepted")
 	}
-	// The secret never prints.
+	// The secret never prints, not even with the whole Config.
 	cfg := Config{Secret: []byte("abc-secret")}
-	if s := strings.Join([]string{cfg.Secret.String()}, ""); strings.Contains(s, "abc-secret") {
-		t.Error("secret printed")
+	for _, s := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
+		if strings.Contains(s, "abc-secret") || strings.Contains(s, "97 98 99") {
+			t.Errorf("secret printed: %s", s)
+		}
 	}
-	_ = context.Background
-	_ = binary.BigEndian
+}
+
+func TestHugeLengths(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, Config{})
+		for _, b := range [][]byte{
+			unhex(t, "c802 ffff 0000 0000 0000 0000 8008 0000 0000 0001"),
+			unhex(t, "c802 0014 0000 0000 0000 0000 83ff 0000 0000 0001"),
+			append(unhex(t, "c802 0413 0000 0000 0000 0000 8008 0000 0000 0001 83ff 0000 0007"), make([]byte, 1017)...), // a 1017-byte Host Name, no Tunnel ID
+			unhex(t, "4202 ffff 0001 0002 ffff"),
+		} {
+			if ms := d.deliver(b); len(ms) != 0 {
+				t.Fatalf("answered %x", b[:12])
+			}
+		}
+		if st := d.srv.Stats(); st.Malformed != 3 || st.Dropped != 1 || st.Tunnels != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+// TestTunnelsPerPeer: one client cannot take the tunnels of the others.
+func TestTunnelsPerPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, Config{MaxTunnelsPerPeer: 2})
+		a := Peer{Addr: lacAddr, Key: 1}
+		aOtherPort := Peer{Addr: netip.AddrPortFrom(lacAddr.Addr(), 50000), Key: 1}
+		b := Peer{Addr: lacAddr, Key: 2}
+		for i, tc := range []struct {
+			from Peer
+			want MessageType
+		}{
+			{a, MsgSCCRP}, {aOtherPort, MsgSCCRP}, {a, MsgStopCCN}, {aOtherPort, MsgStopCCN},
+			{b, MsgSCCRP}, {Peer{Addr: otherAddr}, MsgSCCRP},
+		} {
+			d.from, d.ns, d.srvTID = tc.from, 0, 0
+			ms := d.deliver(d.msg(MsgSCCRQ, 0, sccrqFill(uint16(100+i))))
+			if len(ms) != 1 || ms[0].Type != tc.want {
+				t.Fatalf("SCCRQ %d from %+v: got %d messages, want %v", i, tc.from, len(ms), tc.want)
+			}
+		}
+		// When a tunnel goes, the peer may open another.
+		d.srv.ClosePeer(1)
+		d.from, d.ns, d.srvTID = a, 0, 0
+		one(t, d.deliver(d.msg(MsgSCCRQ, 0, sccrqFill(200))), MsgSCCRP)
+		d.srv.ClosePeer(0)
+		d.srv.ClosePeer(1)
+		d.srv.ClosePeer(2)
+	})
+}
+
+// TestHelloUnansweredTearsDown: a peer that vanished is noticed by the
+// HELLO nobody acknowledges; its sessions are closed.
+func TestHelloUnansweredTearsDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, Config{HelloInterval: 10 * time.Second})
+		d.tunnelUp()
+		d.sessionUp(1)
+		synctest.Wait()
+		d.conn.take(t, nil)
+		time.Sleep(10*time.Second + time.Millisecond)
+		if ms := d.conn.take(t, nil); len(ms) != 1 || ms[0].Type != MsgHello {
+			t.Fatalf("no HELLO after the idle interval: %d messages", len(ms))
+		}
+		time.Sleep(time.Minute)
+		hellos := d.conn.take(t, nil)
+		if len(hellos) != defaultMaxRetransmits {
+			t.Fatalf("%d HELLO retransmissions, want %d", len(hellos), defaultMaxRetransmits)
+		}
+		if st := d.srv.Stats(); st.Tunnels != 0 || st.TimedOut != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		if _, closed := d.h.get(0).snapshot(); closed != 1 {
+			t.Fatal("FrameHandler not closed")
+		}
+	})
 }

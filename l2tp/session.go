@@ -2,6 +2,7 @@ package l2tp
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -63,9 +64,22 @@ func (s *Session) WriteFrame(frame []byte) error {
 	s.framesOut++
 	s.bytesOut += uint64(len(frame))
 	srv.mu.Unlock()
-	b := appendData(make([]byte, 0, 16+len(frame)), tid, sid, seq, ns, frame)
-	return srv.conn.WriteTo(b, to)
+	bp := dataBufs.Get().(*[]byte)
+	b := appendData((*bp)[:0], tid, sid, seq, ns, frame)
+	err := srv.conn.WriteTo(b, to)
+	if cap(b) <= maxPooled {
+		*bp = b
+		dataBufs.Put(bp)
+	}
+	return err
 }
+
+// dataBufs recycles data message buffers: PacketConn.WriteTo does not
+// retain them, so steady-state sending does not allocate.
+var dataBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooled keeps rare huge frames from pinning big buffers in the pool.
+const maxPooled = 4096
 
 // Info returns a snapshot of the session.
 func (s *Session) Info() SessionInfo {

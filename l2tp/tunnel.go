@@ -235,6 +235,11 @@ func (t *tunnel) sendZLB(fx *effects) {
 func (t *tunnel) sendSCCRP(peerChallenge []byte, fx *effects) {
 	cfg := &t.srv.cfg
 	w := t.begin(MsgSCCRP, 0)
+	// Nothing in SCCRP is hidden: xl2tpd 1.3.18 reveals the hidden AVPs
+	// of SCCRP before it has looked up the tunnel secret (its
+	// handle_challenge runs after the AVPs), so it reveals garbage and
+	// clears the tunnel. Later messages are hidden with HideAVPs.
+	w.hide = false
 	w.avp(true, AVPProtocolVersion, []byte{1, 0}, false)
 	w.u32(AVPFramingCaps, 3, true)
 	w.u32(AVPBearerCaps, 0, true)
@@ -297,6 +302,10 @@ func (t *tunnel) teardown(reason string, fx *effects) {
 	if s.byPeer[t.key] == t {
 		delete(s.byPeer, t.key)
 	}
+	host := hostKey{addr: t.peer.Addr.Addr(), key: t.peer.Key}
+	if s.perHost[host]--; s.perHost[host] <= 0 {
+		delete(s.perHost, host)
+	}
 	s.log.Info("l2tp: tunnel down", "peer", t.peer.Addr, "tunnel", t.localID, "reason", reason)
 	s.checkDrained()
 }
@@ -341,7 +350,13 @@ func (t *tunnel) helloTick() {
 // dispatch handles one in-order control message.
 func (t *tunnel) dispatch(m *Message, fx *effects) {
 	s := t.srv
-	s.log.Debug("l2tp: received", "peer", t.peer.Addr, "tunnel", t.localID, "msg", m.Type, "ns", m.Header.Ns)
+	hidden := 0
+	for _, a := range m.AVPs {
+		if a.Hidden {
+			hidden++
+		}
+	}
+	s.log.Debug("l2tp: received", "peer", t.peer.Addr, "tunnel", t.localID, "msg", m.Type, "ns", m.Header.Ns, "hidden", hidden)
 	if t.state >= stateClosing {
 		return // only acknowledged
 	}
