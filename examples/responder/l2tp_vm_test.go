@@ -67,7 +67,8 @@ func l2tpVMCase(c vmclient.L2TPCase) vmclient.L2TPCase {
 // in transport mode, or libreswan, then xl2tpd and pppd with kernel PPP)
 // against the responder on both data planes: the Windows-like persona
 // directly (raw ESP) and behind a NAT (ESP in UDP, NAT-OA), the
-// Apple-like one (floating L2TP port, MTU 1280) behind a NAT, libreswan
+// Apple-like one (floating L2TP port, MTU 1280) and the Android-like one
+// (MODP-1024, receive window 1, CCP offered and refused) behind a NAT, libreswan
 // as the Windows-like client's IKEv1 side, two Windows-like clients
 // behind one NAT (same address and ports after the NAT), and a wrong
 // password. Each client gets a pool address and the DNS server by IPCP,
@@ -77,6 +78,7 @@ func l2tpVMCase(c vmclient.L2TPCase) vmclient.L2TPCase {
 func TestKernelL2TP(t *testing.T) {
 	vmclient.Require(t, "ping")
 	win, apple := vmclient.L2TPClient{Persona: vmclient.L2TPWindows}, vmclient.L2TPClient{Persona: vmclient.L2TPApple}
+	android := vmclient.L2TPClient{Persona: vmclient.L2TPAndroid}
 	lsw := vmclient.L2TPClient{Persona: vmclient.L2TPWindows, IKE: vmclient.L2TPLibreswan}
 	for _, plane := range vmPlanes {
 		t.Run(plane, func(t *testing.T) {
@@ -87,9 +89,11 @@ func TestKernelL2TP(t *testing.T) {
 				{"windows/direct", vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{win}}},
 				{"windows/nat", vmclient.L2TPCase{Topology: vmclient.L2TPBehindNAT, Clients: []vmclient.L2TPClient{win}}},
 				{"apple/nat", vmclient.L2TPCase{Topology: vmclient.L2TPBehindNAT, Clients: []vmclient.L2TPClient{apple}}},
+				{"android/nat", vmclient.L2TPCase{Topology: vmclient.L2TPBehindNAT, Clients: []vmclient.L2TPClient{android}}},
 				{"windows-libreswan/direct", vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{lsw}}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel() // two at a time (-test.parallel is the VM's CPUs)
 					t0 := time.Now()
 					srv := l2tpVMServer(plane)
 					var status func() string
@@ -98,6 +102,10 @@ func TestKernelL2TP(t *testing.T) {
 						return status
 					})
 					run.WantUp(t)
+					if r := run.Results[0]; r.Client.Persona == vmclient.L2TPAndroid &&
+						(!strings.Contains(r.Log, "sent [CCP ConfReq") || !strings.Contains(r.Log, "Protocol-Reject for 'Compression Control Protocol'")) {
+						t.Errorf("the Android-like client did not offer CCP, or the responder did not refuse it:\n%s", r.Log)
+					}
 					st := status()
 					if !strings.Contains(st, "L2TP: [alice] MS-CHAPv2, "+run.Results[0].Local.String()) {
 						t.Errorf("status does not list the L2TP session of alice at %v:\n%s", run.Results[0].Local, st)
@@ -106,6 +114,7 @@ func TestKernelL2TP(t *testing.T) {
 				})
 			}
 			t.Run("windows+windows/two-behind-nat", func(t *testing.T) {
+				t.Parallel()
 				t0 := time.Now()
 				run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPTwoBehindNAT, UpTimeout: 15 * time.Second}), l2tpVMServer(plane))
 				if plane == "userspace" {
@@ -133,6 +142,7 @@ func TestKernelL2TP(t *testing.T) {
 				t.Logf("%s/two-behind-nat: %v", plane, time.Since(t0).Round(10*time.Millisecond))
 			})
 			t.Run("windows/wrong-password", func(t *testing.T) {
+				t.Parallel()
 				bad := win
 				bad.Password = "not-the-password"
 				run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{bad}}), l2tpVMServer(plane))

@@ -43,6 +43,12 @@ const (
 	// receive window 4, MTU 1280 (MRU 1400), any authentication the
 	// server asks for but EAP.
 	L2TPApple L2TPPersona = "apple"
+	// L2TPAndroid is Android's legacy client (racoon and mtpd, up to
+	// Android 11): Main Mode PSK with 16 MODP-1024 transforms, transport
+	// mode from the floating port 50124, receive window 1, host name
+	// "anonymous", and pppd without noccp: it offers CCP, which the
+	// server must refuse without ending the link.
+	L2TPAndroid L2TPPersona = "android"
 )
 
 // L2TPIKE is the IKEv1 implementation of a client.
@@ -305,7 +311,7 @@ func (c L2TPCase) validate() error {
 	}
 	for i, cl := range c.Clients {
 		switch cl.Persona {
-		case L2TPWindows, L2TPApple:
+		case L2TPWindows, L2TPApple, L2TPAndroid:
 		default:
 			return fmt.Errorf("vmclient: L2TP client %d: unknown persona %q", i, cl.Persona)
 		}
@@ -325,8 +331,11 @@ func (c L2TPCase) validate() error {
 // l2tpPort is the client's L2TP source port: Windows 1701, Apple a
 // floating port.
 func (cl L2TPClient) l2tpPort() int {
-	if cl.Persona == L2TPApple {
+	switch cl.Persona {
+	case L2TPApple:
 		return 50123
+	case L2TPAndroid:
+		return 50124
 	}
 	return 1701
 }
@@ -456,6 +465,10 @@ const (
 	l2tpWindowsESP       = "aes256-sha1, aes128-sha1, 3des-sha1"
 	l2tpAppleProposals   = "aes256-sha256-modp2048, aes256-sha1-modp2048, aes256-md5-modp2048, aes256-sha512-modp2048, aes256-sha256-modp1536, aes256-sha1-modp1536, aes256-md5-modp1536, aes256-sha256-modp1024, aes256-sha1-modp1024, aes256-md5-modp1024, aes128-sha1-modp1024, aes128-md5-modp1024, 3des-sha1-modp1024, 3des-md5-modp1024"
 	l2tpAppleESP         = "aes256-sha256, aes256-sha1, aes256-md5, aes128-sha256, aes128-sha1, aes128-md5, 3des-sha256, 3des-sha1, 3des-md5"
+	// Android's racoon: every transform with MODP-1024 (DES left out),
+	// CLIENTS.md 8.4.
+	l2tpAndroidProposals = "aes256-sha384-modp1024, aes256-sha256-modp1024, aes256-sha512-modp1024, aes256-sha1-modp1024, aes256-md5-modp1024, aes128-sha512-modp1024, aes128-sha384-modp1024, aes128-sha256-modp1024, aes128-sha1-modp1024, aes128-md5-modp1024, 3des-sha256-modp1024, 3des-sha1-modp1024, 3des-md5-modp1024"
+	l2tpAndroidESP       = "aes256-sha512, aes256-sha384, aes256-sha1, aes256-sha256, aes256-md5, aes128-sha512, aes128-sha384, aes128-sha1, aes128-sha256, aes128-md5, 3des-sha1, 3des-md5"
 	// libreswan's Windows-like list: ECP first, then MODP-2048 (it is
 	// built without MODP-1024).
 	l2tpLibreswanIKE = "aes256-sha1;dh20,aes128-sha1;dh19,aes256-sha1;modp2048"
@@ -471,8 +484,11 @@ const L2TPConnName = "l2tp"
 // server's udp/1701, no forced encapsulation.
 func L2TPSwanctlConf(cl L2TPClient, server netip.Addr, psk string) string {
 	props, esp, reauth := l2tpWindowsProposals, l2tpWindowsESP, "8h"
-	if cl.Persona == L2TPApple {
+	switch cl.Persona {
+	case L2TPApple:
 		props, esp, reauth = l2tpAppleProposals, l2tpAppleESP, "3000s"
+	case L2TPAndroid:
+		props, esp = l2tpAndroidProposals, l2tpAndroidESP
 	}
 	return fmt.Sprintf(`connections {
   %[1]s {
@@ -522,8 +538,11 @@ func pppQuote(s string) string {
 // that dials at start and does not redial.
 func L2TPXl2tpdConf(cl L2TPClient, server netip.Addr, pppOptions string) string {
 	rws, host := 8, "WIN-TEST"
-	if cl.Persona == L2TPApple {
+	switch cl.Persona {
+	case L2TPApple:
 		rws, host = 4, "macbook"
+	case L2TPAndroid:
+		rws, host = 1, "anonymous"
 	}
 	return fmt.Sprintf(`[global]
 port = %d
@@ -542,8 +561,8 @@ pppoptfile = %s
 }
 
 // L2TPPPPOptions renders the client's pppd options: the credentials,
-// the persona's authentication and MTU, DNS requested, no CCP, a log
-// file. A client does not authenticate the server (noauth); the
+// the persona's authentication and MTU, DNS requested, no CCP (but the
+// Android persona offers it), a log file. A client does not authenticate the server (noauth); the
 // Windows persona refuses everything but MS-CHAPv2.
 func L2TPPPPOptions(cl L2TPClient, logFile string) string {
 	var b strings.Builder
@@ -555,7 +574,15 @@ func L2TPPPPOptions(cl L2TPClient, logFile string) string {
 	case L2TPApple:
 		mtu = 1280
 	}
-	fmt.Fprintf(&b, "noccp\nmtu %d\nmru 1400\nnoipdefault\nusepeerdns\nipcp-accept-local\nipcp-accept-remote\nnodefaultroute\n", mtu)
+	if cl.Persona == L2TPAndroid {
+		// pppd's CCP stays silent unless it wants a compression method;
+		// Android's asks for MPPE, this one for Deflate (MPPE would make
+		// pppd end the link when refused).
+		b.WriteString("deflate 15\n")
+	} else {
+		b.WriteString("noccp\n")
+	}
+	fmt.Fprintf(&b, "mtu %d\nmru 1400\nnoipdefault\nusepeerdns\nipcp-accept-local\nipcp-accept-remote\nnodefaultroute\n", mtu)
 	fmt.Fprintf(&b, "lcp-echo-interval 30\nlcp-echo-failure 4\ndebug\nlogfile %s\n", logFile)
 	return b.String()
 }

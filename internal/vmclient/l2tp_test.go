@@ -67,6 +67,19 @@ func TestL2TPClientConfigs(t *testing.T) {
 	if !strings.Contains(o, "mtu 1280\n") || strings.Contains(o, "refuse-mschap") || strings.Contains(o, "refuse-pap") {
 		t.Errorf("Apple pppd options: want mtu 1280 and every authentication but EAP:\n%s", o)
 	}
+	// Android: MODP-1024 only, the floating port 50124, RWS 1, host name
+	// "anonymous", and CCP offered (no noccp).
+	android := L2TPClient{Persona: L2TPAndroid, User: "carol", Password: "pw"}
+	sw := L2TPSwanctlConf(android, testnet.ServerAddr4, "k")
+	if !strings.Contains(sw, "local_ts = dynamic[udp/50124]") || strings.Contains(sw, "modp2048") || !strings.Contains(sw, "aes256-sha1-modp1024") {
+		t.Errorf("Android swanctl.conf:\n%s", sw)
+	}
+	if x := L2TPXl2tpdConf(android, testnet.ServerAddr4, "/o"); !strings.Contains(x, "tunnel rws = 1\n") || !strings.Contains(x, "hostname = anonymous\n") || !strings.Contains(x, "port = 50124\n") {
+		t.Errorf("Android xl2tpd.conf:\n%s", x)
+	}
+	if o := L2TPPPPOptions(android, "/log"); strings.Contains(o, "noccp") || strings.Contains(L2TPPPPOptions(L2TPClient{Persona: L2TPWindows}, "/log"), "noccp") == false {
+		t.Errorf("Android pppd options must offer CCP, Windows' must not:\n%s", o)
+	}
 }
 
 func TestL2TPCaseDefaults(t *testing.T) {
@@ -92,7 +105,8 @@ func TestL2TPCaseDefaults(t *testing.T) {
 	for _, bad := range []L2TPCase{
 		{Topology: L2TPTwoBehindNAT, Clients: []L2TPClient{{}}},
 		{Topology: L2TPDirect, Clients: []L2TPClient{{}, {}}},
-		{Clients: []L2TPClient{{Persona: "android"}}},
+		{Clients: []L2TPClient{{Persona: "symbian"}}},
+		{Clients: []L2TPClient{{Persona: L2TPAndroid, IKE: L2TPLibreswan}}},
 		{Clients: []L2TPClient{{IKE: "racoon"}}},
 		{Clients: []L2TPClient{{Persona: L2TPApple, IKE: L2TPLibreswan}}},
 	} {
