@@ -199,38 +199,7 @@ func (p *appleProfile) ciscoMobileconfig(c ciscoProfile) []byte {
 	var ipsecDict plistDict
 	var content []any
 	if p.cert != nil {
-		certUUID := uuid4(r)
-		if p.ca != nil {
-			content = append(content, plistDict{
-				{"PayloadCertificateFileName", "goipsec-ca.cer"},
-				{"PayloadContent", p.ca.Raw},
-				{"PayloadDescription", "Trusts the certificate authority of the VPN server " + p.server},
-				{"PayloadDisplayName", p.ca.Subject.CommonName},
-				{"PayloadIdentifier", id + ".ca"},
-				{"PayloadType", "com.apple.security.root"},
-				{"PayloadUUID", uuid4(r)},
-				{"PayloadVersion", 1},
-			})
-		}
-		pk := plistDict{}
-		if p.includeP12Password {
-			pk = append(pk, plistEntry{"Password", p.cert.password})
-		}
-		pk = append(pk,
-			plistEntry{"PayloadCertificateFileName", fileSafe(p.cert.identity) + ".p12"},
-			plistEntry{"PayloadContent", p.cert.pfx},
-			plistEntry{"PayloadDescription", "The client certificate of " + p.cert.identity + " for the VPN server " + p.server},
-			plistEntry{"PayloadDisplayName", p.cert.identity},
-			plistEntry{"PayloadIdentifier", id + ".client"},
-			plistEntry{"PayloadType", "com.apple.security.pkcs12"},
-			plistEntry{"PayloadUUID", certUUID},
-			plistEntry{"PayloadVersion", 1},
-		)
-		content = append(content, pk)
-		ipsecDict = plistDict{
-			{"AuthenticationMethod", "Certificate"},
-			{"PayloadCertificateUUID", certUUID},
-		}
+		content, ipsecDict = p.ikev1CertPayloads(id, r)
 	} else {
 		ipsecDict = plistDict{{"AuthenticationMethod", "SharedSecret"}}
 		if c.group != "" {
@@ -677,4 +646,44 @@ func fileSafe(name string) string {
 		}
 		return '_'
 	}, name)
+}
+
+// ikev1CertPayloads are the payloads of an IKEv1 profile (Cisco IPSec or
+// L2TP) with a client certificate: the CA that checks the server's (when
+// known) and the client's PKCS#12, with the IPSec dictionary's entries
+// that name the certificate.
+func (p *appleProfile) ikev1CertPayloads(id string, r io.Reader) ([]any, plistDict) {
+	var content []any
+	certUUID := uuid4(r)
+	if p.ca != nil {
+		content = append(content, plistDict{
+			{"PayloadCertificateFileName", "goipsec-ca.cer"},
+			{"PayloadContent", p.ca.Raw},
+			{"PayloadDescription", "Trusts the certificate authority of the VPN server " + p.server},
+			{"PayloadDisplayName", p.ca.Subject.CommonName},
+			{"PayloadIdentifier", id + ".ca"},
+			{"PayloadType", "com.apple.security.root"},
+			{"PayloadUUID", uuid4(r)},
+			{"PayloadVersion", 1},
+		})
+	}
+	pk := plistDict{}
+	if p.includeP12Password {
+		pk = append(pk, plistEntry{"Password", p.cert.password})
+	}
+	pk = append(pk,
+		plistEntry{"PayloadCertificateFileName", fileSafe(p.cert.identity) + ".p12"},
+		plistEntry{"PayloadContent", p.cert.pfx},
+		plistEntry{"PayloadDescription", "The client certificate of " + p.cert.identity + " for the VPN server " + p.server},
+		plistEntry{"PayloadDisplayName", p.cert.identity},
+		plistEntry{"PayloadIdentifier", id + ".client"},
+		plistEntry{"PayloadType", "com.apple.security.pkcs12"},
+		plistEntry{"PayloadUUID", certUUID},
+		plistEntry{"PayloadVersion", 1},
+	)
+	content = append(content, pk)
+	return content, plistDict{
+		{"AuthenticationMethod", "Certificate"},
+		{"PayloadCertificateUUID", certUUID},
+	}
 }

@@ -130,6 +130,22 @@ func TestExportL2TP(t *testing.T) {
 		t.Error("-include-password: no AuthPassword")
 	}
 
+	// A client certificate instead of the key: the CA and the PKCS#12.
+	var cout, cerr bytes.Buffer
+	certPath := filepath.Join(t.TempDir(), "cert.mobileconfig")
+	if code := run(context.Background(), []string{"export", "apple", "--type", "l2tp", "--auth", "cert", "--user", "demo", "-state", state, "-name", "vpn.example.com", "-o", certPath}, &cout, &cerr); code != 0 {
+		t.Fatalf("export --auth cert --type l2tp: %s", cerr.String())
+	}
+	cdata, _ := os.ReadFile(certPath)
+	for _, want := range []string{"<string>Certificate</string>", "com.apple.security.pkcs12", "com.apple.security.root", "<string>L2TP</string>"} {
+		if !bytes.Contains(cdata, []byte(want)) {
+			t.Errorf("certificate L2TP profile lacks %s", want)
+		}
+	}
+	if bytes.Contains(cdata, []byte("SharedSecret")) {
+		t.Error("certificate L2TP profile carries a shared secret")
+	}
+
 	_, data = export("windows")
 	ps := string(data)
 	for _, want := range []string{"-TunnelType L2tp", "-L2tpPsk $psk", "-AuthenticationMethod MSChapv2", "-EncryptionLevel Required",
