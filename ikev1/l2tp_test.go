@@ -202,24 +202,6 @@ func TestL2TPReqIDSurvivesRenewals(t *testing.T) {
 	})
 }
 
-func spisOf(kids []ipsec.ChildSAInfo) []uint32 {
-	var out []uint32
-	for _, k := range kids {
-		out = append(out, k.SPIOut)
-	}
-	return out
-}
-
-// reqKey returns the SPI under which reqOf holds reqid.
-func reqKey(reqOf map[uint32]uint32, reqid uint32) uint32 {
-	for spi, r := range reqOf {
-		if r == reqid {
-			return spi
-		}
-	}
-	return 0
-}
-
 // loopEngine is an esp.Userspace engine on a loopback UDP socket whose
 // WithLocalUDP(1701) handler records what arrives.
 type loopEngine struct {

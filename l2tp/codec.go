@@ -277,7 +277,7 @@ func Parse(b []byte, secret []byte) (*Message, error) {
 		m.Payload = rest
 		return m, nil
 	}
-	off := len(b[:len(b)]) - len(rest)
+	off := len(b) - len(rest)
 	if h.HasLength {
 		off = int(h.Length) - len(rest)
 	}

@@ -105,24 +105,6 @@ func (l *lossyLink) toServer(b []byte, from Peer) {
 	}
 }
 
-// sentTo returns the parsed control messages the server sent to addr.
-func (l *lossyLink) sentTo(t testing.TB, addr netip.AddrPort, secret []byte) []*Message {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []*Message
-	for _, s := range l.log {
-		if s.to.Addr != addr || len(s.b) == 0 || s.b[0]&bitT == 0 {
-			continue
-		}
-		m, err := Parse(s.b, secret)
-		if err != nil {
-			t.Fatalf("server sent a malformed message: %v", err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // recorder is a FrameHandler that keeps copies of the frames.
 type recorder struct {
 	mu     sync.Mutex
