@@ -103,8 +103,11 @@ func TestEndToEndIKEv1(t *testing.T) {
 	if !ok || len(psk) < minPSKLength {
 		t.Fatalf("no demo IKEv1 key in the how-to:\n%s", out)
 	}
-	if v1 := howTo(out, "IKEv1"); !strings.Contains(v1, "Main Mode") || !strings.Contains(v1, "no L2TP") {
+	if v1 := howTo(out, "IKEv1"); !strings.Contains(v1, "Main Mode") || !strings.Contains(v1, "transport mode for L2TP/IPsec") {
 		t.Errorf("the how-to's IKEv1 line: %q", v1)
+	}
+	if l := howTo(out, "L2TP/IPsec"); !strings.Contains(l, "MS-CHAPv2") || !strings.Contains(l, "export apple|windows --type l2tp") {
+		t.Errorf("the how-to's L2TP/IPsec line: %q", l)
 	}
 	if c := howTo(out, "Cisco IPSec"); !strings.Contains(c, "group name blank (Main Mode)") || !strings.Contains(c, "secret the IKEv1 PSK") {
 		t.Errorf("the how-to's Cisco IPSec line: %q", c)

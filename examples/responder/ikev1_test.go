@@ -219,11 +219,16 @@ func TestDemoV1PSK(t *testing.T) {
 	}
 	// The how-to shows the key only on the start that created it.
 	v := &v1Server{s: &v1Settings{enabled: true, demoPSK: true}, demoPSK: psk}
-	if h := v1HowTo(v, true, dir, false); howTo(h, "IKEv1 PSK") != psk+" (every client address)" || !strings.Contains(h, "no L2TP") {
+	if h := v1HowTo(v, true, dir, false); howTo(h, "IKEv1 PSK") != psk+" (every client address)" || strings.Contains(h, "L2TP") {
 		t.Errorf("how-to on creation:\n%s", h)
 	}
 	if h := v1HowTo(v, false, dir, false); strings.Contains(h, psk) || !strings.Contains(h, demoV1PSKFile) {
 		t.Errorf("how-to on a later start:\n%s", h)
+	}
+	// With L2TP/IPsec on, the how-to says how its clients log in.
+	v.s.l2tp = true
+	if h := v1HowTo(v, false, dir, false); !strings.Contains(howTo(h, "IKEv1"), "transport mode for L2TP/IPsec") || !strings.Contains(howTo(h, "L2TP/IPsec"), "MS-CHAPv2") {
+		t.Errorf("how-to with L2TP:\n%s", h)
 	}
 }
 
