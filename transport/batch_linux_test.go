@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -191,5 +192,59 @@ func TestSocketBuffers(t *testing.T) {
 		if gerr != nil || v <= 212992 {
 			t.Errorf("%s: SO_RCVBUF %d (%v)", c.LocalAddr(), v, gerr)
 		}
+	}
+}
+
+// TestESPBatchGRO sends a UDP GSO train (equal segments and a shorter
+// last one, an IKE message) to the NAT-T port, which the kernel may hand
+// over as one coalesced datagram (UDP GRO): every segment is delivered on
+// its own.
+func TestESPBatchGRO(t *testing.T) {
+	tr, r := newTestTransport(t, netip.MustParseAddr("127.0.0.1"))
+	_, nattPort := tr.Ports()
+	var v int
+	rc, _ := tr.NATTConns()[0].SyscallConn()
+	rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO) })
+	if v != 1 {
+		t.Fatalf("UDP_GRO on the NAT-T socket: %d", v)
+	}
+	got := make(chan []byte, 64)
+	tr.SetESPBatchHandler(func(pkts [][]byte, _ []netip.AddrPort) {
+		for _, p := range pkts {
+			got <- bytes.Clone(p)
+		}
+	})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const segs, size = 10, 200
+	var train []byte
+	for i := range segs {
+		train = append(train, espDatagram(uint32(i+1), size)...)
+	}
+	ike := append([]byte{0, 0, 0, 0}, ikeHeader(2, 9)...)
+	train = append(train, ike...)
+	oob := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = size
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(nattPort)}
+	if _, _, err := c.WriteMsgUDP(train, oob, dst); err != nil {
+		t.Skipf("no UDP GSO send here: %v", err)
+	}
+	for i := range segs {
+		p := recv(t, got)
+		if len(p) != size || binary.BigEndian.Uint32(p[4:]) != uint32(i+1) {
+			t.Fatalf("segment %d: %d bytes, seq %d", i, len(p), binary.BigEndian.Uint32(p[4:]))
+		}
+	}
+	if p := recv(t, r.v2); p.Data[0] != 9 {
+		t.Fatalf("IKE at the end of the train: %+v", p)
+	}
+	if st := tr.Stats(); st.ESP != segs || st.IKEv2 != 1 || st.Malformed != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }

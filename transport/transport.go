@@ -112,12 +112,17 @@ const (
 	ikeBatch  = 8
 )
 
-// pktinfoSpace is the control buffer per datagram: one IP_PKTINFO or
-// IPV6_PKTINFO message, with room to spare.
-const pktinfoSpace = 64
+// oobSpace is the control buffer per datagram: an IP_PKTINFO or
+// IPV6_PKTINFO message and a UDP_GRO one, with room to spare.
+const oobSpace = 96
+
+// espRunMax bounds the ESP packets collected before they are handed on:
+// a read of coalesced datagrams (UDP GRO) can carry far more packets than
+// datagrams.
+const espRunMax = 256
 
 func newReadBatch(c *net.UDPConn, size int) *readBatch {
-	r, err := sockio.NewReader(c, size, max(pktinfoSpace, sockio.PacketInfoSpace))
+	r, err := sockio.NewReader(c, size, max(oobSpace, sockio.PacketInfoSpace+sockio.GROSpace))
 	if err != nil {
 		return nil // not Linux: the one-datagram loop
 	}
@@ -126,9 +131,9 @@ func newReadBatch(c *net.UDPConn, size int) *readBatch {
 		bufs:     make([][]byte, size),
 		sizes:    make([]int, size),
 		from:     make([]netip.AddrPort, size),
-		esp:      make([][]byte, 0, size),
-		espFrom:  make([]netip.AddrPort, 0, size),
-		espLocal: make([]netip.AddrPort, 0, size),
+		esp:      make([][]byte, 0, espRunMax),
+		espFrom:  make([]netip.AddrPort, 0, espRunMax),
+		espLocal: make([]netip.AddrPort, 0, espRunMax),
 	}
 	// One allocation; pages the kernel never writes to are never touched.
 	mem := make([]byte, size*maxDatagram)
@@ -258,6 +263,9 @@ func listen(a netip.Addr, port int, natt bool) (*socket, error) {
 	size := ikeBatch
 	if natt {
 		size = nattBatch
+		// A peer's UDP GSO burst then arrives as one datagram (split in
+		// dispatchBatch): one receive instead of up to 64.
+		sockio.EnableUDPGRO(conn)
 	}
 	s.batch = newReadBatch(conn, size)
 	return s, nil
@@ -431,18 +439,38 @@ func (t *Transport) dispatchBatch(s *socket, n int) {
 			t.stats.malformed.Add(1)
 			continue
 		}
-		pkt := b.bufs[i][:b.sizes[i]]
+		data := b.bufs[i][:b.sizes[i]]
+		oob := b.r.Control(i)
 		local := s.local
-		if d, ok := sockio.PacketDst(b.r.Control(i)); ok && !d.IsUnspecified() {
+		if d, ok := sockio.PacketDst(oob); ok && !d.IsUnspecified() {
 			local = netip.AddrPortFrom(d, s.local.Port())
 		}
-		if s.natt && isESP(pkt) {
-			b.esp = append(b.esp, pkt)
-			b.espFrom = append(b.espFrom, b.from[i])
-			b.espLocal = append(b.espLocal, local)
+		// UDP GRO: runs of equal-sized datagrams of one peer arrive
+		// as one; each segment is a datagram of its own (ESP, or an
+		// IKE message or keepalive that happened to be the last).
+		if len(data) == 0 {
+			t.dispatch(data, local, b.from[i], s.natt) // counted as malformed
 			continue
 		}
-		t.dispatch(pkt, local, b.from[i], s.natt)
+		seg, ok := sockio.GROSegment(oob)
+		if !ok || seg >= len(data) {
+			seg = len(data)
+		}
+		for len(data) > 0 {
+			pkt := data[:min(seg, len(data))]
+			data = data[len(pkt):]
+			if s.natt && isESP(pkt) {
+				if len(b.esp) == cap(b.esp) {
+					t.deliverESP(b.esp, b.espFrom, b.espLocal)
+					b.esp, b.espFrom, b.espLocal = b.esp[:0], b.espFrom[:0], b.espLocal[:0]
+				}
+				b.esp = append(b.esp, pkt)
+				b.espFrom = append(b.espFrom, b.from[i])
+				b.espLocal = append(b.espLocal, local)
+				continue
+			}
+			t.dispatch(pkt, local, b.from[i], s.natt)
+		}
 	}
 	if len(b.esp) > 0 {
 		t.deliverESP(b.esp, b.espFrom, b.espLocal)

@@ -131,29 +131,78 @@ var PacketInfoSpace = max(unix.CmsgSpace(unix.SizeofInet4Pktinfo), unix.CmsgSpac
 // IP_PKTINFO or IPV6_PKTINFO control message of oob (the caller enabled
 // them on the socket), unmapped; false if there is none.
 func PacketDst(oob []byte) (netip.Addr, bool) {
+	var a netip.Addr
+	ok := walkCmsgs(oob, func(level, typ int32, data []byte) bool {
+		switch {
+		case level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			// struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }
+			a = netip.AddrFrom4([4]byte(data[8:12]))
+			return true
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			// struct in6_pktinfo { in6_addr addr; int ifindex; }
+			a = netip.AddrFrom16([16]byte(data[:16])).Unmap()
+			return true
+		}
+		return false
+	})
+	return a, ok
+}
+
+// GROSegment returns the segment size of a datagram the kernel coalesced
+// from several (UDP GRO, see EnableUDPGRO): every segment but the last has
+// this size. false when oob has no UDP_GRO message (a single datagram).
+func GROSegment(oob []byte) (int, bool) {
+	var n int
+	ok := walkCmsgs(oob, func(level, typ int32, data []byte) bool {
+		if level == unix.SOL_UDP && typ == unix.UDP_GRO && len(data) >= 4 {
+			n = int(*(*int32)(unsafe.Pointer(&data[0])))
+			return n > 0
+		}
+		return false
+	})
+	return n, ok
+}
+
+// walkCmsgs calls f for each well-formed control message of oob until f
+// returns true, and reports whether it did.
+func walkCmsgs(oob []byte, f func(level, typ int32, data []byte) bool) bool {
 	hl := unix.CmsgLen(0)
 	for len(oob) >= hl {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
 		if l < hl || l > len(oob) {
-			return netip.Addr{}, false
+			return false
 		}
-		data := oob[hl:l]
-		switch {
-		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-			// struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }
-			return netip.AddrFrom4([4]byte(data[8:12])), true
-		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-			// struct in6_pktinfo { in6_addr addr; int ifindex; }
-			return netip.AddrFrom16([16]byte(data[:16])).Unmap(), true
+		if f(h.Level, h.Type, oob[hl:l]) {
+			return true
 		}
 		s := unix.CmsgSpace(l - hl)
 		if s > len(oob) {
-			return netip.Addr{}, false
+			return false
 		}
 		oob = oob[s:]
 	}
-	return netip.Addr{}, false
+	return false
+}
+
+// GROSpace is the control buffer size for a UDP_GRO message.
+var GROSpace = unix.CmsgSpace(4)
+
+// EnableUDPGRO asks the kernel to hand c's datagrams over coalesced where
+// it can (UDP_GRO, Linux 5.0+): one receive then carries a run of
+// equal-sized datagrams of one peer, such as a UDP GSO burst, with the
+// segment size in a control message (GROSegment). Callers must split
+// what they read. It reports whether the kernel accepted it.
+func EnableUDPGRO(c syscall.Conn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	_ = rc.Control(func(fd uintptr) {
+		ok = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+	})
+	return ok
 }
 
 // SetBuffers raises the socket's receive and send buffers to size bytes:

@@ -40,3 +40,12 @@ func SetBuffers(c syscall.Conn, size int) error { return ErrUnsupported }
 
 // Drops reports false outside Linux.
 func Drops(c syscall.Conn) (uint64, bool) { return 0, false }
+
+// GROSegment reports false outside Linux.
+func GROSegment(oob []byte) (int, bool) { return 0, false }
+
+// GROSpace is 0 outside Linux.
+var GROSpace = 0
+
+// EnableUDPGRO reports false outside Linux.
+func EnableUDPGRO(c syscall.Conn) bool { return false }
