@@ -202,11 +202,11 @@ func TestSocketBuffers(t *testing.T) {
 func TestESPBatchGRO(t *testing.T) {
 	tr, r := newTestTransport(t, netip.MustParseAddr("127.0.0.1"))
 	_, nattPort := tr.Ports()
-	var v int
-	rc, _ := tr.NATTConns()[0].SyscallConn()
-	rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO) })
-	if v != 1 {
-		t.Fatalf("UDP_GRO on the NAT-T socket: %d", v)
+	gro := func() int {
+		var v int
+		rc, _ := tr.NATTConns()[0].SyscallConn()
+		rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO) })
+		return v
 	}
 	got := make(chan []byte, 64)
 	tr.SetESPBatchHandler(func(pkts [][]byte, _ []netip.AddrPort) {
@@ -214,6 +214,9 @@ func TestESPBatchGRO(t *testing.T) {
 			got <- bytes.Clone(p)
 		}
 	})
+	if v := gro(); v != 1 {
+		t.Fatalf("UDP_GRO on the NAT-T socket: %d", v)
+	}
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -246,5 +249,22 @@ func TestESPBatchGRO(t *testing.T) {
 	}
 	if st := tr.Stats(); st.ESP != segs || st.IKEv2 != 1 || st.Malformed != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestNoGROWithoutESPReceiver: a kernel data plane decapsulates ESP on the
+// NAT-T sockets itself; they are left as the kernel made them until a
+// userspace receiver registers.
+func TestNoGROWithoutESPReceiver(t *testing.T) {
+	tr, err := ListenUDP(t.Context(), WithListenAddrs(netip.MustParseAddr("127.0.0.1")), WithPorts(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var v int
+	rc, _ := tr.NATTConns()[0].SyscallConn()
+	rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO) })
+	if v != 0 {
+		t.Fatalf("UDP_GRO %d before any ESP receiver", v)
 	}
 }

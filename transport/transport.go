@@ -263,9 +263,6 @@ func listen(a netip.Addr, port int, natt bool) (*socket, error) {
 	size := ikeBatch
 	if natt {
 		size = nattBatch
-		// A peer's UDP GSO burst then arrives as one datagram (split in
-		// dispatchBatch): one receive instead of up to 64.
-		sockio.EnableUDPGRO(conn)
 	}
 	s.batch = newReadBatch(conn, size)
 	return s, nil
@@ -322,6 +319,7 @@ func (t *Transport) Register(h PacketHandler) (*Registration, error) { return t.
 // only during the call. It replaces a SetESPBatchHandler receiver.
 func (t *Transport) SetESPHandler(f func(pkt []byte, local, remote netip.AddrPort)) {
 	t.esp.Store(&espReceiver{one: f})
+	t.enableGRO()
 }
 
 // SetESPBatchHandler registers the receiver of ESP-in-UDP packets arriving
@@ -334,6 +332,20 @@ func (t *Transport) SetESPHandler(f func(pkt []byte, local, remote netip.AddrPor
 // read. It replaces a SetESPHandler receiver.
 func (t *Transport) SetESPBatchHandler(f func(pkts [][]byte, remotes []netip.AddrPort)) {
 	t.esp.Store(&espReceiver{batch: f})
+	t.enableGRO()
+}
+
+// enableGRO turns on UDP GRO on the NAT-T sockets read in batches, once
+// ESP is to come up to userspace: a peer's UDP GSO burst then arrives as
+// one datagram (split in dispatchBatch), one receive instead of up to 64.
+// Not before: a kernel data plane (XFRM) decapsulates ESP on these
+// sockets itself and never registers an ESP receiver.
+func (t *Transport) enableGRO() {
+	for _, s := range t.socks {
+		if s.natt && s.batch != nil {
+			sockio.EnableUDPGRO(s.conn)
+		}
+	}
 }
 
 // Stats returns a snapshot of the transport's counters.
