@@ -27,6 +27,15 @@ type Stats struct {
 	// drops before the engine got a shared socket are included). They
 	// grow when the readers fall behind the peer.
 	InSocketDrops uint64
+	// InTUNDrops counts the decrypted packets the kernel dropped after
+	// the engine wrote them to the TUN device (the device's rx_dropped,
+	// Linux).
+	InTUNDrops uint64
+
+	// OutTUNDrops counts the packets the kernel dropped on the TUN
+	// device because the engine's TUN reader fell behind and the
+	// device's queue was full (its tx_dropped, Linux).
+	OutTUNDrops uint64
 
 	OutNoPolicy    uint64 // no outbound policy matched
 	OutDiscard     uint64 // a discard policy matched

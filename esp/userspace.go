@@ -39,6 +39,7 @@ type Userspace struct {
 	udpAll     []*udpSock // senders (and readers with WithUDPConn)
 	raw4, raw6 *rawSock
 
+	link     *linkStats // the TUN device's kernel drop counters (nil: unknown)
 	events   chan Event
 	eventsMu sync.Mutex // guards closing events against senders
 	cnt      counters
@@ -87,6 +88,9 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 		closing: make(chan struct{}),
 	}
 	u.scratchs.New = func() any { return newScratch() }
+	if name, err := dev.Name(); err == nil {
+		u.link = newLinkStats(name)
+	}
 	for _, c := range cf.udp {
 		u.udpAll = append(u.udpAll, newUDPSock(c, cf.batch))
 	}
@@ -342,6 +346,7 @@ func (u *Userspace) SAStats(id SAID) (SAStats, error) {
 func (u *Userspace) Stats() Stats {
 	st := u.cnt.snapshot()
 	st.InSocketDrops = u.socketDrops()
+	st.InTUNDrops, st.OutTUNDrops, _ = u.link.drops()
 	return st
 }
 
@@ -391,6 +396,7 @@ func (u *Userspace) Close() error {
 		u.eventsMu.Unlock()
 		close(u.closing)
 		err = u.dev.Close()
+		u.link.close()
 		for _, s := range u.udpAll {
 			if s.reading {
 				_ = s.c.SetReadDeadline(time.Unix(1, 0))
