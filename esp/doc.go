@@ -68,7 +68,12 @@
 // single UDP GSO send. The engine never logs per packet; see Stats and
 // SAStats.
 //
-// Known limits: UDP GRO on receive is not used; raw ESP has no segmentation offload and its source address is the
+// Every drop has a counter in Stats, including those the kernel makes on
+// our behalf: a socket's receive queue overflowing (InSocketDrops) and the
+// TUN device's queues (InTUNDrops, OutTUNDrops).
+//
+// Known limits: the engine's own socket reader (WithUDPConn) does not use
+// UDP GRO (the IKE transport's reader does, and splits what it reads); raw ESP has no segmentation offload and its source address is the
 // one the routing table picks; HandleUDP writes each packet to the TUN
 // device on its own (prefer WithUDPConn for throughput).
 //
