@@ -108,7 +108,11 @@ func (u *Userspace) startPipeline() {
 		if u.cfg.nonESP != nil {
 			s.reading = true
 			u.wg.Add(1)
-			go u.readSock(s.br, true, false)
+			if g := newGROReader(s, u.cfg.batch); g != nil {
+				go u.readUDPGRO(g)
+			} else {
+				go u.readSock(s.br, true, false)
+			}
 		}
 	}
 	if u.raw4 != nil {

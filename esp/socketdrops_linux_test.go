@@ -3,9 +3,13 @@
 package esp
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -69,5 +73,51 @@ func TestSocketBuffers(t *testing.T) {
 	rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) })
 	if gerr != nil || v <= 212992 {
 		t.Fatalf("SO_RCVBUF %d (%v)", v, gerr)
+	}
+}
+
+// TestUDPGROSplit: a socket the engine reads (WithUDPConn) gets UDP GRO;
+// a GSO train arriving as one coalesced datagram is split into its
+// segments, ESP to the pipeline and the IKE message at its end to the
+// non-ESP handler.
+func TestUDPGROSplit(t *testing.T) {
+	got := make(chan []byte, 4)
+	b := newSide(t, WithNonESPHandler(func(p []byte, _ netip.AddrPort) { got <- bytes.Clone(p) }))
+	rc, _ := b.conn.SyscallConn()
+	var v int
+	rc.Control(func(fd uintptr) { v, _ = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO) })
+	if v != 1 {
+		t.Fatalf("UDP_GRO on the engine's socket: %d", v)
+	}
+	c, _ := listenLoopback(t)
+	const segs, size = 12, 300
+	var train []byte
+	for i := range segs {
+		p := make([]byte, size)
+		binary.BigEndian.PutUint32(p, 0x7777) // no such SPI: counted, dropped
+		binary.BigEndian.PutUint32(p[4:], uint32(i+1))
+		train = append(train, p...)
+	}
+	ike := []byte{0, 0, 0, 0, 9, 9, 9, 9}
+	train = append(train, ike...)
+	oob := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = size
+	if _, _, err := c.WriteMsgUDPAddrPort(train, oob, b.addr); err != nil {
+		t.Skipf("no UDP GSO send here: %v", err)
+	}
+	select {
+	case p := <-got:
+		if !bytes.Equal(p, ike) {
+			t.Fatalf("non-ESP handler got %x", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("IKE segment not handed over")
+	}
+	waitStat(t, b.u, "InUnknownSPI", func(s Stats) uint64 { return s.InUnknownSPI }, segs)
+	if st := b.u.Stats(); st.NonESP != 1 || st.InTruncated != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
