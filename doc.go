@@ -25,6 +25,8 @@
 //	                      integrity, PRFs, key exchanges (MODP, ECP, X25519,
 //	                      X448, ML-KEM)
 //	internal/kdf          prf+, SKEYSEED and KEYMAT (IKEv2); SKEYID and KEYMAT (IKEv1)
+//	internal/sockio       recvmmsg batch reader, packet info, socket buffers and
+//	                      drop counts shared by transport and esp
 //	esp                   SA and policy types, the DataPlane interface, the
 //	                      userspace ESP engine (TUN + UDP), replay window
 //	eap                   EAP method state machines, credential backends

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -205,5 +206,77 @@ func TestLocalZeroAllocs(t *testing.T) {
 	}
 	if l.got != 202 || l.u.Stats().InLocal != 202 {
 		t.Fatalf("handler saw %d datagrams; stats %+v", l.got, l.u.Stats())
+	}
+}
+
+// TestHandleUDPBatchZeroAllocs asserts that the batch entry point for a
+// transport that reads port 4500 itself allocates nothing: copy into pool
+// batches, SPI lookup and replay check, parallel open, in-order TUN write.
+func TestHandleUDPBatchZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race; run without -race")
+	}
+	c, ap := listenLoopback(t)
+	dev := newNullTUN()
+	u, err := NewUserspace(dev, WithUDPSendConn(c), WithWorkers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	ts := testSuites[0]
+	for _, dir := range []Direction{DirOut, DirIn} {
+		sa := &SA{SPI: 0x5000, Dir: dir, Src: ap, Dst: ap, Encr: ts.encr, EncrKeyBits: ts.bits, EncrKey: keyBytes(ts.encKeyLen, 3), ReqID: 1}
+		if err := u.AddSA(t.Context(), sa); err != nil {
+			t.Fatal(err)
+		}
+		l, r := PrefixSelector(netip.MustParsePrefix("192.0.2.1/32")), PrefixSelector(netip.MustParsePrefix("192.0.2.2/32"))
+		if err := u.AddPolicy(t.Context(), Policy{Dir: dir, Src: l, Dst: r, ReqID: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const k = 8
+	inner := udpPacket(innerA4, innerB4, 1, 2, make([]byte, 1000))
+	bo := <-u.outFree
+	defer func() { u.outFree <- bo }()
+	sc := newScratch()
+	pkts, from := make([][]byte, k), make([]netip.AddrPort, k)
+	want := 0
+	run := func() {
+		for i := range k {
+			copy(bo.pkts[i].buf[Headroom:], inner)
+			bo.sizes[i] = len(inner)
+		}
+		bo.n = k
+		u.classifyOut(bo)
+		sealBatch(bo, sc)
+		for i := range k {
+			if bo.pkts[i].err != nil || bo.pkts[i].out == nil {
+				t.Fatalf("seal: %v", bo.pkts[i].err)
+			}
+			pkts[i], from[i] = bo.pkts[i].out, ap
+		}
+		if err := u.HandleUDPBatch(pkts, from); err != nil {
+			t.Fatal(err)
+		}
+		want += k
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			dev.mu.Lock()
+			w := dev.written
+			dev.mu.Unlock()
+			if w == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("TUN got %d packets, want %d; stats %+v", w, want, u.Stats())
+			}
+			runtime.Gosched()
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Errorf("HandleUDPBatch of %d packets: %.1f allocations, want 0", k, n)
+	}
+	if st := u.Stats(); st.InPackets != uint64(want) || st.InReplay+st.InAuth+st.InSelector != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }

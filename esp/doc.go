@@ -19,8 +19,19 @@
 //   - WithUDPConn: the engine reads the socket with recvmmsg batches and
 //     passes IKE packets (non-ESP marker) to WithNonESPHandler. This is
 //     the fast path.
-//   - WithUDPSendConn and Userspace.HandleUDP: the IKE transport reads the
-//     socket and passes each ESP packet; simple but one packet at a time.
+//   - WithUDPSendConn and Userspace.HandleUDPBatch: the IKE transport
+//     reads the socket with recvmmsg batches
+//     (transport.Transport.SetESPBatchHandler), keeps the IKE messages and
+//     passes the ESP packets of each batch, which then take the same
+//     pipeline as with WithUDPConn. The packets are copied once into the
+//     engine's buffers, which costs little beside the crypto.
+//   - WithUDPSendConn and Userspace.HandleUDP: one packet at a time,
+//     decrypted and written to the TUN device before the call returns.
+//
+// Every socket the engine is given gets 7 MiB receive and send buffers
+// (best effort, see Stats.InSocketDrops): with the kernel's default a
+// reader that is busy for a moment loses packets of a fast peer, and TCP
+// inside the tunnel takes each loss as congestion.
 //
 // # Local delivery (L2TP/IPsec)
 //
@@ -57,9 +68,12 @@
 // single UDP GSO send. The engine never logs per packet; see Stats and
 // SAStats.
 //
-// Known limits: socket reads go through x/net's recvmmsg wrapper, which
-// allocates one address per received packet; UDP GRO on receive is not
-// used; raw ESP has no segmentation offload and its source address is the
+// Every drop has a counter in Stats, including those the kernel makes on
+// our behalf: a socket's receive queue overflowing (InSocketDrops) and the
+// TUN device's queues (InTUNDrops, OutTUNDrops).
+//
+// Known limits: the engine's own socket reader (WithUDPConn) does not use
+// UDP GRO (the IKE transport's reader does, and splits what it reads); raw ESP has no segmentation offload and its source address is the
 // one the routing table picks; HandleUDP writes each packet to the TUN
 // device on its own (prefer WithUDPConn for throughput).
 //

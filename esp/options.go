@@ -50,15 +50,16 @@ const DefaultNATKeepalive = 20 * time.Second
 // IKE packets (non-ESP marker, RFC 3948 section 2.2) go to the function
 // set by WithNonESPHandler. Repeat the option for IPv4 and IPv6 sockets.
 // Transports that read the socket themselves use WithUDPSendConn and
-// Userspace.HandleUDP instead. Close sets a past read deadline to stop
+// Userspace.HandleUDPBatch (or HandleUDP) instead. Close sets a past read deadline to stop
 // reading but does not close the socket: its owner does.
 func WithUDPConn(c *net.UDPConn) Option {
 	return func(cf *config) { cf.udp = append(cf.udp, c); cf.nonESP = nonNilHandler(cf.nonESP) }
 }
 
 // WithUDPSendConn registers a UDP socket for sending only; the caller reads
-// it and passes ESP packets to Userspace.HandleUDP (quic-go's shared-socket
-// pattern in reverse: the IKE transport owns reading).
+// it and passes ESP packets to Userspace.HandleUDPBatch or HandleUDP
+// (quic-go's shared-socket pattern in reverse: the IKE transport owns
+// reading).
 func WithUDPSendConn(c *net.UDPConn) Option {
 	return func(cf *config) { cf.udp = append(cf.udp, c); cf.nonESP = nil }
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec/proposal"
+	"github.com/goipsec/ipsec/transport"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -29,6 +30,11 @@ import (
 //	ESP_PERF_INNER    inner local prefix      ESP_PERF_PEER_INNER  inner peer prefix
 //	ESP_PERF_SPI_OUT, ESP_PERF_SPI_IN, ESP_PERF_KEY_OUT, ESP_PERF_KEY_IN (hex, AES-GCM-128 key+salt)
 //	ESP_PERF_ENCAP=1  ESP in UDP on port 4500 (else raw ESP)
+//	ESP_PERF_TRANSPORT=1  with ESP_PERF_ENCAP=1: port 4500 is read by the
+//	                  IKE transport (transport.ListenUDP, SetESPBatchHandler,
+//	                  HandleUDPBatch) as in examples/responder, not by the engine;
+//	                  ESP_PERF_TRANSPORT=single: the same with SetESPHandler and
+//	                  HandleUDP, one packet at a time (the path before batching)
 func TestPerfEndpoint(t *testing.T) {
 	if os.Getenv("ESP_PERF_ENDPOINT") != "1" {
 		t.Skip("helper process for scripts/perf-tunnel.sh; set ESP_PERF_ENDPOINT=1")
@@ -63,7 +69,19 @@ func TestPerfEndpoint(t *testing.T) {
 	}
 	opts := []Option{WithRawESP()}
 	var conn *net.UDPConn
-	if port != 0 {
+	var tr *transport.Transport
+	viaTransport := os.Getenv("ESP_PERF_TRANSPORT")
+	if port != 0 && (viaTransport == "1" || viaTransport == "single") {
+		tr, err = transport.ListenUDP(context.Background(), transport.WithListenAddrs(local), transport.WithPorts(transport.PortIKE, int(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		opts = nil
+		for _, c := range tr.NATTConns() {
+			opts = append(opts, WithUDPSendConn(c))
+		}
+	} else if port != 0 {
 		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, port)))
 		if err != nil {
 			t.Fatal(err)
@@ -76,6 +94,14 @@ func TestPerfEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
+	switch {
+	case tr != nil && viaTransport == "single":
+		tr.SetESPHandler(func(pkt []byte, _, from netip.AddrPort) { _ = u.HandleUDP(pkt, from) })
+		defer func() { t.Logf("transport stats: %+v", tr.Stats()) }()
+	case tr != nil:
+		tr.SetESPBatchHandler(func(pkts [][]byte, from []netip.AddrPort) { _ = u.HandleUDPBatch(pkts, from) })
+		defer func() { t.Logf("transport stats: %+v", tr.Stats()) }()
+	}
 	ctx := context.Background()
 	lAP, pAP := netip.AddrPortFrom(local, port), netip.AddrPortFrom(peer, port)
 	for _, sa := range []*SA{

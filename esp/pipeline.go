@@ -108,7 +108,11 @@ func (u *Userspace) startPipeline() {
 		if u.cfg.nonESP != nil {
 			s.reading = true
 			u.wg.Add(1)
-			go u.readSock(s.br, true, false)
+			if g := newGROReader(s, u.cfg.batch); g != nil {
+				go u.readUDPGRO(g)
+			} else {
+				go u.readSock(s.br, true, false)
+			}
 		}
 	}
 	if u.raw4 != nil {
@@ -609,7 +613,7 @@ func (u *Userspace) finishIn(b *batch) {
 
 func (u *Userspace) writeTUN(bufs [][]byte, off int) {
 	if _, err := u.dev.Write(bufs, off); err != nil {
-		u.cnt.tunWriteErrors.Add(1)
+		u.cnt.tunWriteErrors.Add(failedWrites(err, len(bufs)))
 	}
 }
 
@@ -708,4 +712,14 @@ func (u *Userspace) localFor(p *packet, cfg *SA) func(LocalDatagram) {
 		return nil
 	}
 	return u.cfg.localHandler(binary.BigEndian.Uint16(p.buf[p.off+2:]))
+}
+
+// failedWrites estimates how many packets a failed TUN write lost: the
+// wireguard device joins one error per refused write, and refuses the
+// whole batch with a single error when it cannot coalesce it.
+func failedWrites(err error, n int) uint64 {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return uint64(max(len(j.Unwrap()), 1))
+	}
+	return uint64(max(n, 1))
 }

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/goipsec/ipsec/internal/sockio"
 )
 
 // batchConn is the batch I/O both x/net packet conns offer (recvmmsg and
@@ -72,6 +74,9 @@ func pickUDP(socks []*udpSock, src, dst netip.AddrPort) *udpSock {
 func newUDPSock(c *net.UDPConn, batch int) *udpSock {
 	s := &udpSock{c: c}
 	s.br, _ = newBatchReader(c, batch) // a *net.UDPConn always has a SyscallConn
+	// Best effort: the default buffers overflow at the first GSO burst of
+	// a fast peer while the reader is busy (see sockio.DefaultBufferSize).
+	_ = sockio.SetBuffers(c, sockio.DefaultBufferSize)
 	s.gso.Store(udpGSOSupported(c))
 	la, _ := c.LocalAddr().(*net.UDPAddr)
 	var a netip.Addr
@@ -125,6 +130,7 @@ func listenRaw(v4 bool, batch int) (*rawSock, error) {
 		return nil, err
 	}
 	s := &rawSock{c: c, v4: v4}
+	_ = sockio.SetBuffers(c, sockio.DefaultBufferSize) // best effort, as for UDP
 	if s.br, err = newBatchReader(c, batch); err != nil {
 		c.Close()
 		return nil, err

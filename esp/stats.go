@@ -20,6 +20,22 @@ type Stats struct {
 	InSelector   uint64 // decrypted packet outside the SA's policy (RFC 4301 section 5.2)
 	InMalformed  uint64 // decrypted payload is no valid IP packet for the mode
 	InExpired    uint64 // SA past its hard lifetime
+	// InSocketDrops counts the datagrams the kernel dropped on the
+	// engine's sockets (UDP, also those given with WithUDPSendConn, and
+	// raw ESP) because their receive queues were full, as the kernel
+	// counts them (SO_MEMINFO, Linux; since each socket was opened, so
+	// drops before the engine got a shared socket are included). They
+	// grow when the readers fall behind the peer.
+	InSocketDrops uint64
+	// InTUNDrops counts the decrypted packets the kernel dropped after
+	// the engine wrote them to the TUN device (the device's rx_dropped,
+	// Linux).
+	InTUNDrops uint64
+
+	// OutTUNDrops counts the packets the kernel dropped on the TUN
+	// device because the engine's TUN reader fell behind and the
+	// device's queue was full (its tx_dropped, Linux).
+	OutTUNDrops uint64
 
 	OutNoPolicy    uint64 // no outbound policy matched
 	OutDiscard     uint64 // a discard policy matched
@@ -30,7 +46,7 @@ type Stats struct {
 	OutNoSocket    uint64 // no socket for the SA's encapsulation or address family
 
 	SendErrors     uint64 // socket send failures (packets)
-	TUNWriteErrors uint64 // TUN write failures (packets)
+	TUNWriteErrors uint64 // packets the TUN device refused (a write of segments it coalesced counts once)
 	KeepalivesSent uint64 // NAT keepalives sent
 	KeepalivesRecv uint64 // NAT keepalives received and dropped
 	NonESP         uint64 // IKE packets passed to the non-ESP handler

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/goipsec/ipsec/internal/sockio"
 )
 
 // Userspace is the userspace ESP data plane: it reads clear-text packets
@@ -37,6 +39,7 @@ type Userspace struct {
 	udpAll     []*udpSock // senders (and readers with WithUDPConn)
 	raw4, raw6 *rawSock
 
+	link     *linkStats // the TUN device's kernel drop counters (nil: unknown)
 	events   chan Event
 	eventsMu sync.Mutex // guards closing events against senders
 	cnt      counters
@@ -52,6 +55,7 @@ type Userspace struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	pipes     sync.WaitGroup // readers, workers, writers
+	feedMu    sync.RWMutex   // held by HandleUDPBatch while it queues; Close takes it before stopping the pipeline
 	scratchs  sync.Pool      // *scratch for HandleUDP
 }
 
@@ -84,6 +88,9 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 		closing: make(chan struct{}),
 	}
 	u.scratchs.New = func() any { return newScratch() }
+	if name, err := dev.Name(); err == nil {
+		u.link = newLinkStats(name)
+	}
 	for _, c := range cf.udp {
 		u.udpAll = append(u.udpAll, newUDPSock(c, cf.batch))
 	}
@@ -336,7 +343,29 @@ func (u *Userspace) SAStats(id SAID) (SAStats, error) {
 }
 
 // Stats returns a snapshot of the engine-wide counters.
-func (u *Userspace) Stats() Stats { return u.cnt.snapshot() }
+func (u *Userspace) Stats() Stats {
+	st := u.cnt.snapshot()
+	st.InSocketDrops = u.socketDrops()
+	st.InTUNDrops, st.OutTUNDrops, _ = u.link.drops()
+	return st
+}
+
+// socketDrops sums what the kernel dropped on the engine's sockets (UDP
+// and raw) because their receive queues were full.
+func (u *Userspace) socketDrops() uint64 {
+	var n uint64
+	for _, s := range u.udpAll {
+		d, _ := sockio.Drops(s.c)
+		n += d
+	}
+	for _, s := range []*rawSock{u.raw4, u.raw6} {
+		if s != nil {
+			d, _ := sockio.Drops(s.c)
+			n += d
+		}
+	}
+	return n
+}
 
 // Events implements DataPlane.
 func (u *Userspace) Events() <-chan Event { return u.events }
@@ -367,6 +396,7 @@ func (u *Userspace) Close() error {
 		u.eventsMu.Unlock()
 		close(u.closing)
 		err = u.dev.Close()
+		u.link.close()
 		for _, s := range u.udpAll {
 			if s.reading {
 				_ = s.c.SetReadDeadline(time.Unix(1, 0))
@@ -377,6 +407,11 @@ func (u *Userspace) Close() error {
 			u.raw6.close()
 		}
 		u.wg.Wait()
+		// closed is set: HandleUDPBatch calls that come after this wait
+		// return ErrClosed instead of queueing.
+		u.feedMu.Lock()
+		//lint:ignore SA2001 the empty section waits for running HandleUDPBatch calls
+		u.feedMu.Unlock()
 		u.stopPipeline()
 		for _, s := range u.udpAll {
 			if s.reading {

@@ -54,7 +54,7 @@ func listenWithTUN(t *testing.T, ns *testnet.NS, addrs []netip.Addr, dev string)
 		t.Fatal(err)
 	}
 	ns.Run("ip", "link", "set", dev, "up")
-	tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { dp.HandleUDP(pkt, remote) })
+	tr.SetESPBatchHandler(func(pkts [][]byte, remotes []netip.AddrPort) { _ = dp.HandleUDPBatch(pkts, remotes) })
 	t.Cleanup(func() { dp.Close(); tr.Close() })
 	return tr, dp
 }

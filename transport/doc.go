@@ -10,6 +10,12 @@
 // sends every message to the engine that claimed it, the messages that
 // open an SA to the responder of their version.
 //
+// On Linux the sockets are read with recvmmsg batches (internal/sockio),
+// and once a userspace data plane registers for ESP the NAT-T sockets use
+// UDP GRO: the ESP packets of each read go to it in one call
+// (SetESPBatchHandler, esp.Userspace.HandleUDPBatch), so ESP in UDP takes
+// the engine's batched pipeline while IKE is passed up as before.
+//
 // Package ike re-exports these names (ike.ListenUDP, ike.Transport, ...),
 // so an IKEv2-only program need not import this package.
 package transport

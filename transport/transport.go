@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/goipsec/ipsec/internal/sockio"
 )
 
 // Default UDP ports: IKE (RFC 7296 section 2) and NAT traversal
@@ -49,6 +51,11 @@ type Stats struct {
 	Unclaimed          uint64 // no receiver registered for the protocol or the IKE SA
 	Malformed          uint64 // too short or an unknown IKE major version
 	ReadErrors, Errors uint64 // failed socket reads; failed sends
+	// RecvDrops counts the datagrams the kernel dropped on the
+	// transport's sockets because their receive queues were full, as the
+	// kernel counts them (SO_MEMINFO, Linux only): ESP and IKE the
+	// readers were too slow for.
+	RecvDrops uint64
 }
 
 // Transport owns the UDP sockets of IKE: port 500 and the NAT-T port 4500,
@@ -65,7 +72,7 @@ type Transport struct {
 	socks []*socket
 
 	router Router
-	esp    atomic.Pointer[func(pkt []byte, local, remote netip.AddrPort)]
+	esp    atomic.Pointer[espReceiver]
 
 	stats struct {
 		ikev2, ikev1, esp, keepalive, unclaimed, malformed, readErr, err atomic.Uint64
@@ -84,6 +91,62 @@ type socket struct {
 	v4    *ipv4.PacketConn
 	v6    *ipv6.PacketConn
 	natt  bool
+	batch *readBatch // recvmmsg state (Linux); nil: one datagram per read
+}
+
+// readBatch is a socket's recvmmsg reader with its buffers and the ESP
+// packets of the current batch, reused for every read.
+type readBatch struct {
+	r                 *sockio.Reader
+	bufs              [][]byte
+	sizes             []int
+	from              []netip.AddrPort
+	esp               [][]byte
+	espFrom, espLocal []netip.AddrPort
+}
+
+// Datagrams per read: the NAT-T port carries ESP at line rate (a UDP GSO
+// burst of a peer is up to 64 packets); port 500 only IKE.
+const (
+	nattBatch = 64
+	ikeBatch  = 8
+)
+
+// oobSpace is the control buffer per datagram: an IP_PKTINFO or
+// IPV6_PKTINFO message and a UDP_GRO one, with room to spare.
+const oobSpace = 96
+
+// espRunMax bounds the ESP packets collected before they are handed on:
+// a read of coalesced datagrams (UDP GRO) can carry far more packets than
+// datagrams.
+const espRunMax = 256
+
+func newReadBatch(c *net.UDPConn, size int) *readBatch {
+	r, err := sockio.NewReader(c, size, max(oobSpace, sockio.PacketInfoSpace+sockio.GROSpace))
+	if err != nil {
+		return nil // not Linux: the one-datagram loop
+	}
+	b := &readBatch{
+		r:        r,
+		bufs:     make([][]byte, size),
+		sizes:    make([]int, size),
+		from:     make([]netip.AddrPort, size),
+		esp:      make([][]byte, 0, espRunMax),
+		espFrom:  make([]netip.AddrPort, 0, espRunMax),
+		espLocal: make([]netip.AddrPort, 0, espRunMax),
+	}
+	// One allocation; pages the kernel never writes to are never touched.
+	mem := make([]byte, size*maxDatagram)
+	for i := range b.bufs {
+		b.bufs[i] = mem[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]
+	}
+	return b
+}
+
+// espReceiver is the data plane's receiver of ESP in UDP: one of the two.
+type espReceiver struct {
+	one   func(pkt []byte, local, remote netip.AddrPort)
+	batch func(pkts [][]byte, remotes []netip.AddrPort)
 }
 
 type config struct {
@@ -194,6 +257,14 @@ func listen(a netip.Addr, port int, natt bool) (*socket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("enable packet info: %w", err)
 	}
+	// Best effort (see sockio.DefaultBufferSize): without it the socket
+	// overflows at the first burst of ESP while the reader is busy.
+	_ = sockio.SetBuffers(conn, sockio.DefaultBufferSize)
+	size := ikeBatch
+	if natt {
+		size = nattBatch
+	}
+	s.batch = newReadBatch(conn, size)
 	return s, nil
 }
 
@@ -244,9 +315,37 @@ func (t *Transport) IKEConns() []*net.UDPConn {
 func (t *Transport) Register(h PacketHandler) (*Registration, error) { return t.router.Register(h) }
 
 // SetESPHandler registers the receiver of ESP-in-UDP packets arriving on
-// the NAT-T port. pkt starts at the SPI and is valid only during the call.
+// the NAT-T port, one call per packet. pkt starts at the SPI and is valid
+// only during the call. It replaces a SetESPBatchHandler receiver.
 func (t *Transport) SetESPHandler(f func(pkt []byte, local, remote netip.AddrPort)) {
-	t.esp.Store(&f)
+	t.esp.Store(&espReceiver{one: f})
+	t.enableGRO()
+}
+
+// SetESPBatchHandler registers the receiver of ESP-in-UDP packets arriving
+// on the NAT-T port in batches: on Linux the transport reads the socket
+// with recvmmsg and passes the ESP packets of each read in one call
+// (esp.Userspace.HandleUDPBatch is such a receiver), IKE messages of the
+// same read go to the engines as always. pkts[i] starts at the SPI and
+// came from remotes[i]; both slices and the packets are valid only during
+// the call. Calls for one socket come from one goroutine, in the order
+// read. It replaces a SetESPHandler receiver.
+func (t *Transport) SetESPBatchHandler(f func(pkts [][]byte, remotes []netip.AddrPort)) {
+	t.esp.Store(&espReceiver{batch: f})
+	t.enableGRO()
+}
+
+// enableGRO turns on UDP GRO on the NAT-T sockets read in batches, once
+// ESP is to come up to userspace: a peer's UDP GSO burst then arrives as
+// one datagram (split in dispatchBatch), one receive instead of up to 64.
+// Not before: a kernel data plane (XFRM) decapsulates ESP on these
+// sockets itself and never registers an ESP receiver.
+func (t *Transport) enableGRO() {
+	for _, s := range t.socks {
+		if s.natt && s.batch != nil {
+			sockio.EnableUDPGRO(s.conn)
+		}
+	}
 }
 
 // Stats returns a snapshot of the transport's counters.
@@ -255,7 +354,17 @@ func (t *Transport) Stats() Stats {
 		IKEv2: t.stats.ikev2.Load(), IKEv1: t.stats.ikev1.Load(), ESP: t.stats.esp.Load(),
 		Keepalives: t.stats.keepalive.Load(), Unclaimed: t.stats.unclaimed.Load(),
 		Malformed: t.stats.malformed.Load(), ReadErrors: t.stats.readErr.Load(), Errors: t.stats.err.Load(),
+		RecvDrops: t.recvDrops(),
 	}
+}
+
+func (t *Transport) recvDrops() uint64 {
+	var n uint64
+	for _, s := range t.socks {
+		d, _ := sockio.Drops(s.conn)
+		n += d
+	}
+	return n
 }
 
 // ikeHeaderLen is the fixed IKE header (RFC 7296 section 3.1, RFC 2408
@@ -264,7 +373,12 @@ const ikeHeaderLen = 28
 
 func (t *Transport) readLoop(s *socket) {
 	defer t.wg.Done()
+	if s.batch != nil {
+		t.readBatches(s)
+		return
+	}
 	buf := make([]byte, maxDatagram)
+	one, oneFrom, oneLocal := make([][]byte, 1), make([]netip.AddrPort, 1), make([]netip.AddrPort, 1)
 	for {
 		var (
 			n   int
@@ -301,7 +415,114 @@ func (t *Transport) readLoop(s *socket) {
 		if d, ok := netip.AddrFromSlice(dst); ok && !d.IsUnspecified() {
 			local = netip.AddrPortFrom(d.Unmap(), s.local.Port())
 		}
+		if s.natt && isESP(buf[:n]) {
+			one[0], oneFrom[0], oneLocal[0] = buf[:n], remote, local
+			t.deliverESP(one, oneFrom, oneLocal)
+			continue
+		}
 		t.dispatch(buf[:n], local, remote, s.natt)
+	}
+}
+
+// readBatches reads s with recvmmsg batches (Linux): IKE messages go to
+// the engines one by one as before, the ESP packets of a batch to the
+// data plane in one call.
+func (t *Transport) readBatches(s *socket) {
+	b := s.batch
+	for {
+		n, err := b.r.Read(b.bufs, b.sizes, b.from)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.stats.readErr.Add(1)
+			continue
+		}
+		t.dispatchBatch(s, n)
+	}
+}
+
+// dispatchBatch hands on the n datagrams of the last read of s.
+func (t *Transport) dispatchBatch(s *socket, n int) {
+	b := s.batch
+	b.esp, b.espFrom, b.espLocal = b.esp[:0], b.espFrom[:0], b.espLocal[:0]
+	for i := range n {
+		if b.r.Truncated(i) { // larger than maxDatagram: cannot be a whole packet
+			t.stats.malformed.Add(1)
+			continue
+		}
+		data := b.bufs[i][:b.sizes[i]]
+		oob := b.r.Control(i)
+		local := s.local
+		if d, ok := sockio.PacketDst(oob); ok && !d.IsUnspecified() {
+			local = netip.AddrPortFrom(d, s.local.Port())
+		}
+		// UDP GRO: runs of equal-sized datagrams of one peer arrive
+		// as one; each segment is a datagram of its own (ESP, or an
+		// IKE message or keepalive that happened to be the last).
+		if len(data) == 0 {
+			t.dispatch(data, local, b.from[i], s.natt) // counted as malformed
+			continue
+		}
+		seg, ok := sockio.GROSegment(oob)
+		if !ok || seg >= len(data) {
+			seg = len(data)
+		}
+		for len(data) > 0 {
+			pkt := data[:min(seg, len(data))]
+			data = data[len(pkt):]
+			if s.natt && isESP(pkt) {
+				if len(b.esp) == cap(b.esp) {
+					t.deliverESP(b.esp, b.espFrom, b.espLocal)
+					b.esp, b.espFrom, b.espLocal = b.esp[:0], b.espFrom[:0], b.espLocal[:0]
+				}
+				b.esp = append(b.esp, pkt)
+				b.espFrom = append(b.espFrom, b.from[i])
+				b.espLocal = append(b.espLocal, local)
+				continue
+			}
+			t.dispatch(pkt, local, b.from[i], s.natt)
+		}
+	}
+	if len(b.esp) > 0 {
+		t.deliverESP(b.esp, b.espFrom, b.espLocal)
+	}
+}
+
+// isESP tells ESP in UDP from IKE (zero non-ESP marker) and keepalives
+// (a single 0xFF byte) on the NAT-T port (RFC 3948 section 2).
+func isESP(b []byte) bool {
+	return len(b) >= 4 && b[0]|b[1]|b[2]|b[3] != 0
+}
+
+// deliverESP hands ESP-in-UDP packets to the data plane: in one call to a
+// batch receiver, or one by one to a SetESPHandler receiver.
+func (t *Transport) deliverESP(pkts [][]byte, remotes, locals []netip.AddrPort) {
+	r := t.esp.Load()
+	var good int
+	for i, p := range pkts {
+		if len(p) < 8 { // SPI + sequence number at least
+			t.stats.malformed.Add(1)
+			continue
+		}
+		pkts[good], remotes[good], locals[good] = p, remotes[i], locals[i]
+		good++
+	}
+	pkts, remotes, locals = pkts[:good], remotes[:good], locals[:good]
+	if len(pkts) == 0 {
+		return
+	}
+	switch {
+	case r == nil:
+		t.stats.unclaimed.Add(uint64(len(pkts)))
+	case r.batch != nil:
+		t.stats.esp.Add(uint64(len(pkts)))
+		r.batch(pkts, remotes)
+	default:
+		t.stats.esp.Add(uint64(len(pkts)))
+		for i, p := range pkts {
+			r.one(p, locals[i], remotes[i])
+		}
 	}
 }
 
@@ -317,17 +538,9 @@ func (t *Transport) dispatch(b []byte, local, remote netip.AddrPort, natt bool) 
 		case len(b) >= 4 && b[0]|b[1]|b[2]|b[3] == 0:
 			b = b[4:]
 		default:
-			if len(b) < 8 { // SPI + sequence number at least
-				t.stats.malformed.Add(1)
-				return
-			}
-			f := t.esp.Load()
-			if f == nil {
-				t.stats.unclaimed.Add(1)
-				return
-			}
-			t.stats.esp.Add(1)
-			(*f)(b, local, remote)
+			// ESP went to deliverESP (isESP); this is 1 to 3 bytes
+			// that are no keepalive.
+			t.stats.malformed.Add(1)
 			return
 		}
 	}

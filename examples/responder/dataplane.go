@@ -62,7 +62,9 @@ func newUserspaceDataPlane(tr *ike.Transport, name string, mtu int, inside []net
 		dev.Close()
 		return nil, fmt.Errorf("data plane: %w", err)
 	}
-	tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { dp.HandleUDP(pkt, remote) })
+	// The transport reads port 4500 in batches and hands the ESP of each
+	// batch to the engine's pipeline (parallel crypto, batched TUN writes).
+	tr.SetESPBatchHandler(func(pkts [][]byte, remotes []netip.AddrPort) { _ = dp.HandleUDPBatch(pkts, remotes) })
 	// Closing the data plane closes the TUN device, which takes its
 	// addresses and routes with it.
 	return &dataPlane{DataPlane: dp, device: tunName, close: dp.Close}, nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 )
 
@@ -244,4 +245,29 @@ func serveMetrics(addr string, write func(io.Writer), log *slog.Logger) (stop fu
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, l.Addr().String(), nil
+}
+
+// writeDropMetrics writes what the userspace data plane and the IKE
+// transport dropped, by reason: a growing counter here is what costs TCP
+// inside the tunnel its throughput (socket and tun reasons: the kernel
+// dropped the packets because one of our readers fell behind).
+func writeDropMetrics(w io.Writer, st esp.Stats, ts ike.TransportStats) {
+	p := promWriter{w}
+	p.family("goipsec_dataplane_drops_total", "counter", "Packets the userspace ESP data plane dropped, by direction and reason.")
+	for _, d := range []struct {
+		dir, reason string
+		n           uint64
+	}{
+		{"in", "socket", st.InSocketDrops}, {"in", "tun", st.InTUNDrops}, {"in", "unknown_spi", st.InUnknownSPI},
+		{"in", "truncated", st.InTruncated}, {"in", "auth", st.InAuth}, {"in", "replay", st.InReplay},
+		{"in", "padding", st.InPadding}, {"in", "selector", st.InSelector}, {"in", "malformed", st.InMalformed},
+		{"in", "expired", st.InExpired}, {"in", "tun_write", st.TUNWriteErrors},
+		{"out", "tun", st.OutTUNDrops}, {"out", "no_policy", st.OutNoPolicy}, {"out", "discard", st.OutDiscard},
+		{"out", "bypass", st.OutBypass}, {"out", "no_sa", st.OutNoSA}, {"out", "seq_overflow", st.OutSeqOverflow},
+		{"out", "malformed", st.OutMalformed}, {"out", "no_socket", st.OutNoSocket}, {"out", "send", st.SendErrors},
+	} {
+		p.sample("goipsec_dataplane_drops_total", float64(d.n), "direction", d.dir, "reason", d.reason)
+	}
+	p.family("goipsec_transport_recv_drops_total", "counter", "Datagrams the kernel dropped on the IKE/NAT-T sockets because the transport's readers fell behind.")
+	p.sample("goipsec_transport_recv_drops_total", float64(ts.RecvDrops))
 }

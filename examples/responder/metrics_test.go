@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
 	"github.com/goipsec/ipsec/ike"
 )
 
@@ -91,5 +92,25 @@ func TestPromFormatting(t *testing.T) {
 	}
 	if got := promFloat(math.NaN()); got != "NaN" {
 		t.Errorf("promFloat(NaN) = %q", got)
+	}
+}
+
+// TestDropMetrics: every drop reason of the data plane is exported, with
+// its value.
+func TestDropMetrics(t *testing.T) {
+	var b strings.Builder
+	writeDropMetrics(&b, esp.Stats{InSocketDrops: 5, OutTUNDrops: 6, InReplay: 7, SendErrors: 8}, ike.TransportStats{RecvDrops: 9})
+	got := parseMetrics(t, b.String())
+	for k, want := range map[string]float64{
+		`goipsec_dataplane_drops_total{direction="in",reason="socket"}`: 5,
+		`goipsec_dataplane_drops_total{direction="out",reason="tun"}`:   6,
+		`goipsec_dataplane_drops_total{direction="in",reason="replay"}`: 7,
+		`goipsec_dataplane_drops_total{direction="out",reason="send"}`:  8,
+		`goipsec_dataplane_drops_total{direction="in",reason="auth"}`:   0,
+		`goipsec_transport_recv_drops_total`:                            9,
+	} {
+		if v, ok := got[k]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+		}
 	}
 }

@@ -375,6 +375,9 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	if s.metrics != "" {
 		stopMetrics, addr, err := serveMetrics(s.metrics, func(w io.Writer) {
 			m.write(w, snapshot(), resp.Stats(), pools)
+			if u, ok := dp.DataPlane.(*esp.Userspace); ok {
+				writeDropMetrics(w, u.Stats(), tr.Stats())
+			}
 			l2tpGW.writeMetrics(w)
 		}, log)
 		if err != nil {

@@ -192,7 +192,7 @@ func (c *client) start(ctx context.Context) error {
 		dev.Close()
 		return fmt.Errorf("data plane: %w", err)
 	}
-	c.tr.SetESPHandler(func(pkt []byte, _, remote netip.AddrPort) { c.dp.HandleUDP(pkt, remote) })
+	c.tr.SetESPBatchHandler(func(pkts [][]byte, remotes []netip.AddrPort) { _ = c.dp.HandleUDPBatch(pkts, remotes) })
 	c.ikeUp = make(chan ipsec.IKESAInfo, 1)
 	if c.s.v1 != nil {
 		c.in1, err = ikev1.NewInitiator(c.tr, ikev1.WithDataPlane(c.dp), ikev1.WithLogger(c.log),
