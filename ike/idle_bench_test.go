@@ -1,0 +1,145 @@
+package ike_test
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/goipsec/ipsec"
+	"github.com/goipsec/ipsec/esp"
+	"github.com/goipsec/ipsec/ike"
+	"github.com/goipsec/ipsec/ike/iketest"
+	"github.com/goipsec/ipsec/internal/testpki"
+	"github.com/goipsec/ipsec/proposal"
+)
+
+// nullDataPlane accepts everything and keeps nothing, so that what an
+// idle-SA benchmark measures is the IKE engine's memory, not a test
+// double's tables (a real data plane's per-SA cost is the esp
+// package's, measured there).
+type nullDataPlane struct{ events chan esp.Event }
+
+func (nullDataPlane) AddSA(context.Context, *esp.SA) error              { return nil }
+func (nullDataPlane) UpdateSA(context.Context, esp.SAID, *esp.SA) error { return nil }
+func (nullDataPlane) DeleteSA(context.Context, esp.SAID) error          { return nil }
+func (nullDataPlane) AddPolicy(context.Context, esp.Policy) error       { return nil }
+func (nullDataPlane) DeletePolicy(context.Context, esp.Policy) error    { return nil }
+func (nullDataPlane) SAStats(esp.SAID) (esp.SAStats, error)             { return esp.SAStats{}, nil }
+func (d nullDataPlane) Events() <-chan esp.Event                        { return d.events }
+func (nullDataPlane) Close() error                                      { return nil }
+
+// idleSAConfigs returns the responder's and initiator's configurations
+// for auth ("psk" or "rsa2048").
+func idleSAConfigs(b *testing.B, auth string) (resp, init *ike.PeerConfig) {
+	b.Helper()
+	resp, init = pskConfigs()
+	if auth == "rsa2048" {
+		pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com")
+		if err != nil {
+			b.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(pki.CA.Cert)
+		resp.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER}, Key: pki.Server.Key}
+		resp.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots}
+		init.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Client.DER}, Key: pki.Client.Key}
+		init.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots}
+		init.LocalID = ipsec.Email("client@example.com")
+	}
+	return resp, init
+}
+
+// BenchmarkIdleSA measures what established, idle IKE SAs with one CHILD
+// SA each cost the responder: n initiators' SAs are set up through the
+// in-memory network, then the initiator is dropped without telling the
+// responder (its packets are filtered), and after runtime.GC the
+// responder's share of the heap and of the goroutines is divided by n.
+// Run with -memprofile to see what an idle SA holds (the profile's
+// inuse_space after the last iteration).
+//
+//	go test -run '^$' -bench BenchmarkIdleSA -benchtime 1x -memprofile /tmp/idle.mem ./ike
+func BenchmarkIdleSA(b *testing.B) {
+	for _, c := range []struct {
+		auth string
+		n    int
+	}{{"psk", 1000}, {"psk", 10000}, {"rsa2048", 1000}} {
+		b.Run(fmt.Sprintf("%s/%d", c.auth, c.n), func(b *testing.B) {
+			respCfg, initCfg := idleSAConfigs(b, c.auth)
+			props, err := proposal.Parse("aes128gcm16-prfsha256-curve25519", proposal.ProtoIKE)
+			if err != nil {
+				b.Fatal(err)
+			}
+			initCfg.Proposals = props
+			for b.Loop() {
+				heap, stack, gor := idleSACost(b, respCfg, initCfg, props, c.n)
+				b.ReportMetric(heap+stack, "B/SA")
+				b.ReportMetric(heap, "heapB/SA")
+				b.ReportMetric(stack, "stackB/SA")
+				b.ReportMetric(gor, "goroutines/SA")
+			}
+		})
+	}
+}
+
+// idleSACost sets up n SAs and returns the responder's heap bytes and
+// goroutine stack bytes and goroutines per SA.
+func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.List, n int) (heap, stack, goroutines float64) {
+	b.Helper()
+	net := iketest.NewNetwork(1)
+	resp, err := ike.NewResponder(net.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)),
+		ike.WithDataPlane(nullDataPlane{make(chan esp.Event)}), ike.WithProposals(props),
+		ike.WithHalfOpenLimits(ike.DefaultHalfOpenTimeout, 1<<20, 1<<20), ike.WithSourceLimits(1<<20, 1<<20),
+		ike.WithIdentityLimits(ike.IdentityLimits{IKESAs: -1, Leases: -1}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { resp.Serve(ctx); close(served) }()
+	defer func() { cancel(); <-served }()
+	select {
+	case <-resp.Ready():
+	case <-time.After(5 * time.Second):
+		b.Fatal("responder not serving")
+	}
+	init, err := ike.NewInitiator(net.Endpoint(clientAddr), ike.WithDataPlane(nullDataPlane{make(chan esp.Event)}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+	b.StartTimer()
+	gw := netip.AddrPortFrom(gwAddr, 500)
+	for i := range n {
+		if _, err := init.Dial(context.Background(), gw, initCfg); err != nil {
+			b.Fatalf("SA %d: %v", i, err)
+		}
+	}
+	b.StopTimer()
+	if got := len(resp.SAs()); got != n {
+		b.Fatalf("responder holds %d SAs, want %d", got, n)
+	}
+	// Drop the initiator's side without a Delete reaching the responder.
+	net.SetFilter(func(p *ike.Packet) bool { return p.Remote.Addr() != gwAddr })
+	closeCtx, stop := context.WithCancel(context.Background())
+	stop()
+	init.Close(closeCtx)
+	init = nil
+	if got := len(resp.SAs()); got != n {
+		b.Fatalf("responder holds %d SAs after the initiator left, want %d", got, n)
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	g1 := runtime.NumGoroutine()
+	b.StartTimer()
+	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
+	return per(after.HeapAlloc, before.HeapAlloc), per(after.StackInuse, before.StackInuse), float64(g1-g0) / float64(n)
+}
