@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -58,10 +60,12 @@ func idleSAConfigs(b *testing.B, auth string) (resp, init *ike.PeerConfig) {
 // in-memory network, then the initiator is dropped without telling the
 // responder (its packets are filtered), and after runtime.GC the
 // responder's share of the heap and of the goroutines is divided by n.
-// Run with -memprofile to see what an idle SA holds (the profile's
-// inuse_space after the last iteration).
+// To see what an idle SA holds, IKE_IDLE_HEAPPROFILE names a file for a
+// heap profile written while the SAs are up (its inuse_space; a finer
+// -memprofilerate samples more of them):
 //
-//	go test -run '^$' -bench BenchmarkIdleSA -benchtime 1x -memprofile /tmp/idle.mem ./ike
+//	IKE_IDLE_HEAPPROFILE=/tmp/idle.mem go test -run '^$' -bench 'BenchmarkIdleSA/psk/1000$' -benchtime 1x -memprofilerate 512 ./ike
+//	go tool pprof -sample_index=inuse_space -top ike.test /tmp/idle.mem
 func BenchmarkIdleSA(b *testing.B) {
 	for _, c := range []struct {
 		auth string
@@ -127,7 +131,7 @@ func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.L
 		b.Fatalf("responder holds %d SAs, want %d", got, n)
 	}
 	// Drop the initiator's side without a Delete reaching the responder.
-	net.SetFilter(func(p *ike.Packet) bool { return p.Remote.Addr() != gwAddr })
+	net.SetFilter(func(p *ike.Packet) bool { return p.Local.Addr() != gwAddr }) // as the receiver sees it
 	closeCtx, stop := context.WithCancel(context.Background())
 	stop()
 	init.Close(closeCtx)
@@ -139,7 +143,22 @@ func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.L
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	g1 := runtime.NumGoroutine()
+	if path := os.Getenv("IKE_IDLE_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path)
+	}
 	b.StartTimer()
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	return per(after.HeapAlloc, before.HeapAlloc), per(after.StackInuse, before.StackInuse), float64(g1-g0) / float64(n)
+}
+
+// writeHeapProfile writes the heap profile to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
