@@ -246,10 +246,7 @@ func (sa *ikeSA) runAuthorize(ctx context.Context, cancel context.CancelFunc, f 
 	case <-sa.done:
 		return // the IKE SA ended while waiting (half-open timeout, shutdown)
 	}
-	select {
-	case sa.cmds <- func() { sa.authorized(p, r) }:
-	case <-sa.done:
-	}
+	sa.post(func() { sa.authorized(p, r) })
 }
 
 // authorized applies the hook's result on the SA goroutine and answers

@@ -491,7 +491,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 			sa.updateRemote(p.Local, p.Remote)
 		}
 	}
-	sa.reqFrom = p
+	sa.reqFrom = Packet{Local: p.Local, Remote: p.Remote} // its addresses; the bytes are not kept
 	var resp []wire.Payload
 	var err error
 	switch m.Header.Exchange {

@@ -86,3 +86,49 @@ func WithNonceLen(n *atomic.Int32) Option { return func(c *config) { c.nonceLen 
 func WithSecretObserver(f func(kind string, b []byte)) Option {
 	return func(c *config) { c.onSecret = f }
 }
+
+// IdleFootprint is a test hook: for each running IKE SA of r, what it
+// holds that only the initial exchanges or a pending deadline need (the
+// raw IKE_SA_INIT messages, the nonces, SK_pi/SK_pr, an armed timer),
+// and whether its loop has a goroutine or queued events.
+func (r *Responder) IdleFootprint() []string {
+	var out []string
+	for _, sa := range r.e.running() {
+		sa.do(context.Background(), func() {
+			var held []string
+			if sa.initReq != nil || sa.initResp != nil {
+				held = append(held, "IKE_SA_INIT messages")
+			}
+			if sa.ni != nil || sa.nr != nil {
+				held = append(held, "nonces")
+			}
+			if sa.keys != nil && (sa.keys.SKpi != nil || sa.keys.SKpr != nil) {
+				held = append(held, "SK_p")
+			}
+			if sa.timer != nil {
+				held = append(held, "timer")
+			}
+			if sa.reqFrom.Data != nil {
+				held = append(held, "last request")
+			}
+			if held != nil {
+				out = append(out, fmt.Sprintf("%s: %v", sa.name(), held))
+			}
+		})
+	}
+	return out
+}
+
+// ArmedTimers is a test hook: how many of r's IKE SAs have a timer armed
+// (the ones that will wake without a packet or a command).
+func (r *Responder) ArmedTimers() int {
+	n := 0
+	for _, sa := range r.e.running() {
+		sa.do(context.Background(), func() {
+			if sa.timer != nil && !sa.timerAt.IsZero() {
+				n++
+			}
+		})
+	}
+	return n
+}
