@@ -106,6 +106,16 @@ func newExchanger(e *engine) exchanger {
 // opens the peer's.
 func (x *exchanger) useKeys(out, in alg.Crypter) { x.out, x.in = out, in }
 
+// idle drops what the exchange layer needs only while messages flow: the
+// SK ciphers (skCrypter), built again for the next message.
+func (x *exchanger) idle() {
+	for _, c := range []alg.Crypter{x.in, x.out} {
+		if s, ok := c.(*skCrypter); ok {
+			s.release()
+		}
+	}
+}
+
 // fragmentation turns RFC 7383 fragmentation on or off (both sides
 // announced it).
 func (x *exchanger) fragmentation(on bool) { x.fragOK = on }

@@ -396,11 +396,11 @@ func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
 	if err != nil {
 		return err
 	}
-	ci, err := alg.NewCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKei, keys.SKai)
+	ci, err := newSKCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKei, keys.SKai)
 	if err != nil {
 		return err
 	}
-	cr, err := alg.NewCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKer, keys.SKar)
+	cr, err := newSKCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKer, keys.SKar)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
 )
 
 // SendRawRequest is a test hook: it sends a request of exchange exch whose
@@ -89,7 +90,8 @@ func WithSecretObserver(f func(kind string, b []byte)) Option {
 
 // IdleFootprint is a test hook: for each running IKE SA of r, what it
 // holds that only the initial exchanges or a pending deadline need (the
-// raw IKE_SA_INIT messages, the nonces, SK_pi/SK_pr, an armed timer),
+// raw IKE_SA_INIT messages, the nonces, SK_pi/SK_pr, an armed timer,
+// the SK ciphers built),
 // and whether its loop has a goroutine or queued events.
 func (r *Responder) IdleFootprint() []string {
 	var out []string
@@ -107,6 +109,12 @@ func (r *Responder) IdleFootprint() []string {
 			}
 			if sa.timer != nil {
 				held = append(held, "timer")
+			}
+			for _, c := range []alg.Crypter{sa.ex.in, sa.ex.out} {
+				if s, ok := c.(*skCrypter); !ok || s.c != nil {
+					held = append(held, "SK cipher")
+					break
+				}
 			}
 			if sa.reqFrom.Data != nil {
 				held = append(held, "last request")

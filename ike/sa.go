@@ -289,6 +289,7 @@ func (sa *ikeSA) drain() {
 		if sa.state == stateEstablished {
 			sa.forgetInitExchange()
 		}
+		sa.ex.idle()
 		sa.armTimer()
 	}
 }
