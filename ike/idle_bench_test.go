@@ -79,19 +79,30 @@ func BenchmarkIdleSA(b *testing.B) {
 			}
 			initCfg.Proposals = props
 			for b.Loop() {
-				heap, stack, gor := idleSACost(b, respCfg, initCfg, props, c.n)
-				b.ReportMetric(heap+stack, "B/SA")
-				b.ReportMetric(heap, "heapB/SA")
-				b.ReportMetric(stack, "stackB/SA")
-				b.ReportMetric(gor, "goroutines/SA")
+				r := idleSACost(b, respCfg, initCfg, props, c.n)
+				b.ReportMetric(r.heap+r.stack, "B/SA")
+				b.ReportMetric(r.heap, "heapB/SA")
+				b.ReportMetric(r.stack, "stackB/SA")
+				b.ReportMetric(r.goroutines, "goroutines/SA")
+				b.ReportMetric(r.timers, "timers/SA")
+				b.ReportMetric(r.idleCPU, "idle-CPU-ms/s")
 			}
 		})
 	}
 }
 
-// idleSACost sets up n SAs and returns the responder's heap bytes and
-// goroutine stack bytes and goroutines per SA.
-func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.List, n int) (heap, stack, goroutines float64) {
+// idleCost is what idle SAs cost the responder, per SA (heap and stack
+// bytes, goroutines, armed timers) and in CPU time per second of wall
+// time while they idle (idleInterval; the process's, mostly the runtime's).
+type idleCost struct {
+	heap, stack, goroutines, timers, idleCPU float64
+}
+
+// idleInterval is how long the SAs idle while the CPU is counted.
+const idleInterval = time.Second
+
+// idleSACost sets up n SAs and returns what they cost the responder.
+func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.List, n int) idleCost {
 	b.Helper()
 	net := iketest.NewNetwork(1)
 	resp, err := ike.NewResponder(net.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)),
@@ -146,9 +157,16 @@ func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.L
 	if path := os.Getenv("IKE_IDLE_HEAPPROFILE"); path != "" {
 		writeHeapProfile(b, path)
 	}
+	timers := resp.ArmedTimers()
+	cpu0 := cpuSeconds()
+	time.Sleep(idleInterval)
+	idleCPU := (cpuSeconds() - cpu0) * 1000 / idleInterval.Seconds()
 	b.StartTimer()
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
-	return per(after.HeapAlloc, before.HeapAlloc), per(after.StackInuse, before.StackInuse), float64(g1-g0) / float64(n)
+	return idleCost{
+		heap: per(after.HeapAlloc, before.HeapAlloc), stack: per(after.StackInuse, before.StackInuse),
+		goroutines: float64(g1-g0) / float64(n), timers: float64(timers) / float64(n), idleCPU: idleCPU,
+	}
 }
 
 // writeHeapProfile writes the heap profile to path.
