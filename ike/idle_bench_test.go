@@ -66,6 +66,9 @@ func idleSAConfigs(b *testing.B, auth string) (resp, init *ike.PeerConfig) {
 //
 //	IKE_IDLE_HEAPPROFILE=/tmp/idle.mem go test -run '^$' -bench 'BenchmarkIdleSA/psk/1000$' -benchtime 1x -memprofilerate 512 ./ike
 //	go tool pprof -sample_index=inuse_space -top ike.test /tmp/idle.mem
+//
+// IKE_IDLE_CPUPROFILE names a file for a CPU profile of the second the
+// SAs idle (idle-CPU-ms/s): what wakes up.
 func BenchmarkIdleSA(b *testing.B) {
 	for _, c := range []struct {
 		auth string
@@ -158,6 +161,17 @@ func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.L
 		writeHeapProfile(b, path)
 	}
 	timers := resp.ArmedTimers()
+	if path := os.Getenv("IKE_IDLE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0 := cpuSeconds()
 	time.Sleep(idleInterval)
 	idleCPU := (cpuSeconds() - cpu0) * 1000 / idleInterval.Seconds()
