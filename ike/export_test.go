@@ -91,7 +91,7 @@ func WithSecretObserver(f func(kind string, b []byte)) Option {
 // IdleFootprint is a test hook: for each running IKE SA of r, what it
 // holds that only the initial exchanges or a pending deadline need (the
 // raw IKE_SA_INIT messages, the nonces, SK_pi/SK_pr, an armed timer,
-// the SK ciphers built),
+// the SK ciphers built, a reassembler),
 // and whether its loop has a goroutine or queued events.
 func (r *Responder) IdleFootprint() []string {
 	var out []string
@@ -115,6 +115,9 @@ func (r *Responder) IdleFootprint() []string {
 					held = append(held, "SK cipher")
 					break
 				}
+			}
+			if sa.ex.reqFrags != nil || sa.ex.respFrags != nil {
+				held = append(held, "reassembler")
 			}
 			if sa.reqFrom.Data != nil {
 				held = append(held, "last request")

@@ -2,13 +2,16 @@ package ike_test
 
 import (
 	"context"
+	"crypto/x509"
 	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/testpki"
 )
 
 // TestIdleSAsHoldNoGoroutine: established IKE SAs that have nothing to
@@ -100,6 +103,46 @@ func TestIdleSAsWakeForTheirDeadlines(t *testing.T) {
 		}
 		if got := len(p.resp.SAs()); got != n {
 			t.Errorf("responder holds %d SAs after DPD, want %d", got, n)
+		}
+	})
+}
+
+// TestIdleSAForgetsFragments: after an IKE_AUTH fragmented both ways
+// (RFC 7383; certificates and a small MTU), the idle responder SA keeps
+// no reassembler (the last one holds the whole reassembled request),
+// only the cached response RFC 7296 section 2.1 asks for.
+func TestIdleSAForgetsFragments(t *testing.T) {
+	pki, err := testpki.New(testpki.ECDSAP256, "client@example.com", "vpn.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA.Cert)
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		respCfg.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Server.DER, pki.CA.DER}, Key: pki.Server.Key}
+		respCfg.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots}
+		initCfg.Local = ike.LocalAuth{Method: ike.AuthPubkey, Certificates: [][]byte{pki.Client.DER, pki.CA.DER}, Key: pki.Client.Key}
+		initCfg.Remote = ike.RemoteAuth{Method: ike.AuthPubkey, CAs: roots}
+		initCfg.LocalID = ipsec.Email("client@example.com")
+		respCfg.FragmentMTU, initCfg.FragmentMTU = 576, 576
+		p := newPair(t, respCfg)
+		log := recordExchanges(p)
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		synctest.Wait()
+		frags := 0
+		for _, l := range log.list() {
+			if contains(l, "IKE_AUTH request 1 [ EF(") {
+				frags++
+			}
+		}
+		if frags < 2 {
+			t.Fatalf("IKE_AUTH request not fragmented: %v", log.list())
+		}
+		for _, held := range p.resp.IdleFootprint() {
+			t.Errorf("idle responder SA holds %s", held)
 		}
 	})
 }
