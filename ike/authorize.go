@@ -148,8 +148,8 @@ func (d *AuthDecision) apply(c *PeerConfig) {
 
 // pendingAuthz is an IKE_AUTH request waiting for its authorization.
 type pendingAuthz struct {
-	mid  uint32 // the request's message ID
-	from Packet // where the request came from: the response goes there
+	mid  uint32   // the request's message ID
+	from reqAddrs // where the request came from: the response goes there
 	// then completes IKE_AUTH once the peer is authorized.
 	then func() ([]wire.Payload, error)
 }

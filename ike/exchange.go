@@ -513,7 +513,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 			sa.updateRemote(p.Local, p.Remote)
 		}
 	}
-	sa.reqFrom = Packet{Local: p.Local, Remote: p.Remote} // its addresses; the bytes are not kept
+	sa.reqFrom = reqAddrs{Local: p.Local, Remote: p.Remote}
 	var resp []wire.Payload
 	var err error
 	switch m.Header.Exchange {

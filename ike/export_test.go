@@ -119,9 +119,6 @@ func (r *Responder) IdleFootprint() []string {
 			if sa.ex.reqFrags != nil || sa.ex.respFrags != nil {
 				held = append(held, "reassembler")
 			}
-			if sa.reqFrom.Data != nil {
-				held = append(held, "last request")
-			}
 			if held != nil {
 				out = append(out, fmt.Sprintf("%s: %v", sa.name(), held))
 			}
@@ -136,7 +133,7 @@ func (r *Responder) ArmedTimers() int {
 	n := 0
 	for _, sa := range r.e.running() {
 		sa.do(context.Background(), func() {
-			if sa.timer != nil && !sa.timerAt.IsZero() {
+			if sa.timer != nil && sa.timerAt != 0 {
 				n++
 			}
 		})

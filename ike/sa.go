@@ -222,7 +222,7 @@ func (lp *loop) take() (inbox []Packet, cmds []func(), timerDue, idle bool) {
 		return nil, nil, false, true
 	}
 	if timerDue {
-		lp.timerAt = time.Time{} // it fired: re-armed whatever it was armed for
+		lp.timerAt = 0 // it fired: re-armed whatever it was armed for
 	}
 	return inbox, cmds, timerDue, false
 }
@@ -318,13 +318,13 @@ func (lp *loop) arm(deadlines ...time.Time) {
 			lp.timer.Stop()
 			lp.timer = nil
 		}
-		lp.timerAt = time.Time{}
+		lp.timerAt = 0
 		return
 	}
-	if lp.timer != nil && next.Equal(lp.timerAt) {
+	if lp.timer != nil && next.UnixNano() == lp.timerAt {
 		return
 	}
-	lp.timerAt = next
+	lp.timerAt = next.UnixNano()
 	d := max(time.Until(next), 0)
 	if lp.timer == nil {
 		lp.timer = time.AfterFunc(d, lp.timerFired)
@@ -508,7 +508,7 @@ type loop struct {
 	// The timer belongs to the loop's owner: an AfterFunc (no goroutine
 	// while it waits), made for a deadline, dropped when there is none.
 	timer            *time.Timer
-	timerAt          time.Time // the deadline it is armed for (zero: none, or it fired)
+	timerAt          int64 // the deadline it is armed for, in Unix ns (0: none, or it fired)
 	halfOpenDeadline time.Time
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
