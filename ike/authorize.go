@@ -228,7 +228,7 @@ type authzResult struct {
 	err error
 }
 
-// runAuthorize calls the hook off the SA goroutine and hands the result
+// runAuthorize calls the hook off the SA's loop and hands the result
 // to the SA as an event. A hook that overruns its deadline refuses the
 // peer; its late answer is dropped.
 func (sa *ikeSA) runAuthorize(ctx context.Context, cancel context.CancelFunc, f func(context.Context, AuthRequest) (*AuthDecision, error), req AuthRequest, p *pendingAuthz, timeout time.Duration) {
@@ -249,7 +249,7 @@ func (sa *ikeSA) runAuthorize(ctx context.Context, cancel context.CancelFunc, f 
 	sa.post(func() { sa.authorized(p, r) })
 }
 
-// authorized applies the hook's result on the SA goroutine and answers
+// authorized applies the hook's result on the SA's loop and answers
 // the waiting IKE_AUTH request.
 func (sa *ikeSA) authorized(p *pendingAuthz, r authzResult) {
 	if sa.state != stateAuth || !sa.auth.authzDecided(p) {
