@@ -148,8 +148,8 @@ func (d *AuthDecision) apply(c *PeerConfig) {
 
 // pendingAuthz is an IKE_AUTH request waiting for its authorization.
 type pendingAuthz struct {
-	mid  uint32 // the request's message ID
-	from Packet // where the request came from: the response goes there
+	mid  uint32   // the request's message ID
+	from reqAddrs // where the request came from: the response goes there
 	// then completes IKE_AUTH once the peer is authorized.
 	then func() ([]wire.Payload, error)
 }
@@ -228,7 +228,7 @@ type authzResult struct {
 	err error
 }
 
-// runAuthorize calls the hook off the SA goroutine and hands the result
+// runAuthorize calls the hook off the SA's loop and hands the result
 // to the SA as an event. A hook that overruns its deadline refuses the
 // peer; its late answer is dropped.
 func (sa *ikeSA) runAuthorize(ctx context.Context, cancel context.CancelFunc, f func(context.Context, AuthRequest) (*AuthDecision, error), req AuthRequest, p *pendingAuthz, timeout time.Duration) {
@@ -246,13 +246,10 @@ func (sa *ikeSA) runAuthorize(ctx context.Context, cancel context.CancelFunc, f 
 	case <-sa.done:
 		return // the IKE SA ended while waiting (half-open timeout, shutdown)
 	}
-	select {
-	case sa.cmds <- func() { sa.authorized(p, r) }:
-	case <-sa.done:
-	}
+	sa.post(func() { sa.authorized(p, r) })
 }
 
-// authorized applies the hook's result on the SA goroutine and answers
+// authorized applies the hook's result on the SA's loop and answers
 // the waiting IKE_AUTH request.
 func (sa *ikeSA) authorized(p *pendingAuthz, r authzResult) {
 	if sa.state != stateAuth || !sa.auth.authzDecided(p) {

@@ -3,11 +3,9 @@ package ike_test
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -90,40 +88,6 @@ func BenchmarkHandshake(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// BenchmarkIdleSAMemory reports the heap held per established IKE SA with
-// one CHILD SA on the responder (and the initiator, which is in the same
-// process: the figure covers both ends).
-func BenchmarkIdleSAMemory(b *testing.B) {
-	respCfg, initCfg := pskConfigs()
-	props, _ := proposal.Parse("aes128gcm16-prfsha256-curve25519", proposal.ProtoIKE)
-	initCfg.Proposals = props
-	const n = 200
-	for b.Loop() {
-		p := newBenchPair(b, respCfg, props)
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		sas := make([]*ike.SA, 0, n)
-		for range n {
-			sa, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sas = append(sas, sa)
-		}
-		if got := len(p.resp.SAs()); got != n {
-			b.Fatalf("responder holds %d SAs, want %d", got, n)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/SA-pair")
-		if len(sas) != n {
-			b.Fatal(fmt.Sprint(len(sas)))
-		}
-		p.stop()
 	}
 }
 

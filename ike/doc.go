@@ -46,8 +46,19 @@
 //
 // # Engine
 //
-// Each IKE SA is owned by one goroutine that waits on its inbox, a command
-// channel and one timer (retransmission, half-open timeout). Requests are
+// Each IKE SA is owned by its event loop: packets, commands and the expiry
+// of its one timer (the earliest of retransmission, half-open timeout,
+// DPD, rekey and the like) wait in a small mailbox, and a goroutine drains
+// them, one at a time per SA, and exits when none is left. The plan in
+// DESIGN.md section 3 had one goroutine per SA blocked in select; an idle
+// SA then cost a goroutine stack (4-5 KB) and channel buffers allocated up
+// front (6 KB for the inbox), which issue 20's 100,000 idle SAs per
+// process cannot afford. Now an idle SA holds no goroutine, no timer unless
+// a deadline is set (a time.AfterFunc, which needs no goroutine while it
+// waits), no SK cipher (rebuilt from the keys for the next message), no
+// fragment reassembler, and nothing of the initial exchanges once
+// established; only the response to the peer's last request stays cached
+// (RFC 7296 section 2.1). BenchmarkIdleSA measures what is left. Requests are
 // answered from a cache when retransmitted (RFC 7296 section 2.1) and
 // our own requests are retransmitted with exponential backoff (4 s, x1.8,
 // 5 times by default, like strongSwan). Messages above the path MTU are
@@ -196,11 +207,12 @@ package ike
 //	doc.go             this package documentation and file map
 //	engine.go          the engine: transport registration, SPIs, dispatch, the saTable, shutdown
 //	transport.go       aliases of package transport's names (ListenUDP, Transport, Conn, Packet, Router, Role)
-//	sa.go              ikeSA and its parts; loop (the goroutine: inbox, commands, one timer),
+//	sa.go              ikeSA and its parts; loop (the event loop: mailbox, drain, one timer),
 //	                   destroy, the snapshot
 //	exchange.go        exchanger (message IDs, window, queue, cached responses, SK/SKF
 //	                   sealing and opening, fragments, retransmission), exchangeTask, and
 //	                   the dispatch of requests and responses to the exchanges
+//	sk_crypter.go      skCrypter: an SK cipher built from its keys while the SA is busy
 //	exchange_init.go   IKE_SA_INIT, both roles: initiation, negotiated (keys, nonces, features);
 //	                   its message IDs, request in flight and keys set through the exchanger
 //	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask: respond,

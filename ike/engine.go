@@ -189,7 +189,7 @@ func (h engineHandler) HandlePacket(p Packet) { h.receive(p) }
 func (e *engine) newReqID() uint32 { return e.reqids.Add(1) }
 
 // receive is the transport's IKEv2 handler. It runs on a socket read loop,
-// so everything expensive happens on SA goroutines.
+// so everything expensive happens on the SAs' loops.
 func (e *engine) receive(p Packet) {
 	h, err := wire.ParseHeader(p.Data)
 	if err != nil {
@@ -332,6 +332,11 @@ func (e *engine) shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		e.cancel()
+		// Idle SAs have no goroutine to notice: wake each, and its loop
+		// ends it (loop.alive).
+		for _, sa := range e.list() {
+			sa.post(func() {})
+		}
 		<-done
 		e.unregisterConn()
 		return ctx.Err()

@@ -83,10 +83,10 @@ type exchanger struct {
 	lastResp     [][]byte
 	lastReqHash  [sha256.Size]byte
 	haveLastResp bool
-	reqFrags     wire.Reassembler
-	respFrags    wire.Reassembler
-	in, out      alg.Crypter // SK keys, from IKE_SA_INIT (nil before)
-	fragOK       bool        // RFC 7383 fragmentation negotiated
+	reqFrags     *wire.Reassembler // while a fragmented request arrives (nil: none)
+	respFrags    *wire.Reassembler // while a fragmented response arrives
+	in, out      alg.Crypter       // SK keys, from IKE_SA_INIT (nil before)
+	fragOK       bool              // RFC 7383 fragmentation negotiated
 	rt           retransmission
 	rnd          io.Reader // the engine's random source, for IVs and padding
 }
@@ -105,6 +105,25 @@ func newExchanger(e *engine) exchanger {
 // useKeys sets the SK keys of the IKE SA: out seals our messages, in
 // opens the peer's.
 func (x *exchanger) useKeys(out, in alg.Crypter) { x.out, x.in = out, in }
+
+// idle drops what the exchange layer needs only while messages flow: the
+// SK ciphers (skCrypter), built again for the next message, and the
+// reassemblers with no fragmented message under way (one keeps the last
+// message it put together, a few KB with certificates).
+func (x *exchanger) idle() {
+	for _, c := range []alg.Crypter{x.in, x.out} {
+		if s, ok := c.(*skCrypter); ok {
+			s.release()
+		}
+	}
+	for _, r := range []**wire.Reassembler{&x.reqFrags, &x.respFrags} {
+		if *r != nil {
+			if _, busy := (*r).InProgress(); !busy {
+				*r = nil
+			}
+		}
+	}
+}
 
 // fragmentation turns RFC 7383 fragmentation on or off (both sides
 // announced it).
@@ -139,10 +158,6 @@ func (x *exchanger) seal(h wire.Header, inner []wire.Payload, maxLen int) ([][]b
 // fragments are missing or when the message is not authentic (err says
 // why, for the log).
 func (x *exchanger) open(m *wire.Message, response bool) (inner []wire.Payload, ok bool, err error) {
-	frags := &x.reqFrags
-	if response {
-		frags = &x.respFrags
-	}
 	if len(m.Payloads) == 0 {
 		return nil, false, nil
 	}
@@ -159,11 +174,18 @@ func (x *exchanger) open(m *wire.Message, response bool) (inner []wire.Payload, 
 		if _, err := sk.Open(x.in, nil); err != nil {
 			return nil, false, fmt.Errorf("fragment fails integrity: %w", err)
 		}
-		done, err := frags.Add(m.Header.MessageID, sk)
+		frags := &x.reqFrags
+		if response {
+			frags = &x.respFrags
+		}
+		if *frags == nil {
+			*frags = new(wire.Reassembler)
+		}
+		done, err := (*frags).Add(m.Header.MessageID, sk)
 		if err != nil || !done {
 			return nil, false, nil
 		}
-		first, plain := frags.Result()
+		first, plain := (*frags).Result()
 		ps, err := wire.ParsePayloads(first, plain)
 		if err != nil {
 			return nil, false, fmt.Errorf("reassembled message: %w", err)
@@ -491,7 +513,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 			sa.updateRemote(p.Local, p.Remote)
 		}
 	}
-	sa.reqFrom = p
+	sa.reqFrom = reqAddrs{Local: p.Local, Remote: p.Remote}
 	var resp []wire.Payload
 	var err error
 	switch m.Header.Exchange {

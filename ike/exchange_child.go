@@ -317,18 +317,22 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		e.unregister(ns)
 		return nil, notifyErr(wire.NO_PROPOSAL_CHOSEN, err)
 	}
+	// The nonces stay with this exchange: ns, which runs on its own once
+	// handed over, needs them no more.
+	ni, nr := ns.ni, ns.nr
+	ns.ni, ns.nr = nil, nil
 	if p := sa.ex.inFlight(); p != nil && p.kind == reqIKERekey {
 		// Simultaneous rekey (RFC 7296 section 2.8.2): settled when our
 		// own exchange completes.
 		sa.log.Info("IKE SA rekey collision detected", "ike_sa", sa.name(), "peer_ike_sa", ns.name())
-		sa.collided(&ikeRekeyRecord{ns: ns, ni: ns.ni, nr: ns.nr, done: true})
+		sa.collided(&ikeRekeyRecord{ns: ns, ni: ni, nr: nr, done: true})
 	} else {
 		sa.handOver(ns)
 		sa.lingerUntil = time.Now().Add(rekeyedLinger) // the peer deletes it
 		sa.noteSuperseded()
 	}
 	wp := propToWire(chosen, chosen.Number, spiBytes(spir))
-	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: ns.nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
+	return []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wp}}, &wire.Nonce{Data: nr}, &wire.KE{Group: wire.KEID(chosen.KE[0]), Data: pub}}, nil
 }
 
 // --- initiator ---
@@ -705,6 +709,7 @@ func (t *ikeRekeyTask) reply(sa *ikeSA, inner []wire.Payload) error {
 	if err := ns.deriveKeysFromSeed(prf, skeyseed); err != nil {
 		return fail(err)
 	}
+	ns.ni, ns.nr = nil, nil // the record keeps them for a collision
 	rec.done = true
 	sa.resolveIKERekey()
 	return nil

@@ -396,11 +396,11 @@ func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
 	if err != nil {
 		return err
 	}
-	ci, err := alg.NewCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKei, keys.SKai)
+	ci, err := newSKCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKei, keys.SKai)
 	if err != nil {
 		return err
 	}
-	cr, err := alg.NewCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKer, keys.SKar)
+	cr, err := newSKCrypter(encr.ID, int(encr.KeyLen), integ, keys.SKer, keys.SKar)
 	if err != nil {
 		return err
 	}
@@ -627,4 +627,22 @@ type negotiated struct {
 	// other IKE SA with us (Windows' Vendor ID).
 	peerInitialContact bool
 	peerRedirect       bool // the peer announced REDIRECT_SUPPORTED (RFC 5685)
+}
+
+// forgetInitExchange drops what only the initial exchanges need once the
+// IKE SA is established: the raw IKE_SA_INIT messages and nonces (signed
+// in AUTH, keying the first CHILD SA) and SK_pi/SK_pr (AUTH only). The
+// peer sent IKE_AUTH, so it had our IKE_SA_INIT response: a late copy of
+// its request needs no answer (RFC 7296 section 2.1 asks for the response
+// to the last request only). Idempotent; an idle SA keeps neither.
+func (n *negotiated) forgetInitExchange() {
+	if n.initReq == nil && n.initResp == nil && n.ni == nil && n.nr == nil {
+		return
+	}
+	n.initReq, n.initResp, n.ni, n.nr = nil, nil, nil, nil
+	if n.keys != nil {
+		clear(n.keys.SKpi)
+		clear(n.keys.SKpr)
+		n.keys.SKpi, n.keys.SKpr = nil, nil
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/internal/alg"
 )
 
 // SendRawRequest is a test hook: it sends a request of exchange exch whose
@@ -85,4 +86,57 @@ func WithNonceLen(n *atomic.Int32) Option { return func(c *config) { c.nonceLen 
 // goroutines.
 func WithSecretObserver(f func(kind string, b []byte)) Option {
 	return func(c *config) { c.onSecret = f }
+}
+
+// IdleFootprint is a test hook: for each running IKE SA of r, what it
+// holds that only the initial exchanges or a pending deadline need (the
+// raw IKE_SA_INIT messages, the nonces, SK_pi/SK_pr, an armed timer,
+// the SK ciphers built, a reassembler),
+// and whether its loop has a goroutine or queued events.
+func (r *Responder) IdleFootprint() []string {
+	var out []string
+	for _, sa := range r.e.running() {
+		sa.do(context.Background(), func() {
+			var held []string
+			if sa.initReq != nil || sa.initResp != nil {
+				held = append(held, "IKE_SA_INIT messages")
+			}
+			if sa.ni != nil || sa.nr != nil {
+				held = append(held, "nonces")
+			}
+			if sa.keys != nil && (sa.keys.SKpi != nil || sa.keys.SKpr != nil) {
+				held = append(held, "SK_p")
+			}
+			if sa.timer != nil {
+				held = append(held, "timer")
+			}
+			for _, c := range []alg.Crypter{sa.ex.in, sa.ex.out} {
+				if s, ok := c.(*skCrypter); !ok || s.c != nil {
+					held = append(held, "SK cipher")
+					break
+				}
+			}
+			if sa.ex.reqFrags != nil || sa.ex.respFrags != nil {
+				held = append(held, "reassembler")
+			}
+			if held != nil {
+				out = append(out, fmt.Sprintf("%s: %v", sa.name(), held))
+			}
+		})
+	}
+	return out
+}
+
+// ArmedTimers is a test hook: how many of r's IKE SAs have a timer armed
+// (the ones that will wake without a packet or a command).
+func (r *Responder) ArmedTimers() int {
+	n := 0
+	for _, sa := range r.e.running() {
+		sa.do(context.Background(), func() {
+			if sa.timer != nil && sa.timerAt != 0 {
+				n++
+			}
+		})
+	}
+	return n
 }

@@ -96,7 +96,7 @@ type path struct {
 	initRemote    netip.AddrPort // where the IKE_SA_INIT request came from (init table key); written under e.mu once registered
 	natLocal      bool           // we are behind a NAT: send keepalives
 	natRemote     bool           // the peer is behind a NAT
-	reqFrom       Packet         // the request being processed (addresses for MOBIKE)
+	reqFrom       reqAddrs       // where the request being processed came from (MOBIKE, responses)
 	nattPort      uint16         // the transport's NAT-T port (4500 on the wire)
 	forceEncap    bool           // WithForcedEncapsulation: ESP in UDP without a NAT
 }
@@ -105,4 +105,10 @@ type path struct {
 func newPath(e *engine, local, remote netip.AddrPort) path {
 	_, natt := e.conn.Ports()
 	return path{local: local, remote: remote, initRemote: remote, nattPort: natt, forceEncap: e.cfg.forceEncap}
+}
+
+// reqAddrs are the addresses a request arrived on (Packet's, without
+// the bytes, which an idle SA does not keep).
+type reqAddrs struct {
+	Local, Remote netip.AddrPort
 }

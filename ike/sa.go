@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,14 +31,16 @@ func (s saState) String() string {
 // is dropped there without affecting others.
 const inboxSize = 64
 
-// ikeSA is one IKE SA and its CHILD SAs, owned by one goroutine (run).
-// Nothing in it is touched from elsewhere: other goroutines talk to it
-// through inbox and cmds.
+// ikeSA is one IKE SA and its CHILD SAs, owned by its event loop (drain):
+// one goroutine at a time, started when an event arrives and gone when
+// none is left, so an idle SA holds no goroutine. Nothing in it is
+// touched from elsewhere: other goroutines talk to it through the loop's
+// queues (deliver, post, do).
 type ikeSA struct {
 	// The parts of an IKE SA's state, each with the code that owns it.
 	initiation    // our IKE_SA_INIT as initiator: key exchange, retries, redirects
 	leaseState    // what the configuration exchange gave (either role)
-	loop          // the SA goroutine: inbox, commands, timer and deadlines
+	loop          // the event loop: queued packets and commands, timer and deadlines
 	renewal       // IKE rekeying and reauthentication
 	path          // addresses and NAT state
 	admission     // what the SA holds of the engine's pre-authentication limits
@@ -81,7 +84,7 @@ func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 	sa := &ikeSA{
 		e: e, weInitiated: weInitiated, path: newPath(e, local, remote), ex: newExchanger(e),
 		renewal: renewal{rnd: lockedReader{&e.randMu, e.cfg.rand}},
-		loop:    loop{inbox: make(chan Packet, inboxSize), cmds: make(chan func(), 16), done: make(chan struct{})},
+		loop:    loop{done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
 	sa.log = e.log.With("peer", remote.String())
@@ -103,26 +106,43 @@ func (sa *ikeSA) deliver(p Packet) {
 	}
 }
 
-// enqueue puts p in the inbox unless it is full.
+// enqueue queues p for the loop unless inboxSize packets wait already
+// or the loop has ended.
 func (lp *loop) enqueue(p Packet) bool {
-	select {
-	case lp.inbox <- p:
-		return true
-	default:
+	mb := &lp.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.ended || len(mb.inbox) >= inboxSize {
 		return false
 	}
+	mb.inbox = append(mb.inbox, p)
+	lp.wakeLocked()
+	return true
 }
 
-// do runs f on the SA goroutine and waits; it returns ErrClosed if the SA
-// is gone.
+// post queues f to run on the loop without waiting; it reports false if
+// the loop has ended. Before start, f waits for it.
+func (lp *loop) post(f func()) bool {
+	mb := &lp.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.ended {
+		return false
+	}
+	mb.cmds = append(mb.cmds, f)
+	lp.wakeLocked()
+	return true
+}
+
+// do runs f on the loop and waits; it returns ErrClosed if the SA is
+// gone.
 func (lp *loop) do(ctx context.Context, f func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	ran := make(chan struct{})
-	select {
-	case lp.cmds <- func() { f(); close(ran) }:
-	case <-lp.done:
+	if !lp.post(func() { f(); close(ran) }) {
 		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	select {
 	case <-ran:
@@ -144,39 +164,133 @@ func (lp *loop) do(ctx context.Context, f func()) error {
 // closeAsync asks the SA to delete itself (with a Delete to the peer if
 // sendDelete and established) without waiting.
 func (sa *ikeSA) closeAsync(sendDelete bool) {
-	go sa.do(context.Background(), func() { sa.startDelete(sendDelete, nil) })
+	sa.post(func() { sa.startDelete(sendDelete, nil) })
 }
 
-// start launches the SA goroutine.
-// start runs the SA's goroutine; a responder SA gets the IKE_SA_INIT
-// request that created it (nil for every other SA).
+// start starts the SA's event loop; a responder SA gets the IKE_SA_INIT
+// request that created it (nil for every other SA). Commands posted
+// before run after it.
 func (sa *ikeSA) start(first *initRequest) {
 	sa.started.Store(true)
 	sa.e.wg.Add(1)
-	go sa.run(first)
+	sa.startLoop(sa.drain, func() {
+		if first != nil {
+			sa.handleInitRequest(first.p, first)
+		}
+		sa.sendNext() // requests queued before the loop started
+	})
 }
 
-func (sa *ikeSA) run(first *initRequest) {
-	defer sa.e.wg.Done()
-	defer close(sa.done)
-	sa.timer = time.NewTimer(time.Hour)
-	defer sa.timer.Stop()
-	if first != nil {
-		sa.handleInitRequest(first.p, first)
+// startLoop lets events start drain, the owner's event loop, with first
+// as its first command.
+func (lp *loop) startLoop(drain, first func()) {
+	mb := &lp.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.cmds = append([]func(){first}, mb.cmds...)
+	mb.drain, mb.live = drain, true
+	lp.wakeLocked()
+}
+
+// wakeLocked starts a goroutine for the loop unless one runs or the loop
+// has not started; mb.mu is held.
+func (lp *loop) wakeLocked() {
+	if mb := &lp.mb; mb.live && !mb.running {
+		mb.running = true
+		go mb.drain()
 	}
-	sa.sendNext() // requests queued before the goroutine started
-	for sa.state != stateDead {
-		sa.armTimer()
-		select {
-		case p := <-sa.inbox:
-			sa.handlePacket(p)
-		case f := <-sa.cmds:
-			f()
-		case <-sa.timer.C:
-			sa.onTimer()
-		case <-sa.e.ctx.Done():
+}
+
+// timerFired is the timer's callback: the loop runs onTimer.
+func (lp *loop) timerFired() {
+	lp.mb.mu.Lock()
+	defer lp.mb.mu.Unlock()
+	lp.mb.timerDue = true
+	lp.wakeLocked()
+}
+
+// take returns what waits, or reports idle (and the drain goroutine
+// ends) when nothing does.
+func (lp *loop) take() (inbox []Packet, cmds []func(), timerDue, idle bool) {
+	mb := &lp.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	inbox, cmds, timerDue = mb.inbox, mb.cmds, mb.timerDue
+	mb.inbox, mb.cmds, mb.timerDue = nil, nil, false
+	if len(inbox) == 0 && len(cmds) == 0 && !timerDue {
+		mb.running = false
+		return nil, nil, false, true
+	}
+	if timerDue {
+		lp.timerAt = 0 // it fired: re-armed whatever it was armed for
+	}
+	return inbox, cmds, timerDue, false
+}
+
+// end ends the loop for good: what is queued is dropped, the timer
+// stopped, waiters of do get ErrClosed.
+func (lp *loop) end() {
+	mb := &lp.mb
+	mb.mu.Lock()
+	mb.ended, mb.live, mb.running = true, false, false
+	mb.inbox, mb.cmds = nil, nil
+	mb.mu.Unlock()
+	if lp.timer != nil {
+		lp.timer.Stop()
+	}
+	close(lp.done)
+}
+
+// drain is the SA's event loop: it handles what is queued (commands,
+// packets, the timer) in batches, re-arms the timer to the earliest
+// deadline, and returns when nothing is left, so an idle SA costs no
+// goroutine and wakes only at its deadlines. One drain runs at a time
+// (mailbox.running), and the mailbox's mutex hands the SA's state from
+// one to the next. When the SA has ended (or its engine was closed,
+// which ends it) the loop ends.
+func (sa *ikeSA) drain() {
+	alive := func() bool {
+		if sa.state != stateDead && sa.e.ctx.Err() != nil {
 			sa.destroy(ErrClosed)
 		}
+		if sa.state != stateDead {
+			return true
+		}
+		sa.end()
+		sa.e.wg.Done()
+		return false
+	}
+	for {
+		inbox, cmds, timerDue, idle := sa.take()
+		if idle {
+			return
+		}
+		for _, f := range cmds {
+			if !alive() {
+				return
+			}
+			f()
+		}
+		for _, p := range inbox {
+			if !alive() {
+				return
+			}
+			sa.handlePacket(p)
+		}
+		if timerDue {
+			if !alive() {
+				return
+			}
+			sa.onTimer()
+		}
+		if !alive() {
+			return
+		}
+		if sa.state == stateEstablished {
+			sa.forgetInitExchange()
+		}
+		sa.ex.idle()
+		sa.armTimer()
 	}
 }
 
@@ -188,7 +302,9 @@ func (sa *ikeSA) armTimer() {
 }
 
 // arm re-arms the timer to the earliest of deadlines (zero ones do not
-// count; none: an hour, the timer must not stay idle forever).
+// count; none: the timer is stopped and dropped, nothing wakes the SA
+// until an event arrives). A timer that fires late or needlessly is
+// harmless: onTimer checks every deadline against the clock.
 func (lp *loop) arm(deadlines ...time.Time) {
 	var next time.Time
 	for _, t := range deadlines {
@@ -196,17 +312,25 @@ func (lp *loop) arm(deadlines ...time.Time) {
 			next = t
 		}
 	}
-	if !lp.timer.Stop() {
-		select {
-		case <-lp.timer.C:
-		default:
-		}
-	}
 	if next.IsZero() {
-		lp.timer.Reset(time.Hour)
+		// Nothing to wake for: an idle SA keeps no timer.
+		if lp.timer != nil {
+			lp.timer.Stop()
+			lp.timer = nil
+		}
+		lp.timerAt = 0
 		return
 	}
-	lp.timer.Reset(max(time.Until(next), 0))
+	if lp.timer != nil && next.UnixNano() == lp.timerAt {
+		return
+	}
+	lp.timerAt = next.UnixNano()
+	d := max(time.Until(next), 0)
+	if lp.timer == nil {
+		lp.timer = time.AfterFunc(d, lp.timerFired)
+	} else {
+		lp.timer.Reset(d)
+	}
 }
 
 func (sa *ikeSA) onTimer() {
@@ -374,14 +498,31 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 // retransmitted IKE_SA_INIT messages.
 func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
 
-// loop is the plumbing of the SA goroutine: what it reads, its one timer,
-// and the deadlines and liveness facts the timer is armed from.
+// loop is the plumbing of the SA's event loop: what waits for it, its
+// one timer, and the deadlines and liveness facts the timer is armed
+// from.
 type loop struct {
-	inbox            chan Packet
-	cmds             chan func()
-	done             chan struct{}
+	mb   mailbox
+	done chan struct{}
+
+	// The timer belongs to the loop's owner: an AfterFunc (no goroutine
+	// while it waits), made for a deadline, dropped when there is none.
 	timer            *time.Timer
+	timerAt          int64 // the deadline it is armed for, in Unix ns (0: none, or it fired)
 	halfOpenDeadline time.Time
 	dialDone         chan error // initiator: the result of Dial
 	downErr          error
+}
+
+// mailbox is what waits for the loop, under mu. The queues are allocated
+// only while events wait.
+type mailbox struct {
+	mu       sync.Mutex
+	inbox    []Packet // packets waiting
+	cmds     []func() // commands waiting
+	timerDue bool     // the timer fired
+	running  bool     // a drain goroutine runs
+	live     bool     // started and not ended: events start a drain
+	ended    bool     // the SA is gone: nothing is queued any more
+	drain    func()   // the owner's event loop
 }
