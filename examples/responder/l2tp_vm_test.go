@@ -10,14 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goipsec/ipsec/internal/testnet"
 	"github.com/goipsec/ipsec/internal/vmclient"
 )
 
 // l2tpVMServer starts the responder as the L2TP/IPsec gateway of a
 // vmclient L2TP case on the given data plane: the case's PSK for every
 // address, its user, pool and DNS server, everything else the built-in
-// configuration (L2TP on). The status function is `responder status`.
-func l2tpVMServer(plane string) vmclient.L2TPServerStart {
+// configuration (L2TP on) and extra, more of the configuration file. The
+// status function is `responder status`.
+func l2tpVMServer(plane, extra string) vmclient.L2TPServerStart {
 	return func(t *testing.T, env *vmclient.L2TPEnv) func() string {
 		c := env.Case
 		var users strings.Builder
@@ -37,7 +39,7 @@ ikev1:
       psk: %q
 log:
   level: debug
-`, env.ServerAddr, users.String(), c.Pool, c.DNS[0], plane, c.PSK)
+%s`, env.ServerAddr, users.String(), c.Pool, c.DNS[0], plane, c.PSK, extra)
 		path := filepath.Join(env.Dir, "responder.yaml")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
@@ -95,7 +97,7 @@ func TestKernelL2TP(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel() // two at a time (-test.parallel is the VM's CPUs)
 					t0 := time.Now()
-					srv := l2tpVMServer(plane)
+					srv := l2tpVMServer(plane, "")
 					var status func() string
 					run := vmclient.RunL2TP(t, l2tpVMCase(tc.c), func(t *testing.T, env *vmclient.L2TPEnv) func() string {
 						status = srv(t, env)
@@ -116,7 +118,7 @@ func TestKernelL2TP(t *testing.T) {
 			t.Run("windows+windows/two-behind-nat", func(t *testing.T) {
 				t.Parallel()
 				t0 := time.Now()
-				run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPTwoBehindNAT, UpTimeout: 15 * time.Second}), l2tpVMServer(plane))
+				run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPTwoBehindNAT, UpTimeout: 15 * time.Second}), l2tpVMServer(plane, ""))
 				if plane == "userspace" {
 					// The userspace data plane hands each datagram to the
 					// L2TP server with the IPsec SA it came through.
@@ -145,9 +147,59 @@ func TestKernelL2TP(t *testing.T) {
 				t.Parallel()
 				bad := win
 				bad.Password = "not-the-password"
-				run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{bad}}), l2tpVMServer(plane))
+				run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{bad}}), l2tpVMServer(plane, ""))
 				run.WantAuthFailed(t, 0)
 			})
 		})
 	}
+}
+
+// TestKernelL2TPSettings: the l2tp: settings take effect on the wire. With
+// auth [chap], a tunnel secret, an MTU of 1300 and a device name, an
+// Android-like client with the tunnel secret (xl2tpd challenges the
+// server and answers its challenge) logs in with CHAP-MD5, its ppp0 gets
+// MTU 1300 from the server's MRU, the PPP traffic goes through the named
+// device, and a client with another tunnel secret gets no tunnel.
+func TestKernelL2TPSettings(t *testing.T) {
+	vmclient.Require(t, "ping")
+	const extra = `l2tp:
+  auth: [chap]
+  tunnel_secret: "l2tp-tunnel-secret-1"
+  mtu: 1300
+  device: pppclients
+`
+	t.Run("right-secret", func(t *testing.T) {
+		t.Parallel()
+		cl := vmclient.L2TPClient{Persona: vmclient.L2TPAndroid, TunnelSecret: "l2tp-tunnel-secret-1"}
+		var status func() string
+		var server *testnet.NS
+		run := vmclient.RunL2TP(t, l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{cl}}),
+			func(t *testing.T, env *vmclient.L2TPEnv) func() string {
+				server = env.Server
+				status = l2tpVMServer("userspace", extra)(t, env)
+				return status
+			})
+		run.WantUp(t)
+		r := run.Results[0]
+		if r.MTU != 1300 {
+			t.Errorf("ppp0 MTU %d, want 1300 (the server's MRU)", r.MTU)
+		}
+		if st := status(); !strings.Contains(st, "L2TP: [alice] CHAP-MD5, "+r.Local.String()) {
+			t.Errorf("status does not show alice logged in with CHAP-MD5:\n%s", st)
+		}
+		if out := server.Run("ip", "-s", "link", "show", "pppclients"); !strings.Contains(out, "pppclients") {
+			t.Errorf("no device pppclients:\n%s", out)
+		} else if route := server.Run("ip", "route", "get", r.Local.String()); !strings.Contains(route, "dev pppclients") {
+			t.Errorf("the client's address is not routed to pppclients: %s", route)
+		}
+	})
+	t.Run("wrong-secret", func(t *testing.T) {
+		t.Parallel()
+		cl := vmclient.L2TPClient{Persona: vmclient.L2TPAndroid, TunnelSecret: "another-secret"}
+		c := l2tpVMCase(vmclient.L2TPCase{Topology: vmclient.L2TPDirect, Clients: []vmclient.L2TPClient{cl}, UpTimeout: 8 * time.Second})
+		run := vmclient.RunL2TP(t, c, l2tpVMServer("userspace", extra))
+		if r := run.Results[0]; !r.IKEUp || r.PPPUp() {
+			t.Errorf("a client with another tunnel secret: IKE up %v, ppp up %v; want IKE up and no tunnel\n%s", r.IKEUp, r.PPPUp(), r.Log)
+		}
+	})
 }

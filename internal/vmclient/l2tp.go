@@ -112,6 +112,9 @@ type L2TPClient struct {
 	IKE L2TPIKE
 	// User and Password are its PPP credentials; empty means the case's.
 	User, Password string
+	// TunnelSecret, when set, is the L2TP tunnel secret (Android's "L2TP
+	// secret"): xl2tpd challenges the server and answers its challenge.
+	TunnelSecret string
 }
 
 // L2TPCase is one run: the topology, the clients, and what the server
@@ -555,9 +558,10 @@ redial = no
 length bit = yes
 tunnel rws = %d
 hostname = %s
+challenge = %s
 ppp debug = yes
 pppoptfile = %s
-`, cl.l2tpPort(), server, rws, host, pppOptions)
+`, cl.l2tpPort(), server, rws, host, map[bool]string{false: "no", true: "yes"}[cl.TunnelSecret != ""], pppOptions)
 }
 
 // L2TPPPPOptions renders the client's pppd options: the credentials,
@@ -610,7 +614,9 @@ func startDaemonBind(t testing.TB, ns *testnet.NS, runDir string, binds [][2]str
 // StartXl2tpd runs xl2tpd in the foreground with conf in ns, with its own
 // /run (dir/run, holding xl2tpd/l2tp-control) and its own /etc/ppp
 // (dir/etc-ppp: pppd's chap-secrets and resolv.conf), stopped when the
-// test ends. LAC and LNS alike.
+// test ends. LAC and LNS alike. Its tunnel secrets are read from
+// dir/l2tp-secrets (xl2tpd's format, "* * secret"), empty unless the
+// caller wrote it.
 func StartXl2tpd(t testing.TB, ns *testnet.NS, dir, conf string) *testnet.Process {
 	t.Helper()
 	for _, d := range []string{"run/xl2tpd", "etc-ppp"} {
@@ -618,8 +624,12 @@ func StartXl2tpd(t testing.TB, ns *testnet.NS, dir, conf string) *testnet.Proces
 			t.Fatal(err)
 		}
 	}
+	secrets := filepath.Join(dir, "l2tp-secrets")
+	if _, err := os.Stat(secrets); err != nil {
+		writeFile(t, secrets, "")
+	}
 	p := startDaemonBind(t, ns, filepath.Join(dir, "run"), [][2]string{{filepath.Join(dir, "etc-ppp"), "/etc/ppp"}}, nil,
-		"xl2tpd", "-D", "-c", conf)
+		"xl2tpd", "-D", "-c", conf, "-s", secrets)
 	// Runs before StartDaemon's clean-up: xl2tpd with a live call does
 	// not stop on SIGTERM within seconds, so its pppd processes (their
 	// PIDs in pppN.pid in xl2tpd's /run) are ended first.
@@ -699,6 +709,9 @@ func startL2TPClient(t *testing.T, env *L2TPEnv, i int, r *L2TPResult) {
 	conf := filepath.Join(dir, "xl2tpd.conf")
 	writeFile(t, opts, L2TPPPPOptions(cl, pppLog))
 	writeFile(t, conf, L2TPXl2tpdConf(cl, env.ServerAddr, opts))
+	if cl.TunnelSecret != "" {
+		writeFile(t, filepath.Join(dir, "l2tp-secrets"), "* * "+cl.TunnelSecret+"\n")
+	}
 	proc := StartXl2tpd(t, ns, dir, conf)
 	logs := func() string {
 		b, _ := os.ReadFile(pppLog)

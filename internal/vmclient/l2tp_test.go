@@ -77,6 +77,13 @@ func TestL2TPClientConfigs(t *testing.T) {
 	if x := L2TPXl2tpdConf(android, testnet.ServerAddr4, "/o"); !strings.Contains(x, "tunnel rws = 1\n") || !strings.Contains(x, "hostname = anonymous\n") || !strings.Contains(x, "port = 50124\n") {
 		t.Errorf("Android xl2tpd.conf:\n%s", x)
 	}
+	if x := L2TPXl2tpdConf(android, testnet.ServerAddr4, "/o"); !strings.Contains(x, "challenge = no\n") {
+		t.Errorf("no tunnel secret, but xl2tpd challenges:\n%s", x)
+	}
+	android.TunnelSecret = "s3cret"
+	if x := L2TPXl2tpdConf(android, testnet.ServerAddr4, "/o"); !strings.Contains(x, "challenge = yes\n") {
+		t.Errorf("a tunnel secret, but xl2tpd does not challenge:\n%s", x)
+	}
 	if o := L2TPPPPOptions(android, "/log"); strings.Contains(o, "noccp") || strings.Contains(L2TPPPPOptions(L2TPClient{Persona: L2TPWindows}, "/log"), "noccp") == false {
 		t.Errorf("Android pppd options must offer CCP, Windows' must not:\n%s", o)
 	}
