@@ -125,33 +125,10 @@ func (p *appleProfile) mobileconfig() []byte {
 	})
 	var content []any
 	if p.ca != nil {
-		content = append(content, plistDict{
-			{"PayloadCertificateFileName", "goipsec-ca.cer"},
-			{"PayloadContent", p.ca.Raw},
-			{"PayloadDescription", "Trusts the certificate authority of the VPN server " + p.server},
-			{"PayloadDisplayName", p.ca.Subject.CommonName},
-			{"PayloadIdentifier", id + ".ca"},
-			{"PayloadType", "com.apple.security.root"},
-			{"PayloadUUID", uuid4(r)},
-			{"PayloadVersion", 1},
-		})
+		content = append(content, p.caPayload(id, r))
 	}
 	if p.cert != nil {
-		pk := plistDict{}
-		if p.includeP12Password {
-			pk = append(pk, plistEntry{"Password", p.cert.password})
-		}
-		pk = append(pk,
-			plistEntry{"PayloadCertificateFileName", fileSafe(p.cert.identity) + ".p12"},
-			plistEntry{"PayloadContent", p.cert.pfx},
-			plistEntry{"PayloadDescription", "The client certificate of " + p.cert.identity + " for the VPN server " + p.server},
-			plistEntry{"PayloadDisplayName", p.cert.identity},
-			plistEntry{"PayloadIdentifier", id + ".client"},
-			plistEntry{"PayloadType", "com.apple.security.pkcs12"},
-			plistEntry{"PayloadUUID", certUUID},
-			plistEntry{"PayloadVersion", 1},
-		)
-		content = append(content, pk)
+		content = append(content, p.p12Payload(id, certUUID))
 	}
 	content = append(content, plistDict{
 		{"IKEv2", ikev2},
@@ -656,22 +633,37 @@ func (p *appleProfile) ikev1CertPayloads(id string, r io.Reader) ([]any, plistDi
 	var content []any
 	certUUID := uuid4(r)
 	if p.ca != nil {
-		content = append(content, plistDict{
-			{"PayloadCertificateFileName", "goipsec-ca.cer"},
-			{"PayloadContent", p.ca.Raw},
-			{"PayloadDescription", "Trusts the certificate authority of the VPN server " + p.server},
-			{"PayloadDisplayName", p.ca.Subject.CommonName},
-			{"PayloadIdentifier", id + ".ca"},
-			{"PayloadType", "com.apple.security.root"},
-			{"PayloadUUID", uuid4(r)},
-			{"PayloadVersion", 1},
-		})
+		content = append(content, p.caPayload(id, r))
 	}
+	content = append(content, p.p12Payload(id, certUUID))
+	return content, plistDict{
+		{"AuthenticationMethod", "Certificate"},
+		{"PayloadCertificateUUID", certUUID},
+	}
+}
+
+// caPayload trusts the CA that issued the server certificate.
+func (p *appleProfile) caPayload(id string, r io.Reader) plistDict {
+	return plistDict{
+		{"PayloadCertificateFileName", "goipsec-ca.cer"},
+		{"PayloadContent", p.ca.Raw},
+		{"PayloadDescription", "Trusts the certificate authority of the VPN server " + p.server},
+		{"PayloadDisplayName", p.ca.Subject.CommonName},
+		{"PayloadIdentifier", id + ".ca"},
+		{"PayloadType", "com.apple.security.root"},
+		{"PayloadUUID", uuid4(r)},
+		{"PayloadVersion", 1},
+	}
+}
+
+// p12Payload is the client's certificate and key (PKCS#12), with its
+// password when the profile may carry it.
+func (p *appleProfile) p12Payload(id, certUUID string) plistDict {
 	pk := plistDict{}
 	if p.includeP12Password {
 		pk = append(pk, plistEntry{"Password", p.cert.password})
 	}
-	pk = append(pk,
+	return append(pk,
 		plistEntry{"PayloadCertificateFileName", fileSafe(p.cert.identity) + ".p12"},
 		plistEntry{"PayloadContent", p.cert.pfx},
 		plistEntry{"PayloadDescription", "The client certificate of " + p.cert.identity + " for the VPN server " + p.server},
@@ -681,9 +673,4 @@ func (p *appleProfile) ikev1CertPayloads(id string, r io.Reader) ([]any, plistDi
 		plistEntry{"PayloadUUID", certUUID},
 		plistEntry{"PayloadVersion", 1},
 	)
-	content = append(content, pk)
-	return content, plistDict{
-		{"AuthenticationMethod", "Certificate"},
-		{"PayloadCertificateUUID", certUUID},
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -174,15 +175,14 @@ type l2tpGateway struct {
 	pppCfg ppp.Config
 	udp    *net.UDPConn // kernel data plane: the socket on udp/1701
 
-	mu     sync.Mutex
+	mu     sync.RWMutex                // readTUN reads byAddr per packet
 	byAddr map[netip.Addr]*ppp.Session // clients with IPCP open
 	addrOf map[*ppp.Session]netip.Addr // the reverse, kept past the lease's release
 	all    map[*ppp.Session]*l2tp.Session
 
-	wg      sync.WaitGroup
-	closing atomic.Bool
-	// Counters for metrics.
-	pppUp, tunDrops atomic.Uint64
+	wg       sync.WaitGroup
+	closing  atomic.Bool
+	tunDrops atomic.Uint64 // packets the device or a PPP session did not take
 }
 
 // espL2TPConn sends L2TP datagrams through the userspace data plane: each
@@ -261,7 +261,7 @@ func startL2TP(p l2tpParams, dp *dataPlane, hook *atomic.Pointer[l2tpGateway], l
 		NewSession: g.newSession, Logger: lg,
 	})
 	if err != nil {
-		g.closeDevice()
+		dev.Close()
 		return nil, fmt.Errorf("L2TP: %w", err)
 	}
 	if g.udp != nil {
@@ -292,21 +292,20 @@ func (g *l2tpGateway) newSession(ls *l2tp.Session) (l2tp.FrameHandler, error) {
 	return ps, nil
 }
 
-// up routes the client's address to the device once IPCP opened (ppp
-// calls it for IPV6CP too, which has no routed address).
+// up routes the client's address to the device once IPCP opened.
 func (g *l2tpGateway) up(ps *ppp.Session) {
 	info := ps.Info()
 	a := info.Addr4
 	if !a.IsValid() {
 		return
 	}
+	var peer string
 	g.mu.Lock()
-	if g.addrOf[ps] == a {
-		g.mu.Unlock()
-		return
-	}
 	old := g.byAddr[a]
 	g.byAddr[a], g.addrOf[ps] = ps, a
+	if ls := g.all[ps]; ls != nil {
+		peer = ls.Info().Peer.Addr.String()
+	}
 	g.mu.Unlock()
 	if old != nil && old != ps {
 		// The pool never leases an address twice; a user's fixed address
@@ -318,13 +317,6 @@ func (g *l2tpGateway) up(ps *ppp.Session) {
 	if err := netlink.RouteReplace(&netlink.Route{LinkIndex: g.index, Dst: dst}); err != nil {
 		g.log.Warn("route to an L2TP client", "addr", a.String(), "err", err)
 	}
-	g.pppUp.Add(1)
-	var peer string
-	g.mu.Lock()
-	if ls := g.all[ps]; ls != nil {
-		peer = ls.Info().Peer.Addr.String()
-	}
-	g.mu.Unlock()
 	g.log.Info("L2TP client connected", "user", info.User, "auth", info.Auth.String(), "addr", a.String(), "peer", peer)
 }
 
@@ -402,9 +394,9 @@ func (g *l2tpGateway) readTUN() {
 				g.tunDrops.Add(1)
 				continue
 			}
-			g.mu.Lock()
+			g.mu.RLock()
 			ps := g.byAddr[dst]
-			g.mu.Unlock()
+			g.mu.RUnlock()
 			if ps == nil || ps.WriteIP(pkt) != nil {
 				g.tunDrops.Add(1)
 			}
@@ -460,21 +452,12 @@ func (g *l2tpGateway) sessions() []l2tpSessionStatus {
 	if g == nil {
 		return nil
 	}
-	g.mu.Lock()
-	pairs := make([]struct {
-		ps *ppp.Session
-		ls *l2tp.Session
-	}, 0, len(g.all))
-	for ps, ls := range g.all {
-		pairs = append(pairs, struct {
-			ps *ppp.Session
-			ls *l2tp.Session
-		}{ps, ls})
-	}
-	g.mu.Unlock()
-	out := make([]l2tpSessionStatus, 0, len(pairs))
-	for _, p := range pairs {
-		pi, li := p.ps.Info(), p.ls.Info()
+	g.mu.RLock()
+	all := maps.Clone(g.all)
+	g.mu.RUnlock()
+	out := make([]l2tpSessionStatus, 0, len(all))
+	for ps, ls := range all {
+		pi, li := ps.Info(), ls.Info()
 		st := l2tpSessionStatus{User: pi.User, Peer: li.Peer.Addr.String(), HostName: li.HostName,
 			Tunnel: li.TunnelID, Session: li.LocalID, State: pi.Phase.String(), Up: pi.Up,
 			BytesIn: pi.Stats.BytesIn, BytesOut: pi.Stats.BytesOut, PacketsIn: pi.Stats.PacketsIn,
@@ -507,13 +490,8 @@ func (g *l2tpGateway) close() {
 	if g.udp != nil {
 		g.udp.Close()
 	}
-	g.closeDevice()
+	g.dev.Close() // and the routes with it
 	g.wg.Wait()
-}
-
-func (g *l2tpGateway) closeDevice() {
-	// Closing the device takes its routes with it.
-	g.dev.Close()
 }
 
 // writeMetrics adds the L2TP/IPsec families to the Prometheus page.
@@ -523,9 +501,9 @@ func (g *l2tpGateway) writeMetrics(w io.Writer) {
 	}
 	p := promWriter{w}
 	st := g.srv.Stats()
-	g.mu.Lock()
+	g.mu.RLock()
 	up := len(g.byAddr)
-	g.mu.Unlock()
+	g.mu.RUnlock()
 	p.family("goipsec_l2tp_tunnels", "gauge", "L2TP tunnels (control connections), half-open ones included.")
 	p.sample("goipsec_l2tp_tunnels", float64(st.Tunnels))
 	p.family("goipsec_l2tp_sessions", "gauge", "L2TP sessions.")
