@@ -47,7 +47,10 @@ type Config struct {
 	DataPlane  string         `yaml:"dataplane"`
 	TUN        TUNConfig      `yaml:"tun"`
 	Metrics    string         `yaml:"metrics"`
-	Log        LogConfig      `yaml:"log"`
+	// MetricsPprof also serves Go's runtime profiles (/debug/pprof/) on
+	// the metrics address.
+	MetricsPprof bool      `yaml:"metrics_pprof"`
+	Log          LogConfig `yaml:"log"`
 	// User is the unprivileged user to run as once set up ("": stay root).
 	User string `yaml:"user"`
 
@@ -157,6 +160,8 @@ type settings struct {
 	user       string // user
 	runAs      *runAs // user, resolved at start
 	metrics    string // host:port of the Prometheus endpoint, or ""
+	// metricsPprof: /debug/pprof/ on the metrics endpoint too.
+	metricsPprof bool
 
 	clientCerts ClientCertConfig
 	limits      ike.IdentityLimits
@@ -499,6 +504,10 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 			return nil, fieldErr("metrics", "%q: %q is not an address", c.Metrics, host)
 		}
 		s.metrics = c.Metrics
+		s.metricsPprof = c.MetricsPprof
+	}
+	if c.MetricsPprof && c.Metrics == "" {
+		return nil, fieldErr("metrics_pprof", "needs metrics: the profiles are served on the metrics address")
 	}
 	if err := s.level.UnmarshalText([]byte(orDefault(c.Log.Level, "info"))); err != nil {
 		return nil, fieldErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)

@@ -241,6 +241,7 @@ func TestRunBadConfigNothingStarted(t *testing.T) {
 		{"missing-client-ca", "client_cas: [" + missing + "]\npools: [198.51.100.0/24]\n", "client_cas[0]: open"},
 		{"short-psk", "psk_peers: [{id: a@example.com, psk: short}]\npools: [198.51.100.0/24]\n", "psk_peers[0].psk: the key of"},
 		{"bad-metrics", "metrics: 9100\npools: [198.51.100.0/24]\n", "metrics:"},
+		{"pprof-without-metrics", "metrics_pprof: true\npools: [198.51.100.0/24]\n", "metrics_pprof: needs metrics"},
 		{"bad-dataplane", "dataplane: dpdk\npools: [198.51.100.0/24]\n", "dataplane:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"slices"
 	"strings"
@@ -219,12 +220,23 @@ func poolSize(p netip.Prefix) float64 {
 
 // serveMetrics serves GET /metrics on addr until stop is called. It
 // returns the address actually bound (addr may use port 0).
-func serveMetrics(addr string, write func(io.Writer), log *slog.Logger) (stop func(), bound string, err error) {
+//
+// With withPprof it also serves the runtime profiles of net/http/pprof
+// under /debug/pprof/ (heap, goroutines, CPU): what a running gateway
+// holds per SA and where its CPU goes, without a rebuild.
+func serveMetrics(addr string, write func(io.Writer), withPprof bool, log *slog.Logger) (stop func(), bound string, err error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
 	}
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		var b strings.Builder

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"io"
+	"log/slog"
+	"net/http"
 	"math"
 	"net/netip"
 	"strings"
@@ -112,5 +115,37 @@ func TestDropMetrics(t *testing.T) {
 		if v, ok := got[k]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
 		}
+	}
+}
+
+// TestMetricsPprof: the profiles are served only when asked for, next to
+// /metrics.
+func TestMetricsPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		stop, addr, err := serveMetrics("127.0.0.1:0", func(w io.Writer) { io.WriteString(w, "x 1\n") }, on, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		get := func(path string) (int, string) {
+			t.Helper()
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if code, body := get("/metrics"); code != 200 || body != "x 1\n" {
+			t.Errorf("pprof=%v: /metrics = %d %q", on, code, body)
+		}
+		code, body := get("/debug/pprof/heap?debug=1")
+		if on && (code != 200 || !strings.Contains(body, "heap profile")) {
+			t.Errorf("pprof on: /debug/pprof/heap = %d %.80q", code, body)
+		}
+		if !on && code != 404 {
+			t.Errorf("pprof off: /debug/pprof/heap = %d, want 404", code)
+		}
+		stop()
 	}
 }

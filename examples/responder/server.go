@@ -379,7 +379,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 				writeDropMetrics(w, u.Stats(), tr.Stats())
 			}
 			l2tpGW.writeMetrics(w)
-		}, log)
+		}, s.metricsPprof, log)
 		if err != nil {
 			return &fieldError{Field: "metrics", Err: err}
 		}
