@@ -19,9 +19,9 @@ import (
 type childSA struct {
 	name     string
 	reqid    uint32
-	spiIn    uint32 // ours: the peer sends with it
-	spiOut   uint32 // the peer's
-	prop     proposal.Proposal
+	spiIn    uint32             // ours: the peer sends with it
+	spiOut   uint32             // the peer's
+	prop     *proposal.Proposal // shared, immutable (intern.go)
 	mode     esp.Mode
 	localTS  []esp.Selector
 	remoteTS []esp.Selector
@@ -315,7 +315,7 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 	}
 	c := &childSA{
 		name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, spiOut: binary.BigEndian.Uint32(chosen.SPI),
-		prop: chosen, localTS: localTS, remoteTS: remoteTS,
+		prop: internProposal(chosen), localTS: localTS, remoteTS: remoteTS,
 	}
 	if old != nil {
 		c.offered = old.offered
@@ -333,7 +333,7 @@ func (sa *ikeSA) respondChildKE(sap *wire.SA, tsi, tsr *wire.TS, transport bool,
 
 // childKeys derives the CHILD SA keys (RFC 7296 section 2.17).
 func (n *negotiated) childKeys(c *childSA, ni, nr []byte, secrets [][]byte) error {
-	_, _, encLen, integLen, err := keyLengths(c.prop)
+	_, _, encLen, integLen, err := keyLengths(*c.prop)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (sa *ikeSA) installChild(c *childSA) error {
 	}
 	ctx, cancel := dpContext()
 	defer cancel()
-	encr, integ := c.prop.Encr[0], integOf(c.prop)
+	encr, integ := c.prop.Encr[0], integOf(*c.prop)
 	esn := len(c.prop.ESN) > 0 && c.prop.ESN[0] == proposal.ESNOn
 	// Keys "I" protect traffic from the initiator of the exchange that
 	// created the CHILD SA; for IKE_AUTH that is the IKE initiator.

@@ -248,6 +248,7 @@ package ike
 //	                   IKE_AUTH request waiting for it
 //	identity_caps.go   per-identity limits (IdentityLimits): IKE SAs and leases an identity holds
 //	proposals.go       IKE and ESP proposals between package proposal and ike/wire
+//	intern.go          one shared immutable copy of each negotiated proposal and of each peer configuration of established responder SAs
 //	secrets.go         wiping key material and secrets when an SA ends
 //	keylog.go          WithKeyLogWriter: Wireshark's IKEv2 and ESP decryption tables
 //	config.go          PeerConfig, ChildConfig, LocalAuth, RemoteAuth, PeerLookup, StaticPeers

@@ -20,6 +20,7 @@ import (
 // both roles.
 type engine struct {
 	conn      Conn
+	configs   configTable // shared configurations of established responder SAs (intern.go)
 	cfg       config
 	responder bool
 	log       *slog.Logger

@@ -81,6 +81,7 @@ type exchanger struct {
 	queue        []*request
 	peerMID      uint32 // message ID we expect in the peer's next request
 	lastResp     [][]byte
+	lastRespAt   time.Time // when lastResp was cached (see respCacheTTL)
 	lastReqHash  [sha256.Size]byte
 	haveLastResp bool
 	reqFrags     *wire.Reassembler // while a fragmented request arrives (nil: none)
@@ -369,9 +370,34 @@ func (x *exchanger) answering(p Packet) { x.lastReqHash = reqHash(p) }
 
 // cacheResponse caches pkts, our response to the peer's request mid, for its
 // retransmissions, and moves on to the next message ID.
-func (x *exchanger) cacheResponse(mid uint32, pkts [][]byte) {
-	x.lastResp, x.haveLastResp = pkts, true
+func (x *exchanger) cacheResponse(mid uint32, pkts [][]byte, now time.Time) {
+	x.lastResp, x.lastRespAt, x.haveLastResp = pkts, now, true
 	x.peerMID = mid + 1
+}
+
+// respCacheTTL is how long the response to the peer's last request is
+// kept for its retransmissions. RFC 7296 section 2.1 has the responder
+// resend it for as long as the peer retransmits; peers give up long before
+// this (strongSwan after about 165 s, Windows and Apple sooner). After it,
+// a retransmission of that request is recognised (its hash and message ID
+// stay) and dropped unanswered, and the packets, with certificates several
+// kilobytes, no longer sit in every idle SA (most clients send no request
+// for hours after IKE_AUTH).
+const respCacheTTL = 5 * time.Minute
+
+// respCacheUntil is when the cached response goes (zero: none cached).
+func (x *exchanger) respCacheUntil() time.Time {
+	if x.lastResp == nil {
+		return time.Time{}
+	}
+	return x.lastRespAt.Add(respCacheTTL)
+}
+
+// expireResponse drops the cached response once respCacheTTL has passed.
+func (x *exchanger) expireResponse(now time.Time) {
+	if x.lastResp != nil && !now.Before(x.respCacheUntil()) {
+		x.lastResp = nil
+	}
 }
 
 func (sa *ikeSA) sendPackets(pkts [][]byte) { sa.sendPacketsTo(pkts, sa.local, sa.remote) }
@@ -557,7 +583,7 @@ func (sa *ikeSA) respond(exch wire.ExchangeType, mid uint32, inner []wire.Payloa
 		sa.log.Warn("cannot encode response", "exchange", exch.String(), "err", err)
 		return
 	}
-	sa.ex.cacheResponse(mid, pkts)
+	sa.ex.cacheResponse(mid, pkts, time.Now())
 	sa.logMessage("sending", exch, true, mid, inner, len(pkts))
 	if sa.reqFrom.Remote.IsValid() {
 		sa.sendPacketsTo(pkts, sa.reqFrom.Local, sa.reqFrom.Remote)

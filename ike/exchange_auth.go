@@ -358,6 +358,9 @@ func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 func (sa *ikeSA) finishAuth(ap *authPayloads) ([]wire.Payload, error) {
 	if !sa.weInitiated {
 		sa.cfg.wipeSecrets() // both AUTH payloads are done; reauthentication is a new lookup
+		if !sa.cfgLent {
+			sa.cfg, sa.cfgLent = sa.e.configs.share(sa.cfg), true
+		}
 	}
 	if n := sa.redirectOnAuth(); n != nil {
 		sa.e.forgetIdentity(sa) // it holds nothing here
@@ -691,7 +694,7 @@ func (sa *ikeSA) proposeChild() (*childSA, []wire.Payload, error) {
 	if len(remote) == 0 {
 		remote = anyTS
 	}
-	c := &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, initiator: true}
+	c := &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, initiator: true, prop: noProposal}
 	if cc.Mode == esp.ModeTransport {
 		c.mode = esp.ModeTransport
 	}
@@ -801,7 +804,7 @@ func (sa *ikeSA) completeChild(c *childSA, ap *authPayloads, ni, nr []byte, secr
 	if err != nil || len(theirs.SPI) != 4 {
 		return fmt.Errorf("%w: responder chose a proposal we did not offer: %s", ErrProtocol, theirs)
 	}
-	c.prop = sel
+	c.prop = internProposal(sel)
 	c.spiOut = binary.BigEndian.Uint32(theirs.SPI)
 	c.localTS = narrow(tsFromWire(ap.tsi), c.localTS)
 	c.remoteTS = narrow(tsFromWire(ap.tsr), c.remoteTS)

@@ -146,7 +146,7 @@ func (sa *ikeSA) processCreateChild(inner []wire.Payload) ([]wire.Payload, error
 	if sap == nil || len(nonce) < minNonce || len(nonce) > maxNonce {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: CREATE_CHILD_SA without SA or valid nonce", ErrProtocol))
 	}
-	if err := checkNonce(prfOf(sa.prop), nonce); err != nil {
+	if err := checkNonce(prfOf(*sa.prop), nonce); err != nil {
 		return nil, notifyErr(wire.INVALID_SYNTAX, err)
 	}
 	var old *childSA
@@ -289,7 +289,7 @@ func (sa *ikeSA) rekeyIKEResponder(sap *wire.SA, nonce []byte, ke *wire.KE) ([]w
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: peer KE: %v", ErrProtocol, err))
 	}
 	ns := newSA(e, false, sa.local, sa.remote)
-	ns.prop, ns.ni, ns.nr = chosen, append([]byte(nil), nonce...), make([]byte, e.nonceLen())
+	ns.prop, ns.ni, ns.nr = internProposal(chosen), append([]byte(nil), nonce...), make([]byte, e.nonceLen())
 	if err := e.random(ns.nr); err != nil {
 		return nil, err
 	}
@@ -396,7 +396,7 @@ func (t *newChildTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if len(remote) == 0 {
 		remote = anyTS
 	}
-	t.nc = &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, mode: cc.Mode, initiator: true, offered: props}
+	t.nc = &childSA{name: cc.Name, reqid: sa.e.newReqID(), spiIn: spi, localTS: local, remoteTS: remote, mode: cc.Mode, initiator: true, offered: props, prop: noProposal}
 	t.ni = make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(t.ni); err != nil {
 		t.finish(ipsec.ChildSAInfo{}, err)
@@ -431,7 +431,7 @@ func (t *newChildTask) reply(sa *ikeSA, inner []wire.Payload) error {
 	if len(nr) < minNonce || len(nr) > maxNonce {
 		return t.finish(ipsec.ChildSAInfo{}, fmt.Errorf("%w: CREATE_CHILD_SA response without nonce", ErrProtocol))
 	}
-	if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+	if err := checkNonce(prfOf(*sa.prop), nr); err != nil {
 		return t.finish(ipsec.ChildSAInfo{}, err)
 	}
 	pfs := ap.sa != nil && len(ap.sa.Proposals) == 1 && len(propFromWire(&ap.sa.Proposals[0]).KE) > 0
@@ -499,7 +499,7 @@ func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true}
+	t.nc = &childSA{name: old.name, reqid: old.reqid, spiIn: spi, localTS: old.localTS, remoteTS: old.remoteTS, mode: old.mode, initiator: true, prop: noProposal}
 	t.ni = make([]byte, sa.e.nonceLen())
 	if err := sa.e.random(t.ni); err != nil {
 		return nil, err
@@ -557,7 +557,7 @@ func (t *childRekeyTask) reply(sa *ikeSA, inner []wire.Payload) error {
 	if len(nr) < minNonce || len(nr) > maxNonce {
 		return sa.childRekeyFailed(old, fmt.Errorf("%w: CHILD rekey response without nonce (%v)", ErrProtocol, ap.errNotify))
 	}
-	if err := checkNonce(prfOf(sa.prop), nr); err != nil {
+	if err := checkNonce(prfOf(*sa.prop), nr); err != nil {
 		return sa.childRekeyFailed(old, err)
 	}
 	if err := sa.completeChild(nc, &ap, t.ni, nr, secrets, false); err != nil {
@@ -702,7 +702,7 @@ func (t *ikeRekeyTask) reply(sa *ikeSA, inner []wire.Payload) error {
 		return fail(err)
 	}
 	rec.nr = append([]byte(nil), ip.nonce...)
-	ns.prop, ns.ni, ns.nr = sel, rec.ni, rec.nr
+	ns.prop, ns.ni, ns.nr = internProposal(sel), rec.ni, rec.nr
 	ns.spir = binary.BigEndian.Uint64(theirs.SPI)
 	skeyseed := kdf.RekeySKEYSEED(sa.prf, sa.keys.SKd, [][]byte{shared}, ns.ni, ns.nr)
 	defer skeyseed.Wipe()

@@ -261,7 +261,7 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		return
 	}
 	sa := newSA(e, false, p.Local, p.Remote)
-	sa.spii, sa.spir, sa.prop = h.SPIi, spir, chosen
+	sa.spii, sa.spir, sa.prop, sa.propNum = h.SPIi, spir, internProposal(chosen), chosen.Number
 	e.countHalfOpen(sa, p.Remote)
 	sa.kexQueued = true
 	e.sas[spir] = sa
@@ -338,13 +338,13 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	}
 	src, dst := sa.ourNATSource(sa.spii, sa.spir, p.Local), natHash(sa.spii, sa.spir, p.Remote)
 	payloads := []wire.Payload{
-		listToWire(proposal.List{sa.prop}, nil),
+		listToWire(proposal.List{*sa.prop}, nil),
 		&wire.KE{Group: wire.KEID(sa.prop.KE[0]), Data: pub},
 		&wire.Nonce{Data: sa.nr},
 		&wire.Notify{Type: wire.NAT_DETECTION_SOURCE_IP, Data: src[:]},
 		&wire.Notify{Type: wire.NAT_DETECTION_DESTINATION_IP, Data: dst[:]},
 	}
-	payloads[0].(*wire.SA).Proposals[0].Number = sa.prop.Number
+	payloads[0].(*wire.SA).Proposals[0].Number = sa.propNum
 	if ip.frag {
 		payloads = append(payloads, &wire.Notify{Type: wire.IKEV2_FRAGMENTATION_SUPPORTED})
 	}
@@ -388,7 +388,7 @@ func (sa *ikeSA) deriveKeys(shared []byte) error {
 // deriveKeysFromSeed computes the seven IKE SA keys from SKEYSEED with the
 // SA's (new) PRF and builds the SK crypters (RFC 7296 sections 2.14, 2.18).
 func (sa *ikeSA) deriveKeysFromSeed(prf alg.PRF, skeyseed []byte) error {
-	encr, integ, encLen, integLen, err := keyLengths(sa.prop)
+	encr, integ, encLen, integLen, err := keyLengths(*sa.prop)
 	if err != nil {
 		return err
 	}
@@ -548,7 +548,7 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 		fail(fmt.Errorf("%w: responder KE: %v", ErrProtocol, err))
 		return
 	}
-	sa.prop = sel
+	sa.prop = internProposal(sel)
 	sa.spir = m.Header.SPIr
 	sa.nr = append([]byte(nil), ip.nonce...)
 	sa.initResp = append([]byte(nil), p.Data...)
@@ -614,7 +614,8 @@ func (in *initiation) redirectedBy(gw netip.Addr) bool {
 // proposal, the keys, the nonces and raw messages AUTH signs, and the
 // features both sides announced.
 type negotiated struct {
-	prop       proposal.Proposal
+	prop       *proposal.Proposal // shared, immutable (intern.go)
+	propNum    uint8              // the peer's number of the chosen IKE proposal (echoed in IKE_SA_INIT)
 	prf        alg.PRF
 	keys       *kdf.IKEKeys
 	ni, nr     []byte

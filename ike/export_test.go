@@ -140,3 +140,25 @@ func (r *Responder) ArmedTimers() int {
 	}
 	return n
 }
+
+// SharedState is a test hook: how many distinct PeerConfig and negotiated
+// proposal copies the responder's established SAs and their CHILD SAs
+// hold (intern.go shares equal ones).
+func (r *Responder) SharedState() (configs, ikeProps, childProps int) {
+	cs := map[*PeerConfig]bool{}
+	ip := map[any]bool{}
+	cp := map[any]bool{}
+	for _, sa := range r.e.running() {
+		_ = sa.do(context.Background(), func() {
+			if sa.state != stateEstablished {
+				return
+			}
+			cs[sa.cfg] = true
+			ip[sa.prop] = true
+			for _, c := range sa.children {
+				cp[c.prop] = true
+			}
+		})
+	}
+	return len(cs), len(ip), len(cp)
+}

@@ -17,7 +17,7 @@ func (sa *ikeSA) writeIKEKeyLog() {
 	}
 	encr := sa.prop.Encr[0]
 	encName, ok1 := alg.WiresharkIKEv2Encryption(encr.ID, int(encr.KeyLen))
-	integName, ok2 := alg.WiresharkIKEv2Integrity(integOf(sa.prop))
+	integName, ok2 := alg.WiresharkIKEv2Integrity(integOf(*sa.prop))
 	if !ok1 || !ok2 {
 		return
 	}
@@ -34,7 +34,7 @@ func (sa *ikeSA) writeChildKeyLog(c *childSA) {
 		return
 	}
 	encName, ok1 := alg.WiresharkESPEncryption(c.prop.Encr[0].ID)
-	integName, ok2 := alg.WiresharkESPIntegrity(integOf(c.prop))
+	integName, ok2 := alg.WiresharkESPIntegrity(integOf(*c.prop))
 	if !ok1 || !ok2 {
 		return
 	}

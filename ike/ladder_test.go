@@ -251,6 +251,56 @@ func TestResponderRetransmitsCachedResponse(t *testing.T) {
 	})
 }
 
+// TestCachedResponseExpires: a retransmission of the peer's last request
+// gets the cached response while a peer could still be retransmitting;
+// minutes later the cache is gone and such a copy is dropped, not
+// processed again, and the SA is unharmed.
+func TestCachedResponseExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		respCfg, initCfg := pskConfigs()
+		p := newPair(t, respCfg)
+		replayer := p.net.Endpoint(netip.MustParseAddr("192.0.2.99"))
+		var authReq []byte
+		var responses atomic.Int32
+		p.net.SetFilter(func(pkt *ike.Packet) bool {
+			m, err := wire.Parse(pkt.Data)
+			if err == nil && m.Header.Exchange == wire.IKE_AUTH {
+				if m.Header.IsResponse() {
+					responses.Add(1)
+				} else if authReq == nil {
+					authReq = append([]byte(nil), pkt.Data...)
+				}
+			}
+			return pkt.Local.Addr() != replayer.Addr() // counted, not queued: nobody reads there
+		})
+		if _, err := p.init.Dial(context.Background(), netip.AddrPortFrom(gwAddr, 500), initCfg); err != nil {
+			t.Fatal(err)
+		}
+		if authReq == nil || responses.Load() != 1 {
+			t.Fatalf("IKE_AUTH request captured: %v, responses %d", authReq != nil, responses.Load())
+		}
+		replay := func() {
+			replayer.Send(ike.Packet{Data: authReq,
+				Local: netip.AddrPortFrom(replayer.Addr(), 4500), Remote: netip.AddrPortFrom(gwAddr, 4500)})
+			synctest.Wait()
+		}
+		time.Sleep(time.Minute)
+		replay()
+		if n := responses.Load(); n != 2 {
+			t.Errorf("a retransmission after 1 minute got %d responses in all, want 2 (the cached one resent)", n)
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		replay()
+		if n := responses.Load(); n != 2 {
+			t.Errorf("a retransmission after 6 minutes got a response (%d in all): the cache should be gone", n)
+		}
+		if got := p.resp.SAs(); len(got) != 1 || got[0].State != "ESTABLISHED" {
+			t.Fatalf("responder SAs after the late copy: %+v", got)
+		}
+	})
+}
+
 func TestDeadPeerDetection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		respCfg, initCfg := pskConfigs()

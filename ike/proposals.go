@@ -47,7 +47,7 @@ func (sa *ikeSA) refusePeerIKEProposals() error {
 	}
 	err := fmt.Errorf("%w: PeerConfig %q: Proposals: a responder negotiates the IKE SA in IKE_SA_INIT, before any PeerConfig is chosen: set its IKE proposals with WithProposals and leave PeerConfig.Proposals nil", ErrAuthFailed, sa.cfg.Name)
 	var detail string
-	if missing := missingTransforms(sa.prop, sa.cfg.Proposals); len(missing) > 0 {
+	if missing := missingTransforms(*sa.prop, sa.cfg.Proposals); len(missing) > 0 {
 		detail = fmt.Sprintf("%s not in the proposals of peer configuration %q (%s); ", strings.Join(missing, ", "), sa.cfg.Name, sa.cfg.Proposals)
 	}
 	detail += fmt.Sprintf("the IKE SA was negotiated as %s from WithProposals in IKE_SA_INIT, before peer configuration %q was chosen; a responder's IKE proposals belong in WithProposals, not in PeerConfig.Proposals", sa.prop.Describe(), sa.cfg.Name)

@@ -87,6 +87,7 @@ func newSA(e *engine, weInitiated bool, local, remote netip.AddrPort) *ikeSA {
 		loop:    loop{done: make(chan struct{})},
 		created: e.cfg.now(), sess: e.newSession(),
 	}
+	sa.prop = noProposal
 	sa.log = e.log.With("peer", remote.String())
 	sa.session.Store(sa.sess.id)
 	return sa
@@ -298,7 +299,7 @@ func (sa *ikeSA) drain() {
 // SA's parts.
 func (sa *ikeSA) armTimer() {
 	sa.arm(sa.ex.retransmitAt(), sa.halfOpenDeadline, sa.dpdAt, sa.nextRekey(), sa.reauthAt,
-		sa.lingerUntil, sa.interimAt(), sa.nextHeldDown())
+		sa.lingerUntil, sa.interimAt(), sa.nextHeldDown(), sa.ex.respCacheUntil())
 }
 
 // arm re-arms the timer to the earliest of deadlines (zero ones do not
@@ -363,6 +364,7 @@ func (sa *ikeSA) onTimer() {
 	}
 	sa.interimDue(now)
 	sa.releaseHeldDowns(now, false)
+	sa.ex.expireResponse(now)
 	if p, giveUp := sa.ex.retransmit(now); giveUp {
 		sa.alert(AlertRetransmitTimeout, ErrTimeout, fmt.Sprintf("%s request %d unanswered after %d retransmissions", p.exchange, p.mid, p.tries))
 		sa.destroy(ErrTimeout)
