@@ -29,9 +29,11 @@ func EncodeRequest(b []byte, p *Packet, secret ipsec.Secret, rnd io.Reader) ([]b
 		return nil, fmt.Errorf("radius: EncodeRequest of %s", p.Code)
 	}
 	random := p.Code == CodeAccessRequest || p.Code == CodeStatusServer
-	if random && rnd != nil {
-		if _, err := io.ReadFull(rnd, p.Authenticator[:]); err != nil {
-			return nil, fmt.Errorf("radius: random: %w", err)
+	if random {
+		if rnd != nil {
+			if _, err := io.ReadFull(rnd, p.Authenticator[:]); err != nil {
+				return nil, fmt.Errorf("radius: random: %w", err)
+			}
 		}
 	} else {
 		p.Authenticator = [16]byte{}
