@@ -89,3 +89,8 @@ func md5sum(b []byte, secret []byte) []byte {
 	h.Write(secret)
 	return h.Sum(nil)
 }
+
+// nopConn is a PacketConn that is never read (for Handle-only tests).
+type nopConn struct{ net.PacketConn }
+
+func (nopConn) Close() error { return nil }
