@@ -101,7 +101,7 @@ func TestAccountingQueueDropsInterimFirst(t *testing.T) {
 	}
 	a.Send(AccountingRecord{Status: AcctInterim, SessionID: "i1"})
 	a.Send(AccountingRecord{Status: AcctInterim, SessionID: "i2"})
-	a.Send(AccountingRecord{Status: AcctStop, SessionID: "s"}) // drops i1
+	a.Send(AccountingRecord{Status: AcctStop, SessionID: "s"})     // drops i1
 	a.Send(AccountingRecord{Status: AcctInterim, SessionID: "i3"}) // drops i2
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Send blocked for %v", d)
