@@ -197,6 +197,18 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
+// Connect opens every server's socket now instead of on first use:
+// an error for a server whose address does not resolve shows at once,
+// and a caller that runs Connect inside a network namespace (a test,
+// a VRF) puts the sockets there.
+func (c *Client) Connect() error {
+	var errs []error
+	for _, s := range c.servers {
+		errs = append(errs, s.dial())
+	}
+	return errors.Join(errs...)
+}
+
 // Close closes the sockets; outstanding and later requests fail with
 // ErrClosed.
 func (c *Client) Close() error {

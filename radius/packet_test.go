@@ -348,3 +348,16 @@ func TestDecodeReply(t *testing.T) {
 		t.Errorf("255.255.255.254 taken as an address")
 	}
 }
+
+func TestMSKPadsShortKeys(t *testing.T) {
+	// FreeRADIUS's EAP-MSCHAPv2 sends 16-octet MPPE keys; the MSK is
+	// Recv || Send || 32 zero octets.
+	r := &Reply{MPPERecvKey: bytes.Repeat([]byte{1}, 16), MPPESendKey: bytes.Repeat([]byte{2}, 16)}
+	want := append(append(bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16)...), make([]byte, 32)...)
+	if got := r.MSK(); !bytes.Equal(got, want) {
+		t.Fatalf("MSK %x", []byte(got))
+	}
+	if (&Reply{MPPERecvKey: []byte{1}}).MSK() != nil {
+		t.Fatal("MSK from one key")
+	}
+}

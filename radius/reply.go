@@ -98,15 +98,25 @@ func printable(s string) bool {
 // MSK returns the EAP Master Session Key a RADIUS server hands to the
 // NAS in an Access-Accept: MS-MPPE-Recv-Key || MS-MPPE-Send-Key (RFC
 // 3579 section 3.1 via RFC 2548; RFC 5216 section 2.3 puts the MSK's
-// first 32 octets in Recv-Key; strongSwan's eap-radius does the same).
-// It is nil unless both keys are there.
+// first 32 octets in Recv-Key; strongSwan's eap-radius concatenates in
+// the same order), zero-padded to 64 octets when shorter. The padding is
+// for EAP-MSCHAPv2: its MSK is MasterReceiveKey || MasterSendKey || 32
+// zero octets, but FreeRADIUS sends only the two 16-octet keys, and an
+// IKEv2 PRF that is not HMAC (AES-XCBC, AES-CMAC) would otherwise key
+// differently from the peer. It is nil unless both keys are there.
 func (r *Reply) MSK() ipsec.Secret {
 	if len(r.MPPERecvKey) == 0 || len(r.MPPESendKey) == 0 {
 		return nil
 	}
-	msk := make(ipsec.Secret, 0, len(r.MPPERecvKey)+len(r.MPPESendKey))
-	return append(append(msk, r.MPPERecvKey...), r.MPPESendKey...)
+	n := max(len(r.MPPERecvKey)+len(r.MPPESendKey), mskLen)
+	msk := make(ipsec.Secret, 0, n)
+	msk = append(append(msk, r.MPPERecvKey...), r.MPPESendKey...)
+	return append(msk, make([]byte, n-len(msk))...)
 }
+
+// mskLen is the MSK length of RFC 5247 section 1.4 (at least 64
+// octets), what IKEv2's AUTH computation expects.
+const mskLen = 64
 
 // String summarises r without keys or Class values.
 func (r *Reply) String() string {
