@@ -247,19 +247,27 @@ func (c *Client) Stats() []ServerStats {
 // resort.
 func (c *Client) order() []*serverConn {
 	now := c.now()
-	var live, dead []*serverConn
+	type held struct {
+		s     *serverConn
+		until time.Time
+	}
+	var live []*serverConn
+	var dead []held
 	for _, s := range c.servers {
 		s.mu.Lock()
-		d := now.Before(s.dead)
+		until := s.dead
 		s.mu.Unlock()
-		if d {
-			dead = append(dead, s)
+		if now.Before(until) {
+			dead = append(dead, held{s, until})
 		} else {
 			live = append(live, s)
 		}
 	}
-	slices.SortStableFunc(dead, func(a, b *serverConn) int { return a.dead.Compare(b.dead) })
-	return append(live, dead...)
+	slices.SortStableFunc(dead, func(a, b held) int { return a.until.Compare(b.until) })
+	for _, d := range dead {
+		live = append(live, d.s)
+	}
+	return live
 }
 
 // encoder builds the request for server s with Identifier id; it returns

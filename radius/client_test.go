@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -244,4 +247,54 @@ func TestClientOutstandingBound(t *testing.T) {
 	if got.Load() != maxIDs+1 {
 		t.Fatalf("identifiers not released: %d", got.Load())
 	}
+}
+
+func TestNoSecretsInLogsOrStrings(t *testing.T) {
+	srv := papServer(t)
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := ClientConfig{
+		Servers: []Server{
+			{Addr: unusedAddr(t), Secret: ipsec.Secret("testing123"), Timeout: 30 * time.Millisecond, Retries: -1},
+			{Addr: srv.addr(), Secret: ipsec.Secret("testing123")},
+		},
+		Logger: logger,
+	}
+	c, _ := NewClient(cfg)
+	defer c.Close()
+	r, err := c.PAP(context.Background(), "alice", ipsec.Secret("wonderland"))
+	if err != nil || !r.Accepted {
+		t.Fatal(r, err)
+	}
+	ac, _ := NewClient(ClientConfig{Servers: []Server{{Addr: unusedAddr(t), Secret: ipsec.Secret("testing123"), Timeout: 10 * time.Millisecond, Retries: -1}}, Logger: logger})
+	defer ac.Close()
+	a := NewAccounting(ac, AccountingConfig{Logger: logger, QueueLen: 1})
+	a.Send(AccountingRecord{Status: AcctStart})
+	a.Send(AccountingRecord{Status: AcctStart})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	a.Close(ctx)
+	mu.Lock()
+	out := buf.String() + fmt.Sprintf("%v %+v %#v %s", cfg, cfg.Servers, cfg.Servers[0], r)
+	mu.Unlock()
+	if !strings.Contains(out, "marked dead") {
+		t.Fatalf("expected log lines, got:\n%s", out)
+	}
+	for _, secret := range []string{"testing123", "wonderland"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("%q appears in:\n%s", secret, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
