@@ -74,7 +74,9 @@ type ClientConfig struct {
 	// RequireMessageAuthenticator drops Access-Accept, -Reject and
 	// -Challenge packets without a valid Message-Authenticator even
 	// when they carry no EAP-Message (the Blast-RADIUS defence,
-	// CVE-2024-3596). Access-Requests always carry one.
+	// CVE-2024-3596). Access-Requests always carry one. Servers that
+	// sign only EAP answers (FreeRADIUS before 3.2.5, tested with 3.2.1)
+	// then time out for PAP, CHAP and MS-CHAPv2.
 	RequireMessageAuthenticator bool
 	// Rand is the randomness source (crypto/rand when nil).
 	Rand io.Reader

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -148,6 +149,20 @@ func (fr *freeRADIUS) client(t *testing.T, servers ...Server) *Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// frSignsEverything reports the FreeRADIUS version and whether it adds
+// Message-Authenticator to every Access-Accept/Reject (3.2.5 and later).
+func frSignsEverything(fr *freeRADIUS) (string, bool) {
+	out, _ := exec.Command("freeradius", "-v").Output()
+	m := regexp.MustCompile(`Version 3\.(\d+)\.(\d+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		return "", false
+	}
+	minor, patch := 0, 0
+	fmt.Sscan(m[1], &minor)
+	fmt.Sscan(m[2], &patch)
+	return m[0], minor > 2 || minor == 2 && patch >= 5
 }
 
 func TestFreeRADIUS(t *testing.T) {
@@ -334,6 +349,35 @@ func TestFreeRADIUS(t *testing.T) {
 		_ = start
 	})
 
+	t.Run("Message-Authenticator required", func(t *testing.T) {
+		// The Blast-RADIUS defence needs a server that signs every
+		// answer; FreeRADIUS 3.2.1 (Debian 12) signs only answers
+		// carrying EAP, so a client that requires the signature drops
+		// its PAP answers (and counts them) until the server is
+		// upgraded (3.2.5 adds it). This pins that behaviour down.
+		strict := auth
+		strict.Timeout, strict.Retries = 500*time.Millisecond, -1
+		rc, err := NewClient(ClientConfig{Servers: []Server{strict}, RequireMessageAuthenticator: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if err := fr.ns.Do(rc.Connect); err != nil {
+			t.Fatal(err)
+		}
+		r, err := rc.PAP(ctx, "alice", ipsec.Secret("wonderland"))
+		st := rc.Stats()[0]
+		if _, sigs := frSignsEverything(fr); sigs {
+			if err != nil || !r.Accepted {
+				t.Fatalf("%v %v", r, err)
+			}
+			return
+		}
+		if !errors.Is(err, ErrTimeout) || st.Dropped != 1 {
+			t.Fatalf("unsigned Access-Accept: %v %v, dropped %d", r, err, st.Dropped)
+		}
+	})
+
 	t.Run("failover", func(t *testing.T) {
 		dead := Server{Addr: "127.0.0.1:11812", Secret: ipsec.Secret(frSecret), Timeout: 300 * time.Millisecond, Retries: 1}
 		fc := fr.client(t, dead, auth)
@@ -350,6 +394,7 @@ func TestFreeRADIUS(t *testing.T) {
 	t.Run("radclient Disconnect-Request", func(t *testing.T) {
 		var mu sync.Mutex
 		var asked []SessionQuery
+		var coas []CoA
 		var conn net.PacketConn
 		if err := fr.ns.Do(func() (err error) {
 			conn, err = net.ListenPacket("udp", "127.0.0.1:3799")
@@ -369,6 +414,12 @@ func TestFreeRADIUS(t *testing.T) {
 				}
 				return ErrSessionNotFound
 			},
+			CoA: func(_ context.Context, q SessionQuery, c CoA) error {
+				mu.Lock()
+				defer mu.Unlock()
+				coas = append(coas, c)
+				return nil
+			},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -377,10 +428,13 @@ func TestFreeRADIUS(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- d.Serve(sctx) }()
 		defer func() { cancel(); <-done }()
-		radclient := func(attrs, secret string) string {
-			cmd := fr.ns.Command(context.Background(), "sh", "-c", fmt.Sprintf("echo '%s' | radclient -x -r 1 -t 2 127.0.0.1:3799 disconnect %s", attrs, secret))
+		radclientCmd := func(attrs, kind, secret string) string {
+			cmd := fr.ns.Command(context.Background(), "sh", "-c", fmt.Sprintf("echo '%s' | radclient -x -r 1 -t 2 127.0.0.1:3799 %s %s", attrs, kind, secret))
 			out, _ := cmd.CombinedOutput()
 			return string(out)
+		}
+		radclient := func(attrs, secret string) string {
+			return radclientCmd(attrs, "disconnect", secret)
 		}
 		out := radclient(`User-Name = "alice", Acct-Session-Id = "0000000000ABCDEF"`, "daesecret")
 		if !strings.Contains(out, "Received Disconnect-ACK") {
@@ -390,16 +444,23 @@ func TestFreeRADIUS(t *testing.T) {
 		if !strings.Contains(out, "Received Disconnect-NAK") || !strings.Contains(out, "Error-Cause = Session-Context-Not-Found") {
 			t.Fatalf("radclient, unknown session:\n%s", out)
 		}
+		out = radclientCmd(`User-Name = "alice", Session-Timeout = 600`, "coa", "daesecret")
+		if !strings.Contains(out, "Received CoA-ACK") {
+			t.Fatalf("radclient coa:\n%s", out)
+		}
 		out = radclient(`User-Name = "alice"`, "wrongsecret")
 		if strings.Contains(out, "Received") {
 			t.Fatalf("answered a request with the wrong secret:\n%s", out)
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		if len(coas) != 1 || coas[0].SessionTimeout != 10*time.Minute {
+			t.Errorf("CoA callbacks %+v", coas)
+		}
 		if len(asked) != 2 || asked[0].UserName != "alice" || asked[0].SessionID != "0000000000ABCDEF" {
 			t.Errorf("callbacks %+v", asked)
 		}
-		if st := d.Stats(); st.ACKs != 1 || st.NAKs != 1 || st.Dropped < 1 {
+		if st := d.Stats(); st.ACKs != 2 || st.NAKs != 1 || st.Dropped < 1 {
 			t.Errorf("stats %+v", st)
 		}
 	})
