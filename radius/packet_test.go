@@ -361,3 +361,14 @@ func TestMSKPadsShortKeys(t *testing.T) {
 		t.Fatal("MSK from one key")
 	}
 }
+
+func TestDecodeReplyOfHandBuiltPacket(t *testing.T) {
+	// A Packet that did not come from Parse may hold short values:
+	// DecodeReply reports them instead of panicking.
+	for _, typ := range []Type{TypeFramedIPAddress, TypeFramedIPv6Address, TypeSessionTimeout, TypeAcctInterimInterval} {
+		p := &Packet{Code: CodeAccessAccept, Attributes: []Attribute{{Type: typ, Value: []byte{1}}}}
+		if _, err := DecodeReply(p, ipsec.Secret("s"), [16]byte{}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+}

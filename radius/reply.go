@@ -154,6 +154,10 @@ func DecodeReply(p *Packet, secret ipsec.Secret, reqAuth [16]byte) (*Reply, erro
 	for _, a := range p.Attributes {
 		v := a.Value
 		r.Attributes = append(r.Attributes, Attribute{Type: a.Type, Value: append([]byte(nil), v...)})
+		if want, ok := fixedLen[a.Type]; ok && len(v) != want {
+			// Parse rejects these; a Packet built by hand may have them.
+			return nil, &ParseError{Reason: fmt.Sprintf("attribute %s of %d octets, want %d", a.Type, len(v), want)}
+		}
 		switch a.Type {
 		case TypeUserName:
 			r.UserName = string(v)
