@@ -30,6 +30,9 @@
 //	esp                   SA and policy types, the DataPlane interface, the
 //	                      userspace ESP engine (TUN + UDP), replay window
 //	eap                   EAP method state machines, credential backends
+//	radius                RADIUS client: EAP over RADIUS (an eap.Backend),
+//	                      PAP/CHAP/MS-CHAPv2 checks, reply attributes,
+//	                      accounting queue, failover; DAE server (RFC 5176)
 //	xauth                 IKEv1 XAuth and Mode Config (with Cisco Unity
 //	                      attributes) state machines over Attributes payloads
 //	transport             the UDP sockets of IKE shared by every engine of a

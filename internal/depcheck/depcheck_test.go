@@ -38,6 +38,7 @@ var table = []rule{
 	{pkg: "esp/esptest", allow: []string{".", "esp", "proposal", "internal/..."}, ext: true},
 	{pkg: "eap", allow: []string{".", "internal/..."}, ext: true},
 	{pkg: "xauth", allow: []string{".", "internal/..."}, ext: true},
+	{pkg: "radius", allow: []string{".", "eap", "internal/..."}, ext: true},
 	{pkg: "internal/mschapv2", allow: nil, ext: true},
 	{pkg: "ppp", allow: []string{".", "internal/..."}, ext: true},
 	{pkg: "transport", allow: []string{"internal/sockio"}, ext: true},
