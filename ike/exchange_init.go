@@ -261,13 +261,13 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		return
 	}
 	sa := newSA(e, false, p.Local, p.Remote)
-	sa.spii, sa.spir, sa.prop, sa.propNum = h.SPIi, spir, internProposal(chosen), chosen.Number
+	sa.spii, sa.spir, sa.prop = h.SPIi, spir, internProposal(chosen)
 	e.countHalfOpen(sa, p.Remote)
 	sa.kexQueued = true
 	e.sas[spir] = sa
 	e.initReqs[k] = sa
 	e.mu.Unlock()
-	sa.start(&initRequest{p: p, m: m, ip: ip})
+	sa.start(&initRequest{p: p, m: m, ip: ip, propNum: chosen.Number})
 }
 
 // initRequest is an IKE_SA_INIT request the engine parsed and screened:
@@ -276,6 +276,9 @@ type initRequest struct {
 	p  Packet
 	m  *wire.Message
 	ip initPayloads
+	// propNum is the peer's number of the chosen proposal, echoed in the
+	// response (the SA's shared copy has none, intern.go).
+	propNum uint8
 }
 
 // handleInitRequest (SA side) computes and sends the IKE_SA_INIT response
@@ -344,7 +347,7 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 		&wire.Notify{Type: wire.NAT_DETECTION_SOURCE_IP, Data: src[:]},
 		&wire.Notify{Type: wire.NAT_DETECTION_DESTINATION_IP, Data: dst[:]},
 	}
-	payloads[0].(*wire.SA).Proposals[0].Number = sa.propNum
+	payloads[0].(*wire.SA).Proposals[0].Number = first.propNum
 	if ip.frag {
 		payloads = append(payloads, &wire.Notify{Type: wire.IKEV2_FRAGMENTATION_SUPPORTED})
 	}
@@ -615,7 +618,6 @@ func (in *initiation) redirectedBy(gw netip.Addr) bool {
 // features both sides announced.
 type negotiated struct {
 	prop       *proposal.Proposal // shared, immutable (intern.go)
-	propNum    uint8              // the peer's number of the chosen IKE proposal (echoed in IKE_SA_INIT)
 	prf        alg.PRF
 	keys       *kdf.IKEKeys
 	ni, nr     []byte

@@ -110,6 +110,9 @@ func (r *Responder) IdleFootprint() []string {
 			if sa.timer != nil {
 				held = append(held, "timer")
 			}
+			if sa.ex.lastResp != nil {
+				held = append(held, "cached response")
+			}
 			for _, c := range []alg.Crypter{sa.ex.in, sa.ex.out} {
 				if s, ok := c.(*skCrypter); !ok || s.c != nil {
 					held = append(held, "SK cipher")
@@ -161,4 +164,17 @@ func (r *Responder) SharedState() (configs, ikeProps, childProps int) {
 		})
 	}
 	return len(cs), len(ip), len(cp)
+}
+
+// ExpireCachedResponses is a test hook: every SA of the responder does
+// now what it does respCacheTTL after its last response (drops the cached
+// response and, with nothing else due, its timer), so that a benchmark
+// can measure the SAs as they idle for hours without waiting minutes.
+func (r *Responder) ExpireCachedResponses() {
+	for _, sa := range r.e.running() {
+		_ = sa.do(context.Background(), func() {
+			sa.ex.expireResponse(sa.ex.respCacheUntil())
+			sa.armTimer()
+		})
+	}
 }

@@ -89,6 +89,8 @@ func BenchmarkIdleSA(b *testing.B) {
 				b.ReportMetric(r.goroutines, "goroutines/SA")
 				b.ReportMetric(r.timers, "timers/SA")
 				b.ReportMetric(r.idleCPU, "idle-CPU-ms/s")
+				b.ReportMetric(r.heapLater, "heapB/SA-after-5min")
+				b.ReportMetric(r.timersLater, "timers/SA-after-5min")
 			}
 		})
 	}
@@ -99,6 +101,10 @@ func BenchmarkIdleSA(b *testing.B) {
 // time while they idle (idleInterval; the process's, mostly the runtime's).
 type idleCost struct {
 	heap, stack, goroutines, timers, idleCPU float64
+	// heapLater and timersLater: the same once the SAs have dropped what
+	// they keep for the peer's retransmissions (respCacheTTL, 5 minutes
+	// after their last exchange; ExpireCachedResponses does it at once).
+	heapLater, timersLater float64
 }
 
 // idleInterval is how long the SAs idle while the CPU is counted.
@@ -175,11 +181,18 @@ func idleSACost(b *testing.B, respCfg, initCfg *ike.PeerConfig, props proposal.L
 	cpu0 := cpuSeconds()
 	time.Sleep(idleInterval)
 	idleCPU := (cpuSeconds() - cpu0) * 1000 / idleInterval.Seconds()
+	resp.ExpireCachedResponses()
+	var later runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&later)
+	timersLater := resp.ArmedTimers()
 	b.StartTimer()
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	return idleCost{
 		heap: per(after.HeapAlloc, before.HeapAlloc), stack: per(after.StackInuse, before.StackInuse),
 		goroutines: float64(g1-g0) / float64(n), timers: float64(timers) / float64(n), idleCPU: idleCPU,
+		heapLater: per(later.HeapAlloc, before.HeapAlloc), timersLater: float64(timersLater) / float64(n),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -109,8 +110,10 @@ func TestIdleSAsWakeForTheirDeadlines(t *testing.T) {
 
 // TestIdleSAForgetsFragments: after an IKE_AUTH fragmented both ways
 // (RFC 7383; certificates and a small MTU), the idle responder SA keeps
-// no reassembler (the last one holds the whole reassembled request),
-// only the cached response RFC 7296 section 2.1 asks for.
+// no reassembler (the last one holds the whole reassembled request), only
+// the cached response RFC 7296 section 2.1 asks for and the timer that
+// drops it; minutes later, when no peer retransmits any more, not even
+// those.
 func TestIdleSAForgetsFragments(t *testing.T) {
 	pki, err := testpki.New(testpki.ECDSAP256, "client@example.com", "vpn.example.com")
 	if err != nil {
@@ -142,7 +145,14 @@ func TestIdleSAForgetsFragments(t *testing.T) {
 			t.Fatalf("IKE_AUTH request not fragmented: %v", log.list())
 		}
 		for _, held := range p.resp.IdleFootprint() {
-			t.Errorf("idle responder SA holds %s", held)
+			if !strings.HasSuffix(held, "[timer cached response]") {
+				t.Errorf("idle responder SA holds %s", held)
+			}
+		}
+		time.Sleep(6 * time.Minute)
+		synctest.Wait()
+		for _, held := range p.resp.IdleFootprint() {
+			t.Errorf("responder SA idle for 6 minutes holds %s", held)
 		}
 	})
 }
