@@ -324,6 +324,7 @@ func (u *Userspace) expireSoft(s *saState) {
 func (u *Userspace) expireHard(s *saState) {
 	s.dead.Store(true)
 	if s.hardSent.CompareAndSwap(false, true) {
+		u.hardStopped(s) // the next tick removes it
 		u.emit(Event{Kind: EventHardExpire, SA: s.id, ReqID: s.cfg.Load().ReqID, Stats: s.stats()})
 	}
 }

@@ -32,6 +32,8 @@ type saState struct {
 	lastKeepalive  atomic.Int64
 
 	softSent, hardSent, dead atomic.Bool
+
+	hk hkPos // its place in the housekeeping wheel (guarded by Userspace.hk.mu)
 }
 
 // outerDst is where an outbound SA's packets go.

@@ -35,6 +35,7 @@ type Userspace struct {
 
 	mu sync.RWMutex
 	t  tables
+	hk wheel // the SAs with lifetimes or keepalives, by when they are due (housekeeping.go)
 
 	udpAll     []*udpSock // senders (and readers with WithUDPConn)
 	raw4, raw6 *rawSock
@@ -151,6 +152,7 @@ func (u *Userspace) AddSA(ctx context.Context, sa *SA) error {
 			return fmt.Errorf("%w: %s", ErrSAExists, s.id)
 		}
 		u.t.in[sa.SPI] = s
+		u.schedule(s)
 		return nil
 	}
 	if u.t.out[s.id] != nil {
@@ -158,6 +160,7 @@ func (u *Userspace) AddSA(ctx context.Context, sa *SA) error {
 	}
 	u.t.out[s.id] = s
 	u.t.outReq[sa.ReqID] = append(u.t.outReq[sa.ReqID], s)
+	u.schedule(s)
 	return nil
 }
 
@@ -215,6 +218,7 @@ func (u *Userspace) UpdateSA(ctx context.Context, id SAID, sa *SA) error {
 		s.outer.Store(newOuterDst(&c, u.udpAll))
 	}
 	s.cfg.Store(&c)
+	u.schedule(s) // its lifetimes or keepalives may have changed
 	return nil
 }
 
@@ -232,6 +236,7 @@ func (u *Userspace) DeleteSA(ctx context.Context, id SAID) error {
 
 func (u *Userspace) removeLocked(s *saState) {
 	s.dead.Store(true)
+	u.unschedule(s)
 	if s.id.Dir == DirIn {
 		if u.t.in[s.id.SPI] == s {
 			delete(u.t.in, s.id.SPI)
