@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -451,7 +452,15 @@ func (u *Userspace) sendRaw(s *rawSock, bufs [][]byte, to []netip.Addr) {
 		if err == nil {
 			return
 		}
-		u.cnt.sendErrors.Add(1)
+		if n < len(bufs) && errors.Is(err, syscall.EMSGSIZE) {
+			// Larger than the device's MTU: the sender does not fragment
+			// (sockio.RawSender); the reading socket's kernel path does.
+			if _, err := s.c.WriteToIP(bufs[n], &net.IPAddr{IP: to[n].AsSlice()}); err != nil {
+				u.cnt.sendErrors.Add(1)
+			}
+		} else {
+			u.cnt.sendErrors.Add(1)
+		}
 		n = min(n+1, len(bufs))
 		bufs, to = bufs[n:], to[n:]
 	}

@@ -4,6 +4,7 @@ package sockio
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // requireRoot skips (fails under CI=true) where raw sockets cannot be
@@ -140,11 +143,22 @@ func TestRawSender(t *testing.T) {
 			for i := range k {
 				p := rb[i][:sizes[i]]
 				if v4 { // IPv4 raw sockets deliver the IP header
+					h := p[:20]
+					if h[0] != 0x45 || h[8] != defaultTTL || h[9] != testProto || h[6]&0x40 != 0 ||
+						netip.AddrFrom4([4]byte(h[12:16])) != dst || ipChecksum(h) != 0 || int(h[2])<<8|int(h[3]) != len(p) {
+						t.Errorf("datagram %d: IPv4 header % x (want version 4, TTL 64, protocol %d, no DF, the kernel's source, length and checksum)", i, h, testProto)
+					}
 					p = p[int(p[0]&0x0f)*4:]
 				}
 				if !bytes.Equal(p, bufs[i]) || from[i].Addr() != dst {
 					t.Errorf("datagram %d: %d bytes from %v, want %d bytes from %v", i, len(p), from[i], len(bufs[i]), dst)
 				}
+			}
+			// Larger than the device's MTU (loopback: 65536): refused, not
+			// fragmented, and the caller learns which one.
+			big := [][]byte{bufs[0], make([]byte, 65600), bufs[1]}
+			if n, err := s.Send(big, to[:3]); n != 1 || !errors.Is(err, unix.EMSGSIZE) {
+				t.Errorf("Send of a datagram above the MTU: %d, %v; want 1, EMSGSIZE", n, err)
 			}
 			if a := testing.AllocsPerRun(20, func() { s.Send(bufs[:4], to[:4]) }); a != 0 {
 				t.Errorf("Send: %.1f allocations, want 0", a)
@@ -189,4 +203,17 @@ func watchedByPoller(t *testing.T, fd int) bool {
 		t.Fatal("no epoll instance found: the check would prove nothing")
 	}
 	return false
+}
+
+// ipChecksum is the Internet checksum of b (0 over a header with a valid
+// checksum field).
+func ipChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
 }
