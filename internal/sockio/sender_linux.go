@@ -28,10 +28,12 @@ import (
 // IPPROTO_RAW socket, which no datagram matches; it writes the IPv4
 // header itself (IP_HDRINCL, in a second iovec: the caller's buffers need
 // no headroom) with the source address, ID, length and checksum left to
-// the kernel, and without DF, as the kernel's own header for a datagram
-// that fits the route. The kernel does not fragment such datagrams: one
-// larger than the device's MTU fails with EMSGSIZE, and the caller sends
-// it another way. The IPv6 sender (IPPROTO_RAW would need the source
+// the kernel, and without DF: the kernel's own header would set DF and
+// shrink later datagrams to a path MTU it learns from ICMP, which it does
+// not do for datagrams with our header, so a router on a narrower path
+// fragments them instead of dropping them. The kernel does not fragment
+// them itself: one larger than the device's MTU fails with EMSGSIZE, and
+// the caller sends it another way. The IPv6 sender (IPPROTO_RAW would need the source
 // address) is a socket of the protocol with a filter that accepts
 // nothing, which still costs the kernel a copy per inbound datagram.
 //
