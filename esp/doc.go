@@ -72,10 +72,20 @@
 // our behalf: a socket's receive queue overflowing (InSocketDrops) and the
 // TUN device's queues (InTUNDrops, OutTUNDrops).
 //
-// Known limits: the engine's own socket reader (WithUDPConn) does not use
-// UDP GRO (the IKE transport's reader does, and splits what it reads); raw ESP has no segmentation offload and its source address is the
-// one the routing table picks; HandleUDP writes each packet to the TUN
-// device on its own (prefer WithUDPConn for throughput).
+// Raw ESP (IP protocol 50) has no segmentation offload: each packet
+// crosses the kernel's IP stack on its own in both directions. The engine
+// keeps the cost per packet down: it sends with sendmmsg on a socket of
+// its own per address family that the runtime's poller does not watch
+// (a socket in the poller's epoll set wakes it for every packet the kernel
+// frees after sending; see sockio.RawSender), and a reader woken by the
+// first packet of a burst tops its batch up with what arrived meanwhile
+// before handing it on, so wake-ups, pipeline passes and TUN writes are
+// per batch rather than per few packets.
+//
+// Known limits: the engine's own socket reader (WithUDPConn) falls back to
+// reads without UDP GRO where the kernel refuses it; the source address of
+// raw ESP is the one the routing table picks; HandleUDP writes each packet
+// to the TUN device on its own (prefer WithUDPConn for throughput).
 //
 // # Differences from XFRM
 //

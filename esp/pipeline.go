@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -46,9 +48,11 @@ type batch struct {
 	sizes []int            // TUN read sizes
 	from  []netip.AddrPort // socket read source addresses
 	// outbound sends, grouped by socket
-	udp        []ipv4.Message
-	udpSocks   []*udpSock // the socket of each udp message
-	raw4, raw6 []ipv4.Message
+	udp      []ipv4.Message
+	udpSocks []*udpSock // the socket of each udp message
+	// raw ESP sends per family: packets and their destinations
+	raw4, raw6     [][]byte
+	raw4To, raw6To []netip.Addr
 	// inbound TUN writes
 	tw [][]byte
 	// UDP_SEGMENT control messages for GSO sends
@@ -70,7 +74,9 @@ func newBatch(size, bufSize int, out bool) *batch {
 		m := make([]ipv4.Message, 0, size)
 		return m
 	}
-	b.udp, b.raw4, b.raw6 = mk(), mk(), mk()
+	b.udp = mk()
+	b.raw4, b.raw6 = make([][]byte, 0, size), make([][]byte, 0, size)
+	b.raw4To, b.raw6To = make([]netip.Addr, 0, size), make([]netip.Addr, 0, size)
 	b.udpSocks = make([]*udpSock, 0, size)
 	mem := make([]byte, size*bufSize)
 	for i := range b.pkts {
@@ -334,68 +340,76 @@ func (u *Userspace) writeOut() {
 	defer u.pipes.Done()
 	for b := range u.outOrder {
 		<-b.done
-		b.udp, b.udpSocks, b.raw4, b.raw6 = b.udp[:0], b.udpSocks[:0], b.raw4[:0], b.raw6[:0]
-		oob := 0
-		for i := 0; i < b.n; i++ {
-			p := &b.pkts[i]
-			if p.sa == nil || p.err != nil {
-				continue
-			}
-			d := p.sa.outer.Load()
-			b.bufs[i] = p.out
-			u.cnt.outPackets.Add(1)
-			u.cnt.outBytes.Add(uint64(p.n))
-			if !d.encap {
-				l := &b.raw6
-				if d.ip.IP.To4() != nil {
-					l = &b.raw4
-				}
-				*l = append(*l, ipv4.Message{Buffers: b.bufs[i : i+1], Addr: d.ip})
-				continue
-			}
-			sock := d.sock
-			// Coalesce the following packets of the same SA and size into
-			// one UDP GSO send; the last segment may be shorter.
-			j := i
-			if sock != nil && sock.gso.Load() {
-				size, total := len(p.out), len(p.out)
-				for j+1 < b.n && j+1-i < udpGSOMaxSegments {
-					q := &b.pkts[j+1]
-					if q.sa != p.sa || q.err != nil || len(q.out) > size || total+len(q.out) > udpGSOMaxBytes {
-						break
-					}
-					j++
-					b.bufs[j] = q.out
-					total += len(q.out)
-					u.cnt.outPackets.Add(1)
-					u.cnt.outBytes.Add(uint64(q.n))
-					if len(q.out) < size {
-						break
-					}
-				}
-			}
-			m := ipv4.Message{Buffers: b.bufs[i : j+1], Addr: d.udp}
-			if j > i {
-				m.OOB = segmentCmsg(b.oob[oob:], len(p.out))
-				oob += segmentCmsgSpace
-			}
-			b.udp = append(b.udp, m)
-			b.udpSocks = append(b.udpSocks, sock)
-			i = j
-		}
-		// One sendmmsg per run of messages for the same socket.
-		for k := 0; k < len(b.udp); {
-			e := k + 1
-			for e < len(b.udp) && b.udpSocks[e] == b.udpSocks[k] {
-				e++
-			}
-			u.sendUDP(b.udp[k:e], b.udpSocks[k])
-			k = e
-		}
-		u.send(b.raw4, u.rawbc(u.raw4))
-		u.send(b.raw6, u.rawbc(u.raw6))
+		u.sendBatch(b)
 		u.outFree <- b
 	}
+}
+
+// sendBatch sends the sealed packets of b: ESP in UDP grouped into GSO
+// sends per SA and sendmmsg calls per socket, raw ESP in one batch per
+// address family.
+func (u *Userspace) sendBatch(b *batch) {
+	b.udp, b.udpSocks = b.udp[:0], b.udpSocks[:0]
+	b.raw4, b.raw6, b.raw4To, b.raw6To = b.raw4[:0], b.raw6[:0], b.raw4To[:0], b.raw6To[:0]
+	oob := 0
+	for i := 0; i < b.n; i++ {
+		p := &b.pkts[i]
+		if p.sa == nil || p.err != nil {
+			continue
+		}
+		d := p.sa.outer.Load()
+		b.bufs[i] = p.out
+		u.cnt.outPackets.Add(1)
+		u.cnt.outBytes.Add(uint64(p.n))
+		if !d.encap {
+			if d.ipAddr.Is4() {
+				b.raw4, b.raw4To = append(b.raw4, p.out), append(b.raw4To, d.ipAddr)
+			} else {
+				b.raw6, b.raw6To = append(b.raw6, p.out), append(b.raw6To, d.ipAddr)
+			}
+			continue
+		}
+		sock := d.sock
+		// Coalesce the following packets of the same SA and size into
+		// one UDP GSO send; the last segment may be shorter.
+		j := i
+		if sock != nil && sock.gso.Load() {
+			size, total := len(p.out), len(p.out)
+			for j+1 < b.n && j+1-i < udpGSOMaxSegments {
+				q := &b.pkts[j+1]
+				if q.sa != p.sa || q.err != nil || len(q.out) > size || total+len(q.out) > udpGSOMaxBytes {
+					break
+				}
+				j++
+				b.bufs[j] = q.out
+				total += len(q.out)
+				u.cnt.outPackets.Add(1)
+				u.cnt.outBytes.Add(uint64(q.n))
+				if len(q.out) < size {
+					break
+				}
+			}
+		}
+		m := ipv4.Message{Buffers: b.bufs[i : j+1], Addr: d.udp}
+		if j > i {
+			m.OOB = segmentCmsg(b.oob[oob:], len(p.out))
+			oob += segmentCmsgSpace
+		}
+		b.udp = append(b.udp, m)
+		b.udpSocks = append(b.udpSocks, sock)
+		i = j
+	}
+	// One sendmmsg per run of messages for the same socket.
+	for k := 0; k < len(b.udp); {
+		e := k + 1
+		for e < len(b.udp) && b.udpSocks[e] == b.udpSocks[k] {
+			e++
+		}
+		u.sendUDP(b.udp[k:e], b.udpSocks[k])
+		k = e
+	}
+	u.sendRaw(u.raw4, b.raw4, b.raw4To)
+	u.sendRaw(u.raw6, b.raw6, b.raw6To)
 }
 
 // sendUDP sends ESP-in-UDP messages; a GSO message the kernel refuses
@@ -424,11 +438,33 @@ func (u *Userspace) sendUDP(ms []ipv4.Message, s *udpSock) {
 	}
 }
 
-func (u *Userspace) rawbc(s *rawSock) batchConn {
-	if s == nil {
-		return nil
+// sendRaw sends raw ESP packets on s's sender; a packet the kernel
+// refuses is counted and skipped.
+func (u *Userspace) sendRaw(s *rawSock, bufs [][]byte, to []netip.Addr) {
+	if len(bufs) == 0 {
+		return
 	}
-	return s.bc
+	if s == nil {
+		u.cnt.outNoSocket.Add(uint64(len(bufs)))
+		return
+	}
+	for len(bufs) > 0 {
+		n, err := s.snd.send(bufs, to)
+		if err == nil {
+			return
+		}
+		if n < len(bufs) && errors.Is(err, syscall.EMSGSIZE) {
+			// Larger than the device's MTU: the sender does not fragment
+			// (sockio.RawSender); the reading socket's kernel path does.
+			if _, err := s.c.WriteToIP(bufs[n], &net.IPAddr{IP: to[n].AsSlice()}); err != nil {
+				u.cnt.sendErrors.Add(1)
+			}
+		} else {
+			u.cnt.sendErrors.Add(1)
+		}
+		n = min(n+1, len(bufs))
+		bufs, to = bufs[n:], to[n:]
+	}
 }
 
 func (u *Userspace) send(ms []ipv4.Message, bc batchConn) {
@@ -480,6 +516,7 @@ func (u *Userspace) readSock(br batchReader, encap, rawV4 bool) {
 			}
 			continue
 		}
+		n = topUp(br, b, n)
 		b.n = n
 		for i := range n {
 			p := &b.pkts[i]
@@ -515,6 +552,25 @@ func (u *Userspace) readSock(br batchReader, encap, rawV4 bool) {
 		u.classifyIn(b)
 		u.submit(b, u.inOrder)
 	}
+}
+
+// topUp fills the rest of a short batch with the datagrams queued in the
+// meantime, without waiting: a peer without segmentation offload (raw
+// ESP) delivers a burst packet by packet, and a reader that hands on
+// every few packets pays a wake-up, a pipeline pass and a TUN write for
+// each (and the TUN device coalesces fewer TCP segments). It yields the
+// processor between reads so that the workers and the writer run while
+// more packets arrive, and stops at the first empty read or a full batch.
+func topUp(br batchReader, b *batch, n int) int {
+	for n < len(b.bufs) {
+		runtime.Gosched()
+		m, err := br.readMore(b.bufs[n:], b.sizes[n:], b.from[n:])
+		if err != nil || m <= 0 {
+			break
+		}
+		n += m
+	}
+	return n
 }
 
 // classifyIn finds the SA of every ESP packet and rejects replays before

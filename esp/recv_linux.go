@@ -24,3 +24,7 @@ func newBatchReader(c syscall.Conn, size int) (batchReader, error) {
 func (m mmsgReader) readBatch(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
 	return m.r.Read(bufs, sizes, from)
 }
+
+func (m mmsgReader) readMore(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
+	return m.r.ReadMore(bufs, sizes, from)
+}

@@ -49,6 +49,11 @@ func (r *xnetReader) readBatch(bufs [][]byte, sizes []int, from []netip.AddrPort
 	return n, err
 }
 
+// readMore does not top batches up here: x/net has no non-blocking read.
+func (r *xnetReader) readMore(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
+	return 0, nil
+}
+
 // addrPortOf converts a socket address (x/net allocates the net.Addr already).
 func addrPortOf(a net.Addr) netip.AddrPort {
 	switch a := a.(type) {

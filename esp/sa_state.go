@@ -42,6 +42,7 @@ type outerDst struct {
 	udp       *net.UDPAddr   // ESP in UDP
 	udpAP     netip.AddrPort // udp as an AddrPort (SendUDP's allocation-free send)
 	ip        *net.IPAddr    // raw ESP
+	ipAddr    netip.Addr     // ip as a netip.Addr (the batched raw sends)
 	encap     bool
 	keepalive bool
 }
@@ -55,6 +56,7 @@ func newOuterDst(sa *SA, socks []*udpSock) *outerDst {
 		d.udp = net.UDPAddrFromAddrPort(d.udpAP)
 	} else {
 		d.ip = &net.IPAddr{IP: a.AsSlice()}
+		d.ipAddr = a
 	}
 	return d
 }

@@ -21,8 +21,10 @@ type batchConn interface {
 
 // batchReader reads up to len(bufs) datagrams, setting their sizes and
 // source addresses (recv_linux.go: recvmmsg without allocations).
+// readMore is readBatch without waiting (0 when nothing is queued).
 type batchReader interface {
 	readBatch(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error)
+	readMore(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error)
 }
 
 // udpSock is a UDP socket for ESP in UDP (RFC 3948), shared with IKE.
@@ -96,12 +98,22 @@ func newUDPSock(c *net.UDPConn, batch int) *udpSock {
 	return s
 }
 
-// rawSock is an IP protocol 50 socket for ESP without encapsulation.
+// rawSock is an IP protocol 50 socket for ESP without encapsulation,
+// with the sender the data path sends on (send_linux.go: a socket of its
+// own, see sockio.RawSender).
 type rawSock struct {
-	c  *net.IPConn
-	bc batchConn
-	br batchReader
-	v4 bool
+	c   *net.IPConn
+	bc  batchConn
+	br  batchReader
+	snd rawSender
+	v4  bool
+}
+
+// rawSender sends raw IP datagrams in batches; on an error, bufs[n] was
+// refused and the rest not tried.
+type rawSender interface {
+	send(bufs [][]byte, to []netip.Addr) (n int, err error)
+	close() error
 }
 
 // ProbeRawESP reports whether WithRawESP can work here: it opens and
@@ -140,11 +152,16 @@ func listenRaw(v4 bool, batch int) (*rawSock, error) {
 	} else {
 		s.bc = ipv6.NewPacketConn(c)
 	}
+	if s.snd, err = newRawSender(s, batch); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 func (s *rawSock) close() {
 	if s != nil {
 		_ = s.c.Close()
+		_ = s.snd.close()
 	}
 }

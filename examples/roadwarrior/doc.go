@@ -124,4 +124,9 @@
 //
 // Logs (log/slog text, level -log-level) go to standard error; they never
 // contain keys or passwords.
+//
+// -pprof 127.0.0.1:6060 serves Go's runtime profiles (/debug/pprof/: CPU,
+// heap, goroutines) on that loopback address, as the responder's
+// metrics_pprof does: where the client's CPU goes while traffic flows
+// (scripts/perf PPROF=1 saves both ends' CPU profiles of each tunnel run).
 package main

@@ -44,6 +44,7 @@ type options struct {
 	id, remoteID                 string
 	tun, split, resolv           string
 	logLevel                     string
+	pprof                        string
 	killSwitch, allowLAN         bool
 	dpd, dialTimeout, maxBackoff time.Duration
 	rtTimeout                    time.Duration
@@ -67,6 +68,7 @@ type settings struct {
 	backoff time.Duration
 	rtTO    time.Duration
 	rtTries int
+	pprof   string // -pprof: loopback address for /debug/pprof/
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -90,6 +92,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.killSwitch, "kill-switch", false, "drop traffic that would leave outside the tunnel while roadwarrior runs, also between reconnections (nftables)")
 	fs.BoolVar(&o.allowLAN, "allow-lan", false, "with -kill-switch: let traffic to private, link-local and multicast addresses out beside the tunnel")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback `address` (IP:PORT), for performance work")
 	fs.DurationVar(&o.dpd, "dpd", 30*time.Second, "dead peer detection `interval` (0: off)")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 30*time.Second, "`limit` for one connection attempt")
 	fs.DurationVar(&o.rtTimeout, "retransmit-timeout", ike.DefaultRetransmitTimeout, "first IKE retransmission `timeout` (growing by 1.8 per try)")
@@ -112,6 +115,12 @@ func (o *options) validate() (*settings, error) {
 	s.host, s.port = host, port
 	if o.tun == "" || len(o.tun) > maxIfNameLen || strings.ContainsAny(o.tun, "/ \t\n:\"'\\") {
 		return nil, fmt.Errorf("-tun %q: not a valid interface name (1-%d characters, no '/', ':', quotes or spaces)", o.tun, maxIfNameLen)
+	}
+	if o.pprof != "" {
+		if err := checkPprofAddr(o.pprof); err != nil {
+			return nil, fmt.Errorf("-pprof %q: %v", o.pprof, err)
+		}
+		s.pprof = o.pprof
 	}
 	if o.allowLAN && !o.killSwitch {
 		return nil, errors.New("-allow-lan only applies with -kill-switch")
@@ -422,6 +431,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "roadwarrior: warning: -psk puts the key on the command line, where other users see it; use -psk-file")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: s.level}))
+	if s.pprof != "" {
+		addr, err := servePprof(ctx, s.pprof, logger)
+		if err != nil {
+			logger.Error("roadwarrior failed", "err", fmt.Errorf("-pprof: %w", err))
+			return 1
+		}
+		logger.Info("serving /debug/pprof/", "addr", addr)
+	}
 	c := &client{s: s, out: stdout, log: logger}
 	if err := c.run(ctx); err != nil {
 		logger.Error("roadwarrior failed", "err", err)

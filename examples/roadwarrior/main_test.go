@@ -56,6 +56,8 @@ func TestFlagErrors(t *testing.T) {
 		{"bad tries", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-retransmit-tries", "21"}, "-retransmit-tries 21"},
 		{"allow-lan alone", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-allow-lan"}, "-allow-lan only applies with -kill-switch"},
 		{"quote in tun", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-tun", `rw"0`}, "-tun"},
+		{"pprof not loopback", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-pprof", "0.0.0.0:6060"}, "-pprof \"0.0.0.0:6060\": 0.0.0.0 is not a loopback address"},
+		{"pprof no port", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "-pprof", "127.0.0.1"}, "-pprof \"127.0.0.1\": want a loopback IP:PORT"},
 		{"extra argument", []string{"-server", "192.0.2.1", "-auth", "psk", "-psk-file", pskFile, "now"}, `unexpected argument "now"`},
 	}
 	for _, c := range cases {

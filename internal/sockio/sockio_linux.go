@@ -25,6 +25,7 @@ type Reader struct {
 	want   int
 	got    int
 	errno  syscall.Errno
+	noWait bool                  // ReadMore: return 0 instead of waiting
 	fn     func(fd uintptr) bool // built once: a closure per call would allocate
 }
 
@@ -49,6 +50,10 @@ func NewReader(c syscall.Conn, size, oobLen int) (*Reader, error) {
 	}
 	r.fn = func(fd uintptr) bool {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(r.want), 0, 0, 0)
+		if e == unix.EAGAIN && r.noWait {
+			r.got, r.errno = 0, 0
+			return true
+		}
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false // not ready: the runtime poller waits for readability
 		}
@@ -62,6 +67,25 @@ func NewReader(c syscall.Conn, size, oobLen int) (*Reader, error) {
 // least one arrives, and sets sizes[i] and from[i] for each. A datagram
 // larger than its buffer is cut to it (see Truncated).
 func (r *Reader) Read(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
+	r.noWait = false
+	return r.read(bufs, sizes, from)
+}
+
+// ReadMore is Read without waiting: it returns 0 and no error when no
+// datagram is queued. A reader that got a short batch tops it up with
+// ReadMore before it hands the batch on: a peer sending a burst packet by
+// packet (raw ESP has no segmentation offload) then costs one wake-up per
+// batch instead of one per few packets. Control and Truncated refer to
+// the datagrams of the last call, Read or ReadMore.
+func (r *Reader) ReadMore(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	r.noWait = true
+	return r.read(bufs, sizes, from)
+}
+
+func (r *Reader) read(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
 	r.want = min(len(bufs), len(r.hdrs))
 	r.got = 0
 	for i := range r.want {

@@ -23,6 +23,11 @@ func (r *Reader) Read(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, e
 	return 0, ErrUnsupported
 }
 
+// ReadMore is never called outside Linux (NewReader fails).
+func (r *Reader) ReadMore(bufs [][]byte, sizes []int, from []netip.AddrPort) (int, error) {
+	return 0, ErrUnsupported
+}
+
 // Control returns nil outside Linux.
 func (r *Reader) Control(i int) []byte { return nil }
 
