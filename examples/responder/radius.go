@@ -310,6 +310,10 @@ type radiusSessions struct {
 type radiusSession struct {
 	userName string
 	class    [][]byte
+	// framed are Framed-IP-Address and Framed-IPv6-Address: the engine
+	// leaves fixed addresses out of IKESAInfo.VirtualIPs, which lists
+	// pool leases only.
+	framed   []netip.Addr
 	timeout  time.Duration
 	accepted time.Time
 	started  bool
@@ -336,6 +340,11 @@ func (rs *radiusSessions) onAccept(ctx context.Context, identity string, r *radi
 		return
 	}
 	s := &radiusSession{userName: r.UserName, timeout: r.SessionTimeout, accepted: rs.now()}
+	for _, a := range []netip.Addr{r.FramedIP, r.FramedIPv6} {
+		if a.IsValid() {
+			s.framed = append(s.framed, a)
+		}
+	}
 	for _, c := range r.Class {
 		s.class = append(s.class, slices.Clone(c))
 	}
@@ -384,29 +393,42 @@ func (rs *radiusSessions) armLocked(id uint64, s *radiusSession) {
 	})
 }
 
+// acctInfo is what a session's accounting records and DAE matching
+// take from its Access-Accept.
+type acctInfo struct {
+	userName string
+	class    [][]byte
+	framed   []netip.Addr
+	cause    radius.TerminateCause
+}
+
+func (s *radiusSession) info() acctInfo {
+	return acctInfo{userName: s.userName, class: s.class, framed: s.framed, cause: s.cause}
+}
+
 // started marks a session up and returns what its records carry.
-func (rs *radiusSessions) started(id uint64) (userName string, class [][]byte) {
+func (rs *radiusSessions) started(id uint64) acctInfo {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	s := rs.m[id]
 	if s == nil {
-		return "", nil
+		return acctInfo{}
 	}
 	if !s.started {
 		s.started = true
 		rs.armLocked(id, s)
 	}
-	return s.userName, s.class
+	return s.info()
 }
 
 // get returns what a running session's records carry.
-func (rs *radiusSessions) get(id uint64) (userName string, class [][]byte) {
+func (rs *radiusSessions) get(id uint64) acctInfo {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if s := rs.m[id]; s != nil {
-		return s.userName, s.class
+		return s.info()
 	}
-	return "", nil
+	return acctInfo{}
 }
 
 // setCause records why we are about to end a session.
@@ -419,18 +441,18 @@ func (rs *radiusSessions) setCause(id uint64, c radius.TerminateCause) {
 }
 
 // stopped forgets a session and returns its records' fields.
-func (rs *radiusSessions) stopped(id uint64) (userName string, class [][]byte, cause radius.TerminateCause) {
+func (rs *radiusSessions) stopped(id uint64) acctInfo {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	s := rs.m[id]
 	if s == nil {
-		return "", nil, 0
+		return acctInfo{}
 	}
 	delete(rs.m, id)
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	return s.userName, s.class, s.cause
+	return s.info()
 }
 
 // setTimeout applies a CoA's Session-Timeout to a running session,
@@ -462,13 +484,13 @@ type radiusAccounting struct {
 	sessions *radiusSessions
 }
 
-func (a *radiusAccounting) record(status radius.AcctStatus, r ike.AccountingRecord, userName string, class [][]byte) radius.AccountingRecord {
+func (a *radiusAccounting) record(status radius.AcctStatus, r ike.AccountingRecord, acc acctInfo) radius.AccountingRecord {
 	i := r.Info
 	rec := radius.AccountingRecord{
 		Status:      status,
 		SessionID:   radius.SessionID(r.SessionID),
-		UserName:    userName,
-		Class:       class,
+		UserName:    acc.userName,
+		Class:       acc.class,
 		NAS:         eap.NAS{ClientAddr: i.Remote, LocalAddr: i.Local, SPIi: i.SPIi, SPIr: i.SPIr, SessionID: r.SessionID, Port: r.NASPort},
 		InputOctets: i.BytesIn, OutputOctets: i.BytesOut,
 		InputPackets: i.PacketsIn, OutputPackets: i.PacketsOut,
@@ -483,7 +505,7 @@ func (a *radiusAccounting) record(status radius.AcctStatus, r ike.AccountingReco
 	if rec.UserName == "" {
 		rec.UserName = i.RemoteID.String()
 	}
-	for _, v := range i.VirtualIPs {
+	for _, v := range append(slices.Clone(acc.framed), i.VirtualIPs...) {
 		switch {
 		case v.Is4() && !rec.FramedIP.IsValid():
 			rec.FramedIP = v
@@ -496,22 +518,20 @@ func (a *radiusAccounting) record(status radius.AcctStatus, r ike.AccountingReco
 
 // Start implements ike.Accounting.
 func (a *radiusAccounting) Start(r ike.AccountingRecord) {
-	name, class := a.sessions.started(r.SessionID)
-	a.acct.Send(a.record(radius.AcctStart, r, name, class))
+	a.acct.Send(a.record(radius.AcctStart, r, a.sessions.started(r.SessionID)))
 }
 
 // Interim implements ike.Accounting.
 func (a *radiusAccounting) Interim(r ike.AccountingRecord) {
-	name, class := a.sessions.get(r.SessionID)
-	a.acct.Send(a.record(radius.AcctInterim, r, name, class))
+	a.acct.Send(a.record(radius.AcctInterim, r, a.sessions.get(r.SessionID)))
 }
 
 // Stop implements ike.Accounting.
 func (a *radiusAccounting) Stop(r ike.AccountingRecord) {
-	name, class, cause := a.sessions.stopped(r.SessionID)
-	rec := a.record(radius.AcctStop, r, name, class)
-	rec.TerminateCause = cause
-	if cause == 0 {
+	acc := a.sessions.stopped(r.SessionID)
+	rec := a.record(radius.AcctStop, r, acc)
+	rec.TerminateCause = acc.cause
+	if acc.cause == 0 {
 		rec.TerminateCause = terminateCause(r.Err)
 	}
 	a.acct.Send(rec)
@@ -540,16 +560,15 @@ func daeMatch(q radius.SessionQuery, rs *radiusSessions) func(ipsec.IKESAInfo) b
 		if q.SessionID != "" && q.SessionID != radius.SessionID(i.SessionID) {
 			return false
 		}
-		if q.UserName != "" {
-			name, _ := rs.get(i.SessionID)
-			if q.UserName != name && q.UserName != i.EAPIdentity && q.UserName != i.RemoteID.String() {
-				return false
-			}
-		}
-		if q.FramedIP.IsValid() && !slices.Contains(i.VirtualIPs, q.FramedIP) {
+		acc := rs.get(i.SessionID)
+		if q.UserName != "" && q.UserName != acc.userName && q.UserName != i.EAPIdentity && q.UserName != i.RemoteID.String() {
 			return false
 		}
-		if q.FramedIPv6.IsValid() && !slices.Contains(i.VirtualIPs, q.FramedIPv6) {
+		vips := append(slices.Clone(acc.framed), i.VirtualIPs...)
+		if q.FramedIP.IsValid() && !slices.Contains(vips, q.FramedIP) {
+			return false
+		}
+		if q.FramedIPv6.IsValid() && !slices.Contains(vips, q.FramedIPv6) {
 			return false
 		}
 		if q.CallingStationID != "" && q.CallingStationID != i.Remote.Addr().Unmap().String() {
@@ -691,14 +710,20 @@ func lintRadius(ctx context.Context, r *radiusSettings, w io.Writer) bool {
 	for i, srv := range r.auth {
 		c, err := radius.NewClient(radius.ClientConfig{Servers: []radius.Server{srv}, NASIdentifier: r.nasID})
 		if err == nil {
+			err = c.Connect()
+		}
+		if err == nil {
 			var reply *radius.Reply
 			user := "goipsec-lint-" + randomPassword(8)
 			reply, err = c.PAP(ctx, user, ipsec.Secret(randomPassword(20)))
-			c.Close()
 			if err == nil {
+				c.Close()
 				fmt.Fprintf(w, "radius.servers[%d] %s: answers (%s for a made-up user)\n", i, srv.Addr, reply.Code)
 				continue
 			}
+		}
+		if c != nil {
+			c.Close()
 		}
 		ok = false
 		fmt.Fprintf(w, "radius.servers[%d] %s: no valid answer (down, blocked, or another shared secret): %v\n", i, srv.Addr, err)

@@ -254,14 +254,15 @@ func TestRadiusVerifier(t *testing.T) {
 func TestRadiusAccountingRecords(t *testing.T) {
 	rs := newRadiusSessions(slog.New(slog.DiscardHandler))
 	ctx := eap.ContextWithNAS(context.Background(), eap.NAS{SessionID: 42})
-	rs.onAccept(ctx, "alice", &radius.Reply{Accepted: true, UserName: "alice@corp", Class: [][]byte{[]byte("staff")}})
+	rs.onAccept(ctx, "alice", &radius.Reply{Accepted: true, UserName: "alice@corp", Class: [][]byte{[]byte("staff")}, FramedIP: netip.MustParseAddr("10.9.0.5")})
 	a := &radiusAccounting{sessions: rs}
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	info := ipsec.IKESAInfo{SessionID: 42, EAPIdentity: "alice", Remote: netip.MustParseAddrPort("192.0.2.7:4500"), Local: netip.MustParseAddrPort("198.51.100.1:4500"),
-		VirtualIPs: []netip.Addr{netip.MustParseAddr("2001:db8::5"), netip.MustParseAddr("10.9.0.5")}, BytesIn: 5 << 30, BytesOut: 1234, PacketsIn: 7, PacketsOut: 9}
+		// The engine lists pool leases only: the fixed 10.9.0.5 comes
+		// from the Access-Accept.
+		VirtualIPs: []netip.Addr{netip.MustParseAddr("2001:db8::5")}, BytesIn: 5 << 30, BytesOut: 1234, PacketsIn: 7, PacketsOut: 9}
 	r := ike.AccountingRecord{SessionID: 42, NASPort: 3, Started: t0, Time: t0.Add(90 * time.Second), Info: info}
-	name, class := rs.started(42)
-	rec := a.record(radius.AcctInterim, r, name, class)
+	rec := a.record(radius.AcctInterim, r, rs.started(42))
 	if rec.SessionID != radius.SessionID(42) || rec.UserName != "alice@corp" || len(rec.Class) != 1 || string(rec.Class[0]) != "staff" ||
 		rec.FramedIP != netip.MustParseAddr("10.9.0.5") || rec.FramedIPv6 != netip.MustParseAddr("2001:db8::5") ||
 		rec.InputOctets != 5<<30 || rec.OutputOctets != 1234 || rec.InputPackets != 7 || rec.OutputPackets != 9 ||
@@ -269,15 +270,15 @@ func TestRadiusAccountingRecords(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 	// Without an Access-Accept (a certificate client): the identity.
-	rec = a.record(radius.AcctStart, ike.AccountingRecord{SessionID: 43, Info: ipsec.IKESAInfo{RemoteID: ipsec.FQDN("gw.example.com")}}, "", nil)
+	rec = a.record(radius.AcctStart, ike.AccountingRecord{SessionID: 43, Info: ipsec.IKESAInfo{RemoteID: ipsec.FQDN("gw.example.com")}}, acctInfo{})
 	if rec.UserName != "gw.example.com" || rec.SessionID != radius.SessionID(43) || rec.SessionTime != 0 {
 		t.Errorf("record without accept %+v", rec)
 	}
 	rs.setCause(42, radius.CauseAdminReset)
-	if _, _, cause := rs.stopped(42); cause != radius.CauseAdminReset {
-		t.Errorf("cause %v", cause)
+	if acc := rs.stopped(42); acc.cause != radius.CauseAdminReset {
+		t.Errorf("cause %v", acc.cause)
 	}
-	if n, _ := rs.get(42); n != "" {
+	if rs.get(42).userName != "" {
 		t.Error("session kept after Stop")
 	}
 	for err, want := range map[error]radius.TerminateCause{
@@ -312,8 +313,8 @@ func TestRadiusSessionTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Session-Timeout did not end the session")
 	}
-	if _, _, cause := rs.stopped(7); cause != radius.CauseSessionTimeout {
-		t.Errorf("cause %v", cause)
+	if acc := rs.stopped(7); acc.cause != radius.CauseSessionTimeout {
+		t.Errorf("cause %v", acc.cause)
 	}
 
 	now := time.Now()
@@ -331,8 +332,8 @@ func TestRadiusSessionTimeout(t *testing.T) {
 
 func TestRadiusDAEMatch(t *testing.T) {
 	rs := newRadiusSessions(slog.New(slog.DiscardHandler))
-	rs.onAccept(eap.ContextWithNAS(context.Background(), eap.NAS{SessionID: 5}), "alice", &radius.Reply{Accepted: true, UserName: "alice@corp"})
-	info := ipsec.IKESAInfo{SessionID: 5, EAPIdentity: "alice", Remote: netip.MustParseAddrPort("192.0.2.7:4500"), VirtualIPs: []netip.Addr{netip.MustParseAddr("10.9.0.5")}}
+	rs.onAccept(eap.ContextWithNAS(context.Background(), eap.NAS{SessionID: 5}), "alice", &radius.Reply{Accepted: true, UserName: "alice@corp", FramedIP: netip.MustParseAddr("10.9.0.5")})
+	info := ipsec.IKESAInfo{SessionID: 5, EAPIdentity: "alice", Remote: netip.MustParseAddrPort("192.0.2.7:4500"), VirtualIPs: []netip.Addr{netip.MustParseAddr("2001:db8::5")}}
 	for _, c := range []struct {
 		q    radius.SessionQuery
 		want bool
@@ -345,6 +346,7 @@ func TestRadiusDAEMatch(t *testing.T) {
 		{radius.SessionQuery{FramedIP: netip.MustParseAddr("10.9.0.5")}, true},
 		{radius.SessionQuery{UserName: "alice", FramedIP: netip.MustParseAddr("10.9.0.6")}, false},
 		{radius.SessionQuery{CallingStationID: "192.0.2.7"}, true},
+		{radius.SessionQuery{FramedIPv6: netip.MustParseAddr("2001:db8::5")}, true},
 		{radius.SessionQuery{CallingStationID: "192.0.2.8"}, false},
 		{radius.SessionQuery{}, false}, // nothing named: nothing matches
 	} {
