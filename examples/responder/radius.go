@@ -375,16 +375,17 @@ func (rs *radiusSessions) onAccept(ctx context.Context, identity string, r *radi
 
 // armLocked starts the Session-Timeout of a running session.
 func (rs *radiusSessions) armLocked(id uint64, s *radiusSession) {
-	if s.timeout <= 0 || rs.terminate == nil {
+	timeout := s.timeout
+	if timeout <= 0 || rs.terminate == nil {
 		return
 	}
-	s.timer = time.AfterFunc(s.timeout, func() {
+	s.timer = time.AfterFunc(timeout, func() {
 		rs.mu.Lock()
 		if cur := rs.m[id]; cur == s {
 			s.cause = radius.CauseSessionTimeout
 		}
 		rs.mu.Unlock()
-		rs.log.Info("radius Session-Timeout reached: ending the session", "session", id, "timeout", s.timeout.String())
+		rs.log.Info("radius Session-Timeout reached: ending the session", "session", id, "timeout", timeout.String())
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := rs.terminate(ctx, id); err != nil && !errors.Is(err, ike.ErrSANotFound) {
@@ -478,10 +479,17 @@ func (rs *radiusSessions) setTimeout(id uint64, d time.Duration) {
 // radiusAccounting adapts ike.Accounting to radius.Accounting: one
 // Acct-Session-Id per session (radius.SessionID of the engine's
 // SessionID, which survives rekeys and reauthentications) and the
-// session's cumulative counters.
+// session's cumulative counters. With acct nil (radius.eap without
+// accounting) it only follows the sessions' life for Session-Timeout.
 type radiusAccounting struct {
 	acct     *radius.Accounting
 	sessions *radiusSessions
+}
+
+func (a *radiusAccounting) send(r radius.AccountingRecord) {
+	if a.acct != nil {
+		a.acct.Send(r)
+	}
 }
 
 func (a *radiusAccounting) record(status radius.AcctStatus, r ike.AccountingRecord, acc acctInfo) radius.AccountingRecord {
@@ -518,12 +526,12 @@ func (a *radiusAccounting) record(status radius.AcctStatus, r ike.AccountingReco
 
 // Start implements ike.Accounting.
 func (a *radiusAccounting) Start(r ike.AccountingRecord) {
-	a.acct.Send(a.record(radius.AcctStart, r, a.sessions.started(r.SessionID)))
+	a.send(a.record(radius.AcctStart, r, a.sessions.started(r.SessionID)))
 }
 
 // Interim implements ike.Accounting.
 func (a *radiusAccounting) Interim(r ike.AccountingRecord) {
-	a.acct.Send(a.record(radius.AcctInterim, r, a.sessions.get(r.SessionID)))
+	a.send(a.record(radius.AcctInterim, r, a.sessions.get(r.SessionID)))
 }
 
 // Stop implements ike.Accounting.
@@ -534,7 +542,7 @@ func (a *radiusAccounting) Stop(r ike.AccountingRecord) {
 	if acc.cause == 0 {
 		rec.TerminateCause = terminateCause(r.Err)
 	}
-	a.acct.Send(rec)
+	a.send(rec)
 }
 
 // terminateCause maps why the engine ended a session to RFC 2866

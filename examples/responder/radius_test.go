@@ -304,7 +304,10 @@ func TestRadiusSessionTimeout(t *testing.T) {
 		t.Fatal("ended before it started")
 	case <-time.After(100 * time.Millisecond):
 	}
-	rs.started(7)
+	// Without accounting (acct nil) the adapter still follows the
+	// session's start, which arms the Session-Timeout.
+	a := &radiusAccounting{sessions: rs}
+	a.Start(ike.AccountingRecord{SessionID: 7})
 	select {
 	case id := <-ended:
 		if id != 7 {
@@ -313,8 +316,12 @@ func TestRadiusSessionTimeout(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Session-Timeout did not end the session")
 	}
-	if acc := rs.stopped(7); acc.cause != radius.CauseSessionTimeout {
+	if acc := rs.get(7); acc.cause != radius.CauseSessionTimeout {
 		t.Errorf("cause %v", acc.cause)
+	}
+	a.Stop(ike.AccountingRecord{SessionID: 7, Err: ike.ErrTerminated})
+	if rs.get(7).cause != 0 {
+		t.Error("session kept after Stop")
 	}
 
 	now := time.Now()

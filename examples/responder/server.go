@@ -283,7 +283,9 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		}),
 	}
 	opts = append(opts, ike.WithIdentityLimits(s.limits))
-	if rad != nil && rad.acct != nil {
+	if rad != nil && (rad.acct != nil || s.radius.eap) {
+		// Accounting, and without it the sessions' start and stop for
+		// Session-Timeout.
 		opts = append(opts, ike.WithAccounting(&radiusAccounting{acct: rad.acct, sessions: rad.sessions}, s.radius.interim))
 	}
 	if keyLog != nil {
