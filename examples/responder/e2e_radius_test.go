@@ -34,8 +34,9 @@ var e2eFramedIP = netip.MustParseAddr("198.51.100.114")
 // its namespace, with a dead server listed first (failover): the iOS
 // persona logs in by EAP-MSCHAPv2 relayed to FreeRADIUS and gets its
 // Framed-IP-Address; a wrong password is refused; accounting Start and,
-// after pings and a disconnect, Stop reach FreeRADIUS's detail file
-// with the byte counts the responder's metrics showed; radclient's
+// after pings, a CHILD rekey, more pings and a disconnect, Stop reach
+// FreeRADIUS's detail file with the byte counts the responder's metrics
+// showed; radclient's
 // Disconnect-Request ends the next session (Admin-Reset); the Cisco
 // IPSec persona logs in with XAuth checked by FreeRADIUS; `lint` finds
 // the dead server. No secret or password is in the responder's log.
@@ -98,6 +99,19 @@ bob	Cleartext-Password := %q
 		}
 		if err := pingFrom(topo.Client, e2eFramedIP, 5); err != nil {
 			t.Fatal(err)
+		}
+		// A CHILD rekey, then more traffic: the Stop's counters are the
+		// session's, over both CHILD SAs.
+		if out, err := cli.Swanctl(20*time.Second, "--rekey", "--child", p.profile); err != nil {
+			t.Fatalf("swanctl --rekey: %v\n%s", err, out)
+		}
+		if !waitFor(10*time.Second, func() bool {
+			return scrapeMetrics(t, topo.Server, "127.0.0.1:9100")[`goipsec_rekeys_total{scope="child"}`] >= 1
+		}) {
+			t.Fatal("the CHILD SA was not rekeyed")
+		}
+		if err := pingFrom(topo.Client, e2eFramedIP, 4); err != nil {
+			t.Fatalf("after the CHILD rekey: %v", err)
 		}
 		if !strings.Contains(resp.Stderr.String(), "radius server marked dead") {
 			t.Error("the dead first server was not marked dead: no failover happened")
