@@ -158,6 +158,36 @@ func (s *Session) lookupUser(name string) (*ipsec.User, error) {
 	return nil, err
 }
 
+// verify asks a PasswordVerifier; every rejection wraps errAuthFailed,
+// an outage keeps its own error (for the log) and wraps it too, so the
+// client sees the same Failure. A nil User becomes a bare account.
+func (s *Session) verify(v ipsec.PasswordVerifier, req *ipsec.PasswordRequest) (*ipsec.PasswordResult, error) {
+	ctx, cancel := lookupCtx()
+	defer cancel()
+	res, err := v.VerifyPassword(ctx, req)
+	switch {
+	case errors.Is(err, ipsec.ErrPasswordRejected), errors.Is(err, ipsec.ErrUnknownUser):
+		return nil, errAuthFailed
+	case err != nil:
+		return nil, fmt.Errorf("%w: password verifier: %w", errAuthFailed, err)
+	case res == nil:
+		res = &ipsec.PasswordResult{}
+	}
+	if res.User == nil {
+		res.User = &ipsec.User{Name: req.Name}
+	}
+	return res, nil
+}
+
+// validAuthenticatorResponse accepts "S=" and 40 hex digits.
+func validAuthenticatorResponse(s string) bool {
+	if len(s) != 42 || !strings.HasPrefix(s, "S=") {
+		return false
+	}
+	_, err := hex.DecodeString(s[2:])
+	return err == nil
+}
+
 // papRequest checks an Authenticate-Request (RFC 1334 section 2.2.1).
 func (s *Session) papRequest(p packet) {
 	d := p.data
@@ -168,6 +198,19 @@ func (s *Session) papRequest(p packet) {
 	name := string(d[1 : 1+d[0]])
 	pwLen := int(d[1+int(d[0])])
 	pw := d[2+int(d[0]) : 2+int(d[0])+pwLen]
+	if v, ok := s.cfg.Users.(ipsec.PasswordVerifier); ok {
+		u, err := s.verify(v, &ipsec.PasswordRequest{Name: name, Method: ipsec.PasswordPAP, Password: pw})
+		if err != nil {
+			s.authFailed(name, err, func() {
+				s.sendPacket(protoPAP, papNak, p.id, papMessage("Authentication failed"))
+			}, false)
+			return
+		}
+		s.sendPacket(protoPAP, papAck, p.id, papMessage("Welcome"))
+		s.auth.successID = p.id
+		s.authSucceeded(name, u.User, AuthPAP)
+		return
+	}
 	u, err := s.lookupUser(name)
 	if err == nil {
 		ok := false
@@ -219,6 +262,14 @@ func (s *Session) chapResponse(p packet) {
 			s.malformed("CHAP Response", errMalformed)
 			return
 		}
+		if v, ok := s.cfg.Users.(ipsec.PasswordVerifier); ok {
+			var res *ipsec.PasswordResult
+			if res, err = s.verify(v, &ipsec.PasswordRequest{Name: name, Method: ipsec.PasswordCHAPMD5, ID: p.id, Challenge: a.challenge, Response: value}); err == nil {
+				u = res.User
+			}
+			succ = []byte("Welcome")
+			break
+		}
 		u, err = s.lookupUser(name)
 		if err == nil {
 			if len(u.Password) == 0 {
@@ -240,6 +291,19 @@ func (s *Session) chapResponse(p packet) {
 			return
 		}
 		peerChallenge, ntResp := value[:16], value[24:48]
+		if v, ok := s.cfg.Users.(ipsec.PasswordVerifier); ok {
+			var res *ipsec.PasswordResult
+			res, err = s.verify(v, &ipsec.PasswordRequest{Name: name, Method: ipsec.PasswordMSCHAPv2, ID: p.id, Challenge: a.challenge, PeerChallenge: peerChallenge, Response: ntResp})
+			if err == nil && !validAuthenticatorResponse(res.AuthenticatorResponse) {
+				// Without S= the client cannot authenticate us and
+				// hangs up (RFC 2759 section 5).
+				err = fmt.Errorf("%w: verifier gave no MS-CHAPv2 authenticator response", errAuthFailed)
+			}
+			if err == nil {
+				u, succ = res.User, []byte(res.AuthenticatorResponse+" M=Welcome")
+			}
+			break
+		}
 		u, err = s.lookupUser(name)
 		var hash []byte
 		if err == nil {

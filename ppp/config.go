@@ -83,6 +83,11 @@ const (
 // Config configures a Session. NewSession copies it.
 type Config struct {
 	// Users authenticates the client: the same store as EAP and XAuth.
+	// When it also implements ipsec.PasswordVerifier (a RADIUS client,
+	// say), PAP, CHAP-MD5 and MS-CHAPv2 answers are handed to it with
+	// our challenge instead of being checked against LookupUser's
+	// account; it is called on the session's goroutine with a 5-second
+	// deadline.
 	Users ipsec.UserStore
 	// Auth lists the authentication protocols the server asks for, in
 	// preference order; on a Configure-Nak the next listed one is tried.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/eap"
+	"github.com/goipsec/ipsec/internal/freeradius"
 	"github.com/goipsec/ipsec/internal/mschapv2"
 	"github.com/goipsec/ipsec/internal/testnet"
 	"github.com/goipsec/ipsec/internal/testpki"
@@ -33,10 +34,9 @@ import (
 const frSecret = "testing123"
 
 type freeRADIUS struct {
-	ns   *testnet.NS
-	dir  string
-	proc *testnet.Process
-	pki  *testpki.PKI
+	ns  *testnet.NS
+	dir string
+	pki *testpki.PKI
 }
 
 // frUsers is the authorize ("users") file.
@@ -51,89 +51,8 @@ bob	Cleartext-Password := "builder"
 
 func startFreeRADIUS(t *testing.T) *freeRADIUS {
 	t.Helper()
-	testnet.Require(t, "freeradius", "radclient", "ip")
-	if _, err := os.Stat("/etc/freeradius/3.0/radiusd.conf"); err != nil {
-		if testnet.InCI() {
-			t.Fatalf("no FreeRADIUS configuration: %v", err)
-		}
-		t.Skipf("no FreeRADIUS configuration: %v", err)
-	}
-	dir := filepath.Join(t.TempDir(), "raddb")
-	if out, err := exec.Command("cp", "-a", "/etc/freeradius/3.0", dir).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v: %s", err, out)
-	}
-	edit := func(name string, f func(string) string) {
-		p := filepath.Join(dir, name)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(f(string(b))), 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(name, s string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"log", "run", "tls"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o750)
-	}
-	// Everything the server writes goes below dir, and it runs as root
-	// (the test's user) instead of switching to freerad.
-	edit("radiusd.conf", func(s string) string {
-		s = regexp.MustCompile(`(?m)^logdir = .*$`).ReplaceAllString(s, "logdir = "+dir+"/log")
-		s = regexp.MustCompile(`(?m)^run_dir = .*$`).ReplaceAllString(s, "run_dir = "+dir+"/run")
-		s = regexp.MustCompile(`(?m)^(\s*)(user|group) = freerad`).ReplaceAllString(s, "$1#$2 = freerad")
-		return s
-	})
-	// EAP-TLS with the test PKI instead of the snakeoil certificate.
-	pki, err := testpki.New(testpki.RSA2048, "alice@example.com", "radius.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("tls/server.pem", string(pki.Server.CertPEM()))
-	write("tls/server.key", string(pki.Server.KeyPEM()))
-	write("tls/ca.pem", string(pki.CA.CertPEM()))
-	edit("mods-available/eap", func(s string) string {
-		s = regexp.MustCompile(`(?m)^(\s*)private_key_password = .*$`).ReplaceAllString(s, "$1#private_key_password")
-		s = regexp.MustCompile(`(?m)^(\s*)private_key_file = .*$`).ReplaceAllString(s, "${1}private_key_file = "+dir+"/tls/server.key")
-		s = regexp.MustCompile(`(?m)^(\s*)certificate_file = .*$`).ReplaceAllString(s, "${1}certificate_file = "+dir+"/tls/server.pem")
-		s = regexp.MustCompile(`(?m)^(\s*)ca_file = .*$`).ReplaceAllString(s, "${1}ca_file = "+dir+"/tls/ca.pem")
-		return s
-	})
-	write("clients.conf", "client local {\n\tipaddr = 127.0.0.1\n\tsecret = "+frSecret+"\n}\n")
-	write("mods-config/files/authorize", frUsers)
-
-	ns := testnet.NewNS(t, "rad")
-	proc, err := ns.Start(nil, "freeradius", "-X", "-d", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fr := &freeRADIUS{ns: ns, dir: dir, proc: proc, pki: pki}
-	t.Cleanup(func() {
-		proc.Terminate(5 * time.Second)
-		if t.Failed() {
-			out := proc.Stdout.String()
-			if len(out) > 20000 {
-				out = out[len(out)-20000:]
-			}
-			t.Logf("freeradius output (tail):\n%s\n%s", out, proc.Stderr.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(proc.Stdout.String(), "Ready to process requests") {
-		select {
-		case err := <-proc.Done:
-			t.Fatalf("freeradius exited: %v\n%s\n%s", err, proc.Stdout.String(), proc.Stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("freeradius not ready after 30 s:\n%s", proc.Stdout.String())
-		}
-	}
-	return fr
+	s := freeradius.Start(t, nil, freeradius.Config{Users: frUsers, Secret: frSecret})
+	return &freeRADIUS{ns: s.NS, dir: s.Dir, pki: s.PKI}
 }
 
 // client returns a Client for servers whose sockets live in the

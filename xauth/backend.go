@@ -95,3 +95,19 @@ func lookupUser(ctx context.Context, store ipsec.UserStore, name string) (*ipsec
 	}
 	return nil, err
 }
+
+// verifierBackend hands the password to an ipsec.PasswordVerifier.
+type verifierBackend struct{ v ipsec.PasswordVerifier }
+
+func (b verifierBackend) Authenticate(ctx context.Context, name string, password ipsec.Secret) (*ipsec.User, error) {
+	res, err := b.v.VerifyPassword(ctx, &ipsec.PasswordRequest{Name: name, Method: ipsec.PasswordPAP, Password: password})
+	switch {
+	case errors.Is(err, ipsec.ErrPasswordRejected), errors.Is(err, ipsec.ErrUnknownUser):
+		return nil, ErrAuthFailed
+	case err != nil:
+		return nil, err
+	case res == nil || res.User == nil:
+		return &ipsec.User{Name: name}, nil
+	}
+	return res.User, nil
+}

@@ -83,7 +83,10 @@ const (
 type ServerConfig struct {
 	// Users checks generic user names and passwords. Names are tried as
 	// sent, then without a "DOMAIN\" prefix. Accounts need a clear
-	// Password (an NT hash alone cannot check XAuth generic).
+	// Password (an NT hash alone cannot check XAuth generic). When Users
+	// also implements ipsec.PasswordVerifier (a RADIUS client, say), the
+	// Server hands it the name and password (ipsec.PasswordPAP) instead
+	// of looking the account up.
 	Users ipsec.UserStore
 	// Backend, when set, checks the credentials instead of Users.
 	Backend Backend
@@ -148,7 +151,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: cfg.Backend}
 	if s.backend == nil {
-		s.backend = storeBackend{cfg.Users}
+		if v, ok := cfg.Users.(ipsec.PasswordVerifier); ok {
+			s.backend = verifierBackend{v}
+		} else {
+			s.backend = storeBackend{cfg.Users}
+		}
 	}
 	return s, nil
 }

@@ -64,6 +64,8 @@ type Config struct {
 	IKEv1 IKEv1Config `yaml:"ikev1"`
 	// L2TP serves L2TP/IPsec clients (see L2TPConfig).
 	L2TP L2TPConfig `yaml:"l2tp"`
+	// Radius is the company's RADIUS servers (see RadiusConfig).
+	Radius RadiusConfig `yaml:"radius"`
 }
 
 // LimitsConfig caps what one account holds (ike.IdentityLimits): 0 is
@@ -168,6 +170,7 @@ type settings struct {
 	groups      map[string]groupPolicy
 	v1          *v1Settings // ikev1:
 	l2tp        l2tpSettings
+	radius      *radiusSettings // radius:, nil when unused
 }
 
 // pskPeer is a validated PSKPeer.
@@ -240,6 +243,12 @@ func loadConfig(path string) (*Config, error) {
 		paths = append(paths, &c.IKEv1.PSKs[i].PSKFile)
 	}
 	paths = append(paths, &c.IKEv1.GroupSecretFile, &c.L2TP.TunnelSecretFile)
+	for i := range c.Radius.Servers {
+		paths = append(paths, &c.Radius.Servers[i].SecretFile)
+	}
+	for i := range c.Radius.DAE.Clients {
+		paths = append(paths, &c.Radius.DAE.Clients[i].SecretFile)
+	}
 	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
@@ -491,6 +500,9 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 	}
 	if s.l2tp.enabled {
 		s.v1.l2tp = true
+	}
+	if s.radius, err = c.Radius.check(); err != nil {
+		return nil, err
 	}
 	if c.Metrics != "" {
 		host, port, err := net.SplitHostPort(c.Metrics)

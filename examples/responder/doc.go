@@ -199,6 +199,23 @@
 //
 //	responder lint [-config FILE] [-state DIR] [-name NAME] [-listen ADDRS] [-cert FILE]
 //
+// With a radius: section lint also sends every RADIUS server an
+// Access-Request for a made-up user: a Reject counts as an answer, no
+// valid answer (server down, blocked, or another shared secret) as a
+// finding.
+//
+// # RADIUS
+//
+// The radius: section hands the passwords to the company's RADIUS
+// servers: eap relays the IKEv2 clients' EAP conversations (the Identity
+// round stays local), xauth and ppp check the Cisco IPSec and L2TP
+// passwords (PAP, CHAP-MD5, MS-CHAPv2 with our challenge), accounting
+// reports IKEv2 sessions (Start, Interim-Update, Stop with cumulative
+// counters; Class echoed), and dae ends sessions on a Disconnect-Request.
+// Framed-IP-Address is the client's address, Filter-Id and Class values
+// are its groups, Session-Timeout ends an IKEv2 EAP session. Secrets come
+// from files (secret_file) and are never logged.
+//
 // Clients reach the server's inside addresses. To let them reach the
 // Internet through the server, name the uplink:
 //

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -136,16 +137,21 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 		}
 		leaf = chain[0]
 	}
+	code := 0
 	findings := lintCert(leaf, name, addrs, timeNow())
 	if len(findings) == 0 {
 		fmt.Fprintf(stdout, "%s: fine for %s (%s): every built-in client accepts it\n", path, name, joinAddrs(addrs))
-		return 0
+	} else {
+		fmt.Fprintf(stdout, "%s for %s (%s):\n", path, name, joinAddrs(addrs))
+		for _, f := range findings {
+			fmt.Fprintf(stdout, "  rejected by %s: %s\n", f.Clients, f.Problem)
+		}
+		code = 1
 	}
-	fmt.Fprintf(stdout, "%s for %s (%s):\n", path, name, joinAddrs(addrs))
-	for _, f := range findings {
-		fmt.Fprintf(stdout, "  rejected by %s: %s\n", f.Clients, f.Problem)
+	if s.radius != nil && !lintRadius(context.Background(), s.radius, stdout) {
+		code = 1
 	}
-	return 1
+	return code
 }
 
 func joinAddrs(a []netip.Addr) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ikev1"
 	"github.com/goipsec/ipsec/proposal"
+	"github.com/goipsec/ipsec/radius"
 	"github.com/goipsec/ipsec/xfrm"
 )
 
@@ -101,7 +102,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	users := s.users
 	var demo UserConfig
 	demoCreated := false
-	if len(users) == 0 {
+	if len(users) == 0 && !(s.radius != nil && s.radius.eap) {
 		demo, demoCreated, err = ensureDemoUser(stateDir)
 		if err != nil {
 			return err
@@ -121,6 +122,19 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	store := ipsec.NewUsers()
 	for _, u := range users {
 		store.Set(ipsec.User{Name: u.Name, Password: ipsec.Secret(u.Password), Groups: u.Groups})
+	}
+	// radius: the sockets open now, before the privileges go.
+	rad, err := startRadius(s.radius, log)
+	if err != nil {
+		return err
+	}
+	defer rad.close()
+	xauthUsers, pppUsers := ipsec.UserStore(store), ipsec.UserStore(store)
+	if rad != nil && s.radius.xauth {
+		xauthUsers = radiusVerifier{UserStore: store, c: rad.auth}
+	}
+	if rad != nil && s.radius.ppp {
+		pppUsers = radiusVerifier{UserStore: store, c: rad.auth}
 	}
 	var keyLog io.Writer
 	if s.keyLog != "" {
@@ -177,6 +191,15 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		DPDDelay: 30 * time.Second,
 	}
 	peers, clientCAs := peerConfigs(base, s, sc, store)
+	if rad != nil && s.radius.eap {
+		for _, p := range peers {
+			if p.Remote.Method == ike.AuthEAP {
+				// radius.eap: the EAP conversation goes to the servers
+				// (the Identity round stays here).
+				p.Remote.EAPBackend = &radius.EAPBackend{Client: rad.auth, OnAccept: rad.sessions.onAccept}
+			}
+		}
+	}
 	stopCertPolicy, err := applyCertPolicy(s, peers, clientCAs, log)
 	if err != nil {
 		return err
@@ -260,6 +283,11 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		}),
 	}
 	opts = append(opts, ike.WithIdentityLimits(s.limits))
+	if rad != nil && (rad.acct != nil || s.radius.eap) {
+		// Accounting, and without it the sessions' start and stop for
+		// Session-Timeout.
+		opts = append(opts, ike.WithAccounting(&radiusAccounting{acct: rad.acct, sessions: rad.sessions}, s.radius.interim))
+	}
 	if keyLog != nil {
 		opts = append(opts, ike.WithKeyLogWriter(keyLog))
 	}
@@ -276,11 +304,17 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 	if err != nil {
 		return err
 	}
+	if rad != nil {
+		rad.sessions.terminate = resp.Terminate // Session-Timeout
+		if err := rad.serveDAE(s.radius, resp); err != nil {
+			return err
+		}
+	}
 	var v1resp *ikev1.Responder
 	if v1 != nil {
 		v1.localID, v1.sc, v1.cas = localID, sc, clientCAs
 		// One user store and one address space for both engines.
-		v1.users, v1.pools, v1.dns, v1.dnsDomains = store, pools, s.dns, s.dnsDomains
+		v1.users, v1.pools, v1.dns, v1.dnsDomains = xauthUsers, pools, s.dns, s.dnsDomains
 		if v1resp, err = startIKEv1(v1, tr, dp.DataPlane, keyLog, log, m, &l2tpHook); err != nil {
 			return err
 		}
@@ -297,7 +331,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 				pool4, local4 = pools[i], p.Addr()
 			}
 		}
-		l2tpGW, err = startL2TP(l2tpParams{s: s.l2tp, users: store, pool: pool4, local: local4, dns: s.dns, hostName: name}, dp, &l2tpHook, log)
+		l2tpGW, err = startL2TP(l2tpParams{s: s.l2tp, users: pppUsers, pool: pool4, local: local4, dns: s.dns, hostName: name}, dp, &l2tpHook, log)
 		if err != nil {
 			return err
 		}

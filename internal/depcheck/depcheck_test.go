@@ -33,6 +33,7 @@ var table = []rule{
 	{pkg: "internal/testnet", allow: nil, ext: true},
 	{pkg: "internal/testpki", allow: nil},
 	{pkg: "internal/strongswan", allow: []string{"internal/testnet", "internal/testpki"}, ext: true},
+	{pkg: "internal/freeradius", allow: []string{"internal/testnet", "internal/testpki"}, ext: true},
 	{pkg: "internal/vmclient", allow: []string{"internal/testnet", "internal/strongswan"}, ext: true},
 	{pkg: "esp", allow: []string{".", "proposal", "internal/...", "esp/..."}, ext: true},
 	{pkg: "esp/esptest", allow: []string{".", "esp", "proposal", "internal/..."}, ext: true},
