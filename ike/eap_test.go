@@ -86,6 +86,11 @@ func TestEAPFixedAddress(t *testing.T) {
 		if v := sa.Info().VirtualIPs; len(v) != 1 || v[0].String() != "198.51.100.100" {
 			t.Errorf("bob's fixed address not used: %v", v)
 		}
+		// The gateway's view says so too (status, accounting's
+		// Framed-IP-Address, a Disconnect-Request matching by address).
+		if got := p.resp.SAs(); len(got) != 1 || len(got[0].VirtualIPs) != 1 || got[0].VirtualIPs[0].String() != "198.51.100.100" {
+			t.Errorf("responder's SA info: %+v", got)
+		}
 	})
 }
 

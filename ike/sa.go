@@ -486,7 +486,7 @@ func (sa *ikeSA) info() ipsec.IKESAInfo {
 	if sa.prf != nil {
 		in.Proposal = sa.prop.String()
 	}
-	in.VirtualIPs = sa.virtualIPs()
+	in.VirtualIPs = append(sa.virtualIPs(), sa.fixedAddrs...) // leased, ours, and a user's fixed ones
 	for _, c := range sa.children {
 		ci := c.info()
 		c.fillCounters(&ci)
