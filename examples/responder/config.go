@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -60,6 +61,8 @@ type Config struct {
 	Limits      LimitsConfig     `yaml:"limits"`
 	// Groups are per-group policies for EAP users (see GroupConfig).
 	Groups map[string]GroupConfig `yaml:"groups"`
+	// IKEv2 holds settings of the IKEv2 clients (see IKEv2Config).
+	IKEv2 IKEv2Config `yaml:"ikev2"`
 	// IKEv1 is the IKEv1 responder on the same ports (see IKEv1Config).
 	IKEv1 IKEv1Config `yaml:"ikev1"`
 	// L2TP serves L2TP/IPsec clients (see L2TPConfig).
@@ -136,7 +139,15 @@ type LogConfig struct {
 }
 
 // settings is a validated Config in the types the library takes.
+// IKEv2Config is the ikev2 section.
+type IKEv2Config struct {
+	// DPDDelay: probe a client silent this long (0: never; nil: 30 s).
+	DPDDelay *time.Duration `yaml:"dpd_delay"`
+}
+
 type settings struct {
+	// dpd2 is the IKEv2 clients' DPD delay (0: off).
+	dpd2       time.Duration
 	name       string
 	listen     []netip.Addr
 	certFile   string
@@ -517,6 +528,13 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		}
 		s.metrics = c.Metrics
 		s.metricsPprof = c.MetricsPprof
+	}
+	s.dpd2 = 30 * time.Second
+	if d := c.IKEv2.DPDDelay; d != nil {
+		if *d < 0 {
+			return nil, fieldErr("ikev2.dpd_delay", "%s is negative (0 turns the probes off)", *d)
+		}
+		s.dpd2 = *d
 	}
 	if c.MetricsPprof && c.Metrics == "" {
 		return nil, fieldErr("metrics_pprof", "needs metrics: the profiles are served on the metrics address")

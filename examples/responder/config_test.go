@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
@@ -241,6 +242,7 @@ func TestRunBadConfigNothingStarted(t *testing.T) {
 		{"missing-client-ca", "client_cas: [" + missing + "]\npools: [198.51.100.0/24]\n", "client_cas[0]: open"},
 		{"short-psk", "psk_peers: [{id: a@example.com, psk: short}]\npools: [198.51.100.0/24]\n", "psk_peers[0].psk: the key of"},
 		{"bad-metrics", "metrics: 9100\npools: [198.51.100.0/24]\n", "metrics:"},
+		{"negative-dpd", "ikev2: {dpd_delay: -1s}\npools: [198.51.100.0/24]\n", "ikev2.dpd_delay: -1s is negative"},
 		{"pprof-without-metrics", "metrics_pprof: true\npools: [198.51.100.0/24]\n", "metrics_pprof: needs metrics"},
 		{"bad-dataplane", "dataplane: dpdk\npools: [198.51.100.0/24]\n", "dataplane:"},
 	} {
@@ -482,6 +484,30 @@ func TestConfigIdentityLimits(t *testing.T) {
 	for _, bad := range []string{"limits: {sas_per_user: many}", "limits: {sas: 2}"} {
 		if _, err := parseConfig([]byte("pools: [198.51.100.0/24]\n" + bad + "\n")); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line", bad, err)
+		}
+	}
+}
+
+// TestConfigIKEv2DPD: ikev2.dpd_delay reaches the settings; absent it is
+// 30 s, 0 turns the probes off.
+func TestConfigIKEv2DPD(t *testing.T) {
+	d0, d2 := time.Duration(0), 2*time.Minute
+	for _, c := range []struct {
+		set  *time.Duration
+		want time.Duration
+	}{{nil, 30 * time.Second}, {&d0, 0}, {&d2, 2 * time.Minute}} {
+		cfg, err := parseConfig(defaultConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.IKEv2.DPDDelay = c.set
+		cfg.Pools = []string{"198.51.100.0/24"}
+		s, err := cfg.validate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.dpd2 != c.want {
+			t.Errorf("set %v: dpd %v, want %v", c.set, s.dpd2, c.want)
 		}
 	}
 }

@@ -188,7 +188,7 @@ func serve(ctx context.Context, s *settings, kdp *xfrm.DataPlane, stateDir strin
 		Pools:    pools, DNS: s.dns, DNSDomains: s.dnsDomains, Subnets: s.subnets,
 		// Apple and Windows clients keep their SA up for hours; a dead
 		// phone must not hold its address until the next reboot.
-		DPDDelay: 30 * time.Second,
+		DPDDelay: s.dpd2,
 	}
 	peers, clientCAs := peerConfigs(base, s, sc, store)
 	if rad != nil && s.radius.eap {
