@@ -23,7 +23,20 @@ import (
 
 // ikeProposals returns the IKE proposals in force for this SA and whether
 // selection follows the peer's order.
+//
+// They go into CREATE_CHILD_SA, where additional key exchanges would run
+// in IKE_FOLLOWUP_KE (RFC 9370 section 2.2.4), which is not implemented:
+// ADDKE transforms are left out, so a rekey offers and accepts only the
+// single key exchange.
 func (sa *ikeSA) ikeProposals() (proposal.List, bool) {
+	l, prefer := sa.ikeProposalsWithAddKE()
+	if offersAddKE(l) {
+		l = withoutAddKE(l)
+	}
+	return l, prefer
+}
+
+func (sa *ikeSA) ikeProposalsWithAddKE() (proposal.List, bool) {
 	if sa.e.responder {
 		return sa.e.cfg.proposals, sa.e.cfg.preferPeer
 	}
