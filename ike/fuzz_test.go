@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 // FuzzResponderPacket throws arbitrary datagrams at a responder that has
@@ -113,5 +115,81 @@ func FuzzAuthenticatedRequest(f *testing.F) {
 			ccancel()
 			sa = nil
 		}
+	})
+}
+
+// FuzzIntermediateRequest sends arbitrary inner payloads in an
+// IKE_INTERMEDIATE request (RFC 9242) under the keys of a half-open IKE
+// SA that negotiated an additional ML-KEM key exchange (RFC 9370), as an
+// initiator with the keys but no authentication could: the responder
+// must answer or drop the SA, never panic, and keep serving new clients.
+func FuzzIntermediateRequest(f *testing.F) {
+	seed := func(ps ...wire.Payload) {
+		b, err := (&wire.Message{Payloads: ps}).Append(nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[16], b[wire.HeaderLen:])
+	}
+	seed(&wire.KE{Group: 36, Data: make([]byte, 1184)})
+	seed(&wire.KE{Group: 36, Data: make([]byte, 7)})
+	seed(&wire.KE{Group: 37, Data: make([]byte, 1568)})
+	seed(&wire.Notify{Type: wire.ADDITIONAL_KEY_EXCHANGE, Data: []byte{1, 2}}, &wire.KE{Group: 36})
+	const props = "aes256gcm16-prfsha384-x25519-ke1_mlkem768"
+	respCfg, initCfg := pskConfigs()
+	l, err := proposal.Parse(props, proposal.ProtoIKE)
+	if err != nil {
+		f.Fatal(err)
+	}
+	initCfg.Proposals = l
+	n := iketest.NewNetwork(1)
+	var holding atomic.Bool
+	// While holding, our initiator's own IKE_INTERMEDIATE requests are
+	// lost, so the fuzzed one takes their message ID.
+	n.SetFilter(func(p *ike.Packet) bool {
+		h, err := wire.ParseHeader(p.Data)
+		return err != nil || !holding.Load() || h.Exchange != wire.IKE_INTERMEDIATE || h.IsResponse()
+	})
+	resp, err := ike.NewResponder(n.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithProposals(l),
+		ike.WithDataPlane(iketest.NewDataPlane()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go resp.Serve(ctx)
+	time.Sleep(20 * time.Millisecond)
+	init, err := ike.NewInitiator(n.Endpoint(clientAddr), ike.WithDataPlane(iketest.NewDataPlane()),
+		ike.WithRetransmission(50*time.Millisecond, 1, 2))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, first byte, raw []byte) {
+		ps, err := wire.ParsePayloads(wire.PayloadType(first), raw)
+		if err != nil {
+			return
+		}
+		holding.Store(true)
+		dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer dcancel()
+		dialed := make(chan struct{})
+		go func() { init.Dial(dctx, netip.AddrPortFrom(gwAddr, 500), initCfg); close(dialed) }()
+		// Wait (bounded) for the SA to be half-open, then send.
+		for i := 0; i < 200; i++ {
+			n, _ := init.SendHalfOpenRequest(dctx, wire.IKE_INTERMEDIATE, ps)
+			if n > 0 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		holding.Store(false)
+		<-dialed
+		vctx, vcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer vcancel()
+		sa, err := init.Dial(vctx, netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatalf("the gateway no longer accepts clients: %v", err)
+		}
+		sa.Close(vctx)
 	})
 }
