@@ -173,16 +173,23 @@ func FuzzIntermediateRequest(f *testing.F) {
 		dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
 		defer dcancel()
 		dialed := make(chan struct{})
-		go func() { init.Dial(dctx, netip.AddrPortFrom(gwAddr, 500), initCfg); close(dialed) }()
-		// Wait (bounded) for the SA to be half-open, then send.
+		go func() {
+			if sa, err := init.Dial(dctx, netip.AddrPortFrom(gwAddr, 500), initCfg); err == nil {
+				sa.Close(dctx)
+			}
+			close(dialed)
+		}()
+		// Wait (bounded) for the SA to be half-open: an empty
+		// INFORMATIONAL, which the responder ignores before IKE_AUTH,
+		// is the probe. Then the hostile request goes out.
 		for i := 0; i < 200; i++ {
-			n, _ := init.SendHalfOpenRequest(dctx, wire.IKE_INTERMEDIATE, ps)
-			if n > 0 {
+			if n, _ := init.SendHalfOpenRequest(dctx, wire.INFORMATIONAL, nil); n > 0 {
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
 		holding.Store(false)
+		init.SendHalfOpenRequest(dctx, wire.IKE_INTERMEDIATE, ps)
 		<-dialed
 		vctx, vcancel := context.WithTimeout(ctx, 5*time.Second)
 		defer vcancel()
