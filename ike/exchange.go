@@ -431,13 +431,7 @@ func (sa *ikeSA) sendPacketsTo(pkts [][]byte, local, remote netip.AddrPort) {
 // encode builds and encrypts a message of this SA (its SPIs, our role),
 // fragmented to the path's fragment size where negotiated.
 func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload) ([][]byte, error) {
-	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, MessageID: mid}
-	if sa.weInitiated {
-		h.Flags |= wire.FlagInitiator
-	}
-	if response {
-		h.Flags |= wire.FlagResponse
-	}
+	h := messageHeader(sa.spii, sa.spir, sa.weInitiated, exch, response, mid)
 	mtu := DefaultFragmentMTU
 	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
 		mtu = sa.cfg.FragmentMTU
@@ -559,7 +553,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	var err error
 	switch m.Header.Exchange {
 	case wire.IKE_AUTH:
-		if sa.intermediatePending() {
+		if sa.auth.interState().pending() {
 			// RFC 9370 section 2.2.2: every additional key exchange
 			// precedes IKE_AUTH.
 			err = notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE_AUTH before the additional key exchanges", ErrProtocol))
@@ -567,7 +561,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		}
 		resp, err = sa.auth.respond(sa, inner)
 	case wire.IKE_INTERMEDIATE:
-		resp, err = sa.processIntermediate(m, inner)
+		resp, err = sa.auth.interState().respond(sa, m, inner)
 	case wire.INFORMATIONAL:
 		resp, err = sa.processInformational(inner)
 	case wire.CREATE_CHILD_SA:
@@ -580,7 +574,7 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	}
 	sa.answerRequest(m.Header.Exchange, mid, resp, err)
 	if m.Header.Exchange == wire.IKE_INTERMEDIATE {
-		sa.intermediateAnswered()
+		sa.auth.interState().answered(sa)
 	}
 }
 

@@ -273,9 +273,6 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 	}
 	sa := newSA(e, false, p.Local, p.Remote)
 	sa.spii, sa.spir, sa.prop = h.SPIi, spir, internProposal(chosen)
-	if kes := addKEs(&chosen); len(kes) > 0 {
-		sa.inter = &intermediate{kes: kes}
-	}
 	e.countHalfOpen(sa, p.Remote)
 	sa.kexQueued = true
 	e.sas[spir] = sa
@@ -388,6 +385,9 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	sa.initResp = b
 	sa.state = stateAuth
 	sa.auth = &authTask{}
+	if kes := addKEs(sa.prop); len(kes) > 0 {
+		sa.auth.inter = &intermediate{kes: kes}
+	}
 	sa.ex.initAnswered()
 	sa.halfOpenDeadline = time.Now().Add(sa.e.cfg.halfOpenTO)
 	sa.logMessage("received", wire.IKE_SA_INIT, false, 0, m.Payloads, 0)
@@ -605,9 +605,9 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 	sa.state = stateAuth
 	sa.auth = &authTask{}
 	if len(kes) > 0 {
-		sa.inter = &intermediate{kes: kes}
+		sa.auth.inter = &intermediate{kes: kes}
 		for i, ke := range kes {
-			sa.queueRequest(sa.intermediateRequest(i, ke))
+			sa.queueRequest(intermediateRequest(sa, i, ke))
 		}
 	}
 	sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, sa.auth))
@@ -663,9 +663,6 @@ type negotiated struct {
 	// other IKE SA with us (Windows' Vendor ID).
 	peerInitialContact bool
 	peerRedirect       bool // the peer announced REDIRECT_SUPPORTED (RFC 5685)
-	// inter: the additional key exchanges in IKE_INTERMEDIATE (RFC 9370)
-	// and the IntAuth AUTH covers; nil when none were negotiated.
-	inter *intermediate
 }
 
 // forgetInitExchange drops what only the initial exchanges need once the
@@ -675,16 +672,10 @@ type negotiated struct {
 // its request needs no answer (RFC 7296 section 2.1 asks for the response
 // to the last request only). Idempotent; an idle SA keeps neither.
 func (n *negotiated) forgetInitExchange() {
-	if n.initReq == nil && n.initResp == nil && n.ni == nil && n.nr == nil && n.inter == nil {
+	if n.initReq == nil && n.initResp == nil && n.ni == nil && n.nr == nil {
 		return
 	}
 	n.initReq, n.initResp, n.ni, n.nr = nil, nil, nil, nil
-	if n.inter != nil {
-		n.inter.intAuthI.Wipe()
-		n.inter.intAuthR.Wipe()
-		wipe(n.inter.shared)
-		n.inter = nil
-	}
 	if n.keys != nil {
 		clear(n.keys.SKpi)
 		clear(n.keys.SKpr)

@@ -81,18 +81,15 @@ func withoutAddKE(l proposal.List) proposal.List {
 	return out
 }
 
-// intermediatePending reports whether additional key exchanges are still
-// to run before IKE_AUTH.
-func (sa *ikeSA) intermediatePending() bool {
-	return sa.inter != nil && sa.inter.done < len(sa.inter.kes)
-}
+// pending reports whether additional key exchanges are still to run
+// before IKE_AUTH (false for in nil).
+func (in *intermediate) pending() bool { return in != nil && in.done < len(in.kes) }
 
 // intAuthData is what AUTH covers after the IKE_INTERMEDIATE exchanges
 // (RFC 9242 section 3.3.2): IntAuth_i | IntAuth_r | IKE_AUTH_MID, the
 // message ID of the first IKE_AUTH request, which follows the last
 // IKE_INTERMEDIATE exchange. Nil without IKE_INTERMEDIATE exchanges.
-func (sa *ikeSA) intAuthData() []byte {
-	in := sa.inter
+func (in *intermediate) intAuthData() []byte {
 	if in == nil || in.done == 0 {
 		return nil
 	}
@@ -101,10 +98,11 @@ func (sa *ikeSA) intAuthData() []byte {
 	return binary.BigEndian.AppendUint32(out, uint32(in.done)+1)
 }
 
-// messageHeader is the header encode gives a message of this SA.
-func (sa *ikeSA) messageHeader(exch wire.ExchangeType, response bool, mid uint32) wire.Header {
-	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, MessageID: mid}
-	if sa.weInitiated {
+// messageHeader is the header of a message of the IKE SA spii/spir
+// from the original initiator (weInitiated) or the responder.
+func messageHeader(spii, spir uint64, weInitiated bool, exch wire.ExchangeType, response bool, mid uint32) wire.Header {
+	h := wire.Header{SPIi: spii, SPIr: spir, Exchange: exch, MessageID: mid}
+	if weInitiated {
 		h.Flags |= wire.FlagInitiator
 	}
 	if response {
@@ -144,14 +142,13 @@ func intAuthLink(p alg.PRF, skp, prev []byte, h wire.Header, first wire.PayloadT
 }
 
 // updateIntAuth adds a link to the initiator's (ofInitiator) or the
-// responder's chain.
-func (sa *ikeSA) updateIntAuth(ofInitiator bool, h wire.Header, first wire.PayloadType, plain []byte) error {
-	in := sa.inter
-	skp, chain := sa.keys.SKpr, &in.intAuthR
+// responder's chain, with the SA's PRF and current keys n.
+func (in *intermediate) updateIntAuth(n *negotiated, ofInitiator bool, h wire.Header, first wire.PayloadType, plain []byte) error {
+	skp, chain := n.keys.SKpr, &in.intAuthR
 	if ofInitiator {
-		skp, chain = sa.keys.SKpi, &in.intAuthI
+		skp, chain = n.keys.SKpi, &in.intAuthI
 	}
-	link, err := intAuthLink(sa.prf, skp, *chain, h, first, plain)
+	link, err := intAuthLink(n.prf, skp, *chain, h, first, plain)
 	if err != nil {
 		return err
 	}
@@ -160,11 +157,11 @@ func (sa *ikeSA) updateIntAuth(ofInitiator bool, h wire.Header, first wire.Paylo
 	return nil
 }
 
-// intermediateKeys replaces the IKE SA keys after the additional key
+// newKeys replaces the IKE SA keys after the additional key
 // exchange with secret shared (RFC 9370 section 2.2.2): SKEYSEED(n) =
 // prf(SK_d(n-1), SK(n) | Ni | Nr), then the SK_* from prf+ as in RFC 7296
 // section 2.14 with the same nonces and SPIs.
-func (sa *ikeSA) intermediateKeys(shared []byte) error {
+func (in *intermediate) newKeys(sa *ikeSA, shared []byte) error {
 	old := sa.keys
 	skeyseed := kdf.IntermediateSKEYSEED(sa.prf, old.SKd, shared, sa.ni, sa.nr)
 	defer skeyseed.Wipe()
@@ -172,7 +169,7 @@ func (sa *ikeSA) intermediateKeys(shared []byte) error {
 		return err
 	}
 	old.Wipe() // the crypters built on them were replaced
-	sa.inter.done++
+	in.done++
 	return nil
 }
 
@@ -185,7 +182,8 @@ type intermediateTask struct {
 }
 
 func (t *intermediateTask) build(sa *ikeSA) ([]wire.Payload, error) {
-	if sa.inter == nil || sa.inter.done != t.n {
+	in := sa.auth.interState()
+	if in == nil || in.done != t.n {
 		return nil, fmt.Errorf("%w: IKE_INTERMEDIATE %d out of order", ErrProtocol, t.n+1)
 	}
 	kex, err := sa.e.newKeyExchange(t.method)
@@ -203,7 +201,8 @@ func (t *intermediateTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		return nil, err
 	}
 	// sendNext encodes the request with the next message ID.
-	if err := sa.updateIntAuth(true, sa.messageHeader(wire.IKE_INTERMEDIATE, false, sa.ex.nextID()), first, plain); err != nil {
+	h := messageHeader(sa.spii, sa.spir, sa.weInitiated, wire.IKE_INTERMEDIATE, false, sa.ex.nextID())
+	if err := in.updateIntAuth(&sa.negotiated, true, h, first, plain); err != nil {
 		return nil, err
 	}
 	return inner, nil
@@ -240,8 +239,12 @@ func (t *intermediateTask) reply(sa *ikeSA, m *wire.Message, inner []wire.Payloa
 	if proposal.KEID(ke.Group) != t.method {
 		return fmt.Errorf("%w: IKE_INTERMEDIATE response KE is %s, want %s", ErrProtocol, proposal.KEID(ke.Group), t.method)
 	}
+	in := sa.auth.interState()
+	if in == nil {
+		return fmt.Errorf("%w: IKE_INTERMEDIATE response after the initial exchanges", ErrProtocol)
+	}
 	first, plain := sa.ex.plaintext()
-	if err := sa.updateIntAuth(false, m.Header, first, plain); err != nil {
+	if err := in.updateIntAuth(&sa.negotiated, false, m.Header, first, plain); err != nil {
 		return err
 	}
 	shared, err := t.kex.Shared(ke.Data)
@@ -249,11 +252,12 @@ func (t *intermediateTask) reply(sa *ikeSA, m *wire.Message, inner []wire.Payloa
 	if err != nil {
 		return fmt.Errorf("%w: responder's additional KE %s: %v", ErrProtocol, t.method, err)
 	}
-	return sa.intermediateKeys(shared)
+	return in.newKeys(sa, shared)
 }
 
-// intermediateRequest is the request of the n-th additional key exchange.
-func (sa *ikeSA) intermediateRequest(n int, method proposal.KEID) *request {
+// intermediateRequest is the request of the n-th additional key exchange
+// of sa.
+func intermediateRequest(sa *ikeSA, n int, method proposal.KEID) *request {
 	t := &intermediateTask{n: n, method: method}
 	return &request{
 		exchange: wire.IKE_INTERMEDIATE,
@@ -269,12 +273,11 @@ func (sa *ikeSA) intermediateRequest(n int, method proposal.KEID) *request {
 // after IKE_AUTH.
 var errUnexpectedIntermediate = errors.New("unexpected IKE_INTERMEDIATE request")
 
-// processIntermediate answers the initiator's IKE_INTERMEDIATE request m
+// respond answers the initiator's IKE_INTERMEDIATE request m
 // (inner payloads inner): the next additional key exchange. The new keys
 // follow in intermediateAnswered, after the response is encoded.
-func (sa *ikeSA) processIntermediate(m *wire.Message, inner []wire.Payload) ([]wire.Payload, error) {
-	in := sa.inter
-	if sa.weInitiated || sa.state != stateAuth || !sa.intermediatePending() {
+func (in *intermediate) respond(sa *ikeSA, m *wire.Message, inner []wire.Payload) ([]wire.Payload, error) {
+	if sa.weInitiated || sa.state != stateAuth || !in.pending() {
 		return nil, notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: %w (state %s)", ErrProtocol, errUnexpectedIntermediate, sa.state))
 	}
 	method := in.kes[in.done]
@@ -312,10 +315,11 @@ func (sa *ikeSA) processIntermediate(m *wire.Message, inner []wire.Payload) ([]w
 	reqFirst, reqPlain := sa.ex.plaintext()
 	respFirst, respPlain, err := plaintextOf(resp)
 	if err == nil {
-		err = sa.updateIntAuth(true, m.Header, reqFirst, reqPlain)
+		err = in.updateIntAuth(&sa.negotiated, true, m.Header, reqFirst, reqPlain)
 	}
 	if err == nil {
-		err = sa.updateIntAuth(false, sa.messageHeader(wire.IKE_INTERMEDIATE, true, m.Header.MessageID), respFirst, respPlain)
+		h := messageHeader(sa.spii, sa.spir, sa.weInitiated, wire.IKE_INTERMEDIATE, true, m.Header.MessageID)
+		err = in.updateIntAuth(&sa.negotiated, false, h, respFirst, respPlain)
 	}
 	if err != nil {
 		wipe(shared)
@@ -325,18 +329,26 @@ func (sa *ikeSA) processIntermediate(m *wire.Message, inner []wire.Payload) ([]w
 	return resp, nil
 }
 
-// intermediateAnswered switches to the keys of the additional key
-// exchange whose response was just encoded (and cached).
-func (sa *ikeSA) intermediateAnswered() {
-	in := sa.inter
+// answered switches sa to the keys of the additional key exchange whose
+// response was just encoded (and cached).
+func (in *intermediate) answered(sa *ikeSA) {
 	if in == nil || in.shared == nil {
 		return
 	}
 	shared := in.shared
 	in.shared = nil
 	defer wipe(shared)
-	if err := sa.intermediateKeys(shared); err != nil {
+	if err := in.newKeys(sa, shared); err != nil {
 		sa.log.Warn("IKE_INTERMEDIATE failed", "err", err)
 		sa.destroy(err)
 	}
+}
+
+// interState is the IKE_INTERMEDIATE state of the initial exchanges
+// (nil for t nil or without additional key exchanges).
+func (t *authTask) interState() *intermediate {
+	if t == nil {
+		return nil
+	}
+	return t.inter
 }

@@ -29,21 +29,20 @@ import (
 // ADDKE transforms are left out, so a rekey offers and accepts only the
 // single key exchange.
 func (sa *ikeSA) ikeProposals() (proposal.List, bool) {
-	l, prefer := sa.ikeProposalsWithAddKE()
+	var l proposal.List
+	var prefer bool
+	switch {
+	case sa.e.responder:
+		l, prefer = sa.e.cfg.proposals, sa.e.cfg.preferPeer
+	case sa.cfg == nil || sa.cfg.Proposals == nil:
+		return proposal.CompatibleIKE(), sa.cfg != nil && sa.cfg.PreferPeerProposals
+	default:
+		l, prefer = sa.cfg.Proposals, sa.cfg.PreferPeerProposals
+	}
 	if offersAddKE(l) {
 		l = withoutAddKE(l)
 	}
 	return l, prefer
-}
-
-func (sa *ikeSA) ikeProposalsWithAddKE() (proposal.List, bool) {
-	if sa.e.responder {
-		return sa.e.cfg.proposals, sa.e.cfg.preferPeer
-	}
-	if sa.cfg == nil || sa.cfg.Proposals == nil {
-		return proposal.CompatibleIKE(), sa.cfg != nil && sa.cfg.PreferPeerProposals
-	}
-	return sa.cfg.Proposals, sa.cfg.PreferPeerProposals
 }
 
 // refusePeerIKEProposals is the responder's check once IKE_AUTH has chosen
