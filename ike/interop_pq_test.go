@@ -15,9 +15,12 @@ import (
 // tests (issue #22): x25519 with ML-KEM-768 as strongSwan 6 documents
 // it, and two additional exchanges whose ML-KEM-1024 key (1568 bytes)
 // fragments the IKE_INTERMEDIATE request (RFC 9242 section 3.4).
-var pqInteropCases = []struct{ name, proposal string }{
-	{"x25519-mlkem768", "aes256gcm16-prfsha384-x25519-ke1_mlkem768"},
-	{"mlkem768-mlkem1024", "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_mlkem1024"},
+var pqInteropCases = []struct {
+	name, proposal string
+	fragmented     bool // an IKE_INTERMEDIATE request is fragmented
+}{
+	{"x25519-mlkem768", "aes256gcm16-prfsha384-x25519-ke1_mlkem768", false},
+	{"mlkem768-mlkem1024", "aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke2_mlkem1024", true},
 }
 
 // setProposals replaces the IKE proposals of a rendered swanctl.conf.
@@ -59,6 +62,12 @@ func TestInteropPQStrongSwan6Initiator(t *testing.T) {
 			if !strings.Contains(st.IKEAlg, "ML_KEM_768") {
 				t.Errorf("strongSwan's IKE SA algorithms %q lack ML_KEM_768", st.IKEAlg)
 			}
+			if c.fragmented && !strings.Contains(g.log.String(), "received IKE_INTERMEDIATE request 2 [ KE ]") {
+				t.Errorf("the fragmented IKE_INTERMEDIATE request was not reassembled")
+			}
+			if c.fragmented && !strings.Contains(cli.Log(), "splitting IKE message") {
+				t.Errorf("strongSwan did not fragment its ML-KEM-1024 IKE_INTERMEDIATE request\nclient log:\n%s", cli.Log())
+			}
 			rekeyChildAndPing(t, topo, g, cli, "linux-ikev2-psk", st)
 		})
 	}
@@ -92,6 +101,9 @@ func TestInteropPQInitiatorAgainstStrongSwan6(t *testing.T) {
 			rw.dialAndPing(t, topo, cfg, srv)
 			if !strings.Contains(srv.Log(), "IKE_INTERMEDIATE") || !strings.Contains(rw.log.String(), "IKE_INTERMEDIATE") {
 				t.Errorf("no IKE_INTERMEDIATE exchange in the logs\nstrongSwan log:\n%s", srv.Log())
+			}
+			if c.fragmented && (!strings.Contains(srv.Log(), "reassembled fragmented IKE message") || !strings.Contains(rw.log.String(), "IKE_INTERMEDIATE request 2 [ KE ] (2 fragments)")) {
+				t.Errorf("our ML-KEM-1024 IKE_INTERMEDIATE request was not sent and reassembled in fragments\nstrongSwan log:\n%s", srv.Log())
 			}
 		})
 	}
