@@ -2,8 +2,13 @@ package ike_test
 
 import (
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
@@ -44,9 +49,22 @@ func TestInteropPQStrongSwan6Initiator(t *testing.T) {
 		t.Skip("interop suite skipped in -short mode")
 	}
 	prefix := strongswan.Require6(t)
+	testnet.Require(t, "tcpdump", "tshark")
 	for _, c := range pqInteropCases {
 		t.Run(c.name, func(t *testing.T) {
 			topo := testnet.New(t, testnet.NATRandomPort)
+			pcap := filepath.Join(t.TempDir(), "session.pcap")
+			dump := topo.Server.Command(t.Context(), "tcpdump", "-i", "eth0", "-U", "-n", "-w", pcap, "udp port 500 or udp port 4500")
+			if err := dump.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// tcpdump writes the pcap header once it captures.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if fi, err := os.Stat(pcap); err == nil && fi.Size() >= 24 {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
 			psk := ipsec.Secret("goipsec-interop-psk-0123456789")
 			cfg := &ike.PeerConfig{
 				Name: "linux-psk", LocalID: ipsec.FQDN("vpn.example.com"),
@@ -69,8 +87,57 @@ func TestInteropPQStrongSwan6Initiator(t *testing.T) {
 				t.Errorf("strongSwan did not fragment its ML-KEM-1024 IKE_INTERMEDIATE request\nclient log:\n%s", cli.Log())
 			}
 			rekeyChildAndPing(t, topo, g, cli, "linux-ikev2-psk", st)
+			dump.Process.Signal(syscall.SIGINT)
+			dump.Wait()
+			checkTsharkIntermediate(t, pcap, c.fragmented)
 		})
 	}
+}
+
+// checkTsharkIntermediate has tshark dissect the capture: the
+// IKE_INTERMEDIATE exchanges (type 43) are there, requests and responses,
+// between IKE_SA_INIT and IKE_AUTH, and with fragmented, some of them
+// carry Encrypted Fragment payloads (53).
+func checkTsharkIntermediate(t *testing.T, pcap string, fragmented bool) {
+	t.Helper()
+	cmd := exec.Command("tshark", "-r", pcap, "-Y", "isakmp", "-T", "fields", "-E", "separator=;", "-E", "aggregator=+",
+		"-e", "isakmp.exchangetype", "-e", "isakmp.flags", "-e", "isakmp.nextpayload")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, stderr.String())
+	}
+	var order []string
+	inter, interFrag := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, ";")
+		if len(f) < 3 {
+			continue
+		}
+		if len(order) == 0 || order[len(order)-1] != f[0] {
+			order = append(order, f[0])
+		}
+		if f[0] == "43" {
+			inter++
+			if strings.HasPrefix(f[2], "53") {
+				interFrag++
+			}
+		}
+	}
+	got := strings.Join(order, " ")
+	if !strings.HasPrefix(got, "34 43 35") || inter < 2 {
+		t.Errorf("tshark: exchange types in order %q (%d IKE_INTERMEDIATE messages), want IKE_SA_INIT, IKE_INTERMEDIATE, IKE_AUTH\n%s", got, inter, out)
+	}
+	if fragmented && interFrag == 0 {
+		t.Errorf("tshark shows no fragmented IKE_INTERMEDIATE message\n%s", out)
+	}
+	names, _ := exec.Command("tshark", "-r", pcap, "-Y", "isakmp.exchangetype == 43", "-V").Output()
+	if !strings.Contains(string(names), "IKE_INTERMEDIATE") {
+		t.Logf("this tshark dissects exchange type 43 without naming it IKE_INTERMEDIATE")
+	}
+	t.Logf("tshark: %d IKE_INTERMEDIATE messages (%d fragments), exchanges %s", inter, interFrag, got)
 }
 
 // TestInteropPQInitiatorAgainstStrongSwan6: our initiator connects to a
