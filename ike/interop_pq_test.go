@@ -91,6 +91,7 @@ func TestInteropPQStrongSwan6Initiator(t *testing.T) {
 			dump.Process.Signal(syscall.SIGINT)
 			dump.Wait()
 			checkTsharkIntermediate(t, pcap, c.fragmented)
+			checkKeyLogDecryptsAuth(t, pcap, g.keyLog.String())
 		})
 	}
 }
@@ -201,5 +202,29 @@ func ikeRekeyWithoutFollowupKE(t *testing.T, topo *testnet.Topology, g *gateway,
 	vip, _ := st.VIP(false)
 	if out, err := topo.Client.Try("ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", vip.String(), testnet.Inner4.String()); err != nil {
 		t.Errorf("ping after the refused IKE rekey: %v\n%s", err, out)
+	}
+}
+
+// checkKeyLogDecryptsAuth has tshark decrypt IKE_AUTH with our key log:
+// the keys after the last additional key exchange protect it, and they
+// are the ones the log gives for the SA's SPIs (a later line for the
+// same SPIs replaces an earlier one in Wireshark's table).
+func checkKeyLogDecryptsAuth(t *testing.T, pcap, keyLog string) {
+	t.Helper()
+	var ikeRows []string
+	for _, l := range strings.Split(strings.TrimSpace(keyLog), "\n") {
+		if l != "" && !strings.HasPrefix(l, `"IPv`) {
+			ikeRows = append(ikeRows, l)
+		}
+	}
+	cmd := exec.Command("tshark", "-r", pcap, "-o", "uat:ikev2_decryption_table:"+strings.Join(ikeRows, "\n"),
+		"-Y", "isakmp.exchangetype == 35", "-T", "fields", "-e", "isakmp.id.type")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	if ids := string(out); !strings.Contains(ids, "3") || !strings.Contains(ids, "2") {
+		t.Errorf("tshark did not decrypt IKE_AUTH with our key log (%d IKE lines; ID types %q)", len(ikeRows), ids)
 	}
 }
