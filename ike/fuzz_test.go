@@ -73,6 +73,7 @@ func FuzzAuthenticatedRequest(f *testing.F) {
 	f.Add(byte(0), byte(wire.PayloadDelete), []byte{0, 0, 0, 12, 3, 4, 0, 1, 1, 2, 3, 4})
 	f.Add(byte(1), byte(wire.PayloadNotify), []byte{0, 0, 0, 12, 3, 4, 0x40, 0x09, 1, 2, 3, 4}) // REKEY_SA
 	f.Add(byte(1), byte(wire.PayloadSA), []byte{0, 0, 0, 4})
+	f.Add(byte(2), byte(wire.PayloadKE), []byte{0, 0, 0, 8, 0, 31, 0, 0})
 	respCfg, initCfg := pskConfigs()
 	respCfg.Pools = []ipsec.AddressPool{mustPool(f, "198.51.100.0/24")}
 	initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
@@ -100,8 +101,11 @@ func FuzzAuthenticatedRequest(f *testing.F) {
 			}
 		}
 		x := wire.INFORMATIONAL
-		if exch%2 == 1 {
+		switch exch % 3 {
+		case 1:
 			x = wire.CREATE_CHILD_SA
+		case 2:
+			x = wire.IKE_INTERMEDIATE // after IKE_AUTH: refused, the SA stays
 		}
 		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
 		defer rcancel()
