@@ -55,13 +55,16 @@ func prfSum(p alg.PRF, key []byte, data ...[]byte) []byte {
 
 // signedOctets builds what AUTH covers (RFC 7296 section 2.15): the whole
 // IKE_SA_INIT message the signer sent, the other side's nonce, and
-// prf(SK_p, ID payload body) where the body starts at the ID type.
-func signedOctets(p alg.PRF, message, peerNonce, skp, idBody []byte) []byte {
+// prf(SK_p, ID payload body) where the body starts at the ID type, then
+// after IKE_INTERMEDIATE exchanges intAuth, IntAuth_i | IntAuth_r |
+// IKE_AUTH_MID (RFC 9242 section 3.3.2; nil without them).
+func signedOctets(p alg.PRF, message, peerNonce, skp, idBody, intAuth []byte) []byte {
 	mac := prfSum(p, skp, idBody)
-	out := make([]byte, 0, len(message)+len(peerNonce)+len(mac))
+	out := make([]byte, 0, len(message)+len(peerNonce)+len(mac)+len(intAuth))
 	out = append(out, message...)
 	out = append(out, peerNonce...)
-	return append(out, mac...)
+	out = append(out, mac...)
+	return append(out, intAuth...)
 }
 
 // sharedKeyAuth computes a Shared Key Message Integrity Code: prf(prf(key,

@@ -32,7 +32,7 @@ func TestSharedKeyAuthMatchesRFC(t *testing.T) {
 	mac := func(k, d []byte) []byte { h := hmac.New(sha256.New, k); h.Write(d); return h.Sum(nil) }
 	octets := append(append(append([]byte{}, msg...), nonce...), mac(skp, id)...)
 	want := mac(mac(psk, []byte("Key Pad for IKEv2")), octets)
-	got := sharedKeyAuth(p, psk, signedOctets(p, msg, nonce, skp, id))
+	got := sharedKeyAuth(p, psk, signedOctets(p, msg, nonce, skp, id, nil))
 	if !hmac.Equal(got, want) {
 		t.Fatalf("AUTH = %x, want %x", got, want)
 	}

@@ -249,8 +249,15 @@ func (pa *peerAuth) childConfig() ChildConfig {
 	return ChildConfig{Name: pa.cfg.Name}
 }
 
+// proposals returns the ESP proposals of c, the defaults when it has none.
+// ADDKE transforms are left out: IKE_AUTH takes no key exchange, and in
+// CREATE_CHILD_SA they would need IKE_FOLLOWUP_KE (RFC 9370 section
+// 2.2.4), which is not implemented.
 func (c ChildConfig) proposals() proposal.List {
 	if c.Proposals != nil {
+		if offersAddKE(c.Proposals) {
+			return withoutAddKE(c.Proposals)
+		}
 		return c.Proposals
 	}
 	return proposal.CompatibleESP()

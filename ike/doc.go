@@ -164,8 +164,16 @@
 // Gateways that accept certificate clients send CERTREQ
 // (WithCertificateRequests), which Windows and strongSwan clients need.
 //
-// Not yet: IKE_INTERMEDIATE and multiple key exchanges (RFC 9370) with
-// ML-KEM, IKEv1.
+// Hybrid post-quantum IKE SAs: IKE proposals with additional key exchanges
+// ("aes256gcm16-prfsha384-x25519-ke1_mlkem768", RFC 9370) run one
+// IKE_INTERMEDIATE exchange (RFC 9242) per additional method before
+// IKE_AUTH, both roles, fragmented where large (ML-KEM-1024), with the
+// keys updated after each and AUTH covering the IntAuth of those
+// exchanges. Not yet: additional key exchanges in CREATE_CHILD_SA
+// (IKE_FOLLOWUP_KE, RFC 9370 section 2.2.4): rekeys of the IKE and CHILD
+// SAs leave ADDKE transforms out of what they offer and accept, so a
+// peer that insists on them there gets NO_PROPOSAL_CHOSEN. IKEv1 is
+// package ikev1.
 //
 // # Sessions and accounting
 //
@@ -218,6 +226,9 @@ package ike
 //	exchange_auth.go   IKE_AUTH, both roles, as a task with its state (authTask: respond,
 //	                   build, reply), and the configuration payload; its results on the
 //	                   SA: peerAuth, leaseState
+//	exchange_intermediate.go  IKE_INTERMEDIATE (RFC 9242) with the additional key
+//	                   exchanges of RFC 9370 before IKE_AUTH, both roles: intermediate
+//	                   (on the authTask: methods, IntAuth chains), intermediateTask
 //	exchange_eap.go    EAP inside IKE_AUTH, both roles, on the authTask (eapState); the
 //	                   initiator's later rounds as eapRound tasks
 //	exchange_child.go  CREATE_CHILD_SA, both roles: the responder; the initiator's tasks

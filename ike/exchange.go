@@ -90,6 +90,11 @@ type exchanger struct {
 	fragOK       bool              // RFC 7383 fragmentation negotiated
 	rt           retransmission
 	rnd          io.Reader // the engine's random source, for IVs and padding
+	// plainFirst and plain are the decrypted inner chain of the message
+	// open returned last (IKE_INTERMEDIATE's IntAuth covers them, RFC
+	// 9242 section 3.3.2); plain aliases the decryption buffer.
+	plainFirst wire.PayloadType
+	plain      []byte
 }
 
 // retransmission is the schedule of our requests (WithRetransmission).
@@ -112,6 +117,7 @@ func (x *exchanger) useKeys(out, in alg.Crypter) { x.out, x.in = out, in }
 // reassemblers with no fragmented message under way (one keeps the last
 // message it put together, a few KB with certificates).
 func (x *exchanger) idle() {
+	x.plain = nil
 	for _, c := range []alg.Crypter{x.in, x.out} {
 		if s, ok := c.(*skCrypter); ok {
 			s.release()
@@ -164,9 +170,13 @@ func (x *exchanger) open(m *wire.Message, response bool) (inner []wire.Payload, 
 	}
 	switch sk := m.Payloads[len(m.Payloads)-1].(type) {
 	case *wire.SK:
-		if _, err := sk.Open(x.in, nil); err != nil {
+		out, err := sk.Open(x.in, nil)
+		if err != nil {
 			return nil, false, fmt.Errorf("message fails integrity or decoding: %w", err)
 		}
+		// out is the plaintext with its padding and pad length, which
+		// Open checked.
+		x.plainFirst, x.plain = sk.FirstPayload, out[:len(out)-1-int(out[len(out)-1])]
 		return sk.Payloads, true, nil
 	case *wire.SKF:
 		if !x.fragOK {
@@ -191,10 +201,15 @@ func (x *exchanger) open(m *wire.Message, response bool) (inner []wire.Payload, 
 		if err != nil {
 			return nil, false, fmt.Errorf("reassembled message: %w", err)
 		}
+		x.plainFirst, x.plain = first, plain
 		return ps, true, nil
 	}
 	return nil, false, nil
 }
+
+// plaintext is the inner chain of the message open returned last: the
+// type of its first payload and its bytes.
+func (x *exchanger) plaintext() (wire.PayloadType, []byte) { return x.plainFirst, x.plain }
 
 // next takes the request to send next, if the window is free.
 func (x *exchanger) next() *request {
@@ -416,13 +431,7 @@ func (sa *ikeSA) sendPacketsTo(pkts [][]byte, local, remote netip.AddrPort) {
 // encode builds and encrypts a message of this SA (its SPIs, our role),
 // fragmented to the path's fragment size where negotiated.
 func (sa *ikeSA) encode(exch wire.ExchangeType, response bool, mid uint32, inner []wire.Payload) ([][]byte, error) {
-	h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, MessageID: mid}
-	if sa.weInitiated {
-		h.Flags |= wire.FlagInitiator
-	}
-	if response {
-		h.Flags |= wire.FlagResponse
-	}
+	h := messageHeader(sa.spii, sa.spir, sa.weInitiated, exch, response, mid)
 	mtu := DefaultFragmentMTU
 	if sa.cfg != nil && sa.cfg.FragmentMTU != 0 {
 		mtu = sa.cfg.FragmentMTU
@@ -544,7 +553,15 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 	var err error
 	switch m.Header.Exchange {
 	case wire.IKE_AUTH:
+		if sa.auth.interState().pending() {
+			// RFC 9370 section 2.2.2: every additional key exchange
+			// precedes IKE_AUTH.
+			err = notifyErr(wire.INVALID_SYNTAX, fmt.Errorf("%w: IKE_AUTH before the additional key exchanges", ErrProtocol))
+			break
+		}
 		resp, err = sa.auth.respond(sa, inner)
+	case wire.IKE_INTERMEDIATE:
+		resp, err = sa.auth.interState().respond(sa, m, inner)
 	case wire.INFORMATIONAL:
 		resp, err = sa.processInformational(inner)
 	case wire.CREATE_CHILD_SA:
@@ -556,6 +573,9 @@ func (sa *ikeSA) handleRequest(p Packet, m *wire.Message) {
 		return // answered by authorized
 	}
 	sa.answerRequest(m.Header.Exchange, mid, resp, err)
+	if m.Header.Exchange == wire.IKE_INTERMEDIATE {
+		sa.auth.interState().answered(sa)
+	}
 }
 
 // answerRequest sends the response to the peer's request mid: resp, or
@@ -569,7 +589,7 @@ func (sa *ikeSA) answerRequest(exch wire.ExchangeType, mid uint32, resp []wire.P
 		sa.e.noteAuthFailure(sa, err) // before the peer can learn of it and retry
 	}
 	sa.respond(exch, mid, resp)
-	if err != nil && (exch == wire.IKE_AUTH && sa.state != stateEstablished) {
+	if err != nil && ((exch == wire.IKE_AUTH || exch == wire.IKE_INTERMEDIATE) && sa.state != stateEstablished) {
 		sa.destroy(err)
 	}
 	if sa.state == stateDeleting && exch == wire.INFORMATIONAL {

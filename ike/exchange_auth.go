@@ -241,6 +241,10 @@ type authTask struct {
 	eapMethod  eap.Type            // the EAP method that succeeded
 	awaiting   *pendingAuthz       // the request waiting for Hooks.Authorize
 	mobikeSeen bool                // an IKE_AUTH response announced MOBIKE_SUPPORTED
+	// inter: the additional key exchanges in IKE_INTERMEDIATE before
+	// IKE_AUTH (RFC 9370) and the IntAuth that AUTH covers (RFC 9242);
+	// nil when none were negotiated.
+	inter *intermediate
 }
 
 // sawMOBIKE reports whether an IKE_AUTH response announced MOBIKE (false
@@ -262,6 +266,12 @@ func (t *authTask) end() {
 	}
 	t.endEAP()
 	t.chain, t.awaiting = nil, nil
+	if in := t.inter; in != nil {
+		in.intAuthI.Wipe()
+		in.intAuthR.Wipe()
+		wipe(in.shared)
+		t.inter = nil
+	}
 }
 
 // respond is the responder's IKE_AUTH (RFC 7296 section 1.2): it answers
@@ -318,7 +328,7 @@ func (t *authTask) respond(sa *ikeSA, inner []wire.Payload) ([]wire.Payload, err
 		sa.alert(AlertAuthFailed, err, err.Error())
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
 	}
-	octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(ipsec.IDType(ap.idi.Type), ap.idi.Data))
+	octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(ipsec.IDType(ap.idi.Type), ap.idi.Data), sa.auth.interState().intAuthData())
 	if err := sa.verifyPeerAuth(&ap, sa.remoteID, octets); err != nil {
 		sa.log.Warn("peer authentication failed", "notify", wire.AUTHENTICATION_FAILED.String(), "err", err)
 		sa.alert(AlertAuthFailed, err, err.Error())
@@ -340,7 +350,7 @@ func (t *authTask) respond(sa *ikeSA, inner []wire.Payload) ([]wire.Payload, err
 // first CHILD SA.
 func (sa *ikeSA) completeAuth(ap *authPayloads) ([]wire.Payload, error) {
 	sa.localID = sa.ourIdentity()
-	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
+	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data), sa.auth.interState().intAuthData())
 	auth, err := sa.localAuth(octets)
 	if err != nil {
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
@@ -627,7 +637,7 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	if cfg.Local.Method != AuthEAP {
 		// Without AUTH the gateway starts EAP (RFC 7296 section 2.16).
-		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data))
+		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data), sa.auth.interState().intAuthData())
 		auth, err := sa.localAuth(octets)
 		if err != nil {
 			return nil, err
@@ -722,7 +732,7 @@ func (t *authTask) reply(sa *ikeSA, inner []wire.Payload) error {
 		return fail(fmt.Errorf("%w: IKE_AUTH response without IDr or AUTH", ErrProtocol))
 	}
 	sa.remoteID = idFromWire(ap.idr)
-	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(ipsec.IDType(ap.idr.Type), ap.idr.Data))
+	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(ipsec.IDType(ap.idr.Type), ap.idr.Data), sa.auth.interState().intAuthData())
 	if err := sa.verifyPeerAuth(&ap, sa.remoteID, octets); err != nil {
 		sa.alert(AlertAuthFailed, err, err.Error())
 		return fail(err)

@@ -70,7 +70,7 @@ func (t *authTask) startEAP(sa *ikeSA, ap *authPayloads) ([]wire.Payload, error)
 	}
 	t.eap = &eapState{server: srv, first: *ap}
 	sa.localID = sa.ourIdentity()
-	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
+	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data), sa.auth.interState().intAuthData())
 	auth, err := sa.localAuth(octets)
 	if err != nil {
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, err)
@@ -146,7 +146,7 @@ func (t *authTask) finishEAP(sa *ikeSA, ap *authPayloads) ([]wire.Payload, error
 		return nil, notifyErr(wire.AUTHENTICATION_FAILED, fmt.Errorf("%w: no AUTH over the EAP MSK", ErrAuthFailed))
 	}
 	first := &st.first
-	octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(ipsec.IDType(first.idi.Type), first.idi.Data))
+	octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(ipsec.IDType(first.idi.Type), first.idi.Data), sa.auth.interState().intAuthData())
 	want := sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpi), octets)
 	if subtle.ConstantTimeCompare(want, ap.auth.Data) != 1 {
 		err := fmt.Errorf("%w: AUTH over the EAP MSK does not verify", ErrAuthFailed)
@@ -160,7 +160,7 @@ func (t *authTask) finishEAP(sa *ikeSA, ap *authPayloads) ([]wire.Payload, error
 		if err := sa.admitIdentity(&st.first); err != nil {
 			return nil, err
 		}
-		respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data))
+		respOctets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.localID.Type, sa.localID.Data), sa.auth.interState().intAuthData())
 		auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), respOctets)}
 		t.endEAP()
 		rest, err := sa.finishAuth(first)
@@ -197,7 +197,7 @@ func (t *authTask) peerEAPStep(sa *ikeSA, req []byte) error {
 		wipe(res.MSK) // the EAP machine's copy; ours is wiped by close
 		wipe(res.EMSK)
 		sa.eapIdentity = sa.cfg.Local.EAPIdentity
-		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data))
+		octets := signedOctets(sa.prf, sa.initReq, sa.nr, sa.keys.SKpi, idBody(sa.localID.Type, sa.localID.Data), sa.auth.interState().intAuthData())
 		auth := &wire.Auth{Method: wire.AuthSharedKey, Data: sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpi), octets)}
 		sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, eapRound{auth}))
 		return nil
@@ -249,7 +249,7 @@ func (r eapRound) reply(sa *ikeSA, inner []wire.Payload) error {
 		sa.destroy(err)
 		return err
 	}
-	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.remoteID.Type, sa.remoteID.Data))
+	octets := signedOctets(sa.prf, sa.initResp, sa.ni, sa.keys.SKpr, idBody(sa.remoteID.Type, sa.remoteID.Data), sa.auth.interState().intAuthData())
 	if subtle.ConstantTimeCompare(sharedKeyAuth(sa.prf, st.authKey(sa.keys.SKpr), octets), ap.auth.Data) != 1 {
 		err := fmt.Errorf("%w: gateway's AUTH over the MSK does not verify", ErrAuthFailed)
 		sa.alert(AlertAuthFailed, err, err.Error())

@@ -43,6 +43,8 @@ type initPayloads struct {
 	invalidKE  *wire.Notify
 	redirect   *wire.Notify
 	redirectOK bool // REDIRECT_SUPPORTED or REDIRECTED_FROM
+	// intermediate: INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242 section 3.1)
+	intermediate bool
 	// msInitialContact: Windows' "Vid-Initial-Contact" Vendor ID, which
 	// it sends instead of the INITIAL_CONTACT notify.
 	msInitialContact bool
@@ -88,6 +90,8 @@ func collectInit(ps []wire.Payload) initPayloads {
 				ip.redirect = p
 			case wire.REDIRECT_SUPPORTED, wire.REDIRECTED_FROM:
 				ip.redirectOK = true
+			case wire.INTERMEDIATE_EXCHANGE_SUPPORTED:
+				ip.intermediate = true
 			default:
 				if p.Type.IsError() && ip.errNotify == nil {
 					ip.errNotify = p
@@ -217,6 +221,13 @@ func (e *engine) handleInitRequest(p Packet, h wire.Header) {
 		}
 	}
 	peer := listFromWire(ip.sa)
+	if !ip.intermediate && offersAddKE(peer) {
+		// RFC 9370 section 2.2.1: additional key exchanges run in
+		// IKE_INTERMEDIATE, which the initiator did not announce: its
+		// ADDKE transforms cannot be chosen (ours that lack NONE then
+		// match nothing).
+		peer = withoutAddKE(peer)
+	}
 	chosen, err := proposal.Select(e.cfg.proposals, peer, proposal.SelectOptions{PreferPeer: e.cfg.preferPeer, PreferKE: proposal.KEID(ip.ke.Group)})
 	if err != nil {
 		e.reportMismatch(ipsec.IKESAInfo{Version: 2, SPIi: h.SPIi, Local: p.Local, Remote: p.Remote}, err)
@@ -354,6 +365,11 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	if ip.hashesSeen {
 		payloads = append(payloads, &wire.Notify{Type: wire.SIGNATURE_HASH_ALGORITHMS, Data: hashNotifyData(ourHashAlgorithms)})
 	}
+	if ip.intermediate {
+		// We support IKE_INTERMEDIATE (RFC 9242 section 3.1); it runs
+		// only when additional key exchanges were negotiated.
+		payloads = append(payloads, &wire.Notify{Type: wire.INTERMEDIATE_EXCHANGE_SUPPORTED})
+	}
 	if cr := sa.e.certReq(); cr != nil {
 		payloads = append(payloads, cr)
 	}
@@ -369,6 +385,9 @@ func (sa *ikeSA) handleInitRequest(p Packet, first *initRequest) {
 	sa.initResp = b
 	sa.state = stateAuth
 	sa.auth = &authTask{}
+	if kes := addKEs(sa.prop); len(kes) > 0 {
+		sa.auth.inter = &intermediate{kes: kes}
+	}
 	sa.ex.initAnswered()
 	sa.halfOpenDeadline = time.Now().Add(sa.e.cfg.halfOpenTO)
 	sa.logMessage("received", wire.IKE_SA_INIT, false, 0, m.Payloads, 0)
@@ -470,6 +489,9 @@ func (sa *ikeSA) startInit(cookie []byte) {
 		ps = append(ps, &wire.Notify{Type: wire.IKEV2_FRAGMENTATION_SUPPORTED})
 	}
 	ps = append(ps, &wire.Notify{Type: wire.SIGNATURE_HASH_ALGORITHMS, Data: hashNotifyData(ourHashAlgorithms)})
+	if offersAddKE(sa.cfg.Proposals) {
+		ps = append(ps, &wire.Notify{Type: wire.INTERMEDIATE_EXCHANGE_SUPPORTED})
+	}
 	if sa.redirectedFrom.IsValid() {
 		ps = append(ps, &wire.Notify{Type: wire.REDIRECTED_FROM, Data: gwIdentity(sa.redirectedFrom)})
 	} else {
@@ -574,9 +596,20 @@ func (sa *ikeSA) handleInitResponse(p Packet, m *wire.Message) {
 			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), PortNATT)
 		}
 	}
+	kes := addKEs(&sel)
+	if len(kes) > 0 && !ip.intermediate {
+		fail(fmt.Errorf("%w: responder chose additional key exchanges without announcing IKE_INTERMEDIATE", ErrProtocol))
+		return
+	}
 	sa.ex.initOver(true)
 	sa.state = stateAuth
 	sa.auth = &authTask{}
+	if len(kes) > 0 {
+		sa.auth.inter = &intermediate{kes: kes}
+		for i, ke := range kes {
+			sa.queueRequest(intermediateRequest(sa, i, ke))
+		}
+	}
 	sa.queueRequest(sa.taskRequest(wire.IKE_AUTH, sa.auth))
 }
 

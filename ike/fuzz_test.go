@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ike/iketest"
 	"github.com/goipsec/ipsec/ike/wire"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 // FuzzResponderPacket throws arbitrary datagrams at a responder that has
@@ -71,6 +73,7 @@ func FuzzAuthenticatedRequest(f *testing.F) {
 	f.Add(byte(0), byte(wire.PayloadDelete), []byte{0, 0, 0, 12, 3, 4, 0, 1, 1, 2, 3, 4})
 	f.Add(byte(1), byte(wire.PayloadNotify), []byte{0, 0, 0, 12, 3, 4, 0x40, 0x09, 1, 2, 3, 4}) // REKEY_SA
 	f.Add(byte(1), byte(wire.PayloadSA), []byte{0, 0, 0, 4})
+	f.Add(byte(2), byte(wire.PayloadKE), []byte{0, 0, 0, 8, 0, 31, 0, 0})
 	respCfg, initCfg := pskConfigs()
 	respCfg.Pools = []ipsec.AddressPool{mustPool(f, "198.51.100.0/24")}
 	initCfg.VirtualIPs = []netip.Addr{netip.IPv4Unspecified()}
@@ -98,8 +101,11 @@ func FuzzAuthenticatedRequest(f *testing.F) {
 			}
 		}
 		x := wire.INFORMATIONAL
-		if exch%2 == 1 {
+		switch exch % 3 {
+		case 1:
 			x = wire.CREATE_CHILD_SA
+		case 2:
+			x = wire.IKE_INTERMEDIATE // after IKE_AUTH: refused, the SA stays
 		}
 		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
 		defer rcancel()
@@ -113,5 +119,88 @@ func FuzzAuthenticatedRequest(f *testing.F) {
 			ccancel()
 			sa = nil
 		}
+	})
+}
+
+// FuzzIntermediateRequest sends arbitrary inner payloads in an
+// IKE_INTERMEDIATE request (RFC 9242) under the keys of a half-open IKE
+// SA that negotiated an additional ML-KEM key exchange (RFC 9370), as an
+// initiator with the keys but no authentication could: the responder
+// must answer or drop the SA, never panic, and keep serving new clients.
+func FuzzIntermediateRequest(f *testing.F) {
+	seed := func(ps ...wire.Payload) {
+		b, err := (&wire.Message{Payloads: ps}).Append(nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[16], b[wire.HeaderLen:])
+	}
+	seed(&wire.KE{Group: 36, Data: make([]byte, 1184)})
+	seed(&wire.KE{Group: 36, Data: make([]byte, 7)})
+	seed(&wire.KE{Group: 37, Data: make([]byte, 1568)})
+	seed(&wire.Notify{Type: wire.ADDITIONAL_KEY_EXCHANGE, Data: []byte{1, 2}}, &wire.KE{Group: 36})
+	const props = "aes256gcm16-prfsha384-x25519-ke1_mlkem768"
+	respCfg, initCfg := pskConfigs()
+	l, err := proposal.Parse(props, proposal.ProtoIKE)
+	if err != nil {
+		f.Fatal(err)
+	}
+	initCfg.Proposals = l
+	n := iketest.NewNetwork(1)
+	var holding atomic.Bool
+	// While holding, our initiator's own IKE_INTERMEDIATE requests are
+	// lost, so the fuzzed one takes their message ID.
+	n.SetFilter(func(p *ike.Packet) bool {
+		h, err := wire.ParseHeader(p.Data)
+		return err != nil || !holding.Load() || h.Exchange != wire.IKE_INTERMEDIATE || h.IsResponse()
+	})
+	resp, err := ike.NewResponder(n.Endpoint(gwAddr), ike.WithPeers(ike.StaticPeers(respCfg)), ike.WithProposals(l),
+		ike.WithDataPlane(iketest.NewDataPlane()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go resp.Serve(ctx)
+	time.Sleep(20 * time.Millisecond)
+	init, err := ike.NewInitiator(n.Endpoint(clientAddr), ike.WithDataPlane(iketest.NewDataPlane()),
+		ike.WithRetransmission(50*time.Millisecond, 1, 2))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, first byte, raw []byte) {
+		ps, err := wire.ParsePayloads(wire.PayloadType(first), raw)
+		if err != nil {
+			return
+		}
+		holding.Store(true)
+		dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer dcancel()
+		dialed := make(chan struct{})
+		go func() {
+			if sa, err := init.Dial(dctx, netip.AddrPortFrom(gwAddr, 500), initCfg); err == nil {
+				sa.Close(dctx)
+			}
+			close(dialed)
+		}()
+		// Wait (bounded) for the SA to be half-open: an empty
+		// INFORMATIONAL, which the responder ignores before IKE_AUTH,
+		// is the probe. Then the hostile request goes out.
+		for i := 0; i < 200; i++ {
+			if n, _ := init.SendHalfOpenRequest(dctx, wire.INFORMATIONAL, nil); n > 0 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		holding.Store(false)
+		init.SendHalfOpenRequest(dctx, wire.IKE_INTERMEDIATE, ps)
+		<-dialed
+		vctx, vcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer vcancel()
+		sa, err := init.Dial(vctx, netip.AddrPortFrom(gwAddr, 500), initCfg)
+		if err != nil {
+			t.Fatalf("the gateway no longer accepts clients: %v", err)
+		}
+		sa.Close(vctx)
 	})
 }

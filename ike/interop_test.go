@@ -149,6 +149,13 @@ func runPersona(t *testing.T, topo *testnet.Topology, g *gateway, profile string
 // through edit first (to change one setting of a persona).
 func runPersonaEdited(t *testing.T, topo *testnet.Topology, g *gateway, profile string, vars map[string]string, files strongswan.Files, edit func(string) string) (*strongswan.Charon, strongswan.SAState) {
 	t.Helper()
+	return runPersonaWith(t, topo, g, profile, vars, files, edit, strongswan.Options{})
+}
+
+// runPersonaWith is runPersonaEdited with charon's options (another
+// strongSwan build).
+func runPersonaWith(t *testing.T, topo *testnet.Topology, g *gateway, profile string, vars map[string]string, files strongswan.Files, edit func(string) string, opt strongswan.Options) (*strongswan.Charon, strongswan.SAState) {
+	t.Helper()
 	base := map[string]string{
 		"SERVER": testnet.ServerAddr4.String(), "SERVER_ID": "vpn.example.com", "EAP_USER": "alice", "EAP_PASS": "password",
 		"PSK": "goipsec-interop-psk-0123456789", "CLIENT_ID": "client@example.com", "GROUP_ID": "ExampleGroup",
@@ -163,7 +170,7 @@ func runPersonaEdited(t *testing.T, topo *testnet.Topology, g *gateway, profile 
 	if edit != nil {
 		p.Conf = edit(p.Conf)
 	}
-	cli := strongswan.Start(t, topo.Client, p, "", files)
+	cli := strongswan.StartWith(t, topo.Client, p, "", files, opt)
 	if out, err := cli.Initiate(profile, 20*time.Second); err != nil {
 		t.Fatalf("strongSwan %s could not connect: %v\n%s\nclient log:\n%s", profile, err, out, cli.Log())
 	}

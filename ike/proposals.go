@@ -23,14 +23,26 @@ import (
 
 // ikeProposals returns the IKE proposals in force for this SA and whether
 // selection follows the peer's order.
+//
+// They go into CREATE_CHILD_SA, where additional key exchanges would run
+// in IKE_FOLLOWUP_KE (RFC 9370 section 2.2.4), which is not implemented:
+// ADDKE transforms are left out, so a rekey offers and accepts only the
+// single key exchange.
 func (sa *ikeSA) ikeProposals() (proposal.List, bool) {
-	if sa.e.responder {
-		return sa.e.cfg.proposals, sa.e.cfg.preferPeer
-	}
-	if sa.cfg == nil || sa.cfg.Proposals == nil {
+	var l proposal.List
+	var prefer bool
+	switch {
+	case sa.e.responder:
+		l, prefer = sa.e.cfg.proposals, sa.e.cfg.preferPeer
+	case sa.cfg == nil || sa.cfg.Proposals == nil:
 		return proposal.CompatibleIKE(), sa.cfg != nil && sa.cfg.PreferPeerProposals
+	default:
+		l, prefer = sa.cfg.Proposals, sa.cfg.PreferPeerProposals
 	}
-	return sa.cfg.Proposals, sa.cfg.PreferPeerProposals
+	if offersAddKE(l) {
+		l = withoutAddKE(l)
+	}
+	return l, prefer
 }
 
 // refusePeerIKEProposals is the responder's check once IKE_AUTH has chosen

@@ -160,15 +160,21 @@ type Options struct {
 	// is detected, transport mode possible. It needs a kernel with ESP
 	// (the test VM; see internal/vmclient).
 	KernelESP bool
+	// Prefix runs the charon and swanctl of a strongSwan installed under
+	// this prefix (the strongSwan 6 build of scripts/build-strongswan6,
+	// see Require6) with the plugins that build has, instead of
+	// Debian's packages.
+	Prefix string
 }
 
 // Charon is a running charon daemon in a namespace.
 type Charon struct {
 	// Dir is the daemon's working directory (configuration, sockets, logs).
-	Dir string
-	ns  *testnet.NS
-	cmd *exec.Cmd
-	t   testing.TB
+	Dir     string
+	ns      *testnet.NS
+	cmd     *exec.Cmd
+	t       testing.TB
+	swanctl string // the swanctl binary
 }
 
 // Files to place into the swanctl directory, e.g. "x509ca/ca.pem".
@@ -199,9 +205,15 @@ func Start(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Fil
 // StartWith is Start with options.
 func StartWith(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files Files, opt Options) *Charon {
 	t.Helper()
-	Require(t)
+	charonPath, swanctl := CharonPath, "swanctl"
+	if opt.Prefix != "" {
+		testnet.Require(t, "ip")
+		charonPath, swanctl = filepath.Join(opt.Prefix, "libexec/ipsec/charon"), filepath.Join(opt.Prefix, "sbin/swanctl")
+	} else {
+		Require(t)
+	}
 	dir := t.TempDir()
-	c := &Charon{Dir: dir, ns: ns, t: t}
+	c := &Charon{Dir: dir, ns: ns, t: t, swanctl: swanctl}
 	for _, d := range []string{"run", "swanctl/x509", "swanctl/x509ca", "swanctl/private"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -215,6 +227,9 @@ func StartWith(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files
 	load := plugins
 	if opt.KernelESP {
 		load = kernelPlugins
+	}
+	if opt.Prefix != "" {
+		load = plugins6
 	}
 	extra := ""
 	for _, l := range p.Charon {
@@ -265,7 +280,7 @@ func StartWith(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files
 		t.Fatal(err)
 	}
 	defer stdout.Close()
-	c.cmd = exec.Command("ip", "netns", "exec", ns.Name, "sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", filepath.Join(dir, "run"), CharonPath)
+	c.cmd = exec.Command("ip", "netns", "exec", ns.Name, "sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", filepath.Join(dir, "run"), charonPath)
 	c.cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"))
 	c.cmd.Stdout, c.cmd.Stderr = stdout, stdout
 	if err := c.cmd.Start(); err != nil {
@@ -309,7 +324,7 @@ func StartWith(t testing.TB, ns *testnet.NS, p *Profile, extraConf string, files
 func (c *Charon) Swanctl(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "swanctl", append(slices.Clone(args), "--uri", "unix://"+c.Dir+"/charon.vici")...)
+	cmd := exec.CommandContext(ctx, c.swanctl, append(slices.Clone(args), "--uri", "unix://"+c.Dir+"/charon.vici")...)
 	cmd.Env = append(os.Environ(), "SWANCTL_DIR="+c.Dir+"/swanctl", "STRONGSWAN_CONF="+c.Dir+"/strongswan.conf")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
