@@ -72,7 +72,7 @@ func newEngine(conn Conn, cfg config, responder bool) *engine {
 		ctx: ctx, cancel: cancel,
 		saTable: saTable{
 			sas: map[uint64]*ikeSA{}, initReqs: map[initKey]*ikeSA{}, byPeer: map[string]map[*ikeSA]bool{}, superseded: map[string]int{},
-			caps: map[string]map[*ikeSA]*capEntry{},
+			caps: map[string]map[*ikeSA]*capEntry{}, replacing: map[string]int{}, holders: map[netip.Addr][]*ikeSA{},
 		},
 	}
 	e.cookies = newCookieJar(lockedReader{&e.randMu, cfg.rand}, cfg.now)
@@ -367,4 +367,12 @@ type saTable struct {
 	// caps counts, per identity (ikeSA.owner), the responder's IKE SAs
 	// and leases against IdentityLimits.
 	caps map[string]map[*ikeSA]*capEntry
+	// replacing counts, per identity, the entries of caps whose replaces
+	// is not empty: without any, removing or passing on an entry touches
+	// no other (one identity may hold 100,000 SAs with the limits off).
+	replacing map[string]int
+	// holders are, per pool address, the counted SAs holding it
+	// (capEntry.leases): resumeSession looks there, not at every SA of
+	// the identity.
+	holders map[netip.Addr][]*ikeSA
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/goipsec/ipsec/ike/wire"
 )
@@ -122,19 +123,25 @@ func (sa *ikeSA) admitIdentity(ap *authPayloads) error {
 	key, peerKey, from := sa.owner(), sa.identityKey(), sa.remote.Addr()
 	// establish deletes these older SAs of the same peer.
 	replaces := ap.initialContact || sa.peerInitialContact || sa.cfg.Unique == UniqueReplace
-	limit := sa.limits().IKESAs
+	lim := sa.limits()
+	limit := lim.IKESAs
 	e := sa.e
 	e.mu.Lock()
-	held, grace, discounted := 0, false, map[*ikeSA]bool{}
-	for o, c := range e.caps[key] {
-		switch {
-		case replaces && c.peerKey == peerKey:
-			discounted[o] = true
-		case !grace && c.from == from:
-			grace = true // the SA a reauthentication replaces
-			discounted[o] = true
-		default:
-			held++
+	held, grace := 0, false
+	var discounted map[*ikeSA]bool
+	// Without limits nothing is counted: the identity's other SAs are
+	// not looked at (a shared identity may hold very many).
+	if limit >= 0 || lim.Leases >= 0 {
+		for o, c := range e.caps[key] {
+			switch {
+			case replaces && c.peerKey == peerKey:
+				discounted = setAdd(discounted, o)
+			case !grace && c.from == from:
+				grace = true // the SA a reauthentication replaces
+				discounted = setAdd(discounted, o)
+			default:
+				held++
+			}
 		}
 	}
 	if limit >= 0 && held >= limit {
@@ -146,6 +153,9 @@ func (sa *ikeSA) admitIdentity(ap *authPayloads) error {
 		e.caps[key] = map[*ikeSA]*capEntry{}
 	}
 	e.caps[key][sa] = &capEntry{peerKey: peerKey, from: from, replaces: discounted}
+	if len(discounted) > 0 {
+		e.replacing[key]++
+	}
 	e.mu.Unlock()
 	sa.capKey = key
 	return nil
@@ -165,15 +175,58 @@ func (e *engine) uncountLocked(sa *ikeSA) {
 	if sa.capKey == "" {
 		return
 	}
-	if m := e.caps[sa.capKey]; m != nil {
-		delete(m, sa)
-		for _, c := range m {
-			delete(c.replaces, sa)
+	m := e.caps[sa.capKey]
+	if m == nil {
+		return
+	}
+	if c := m[sa]; c != nil {
+		for _, a := range c.leases {
+			e.unhold(a, sa)
 		}
-		if len(m) == 0 {
-			delete(e.caps, sa.capKey)
+		if len(c.replaces) > 0 {
+			e.noLongerReplacing(sa.capKey)
 		}
 	}
+	delete(m, sa)
+	if e.replacing[sa.capKey] > 0 {
+		for _, c := range m {
+			if c.replaces[sa] {
+				delete(c.replaces, sa)
+				if len(c.replaces) == 0 {
+					e.noLongerReplacing(sa.capKey)
+				}
+			}
+		}
+	}
+	if len(m) == 0 {
+		delete(e.caps, sa.capKey)
+	}
+}
+
+// noLongerReplacing notes that one entry of key discounts no SA any more.
+func (e *engine) noLongerReplacing(key string) {
+	if e.replacing[key]--; e.replacing[key] <= 0 {
+		delete(e.replacing, key)
+	}
+}
+
+// unhold removes sa from the holders of a.
+func (e *engine) unhold(a netip.Addr, sa *ikeSA) {
+	l := slices.DeleteFunc(e.holders[a], func(o *ikeSA) bool { return o == sa })
+	if len(l) == 0 {
+		delete(e.holders, a)
+	} else {
+		e.holders[a] = l
+	}
+}
+
+// setAdd adds x to the set m, making it when nil.
+func setAdd[K comparable](m map[K]bool, x K) map[K]bool {
+	if m == nil {
+		m = map[K]bool{}
+	}
+	m[x] = true
+	return m
 }
 
 // passIdentity moves old's place (and the leases it holds) to ns, its
@@ -187,11 +240,20 @@ func (e *engine) passIdentity(old, ns *ikeSA) {
 		if c := m[old]; c != nil {
 			delete(m, old)
 			m[ns] = c
+			for _, a := range c.leases {
+				for i, o := range e.holders[a] {
+					if o == old {
+						e.holders[a][i] = ns
+					}
+				}
+			}
 		}
-		for _, c := range m {
-			if c.replaces[old] {
-				delete(c.replaces, old)
-				c.replaces[ns] = true
+		if e.replacing[old.capKey] > 0 {
+			for _, c := range m {
+				if c.replaces[old] {
+					delete(c.replaces, old)
+					c.replaces[ns] = true
+				}
 			}
 		}
 	}
@@ -249,10 +311,15 @@ func (sa *ikeSA) noteLease(addr netip.Addr) bool {
 	limit := sa.limits().Leases
 	e := sa.e
 	e.mu.Lock()
-	held := e.heldLocked(sa.capKey, addr.Is6(), sa)
-	ok := limit < 0 || held[addr] || len(held) < limit
+	var held map[netip.Addr]bool
+	ok := limit < 0 // unlimited: the identity's other SAs are not looked at
+	if !ok {
+		held = e.heldLocked(sa.capKey, addr.Is6(), sa)
+		ok = held[addr] || len(held) < limit
+	}
 	if c := e.caps[sa.capKey][sa]; ok && c != nil {
 		c.leases = append(c.leases, addr)
+		e.holders[addr] = append(e.holders[addr], sa)
 	}
 	e.mu.Unlock()
 	if !ok {

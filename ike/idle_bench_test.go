@@ -39,6 +39,17 @@ func (nullDataPlane) Close() error                                      { return
 func idleSAConfigs(b *testing.B, auth string) (resp, init *ike.PeerConfig) {
 	b.Helper()
 	resp, init = pskConfigs()
+	if auth == "psk-vip" {
+		// Every SA of the one identity leases a virtual address: the
+		// per-identity bookkeeping must not grow with the identity's
+		// SAs (the setups of the last SAs cost what the first did).
+		pool, err := ipsec.NewPool(netip.MustParsePrefix("2001:db8:100::/112"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Pools = []ipsec.AddressPool{pool}
+		init.VirtualIPs = []netip.Addr{netip.IPv6Unspecified()}
+	}
 	if auth == "rsa2048" {
 		pki, err := testpki.New(testpki.RSA2048, "client@example.com", "vpn.example.com")
 		if err != nil {
@@ -73,7 +84,7 @@ func BenchmarkIdleSA(b *testing.B) {
 	for _, c := range []struct {
 		auth string
 		n    int
-	}{{"psk", 1000}, {"psk", 10000}, {"rsa2048", 1000}} {
+	}{{"psk", 1000}, {"psk", 10000}, {"psk-vip", 1000}, {"psk-vip", 10000}, {"rsa2048", 1000}} {
 		b.Run(fmt.Sprintf("%s/%d", c.auth, c.n), func(b *testing.B) {
 			respCfg, initCfg := idleSAConfigs(b, c.auth)
 			props, err := proposal.Parse("aes128gcm16-prfsha256-curve25519", proposal.ProtoIKE)

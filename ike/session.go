@@ -2,8 +2,6 @@ package ike
 
 import (
 	"context"
-	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -112,23 +110,18 @@ func (sa *ikeSA) resumeSession() {
 	if mine == nil || len(mine.leases) == 0 {
 		return
 	}
-	for o, c := range e.caps[sa.capKey] {
-		// o.sess was set before o became visible in caps and never
-		// changes afterwards (joinSession precedes passIdentity).
-		if o != sa && c.peerKey == mine.peerKey && c.from == mine.from && shareAddress(c.leases, mine.leases) {
-			sa.sess = o.sess
-			sa.session.Store(o.sess.id)
-			return
+	// The SAs holding one of our addresses (the pool gives an address to
+	// one identity at a time), not all of the identity's.
+	for _, a := range mine.leases {
+		for _, o := range e.holders[a] {
+			// o.sess was set before o became visible in caps and never
+			// changes afterwards (joinSession precedes passIdentity).
+			c := e.caps[sa.capKey][o]
+			if o != sa && c != nil && c.peerKey == mine.peerKey && c.from == mine.from {
+				sa.sess = o.sess
+				sa.session.Store(o.sess.id)
+				return
+			}
 		}
 	}
-}
-
-// shareAddress reports whether a and b have an address in common.
-func shareAddress(a, b []netip.Addr) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
