@@ -20,8 +20,11 @@ package proposal
 // >= 128-bit security). The engine passes the group of the peer's KE payload
 // as SelectOptions.PreferKE, so any acceptable group the client already
 // used wins over this order and no INVALID_KE_PAYLOAD round trip happens.
-// ML-KEM additional key exchanges are not in the defaults until the IKEv2
-// engine implements IKE_INTERMEDIATE (RFC 9242, RFC 9370).
+// HybridIKE holds post-quantum hybrid proposals (a classic key exchange
+// plus ML-KEM in IKE_INTERMEDIATE, RFC 9242 and RFC 9370), for gateways to
+// accept before the classic ones and for initiators that ask for them; a
+// peer without IKE_INTERMEDIATE never matches them (it offers no
+// additional key exchange), so listing them first changes nothing for it.
 
 const (
 	// RFC 8247 MUST/SHOULD+ AEAD for IKE; PRF SHA-2 (RFC 8247 2.2).
@@ -45,6 +48,10 @@ const (
 	// Windows default ESP (profiles "windows", "windows11", "windows-dh2048")
 	// and racoon Quick Mode offer HMAC-SHA1-96 only.
 	compatESPSHA1 = "aes256-aes128-sha1-curve25519-ecp256-ecp384-modp3072-modp2048-modpnone"
+
+	// X25519 (or ECP-256/384) and then ML-KEM-768 or -1024 (strongSwan 6's
+	// "x25519-ke1_mlkem768" and the like); AEAD and PRF as strictIKEAEAD.
+	hybridIKE = "aes256gcm16-chacha20poly1305-aes128gcm16-prfsha256-prfsha384-prfsha512-curve25519-ecp256-ecp384-ke1_mlkem768-ke1_mlkem1024"
 )
 
 // StrictIKE returns the strict default IKE proposals, nothing RFC 8221 or
@@ -58,6 +65,13 @@ func StrictIKE() List { return mustParse(strictIKEAEAD+", "+strictIKEClassic, Pr
 
 // StrictESP returns the strict default ESP proposals.
 func StrictESP() List { return mustParse(strictESPAEAD+", "+strictESPClassic, ProtoESP) }
+
+// HybridIKE returns the post-quantum hybrid IKE proposal: AES-GCM or
+// ChaCha20-Poly1305, PRF SHA-2, Curve25519, ECP-256 or ECP-384, and as the
+// first additional key exchange (ADDKE1) ML-KEM-768 or ML-KEM-1024. It
+// needs IKE_INTERMEDIATE; put it before the classic proposals (e.g.
+// append(HybridIKE(), CompatibleIKE()...)).
+func HybridIKE() List { return mustParse(hybridIKE, ProtoIKE) }
 
 // CompatibleIKE returns the strict IKE proposals followed by the weak
 // proposals the Windows default and IKEv1 racoon profiles need.

@@ -257,3 +257,40 @@ func TestLint(t *testing.T) {
 		t.Errorf("ESP without integrity: %v", w)
 	}
 }
+
+// TestHybridFirst: the post-quantum hybrid proposal before the compatible
+// ones gives strongSwan 6's hybrid proposal its additional ML-KEM exchange
+// and changes nothing for the native clients' stock IKEv2 proposals
+// (they offer no ADDKE, so the same classic proposal is chosen).
+func TestHybridFirst(t *testing.T) {
+	ours := append(HybridIKE(), CompatibleIKE()...)
+	sw6, err := Parse("aes256gcm16-prfsha384-x25519-ke1_mlkem768, aes256gcm16-prfsha384-x25519", ProtoIKE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := Select(ours, sw6, SelectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.AddKE[0]) != 1 || sel.AddKE[0][0] != KEMLKEM768 || len(sel.KE) != 1 || sel.KE[0] != KECurve25519 {
+		t.Errorf("strongSwan 6's hybrid offer got %s", sel)
+	}
+	n := 0
+	for _, p := range Profiles() {
+		if p.IKEVersion != 2 {
+			continue
+		}
+		n++
+		want, errWant := Select(CompatibleIKE(), p.IKE, SelectOptions{})
+		got, errGot := Select(ours, p.IKE, SelectOptions{})
+		if (errWant == nil) != (errGot == nil) || (errGot == nil && got.String() != want.String()) {
+			t.Errorf("%s: with the hybrid proposal first %s (%v), without %s (%v)", p.Name, got, errGot, want, errWant)
+		}
+		if len(got.AddKE[0]) != 0 {
+			t.Errorf("%s got an additional key exchange: %s", p.Name, got)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no IKEv2 profiles")
+	}
+}

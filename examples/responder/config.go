@@ -470,7 +470,10 @@ func (c *Config) validate(localAddrs []netip.Prefix) (*settings, error) {
 		return nil, err
 	}
 	if c.Proposals.IKE == "" {
-		s.ike = proposal.CompatibleIKE()
+		// Post-quantum hybrid first: only clients offering an ML-KEM
+		// additional key exchange (strongSwan 6, the roadwarrior with -pq)
+		// can match it.
+		s.ike = append(proposal.HybridIKE(), proposal.CompatibleIKE()...)
 	} else if s.ike, err = proposal.Parse(c.Proposals.IKE, proposal.ProtoIKE); err != nil {
 		return nil, fieldErr("proposals.ike", "%v", err)
 	}

@@ -511,3 +511,21 @@ func TestConfigIKEv2DPD(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultProposalsHybridFirst: without proposals.ike the responder
+// accepts the post-quantum hybrid proposal first, then the compatible ones.
+func TestDefaultProposalsHybridFirst(t *testing.T) {
+	cfg, err := parseConfig(defaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pools = []string{"198.51.100.0/24"}
+	s, err := cfg.validate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(proposal.HybridIKE(), proposal.CompatibleIKE()...)
+	if s.ike.String() != want.String() {
+		t.Errorf("default IKE proposals %s, want %s", s.ike, want)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/ike"
 	"github.com/goipsec/ipsec/ikev1"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 // maxIfNameLen is IFNAMSIZ minus the terminating NUL (linux/if.h).
@@ -45,7 +46,7 @@ type options struct {
 	tun, split, resolv           string
 	logLevel                     string
 	pprof                        string
-	killSwitch, allowLAN         bool
+	killSwitch, allowLAN, pq     bool
 	dpd, dialTimeout, maxBackoff time.Duration
 	rtTimeout                    time.Duration
 	rtTries                      int
@@ -94,6 +95,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback `address` (IP:PORT), for performance work")
 	fs.DurationVar(&o.dpd, "dpd", 30*time.Second, "dead peer detection `interval` (0: off)")
+	fs.BoolVar(&o.pq, "pq", false, "offer post-quantum hybrid key exchanges first (X25519 and ML-KEM-768 or -1024, RFC 9370), then the classic proposals")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", 30*time.Second, "`limit` for one connection attempt")
 	fs.DurationVar(&o.rtTimeout, "retransmit-timeout", ike.DefaultRetransmitTimeout, "first IKE retransmission `timeout` (growing by 1.8 per try)")
 	fs.IntVar(&o.rtTries, "retransmit-tries", ike.DefaultRetransmitTries, "IKE retransmissions before the gateway counts as gone (0-20)")
@@ -169,6 +171,9 @@ func (o *options) validate() (*settings, error) {
 		Name:       "roadwarrior",
 		VirtualIPs: []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},
 		DPDDelay:   o.dpd,
+	}
+	if o.pq {
+		peer.Proposals = append(proposal.HybridIKE(), proposal.CompatibleIKE()...)
 	}
 	if o.id != "" {
 		if peer.LocalID, err = ipsec.ParseIdentity(o.id); err != nil {

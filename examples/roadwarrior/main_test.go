@@ -14,6 +14,7 @@ import (
 
 	"github.com/goipsec/ipsec"
 	"github.com/goipsec/ipsec/internal/testpki"
+	"github.com/goipsec/ipsec/proposal"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -116,6 +117,17 @@ func TestValidateSettings(t *testing.T) {
 	}
 	if s.peer.Remote.CAs == nil {
 		t.Error("no CA pool for the gateway's certificate")
+	}
+	if s.peer.Proposals != nil {
+		t.Errorf("without -pq the engine's defaults are offered, got %s", s.peer.Proposals)
+	}
+	// -pq: the hybrid ML-KEM proposal first, then the classic ones.
+	o.pq = true
+	if s, err = o.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.peer.Proposals; len(p) < 2 || len(p[0].AddKE[0]) == 0 || p[0].AddKE[0][0] != proposal.KEMLKEM768 || len(p[len(p)-1].AddKE[0]) != 0 {
+		t.Errorf("-pq offers %s", p)
 	}
 }
 
