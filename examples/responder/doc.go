@@ -164,8 +164,11 @@
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
 //	responder export linux --auth psk --user box.example.com -config FILE  # swanctl directory for the psk_peers entry with that id
 //
-// The PKCS#12 uses 3DES and an HMAC-SHA-1 MAC, the format iOS, macOS,
-// Windows and Android all import (see pkcs12.go). The Windows script
+// The PKCS#12 for apple, windows and android uses 3DES and an
+// HMAC-SHA-1 MAC, the format iOS, macOS, Windows and Android all import;
+// the one beside the Linux configuration PBES2/AES-256 with an
+// HMAC-SHA-256 MAC (see pkcs12.go). server.pkcs12 takes both, also the
+// files OpenSSL 3 writes by default. The Windows script
 // (run it elevated) imports the CA into LocalMachine\Root and the
 // PKCS#12 into LocalMachine\My, asking for its password (or taking it
 // as -Password, a SecureString; embedded only with -include-password),
