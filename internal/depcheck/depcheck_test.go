@@ -73,6 +73,8 @@ var externalModules = []string{
 	"github.com/mdlayher/netlink",
 	"github.com/mdlayher/socket",
 	"github.com/josharian/native",
+	// errgroup, for mdlayher/socket under google/nftables.
+	"golang.org/x/sync",
 	"go.yaml.in/yaml/v3",
 	// examples/responder's PKCS#12 (legacy and PBES2/AES, both ways).
 	"software.sslmate.com/src/go-pkcs12",
