@@ -63,13 +63,6 @@ func (m nftMatch) l4proto(p byte) nftMatch {
 	return append(m, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}})
 }
 
-// udpDport matches "udp dport port".
-func (m nftMatch) udpDport(port uint16) nftMatch {
-	m = m.l4proto(unix.IPPROTO_UDP)
-	return append(m, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)})
-}
-
 func (m nftMatch) counter() nftMatch { return append(m, &expr.Counter{}) }
 
 func (m nftMatch) accept() nftMatch {
