@@ -1,9 +1,11 @@
 package main
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -95,5 +97,54 @@ func TestNftRulesetKernel(t *testing.T) {
 	}
 	if strings.Contains(rules, `iifname`) {
 		t.Errorf("ruleset matches a device name:\n%s", rules)
+	}
+}
+
+// TestNftL2TPClearDropped: with the L2TP input rule, a UDP datagram to
+// port 1701 that IPsec did not decrypt (meta secpath missing) is dropped
+// before the socket sees it, and counted; one to another port arrives.
+func TestNftL2TPClearDropped(t *testing.T) {
+	testnet.Require(t, "ip", "nft")
+	srv, cli := testnet.NewNS(t, "l2s"), testnet.NewNS(t, "l2c")
+	testnet.Link(t, srv, "eth0", cli, "eth0")
+	srv.AddAddr("eth0", "203.0.113.1/30")
+	cli.AddAddr("eth0", "203.0.113.2/30")
+	appliedRuleset(t, srv, forwardRules{pools: testPools, l2tpOnlyIPsec: true})
+	received := func(port int) bool {
+		var ln *net.UDPConn
+		if err := srv.Do(func() (err error) {
+			ln, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(203, 0, 113, 1), Port: port})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if err := cli.Do(func() error {
+			c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(203, 0, 113, 1), Port: port})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			for range 3 {
+				if _, err := c.Write([]byte("l2tp?")); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ln.SetReadDeadline(time.Now().Add(time.Second))
+		_, _, err := ln.ReadFromUDP(make([]byte, 64))
+		return err == nil
+	}
+	if !received(1702) {
+		t.Fatal("a datagram to port 1702 did not arrive: the test network is broken")
+	}
+	if received(1701) {
+		t.Error("a clear-text L2TP datagram reached the socket")
+	}
+	if out := srv.Run("nft", "list", "chain", "inet", nftTable, "input"); !strings.Contains(out, "counter packets 3 ") {
+		t.Errorf("the drop rule did not count the three datagrams:\n%s", out)
 	}
 }
