@@ -24,7 +24,7 @@ func BenchmarkPKCS12(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pfx, err := encodePKCS12(cert, key, "bench", "bench-password")
+	pfx, err := encodePKCS12(cert, key, "bench-password")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func BenchmarkPKCS12(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(pfx)))
 		for b.Loop() {
-			if _, err := encodePKCS12(cert, key, "bench", "bench-password"); err != nil {
+			if _, err := encodePKCS12(cert, key, "bench-password"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -164,8 +164,11 @@
 //	responder export linux --auth cert --user laptop.example.com  # swanctl directory with certificate and key, plus USER.p12
 //	responder export linux --auth psk --user box.example.com -config FILE  # swanctl directory for the psk_peers entry with that id
 //
-// The PKCS#12 uses 3DES and an HMAC-SHA-1 MAC, the format iOS, macOS,
-// Windows and Android all import (see pkcs12.go). The Windows script
+// The PKCS#12 for apple, windows and android uses 3DES and an
+// HMAC-SHA-1 MAC, the format iOS, macOS, Windows and Android all import;
+// the one beside the Linux configuration PBES2/AES-256 with an
+// HMAC-SHA-256 MAC (see pkcs12.go). server.pkcs12 takes both, also the
+// files OpenSSL 3 writes by default. The Windows script
 // (run it elevated) imports the CA into LocalMachine\Root and the
 // PKCS#12 into LocalMachine\My, asking for its password (or taking it
 // as -Password, a SecureString; embedded only with -include-password),
@@ -236,8 +239,10 @@
 // can only add drops). With forward.isolate_clients: true (or
 // -isolate-clients) traffic from one client to another is dropped too;
 // each client still reaches the server and, with masquerade, the
-// Internet. The table needs nft; a start that would need it without
-// nft installed fails with one line.
+// Internet. The table goes to the kernel through netlink
+// (github.com/google/nftables) in one atomic batch, replacing one a
+// killed run left behind; no nft command is needed (nft list table inet
+// goipsec_responder shows it).
 //
 // Privileges: the responder starts as root, or as any user holding
 // CAP_NET_ADMIN and CAP_NET_BIND_SERVICE. Once the sockets, the device,
@@ -249,7 +254,7 @@
 // sockets on ports below 1024, no raw sockets. CAP_NET_ADMIN stays
 // because the kernel data plane installs XFRM states and policies for
 // every CHILD SA, and the stop removes the dummy device, the nftables
-// table (nft inherits the capability) and restores the forwarding
+// table (through netlink) and restores the forwarding
 // sysctls. A capability is a property of each thread, and Go runs
 // goroutines on many: the drop is one system call on all threads
 // (libcap's psx: syscall.AllThreadsSyscall without cgo, its own signal
@@ -259,8 +264,7 @@
 //
 // With user: NAME (or -user NAME) it also becomes that unprivileged
 // user then (primary group only), keeping CAP_NET_ADMIN through the
-// switch (PR_SET_KEEPCAPS) and as an ambient capability for the nft it
-// runs at stop. The state directory stays root's: everything in it was
+// switch (PR_SET_KEEPCAPS) and in the ambient set. The state directory stays root's: everything in it was
 // read or written before the switch, and a user that could write there
 // could plant files for the next start as root; only the control socket
 // stays behind at stop, and the next start replaces it. An unknown user

@@ -751,7 +751,7 @@ func TestEndToEndConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	const p12Pass = "p12-Pa55word"
-	pfx, err := encodePKCS12(leaf, key, "server", p12Pass)
+	pfx, err := encodePKCS12(leaf, key, p12Pass)
 	if err != nil {
 		t.Fatal(err)
 	}

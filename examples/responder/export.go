@@ -319,8 +319,9 @@ type clientCredential struct {
 }
 
 // issueClientCredential loads or issues user's client certificate under
-// the demo CA and packs it as PKCS#12 with a fresh random password.
-func issueClientCredential(stateDir, user string, now time.Time) (*clientCredential, error) {
+// the demo CA and packs it as PKCS#12 in the profile the export kind's
+// importers take (p12ProfileFor) with a fresh random password.
+func issueClientCredential(stateDir, user, kind string, now time.Time) (*clientCredential, error) {
 	caCert, caKey, err := loadPair(filepath.Join(stateDir, caCertFile), filepath.Join(stateDir, caKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("demo CA, which issues client certificates (start the responder or run init first): %w", err)
@@ -330,7 +331,7 @@ func issueClientCredential(stateDir, user string, now time.Time) (*clientCredent
 		return nil, err
 	}
 	pw := randomPassword(20)
-	pfx, err := encodePKCS12(cert, key, user, pw)
+	pfx, err := p12ProfileFor(kind).encode(cert, key, pw)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +409,7 @@ func exportProfile(r exportRequest, stdout io.Writer) error {
 		} else if retired {
 			fmt.Fprintf(stdout, "the stored certificate of %s is revoked (client_certs): issuing a new one\n", user.Name)
 		}
-		if cred, err = issueClientCredential(r.stateDir, user.Name, timeNow()); err != nil {
+		if cred, err = issueClientCredential(r.stateDir, user.Name, r.kind, timeNow()); err != nil {
 			return err
 		}
 	}

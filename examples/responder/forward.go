@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 )
 
 // nftTable is the responder's own nftables table: everything it adds
@@ -22,7 +23,7 @@ const (
 )
 
 // checkMasquerade verifies, before anything starts, that the uplink
-// exists and nft is installed.
+// exists.
 func checkMasquerade(uplink string) error {
 	if uplink == "" {
 		return nil
@@ -30,28 +31,14 @@ func checkMasquerade(uplink string) error {
 	if _, err := net.InterfaceByName(uplink); err != nil {
 		return fieldErr("forward.masquerade", "no interface %q on this host", uplink)
 	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		return fieldErr("forward.masquerade", "masquerading needs nft (apt install nftables)")
-	}
 	return nil
 }
 
 // checkForwarding verifies, before anything starts, what the forwarding
-// set-up needs: the uplink for masquerading, and nft wherever the
-// responder installs its table (needsTable).
+// set-up needs: the uplink for masquerading. The table goes to the
+// kernel through netlink, so no nft command is needed.
 func checkForwarding(s *settings) error {
-	if err := checkMasquerade(s.masquerade); err != nil {
-		return err
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		switch {
-		case s.kernel:
-			return fieldErr("dataplane", "kernel: the IP forwarding it turns on is confined to the pools with nftables: needs nft (apt install nftables)")
-		case s.isolate:
-			return fieldErr("forward.isolate_clients", "needs nft (apt install nftables)")
-		}
-	}
-	return nil
+	return checkMasquerade(s.masquerade)
 }
 
 // forwardRules is what the responder's nftables table does with the
@@ -78,71 +65,76 @@ type forwardRules struct {
 	confine4, confine6 bool
 }
 
-// nftRuleset is the responder's table: masquerading of the pools on the
-// uplink, TCP MSS clamping of forwarded connections to the route MTU
+// forwardChains is the responder's table: masquerading of the pools on
+// the uplink, TCP MSS clamping of forwarded connections to the route MTU
 // (the tunnel's MTU is below the uplink's and ICMP "too big" is often
 // filtered), and a forward filter that passes traffic from and to the
 // pools only (and, with isolate, not between two clients). In nftables
 // a packet must be accepted by every base chain on its hook, so the
 // filter cannot let through what another table drops; it only adds
 // drops: client to client with isolate, and everything not from or to a
-// pool in a family the responder turned forwarding on for.
-func nftRuleset(f forwardRules) string {
-	var b strings.Builder
-	// Declaring and deleting first replaces a table left by a killed
-	// instance in the same transaction.
-	fmt.Fprintf(&b, "table inet %s\ndelete table inet %s\ntable inet %s {\n", nftTable, nftTable, nftTable)
-	fam := func(p netip.Prefix) string {
-		if p.Addr().Is6() {
-			return "ip6"
-		}
-		return "ip"
-	}
+// pool in a family the responder turned forwarding on for. Every chain's
+// policy is accept.
+func forwardChains(f forwardRules) []nftChain {
+	var chains []nftChain
 	if f.uplink != "" {
-		b.WriteString("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+		post := nftChain{name: "postrouting", typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPostrouting, priority: nftables.ChainPriorityNATSource}
 		for _, p := range f.pools {
-			fmt.Fprintf(&b, "\t\toifname %q %s saddr %s masquerade\n", f.uplink, fam(p), p)
+			// oifname UPLINK ip saddr POOL masquerade
+			post.rules = append(post.rules, nftRule{exprs: nftMatch{}.ifname(expr.MetaKeyOIFNAME, f.uplink).addr(false, p).masquerade()})
 		}
-		b.WriteString("\t}\n")
+		chains = append(chains, post)
 	}
 	if f.l2tpOnlyIPsec {
 		// L2TP carries PPP with the users' credentials: never in the clear.
-		b.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n")
-		b.WriteString("\t\tudp dport 1701 meta secpath missing counter drop comment \"L2TP only through IPsec\"\n")
-		b.WriteString("\t}\n")
+		// udp dport 1701 meta secpath missing counter drop
+		chains = append(chains, nftChain{name: "input", typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, priority: nftables.ChainPriorityFilter,
+			rules: []nftRule{{exprs: nftMatch{}.udpDport(1701).noSecpath().counter().drop(), comment: "L2TP only through IPsec"}}})
 	}
-	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")
+	fwd := nftChain{name: "forward", typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, priority: nftables.ChainPriorityFilter}
+	add := func(m nftMatch, comment string) { fwd.rules = append(fwd.rules, nftRule{exprs: m, comment: comment}) }
 	if f.device != "" {
 		for _, dev := range []string{f.device, f.pppDevice} {
 			if dev == "" {
 				continue
 			}
-			fmt.Fprintf(&b, "\t\tiifname %q tcp flags syn tcp option maxseg size set rt mtu\n", dev)
-			fmt.Fprintf(&b, "\t\toifname %q tcp flags syn tcp option maxseg size set rt mtu\n", dev)
+			// iifname DEV tcp flags syn tcp option maxseg size set rt mtu, and oifname
+			add(nftMatch{}.ifname(expr.MetaKeyIIFNAME, dev).clampMSS(), "")
+			add(nftMatch{}.ifname(expr.MetaKeyOIFNAME, dev).clampMSS(), "")
 		}
 	} else {
 		// The kernel data plane: no device carries the clients' traffic,
 		// the pools' addresses identify it.
 		for _, p := range f.pools {
-			fmt.Fprintf(&b, "\t\t%s saddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam(p), p)
-			fmt.Fprintf(&b, "\t\t%s daddr %s tcp flags syn tcp option maxseg size set rt mtu\n", fam(p), p)
+			add(nftMatch{}.addr(false, p).clampMSS(), "")
+			add(nftMatch{}.addr(true, p).clampMSS(), "")
 		}
 	}
 	for _, p := range f.pools {
 		if f.isolate {
-			fmt.Fprintf(&b, "\t\t%s saddr %s %s daddr %s counter drop comment \"isolate_clients\"\n", fam(p), p, fam(p), p)
+			// ip saddr POOL ip daddr POOL counter drop
+			add(nftMatch{}.addr(false, p).addr(true, p).counter().drop(), "isolate_clients")
 		}
-		fmt.Fprintf(&b, "\t\t%s saddr %s accept\n", fam(p), p)
-		fmt.Fprintf(&b, "\t\t%s daddr %s accept\n", fam(p), p)
+		add(nftMatch{}.addr(false, p).accept(), "")
+		add(nftMatch{}.addr(true, p).accept(), "")
 	}
 	if f.confine4 {
-		b.WriteString("\t\tmeta nfproto ipv4 counter drop comment \"not the pools' traffic\"\n")
+		add(nftMatch{}.nfproto(false).counter().drop(), "not the pools' traffic")
 	}
 	if f.confine6 {
-		b.WriteString("\t\tmeta nfproto ipv6 counter drop comment \"not the pools' traffic\"\n")
+		add(nftMatch{}.nfproto(true).counter().drop(), "not the pools' traffic")
 	}
-	b.WriteString("\t}\n}\n")
-	return b.String()
+	return append(chains, fwd)
+}
+
+// applyForwardTable replaces the responder's table through c in one
+// atomic batch.
+func applyForwardTable(c *nftables.Conn, f forwardRules) error {
+	queueTable(c, nftTable, forwardChains(f))
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: table inet %s: %w", nftTable, err)
+	}
+	return nil
 }
 
 // needsTable reports whether the responder installs its nftables table:
@@ -166,17 +158,16 @@ func setUpForwarding(f forwardRules, enable bool) (undo func() error, err error)
 		}
 		f.confine4, f.confine6 = on4, on6
 	}
-	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(nftRuleset(f))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	c, err := nftables.New()
+	if err == nil {
+		err = applyForwardTable(c, f)
+	}
+	if err != nil {
 		undoFwd()
-		return nil, fmt.Errorf("nft: %v: %s", err, bytes.TrimSpace(out))
+		return nil, err
 	}
 	return func() error {
-		var first error
-		if out, err := exec.Command("nft", "delete", "table", "inet", nftTable).CombinedOutput(); err != nil {
-			first = fmt.Errorf("nft delete table: %v: %s", err, bytes.TrimSpace(out))
-		}
+		first := deleteTable(c, nftTable)
 		if err := undoFwd(); err != nil && first == nil {
 			first = err
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +25,8 @@ func ruleIndex(rules, s string) int {
 // dropped last, nothing dropped otherwise; nftables accepts every
 // variant.
 func TestNftForwardFilterRules(t *testing.T) {
+	testnet.Require(t, "nft")
+	ns := testnet.NewNS(t, "nftf")
 	const (
 		iso4    = "ip saddr 198.51.100.64/26 ip daddr 198.51.100.64/26 counter drop"
 		iso6    = "ip6 saddr 2001:db8:100:1::/120 ip6 daddr 2001:db8:100:1::/120 counter drop"
@@ -54,7 +55,7 @@ func TestNftForwardFilterRules(t *testing.T) {
 			[]string{poolMSS, iso4, iso6, from4, to6, drop4, drop6}, []string{`iifname`, masq}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rules := nftRuleset(c.f)
+			rules := appliedRuleset(t, ns, c.f)
 			for _, w := range c.want {
 				if ruleIndex(rules, w) < 0 {
 					t.Errorf("ruleset lacks %q:\n%s", w, rules)
@@ -80,15 +81,6 @@ func TestNftForwardFilterRules(t *testing.T) {
 				t.Errorf("the base chains must not drop what the table does not name:\n%s", rules)
 			}
 		})
-	}
-	testnet.Require(t, "nft")
-	ns := testnet.NewNS(t, "nftf")
-	for _, f := range []forwardRules{{pools: testPools, isolate: true, confine4: true, confine6: true}, {uplink: "eth0", device: "goipsec0", pools: testPools[:1], confine4: true}} {
-		cmd := ns.Command(context.Background(), "nft", "-c", "-f", "-")
-		cmd.Stdin = strings.NewReader(nftRuleset(f))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("nft rejects the ruleset: %v\n%s\n%s", err, out, nftRuleset(f))
-		}
 	}
 }
 
@@ -132,11 +124,7 @@ func TestNftForwardFilterTraffic(t *testing.T) {
 		{"confined-isolated", forwardRules{pools: testPools[:1], confine4: true, isolate: true}, true, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := r.Command(context.Background(), "nft", "-f", "-")
-			cmd.Stdin = strings.NewReader(nftRuleset(c.f))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("nft: %v\n%s", err, out)
-			}
+			appliedRuleset(t, r, c.f)
 			if got := ping(hosts["c1"], "198.51.100.66", outside); got != c.poolOut {
 				t.Errorf("client to the outside host: passed %v, want %v", got, c.poolOut)
 			}

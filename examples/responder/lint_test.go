@@ -143,7 +143,7 @@ func TestRunLintPKCS12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pfx, err := encodePKCS12(leaf, key, "server", "lint-pass")
+	pfx, err := encodePKCS12(leaf, key, "lint-pass")
 	if err != nil {
 		t.Fatal(err)
 	}

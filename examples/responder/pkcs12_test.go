@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/pkcs12"
+	gopkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/goipsec/ipsec/internal/testnet"
 )
@@ -62,7 +63,7 @@ func TestPKCS12DecodesWithXCrypto(t *testing.T) {
 		{"empty-password", cert, rsaKey, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pfx, err := encodePKCS12(tc.cert, tc.key, "alice", tc.pw)
+			pfx, err := encodePKCS12(tc.cert, tc.key, tc.pw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +105,7 @@ func TestPKCS12OpenSSL(t *testing.T) {
 	dir := t.TempDir()
 	_, cert, key := issueTestClient(t, dir, "bob")
 	const pw = "S3cret-pfx"
-	pfx, err := encodePKCS12(cert, key, "bob", pw)
+	pfx, err := encodePKCS12(cert, key, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,9 @@ func TestPKCS12OpenSSL(t *testing.T) {
 	if err != nil {
 		t.Fatalf("openssl pkcs12 -nodes: %v\n%s", err, pemOut)
 	}
-	if !strings.Contains(string(pemOut), "friendlyName: bob") || !strings.Contains(string(pemOut), "localKeyID:") {
+	// localKeyID pairs the key with its certificate; go-pkcs12 writes no
+	// friendlyName (importers then show the certificate's subject).
+	if strings.Count(string(pemOut), "localKeyID:") != 2 {
 		t.Errorf("bag attributes missing:\n%s", pemOut)
 	}
 	if out, err := exec.Command("openssl", "pkcs12", "-info", "-noout", "-in", path, "-passin", "pass:wrong").CombinedOutput(); err == nil {
@@ -197,7 +200,7 @@ func TestServerPKCS12(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pw = "server-p12-pass"
-	pfx, err := encodePKCS12(sc.leaf, sc.key, "server", pw)
+	pfx, err := encodePKCS12(sc.leaf, sc.key, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +260,7 @@ func FuzzDecodePKCS12(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pfx, err := encodePKCS12(cert, key, "fuzz", "pw")
+	pfx, err := encodePKCS12(cert, key, "pw")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -282,7 +285,7 @@ func FuzzDecodePKCS12(f *testing.F) {
 // passes the check.
 func TestPKCS12IterationLimit(t *testing.T) {
 	_, cert, key := issueTestClient(t, t.TempDir(), "iter")
-	pfx, err := encodePKCS12(cert, key, "iter", "pw")
+	pfx, err := encodePKCS12(cert, key, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +311,157 @@ func TestPKCS12IterationLimit(t *testing.T) {
 		}
 		if err := checkPKCS12IterationsLimit(bad, maxPKCS12Iterations); err != nil {
 			t.Errorf("count #%d at 32767 refused under the real limit: %v", i+1, err)
+		}
+	}
+}
+
+// requireOpenSSL skips (fails in CI) without the openssl command.
+func requireOpenSSL(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		if testnet.InCI() {
+			t.Fatal("openssl missing (apt-get install openssl)")
+		}
+		t.Skip("openssl missing: apt-get install openssl to run this test")
+	}
+}
+
+// TestP12Profiles: export's PKCS#12 per target platform. Apple, Windows
+// and Android get the legacy profile (3DES, SHA-1 MAC), which
+// x/crypto/pkcs12 (an independent decoder of only that format) reads;
+// Linux gets the modern one (PBES2 with AES-256-CBC, SHA-256 MAC). OpenSSL
+// reports the algorithms and our reader takes both.
+func TestP12Profiles(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	_, cert, key := issueTestClient(t, dir, "carol")
+	const pw = "Profile-pw-1"
+	for _, tc := range []struct {
+		kind string
+		want []string
+	}{
+		{"apple", []string{"MAC: sha1, Iteration 2048", "pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048"}},
+		{"windows", []string{"MAC: sha1, Iteration 2048", "pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048"}},
+		{"android", []string{"MAC: sha1, Iteration 2048", "pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048"}},
+		{"linux", []string{"MAC: sha256, Iteration 2048", "PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			pfx, err := p12ProfileFor(tc.kind).encode(cert, key, pw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, tc.kind+".p12")
+			if err := os.WriteFile(path, pfx, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("openssl", "pkcs12", "-info", "-noout", "-in", path, "-passin", "pass:"+pw).CombinedOutput()
+			if err != nil {
+				t.Fatalf("openssl pkcs12 -info: %v\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("openssl output lacks %q:\n%s", w, out)
+				}
+			}
+			_, _, xerr := pkcs12.Decode(pfx, pw)
+			if legacy := p12ProfileFor(tc.kind) == p12Legacy; legacy != (xerr == nil) {
+				t.Errorf("x/crypto/pkcs12 (legacy only): %v", xerr)
+			}
+			chain, k, err := decodePKCS12(pfx, pw)
+			type pub interface{ Equal(crypto.PublicKey) bool }
+			if err != nil || len(chain) != 1 || !chain[0].Equal(cert) || !k.Public().(pub).Equal(key.Public()) {
+				t.Errorf("decodePKCS12: %v", err)
+			}
+			if _, _, err := decodePKCS12(pfx, pw+"x"); err == nil || !strings.Contains(err.Error(), "wrong password") {
+				t.Errorf("decodePKCS12 with a wrong password: %v", err)
+			}
+		})
+	}
+}
+
+// TestServerPKCS12OpenSSL3Default: the server's certificate as the file
+// OpenSSL 3 writes without -legacy (PBES2/AES-256, HMAC-SHA-256), with
+// the CA, loads without conversion; a wrong password is a one-line
+// error without the password.
+func TestServerPKCS12OpenSSL3Default(t *testing.T) {
+	requireOpenSSL(t)
+	dir := t.TempDir()
+	sc, _, err := ensurePKI(dir, "vpn.example.com", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "openssl3-default"
+	p12 := filepath.Join(dir, "server.p12")
+	out, err := exec.Command("openssl", "pkcs12", "-export", "-in", filepath.Join(dir, serverCertFile), "-inkey", filepath.Join(dir, serverKeyFile),
+		"-certfile", filepath.Join(dir, caCertFile), "-passout", "pass:"+pw, "-out", p12).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl pkcs12 -export: %v\n%s", err, out)
+	}
+	info, err := exec.Command("openssl", "pkcs12", "-info", "-noout", "-in", p12, "-passin", "pass:"+pw).CombinedOutput()
+	if err != nil || !strings.Contains(string(info), "PBES2") {
+		t.Fatalf("not OpenSSL 3's default format (%v):\n%s", err, info)
+	}
+	yml := "server:\n  pkcs12: server.p12\n  pkcs12_password: " + pw + "\npools: [198.51.100.0/24]\n"
+	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfig(filepath.Join(dir, "r.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.validate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.loadServerCert()
+	if err != nil {
+		t.Fatalf("OpenSSL 3 default PKCS#12: %v", err)
+	}
+	if len(got.chain) != 2 || !got.leaf.Equal(sc.leaf) || got.root == nil {
+		t.Errorf("chain of %d, leaf %s, root %v", len(got.chain), got.leaf.Subject.CommonName, got.root != nil)
+	}
+	s.pkcs12Pass = "wrong"
+	if _, err := s.loadServerCert(); err == nil || !strings.Contains(err.Error(), "wrong password") || strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+// TestPKCS12IterationLimitPBKDF2: the iteration check also follows
+// PBKDF2's parameters, in PBES2 (the encryption of the modern profile
+// and OpenSSL 3) and in a PBMAC1 MAC (RFC 9579), so neither can make the
+// reader run billions of rounds.
+func TestPKCS12IterationLimitPBKDF2(t *testing.T) {
+	_, cert, key := issueTestClient(t, t.TempDir(), "iter2")
+	modern, err := p12Modern.encode(cert, key, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pbmac1, err := gopkcs12.Modern2026.WithIterations(2048).Encode(key, cert, nil, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pfx := range map[string][]byte{"pbes2": modern, "pbmac1": pbmac1} {
+		if _, _, err := decodePKCS12(pfx, "pw"); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// Each INTEGER 2048 (02 02 08 00): the MAC's (or PBMAC1's
+		// PBKDF2) and the two PBES2 PBKDF2 counts.
+		count := bytes.Count(pfx, []byte{0x02, 0x02, 0x08, 0x00})
+		if count != 3 {
+			t.Fatalf("%s: %d iteration counts found, want 3", name, count)
+		}
+		idx := 0
+		for i := range count {
+			j := bytes.Index(pfx[idx:], []byte{0x02, 0x02, 0x08, 0x00}) + idx
+			bad := bytes.Clone(pfx)
+			bad[j+2], bad[j+3] = 0x7f, 0xff // 32767
+			idx = j + 4
+			if err := checkPKCS12IterationsLimit(bad, 30000); err == nil || !strings.Contains(err.Error(), "iteration count 32767") {
+				t.Errorf("%s: count #%d raised to 32767 with a limit of 30000: %v", name, i+1, err)
+			}
+			if err := checkPKCS12IterationsLimit(bad, maxPKCS12Iterations); err != nil {
+				t.Errorf("%s: count #%d at 32767 refused under the real limit: %v", name, i+1, err)
+			}
 		}
 	}
 }

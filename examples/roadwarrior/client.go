@@ -158,7 +158,7 @@ func (c *client) start(ctx context.Context) error {
 			c.log.Warn("cannot resolve the gateway before the kill switch goes on", "server", c.s.host, "err", err)
 		}
 		cancel()
-		if c.kill, err = newKillSwitch(ctx, c.s.tun, c.s.port, c.s.lan, gws, c.log); err != nil {
+		if c.kill, err = newKillSwitch(c.s.tun, c.s.port, c.s.lan, gws, c.log); err != nil {
 			return err
 		}
 	}
@@ -249,7 +249,7 @@ func (c *client) connect(ctx context.Context) (tunnelSA, error) {
 		return nil, err
 	}
 	if c.kill != nil {
-		if err := c.kill.allowGateway(ctx, addr.Addr()); err != nil {
+		if err := c.kill.allowGateway(addr.Addr()); err != nil {
 			return nil, err
 		}
 	}

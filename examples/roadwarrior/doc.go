@@ -107,8 +107,8 @@
 // While the tunnel is down, traffic takes the normal routes again, so name
 // lookups and the reconnection itself work; unless -kill-switch is given:
 // then an nftables table of our own (inet goipsec_rw_ and the TUN name,
-// goipsec_rw_goipsec_rw0 by default; output and forward hooks; needs the
-// nft command) drops everything that would leave outside the tunnel for as
+// goipsec_rw_goipsec_rw0 by default; output and forward hooks; set
+// through netlink in one atomic batch, no nft command needed) drops everything that would leave outside the tunnel for as
 // long as roadwarrior runs, also between reconnection attempts. Let out
 // are loopback, the TUN device, IKE (UDP to the -server port, 500 and
 // 4500) and ESP to the gateway's addresses, DHCP and IPv6 neighbour

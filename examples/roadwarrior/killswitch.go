@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bytes"
-	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/goipsec/ipsec/ike"
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
 )
-
-// nftTimeout bounds one nft command.
-const nftTimeout = 10 * time.Second
 
 // lanPrefixes are what -allow-lan lets out beside the tunnel: the private
 // (RFC 1918, RFC 4193), link-local (RFC 3927, RFC 4291) and multicast
@@ -35,11 +33,13 @@ var lanPrefixes = []string{
 // gateway's addresses, DHCP and IPv6 neighbour discovery (without them
 // the uplink itself would die), and with -allow-lan the lanPrefixes. The
 // table is replaced at start (a crashed run may have left it) and deleted
-// on exit.
+// on exit. It goes to the kernel through netlink: no nft command.
 type killSwitch struct {
+	conn  *nftables.Conn
 	table string // nftables table name in family inet
 	log   *slog.Logger
-	gws   []netip.Addr // already in the gateway sets
+	gws   []netip.Addr     // already in the gateway sets
+	sets  [2]*nftables.Set // gateways4, gateways6
 }
 
 // killSwitchTable is the table's name for TUN device tun: one per
@@ -57,123 +57,199 @@ func killSwitchTable(tun string) string {
 	return sb.String()
 }
 
-// killSwitchRules is the nft script that creates the table.
-func killSwitchRules(table, tun string, port uint16, allowLAN bool) string {
+// queueKillSwitch queues on c, for one atomic batch, the replacement of
+// the table: declared and deleted first (a crashed run's table goes in
+// the same batch), then the gateway sets and the output and forward
+// chains (policy drop), as nft would create them from
+//
+//	table inet TABLE {
+//		set gateways4 { type ipv4_addr; }
+//		set gateways6 { type ipv6_addr; }
+//		chain output {
+//			type filter hook output priority filter; policy drop;
+//			oifname "lo" accept
+//			oifname TUN accept
+//			ip daddr @gateways4 udp dport { 500, 4500[, PORT] } accept
+//			ip daddr @gateways4 ip protocol esp accept
+//			ip6 daddr @gateways6 udp dport { 500, 4500[, PORT] } accept
+//			ip6 daddr @gateways6 meta l4proto esp accept
+//			udp sport 68 udp dport 67 accept
+//			udp sport 546 udp dport 547 accept
+//			icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept
+//			[ip daddr LAN accept, ip6 daddr LAN accept: one rule per lanPrefixes entry]
+//			counter comment "kill switch: outside the tunnel"
+//		}
+//		chain forward {
+//			type filter hook forward priority filter; policy drop;
+//			oifname "lo" accept
+//			oifname TUN accept
+//			iifname TUN accept
+//			[the LAN rules]
+//			counter comment "kill switch: outside the tunnel"
+//		}
+//	}
+//
+// It returns the two gateway sets.
+func queueKillSwitch(c *nftables.Conn, table, tun string, port uint16, allowLAN bool) ([2]*nftables.Set, error) {
+	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: table}
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	gw4 := &nftables.Set{Table: t, Name: "gateways4", KeyType: nftables.TypeIPAddr}
+	gw6 := &nftables.Set{Table: t, Name: "gateways6", KeyType: nftables.TypeIP6Addr}
 	ports := []uint16{ike.PortIKE, ike.PortNATT}
 	if !slices.Contains(ports, port) {
 		ports = append(ports, port)
 	}
-	ps := make([]string, len(ports))
-	for i, p := range ports {
-		ps[i] = fmt.Sprint(p)
+	var portElems []nftables.SetElement
+	for _, p := range ports {
+		portElems = append(portElems, nftables.SetElement{Key: binary.BigEndian.AppendUint16(nil, p)})
 	}
-	portSet := "{ " + strings.Join(ps, ", ") + " }"
-	var lan4, lan6 []string
-	for _, p := range lanPrefixes {
-		if strings.Contains(p, ":") {
-			lan6 = append(lan6, p)
-		} else {
-			lan4 = append(lan4, p)
+	// Anonymous sets are bound to one rule each: one per rule using it.
+	portSet := func() (*nftables.Set, error) {
+		s := &nftables.Set{Table: t, Anonymous: true, Constant: true, KeyType: nftables.TypeInetService}
+		return s, c.AddSet(s, portElems)
+	}
+	ndSet := &nftables.Set{Table: t, Anonymous: true, Constant: true, KeyType: nftables.TypeICMP6Type}
+	var nd []nftables.SetElement
+	for _, typ := range []byte{133, 135, 136, 143} { // nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report
+		nd = append(nd, nftables.SetElement{Key: []byte{typ}})
+	}
+	for _, s := range []struct {
+		set  *nftables.Set
+		vals []nftables.SetElement
+	}{{gw4, nil}, {gw6, nil}, {ndSet, nd}} {
+		if err := c.AddSet(s.set, s.vals); err != nil {
+			return [2]*nftables.Set{}, err
 		}
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "table inet %s {\n", table)
-	sb.WriteString("\tset gateways4 { type ipv4_addr; }\n")
-	sb.WriteString("\tset gateways6 { type ipv6_addr; }\n")
+	ports4, err := portSet()
+	if err != nil {
+		return [2]*nftables.Set{}, err
+	}
+	ports6, err := portSet()
+	if err != nil {
+		return [2]*nftables.Set{}, err
+	}
+	policy := nftables.ChainPolicyDrop
 	for _, hook := range []string{"output", "forward"} {
-		fmt.Fprintf(&sb, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy drop;\n", hook, hook)
-		fmt.Fprintf(&sb, "\t\toifname \"lo\" accept\n\t\toifname %q accept\n", tun)
+		h := nftables.ChainHookOutput
+		if hook == "forward" {
+			h = nftables.ChainHookForward
+		}
+		ch := c.AddChain(&nftables.Chain{Name: hook, Table: t, Type: nftables.ChainTypeFilter, Hooknum: h, Priority: nftables.ChainPriorityFilter, Policy: &policy})
+		add := func(m nftMatch, comment string) {
+			r := &nftables.Rule{Table: t, Chain: ch, Exprs: m}
+			if comment != "" {
+				r.UserData = userdata.AppendString(nil, userdata.TypeComment, comment)
+			}
+			c.AddRule(r)
+		}
+		add(nftMatch{}.ifname(expr.MetaKeyOIFNAME, "lo").accept(), "")
+		add(nftMatch{}.ifname(expr.MetaKeyOIFNAME, tun).accept(), "")
 		if hook == "forward" {
 			// Answers from the tunnel to hosts behind us.
-			fmt.Fprintf(&sb, "\t\tiifname %q accept\n", tun)
+			add(nftMatch{}.ifname(expr.MetaKeyIIFNAME, tun).accept(), "")
 		} else {
-			fmt.Fprintf(&sb, "\t\tip daddr @gateways4 udp dport %s accept\n", portSet)
-			sb.WriteString("\t\tip daddr @gateways4 ip protocol esp accept\n")
-			fmt.Fprintf(&sb, "\t\tip6 daddr @gateways6 udp dport %s accept\n", portSet)
-			sb.WriteString("\t\tip6 daddr @gateways6 meta l4proto esp accept\n")
-			sb.WriteString("\t\tudp sport 68 udp dport 67 accept\n")
-			sb.WriteString("\t\tudp sport 546 udp dport 547 accept\n")
-			sb.WriteString("\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept\n")
+			add(nftMatch{}.daddrIn(false, gw4).udpDportIn(ports4).accept(), "")
+			add(nftMatch{}.daddrIn(false, gw4).ipProtocol(unix.IPPROTO_ESP).accept(), "")
+			add(nftMatch{}.daddrIn(true, gw6).udpDportIn(ports6).accept(), "")
+			add(nftMatch{}.daddrIn(true, gw6).l4proto(unix.IPPROTO_ESP).accept(), "")
+			add(nftMatch{}.udpSport(68).thenDport(67).accept(), "")
+			add(nftMatch{}.udpSport(546).thenDport(547).accept(), "")
+			add(nftMatch{}.icmpv6TypeIn(ndSet).accept(), "")
 		}
 		if allowLAN {
-			fmt.Fprintf(&sb, "\t\tip daddr { %s } accept\n", strings.Join(lan4, ", "))
-			fmt.Fprintf(&sb, "\t\tip6 daddr { %s } accept\n", strings.Join(lan6, ", "))
+			for _, p := range lanPrefixes {
+				add(nftMatch{}.addr(true, netip.MustParsePrefix(p)).accept(), "")
+			}
 		}
-		sb.WriteString("\t\tcounter comment \"kill switch: outside the tunnel\"\n\t}\n")
+		add(nftMatch{}.counter(), "kill switch: outside the tunnel")
 	}
-	sb.WriteString("}\n")
-	return sb.String()
+	return [2]*nftables.Set{gw4, gw6}, nil
 }
 
 // newKillSwitch installs the table (replacing a stale one) with the
-// gateway addresses known so far.
-func newKillSwitch(ctx context.Context, tun string, port uint16, allowLAN bool, gws []netip.Addr, log *slog.Logger) (*killSwitch, error) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		return nil, errors.New("-kill-switch needs the nft command (nftables) in PATH")
+// gateway addresses known so far, all in one batch.
+func newKillSwitch(tun string, port uint16, allowLAN bool, gws []netip.Addr, log *slog.Logger) (*killSwitch, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, fmt.Errorf("-kill-switch: nftables: %w", err)
 	}
-	k := &killSwitch{table: killSwitchTable(tun), log: log}
-	k.deleteTable(ctx) // left behind by a run that was killed
-	if err := nft(ctx, killSwitchRules(k.table, tun, port, allowLAN)); err != nil {
-		return nil, fmt.Errorf("-kill-switch: %w", err)
-	}
-	for _, gw := range gws {
-		if err := k.allowGateway(ctx, gw); err != nil {
-			k.remove()
-			return nil, err
+	return installKillSwitch(c, tun, port, allowLAN, gws, log)
+}
+
+// installKillSwitch is newKillSwitch on the connection c (tests pass one
+// into a namespace).
+func installKillSwitch(c *nftables.Conn, tun string, port uint16, allowLAN bool, gws []netip.Addr, log *slog.Logger) (*killSwitch, error) {
+	k := &killSwitch{conn: c, table: killSwitchTable(tun), log: log}
+	sets, err := queueKillSwitch(c, k.table, tun, port, allowLAN)
+	if err == nil {
+		k.sets = sets
+		for _, gw := range gws {
+			k.queueGateway(gw)
 		}
+		err = c.Flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-kill-switch: nftables table inet %s: %w", k.table, err)
 	}
 	log.Info("kill switch on: traffic outside the tunnel is dropped", "nft_table", "inet "+k.table, "allow_lan", allowLAN)
 	return k, nil
 }
 
-// allowGateway lets IKE and ESP to gw out (each address a name resolves
-// to, as it comes).
-func (k *killSwitch) allowGateway(ctx context.Context, gw netip.Addr) error {
+// queueGateway queues gw's addition to its family's set; false if it is
+// there already.
+func (k *killSwitch) queueGateway(gw netip.Addr) (bool, error) {
 	gw = gw.Unmap()
 	if slices.Contains(k.gws, gw) {
-		return nil
+		return false, nil
 	}
-	set := "gateways4"
+	set := k.sets[0]
 	if gw.Is6() {
-		set = "gateways6"
+		set = k.sets[1]
 	}
-	if err := nft(ctx, fmt.Sprintf("add element inet %s %s { %s }\n", k.table, set, gw)); err != nil {
-		return fmt.Errorf("kill switch: allow the gateway %v: %w", gw, err)
+	if err := k.conn.SetAddElements(set, []nftables.SetElement{{Key: gw.AsSlice()}}); err != nil {
+		return false, err
 	}
 	k.gws = append(k.gws, gw)
+	return true, nil
+}
+
+// allowGateway lets IKE and ESP to gw out (each address a name resolves
+// to, as it comes).
+func (k *killSwitch) allowGateway(gw netip.Addr) error {
+	added, err := k.queueGateway(gw)
+	if err == nil && added {
+		err = k.conn.Flush()
+		if err != nil {
+			k.gws = slices.DeleteFunc(k.gws, func(a netip.Addr) bool { return a == gw.Unmap() })
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kill switch: allow the gateway %v: %w", gw, err)
+	}
 	return nil
 }
 
 // remove deletes the table: traffic flows normally again.
 func (k *killSwitch) remove() {
-	ctx, cancel := context.WithTimeout(context.Background(), nftTimeout)
-	defer cancel()
-	if err := k.deleteTable(ctx); err != nil {
+	if err := k.deleteTable(); err != nil {
 		k.log.Error("kill switch not removed: delete it with nft delete table inet "+k.table, "err", err)
 		return
 	}
 	k.log.Info("kill switch off")
 }
 
-func (k *killSwitch) deleteTable(ctx context.Context) error {
+// deleteTable deletes the table if it is there.
+func (k *killSwitch) deleteTable() error {
 	// Listing first tells "not there" (no error) from a failed delete.
-	if nft(ctx, "list table inet "+k.table+"\n") != nil {
-		return nil
+	if _, err := k.conn.ListTableOfFamily(k.table, nftables.TableFamilyINet); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
 	}
-	return nft(ctx, "delete table inet "+k.table+"\n")
-}
-
-// nft runs an nft script given on standard input.
-func nft(ctx context.Context, script string) error {
-	ctx, cancel := context.WithTimeout(ctx, nftTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		msg := strings.Join(strings.Fields(out.String()), " ")
-		return fmt.Errorf("nft: %v: %s", err, msg)
-	}
-	return nil
+	k.conn.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: k.table})
+	return k.conn.Flush()
 }

@@ -73,7 +73,11 @@ var externalModules = []string{
 	"github.com/mdlayher/netlink",
 	"github.com/mdlayher/socket",
 	"github.com/josharian/native",
+	// errgroup, for mdlayher/socket under google/nftables.
+	"golang.org/x/sync",
 	"go.yaml.in/yaml/v3",
+	// examples/responder's PKCS#12 (legacy and PBES2/AES, both ways).
+	"software.sslmate.com/src/go-pkcs12",
 	// examples/responder's privilege drop: a system call on every
 	// thread, which syscall.AllThreadsSyscall refuses in cgo builds.
 	"kernel.org/pub/linux/libs/security/libcap/psx",
