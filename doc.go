@@ -27,6 +27,8 @@
 //	internal/kdf          prf+, SKEYSEED and KEYMAT (IKEv2); SKEYID and KEYMAT (IKEv1)
 //	internal/sockio       recvmmsg batch reader, packet info, socket buffers and
 //	                      drop counts shared by transport and esp
+//	internal/nftmatch     nftables rule expressions built match by match (as nft
+//	                      generates them), shared by the example programs
 //	esp                   SA and policy types, the DataPlane interface, the
 //	                      userspace ESP engine (TUN + UDP), replay window
 //	eap                   EAP method state machines, credential backends

@@ -81,7 +81,7 @@ func forwardChains(f forwardRules) []nftChain {
 		post := nftChain{name: "postrouting", typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPostrouting, priority: nftables.ChainPriorityNATSource}
 		for _, p := range f.pools {
 			// oifname UPLINK ip saddr POOL masquerade
-			post.rules = append(post.rules, nftRule{exprs: nftMatch{}.ifname(expr.MetaKeyOIFNAME, f.uplink).addr(false, p).masquerade()})
+			post.rules = append(post.rules, nftRule{exprs: nftMatch{}.IfName(expr.MetaKeyOIFNAME, f.uplink).Addr(false, p).Masquerade()})
 		}
 		chains = append(chains, post)
 	}
@@ -89,7 +89,7 @@ func forwardChains(f forwardRules) []nftChain {
 		// L2TP carries PPP with the users' credentials: never in the clear.
 		// udp dport 1701 meta secpath missing counter drop
 		chains = append(chains, nftChain{name: "input", typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, priority: nftables.ChainPriorityFilter,
-			rules: []nftRule{{exprs: nftMatch{}.udpDport(1701).noSecpath().counter().drop(), comment: "L2TP only through IPsec"}}})
+			rules: []nftRule{{exprs: nftMatch{}.UDPDport(1701).NoSecpath().Counter().Drop(), comment: "L2TP only through IPsec"}}})
 	}
 	fwd := nftChain{name: "forward", typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, priority: nftables.ChainPriorityFilter}
 	add := func(m nftMatch, comment string) { fwd.rules = append(fwd.rules, nftRule{exprs: m, comment: comment}) }
@@ -99,30 +99,30 @@ func forwardChains(f forwardRules) []nftChain {
 				continue
 			}
 			// iifname DEV tcp flags syn tcp option maxseg size set rt mtu, and oifname
-			add(nftMatch{}.ifname(expr.MetaKeyIIFNAME, dev).clampMSS(), "")
-			add(nftMatch{}.ifname(expr.MetaKeyOIFNAME, dev).clampMSS(), "")
+			add(nftMatch{}.IfName(expr.MetaKeyIIFNAME, dev).ClampMSS(), "")
+			add(nftMatch{}.IfName(expr.MetaKeyOIFNAME, dev).ClampMSS(), "")
 		}
 	} else {
 		// The kernel data plane: no device carries the clients' traffic,
 		// the pools' addresses identify it.
 		for _, p := range f.pools {
-			add(nftMatch{}.addr(false, p).clampMSS(), "")
-			add(nftMatch{}.addr(true, p).clampMSS(), "")
+			add(nftMatch{}.Addr(false, p).ClampMSS(), "")
+			add(nftMatch{}.Addr(true, p).ClampMSS(), "")
 		}
 	}
 	for _, p := range f.pools {
 		if f.isolate {
 			// ip saddr POOL ip daddr POOL counter drop
-			add(nftMatch{}.addr(false, p).addr(true, p).counter().drop(), "isolate_clients")
+			add(nftMatch{}.Addr(false, p).Addr(true, p).Counter().Drop(), "isolate_clients")
 		}
-		add(nftMatch{}.addr(false, p).accept(), "")
-		add(nftMatch{}.addr(true, p).accept(), "")
+		add(nftMatch{}.Addr(false, p).Accept(), "")
+		add(nftMatch{}.Addr(true, p).Accept(), "")
 	}
 	if f.confine4 {
-		add(nftMatch{}.nfproto(false).counter().drop(), "not the pools' traffic")
+		add(nftMatch{}.NFProto(false).Counter().Drop(), "not the pools' traffic")
 	}
 	if f.confine6 {
-		add(nftMatch{}.nfproto(true).counter().drop(), "not the pools' traffic")
+		add(nftMatch{}.NFProto(true).Counter().Drop(), "not the pools' traffic")
 	}
 	return append(chains, fwd)
 }

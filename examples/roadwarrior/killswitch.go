@@ -145,26 +145,26 @@ func queueKillSwitch(c *nftables.Conn, table, tun string, port uint16, allowLAN 
 			}
 			c.AddRule(r)
 		}
-		add(nftMatch{}.ifname(expr.MetaKeyOIFNAME, "lo").accept(), "")
-		add(nftMatch{}.ifname(expr.MetaKeyOIFNAME, tun).accept(), "")
+		add(nftMatch{}.IfName(expr.MetaKeyOIFNAME, "lo").Accept(), "")
+		add(nftMatch{}.IfName(expr.MetaKeyOIFNAME, tun).Accept(), "")
 		if hook == "forward" {
 			// Answers from the tunnel to hosts behind us.
-			add(nftMatch{}.ifname(expr.MetaKeyIIFNAME, tun).accept(), "")
+			add(nftMatch{}.IfName(expr.MetaKeyIIFNAME, tun).Accept(), "")
 		} else {
-			add(nftMatch{}.daddrIn(false, gw4).udpDportIn(ports4).accept(), "")
-			add(nftMatch{}.daddrIn(false, gw4).ipProtocol(unix.IPPROTO_ESP).accept(), "")
-			add(nftMatch{}.daddrIn(true, gw6).udpDportIn(ports6).accept(), "")
-			add(nftMatch{}.daddrIn(true, gw6).l4proto(unix.IPPROTO_ESP).accept(), "")
-			add(nftMatch{}.udpSport(68).thenDport(67).accept(), "")
-			add(nftMatch{}.udpSport(546).thenDport(547).accept(), "")
-			add(nftMatch{}.icmpv6TypeIn(ndSet).accept(), "")
+			add(nftMatch{}.DaddrIn(false, gw4).UDPDportIn(ports4).Accept(), "")
+			add(nftMatch{}.DaddrIn(false, gw4).IPProtocol(unix.IPPROTO_ESP).Accept(), "")
+			add(nftMatch{}.DaddrIn(true, gw6).UDPDportIn(ports6).Accept(), "")
+			add(nftMatch{}.DaddrIn(true, gw6).L4Proto(unix.IPPROTO_ESP).Accept(), "")
+			add(nftMatch{}.UDPSport(68).ThenDport(67).Accept(), "")
+			add(nftMatch{}.UDPSport(546).ThenDport(547).Accept(), "")
+			add(nftMatch{}.ICMPv6TypeIn(ndSet).Accept(), "")
 		}
 		if allowLAN {
 			for _, p := range lanPrefixes {
-				add(nftMatch{}.addr(true, netip.MustParsePrefix(p)).accept(), "")
+				add(nftMatch{}.Addr(true, netip.MustParsePrefix(p)).Accept(), "")
 			}
 		}
-		add(nftMatch{}.counter(), "kill switch: outside the tunnel")
+		add(nftMatch{}.Counter(), "kill switch: outside the tunnel")
 	}
 	return [2]*nftables.Set{gw4, gw6}, nil
 }

@@ -44,6 +44,7 @@ var table = []rule{
 	{pkg: "ppp", allow: []string{".", "internal/..."}, ext: true},
 	{pkg: "transport", allow: []string{"internal/sockio"}, ext: true},
 	{pkg: "internal/sockio", allow: nil, ext: true},
+	{pkg: "internal/nftmatch", allow: nil, ext: true},
 	{pkg: "ike/wire", allow: []string{"internal/isakmp"}},
 	{pkg: "ike", allow: []string{".", "proposal", "esp", "eap", "internal/...", "ike/wire", "transport"}, ext: true},
 	{pkg: "ike/iketest", allow: []string{".", "ike", "ike/wire", "transport", "proposal", "esp", "esp/esptest", "eap", "internal/..."}, ext: true},
