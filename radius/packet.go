@@ -79,9 +79,6 @@ const (
 	// MaxAttrValueLen is the largest attribute value (Length is one
 	// octet and counts the two header octets).
 	MaxAttrValueLen = 253
-	// maxAttributes bounds the attributes of one packet: a 4096-octet
-	// packet holds at most (4096-20)/2 empty attributes.
-	maxAttributes = (MaxPacketLen - HeaderLen) / 2
 )
 
 // Attribute is one attribute. Value aliases the parsed buffer; encrypted
