@@ -38,7 +38,7 @@ const wheelSlots = 4096
 // tables takes it out at once (no garbage lingers in the slots).
 type wheel struct {
 	mu     sync.Mutex
-	tickNs int64 // the tick in nanoseconds (WithHousekeepingInterval)
+	tickNs int64 // the tick in nanoseconds (WithHousekeepingInterval), set once by NewUserspace
 	slots  [wheelSlots][]*saState
 	last   int64 // the last tick processed (0: none yet)
 	urgent []*saState
@@ -85,7 +85,6 @@ func (u *Userspace) schedule(s *saState) {
 	w := &u.hk
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.tickNs = int64(u.cfg.tick)
 	w.removeLocked(s)
 	if due != 0 && !s.dead.Load() {
 		w.insertLocked(s, due)
@@ -161,7 +160,6 @@ func (w *wheel) dueLocked(tick int64) []*saState {
 
 func (u *Userspace) tick(now time.Time) {
 	u.hk.mu.Lock()
-	u.hk.tickNs = int64(u.cfg.tick)
 	visit := u.hk.dueLocked(now.UnixNano() / u.hk.tickNs)
 	u.hk.mu.Unlock()
 	if len(visit) == 0 {

@@ -88,6 +88,7 @@ func NewUserspace(dev tun.Device, opts ...Option) (*Userspace, error) {
 		events:  make(chan Event, cf.events),
 		closing: make(chan struct{}),
 	}
+	u.hk.tickNs = int64(cf.tick)
 	u.scratchs.New = func() any { return newScratch() }
 	if name, err := dev.Name(); err == nil {
 		u.link = newLinkStats(name)
